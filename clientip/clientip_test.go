@@ -1,0 +1,73 @@
+package clientip
+
+import (
+	"net/http"
+	"net/netip"
+	"testing"
+)
+
+func TestClientIP(t *testing.T) {
+	r, err := New([]string{"10.0.0.0/8", "fd00::/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		remote string
+		xff    string
+		fwd    string
+		want   string
+	}{
+		{"untrusted peer ignores headers", "203.0.113.9:5000", "198.51.100.1", "", "203.0.113.9"},
+		{"trusted peer, one hop", "10.1.1.1:5000", "198.51.100.1", "", "198.51.100.1"},
+		{"spoofed left entries are skipped", "10.1.1.1:5000", "1.2.3.4, 198.51.100.1", "", "198.51.100.1"},
+		{"chain of trusted proxies", "10.1.1.1:5000", "198.51.100.1, 10.2.2.2", "", "198.51.100.1"},
+		{"all trusted: leftmost", "10.1.1.1:5000", "10.3.3.3, 10.2.2.2", "", "10.3.3.3"},
+		{"garbage hop stops the walk", "10.1.1.1:5000", "198.51.100.1, nonsense", "", "10.1.1.1"},
+		{"no header", "10.1.1.1:5000", "", "", "10.1.1.1"},
+		{"forwarded header", "10.1.1.1:5000", "", `for=192.0.2.60;proto=https, for="[2001:db8::1]:4711"`, "2001:db8::1"},
+		{"forwarded wins over xff", "10.1.1.1:5000", "1.1.1.1", "for=192.0.2.60", "192.0.2.60"},
+		{"ipv6 peer", "[fd00::1]:443", "2001:db8::5", "", "2001:db8::5"},
+		{"v4-mapped peer", "[::ffff:10.1.1.1]:1", "198.51.100.7", "", "198.51.100.7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := &http.Request{RemoteAddr: tt.remote, Header: http.Header{}}
+			if tt.xff != "" {
+				req.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			if tt.fwd != "" {
+				req.Header.Set("Forwarded", tt.fwd)
+			}
+			if got := r.ClientIP(req); got.String() != tt.want {
+				t.Fatalf("ClientIP = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNoTrustedProxies(t *testing.T) {
+	var r Resolver
+	req := &http.Request{RemoteAddr: "127.0.0.1:1", Header: http.Header{"X-Forwarded-For": {"8.8.8.8"}}}
+	if got := r.ClientIP(req); got.String() != "127.0.0.1" {
+		t.Fatalf("ClientIP = %s: headers believed without trusted proxies", got)
+	}
+}
+
+func TestThrottleKey(t *testing.T) {
+	a := ThrottleKey(netip.MustParseAddr("2001:db8:1:2:aaaa::1"))
+	b := ThrottleKey(netip.MustParseAddr("2001:db8:1:2:bbbb::9"))
+	c := ThrottleKey(netip.MustParseAddr("2001:db8:1:3::1"))
+	if a != b || a == c {
+		t.Fatalf("IPv6 keys: %s %s %s; want same /64 grouped, others apart", a, b, c)
+	}
+	if k := ThrottleKey(netip.MustParseAddr("192.0.2.1")); k != "192.0.2.1" {
+		t.Fatalf("IPv4 key %s", k)
+	}
+}
+
+func TestBadCIDR(t *testing.T) {
+	if _, err := New([]string{"10.0.0.1"}); err == nil {
+		t.Fatal("accepted an address without a prefix length")
+	}
+}

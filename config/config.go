@@ -1,0 +1,388 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is everything `tessera serve` can be told. Every field's comment
+// gives its default.
+type Config struct {
+	// Listen is the public API address. Default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// AdminListen is the admin API address. Default 127.0.0.1:8081.
+	AdminListen string `yaml:"admin_listen"`
+	// Data is the folder of the embedded store and generated secrets. Default ./tessera-data.
+	Data string `yaml:"data"`
+	// Store is a store URL; empty means the embedded SQLite store in Data.
+	Store string `yaml:"store"`
+	// PublicOrigin is the browser-visible origin of the public API, such as
+	// https://auth.example.com. CSRF checks compare Origin with it. Empty
+	// means the origin is taken from the request (scheme and Host).
+	PublicOrigin string `yaml:"public_origin"`
+	// AllowedOrigins are further origins trusted to send cookie-authenticated
+	// state changes (same-site front ends). Default none.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// TrustedProxies are CIDRs whose X-Forwarded-For / Forwarded headers are
+	// believed. Default none: the client IP is the TCP peer.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// TLSCert and TLSKey are PEM files; when both are set the public
+	// listener serves HTTPS. Default: plain HTTP (put TLS in front).
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// InsecureDevCookies drops the Secure attribute and the __Host- prefix so
+	// cookies work over plain http://localhost. Never in production. Default false.
+	InsecureDevCookies bool `yaml:"insecure_dev_cookies"`
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string `yaml:"log_level"`
+	// LogRequests writes one log line per HTTP request. Default false:
+	// security events are always logged.
+	LogRequests bool `yaml:"log_requests"`
+	// Policy is the session lifecycle policy.
+	Policy Policy `yaml:"policy"`
+}
+
+// Policy is every lifetime, limit and rule that decides how sessions live.
+// `tessera policy show` prints the effective one.
+type Policy struct {
+	Session  SessionPolicy  `yaml:"session"`
+	Login    LoginPolicy    `yaml:"login"`
+	Password PasswordPolicy `yaml:"password"`
+	Cookie   CookiePolicy   `yaml:"cookie"`
+}
+
+// SessionPolicy governs session lifetimes.
+type SessionPolicy struct {
+	// IdleTimeout ends a session not used for this long (sliding). Default 30m.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// AbsoluteTimeout ends a session this long after login, however busy. Default 12h.
+	AbsoluteTimeout Duration `yaml:"absolute_timeout"`
+	// MaxPerUser caps a user's live sessions; a new login evicts the oldest. Default 10; 0 = no cap.
+	MaxPerUser int `yaml:"max_per_user"`
+	// TouchInterval is how often a busy session's last-seen time is written. Default 1m.
+	TouchInterval Duration `yaml:"touch_interval"`
+	// RevocationPoll is how often a node reads the revocation feed to drop
+	// sessions revoked elsewhere (by the CLI or another node) from its cache:
+	// the bound on cross-process revocation delay. Default 1s.
+	RevocationPoll Duration `yaml:"revocation_poll"`
+	// CacheSize is the most sessions a node keeps in memory. Default 200000.
+	CacheSize int `yaml:"cache_size"`
+}
+
+// LoginPolicy governs password-guessing throttles. Each limit is a token
+// bucket that only failed attempts drain.
+type LoginPolicy struct {
+	// PerIPBurst failed logins from one client IP (IPv6 by /64) before throttling. Default 20.
+	PerIPBurst int `yaml:"per_ip_burst"`
+	// PerIPRefill is the time to regain one attempt per IP. Default 6s.
+	PerIPRefill Duration `yaml:"per_ip_refill"`
+	// PerAccountIPBurst failed logins to one account from one IP. Default 5.
+	PerAccountIPBurst int `yaml:"per_account_ip_burst"`
+	// PerAccountIPRefill is the time to regain one. Default 1m.
+	PerAccountIPRefill Duration `yaml:"per_account_ip_refill"`
+	// PerAccountBurst failed logins to one account from all IPs together. Default 50.
+	PerAccountBurst int `yaml:"per_account_burst"`
+	// PerAccountRefill is the time to regain one. Default 30s. Because the
+	// bucket refills, a distributed attack slows a user's logins but cannot lock them out for good.
+	PerAccountRefill Duration `yaml:"per_account_refill"`
+}
+
+// PasswordPolicy governs password hashing and acceptance (NIST SP 800-63B).
+type PasswordPolicy struct {
+	// MinLength in Unicode code points. Default 8.
+	MinLength int `yaml:"min_length"`
+	// MaxLength in Unicode code points (at least 64). Default 128.
+	MaxLength int `yaml:"max_length"`
+	// Argon2Memory is argon2id's memory in KiB. Default 19456 (OWASP).
+	Argon2Memory uint32 `yaml:"argon2_memory_kib"`
+	// Argon2Iterations is argon2id's time cost. Default 2.
+	Argon2Iterations uint32 `yaml:"argon2_iterations"`
+	// Argon2Parallelism is argon2id's lanes. Default 1.
+	Argon2Parallelism uint8 `yaml:"argon2_parallelism"`
+	// MaxConcurrentHashes bounds hashing memory under a login flood. Default 0 = number of CPUs.
+	MaxConcurrentHashes int `yaml:"max_concurrent_hashes"`
+}
+
+// CookiePolicy governs the session cookie.
+type CookiePolicy struct {
+	// SameSite is lax or strict. Default lax.
+	SameSite string `yaml:"same_site"`
+}
+
+// Default returns the configuration with every default filled in.
+func Default() Config {
+	return Config{
+		Listen:      "127.0.0.1:8080",
+		AdminListen: "127.0.0.1:8081",
+		Data:        "./tessera-data",
+		LogLevel:    "info",
+		Policy: Policy{
+			Session: SessionPolicy{
+				IdleTimeout:     Duration(30 * time.Minute),
+				AbsoluteTimeout: Duration(12 * time.Hour),
+				MaxPerUser:      10,
+				TouchInterval:   Duration(time.Minute),
+				RevocationPoll:  Duration(time.Second),
+				CacheSize:       200000,
+			},
+			Login: LoginPolicy{
+				PerIPBurst:         20,
+				PerIPRefill:        Duration(6 * time.Second),
+				PerAccountIPBurst:  5,
+				PerAccountIPRefill: Duration(time.Minute),
+				PerAccountBurst:    50,
+				PerAccountRefill:   Duration(30 * time.Second),
+			},
+			Password: PasswordPolicy{
+				MinLength:         8,
+				MaxLength:         128,
+				Argon2Memory:      19456,
+				Argon2Iterations:  2,
+				Argon2Parallelism: 1,
+			},
+			Cookie: CookiePolicy{SameSite: "lax"},
+		},
+	}
+}
+
+// Validate reports every problem with c at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	for field, addr := range map[string]string{"listen": c.Listen, "admin_listen": c.AdminListen} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad(field, "%q is not host:port", addr)
+		}
+	}
+	if c.Listen == c.AdminListen {
+		bad("admin_listen", "must differ from listen")
+	}
+	if c.Store == "" && c.Data == "" {
+		bad("data", "must be set when store is empty")
+	}
+	if c.Store != "" {
+		u, err := url.Parse(c.Store)
+		if err != nil || (u.Scheme != "sqlite" && u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("store", "want sqlite:PATH or postgres://…")
+		}
+	}
+	for _, o := range append([]string{c.PublicOrigin}, c.AllowedOrigins...) {
+		if o == "" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" {
+			bad("public_origin/allowed_origins", "%q is not an origin like https://host[:port]", o)
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad("trusted_proxies", "%q is not a CIDR", p)
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls_cert/tls_key", "set both or neither")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "%q is not debug, info, warn or error", c.LogLevel)
+	}
+
+	s := c.Policy.Session
+	if s.IdleTimeout < Duration(time.Minute) {
+		bad("policy.session.idle_timeout", "must be at least 1m")
+	}
+	if s.AbsoluteTimeout < s.IdleTimeout {
+		bad("policy.session.absolute_timeout", "must be at least idle_timeout")
+	}
+	if s.AbsoluteTimeout > Duration(90*24*time.Hour) {
+		bad("policy.session.absolute_timeout", "must be at most 90 days")
+	}
+	if s.MaxPerUser < 0 {
+		bad("policy.session.max_per_user", "must be 0 (no cap) or more")
+	}
+	if s.TouchInterval <= 0 || s.TouchInterval > s.IdleTimeout/2 {
+		bad("policy.session.touch_interval", "must be positive and at most half of idle_timeout")
+	}
+	if s.RevocationPoll < Duration(50*time.Millisecond) || s.RevocationPoll > Duration(time.Minute) {
+		bad("policy.session.revocation_poll", "must be between 50ms and 1m")
+	}
+	if s.CacheSize < 0 {
+		bad("policy.session.cache_size", "must be 0 (no cache) or more")
+	}
+
+	l := c.Policy.Login
+	for name, v := range map[string]int{"per_ip_burst": l.PerIPBurst, "per_account_ip_burst": l.PerAccountIPBurst, "per_account_burst": l.PerAccountBurst} {
+		if v < 1 {
+			bad("policy.login."+name, "must be at least 1")
+		}
+	}
+	for name, v := range map[string]Duration{"per_ip_refill": l.PerIPRefill, "per_account_ip_refill": l.PerAccountIPRefill, "per_account_refill": l.PerAccountRefill} {
+		if v <= 0 || v > Duration(24*time.Hour) {
+			bad("policy.login."+name, "must be positive and at most 24h")
+		}
+	}
+
+	p := c.Policy.Password
+	if p.MinLength < 8 {
+		bad("policy.password.min_length", "must be at least 8 (NIST SP 800-63B)")
+	}
+	if p.MaxLength < 64 || p.MaxLength < p.MinLength || p.MaxLength > 1024 {
+		bad("policy.password.max_length", "must be between 64 and 1024 and at least min_length")
+	}
+	if p.MaxConcurrentHashes < 0 {
+		bad("policy.password.max_concurrent_hashes", "must be 0 (number of CPUs) or more")
+	}
+	switch c.Policy.Cookie.SameSite {
+	case "lax", "strict":
+	default:
+		bad("policy.cookie.same_site", "%q is not lax or strict", c.Policy.Cookie.SameSite)
+	}
+	return errors.Join(errs...)
+}
+
+// Load returns the defaults, overlaid by the YAML file at path (if path is
+// not empty), overlaid by TESSERA_* variables from env, and validated.
+// Unknown keys in the file are errors: a misspelt timeout must not silently
+// fall back to its default.
+func Load(path string, env []string) (Config, error) {
+	c := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		// An empty file decodes to io.EOF and means "all defaults".
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return Config{}, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&c, env); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+// EnvPrefix starts every environment variable that overrides the config.
+const EnvPrefix = "TESSERA_"
+
+// EnvNames lists every variable applyEnv understands, for documentation.
+func EnvNames() []string {
+	var names []string
+	walk(reflect.ValueOf(&Config{}).Elem(), EnvPrefix, func(name string, _ reflect.Value) {
+		names = append(names, name)
+	})
+	return names
+}
+
+// applyEnv sets each field whose variable is present: the yaml key path in
+// upper case joined by underscores, such as TESSERA_POLICY_SESSION_IDLE_TIMEOUT.
+func applyEnv(c *Config, env []string) error {
+	vars := map[string]string{}
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
+			vars[k] = v
+		}
+	}
+	var errs []error
+	walk(reflect.ValueOf(c).Elem(), EnvPrefix, func(name string, f reflect.Value) {
+		s, ok := vars[name]
+		if !ok {
+			return
+		}
+		if err := setFromString(f, s); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+func walk(v reflect.Value, prefix string, fn func(name string, f reflect.Value)) {
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		key, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if key == "" || key == "-" {
+			continue
+		}
+		name := prefix + strings.ToUpper(key)
+		f := v.Field(i)
+		if f.Kind() == reflect.Struct {
+			walk(f, name+"_", fn)
+			continue
+		}
+		fn(name, f)
+	}
+}
+
+var durationType = reflect.TypeFor[Duration]()
+
+func setFromString(f reflect.Value, s string) error {
+	if f.Type() == durationType {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		f.SetInt(int64(d))
+		return nil
+	}
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return err
+		}
+		f.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return err
+		}
+		f.SetInt(n)
+	case reflect.Uint8, reflect.Uint32:
+		n, err := strconv.ParseUint(s, 10, f.Type().Bits())
+		if err != nil {
+			return err
+		}
+		f.SetUint(n)
+	case reflect.Slice:
+		var parts []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		f.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("unsupported type %s", f.Type())
+	}
+	return nil
+}
+
+// PolicyYAML renders the policy as the YAML a config file would hold.
+func (p Policy) YAML() ([]byte, error) {
+	return yaml.Marshal(struct {
+		Policy Policy `yaml:"policy"`
+	}{p})
+}

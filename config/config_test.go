@@ -1,0 +1,143 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   string // substring of the error
+	}{
+		{"bad listen", func(c *Config) { c.Listen = "8080" }, "listen"},
+		{"same listeners", func(c *Config) { c.AdminListen = c.Listen }, "must differ"},
+		{"idle too short", func(c *Config) { c.Policy.Session.IdleTimeout = Duration(time.Second) }, "idle_timeout"},
+		{"absolute below idle", func(c *Config) { c.Policy.Session.AbsoluteTimeout = Duration(10 * time.Minute) }, "absolute_timeout"},
+		{"touch over half idle", func(c *Config) { c.Policy.Session.TouchInterval = Duration(20 * time.Minute) }, "touch_interval"},
+		{"negative cap", func(c *Config) { c.Policy.Session.MaxPerUser = -1 }, "max_per_user"},
+		{"short passwords", func(c *Config) { c.Policy.Password.MinLength = 6 }, "min_length"},
+		{"max below 64", func(c *Config) { c.Policy.Password.MaxLength = 32 }, "max_length"},
+		{"bad samesite", func(c *Config) { c.Policy.Cookie.SameSite = "none" }, "same_site"},
+		{"bad proxy", func(c *Config) { c.TrustedProxies = []string{"10.0.0.1"} }, "trusted_proxies"},
+		{"origin with path", func(c *Config) { c.PublicOrigin = "https://a.example/x" }, "origin"},
+		{"half tls", func(c *Config) { c.TLSCert = "c.pem" }, "tls_cert"},
+		{"zero burst", func(c *Config) { c.Policy.Login.PerIPBurst = 0 }, "per_ip_burst"},
+		{"bad store", func(c *Config) { c.Store = "mysql://x" }, "store"},
+		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "log_level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.mutate(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate() = %v, want an error mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadFileAndEnv(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tessera.yaml")
+	os.WriteFile(path, []byte(`
+listen: 127.0.0.1:9000
+policy:
+  session:
+    idle_timeout: 45m
+    max_per_user: 3
+`), 0o600)
+	c, err := Load(path, []string{
+		"TESSERA_POLICY_SESSION_MAX_PER_USER=7", // env beats the file
+		"TESSERA_TRUSTED_PROXIES=10.0.0.0/8, 192.168.0.0/16",
+		"TESSERA_POLICY_PASSWORD_ARGON2_MEMORY_KIB=65536",
+		"OTHER=ignored",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9000" || c.Policy.Session.IdleTimeout.D() != 45*time.Minute {
+		t.Fatalf("file not applied: %+v", c)
+	}
+	if c.Policy.Session.MaxPerUser != 7 {
+		t.Fatalf("env did not override the file: %d", c.Policy.Session.MaxPerUser)
+	}
+	if len(c.TrustedProxies) != 2 || c.TrustedProxies[1] != "192.168.0.0/16" {
+		t.Fatalf("TrustedProxies = %q", c.TrustedProxies)
+	}
+	if c.Policy.Password.Argon2Memory != 65536 {
+		t.Fatalf("Argon2Memory = %d", c.Policy.Password.Argon2Memory)
+	}
+	if c.Policy.Session.AbsoluteTimeout.D() != 12*time.Hour {
+		t.Fatal("unset field lost its default")
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, file string
+		env        []string
+	}{
+		{"unknown key", "policy:\n  session:\n    idle_timout: 10m\n", nil},
+		{"bad duration", "policy:\n  session:\n    idle_timeout: soon\n", nil},
+		{"invalid value", "policy:\n  password:\n    min_length: 4\n", nil},
+		{"bad env duration", "", []string{"TESSERA_POLICY_SESSION_IDLE_TIMEOUT=forever"}},
+		{"bad env int", "", []string{"TESSERA_POLICY_SESSION_MAX_PER_USER=ten"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "_")+".yaml")
+			os.WriteFile(path, []byte(tt.file), 0o600)
+			if _, err := Load(path, tt.env); err == nil {
+				t.Fatal("Load accepted bad configuration")
+			}
+		})
+	}
+}
+
+func TestEmptyFileMeansDefaults(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "empty.yaml")
+	os.WriteFile(path, nil, 0o600)
+	c, err := Load(path, nil)
+	if err != nil || c.Policy.Session.IdleTimeout != Default().Policy.Session.IdleTimeout {
+		t.Fatalf("Load(empty) = %+v, %v", c, err)
+	}
+}
+
+func TestPolicyYAMLRoundTrip(t *testing.T) {
+	p := Default().Policy
+	p.Session.IdleTimeout = Duration(17 * time.Minute)
+	b, err := p.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "idle_timeout: 17m0s") {
+		t.Fatalf("policy YAML:\n%s", b)
+	}
+	path := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(path, b, 0o600)
+	c, err := Load(path, nil)
+	if err != nil || c.Policy != p {
+		t.Fatalf("printed policy does not load back: %v", err)
+	}
+}
+
+func TestEnvNames(t *testing.T) {
+	names := strings.Join(EnvNames(), " ")
+	for _, want := range []string{"TESSERA_LISTEN", "TESSERA_POLICY_SESSION_IDLE_TIMEOUT", "TESSERA_POLICY_COOKIE_SAME_SITE"} {
+		if !strings.Contains(names, want) {
+			t.Errorf("EnvNames lacks %s", want)
+		}
+	}
+}

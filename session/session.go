@@ -1,0 +1,449 @@
+package session
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/token"
+)
+
+// Errors callers branch on. ErrInvalid, ErrExpired and ErrRevoked all mean
+// "not authenticated"; they differ only for logs and metrics.
+var (
+	ErrInvalid     = errors.New("session: invalid token")
+	ErrExpired     = errors.New("session: expired")
+	ErrRevoked     = errors.New("session: revoked")
+	ErrNotFound    = errors.New("session: not found")
+	ErrUnavailable = errors.New("session: store unavailable")
+)
+
+// Revocation reasons recorded with each revoked session.
+const (
+	ReasonLogout         = "logout"
+	ReasonUser           = "user_revoked"
+	ReasonOthers         = "revoke_others"
+	ReasonPasswordChange = "password_change"
+	ReasonAdmin          = "admin"
+	ReasonLimit          = "session_limit"
+)
+
+// Store is what the engine needs from storage.
+type Store interface {
+	UserByID(ctx context.Context, id string) (store.User, error)
+	CreateSession(ctx context.Context, s store.Session, maxPerUser int) ([]string, error)
+	SessionByHash(ctx context.Context, h token.Hash) (store.Session, error)
+	SessionByID(ctx context.Context, id string) (store.Session, error)
+	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error)
+	TouchSessions(ctx context.Context, seen map[string]time.Time) error
+	RevokeSession(ctx context.Context, id string, at time.Time, reason string) (store.Session, error)
+	RevokeUserSessions(ctx context.Context, userID, except string, at time.Time, reason string) ([]string, error)
+	Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error)
+	LastRevocationSeq(ctx context.Context) (int64, error)
+}
+
+// Config is the lifecycle policy the engine enforces.
+type Config struct {
+	IdleTimeout     time.Duration
+	AbsoluteTimeout time.Duration
+	MaxPerUser      int           // 0: no cap
+	TouchInterval   time.Duration // how stale a stored last-seen may get
+	RevocationPoll  time.Duration // feed polling period: the cross-process revocation bound
+	CacheSize       int           // 0: no cache, every validation reads the store
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// OnRevoke, if set, is told of every revocation this node commits.
+	OnRevoke func(reason string, n int)
+	Logger   *slog.Logger
+}
+
+// Manager runs the session lifecycle. Safe for concurrent use; call Run in a
+// goroutine to follow revocations made elsewhere and flush last-seen times.
+type Manager struct {
+	st    Store
+	cfg   Config
+	now   func() time.Time
+	log   *slog.Logger
+	cache *cache
+
+	// lastPoll is when the revocation feed last answered (wall time, not the
+	// injected clock: it measures this process's own liveness).
+	lastPoll  atomic.Int64
+	cursor    atomic.Int64
+	following atomic.Bool
+
+	touchMu sync.Mutex
+	touches map[string]time.Time
+}
+
+// New returns a manager over st.
+func New(st Store, cfg Config) *Manager {
+	m := &Manager{st: st, cfg: cfg, now: cfg.Now, log: cfg.Logger, touches: map[string]time.Time{}}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	m.cache = newCache(cfg.CacheSize)
+	return m
+}
+
+// Session is a validated session as callers see it.
+type Session struct {
+	ID, UserID, Username string
+	CreatedAt            time.Time
+	AuthTime             time.Time
+	ExpiresAt            time.Time // absolute
+	IdleExpiresAt        time.Time
+	LastSeenAt           time.Time
+	AMR                  []string
+	AAL                  int
+}
+
+// NewSession describes a login that just succeeded.
+type NewSession struct {
+	UserID, Username string
+	IP, UserAgent    string
+	AMR              []string
+	AAL              int
+}
+
+// Create starts a session with a fresh token and ID (never reusing the
+// caller's previous ones, which defeats fixation) and enforces the per-user cap.
+func (m *Manager) Create(ctx context.Context, ns NewSession) (token.Token, Session, error) {
+	tok, err := token.New(token.Session)
+	if err != nil {
+		return token.Token{}, Session{}, fmt.Errorf("session: %w", err)
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return token.Token{}, Session{}, fmt.Errorf("session: id: %w", err)
+	}
+	now := m.now().UTC().Truncate(time.Microsecond)
+	s := store.Session{
+		ID:         id.String(),
+		TokenHash:  tok.Hash(),
+		UserID:     ns.UserID,
+		CreatedAt:  now,
+		AuthTime:   now,
+		ExpiresAt:  now.Add(m.cfg.AbsoluteTimeout),
+		LastSeenAt: now,
+		IP:         ns.IP,
+		UserAgent:  truncate(ns.UserAgent, 512),
+		AMR:        ns.AMR,
+		AAL:        ns.AAL,
+	}
+	gen := m.cache.generation()
+	evicted, err := m.st.CreateSession(ctx, s, m.cfg.MaxPerUser)
+	if err != nil {
+		return token.Token{}, Session{}, fmt.Errorf("session: create: %w", err)
+	}
+	if len(evicted) > 0 {
+		m.cache.evict(evicted...)
+		m.revoked(ReasonLimit, len(evicted))
+		gen = m.cache.generation()
+	}
+	e := m.entryOf(s, ns.Username)
+	m.cache.insert(s.TokenHash, e, gen)
+	return tok, m.view(e), nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+func (m *Manager) entryOf(s store.Session, username string) *entry {
+	e := &entry{
+		id:       s.ID,
+		userID:   s.UserID,
+		username: username,
+		amr:      s.AMR,
+		aal:      s.AAL,
+		created:  s.CreatedAt.UnixNano(),
+		authTime: s.AuthTime.UnixNano(),
+		expires:  s.ExpiresAt.UnixNano(),
+	}
+	e.lastSeen.Store(s.LastSeenAt.UnixNano())
+	e.lastWritten.Store(s.LastSeenAt.UnixNano())
+	return e
+}
+
+func (m *Manager) view(e *entry) Session {
+	seen := e.lastSeen.Load()
+	return Session{
+		ID:            e.id,
+		UserID:        e.userID,
+		Username:      e.username,
+		CreatedAt:     time.Unix(0, e.created).UTC(),
+		AuthTime:      time.Unix(0, e.authTime).UTC(),
+		ExpiresAt:     time.Unix(0, e.expires).UTC(),
+		IdleExpiresAt: m.idleExpiry(e.expires, seen),
+		LastSeenAt:    time.Unix(0, seen).UTC(),
+		AMR:           e.amr,
+		AAL:           e.aal,
+	}
+}
+
+func (m *Manager) idleExpiry(expires, seen int64) time.Time {
+	return time.Unix(0, min(expires, seen+int64(m.cfg.IdleTimeout))).UTC()
+}
+
+// Validate checks a presented session token and, if it is live, slides its
+// idle timeout. It fails closed: if the store cannot answer, or this node
+// has lost track of the revocation feed, the token is not accepted from cache.
+func (m *Manager) Validate(ctx context.Context, raw string) (Session, error) {
+	tok, err := token.Parse(token.Session, raw)
+	if err != nil {
+		return Session{}, ErrInvalid
+	}
+	h := tok.Hash()
+	now := m.now().UnixNano()
+	if m.cacheTrusted() {
+		if e := m.cache.get(h); e != nil {
+			if now < e.expires && now < e.lastSeen.Load()+int64(m.cfg.IdleTimeout) {
+				m.touch(e, now)
+				return m.view(e), nil
+			}
+			// Another node may have seen it more recently: ask the store.
+			m.cache.drop(h, e)
+		}
+	}
+	return m.load(ctx, h, now)
+}
+
+// load reads a session from the store, validates it and caches it.
+func (m *Manager) load(ctx context.Context, h token.Hash, now int64) (Session, error) {
+	gen := m.cache.generation()
+	s, err := m.st.SessionByHash(ctx, h)
+	if errors.Is(err, store.ErrNotFound) {
+		return Session{}, ErrInvalid
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if s.Revoked() {
+		return Session{}, ErrRevoked
+	}
+	if now >= s.ExpiresAt.UnixNano() || now >= s.LastSeenAt.UnixNano()+int64(m.cfg.IdleTimeout) {
+		return Session{}, ErrExpired
+	}
+	u, err := m.st.UserByID(ctx, s.UserID)
+	if err != nil {
+		return Session{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	e := m.entryOf(s, u.Username)
+	m.touch(e, now)
+	m.cache.insert(h, e, gen)
+	return m.view(e), nil
+}
+
+// touch slides the idle timeout in memory and queues a store write at most
+// once per TouchInterval, so a busy session does not write on every request.
+func (m *Manager) touch(e *entry, now int64) {
+	for {
+		old := e.lastSeen.Load()
+		if now <= old || e.lastSeen.CompareAndSwap(old, now) {
+			break
+		}
+	}
+	w := e.lastWritten.Load()
+	if now-w < int64(m.cfg.TouchInterval) || !e.lastWritten.CompareAndSwap(w, now) {
+		return
+	}
+	m.touchMu.Lock()
+	m.touches[e.id] = time.Unix(0, now).UTC()
+	m.touchMu.Unlock()
+}
+
+// FlushTouches writes queued last-seen times to the store.
+func (m *Manager) FlushTouches(ctx context.Context) error {
+	m.touchMu.Lock()
+	batch := m.touches
+	m.touches = map[string]time.Time{}
+	m.touchMu.Unlock()
+	if err := m.st.TouchSessions(ctx, batch); err != nil {
+		// Put them back; a newer touch queued meanwhile wins.
+		m.touchMu.Lock()
+		for id, t := range batch {
+			if cur, ok := m.touches[id]; !ok || cur.Before(t) {
+				m.touches[id] = t
+			}
+		}
+		m.touchMu.Unlock()
+		return fmt.Errorf("session: flush last-seen: %w", err)
+	}
+	return nil
+}
+
+// Lookup returns a session by ID, whether live or not, for admin views.
+func (m *Manager) Lookup(ctx context.Context, id string) (store.Session, error) {
+	s, err := m.st.SessionByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, ErrNotFound
+	}
+	return s, err
+}
+
+// List returns the user's live sessions, newest first, with last-seen times
+// as fresh as this node knows them.
+func (m *Manager) List(ctx context.Context, userID string) ([]store.Session, error) {
+	now := m.now()
+	ss, err := m.st.ListUserSessions(ctx, userID, now)
+	if err != nil {
+		return nil, fmt.Errorf("session: list: %w", err)
+	}
+	out := ss[:0]
+	for _, s := range ss {
+		if e := m.cache.get(s.TokenHash); e != nil {
+			s.LastSeenAt = time.Unix(0, e.lastSeen.Load()).UTC()
+		}
+		if !now.Before(s.LastSeenAt.Add(m.cfg.IdleTimeout)) {
+			continue // idle-expired
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// IdleExpiry returns when s times out if unused from now on.
+func (m *Manager) IdleExpiry(s store.Session) time.Time {
+	return m.idleExpiry(s.ExpiresAt.UnixNano(), s.LastSeenAt.UnixNano())
+}
+
+// Revoke ends one session. It returns only once the revocation is durable,
+// and the session is refused on this node from that moment.
+func (m *Manager) Revoke(ctx context.Context, id, reason string) (store.Session, error) {
+	at := m.now().UTC().Truncate(time.Microsecond)
+	s, err := m.st.RevokeSession(ctx, id, at, reason)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, ErrNotFound
+	}
+	if err != nil {
+		return store.Session{}, fmt.Errorf("session: revoke: %w", err)
+	}
+	m.cache.evict(id)
+	if s.RevokedAt.Equal(at) && s.RevokeReason == reason {
+		m.revoked(reason, 1)
+	}
+	return s, nil
+}
+
+// RevokeUser ends every live session of the user except one (may be empty).
+func (m *Manager) RevokeUser(ctx context.Context, userID, except, reason string) ([]string, error) {
+	ids, err := m.st.RevokeUserSessions(ctx, userID, except, m.now(), reason)
+	if err != nil {
+		return nil, fmt.Errorf("session: revoke user: %w", err)
+	}
+	m.cache.evict(ids...)
+	m.revoked(reason, len(ids))
+	return ids, nil
+}
+
+func (m *Manager) revoked(reason string, n int) {
+	if n > 0 && m.cfg.OnRevoke != nil {
+		m.cfg.OnRevoke(reason, n)
+	}
+}
+
+// CacheLen returns the number of sessions cached on this node.
+func (m *Manager) CacheLen() int { return m.cache.len() }
+
+// cacheTrusted reports whether the revocation feed was read recently enough
+// for cached entries to be believed. Before Run starts following, only
+// this node's own revocations are known, which is exact for a single process.
+func (m *Manager) cacheTrusted() bool {
+	if !m.following.Load() {
+		return true
+	}
+	stale := max(5*m.cfg.RevocationPoll, 3*time.Second)
+	return time.Since(time.Unix(0, m.lastPoll.Load())) < stale
+}
+
+// Run follows the revocation feed and flushes last-seen times until ctx
+// ends, then flushes once more. Revocations committed by another process
+// are honoured here within one RevocationPoll.
+func (m *Manager) Run(ctx context.Context) error {
+	seq, err := m.st.LastRevocationSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("session: follow revocations: %w", err)
+	}
+	m.cursor.Store(seq)
+	m.lastPoll.Store(time.Now().UnixNano())
+	m.following.Store(true)
+	// Sessions cached before the cursor was read may have been revoked in
+	// between; start from a clean cache.
+	m.cache.evictAll()
+
+	poll := time.NewTicker(m.cfg.RevocationPoll)
+	defer poll.Stop()
+	flushEvery := min(m.cfg.TouchInterval, 5*time.Second)
+	flush := time.NewTicker(flushEvery)
+	defer flush.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return m.FlushTouches(fctx)
+		case <-poll.C:
+			if err := m.Follow(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("revocation feed unreadable; cached sessions are not trusted until it recovers", "err", err)
+			}
+		case <-flush.C:
+			if err := m.FlushTouches(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("last-seen flush failed; will retry", "err", err)
+			}
+		}
+	}
+}
+
+// Follow reads the revocation feed once and evicts what it names.
+func (m *Manager) Follow(ctx context.Context) error {
+	for {
+		revs, err := m.st.Revocations(ctx, m.cursor.Load(), 1000)
+		if err != nil {
+			return err
+		}
+		if len(revs) > 0 {
+			ids := make([]string, len(revs))
+			for i, r := range revs {
+				ids[i] = r.SessionID
+			}
+			m.cache.evict(ids...)
+			m.cursor.Store(revs[len(revs)-1].Seq)
+		}
+		if len(revs) < 1000 {
+			m.lastPoll.Store(time.Now().UnixNano())
+			return nil
+		}
+	}
+}
+
+// CSRFToken derives the session's CSRF token from its session token, so it
+// needs no storage and dies with the session. HMAC keyed by the secret token
+// means the CSRF token reveals nothing about it.
+func CSRFToken(sessionToken string) string {
+	mac := hmac.New(sha256.New, []byte(sessionToken))
+	mac.Write([]byte("tessera/csrf/v1"))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// CheckCSRF reports, in constant time, whether presented is the CSRF token
+// of sessionToken.
+func CheckCSRF(sessionToken, presented string) bool {
+	want := CSRFToken(sessionToken)
+	return hmac.Equal([]byte(want), []byte(presented))
+}

@@ -1,0 +1,392 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/sqlite"
+	"github.com/tessera-auth/tessera/token"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type fixture struct {
+	st    *sqlite.Store
+	clock *clock
+	cfg   Config
+	user  store.User
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := &clock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
+	u := store.User{ID: "u1", Username: "alice", PasswordHash: "x", CreatedAt: c.Now(), PasswordChangedAt: c.Now()}
+	if err := st.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{st: st, clock: c, user: u, cfg: Config{
+		IdleTimeout:     30 * time.Minute,
+		AbsoluteTimeout: 12 * time.Hour,
+		MaxPerUser:      3,
+		TouchInterval:   time.Minute,
+		RevocationPoll:  time.Second,
+		CacheSize:       1000,
+		Now:             c.Now,
+	}}
+}
+
+func (f *fixture) manager(st Store) *Manager {
+	if st == nil {
+		st = f.st
+	}
+	return New(st, f.cfg)
+}
+
+func (f *fixture) login(t *testing.T, m *Manager) (string, Session) {
+	t.Helper()
+	tok, s, err := m.Create(context.Background(), NewSession{UserID: f.user.ID, Username: f.user.Username, IP: "192.0.2.1", AMR: []string{"pwd"}, AAL: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.Reveal(), s
+}
+
+func TestCreateValidate(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(nil)
+	raw, s := f.login(t, m)
+	if s.ExpiresAt != f.clock.Now().Add(12*time.Hour) || s.IdleExpiresAt != f.clock.Now().Add(30*time.Minute) {
+		t.Fatalf("new session expiries: %+v", s)
+	}
+	raw2, s2 := f.login(t, m)
+	if raw2 == raw || s2.ID == s.ID {
+		t.Fatal("a new login reused a token or session id")
+	}
+	for _, cached := range []bool{true, false} {
+		if !cached {
+			m = f.manager(nil) // a fresh node must answer the same from the store
+		}
+		got, err := m.Validate(context.Background(), raw)
+		if err != nil {
+			t.Fatalf("cached=%v: %v", cached, err)
+		}
+		if got.ID != s.ID || got.Username != "alice" || got.UserID != "u1" || got.AAL != 1 || len(got.AMR) != 1 {
+			t.Fatalf("cached=%v: Validate = %+v", cached, got)
+		}
+	}
+}
+
+func TestValidateRejects(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(nil)
+	other, _ := token.New(token.Session)
+	refresh, _ := token.New(token.Refresh)
+	for name, raw := range map[string]string{
+		"empty":        "",
+		"garbage":      "hello",
+		"unknown":      other.Reveal(),
+		"wrong kind":   refresh.Reveal(),
+		"bad checksum": other.Reveal()[:token.Len-1] + "0",
+	} {
+		if _, err := m.Validate(context.Background(), raw); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func TestIdleTimeoutSlides(t *testing.T) {
+	for _, cacheSize := range []int{1000, 0} {
+		f := newFixture(t)
+		f.cfg.CacheSize = cacheSize
+		m := f.manager(nil)
+		raw, _ := f.login(t, m)
+		ctx := context.Background()
+		for i := range 5 { // 5 × 29m = 2h25m of activity: well past one idle timeout
+			f.clock.Add(29 * time.Minute)
+			if _, err := m.Validate(ctx, raw); err != nil {
+				t.Fatalf("cache=%d: use %d after 29m idle: %v", cacheSize, i, err)
+			}
+			if err := m.FlushTouches(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.clock.Add(30 * time.Minute)
+		if _, err := m.Validate(ctx, raw); !errors.Is(err, ErrExpired) {
+			t.Fatalf("cache=%d: after 30m idle: %v, want ErrExpired", cacheSize, err)
+		}
+	}
+}
+
+func TestAbsoluteTimeout(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(nil)
+	raw, _ := f.login(t, m)
+	ctx := context.Background()
+	for elapsed := time.Duration(0); elapsed < 12*time.Hour-20*time.Minute; elapsed += 20 * time.Minute {
+		f.clock.Add(20 * time.Minute)
+		if _, err := m.Validate(ctx, raw); err != nil {
+			t.Fatalf("at %v: %v", elapsed+20*time.Minute, err)
+		}
+	}
+	f.clock.Add(20 * time.Minute) // now 12h after login
+	if _, err := m.Validate(ctx, raw); !errors.Is(err, ErrExpired) {
+		t.Fatalf("after 12h: %v, want ErrExpired", err)
+	}
+	if _, err := f.manager(nil).Validate(ctx, raw); !errors.Is(err, ErrExpired) {
+		t.Fatalf("after 12h, uncached: %v, want ErrExpired", err)
+	}
+}
+
+func TestTouchIsThrottled(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(nil)
+	raw, s := f.login(t, m)
+	ctx := context.Background()
+	stored := func() time.Time {
+		got, _ := f.st.SessionByID(ctx, s.ID)
+		return got.LastSeenAt
+	}
+	created := stored()
+	for range 10 {
+		f.clock.Add(5 * time.Second)
+		m.Validate(ctx, raw)
+	}
+	m.FlushTouches(ctx)
+	if got := stored(); !got.Equal(created) {
+		t.Fatalf("last-seen written within the touch interval: %v", got)
+	}
+	f.clock.Add(15 * time.Second) // 65s since login
+	m.Validate(ctx, raw)
+	m.FlushTouches(ctx)
+	if got := stored(); !got.Equal(f.clock.Now()) {
+		t.Fatalf("last-seen = %v after the interval, want %v", got, f.clock.Now())
+	}
+}
+
+func TestIdleSeenByAnotherNode(t *testing.T) {
+	f := newFixture(t)
+	a, b := f.manager(nil), f.manager(nil)
+	raw, _ := f.login(t, a)
+	ctx := context.Background()
+	if _, err := b.Validate(ctx, raw); err != nil { // b caches it now
+		t.Fatal(err)
+	}
+	for range 3 { // the user keeps using node a only
+		f.clock.Add(20 * time.Minute)
+		a.Validate(ctx, raw)
+		a.FlushTouches(ctx)
+	}
+	if _, err := b.Validate(ctx, raw); err != nil {
+		t.Fatalf("node b expired a session active on node a: %v", err)
+	}
+}
+
+func TestRevoke(t *testing.T) {
+	f := newFixture(t)
+	var revoked atomic.Int64
+	f.cfg.OnRevoke = func(_ string, n int) { revoked.Add(int64(n)) }
+	m := f.manager(nil)
+	raw, s := f.login(t, m)
+	ctx := context.Background()
+	if _, err := m.Revoke(ctx, s.ID, ReasonLogout); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Validate(ctx, raw); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("after revoke: %v, want ErrRevoked", err)
+	}
+	f.clock.Add(time.Second)
+	if _, err := m.Revoke(ctx, s.ID, ReasonLogout); err != nil {
+		t.Fatalf("second revoke: %v", err)
+	}
+	if revoked.Load() != 1 {
+		t.Fatalf("OnRevoke counted %d, want 1", revoked.Load())
+	}
+	if _, err := m.Revoke(ctx, "nope", ReasonLogout); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown id: %v", err)
+	}
+}
+
+func TestRevocationReachesOtherNode(t *testing.T) {
+	f := newFixture(t)
+	a, b := f.manager(nil), f.manager(nil)
+	ctx := context.Background()
+	raw, s := f.login(t, a)
+	if err := a.Follow(ctx); err != nil { // a's cursor starts before the revocation
+		t.Fatal(err)
+	}
+	if _, err := b.Revoke(ctx, s.ID, ReasonAdmin); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Follow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Validate(ctx, raw); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("node a after following the feed: %v, want ErrRevoked", err)
+	}
+}
+
+// raceStore lets a test revoke a session between the moment a lookup reads
+// it from the store and the moment the lookup caches it.
+type raceStore struct {
+	Store
+	afterRead func()
+	reads     atomic.Int64
+}
+
+func (r *raceStore) SessionByHash(ctx context.Context, h token.Hash) (store.Session, error) {
+	s, err := r.Store.SessionByHash(ctx, h)
+	r.reads.Add(1)
+	if r.afterRead != nil {
+		fn := r.afterRead
+		r.afterRead = nil
+		fn()
+	}
+	return s, err
+}
+
+func TestRevocationDuringLookupIsNotCached(t *testing.T) {
+	f := newFixture(t)
+	rs := &raceStore{Store: f.st}
+	m := f.manager(rs)
+	ctx := context.Background()
+	raw, s := f.login(t, f.manager(nil)) // created elsewhere: m must read the store
+	rs.afterRead = func() {
+		if _, err := m.Revoke(ctx, s.ID, ReasonAdmin); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := m.Validate(ctx, raw); err != nil {
+		t.Fatalf("lookup that raced the revocation: %v", err) // read before the revocation: it may pass once
+	}
+	if _, err := m.Validate(ctx, raw); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("after the race: %v, want ErrRevoked (a stale entry was cached)", err)
+	}
+	if rs.reads.Load() != 2 {
+		t.Fatalf("%d store reads, want 2", rs.reads.Load())
+	}
+}
+
+func TestSessionCap(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(nil)
+	ctx := context.Background()
+	var raws []string
+	for range 4 {
+		f.clock.Add(time.Second)
+		raw, _ := f.login(t, m)
+		raws = append(raws, raw)
+	}
+	if _, err := m.Validate(ctx, raws[0]); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("oldest session over the cap of 3: %v, want ErrRevoked", err)
+	}
+	for _, raw := range raws[1:] {
+		if _, err := m.Validate(ctx, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, _ := m.List(ctx, f.user.ID)
+	if len(list) != 3 {
+		t.Fatalf("List = %d sessions, want 3", len(list))
+	}
+}
+
+func TestRevokeUser(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(nil)
+	ctx := context.Background()
+	keep, ks := f.login(t, m)
+	other, _ := f.login(t, m)
+	ids, err := m.RevokeUser(ctx, f.user.ID, ks.ID, ReasonPasswordChange)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("RevokeUser = %v, %v", ids, err)
+	}
+	if _, err := m.Validate(ctx, other); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("other session: %v", err)
+	}
+	if _, err := m.Validate(ctx, keep); err != nil {
+		t.Fatalf("kept session: %v", err)
+	}
+}
+
+func TestFailClosed(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(nil)
+	ctx := context.Background()
+	raw, _ := f.login(t, m)
+	m.following.Store(true)
+	m.lastPoll.Store(time.Now().Add(-time.Hour).UnixNano()) // the feed has been silent for an hour
+	f.st.Close()
+	if _, err := m.Validate(ctx, raw); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("cached session with a dead feed and store: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	a, _ := token.New(token.Session)
+	b, _ := token.New(token.Session)
+	ca := CSRFToken(a.Reveal())
+	if !CheckCSRF(a.Reveal(), ca) {
+		t.Fatal("own CSRF token refused")
+	}
+	for _, bad := range []string{"", CSRFToken(b.Reveal()), ca[:len(ca)-1], ca + "x"} {
+		if CheckCSRF(a.Reveal(), bad) {
+			t.Fatalf("CSRF token %q accepted", bad)
+		}
+	}
+}
+
+// TestCachedSessionMemory holds the cache to its budget of 1 KiB per session.
+func TestCachedSessionMemory(t *testing.T) {
+	const n = 50000
+	m := New(nil, Config{IdleTimeout: time.Minute})
+	hashes := make([]token.Hash, n)
+	ids := make([]string, n)
+	for i := range n {
+		tok, _ := token.New(token.Session)
+		hashes[i] = tok.Hash()
+		ids[i] = "0193b1c2-7d4e-7f00-8a1b-" + tok.Reveal()[4:16]
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	c := newCache(n)
+	for i := range n {
+		// What a login caches: fresh strings per session, as the store returns them.
+		s := store.Session{ID: string([]byte(ids[i])), UserID: string([]byte("0193b1c2-7d4e-7f00-8a1b-2c3d4e5f6a7b")), AMR: []string{"pwd"}, AAL: 1}
+		c.insert(hashes[i], m.entryOf(s, string([]byte("alice.example"))), 0)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perEntry := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+	t.Logf("cache: %.0f bytes per session", perEntry)
+	if c.len() != n {
+		t.Fatalf("cache holds %d, want %d", c.len(), n)
+	}
+	if perEntry > 1024 {
+		t.Fatalf("%.0f bytes per cached session, budget 1024", perEntry)
+	}
+	runtime.KeepAlive(c)
+	runtime.KeepAlive(hashes)
+}

@@ -1,0 +1,4 @@
+// Package store defines the records Tessera keeps and the small interfaces a
+// storage backend implements. Backends live in subpackages named after their
+// technology; store/storetest is the conformance suite every backend runs.
+package store

@@ -1,0 +1,502 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/token"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options tune how the database is opened. The zero value is what production uses.
+type Options struct {
+	// NoSync turns off fsync on commit. It exists only to load large test
+	// fixtures quickly: with it, an acknowledged revocation can be lost.
+	NoSync bool
+}
+
+// Store is the SQLite backend. Safe for concurrent use, and for use by
+// several processes on one file (the CLI beside a running server).
+type Store struct {
+	// SQLite allows one writer at a time. A single-connection pool for
+	// writes queues writers in Go instead of in busy-wait loops, and the
+	// reader pool serves lookups concurrently from the WAL snapshot.
+	w, r *sql.DB
+	path string
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database at path and applies any
+// pending migrations.
+func Open(ctx context.Context, path string, opt Options) (*Store, error) {
+	sync := "FULL" // durable against power loss, not just process crashes
+	if opt.NoSync {
+		sync = "OFF"
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous("+sync+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + filepath.ToSlash(path) + "?" + q.Encode()
+
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	s := &Store{w: w, r: r, path: path}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// Close closes both connection pools.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Ping checks that the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// migrate applies the embedded migrations not yet recorded, each in its own
+// immediate transaction, so processes that start together apply each once.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := filepath.Base(name)
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("sqlite: migration %s: bad version: %w", base, err)
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", base, err)
+		}
+		err = s.tx(ctx, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", v).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", v, time.Now().UnixMicro())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion returns the highest applied migration.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, "SELECT max(version) FROM schema_migrations").Scan(&v); err != nil {
+		return 0, fmt.Errorf("sqlite: schema version: %w", err)
+	}
+	return int(v.Int64), nil
+}
+
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+// Users
+
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO users (id, username, password_hash, created_at, password_changed_at)
+		VALUES (?, ?, ?, ?, ?)`, u.ID, u.Username, u.PasswordHash, micros(u.CreatedAt), micros(u.PasswordChangedAt))
+	if isUniqueViolation(err) {
+		return fmt.Errorf("sqlite: create user: %w", store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: create user: %w", err)
+	}
+	return nil
+}
+
+const userCols = "id, username, password_hash, created_at, password_changed_at"
+
+func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
+	var u store.User
+	var created, changed int64
+	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &created, &changed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.User{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.User{}, err
+	}
+	u.CreatedAt, u.PasswordChangedAt = fromMicros(created), fromMicros(changed)
+	return u, nil
+}
+
+func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = ?", id))
+	if err != nil {
+		return store.User{}, fmt.Errorf("sqlite: user by id: %w", err)
+	}
+	return u, nil
+}
+
+func (s *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE username = ?", username))
+	if err != nil {
+		return store.User{}, fmt.Errorf("sqlite: user by username: %w", err)
+	}
+	return u, nil
+}
+
+func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+userCols+" FROM users ORDER BY username")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list users: %w", err)
+	}
+	defer rows.Close()
+	var out []store.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list users: %w", err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list users: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) SetPasswordHash(ctx context.Context, userID, hash string, at time.Time) error {
+	res, err := s.w.ExecContext(ctx, "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?", hash, micros(at), userID)
+	if err != nil {
+		return fmt.Errorf("sqlite: set password: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlite: set password: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+// Sessions
+
+const sessionCols = "id, token_hash, user_id, created_at, auth_time, expires_at, last_seen_at, ip, user_agent, amr, aal, revoked_at, revoke_reason"
+
+func scanSession(row interface{ Scan(...any) error }) (store.Session, error) {
+	var s store.Session
+	var hash []byte
+	var created, authTime, expires, seen int64
+	var revoked sql.NullInt64
+	var amr string
+	err := row.Scan(&s.ID, &hash, &s.UserID, &created, &authTime, &expires, &seen, &s.IP, &s.UserAgent, &amr, &s.AAL, &revoked, &s.RevokeReason)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Session{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Session{}, err
+	}
+	if len(hash) != len(s.TokenHash) {
+		return store.Session{}, fmt.Errorf("session %s: token hash has %d bytes", s.ID, len(hash))
+	}
+	copy(s.TokenHash[:], hash)
+	s.CreatedAt, s.AuthTime, s.ExpiresAt, s.LastSeenAt = fromMicros(created), fromMicros(authTime), fromMicros(expires), fromMicros(seen)
+	if revoked.Valid {
+		s.RevokedAt = fromMicros(revoked.Int64)
+	}
+	if amr != "" {
+		s.AMR = strings.Split(amr, ",")
+	}
+	return s, nil
+}
+
+func (s *Store) CreateSession(ctx context.Context, sess store.Session, maxPerUser int) ([]string, error) {
+	var evicted []string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '')`,
+			sess.ID, sess.TokenHash[:], sess.UserID, micros(sess.CreatedAt), micros(sess.AuthTime), micros(sess.ExpiresAt),
+			micros(sess.LastSeenAt), sess.IP, sess.UserAgent, strings.Join(sess.AMR, ","), sess.AAL)
+		if isUniqueViolation(err) {
+			return store.ErrConflict
+		}
+		if err != nil {
+			return err
+		}
+		if maxPerUser <= 0 {
+			return nil
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM sessions
+			WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
+			ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?`, sess.UserID, micros(sess.CreatedAt), maxPerUser)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			evicted = append(evicted, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range evicted {
+			if err := revokeTx(ctx, tx, id, sess.UserID, sess.CreatedAt, "session_limit"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: create session: %w", err)
+	}
+	return evicted, nil
+}
+
+func revokeTx(ctx context.Context, tx *sql.Tx, id, userID string, at time.Time, reason string) error {
+	if _, err := tx.ExecContext(ctx, "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL", micros(at), reason, id); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, "INSERT INTO revocations (session_id, user_id, at, reason) VALUES (?, ?, ?, ?)", id, userID, micros(at), reason)
+	return err
+}
+
+func (s *Store) SessionByHash(ctx context.Context, h token.Hash) (store.Session, error) {
+	sess, err := scanSession(s.r.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE token_hash = ?", h[:]))
+	if err != nil {
+		return store.Session{}, fmt.Errorf("sqlite: session by hash: %w", err)
+	}
+	return sess, nil
+}
+
+func (s *Store) SessionByID(ctx context.Context, id string) (store.Session, error) {
+	sess, err := scanSession(s.r.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = ?", id))
+	if err != nil {
+		return store.Session{}, fmt.Errorf("sqlite: session by id: %w", err)
+	}
+	return sess, nil
+}
+
+func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+sessionCols+` FROM sessions
+		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
+		ORDER BY created_at DESC, id DESC`, userID, micros(now))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list sessions: %w", err)
+		}
+		out = append(out, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list sessions: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) TouchSessions(ctx context.Context, seen map[string]time.Time) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?")
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for id, at := range seen {
+			if _, err := st.ExecContext(ctx, micros(at), id, micros(at)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: touch sessions: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) RevokeSession(ctx context.Context, id string, at time.Time, reason string) (store.Session, error) {
+	var out store.Session
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		sess, err := scanSession(tx.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = ?", id))
+		if err != nil {
+			return err
+		}
+		if !sess.Revoked() {
+			if err := revokeTx(ctx, tx, id, sess.UserID, at, reason); err != nil {
+				return err
+			}
+			sess.RevokedAt, sess.RevokeReason = at.UTC().Truncate(time.Microsecond), reason
+		}
+		out = sess
+		return nil
+	})
+	if err != nil {
+		return store.Session{}, fmt.Errorf("sqlite: revoke session: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) RevokeUserSessions(ctx context.Context, userID, except string, at time.Time, reason string) ([]string, error) {
+	var ids []string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, "SELECT id FROM sessions WHERE user_id = ? AND id <> ? AND revoked_at IS NULL AND expires_at > ?", userID, except, micros(at))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := revokeTx(ctx, tx, id, userID, at, reason); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: revoke user sessions: %w", err)
+	}
+	return ids, nil
+}
+
+func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT seq, session_id, user_id, at, reason FROM revocations WHERE seq > ? ORDER BY seq LIMIT ?", after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: revocations: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Revocation
+	for rows.Next() {
+		var r store.Revocation
+		var at int64
+		if err := rows.Scan(&r.Seq, &r.SessionID, &r.UserID, &at, &r.Reason); err != nil {
+			return nil, fmt.Errorf("sqlite: revocations: %w", err)
+		}
+		r.At = fromMicros(at)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: revocations: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) LastRevocationSeq(ctx context.Context) (int64, error) {
+	var v sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, "SELECT max(seq) FROM revocations").Scan(&v); err != nil {
+		return 0, fmt.Errorf("sqlite: last revocation: %w", err)
+	}
+	return v.Int64, nil
+}
+
+func (s *Store) CountLiveSessions(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?", micros(now)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count sessions: %w", err)
+	}
+	return n, nil
+}
+
+func (s *Store) DeleteExpired(ctx context.Context, cutoff time.Time) (int, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE expires_at < ?", micros(cutoff))
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		_, err = tx.ExecContext(ctx, "DELETE FROM revocations WHERE at < ?", micros(cutoff))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete expired: %w", err)
+	}
+	return int(n), nil
+}

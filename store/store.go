@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tessera-auth/tessera/token"
+)
+
+// Sentinel errors. Backends wrap them with %w; callers test with errors.Is.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrConflict = errors.New("store: already exists")
+)
+
+// User is an account that can log in.
+type User struct {
+	ID                string
+	Username          string
+	PasswordHash      string // PHC string; never logged
+	CreatedAt         time.Time
+	PasswordChangedAt time.Time
+}
+
+// Session is one server-side login. Every token Tessera issues hangs off one.
+// Only the SHA-256 of its token is kept.
+type Session struct {
+	ID         string
+	TokenHash  token.Hash
+	UserID     string
+	CreatedAt  time.Time
+	AuthTime   time.Time // last time the user proved a credential (step-up refreshes it)
+	ExpiresAt  time.Time // absolute expiry; idle expiry is LastSeenAt + the idle timeout
+	LastSeenAt time.Time
+	IP         string
+	UserAgent  string
+	AMR        []string // RFC 8176 authentication method references, such as "pwd"
+	AAL        int      // NIST authenticator assurance level, 1..3
+	RevokedAt  time.Time
+	// RevokeReason says why the session ended, for audit and the user's device list.
+	RevokeReason string
+}
+
+// Revoked reports whether the session has been revoked.
+func (s *Session) Revoked() bool { return !s.RevokedAt.IsZero() }
+
+// Revocation is one entry of the revocation feed: session SessionID stopped
+// being valid. Seq grows strictly with each revocation a backend commits.
+type Revocation struct {
+	Seq       int64
+	SessionID string
+	UserID    string
+	At        time.Time
+	Reason    string
+}
+
+// Users stores accounts.
+type Users interface {
+	// CreateUser stores u; ErrConflict if the username is taken.
+	CreateUser(ctx context.Context, u User) error
+	UserByID(ctx context.Context, id string) (User, error)
+	// UserByUsername matches the username exactly; callers normalise it first.
+	UserByUsername(ctx context.Context, username string) (User, error)
+	ListUsers(ctx context.Context) ([]User, error)
+	// SetPasswordHash replaces the user's password hash.
+	SetPasswordHash(ctx context.Context, userID, hash string, at time.Time) error
+}
+
+// Sessions stores sessions and the revocation feed. Every method that revokes
+// MUST be durable when it returns nil, and MUST append one Revocation per
+// session it revoked in the same transaction.
+type Sessions interface {
+	// CreateSession stores s. If the user then has more than maxPerUser live
+	// sessions (not revoked, not past ExpiresAt at s.CreatedAt), the oldest are
+	// revoked with reason "session_limit" in the same transaction, and their
+	// IDs returned. maxPerUser <= 0 means no limit.
+	CreateSession(ctx context.Context, s Session, maxPerUser int) (evicted []string, err error)
+	SessionByHash(ctx context.Context, h token.Hash) (Session, error)
+	SessionByID(ctx context.Context, id string) (Session, error)
+	// ListUserSessions returns the user's sessions that are neither revoked nor
+	// past ExpiresAt at now, newest first.
+	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
+	// TouchSessions records last-seen times in one batch. A time older than
+	// the stored one is ignored, so batches may arrive out of order.
+	TouchSessions(ctx context.Context, seen map[string]time.Time) error
+	// RevokeSession revokes one session; revoking a revoked session succeeds
+	// and changes nothing. ErrNotFound if there is no such session.
+	RevokeSession(ctx context.Context, id string, at time.Time, reason string) (Session, error)
+	// RevokeUserSessions revokes every live session of the user except the
+	// one with ID except (may be empty), and returns the revoked IDs.
+	RevokeUserSessions(ctx context.Context, userID, except string, at time.Time, reason string) ([]string, error)
+	// Revocations returns up to limit feed entries with Seq > after, in Seq order.
+	Revocations(ctx context.Context, after int64, limit int) ([]Revocation, error)
+	// LastRevocationSeq returns the highest Seq committed so far, or 0.
+	LastRevocationSeq(ctx context.Context) (int64, error)
+	// CountLiveSessions counts sessions neither revoked nor past ExpiresAt at now.
+	CountLiveSessions(ctx context.Context, now time.Time) (int, error)
+	// DeleteExpired removes sessions whose ExpiresAt is before cutoff and feed
+	// entries older than cutoff, and returns how many sessions it removed.
+	DeleteExpired(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// Store is what a backend provides.
+type Store interface {
+	Users
+	Sessions
+	// Ping reports whether the backend can answer; /readyz uses it.
+	Ping(ctx context.Context) error
+	Close() error
+}

@@ -1,0 +1,106 @@
+// Package throttle limits how often a key (an IP, an account) may fail,
+// with token buckets that refill over time, so throttling slows guessing
+// without locking anyone out for good.
+package throttle
+
+import (
+	"sync"
+	"time"
+)
+
+// Limiter is a set of token buckets, one per key, all with the same burst and
+// refill period. Safe for concurrent use. Memory is bounded by MaxKeys: a full
+// bucket carries no information, so full buckets are dropped first.
+type Limiter struct {
+	burst   float64
+	refill  time.Duration // time to regain one token
+	now     func() time.Time
+	maxKeys int
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// New returns a limiter allowing burst failures per key, regaining one every
+// refill. now is the clock (time.Now in production).
+func New(burst int, refill time.Duration, now func() time.Time) *Limiter {
+	return &Limiter{
+		burst:   float64(burst),
+		refill:  refill,
+		now:     now,
+		maxKeys: 100000,
+		buckets: make(map[string]*bucket),
+	}
+}
+
+// level brings b up to date. Callers hold mu.
+func (l *Limiter) level(b *bucket, now time.Time) {
+	if el := now.Sub(b.at); el > 0 {
+		b.tokens = min(l.burst, b.tokens+float64(el)/float64(l.refill))
+		b.at = now
+	}
+}
+
+// Take reserves one attempt for key. If none is left it returns false and how
+// long until one will be. A caller whose attempt then succeeds gives the
+// token back with Refund, so only failures drain the bucket.
+func (l *Limiter) Take(key string) (ok bool, retryAfter time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		if len(l.buckets) >= l.maxKeys {
+			l.prune(now)
+		}
+		b = &bucket{tokens: l.burst, at: now}
+		l.buckets[key] = b
+	}
+	l.level(b, now)
+	if b.tokens < 1 {
+		wait := time.Duration((1 - b.tokens) * float64(l.refill))
+		return false, max(wait, time.Second).Round(time.Second)
+	}
+	b.tokens--
+	return true, 0
+}
+
+// Refund returns a token taken for key.
+func (l *Limiter) Refund(key string) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b := l.buckets[key]; b != nil {
+		l.level(b, now)
+		b.tokens = min(l.burst, b.tokens+1)
+	}
+}
+
+// prune drops full buckets; if the map is still at its bound it drops
+// arbitrary ones, trading some throttle state for bounded memory. Callers hold mu.
+func (l *Limiter) prune(now time.Time) {
+	for k, b := range l.buckets {
+		l.level(b, now)
+		if b.tokens >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
+	for k := range l.buckets {
+		if len(l.buckets) < l.maxKeys*9/10 {
+			break
+		}
+		delete(l.buckets, k)
+	}
+}
+
+// Len returns the number of tracked keys.
+func (l *Limiter) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}

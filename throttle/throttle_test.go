@@ -1,0 +1,61 @@
+package throttle
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time      { return c.t }
+func (c *clock) add(d time.Duration) { c.t = c.t.Add(d) }
+func newClock() *clock               { return &clock{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+func TestBurstThenRefill(t *testing.T) {
+	c := newClock()
+	l := New(3, time.Minute, c.now)
+	for i := range 3 {
+		if ok, _ := l.Take("k"); !ok {
+			t.Fatalf("attempt %d refused within the burst", i)
+		}
+	}
+	ok, wait := l.Take("k")
+	if ok || wait != time.Minute {
+		t.Fatalf("4th attempt: ok=%v wait=%v, want refused for 1m", ok, wait)
+	}
+	if ok, _ := l.Take("other"); !ok {
+		t.Fatal("keys are not independent")
+	}
+	c.add(30 * time.Second)
+	if ok, wait := l.Take("k"); ok || wait != 30*time.Second {
+		t.Fatalf("half refilled: ok=%v wait=%v", ok, wait)
+	}
+	c.add(30 * time.Second)
+	if ok, _ := l.Take("k"); !ok {
+		t.Fatal("not refilled after the refill period: a lockout must end")
+	}
+}
+
+func TestRefund(t *testing.T) {
+	c := newClock()
+	l := New(1, time.Hour, c.now)
+	for range 10 {
+		if ok, _ := l.Take("k"); !ok {
+			t.Fatal("refunded attempts must not drain the bucket")
+		}
+		l.Refund("k")
+	}
+}
+
+func TestBoundedKeys(t *testing.T) {
+	c := newClock()
+	l := New(2, time.Minute, c.now)
+	l.maxKeys = 100
+	for i := range 1000 {
+		l.Take(fmt.Sprint(i))
+	}
+	if n := l.Len(); n > 100 {
+		t.Fatalf("%d keys tracked, bound is 100", n)
+	}
+}
