@@ -168,7 +168,7 @@ func (c Config) Validate() error {
 			bad(field, "%q is not host:port", addr)
 		}
 	}
-	if c.Listen == c.AdminListen {
+	if _, port, _ := net.SplitHostPort(c.Listen); c.Listen == c.AdminListen && port != "0" {
 		bad("admin_listen", "must differ from listen")
 	}
 	if c.Store == "" && c.Data == "" {
@@ -382,7 +382,13 @@ func setFromString(f reflect.Value, s string) error {
 
 // PolicyYAML renders the policy as the YAML a config file would hold.
 func (p Policy) YAML() ([]byte, error) {
-	return yaml.Marshal(struct {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(struct {
 		Policy Policy `yaml:"policy"`
-	}{p})
+	}{p}); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
 }

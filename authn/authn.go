@@ -1,0 +1,262 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/tessera-auth/tessera/clientip"
+	"github.com/tessera-auth/tessera/password"
+	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/throttle"
+)
+
+// Errors callers branch on.
+var (
+	// ErrInvalidCredentials covers an unknown user and a wrong password alike.
+	ErrInvalidCredentials = errors.New("authn: invalid username or password")
+	ErrUsernameTaken      = errors.New("authn: username taken")
+	ErrInvalidUsername    = errors.New("authn: invalid username")
+	ErrUserNotFound       = errors.New("authn: user not found")
+)
+
+// ThrottledError says a login was refused unhashed because of too many
+// recent failures.
+type ThrottledError struct{ RetryAfter time.Duration }
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("authn: too many failed attempts, retry in %v", e.RetryAfter)
+}
+
+// Store is what authentication needs from storage.
+type Store interface {
+	CreateUser(ctx context.Context, u store.User) error
+	UserByID(ctx context.Context, id string) (store.User, error)
+	UserByUsername(ctx context.Context, username string) (store.User, error)
+	SetPasswordHash(ctx context.Context, userID, hash string, at time.Time) error
+}
+
+// Hasher hashes and checks passwords; *password.Hasher is the implementation.
+type Hasher interface {
+	Hash(ctx context.Context, pw string) (string, error)
+	Verify(ctx context.Context, encoded, pw string) (ok, needsRehash bool, err error)
+	VerifyDummy(ctx context.Context, pw string) bool
+}
+
+// Limits are the failure budgets for login throttling.
+type Limits struct {
+	PerIPBurst         int
+	PerIPRefill        time.Duration
+	PerAccountIPBurst  int
+	PerAccountIPRefill time.Duration
+	PerAccountBurst    int
+	PerAccountRefill   time.Duration
+}
+
+// Authenticator checks passwords. Safe for concurrent use.
+type Authenticator struct {
+	st     Store
+	hasher Hasher
+	policy password.Policy
+	now    func() time.Time
+	log    *slog.Logger
+
+	perIP, perAccountIP, perAccount *throttle.Limiter
+}
+
+// New returns an authenticator. now is the clock (nil: time.Now).
+func New(st Store, h Hasher, p password.Policy, l Limits, now func() time.Time, log *slog.Logger) *Authenticator {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Authenticator{
+		st: st, hasher: h, policy: p, now: now, log: log,
+		perIP:        throttle.New(l.PerIPBurst, l.PerIPRefill, now),
+		perAccountIP: throttle.New(l.PerAccountIPBurst, l.PerAccountIPRefill, now),
+		perAccount:   throttle.New(l.PerAccountBurst, l.PerAccountRefill, now),
+	}
+}
+
+// NormalizeUsername returns the canonical form of a username: trimmed and
+// lower-cased, 1 to 64 characters of [a-z0-9._@+-]. A small alphabet rules
+// out look-alike Unicode names and makes names safe in every log and header.
+func NormalizeUsername(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if len(s) == 0 || len(s) > 64 {
+		return "", ErrInvalidUsername
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("._@+-", c) >= 0) {
+			return "", ErrInvalidUsername
+		}
+	}
+	return s, nil
+}
+
+// CreateUser adds an account. A password the policy refuses gives a
+// *password.PolicyError.
+func (a *Authenticator) CreateUser(ctx context.Context, username, pw string) (store.User, error) {
+	name, err := NormalizeUsername(username)
+	if err != nil {
+		return store.User{}, err
+	}
+	if err := a.policy.Check(name, pw); err != nil {
+		return store.User{}, err
+	}
+	hash, err := a.hasher.Hash(ctx, pw)
+	if err != nil {
+		return store.User{}, fmt.Errorf("authn: hash: %w", err)
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return store.User{}, fmt.Errorf("authn: id: %w", err)
+	}
+	now := a.now().UTC().Truncate(time.Microsecond)
+	u := store.User{ID: id.String(), Username: name, PasswordHash: hash, CreatedAt: now, PasswordChangedAt: now}
+	if err := a.st.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return store.User{}, ErrUsernameTaken
+		}
+		return store.User{}, fmt.Errorf("authn: create user: %w", err)
+	}
+	return u, nil
+}
+
+// Login checks a username and password from a client at ip. Every failure
+// that could reveal whether the account exists is ErrInvalidCredentials, and
+// an unknown user costs the same hash as a wrong password. Attempts are
+// throttled per IP, per account and IP, and per account; only failures
+// count, so a user who types the right password is never slowed by their
+// own logins.
+func (a *Authenticator) Login(ctx context.Context, username, pw string, ip netip.Addr) (store.User, error) {
+	name, nameErr := NormalizeUsername(username)
+	acct := name
+	if nameErr != nil {
+		// Still throttle and hash: an invalid name must look like an unknown one.
+		acct = "invalid:" + strings.ToLower(truncate(username, 64))
+	}
+	ipKey := clientip.ThrottleKey(ip)
+	refund, err := a.take(ipKey, acct)
+	if err != nil {
+		return store.User{}, err
+	}
+	var u store.User
+	if nameErr == nil {
+		u, err = a.st.UserByUsername(ctx, name)
+	} else {
+		err = store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		a.hasher.VerifyDummy(ctx, pw)
+		return store.User{}, ErrInvalidCredentials
+	}
+	if err != nil {
+		refund()
+		return store.User{}, fmt.Errorf("authn: login: %w", err)
+	}
+	ok, rehash, err := a.hasher.Verify(ctx, u.PasswordHash, pw)
+	if err != nil {
+		refund()
+		return store.User{}, fmt.Errorf("authn: login: %w", err)
+	}
+	if !ok {
+		return store.User{}, ErrInvalidCredentials
+	}
+	refund()
+	if rehash {
+		a.rehash(ctx, u, pw)
+	}
+	return u, nil
+}
+
+// take reserves one attempt from every bucket, or none.
+func (a *Authenticator) take(ipKey, acct string) (refund func(), err error) {
+	type reservation struct {
+		l   *throttle.Limiter
+		key string
+	}
+	var taken []reservation
+	refund = func() {
+		for _, r := range taken {
+			r.l.Refund(r.key)
+		}
+	}
+	for _, r := range []reservation{{a.perIP, ipKey}, {a.perAccountIP, acct + "|" + ipKey}, {a.perAccount, acct}} {
+		ok, wait := r.l.Take(r.key)
+		if !ok {
+			refund()
+			return nil, &ThrottledError{RetryAfter: wait}
+		}
+		taken = append(taken, r)
+	}
+	return refund, nil
+}
+
+// rehash upgrades a hash made with older parameters. Failure is logged, not
+// fatal: the login itself succeeded.
+func (a *Authenticator) rehash(ctx context.Context, u store.User, pw string) {
+	h, err := a.hasher.Hash(ctx, pw)
+	if err == nil {
+		err = a.st.SetPasswordHash(ctx, u.ID, h, u.PasswordChangedAt)
+	}
+	if err != nil {
+		a.log.Warn("password rehash failed", "user_id", u.ID, "err", err)
+	}
+}
+
+// ChangePassword replaces the user's password after checking the current
+// one. The caller revokes the user's other sessions.
+func (a *Authenticator) ChangePassword(ctx context.Context, userID, current, next string, ip netip.Addr) error {
+	u, err := a.st.UserByID(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrUserNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("authn: change password: %w", err)
+	}
+	refund, err := a.take(clientip.ThrottleKey(ip), u.Username)
+	if err != nil {
+		return err
+	}
+	ok, _, err := a.hasher.Verify(ctx, u.PasswordHash, current)
+	if err != nil {
+		refund()
+		return fmt.Errorf("authn: change password: %w", err)
+	}
+	if !ok {
+		return ErrInvalidCredentials
+	}
+	refund()
+	return a.SetPassword(ctx, u, next)
+}
+
+// SetPassword sets a new password without checking the old one (admin reset).
+func (a *Authenticator) SetPassword(ctx context.Context, u store.User, next string) error {
+	if err := a.policy.Check(u.Username, next); err != nil {
+		return err
+	}
+	h, err := a.hasher.Hash(ctx, next)
+	if err != nil {
+		return fmt.Errorf("authn: hash: %w", err)
+	}
+	if err := a.st.SetPasswordHash(ctx, u.ID, h, a.now().UTC().Truncate(time.Microsecond)); err != nil {
+		return fmt.Errorf("authn: set password: %w", err)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
