@@ -1,0 +1,192 @@
+package server
+
+import (
+	"context"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/tessera-auth/tessera/session"
+)
+
+// principal is the authenticated caller of a request.
+type principal struct {
+	session    session.Session
+	raw        string // the presented token; never logged
+	fromCookie bool
+}
+
+type principalKey struct{}
+
+func principalFrom(ctx context.Context) *principal {
+	p, _ := ctx.Value(principalKey{}).(*principal)
+	return p
+}
+
+// bearerToken extracts an RFC 6750 §2.1 token from an Authorization header.
+func bearerToken(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimLeft(tok, " ")
+	if tok == "" || !isB64Token(tok) {
+		return "", false
+	}
+	return tok, true
+}
+
+// isB64Token reports whether s matches RFC 6750's b64token syntax.
+func isB64Token(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
+			for _, rest := range s[i:] {
+				if rest != '=' {
+					return false
+				}
+			}
+			return i > 0
+		}
+	}
+	return true
+}
+
+// authed admits requests carrying a valid session token, as a bearer token
+// (RFC 6750 §2.1) or in the session cookie. Cookie-authenticated state
+// changes must also pass the CSRF check. Tokens in the query string or a
+// form body (RFC 6750 §2.2, §2.3) are refused: they end up in logs and history.
+func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := refuseMisplacedToken(r); p != nil {
+			writeProblem(w, p)
+			return
+		}
+		pr := &principal{}
+		if h := r.Header.Get("Authorization"); h != "" {
+			tok, ok := bearerToken(h)
+			if !ok {
+				p := newProblem(http.StatusUnauthorized, "invalid_request", "The Authorization header must be: Bearer <token>.")
+				p.bearer = "invalid_request"
+				writeProblem(w, p)
+				return
+			}
+			pr.raw = tok
+		} else if c, err := r.Cookie(s.cookieName); err == nil && c.Value != "" {
+			pr.raw, pr.fromCookie = c.Value, true
+		} else {
+			writeProblem(w, errUnauthenticated())
+			return
+		}
+		sess, err := s.sessions.Validate(r.Context(), pr.raw)
+		if err != nil {
+			p := s.sessionProblem(err)
+			if pr.fromCookie && p.Status == http.StatusUnauthorized {
+				// The browser holds a dead cookie; have it dropped.
+				http.SetCookie(w, s.clearCookie())
+				p.bearer = ""
+			}
+			writeProblem(w, p)
+			return
+		}
+		pr.session = sess
+		if pr.fromCookie && !isSafeMethod(r.Method) {
+			if p := s.checkCSRF(r, pr.raw); p != nil {
+				writeProblem(w, p)
+				return
+			}
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, pr)), pr)
+	})
+}
+
+func refuseMisplacedToken(r *http.Request) *problem {
+	misplaced := false
+	if r.URL.RawQuery != "" && r.URL.Query().Has("access_token") {
+		misplaced = true
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+		// No /v1 endpoint takes a form body, so refusing all of them refuses
+		// RFC 6750 §2.2 tokens without reading the body.
+		misplaced = true
+	}
+	if !misplaced {
+		return nil
+	}
+	p := newProblem(http.StatusBadRequest, "invalid_request", "Tokens are accepted only in the Authorization header (RFC 6750 §2.1) or the session cookie, never in the query string or a form body.")
+	p.bearer = "invalid_request"
+	return p
+}
+
+func isSafeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// checkCSRF requires the session's CSRF token and a same-origin request.
+// The origin check stops cross-site forgery even if a CSRF token leaks; the
+// token stops same-site attackers (a sibling subdomain) the origin check lets by.
+func (s *Server) checkCSRF(r *http.Request, rawSession string) *problem {
+	if !s.sameOrigin(r, true) {
+		return errCSRF("Cross-origin request refused: Origin or Sec-Fetch-Site must show a same-origin request.")
+	}
+	tok := r.Header.Get("X-CSRF-Token")
+	if tok == "" {
+		return errCSRF("The X-CSRF-Token header is required for cookie-authenticated changes.")
+	}
+	if !session.CheckCSRF(rawSession, tok) {
+		return errCSRF("The X-CSRF-Token header does not match this session.")
+	}
+	return nil
+}
+
+// sameOrigin reports whether r comes from our own origin or an allowed one.
+// With requireHeader false, a request with neither Origin nor Sec-Fetch-Site
+// (not a browser) passes.
+func (s *Server) sameOrigin(r *http.Request, requireHeader bool) bool {
+	origin := r.Header.Get("Origin")
+	site := r.Header.Get("Sec-Fetch-Site")
+	if site == "cross-site" {
+		return false
+	}
+	if origin != "" {
+		if origin == "null" {
+			return false
+		}
+		return s.origins[origin] || (s.cfg.PublicOrigin == "" && origin == requestOrigin(r))
+	}
+	if site != "" {
+		return site == "same-origin"
+	}
+	return !requireHeader
+}
+
+// requestOrigin is the origin the request was addressed to. Behind a
+// TLS-terminating proxy, configure PublicOrigin instead.
+func requestOrigin(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) sessionCookie(raw string) *http.Cookie {
+	c := &http.Cookie{
+		Name:     s.cookieName,
+		Value:    raw,
+		Path:     "/",
+		Secure:   !s.cfg.InsecureDevCookies,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+	}
+	if s.cfg.SameSiteStrict {
+		c.SameSite = http.SameSiteStrictMode
+	}
+	return c
+}
+
+func (s *Server) clearCookie() *http.Cookie {
+	c := s.sessionCookie("")
+	c.MaxAge = -1
+	return c
+}

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are Tessera's Prometheus metrics. Labels never hold a user, an IP
+// or a token: only routes, status codes, outcomes and reasons.
+type Metrics struct {
+	reg       *prometheus.Registry
+	requests  *prometheus.CounterVec
+	durations *prometheus.HistogramVec
+	logins    *prometheus.CounterVec
+	revoked   *prometheus.CounterVec
+
+	mu    sync.Mutex
+	codes map[int]string
+}
+
+// NewMetrics registers the metrics. activeSessions and cachedSessions are
+// read at scrape time.
+func NewMetrics(activeSessions func(ctx context.Context) (int, error), cachedSessions func() int) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tessera_http_requests_total", Help: "HTTP requests by listener, route and status code.",
+		}, []string{"listener", "route", "code"}),
+		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tessera_http_request_duration_seconds", Help: "HTTP request latency by listener and route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"listener", "route"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tessera_logins_total", Help: "Password login attempts by outcome.",
+		}, []string{"outcome"}),
+		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tessera_sessions_revoked_total", Help: "Sessions revoked by this node, by reason.",
+		}, []string{"reason"}),
+		codes: map[int]string{},
+	}
+	m.reg.MustRegister(m.requests, m.durations, m.logins, m.revoked,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if activeSessions != nil {
+		// Counting is a query: cache it so scrapes stay cheap.
+		var mu sync.Mutex
+		var last time.Time
+		var n int
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tessera_sessions_active", Help: "Sessions neither revoked nor expired (absolute), counted at most every 10s.",
+		}, func() float64 {
+			mu.Lock()
+			defer mu.Unlock()
+			if time.Since(last) > 10*time.Second {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				if v, err := activeSessions(ctx); err == nil {
+					n, last = v, time.Now()
+				}
+			}
+			return float64(n)
+		}))
+	}
+	if cachedSessions != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tessera_session_cache_entries", Help: "Sessions held in this node's memory cache.",
+		}, func() float64 { return float64(cachedSessions()) }))
+	}
+	for _, o := range []string{"success", "invalid_credentials", "throttled", "error"} {
+		m.logins.WithLabelValues(o)
+	}
+	return m
+}
+
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Revoked counts revocations; session.Config.OnRevoke calls it.
+func (m *Metrics) Revoked(reason string, n int) {
+	if m == nil {
+		return
+	}
+	m.revoked.WithLabelValues(reason).Add(float64(n))
+}
+
+func (m *Metrics) login(outcome string) {
+	if m != nil {
+		m.logins.WithLabelValues(outcome).Inc()
+	}
+}
+
+func (m *Metrics) observe(listener, route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(listener, route, m.code(status)).Inc()
+	m.durations.WithLabelValues(listener, route).Observe(d.Seconds())
+}
+
+func (m *Metrics) code(status int) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.codes[status]
+	if !ok {
+		c = strconv.Itoa(status)
+		m.codes[status] = c
+	}
+	return c
+}

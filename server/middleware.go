@@ -1,0 +1,98 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// common wraps every handler of a listener: security headers, panic
+// recovery, problem bodies for the mux's own 404 and 405, metrics, and the
+// optional request log.
+func (s *Server) common(listener string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				// The request itself is not logged: it may hold credentials.
+				s.log.Error("panic serving request", "method", r.Method, "route", r.Pattern, "panic", v)
+				if !rw.wroteHeader {
+					writeProblem(rw, errInternal())
+				}
+			}
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			if s.metrics != nil {
+				s.metrics.observe(listener, route, rw.status, time.Since(start))
+			}
+			if s.cfg.LogRequests {
+				// The path only: a query string may hold a token someone misplaced.
+				s.log.Info("request", "listener", listener, "method", r.Method, "path", r.URL.Path,
+					"status", rw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000, "ip", s.clientIP(r))
+			}
+		}()
+		next.ServeHTTP(rw, r)
+	})
+}
+
+// responseWriter records the status and turns the plain-text 404 and 405
+// that http.ServeMux writes into problem+json.
+type responseWriter struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+	swallow     bool
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.wroteHeader {
+		return
+	}
+	w.wroteHeader = true
+	w.status = code
+	h := w.Header()
+	if (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) && strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
+		var p *problem
+		if code == http.StatusNotFound {
+			p = errNotFound()
+		} else {
+			p = newProblem(code, "method_not_allowed", "This method is not allowed here; see the Allow header.")
+		}
+		h.Set("Content-Type", "application/problem+json")
+		h.Del("Content-Length")
+		w.ResponseWriter.WriteHeader(code)
+		writeBody(w.ResponseWriter, p)
+		w.swallow = true
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.swallow {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func writeBody(w http.ResponseWriter, v any) {
+	json.NewEncoder(w).Encode(v)
+}

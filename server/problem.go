@@ -1,0 +1,86 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// problem is an RFC 9457 problem detail. Code is the stable,
+// machine-readable name clients branch on; Detail is safe to show a user and
+// never carries a secret or an internal error.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	Code   string `json:"code"`
+
+	retryAfter time.Duration
+	bearer     string // RFC 6750 error code for WWW-Authenticate, if any
+}
+
+func newProblem(status int, code, detail string) *problem {
+	return &problem{
+		Type:   "urn:tessera:problem:" + code,
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: detail,
+		Code:   code,
+	}
+}
+
+func (p *problem) Error() string { return p.Code + ": " + p.Detail }
+
+// Problems used in more than one place.
+var (
+	errUnauthenticated = func() *problem {
+		return newProblem(http.StatusUnauthorized, "unauthenticated", "A valid session cookie or bearer token is required.")
+	}
+	errInvalidToken = func() *problem {
+		p := newProblem(http.StatusUnauthorized, "invalid_token", "The session token is invalid, expired or revoked.")
+		p.bearer = "invalid_token"
+		return p
+	}
+	errCSRF = func(detail string) *problem {
+		return newProblem(http.StatusForbidden, "csrf", detail)
+	}
+	errInternal = func() *problem {
+		return newProblem(http.StatusInternalServerError, "internal", "An internal error occurred; it has been logged.")
+	}
+	errUnavailable = func() *problem {
+		p := newProblem(http.StatusServiceUnavailable, "unavailable", "The session store is unavailable; try again shortly.")
+		p.retryAfter = time.Second
+		return p
+	}
+	errNotFound = func() *problem {
+		return newProblem(http.StatusNotFound, "not_found", "No such resource.")
+	}
+)
+
+func writeProblem(w http.ResponseWriter, p *problem) {
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	if p.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int((p.retryAfter+time.Second-1)/time.Second)))
+	}
+	switch {
+	case p.bearer != "":
+		h.Set("WWW-Authenticate", `Bearer realm="tessera", error="`+p.bearer+`"`)
+	case p.Status == http.StatusUnauthorized:
+		// RFC 6750 §3.1: no error code when the request carried no credential.
+		h.Set("WWW-Authenticate", `Bearer realm="tessera"`)
+	}
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(p)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,311 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/tessera-auth/tessera/authn"
+	"github.com/tessera-auth/tessera/password"
+	"github.com/tessera-auth/tessera/session"
+	"github.com/tessera-auth/tessera/store"
+)
+
+type sessionJSON struct {
+	ID            string    `json:"id"`
+	UserID        string    `json:"user_id"`
+	CreatedAt     time.Time `json:"created_at"`
+	ExpiresAt     time.Time `json:"expires_at"`
+	IdleExpiresAt time.Time `json:"idle_expires_at"`
+	LastSeenAt    time.Time `json:"last_seen_at"`
+	AuthTime      time.Time `json:"auth_time"`
+	AMR           []string  `json:"amr"`
+	AAL           int       `json:"aal"`
+}
+
+func sessionOf(s session.Session) sessionJSON {
+	return sessionJSON{
+		ID: s.ID, UserID: s.UserID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt,
+		IdleExpiresAt: s.IdleExpiresAt, LastSeenAt: s.LastSeenAt, AuthTime: s.AuthTime,
+		AMR: nonNil(s.AMR), AAL: s.AAL,
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Delivery string `json:"delivery"`
+	ClientID string `json:"client_id"`
+}
+
+type loginResponse struct {
+	Session     sessionJSON `json:"session"`
+	CSRFToken   string      `json:"csrf_token,omitempty"`
+	AccessToken string      `json:"access_token,omitempty"`
+	TokenType   string      `json:"token_type,omitempty"`
+	ExpiresIn   int64       `json:"expires_in,omitempty"`
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	// Login CSRF: a cross-site page must not log a victim into the attacker's account.
+	if !s.sameOrigin(r, false) {
+		writeProblem(w, errCSRF("Cross-origin login refused."))
+		return
+	}
+	var req loginRequest
+	if p := decodeJSON(w, r, &req); p != nil {
+		writeProblem(w, p)
+		return
+	}
+	switch req.Delivery {
+	case "", "cookie":
+		req.Delivery = "cookie"
+	case "token":
+	default:
+		writeProblem(w, newProblem(http.StatusBadRequest, "invalid_field", `Field "delivery" must be "cookie" or "token".`))
+		return
+	}
+	if req.Username == "" || req.Password == "" {
+		writeProblem(w, newProblem(http.StatusBadRequest, "missing_field", `Fields "username" and "password" are required.`))
+		return
+	}
+	ip := s.ips.ClientIP(r)
+	u, err := s.authn.Login(r.Context(), req.Username, req.Password, ip)
+	var te *authn.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		s.metrics.login("throttled")
+		s.log.Warn("login throttled", "ip", ip.String(), "retry_after_s", te.RetryAfter.Seconds())
+		p := newProblem(http.StatusTooManyRequests, "too_many_attempts", "Too many failed login attempts; try again later.")
+		p.retryAfter = te.RetryAfter
+		writeProblem(w, p)
+		return
+	case errors.Is(err, authn.ErrInvalidCredentials):
+		s.metrics.login("invalid_credentials")
+		s.log.Info("login failed", "ip", ip.String())
+		writeProblem(w, newProblem(http.StatusUnauthorized, "invalid_credentials", "The username or password is incorrect."))
+		return
+	case err != nil:
+		s.metrics.login("error")
+		s.log.Error("login error", "err", err)
+		writeProblem(w, errUnavailableOr(err))
+		return
+	}
+	s.startSession(w, r, u, []string{"pwd"}, 1, req.Delivery)
+	s.metrics.login("success")
+}
+
+// startSession creates a session for u and delivers its token by cookie or
+// in the body.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.User, amr []string, aal int, delivery string) {
+	tok, sess, err := s.sessions.Create(r.Context(), session.NewSession{
+		UserID: u.ID, Username: u.Username, IP: s.clientIP(r), UserAgent: r.UserAgent(), AMR: amr, AAL: aal,
+	})
+	if err != nil {
+		s.log.Error("session create failed", "user_id", u.ID, "err", err)
+		writeProblem(w, errUnavailable())
+		return
+	}
+	s.log.Info("session started", "user_id", u.ID, "session_id", sess.ID, "ip", s.clientIP(r), "delivery", delivery)
+	resp := loginResponse{Session: sessionOf(sess)}
+	if delivery == "token" {
+		resp.AccessToken = tok.Reveal()
+		resp.TokenType = "Bearer"
+		resp.ExpiresIn = int64(sess.IdleExpiresAt.Sub(s.now()).Seconds())
+	} else {
+		http.SetCookie(w, s.sessionCookie(tok.Reveal()))
+		resp.CSRFToken = session.CSRFToken(tok.Reveal())
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func errUnavailableOr(err error) *problem {
+	if errors.Is(err, password.ErrBusy) {
+		p := newProblem(http.StatusServiceUnavailable, "busy", "The server is busy; try again shortly.")
+		p.retryAfter = time.Second
+		return p
+	}
+	return errUnavailable()
+}
+
+type whoamiResponse struct {
+	Session   sessionJSON `json:"session"`
+	User      userJSON    `json:"user"`
+	CSRFToken string      `json:"csrf_token,omitempty"`
+}
+
+type userJSON struct {
+	ID       string `json:"id"`
+	Username string `json:"username"`
+}
+
+func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, p *principal) {
+	resp := whoamiResponse{
+		Session: sessionOf(p.session),
+		User:    userJSON{ID: p.session.UserID, Username: p.session.Username},
+	}
+	if p.fromCookie {
+		// Lets a page that was reloaded recover its CSRF token.
+		resp.CSRFToken = session.CSRFToken(p.raw)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *principal) {
+	if _, err := s.sessions.Revoke(r.Context(), p.session.ID, session.ReasonLogout); err != nil && !errors.Is(err, session.ErrNotFound) {
+		s.log.Error("logout failed", "session_id", p.session.ID, "err", err)
+		writeProblem(w, errUnavailable())
+		return
+	}
+	s.log.Info("session ended", "user_id", p.session.UserID, "session_id", p.session.ID, "reason", session.ReasonLogout)
+	s.endBrowserSession(w, p)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// endBrowserSession drops the cookie and, for browsers, any state the
+// session left behind.
+func (s *Server) endBrowserSession(w http.ResponseWriter, p *principal) {
+	if p.fromCookie {
+		http.SetCookie(w, s.clearCookie())
+		w.Header().Set("Clear-Site-Data", `"cache", "cookies", "storage"`)
+	}
+}
+
+type sessionListItem struct {
+	ID            string    `json:"id"`
+	CreatedAt     time.Time `json:"created_at"`
+	LastSeenAt    time.Time `json:"last_seen_at"`
+	ExpiresAt     time.Time `json:"expires_at"`
+	IdleExpiresAt time.Time `json:"idle_expires_at"`
+	IP            string    `json:"ip"`
+	UserAgent     string    `json:"user_agent"`
+	AMR           []string  `json:"amr"`
+	AAL           int       `json:"aal"`
+	Current       bool      `json:"current"`
+}
+
+func (s *Server) listItems(ss []store.Session, current string) []sessionListItem {
+	out := make([]sessionListItem, 0, len(ss))
+	for _, x := range ss {
+		out = append(out, sessionListItem{
+			ID: x.ID, CreatedAt: x.CreatedAt, LastSeenAt: x.LastSeenAt, ExpiresAt: x.ExpiresAt,
+			IdleExpiresAt: s.sessions.IdleExpiry(x), IP: x.IP, UserAgent: x.UserAgent,
+			AMR: nonNil(x.AMR), AAL: x.AAL, Current: x.ID == current,
+		})
+	}
+	return out
+}
+
+func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request, p *principal) {
+	ss, err := s.sessions.List(r.Context(), p.session.UserID)
+	if err != nil {
+		s.log.Error("list sessions failed", "err", err)
+		writeProblem(w, errUnavailable())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": s.listItems(ss, p.session.ID)})
+}
+
+func (s *Server) handleRevokeSession(w http.ResponseWriter, r *http.Request, p *principal) {
+	id := r.PathValue("id")
+	target, err := s.sessions.Lookup(r.Context(), id)
+	// Another user's session answers exactly like a missing one.
+	if errors.Is(err, session.ErrNotFound) || (err == nil && target.UserID != p.session.UserID) {
+		writeProblem(w, errNotFound())
+		return
+	}
+	if err != nil {
+		s.log.Error("revoke lookup failed", "err", err)
+		writeProblem(w, errUnavailable())
+		return
+	}
+	if _, err := s.sessions.Revoke(r.Context(), id, session.ReasonUser); err != nil {
+		s.log.Error("revoke failed", "session_id", id, "err", err)
+		writeProblem(w, errUnavailable())
+		return
+	}
+	s.log.Info("session ended", "user_id", p.session.UserID, "session_id", id, "reason", session.ReasonUser, "by_session", p.session.ID)
+	if id == p.session.ID {
+		s.endBrowserSession(w, p)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleRevokeOthers(w http.ResponseWriter, r *http.Request, p *principal) {
+	ids, err := s.sessions.RevokeUser(r.Context(), p.session.UserID, p.session.ID, session.ReasonOthers)
+	if err != nil {
+		s.log.Error("revoke others failed", "err", err)
+		writeProblem(w, errUnavailable())
+		return
+	}
+	s.log.Info("sessions ended", "user_id", p.session.UserID, "count", len(ids), "reason", session.ReasonOthers, "by_session", p.session.ID)
+	writeJSON(w, http.StatusOK, map[string]int{"revoked": len(ids)})
+}
+
+type passwordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// handleChangePassword changes the password and then ends every session of
+// the user, this one included, and starts a fresh one for this client: a
+// credential change is a privilege change, and a stolen copy of the current
+// token must die with the old password.
+func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p *principal) {
+	var req passwordRequest
+	if pr := decodeJSON(w, r, &req); pr != nil {
+		writeProblem(w, pr)
+		return
+	}
+	if req.CurrentPassword == "" || req.NewPassword == "" {
+		writeProblem(w, newProblem(http.StatusBadRequest, "missing_field", `Fields "current_password" and "new_password" are required.`))
+		return
+	}
+	err := s.authn.ChangePassword(r.Context(), p.session.UserID, req.CurrentPassword, req.NewPassword, s.ips.ClientIP(r))
+	var pe *password.PolicyError
+	var te *authn.ThrottledError
+	switch {
+	case errors.As(err, &pe):
+		writeProblem(w, newProblem(http.StatusBadRequest, pe.Code, pe.Message))
+		return
+	case errors.As(err, &te):
+		pr := newProblem(http.StatusTooManyRequests, "too_many_attempts", "Too many failed attempts; try again later.")
+		pr.retryAfter = te.RetryAfter
+		writeProblem(w, pr)
+		return
+	case errors.Is(err, authn.ErrInvalidCredentials):
+		writeProblem(w, newProblem(http.StatusForbidden, "invalid_credentials", "The current password is incorrect."))
+		return
+	case err != nil:
+		s.log.Error("password change failed", "user_id", p.session.UserID, "err", err)
+		writeProblem(w, errUnavailableOr(err))
+		return
+	}
+	ids, err := s.sessions.RevokeUser(r.Context(), p.session.UserID, "", session.ReasonPasswordChange)
+	if err != nil {
+		// The password changed but old sessions live: fail loudly so the
+		// client retries the revocation (the new password works).
+		s.log.Error("revoking sessions after password change failed", "user_id", p.session.UserID, "err", err)
+		writeProblem(w, errUnavailable())
+		return
+	}
+	s.log.Info("password changed", "user_id", p.session.UserID, "sessions_revoked", len(ids))
+	u, err := s.st.UserByID(r.Context(), p.session.UserID)
+	if err != nil {
+		s.log.Error("password change: user lookup failed", "err", err)
+		writeProblem(w, errUnavailable())
+		return
+	}
+	delivery := "token"
+	if p.fromCookie {
+		delivery = "cookie"
+	}
+	s.startSession(w, r, u, p.session.AMR, p.session.AAL, delivery)
+}

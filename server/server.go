@@ -1,0 +1,182 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/tessera-auth/tessera/authn"
+	"github.com/tessera-auth/tessera/clientip"
+	"github.com/tessera-auth/tessera/session"
+	"github.com/tessera-auth/tessera/store"
+)
+
+// Store is what the handlers read directly; everything else goes through
+// the domain packages.
+type Store interface {
+	UserByID(ctx context.Context, id string) (store.User, error)
+	ListUsers(ctx context.Context) ([]store.User, error)
+	CountLiveSessions(ctx context.Context, now time.Time) (int, error)
+	Ping(ctx context.Context) error
+}
+
+// Config is what the HTTP layer needs to know.
+type Config struct {
+	// PublicOrigin, if set, is the only origin treated as same-origin for
+	// CSRF checks besides AllowedOrigins; otherwise the request's own origin is.
+	PublicOrigin   string
+	AllowedOrigins []string
+	// InsecureDevCookies drops Secure and the __Host- prefix (plain-HTTP development only).
+	InsecureDevCookies bool
+	SameSiteStrict     bool
+	LogRequests        bool
+	// AdminToken is the admin API credential.
+	AdminToken string
+}
+
+// Server serves the public and admin APIs. Build one with New.
+type Server struct {
+	cfg      Config
+	st       Store
+	sessions *session.Manager
+	authn    *authn.Authenticator
+	ips      *clientip.Resolver
+	log      *slog.Logger
+	metrics  *Metrics
+	now      func() time.Time
+
+	cookieName string
+	adminHash  [32]byte
+	origins    map[string]bool
+}
+
+// New returns a server. now is the clock (nil: time.Now).
+func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips *clientip.Resolver, m *Metrics, log *slog.Logger, now func() time.Time) *Server {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg: cfg, st: st, sessions: sm, authn: an, ips: ips, log: log, metrics: m, now: now,
+		cookieName: "__Host-tessera_session",
+		adminHash:  sha256.Sum256([]byte(cfg.AdminToken)),
+		origins:    map[string]bool{},
+	}
+	if cfg.InsecureDevCookies {
+		// Browsers refuse __Host- cookies without Secure.
+		s.cookieName = "tessera_session"
+	}
+	for _, o := range append([]string{cfg.PublicOrigin}, cfg.AllowedOrigins...) {
+		if o != "" {
+			s.origins[normalizeOrigin(o)] = true
+		}
+	}
+	return s
+}
+
+func normalizeOrigin(o string) string {
+	u, err := url.Parse(o)
+	if err != nil {
+		return o
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// CookieName returns the session cookie's name.
+func (s *Server) CookieName() string { return s.cookieName }
+
+// Public returns the public API handler.
+func (s *Server) Public() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/login", s.handleLogin)
+	mux.Handle("GET /v1/session", s.authed(s.handleWhoami))
+	mux.Handle("POST /v1/logout", s.authed(s.handleLogout))
+	mux.Handle("GET /v1/sessions", s.authed(s.handleListSessions))
+	mux.Handle("DELETE /v1/sessions/{id}", s.authed(s.handleRevokeSession))
+	mux.Handle("POST /v1/sessions/revoke-others", s.authed(s.handleRevokeOthers))
+	mux.Handle("POST /v1/password", s.authed(s.handleChangePassword))
+	s.health(mux)
+	return s.common("public", mux)
+}
+
+// Admin returns the admin API handler. Every route but health checks needs
+// the admin bearer token.
+func (s *Server) Admin() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /admin/v1/users", s.handleAdminCreateUser)
+	mux.HandleFunc("GET /admin/v1/users", s.handleAdminListUsers)
+	mux.HandleFunc("GET /admin/v1/users/{id}/sessions", s.handleAdminUserSessions)
+	mux.HandleFunc("DELETE /admin/v1/users/{id}/sessions", s.handleAdminRevokeUser)
+	mux.HandleFunc("GET /admin/v1/sessions/{id}", s.handleAdminGetSession)
+	mux.HandleFunc("DELETE /admin/v1/sessions/{id}", s.handleAdminRevokeSession)
+	outer := http.NewServeMux()
+	s.health(outer)
+	outer.Handle("/", s.adminOnly(mux))
+	return s.common("admin", outer)
+}
+
+func (s *Server) health(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.st.Ping(ctx); err != nil {
+			s.log.Error("readiness check failed", "err", err)
+			writeProblem(w, errUnavailable())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	if s.metrics != nil {
+		mux.Handle("GET /metrics", s.metrics.Handler())
+	}
+}
+
+func (s *Server) adminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, ok := bearerToken(r.Header.Get("Authorization"))
+		got := sha256.Sum256([]byte(raw))
+		// Comparing fixed-length hashes in constant time leaks neither the
+		// token nor its length.
+		if !ok || s.cfg.AdminToken == "" || subtle.ConstantTimeCompare(got[:], s.adminHash[:]) != 1 {
+			p := newProblem(http.StatusUnauthorized, "unauthenticated", "The admin API needs Authorization: Bearer <admin token>.")
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tessera-admin"`)
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(p.Status)
+			writeBody(w, p)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// clientIP is the request's client address as a string for records.
+func (s *Server) clientIP(r *http.Request) string {
+	a := s.ips.ClientIP(r)
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// sessionProblem maps a validation failure to its response.
+func (s *Server) sessionProblem(err error) *problem {
+	switch {
+	case errors.Is(err, session.ErrUnavailable):
+		s.log.Error("session validation failed", "err", err)
+		return errUnavailable()
+	case errors.Is(err, session.ErrInvalid), errors.Is(err, session.ErrExpired), errors.Is(err, session.ErrRevoked):
+		return errInvalidToken()
+	}
+	s.log.Error("session validation failed", "err", err)
+	return errInternal()
+}

@@ -1,0 +1,780 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tessera-auth/tessera/authn"
+	"github.com/tessera-auth/tessera/clientip"
+	"github.com/tessera-auth/tessera/password"
+	"github.com/tessera-auth/tessera/session"
+	"github.com/tessera-auth/tessera/store/sqlite"
+	"github.com/tessera-auth/tessera/token"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+const adminToken = "tsx_test-admin-token"
+
+// env is a real server on real listeners over a real SQLite file.
+type env struct {
+	t        *testing.T
+	clock    *clock
+	dbPath   string
+	st       *sqlite.Store
+	srv      *Server
+	sessions *session.Manager
+	public   *httptest.Server
+	admin    *httptest.Server
+	logs     *bytes.Buffer
+}
+
+type envOption func(*Config, *session.Config)
+
+func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	ctx := context.Background()
+	dbPath := filepath.Join(t.TempDir(), "tessera.db")
+	st, err := sqlite.Open(ctx, dbPath, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := &clock{t: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)}
+	cfg := Config{AdminToken: adminToken, PublicOrigin: "https://auth.example.test"}
+	scfg := session.Config{
+		IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour, MaxPerUser: 10,
+		TouchInterval: time.Minute, RevocationPoll: time.Second, CacheSize: 1000, Now: c.Now,
+	}
+	for _, o := range opts {
+		o(&cfg, &scfg)
+	}
+	metrics := NewMetrics(func(ctx context.Context) (int, error) { return st.CountLiveSessions(ctx, c.Now()) }, nil)
+	scfg.OnRevoke = metrics.Revoked
+	sm := session.New(st, scfg)
+	// Cheap argon2 parameters keep the suite fast; the real cost is benchmarked.
+	h, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	an := authn.New(st, h, password.DefaultPolicy(), authn.Limits{
+		PerIPBurst: 20, PerIPRefill: 6 * time.Second,
+		PerAccountIPBurst: 5, PerAccountIPRefill: time.Minute,
+		PerAccountBurst: 50, PerAccountRefill: 30 * time.Second,
+	}, c.Now, nil)
+	ips, _ := clientip.New([]string{"127.0.0.0/8", "::1/128"})
+	logs := &bytes.Buffer{}
+	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.LogRequests = true
+	srv := New(cfg, st, sm, an, ips, metrics, log, c.Now)
+	e := &env{t: t, clock: c, dbPath: dbPath, st: st, srv: srv, sessions: sm, logs: logs}
+	e.public = httptest.NewServer(srv.Public())
+	e.admin = httptest.NewServer(srv.Admin())
+	t.Cleanup(e.public.Close)
+	t.Cleanup(e.admin.Close)
+	return e
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+type resp struct {
+	*http.Response
+	body []byte
+}
+
+func (r resp) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response is not JSON (%d): %q", r.StatusCode, r.body)
+	}
+	return m
+}
+
+func (r resp) cookie(name string) *http.Cookie {
+	for _, c := range r.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// do sends a request. Headers come in name, value pairs.
+func (e *env) do(base *httptest.Server, method, path string, body any, headers ...string) resp {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, base.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+			continue
+		}
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return resp{res, b}
+}
+
+func (e *env) adminDo(method, path string, body any) resp {
+	e.t.Helper()
+	return e.do(e.admin, method, path, body, "Authorization", "Bearer "+adminToken)
+}
+
+func (e *env) addUser(name, pw string) string {
+	e.t.Helper()
+	r := e.adminDo("POST", "/admin/v1/users", map[string]string{"username": name, "password": pw})
+	if r.StatusCode != http.StatusCreated {
+		e.t.Fatalf("create user: %d %s", r.StatusCode, r.body)
+	}
+	return r.json(e.t)["id"].(string)
+}
+
+// browser is a cookie session as a browser holds it.
+type browser struct {
+	cookie, csrf string
+}
+
+func (b browser) headers(extra ...string) []string {
+	h := []string{"Cookie", "__Host-tessera_session=" + b.cookie, "X-CSRF-Token", b.csrf,
+		"Origin", "https://auth.example.test", "Sec-Fetch-Site", "same-origin"}
+	return append(h, extra...)
+}
+
+func (e *env) loginCookie(name, pw string, headers ...string) browser {
+	e.t.Helper()
+	r := e.do(e.public, "POST", "/v1/login", map[string]string{"username": name, "password": pw}, headers...)
+	if r.StatusCode != http.StatusOK {
+		e.t.Fatalf("login: %d %s", r.StatusCode, r.body)
+	}
+	c := r.cookie("__Host-tessera_session")
+	if c == nil {
+		e.t.Fatal("login set no session cookie")
+	}
+	return browser{cookie: c.Value, csrf: r.json(e.t)["csrf_token"].(string)}
+}
+
+func (e *env) loginToken(name, pw string, headers ...string) string {
+	e.t.Helper()
+	r := e.do(e.public, "POST", "/v1/login", map[string]string{"username": name, "password": pw, "delivery": "token"}, headers...)
+	if r.StatusCode != http.StatusOK {
+		e.t.Fatalf("login: %d %s", r.StatusCode, r.body)
+	}
+	return r.json(e.t)["access_token"].(string)
+}
+
+func (e *env) whoami(headers ...string) resp {
+	e.t.Helper()
+	return e.do(e.public, "GET", "/v1/session", nil, headers...)
+}
+
+func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+
+func wantProblem(t *testing.T, r resp, status int, code string) {
+	t.Helper()
+	if r.StatusCode != status {
+		t.Fatalf("status %d, want %d: %s", r.StatusCode, status, r.body)
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type %q, want application/problem+json", ct)
+	}
+	m := r.json(t)
+	if m["code"] != code || m["status"] != float64(status) || m["type"] == "" || m["title"] == "" {
+		t.Fatalf("problem %v, want code %q", m, code)
+	}
+}
+
+const pw = "correct horse battery staple"
+
+func TestCookieLoginFlow(t *testing.T) {
+	e := newEnv(t)
+	uid := e.addUser("alice", pw)
+	r := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "Alice", "password": pw, "delivery": "cookie"})
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("login: %d %s", r.StatusCode, r.body)
+	}
+	raw := r.Header.Get("Set-Cookie")
+	for _, want := range []string{"__Host-tessera_session=tss_", "Path=/", "Secure", "HttpOnly", "SameSite=Lax"} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("Set-Cookie %q lacks %q", raw, want)
+		}
+	}
+	for _, bad := range []string{"Domain", "Max-Age", "Expires"} {
+		if strings.Contains(raw, bad) {
+			t.Errorf("Set-Cookie %q has %s", raw, bad)
+		}
+	}
+	c := r.cookie("__Host-tessera_session")
+	if bytes.Contains(r.body, []byte(c.Value)) || bytes.Contains(r.body, []byte("access_token")) {
+		t.Fatal("cookie delivery put the token in the body")
+	}
+	body := r.json(t)
+	sess := body["session"].(map[string]any)
+	if sess["user_id"] != uid || sess["aal"] != float64(1) || sess["amr"].([]any)[0] != "pwd" {
+		t.Fatalf("login session: %v", sess)
+	}
+	if sess["expires_at"] != "2026-06-01T20:00:00Z" || sess["idle_expires_at"] != "2026-06-01T08:30:00Z" {
+		t.Fatalf("expiries: %v", sess)
+	}
+	b := browser{cookie: c.Value, csrf: body["csrf_token"].(string)}
+
+	w := e.whoami("Cookie", "__Host-tessera_session="+b.cookie)
+	if w.StatusCode != http.StatusOK {
+		t.Fatalf("whoami: %d %s", w.StatusCode, w.body)
+	}
+	wb := w.json(t)
+	if wb["user"].(map[string]any)["username"] != "alice" || wb["session"].(map[string]any)["id"] != sess["id"] || wb["csrf_token"] != b.csrf {
+		t.Fatalf("whoami: %v", wb)
+	}
+	if w.Header.Get("Cache-Control") != "no-store" {
+		t.Fatal("whoami is cacheable")
+	}
+
+	// Logout without the CSRF token is refused and changes nothing.
+	wantProblem(t, e.do(e.public, "POST", "/v1/logout", nil, b.headers("X-CSRF-Token", "")...), 403, "csrf")
+	if e.whoami("Cookie", "__Host-tessera_session="+b.cookie).StatusCode != 200 {
+		t.Fatal("refused logout ended the session")
+	}
+	out := e.do(e.public, "POST", "/v1/logout", nil, b.headers()...)
+	if out.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", out.StatusCode, out.body)
+	}
+	if out.Header.Get("Clear-Site-Data") == "" {
+		t.Fatal("logout sent no Clear-Site-Data")
+	}
+	if cl := out.cookie("__Host-tessera_session"); cl == nil || cl.MaxAge >= 0 || cl.Value != "" {
+		t.Fatalf("logout did not clear the cookie: %+v", cl)
+	}
+	w = e.whoami("Cookie", "__Host-tessera_session="+b.cookie)
+	wantProblem(t, w, 401, "invalid_token")
+	if w.cookie("__Host-tessera_session") == nil {
+		t.Fatal("a dead cookie was not cleared")
+	}
+}
+
+func TestTokenDeliveryAndBearer(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("bob", pw)
+	r := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "bob", "password": pw, "delivery": "token"})
+	if r.StatusCode != 200 || len(r.Cookies()) != 0 {
+		t.Fatalf("token login: %d, cookies %v", r.StatusCode, r.Cookies())
+	}
+	body := r.json(t)
+	tok, _ := body["access_token"].(string)
+	if !strings.HasPrefix(tok, "tss_") || body["token_type"] != "Bearer" || body["expires_in"] != float64(1800) {
+		t.Fatalf("token login body: %v", body)
+	}
+	if _, ok := body["csrf_token"]; ok {
+		t.Fatal("bearer delivery has no use for a CSRF token")
+	}
+	if w := e.whoami(bearer(tok)...); w.StatusCode != 200 {
+		t.Fatalf("whoami by bearer: %d %s", w.StatusCode, w.body)
+	}
+	// Bearer-authenticated changes need no CSRF token: no ambient credential.
+	if r := e.do(e.public, "POST", "/v1/sessions/revoke-others", nil, bearer(tok)...); r.StatusCode != 200 {
+		t.Fatalf("bearer POST: %d %s", r.StatusCode, r.body)
+	}
+
+	tests := []struct {
+		name    string
+		path    string
+		headers []string
+		status  int
+		code    string
+		www     string
+	}{
+		{"no credential", "/v1/session", nil, 401, "unauthenticated", `Bearer realm="tessera"`},
+		{"bad token", "/v1/session", bearer("tss_nope"), 401, "invalid_token", `Bearer realm="tessera", error="invalid_token"`},
+		{"not bearer", "/v1/session", []string{"Authorization", "Basic Ym9iOnB3"}, 401, "invalid_request", `Bearer realm="tessera", error="invalid_request"`},
+		{"bad b64token", "/v1/session", []string{"Authorization", "Bearer a b"}, 401, "invalid_request", `Bearer realm="tessera", error="invalid_request"`},
+		{"oversized", "/v1/session", bearer(strings.Repeat("A", 4000)), 401, "invalid_token", `Bearer realm="tessera", error="invalid_token"`},
+		{"query token", "/v1/session?access_token=" + tok, nil, 400, "invalid_request", `Bearer realm="tessera", error="invalid_request"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(e.public, "GET", tt.path, nil, tt.headers...)
+			wantProblem(t, r, tt.status, tt.code)
+			if got := r.Header.Get("WWW-Authenticate"); got != tt.www {
+				t.Fatalf("WWW-Authenticate %q, want %q", got, tt.www)
+			}
+		})
+	}
+	t.Run("form body token", func(t *testing.T) {
+		r := e.do(e.public, "POST", "/v1/logout", "access_token="+tok, "Content-Type", "application/x-www-form-urlencoded")
+		wantProblem(t, r, 400, "invalid_request")
+		if e.whoami(bearer(tok)...).StatusCode != 200 {
+			t.Fatal("a refused form-body logout ended the session")
+		}
+	})
+}
+
+func TestLoginFailuresLookAlike(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("carol", pw)
+	wrong := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "carol", "password": "not the password"})
+	unknown := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "mallory", "password": "not the password"})
+	invalid := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "no spaces allowed", "password": "x"})
+	for _, r := range []resp{wrong, unknown, invalid} {
+		wantProblem(t, r, 401, "invalid_credentials")
+		if !bytes.Equal(r.body, wrong.body) {
+			t.Fatalf("bodies differ:\n%s\n%s", r.body, wrong.body)
+		}
+		for _, h := range []string{"Content-Type", "WWW-Authenticate", "Cache-Control", "Set-Cookie"} {
+			if r.Header.Get(h) != wrong.Header.Get(h) {
+				t.Fatalf("header %s differs: %q vs %q", h, r.Header.Get(h), wrong.Header.Get(h))
+			}
+		}
+	}
+	if strings.Contains(e.logs.String(), "not the password") {
+		t.Fatal("a password reached the log")
+	}
+}
+
+func TestLoginThrottling(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("dave", pw)
+	attacker := []string{"X-Forwarded-For", "198.51.100.66"}
+	login := func(password string, headers []string) resp {
+		return e.do(e.public, "POST", "/v1/login", map[string]string{"username": "dave", "password": password}, headers...)
+	}
+	for i := range 5 {
+		if r := login("wrong password!", attacker); r.StatusCode != 401 {
+			t.Fatalf("failure %d: %d", i, r.StatusCode)
+		}
+	}
+	r := login("wrong password!", attacker)
+	wantProblem(t, r, 429, "too_many_attempts")
+	if r.Header.Get("Retry-After") != "60" {
+		t.Fatalf("Retry-After %q, want 60", r.Header.Get("Retry-After"))
+	}
+	// Even the right password is refused from the throttled address...
+	wantProblem(t, login(pw, attacker), 429, "too_many_attempts")
+	// ...but the real user elsewhere is not locked out.
+	if r := login(pw, []string{"X-Forwarded-For", "203.0.113.7"}); r.StatusCode != 200 {
+		t.Fatalf("user from another IP: %d %s", r.StatusCode, r.body)
+	}
+	// And the throttle ends by itself.
+	e.clock.Add(time.Minute)
+	if r := login(pw, attacker); r.StatusCode != 200 {
+		t.Fatalf("after the refill period: %d %s", r.StatusCode, r.body)
+	}
+}
+
+func TestPerIPThrottleAcrossAccounts(t *testing.T) {
+	e := newEnv(t)
+	ip := []string{"X-Forwarded-For", "198.51.100.99"}
+	for i := range 20 {
+		r := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "user" + string(rune('a'+i)), "password": "guess guess"}, ip...)
+		if r.StatusCode != 401 {
+			t.Fatalf("attempt %d: %d", i, r.StatusCode)
+		}
+	}
+	r := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "someone", "password": "guess guess"}, ip...)
+	wantProblem(t, r, 429, "too_many_attempts")
+}
+
+func TestTimeouts(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("erin", pw)
+	tok := e.loginToken("erin", pw)
+	for i := range 4 {
+		e.clock.Add(25 * time.Minute)
+		if r := e.whoami(bearer(tok)...); r.StatusCode != 200 {
+			t.Fatalf("active use %d: %d", i, r.StatusCode)
+		}
+	}
+	e.clock.Add(31 * time.Minute)
+	wantProblem(t, e.whoami(bearer(tok)...), 401, "invalid_token")
+
+	tok = e.loginToken("erin", pw)
+	for range 12*60/20 - 1 {
+		e.clock.Add(20 * time.Minute)
+		if r := e.whoami(bearer(tok)...); r.StatusCode != 200 {
+			t.Fatalf("before absolute expiry: %d", r.StatusCode)
+		}
+	}
+	e.clock.Add(20 * time.Minute)
+	wantProblem(t, e.whoami(bearer(tok)...), 401, "invalid_token")
+}
+
+func TestSessionsListAndRevoke(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("frank", pw)
+	e.addUser("grace", pw)
+	b := e.loginCookie("frank", pw, "User-Agent", "Firefox/140")
+	phone := e.loginToken("frank", pw, "User-Agent", "Phone/1")
+	laptop := e.loginToken("frank", pw)
+	graces := e.loginToken("grace", pw)
+
+	r := e.do(e.public, "GET", "/v1/sessions", nil, b.headers()...)
+	if r.StatusCode != 200 {
+		t.Fatalf("list: %d %s", r.StatusCode, r.body)
+	}
+	list := r.json(t)["sessions"].([]any)
+	if len(list) != 3 {
+		t.Fatalf("%d sessions listed, want 3", len(list))
+	}
+	var currentID, phoneID string
+	for _, x := range list {
+		m := x.(map[string]any)
+		if m["current"] == true {
+			currentID = m["id"].(string)
+			if m["user_agent"] != "Firefox/140" || m["ip"] != "127.0.0.1" {
+				t.Fatalf("current session: %v", m)
+			}
+		}
+		if m["user_agent"] == "Phone/1" {
+			phoneID = m["id"].(string)
+		}
+		for _, k := range []string{"created_at", "last_seen_at", "expires_at", "idle_expires_at"} {
+			if m[k] == nil {
+				t.Fatalf("session lacks %s: %v", k, m)
+			}
+		}
+	}
+	if currentID == "" || phoneID == "" {
+		t.Fatalf("list: %v", list)
+	}
+
+	// Grace cannot see or touch Frank's sessions.
+	wantProblem(t, e.do(e.public, "DELETE", "/v1/sessions/"+phoneID, nil, bearer(graces)...), 404, "not_found")
+	if e.whoami(bearer(phone)...).StatusCode != 200 {
+		t.Fatal("another user revoked a session")
+	}
+	wantProblem(t, e.do(e.public, "DELETE", "/v1/sessions/"+phoneID, nil, b.headers("X-CSRF-Token", "wrong")...), 403, "csrf")
+	if r := e.do(e.public, "DELETE", "/v1/sessions/"+phoneID, nil, b.headers()...); r.StatusCode != 204 {
+		t.Fatalf("revoke phone: %d %s", r.StatusCode, r.body)
+	}
+	wantProblem(t, e.whoami(bearer(phone)...), 401, "invalid_token")
+	wantProblem(t, e.do(e.public, "DELETE", "/v1/sessions/no-such-id", nil, b.headers()...), 404, "not_found")
+
+	r = e.do(e.public, "POST", "/v1/sessions/revoke-others", nil, b.headers()...)
+	if r.StatusCode != 200 || r.json(t)["revoked"] != float64(1) {
+		t.Fatalf("revoke-others: %d %s", r.StatusCode, r.body)
+	}
+	wantProblem(t, e.whoami(bearer(laptop)...), 401, "invalid_token")
+	if e.whoami("Cookie", "__Host-tessera_session="+b.cookie).StatusCode != 200 {
+		t.Fatal("revoke-others ended the current session")
+	}
+	if e.whoami(bearer(graces)...).StatusCode != 200 {
+		t.Fatal("revoke-others ended another user's session")
+	}
+	// Revoking the current session by id ends it and clears the cookie.
+	r = e.do(e.public, "DELETE", "/v1/sessions/"+currentID, nil, b.headers()...)
+	if r.StatusCode != 204 || r.cookie("__Host-tessera_session") == nil {
+		t.Fatalf("revoke current: %d, cookies %v", r.StatusCode, r.Cookies())
+	}
+}
+
+func TestPasswordChange(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("heidi", pw)
+	b := e.loginCookie("heidi", pw)
+	other := e.loginToken("heidi", pw)
+	const newPW = "a much better passphrase"
+
+	tests := []struct {
+		name   string
+		body   map[string]string
+		status int
+		code   string
+	}{
+		{"wrong current", map[string]string{"current_password": "nope nope nope", "new_password": newPW}, 403, "invalid_credentials"},
+		{"too short", map[string]string{"current_password": pw, "new_password": "short"}, 400, "password_too_short"},
+		{"common", map[string]string{"current_password": pw, "new_password": "password123"}, 400, "password_common"},
+		{"missing", map[string]string{"current_password": pw}, 400, "missing_field"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantProblem(t, e.do(e.public, "POST", "/v1/password", tt.body, b.headers()...), tt.status, tt.code)
+		})
+	}
+	if e.whoami(bearer(other)...).StatusCode != 200 {
+		t.Fatal("a refused password change revoked sessions")
+	}
+
+	r := e.do(e.public, "POST", "/v1/password", map[string]string{"current_password": pw, "new_password": newPW}, b.headers()...)
+	if r.StatusCode != 200 {
+		t.Fatalf("password change: %d %s", r.StatusCode, r.body)
+	}
+	fresh := r.cookie("__Host-tessera_session")
+	if fresh == nil || fresh.Value == b.cookie {
+		t.Fatal("password change did not renew the current session")
+	}
+	wantProblem(t, e.whoami(bearer(other)...), 401, "invalid_token")
+	wantProblem(t, e.whoami("Cookie", "__Host-tessera_session="+b.cookie), 401, "invalid_token")
+	if e.whoami("Cookie", "__Host-tessera_session="+fresh.Value).StatusCode != 200 {
+		t.Fatal("the renewed session does not work")
+	}
+	wantProblem(t, e.do(e.public, "POST", "/v1/login", map[string]string{"username": "heidi", "password": pw}), 401, "invalid_credentials")
+	e.loginToken("heidi", newPW)
+}
+
+func TestCSRF(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ivan", pw)
+	b := e.loginCookie("ivan", pw)
+	tok := e.loginToken("ivan", pw)
+	tests := []struct {
+		name    string
+		headers []string
+		ok      bool
+	}{
+		{"same origin", b.headers(), true},
+		{"origin only", b.headers("Sec-Fetch-Site", ""), true},
+		{"fetch metadata only", b.headers("Origin", ""), true},
+		{"no token", b.headers("X-CSRF-Token", ""), false},
+		{"other session's token", b.headers("X-CSRF-Token", session.CSRFToken(tok)), false},
+		{"cross-site", b.headers("Sec-Fetch-Site", "cross-site"), false},
+		{"foreign origin", b.headers("Origin", "https://evil.example", "Sec-Fetch-Site", ""), false},
+		{"null origin", b.headers("Origin", "null", "Sec-Fetch-Site", ""), false},
+		{"same-site is not same-origin", b.headers("Origin", "", "Sec-Fetch-Site", "same-site"), false},
+		{"no origin headers at all", b.headers("Origin", "", "Sec-Fetch-Site", ""), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(e.public, "POST", "/v1/sessions/revoke-others", nil, tt.headers...)
+			if tt.ok && r.StatusCode != 200 {
+				t.Fatalf("refused: %d %s", r.StatusCode, r.body)
+			}
+			if !tt.ok {
+				wantProblem(t, r, 403, "csrf")
+			}
+		})
+	}
+	// Login CSRF: a foreign page cannot log a browser in.
+	r := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "ivan", "password": pw}, "Origin", "https://evil.example")
+	wantProblem(t, r, 403, "csrf")
+}
+
+func TestAdminAPI(t *testing.T) {
+	e := newEnv(t)
+	for name, h := range map[string][]string{
+		"none":  nil,
+		"wrong": {"Authorization", "Bearer tsx_wrong"},
+		"basic": {"Authorization", "Basic YWRtaW46YWRtaW4="},
+	} {
+		r := e.do(e.admin, "GET", "/admin/v1/users", nil, h...)
+		wantProblem(t, r, 401, "unauthenticated")
+		if name == "none" && !strings.Contains(r.Header.Get("WWW-Authenticate"), "tessera-admin") {
+			t.Fatal("no admin challenge")
+		}
+	}
+	uid := e.addUser("judy", pw)
+	wantProblem(t, e.adminDo("POST", "/admin/v1/users", map[string]string{"username": "JUDY", "password": pw}), 409, "username_taken")
+	wantProblem(t, e.adminDo("POST", "/admin/v1/users", map[string]string{"username": "bad name", "password": pw}), 400, "invalid_username")
+	wantProblem(t, e.adminDo("POST", "/admin/v1/users", map[string]string{"username": "kimberly", "password": "my kimberly pass"}), 400, "password_contains_username")
+	if r := e.adminDo("GET", "/admin/v1/users", nil); r.StatusCode != 200 || len(r.json(t)["users"].([]any)) != 1 {
+		t.Fatalf("list users: %s", r.body)
+	}
+	a := e.loginToken("judy", pw)
+	bTok := e.loginToken("judy", pw)
+	r := e.adminDo("GET", "/admin/v1/users/"+uid+"/sessions", nil)
+	sessions := r.json(t)["sessions"].([]any)
+	if len(sessions) != 2 {
+		t.Fatalf("admin list: %s", r.body)
+	}
+	first := sessions[0].(map[string]any)["id"].(string)
+	if r := e.adminDo("DELETE", "/admin/v1/sessions/"+first, nil); r.StatusCode != 204 {
+		t.Fatalf("admin revoke: %d %s", r.StatusCode, r.body)
+	}
+	if r := e.adminDo("GET", "/admin/v1/sessions/"+first, nil); r.json(t)["revoke_reason"] != "admin" {
+		t.Fatalf("admin get: %s", r.body)
+	}
+	wantProblem(t, e.adminDo("DELETE", "/admin/v1/sessions/nope", nil), 404, "not_found")
+	r = e.adminDo("DELETE", "/admin/v1/users/"+uid+"/sessions", nil)
+	if r.StatusCode != 200 || r.json(t)["revoked"] != float64(1) {
+		t.Fatalf("admin revoke all: %d %s", r.StatusCode, r.body)
+	}
+	for _, tok := range []string{a, bTok} {
+		wantProblem(t, e.whoami(bearer(tok)...), 401, "invalid_token")
+	}
+	wantProblem(t, e.adminDo("GET", "/admin/v1/users/nope/sessions", nil), 404, "not_found")
+	// Admin routes do not exist on the public listener.
+	wantProblem(t, e.do(e.public, "GET", "/admin/v1/users", nil, "Authorization", "Bearer "+adminToken), 404, "not_found")
+}
+
+func TestBadInput(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("kate", pw)
+	tests := []struct {
+		name, method, path, ct string
+		body                   []byte
+		status                 int
+		code                   string
+	}{
+		{"malformed json", "POST", "/v1/login", "application/json", []byte(`{"username":`), 400, "malformed_json"},
+		{"not an object", "POST", "/v1/login", "application/json", []byte(`[1,2]`), 400, "malformed_json"},
+		{"wrong type", "POST", "/v1/login", "application/json", []byte(`{"username":5,"password":"x"}`), 400, "invalid_field"},
+		{"unknown field", "POST", "/v1/login", "application/json", []byte(`{"username":"kate","passwrd":"x"}`), 400, "unknown_field"},
+		{"two values", "POST", "/v1/login", "application/json", []byte(`{"username":"kate"} {}`), 400, "malformed_json"},
+		{"empty body", "POST", "/v1/login", "application/json", nil, 400, "missing_body"},
+		{"invalid utf-8", "POST", "/v1/login", "application/json", []byte("{\"username\":\"k\xffte\",\"password\":\"x\"}"), 400, "invalid_utf8"},
+		{"oversized", "POST", "/v1/login", "application/json", []byte(`{"username":"` + strings.Repeat("a", 70000) + `"}`), 413, "body_too_large"},
+		{"no content type", "POST", "/v1/login", "", []byte(`{}`), 415, "unsupported_media_type"},
+		{"text/plain", "POST", "/v1/login", "text/plain", []byte(`{}`), 415, "unsupported_media_type"},
+		{"latin1 json", "POST", "/v1/login", "application/json; charset=latin1", []byte(`{}`), 415, "unsupported_media_type"},
+		{"bad delivery", "POST", "/v1/login", "application/json", []byte(`{"username":"kate","password":"x","delivery":"carrier-pigeon"}`), 400, "invalid_field"},
+		{"missing password", "POST", "/v1/login", "application/json", []byte(`{"username":"kate"}`), 400, "missing_field"},
+		{"null body", "POST", "/v1/login", "application/json", []byte(`null`), 400, "missing_field"},
+		{"unknown route", "GET", "/v1/nope", "", nil, 404, "not_found"},
+		{"wrong method", "GET", "/v1/login", "", nil, 405, "method_not_allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, e.public.URL+tt.path, bytes.NewReader(tt.body))
+			if tt.ct != "" {
+				req.Header.Set("Content-Type", tt.ct)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			wantProblem(t, resp{res, b}, tt.status, tt.code)
+		})
+	}
+	// An over-long header block is refused by the HTTP server itself.
+	req, _ := http.NewRequest("GET", e.public.URL+"/v1/session", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.Repeat("A", 2<<20))
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Fatalf("2 MiB header: %d", res.StatusCode)
+		}
+		res.Body.Close()
+	}
+}
+
+func TestDatabaseHoldsNoRawToken(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("leo", pw)
+	var secrets []string
+	for range 3 {
+		b := e.loginCookie("leo", pw)
+		secrets = append(secrets, b.cookie, b.cookie[4:], b.csrf)
+		tok := e.loginToken("leo", pw)
+		secrets = append(secrets, tok, tok[4:])
+		e.do(e.public, "POST", "/v1/logout", nil, bearer(tok)...)
+	}
+	secrets = append(secrets, pw)
+	e.sessions.FlushTouches(context.Background())
+	files, _ := filepath.Glob(e.dbPath + "*")
+	if len(files) < 2 {
+		t.Fatalf("expected the database and its WAL, found %v", files)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				t.Fatalf("%s holds a raw secret", filepath.Base(f))
+			}
+		}
+	}
+	for _, s := range secrets {
+		if strings.Contains(e.logs.String(), s) {
+			t.Fatal("the log holds a raw secret")
+		}
+	}
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("mia", pw)
+	e.loginToken("mia", pw)
+	e.do(e.public, "POST", "/v1/login", map[string]string{"username": "mia", "password": "wrong wrong"})
+	for _, path := range []string{"/healthz", "/readyz"} {
+		for _, base := range []*httptest.Server{e.public, e.admin} {
+			if r := e.do(base, "GET", path, nil); r.StatusCode != 200 {
+				t.Fatalf("%s: %d", path, r.StatusCode)
+			}
+		}
+	}
+	m := string(e.do(e.public, "GET", "/metrics", nil).body)
+	for _, want := range []string{
+		`tessera_logins_total{outcome="success"} 1`,
+		`tessera_logins_total{outcome="invalid_credentials"} 1`,
+		`tessera_sessions_active 1`,
+		`tessera_http_requests_total{code="200",listener="public",route="POST /v1/login"} 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	e.st.Close()
+	wantProblem(t, e.do(e.public, "GET", "/readyz", nil), 503, "unavailable")
+}
+
+func TestInsecureDevCookies(t *testing.T) {
+	e := newEnv(t, func(c *Config, _ *session.Config) { c.InsecureDevCookies = true })
+	e.addUser("noah", pw)
+	r := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "noah", "password": pw})
+	raw := r.Header.Get("Set-Cookie")
+	if !strings.HasPrefix(raw, "tessera_session=") || strings.Contains(raw, "Secure") || !strings.Contains(raw, "HttpOnly") {
+		t.Fatalf("dev cookie: %q", raw)
+	}
+}
+
+func TestLoginFailsClosedWithoutStore(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("olga", pw)
+	e.st.Close()
+	wantProblem(t, e.do(e.public, "POST", "/v1/login", map[string]string{"username": "olga", "password": pw}), 503, "unavailable")
+	// A well-formed token the node has not cached cannot be checked: refuse it.
+	unknown, _ := token.New(token.Session)
+	wantProblem(t, e.whoami(bearer(unknown.Reveal())...), 503, "unavailable")
+}
