@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"mime"
 	"net/http"
 	"strings"
@@ -14,13 +13,6 @@ type principal struct {
 	session    session.Session
 	raw        string // the presented token; never logged
 	fromCookie bool
-}
-
-type principalKey struct{}
-
-func principalFrom(ctx context.Context) *principal {
-	p, _ := ctx.Value(principalKey{}).(*principal)
-	return p
 }
 
 // bearerToken extracts an RFC 6750 §2.1 token from an Authorization header.
@@ -72,8 +64,8 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 				return
 			}
 			pr.raw = tok
-		} else if c, err := r.Cookie(s.cookieName); err == nil && c.Value != "" {
-			pr.raw, pr.fromCookie = c.Value, true
+		} else if v := cookieValue(r.Header, s.cookieName); v != "" {
+			pr.raw, pr.fromCookie = v, true
 		} else {
 			writeProblem(w, errUnauthenticated())
 			return
@@ -96,8 +88,29 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 				return
 			}
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, pr)), pr)
+		next(w, r, pr)
 	})
+}
+
+// cookieValue finds one cookie without parsing every cookie the browser
+// sent (r.Cookie allocates them all); it runs on every authenticated request.
+// Like r.Cookie, it takes the first cookie of that name.
+func cookieValue(h http.Header, name string) string {
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			k, v, ok := strings.Cut(part, "=")
+			if ok && k == name {
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				return v
+			}
+		}
+	}
+	return ""
 }
 
 func refuseMisplacedToken(r *http.Request) *problem {
@@ -105,7 +118,9 @@ func refuseMisplacedToken(r *http.Request) *problem {
 	if r.URL.RawQuery != "" && r.URL.Query().Has("access_token") {
 		misplaced = true
 	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+	if ct := r.Header.Get("Content-Type"); ct == "" {
+		// the common case: nothing to parse
+	} else if mt, _, _ := mime.ParseMediaType(ct); mt == "application/x-www-form-urlencoded" {
 		// No /v1 endpoint takes a form body, so refusing all of them refuses
 		// RFC 6750 §2.2 tokens without reading the body.
 		misplaced = true

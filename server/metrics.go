@@ -21,8 +21,19 @@ type Metrics struct {
 	logins    *prometheus.CounterVec
 	revoked   *prometheus.CounterVec
 
-	mu    sync.Mutex
-	codes map[int]string
+	// Resolved label sets, so the hot path skips hashing label values.
+	mu  sync.RWMutex
+	obs map[obsKey]observers
+}
+
+type obsKey struct {
+	listener, route string
+	status          int
+}
+
+type observers struct {
+	count prometheus.Counter
+	dur   prometheus.Observer
 }
 
 // NewMetrics registers the metrics. activeSessions and cachedSessions are
@@ -43,7 +54,7 @@ func NewMetrics(activeSessions func(ctx context.Context) (int, error), cachedSes
 		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tessera_sessions_revoked_total", Help: "Sessions revoked by this node, by reason.",
 		}, []string{"reason"}),
-		codes: map[int]string{},
+		obs: map[obsKey]observers{},
 	}
 	m.reg.MustRegister(m.requests, m.durations, m.logins, m.revoked,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -98,17 +109,19 @@ func (m *Metrics) login(outcome string) {
 }
 
 func (m *Metrics) observe(listener, route string, status int, d time.Duration) {
-	m.requests.WithLabelValues(listener, route, m.code(status)).Inc()
-	m.durations.WithLabelValues(listener, route).Observe(d.Seconds())
-}
-
-func (m *Metrics) code(status int) string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c, ok := m.codes[status]
+	k := obsKey{listener, route, status}
+	m.mu.RLock()
+	o, ok := m.obs[k]
+	m.mu.RUnlock()
 	if !ok {
-		c = strconv.Itoa(status)
-		m.codes[status] = c
+		o = observers{
+			count: m.requests.WithLabelValues(listener, route, strconv.Itoa(status)),
+			dur:   m.durations.WithLabelValues(listener, route),
+		}
+		m.mu.Lock()
+		m.obs[k] = o
+		m.mu.Unlock()
 	}
-	return c
+	o.count.Inc()
+	o.dur.Observe(d.Seconds())
 }

@@ -14,10 +14,12 @@ func (s *Server) common(listener string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		// Assigned directly: the keys are already canonical, and shared
+		// read-only slices save four allocations per request.
+		h["X-Content-Type-Options"] = hdrNosniff
+		h["X-Frame-Options"] = hdrDeny
+		h["Referrer-Policy"] = hdrNoReferrer
+		h["Content-Security-Policy"] = hdrCSP
 		rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if v := recover(); v != nil {
@@ -46,6 +48,13 @@ func (s *Server) common(listener string, next http.Handler) http.Handler {
 		next.ServeHTTP(rw, r)
 	})
 }
+
+var (
+	hdrNosniff    = []string{"nosniff"}
+	hdrDeny       = []string{"DENY"}
+	hdrNoReferrer = []string{"no-referrer"}
+	hdrCSP        = []string{"default-src 'none'; frame-ancestors 'none'"}
+)
 
 // responseWriter records the status and turns the plain-text 404 and 405
 // that http.ServeMux writes into problem+json.

@@ -153,9 +153,9 @@ func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	if p.fromCookie {
 		// Lets a page that was reloaded recover its CSRF token.
-		resp.CSRFToken = session.CSRFToken(p.raw)
+		resp.CSRFToken = p.session.CSRFToken
 	}
-	writeJSON(w, http.StatusOK, resp)
+	writeWhoami(w, &resp)
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *principal) {

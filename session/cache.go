@@ -11,6 +11,7 @@ import (
 // cached session costs a few hundred bytes.
 type entry struct {
 	id, userID, username string
+	csrf                 string
 	amr                  []string
 	aal                  int
 	created, authTime    int64 // unix nanoseconds

@@ -108,6 +108,9 @@ type Session struct {
 	LastSeenAt           time.Time
 	AMR                  []string
 	AAL                  int
+	// CSRFToken is the session's CSRF token (see CSRFToken), kept so
+	// whoami need not recompute it.
+	CSRFToken string
 }
 
 // NewSession describes a login that just succeeded.
@@ -153,7 +156,7 @@ func (m *Manager) Create(ctx context.Context, ns NewSession) (token.Token, Sessi
 		m.revoked(ReasonLimit, len(evicted))
 		gen = m.cache.generation()
 	}
-	e := m.entryOf(s, ns.Username)
+	e := m.entryOf(s, ns.Username, CSRFToken(tok.Reveal()))
 	m.cache.insert(s.TokenHash, e, gen)
 	return tok, m.view(e), nil
 }
@@ -165,8 +168,9 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-func (m *Manager) entryOf(s store.Session, username string) *entry {
+func (m *Manager) entryOf(s store.Session, username, csrf string) *entry {
 	e := &entry{
+		csrf:     csrf,
 		id:       s.ID,
 		userID:   s.UserID,
 		username: username,
@@ -194,6 +198,7 @@ func (m *Manager) view(e *entry) Session {
 		LastSeenAt:    time.Unix(0, seen).UTC(),
 		AMR:           e.amr,
 		AAL:           e.aal,
+		CSRFToken:     e.csrf,
 	}
 }
 
@@ -221,11 +226,11 @@ func (m *Manager) Validate(ctx context.Context, raw string) (Session, error) {
 			m.cache.drop(h, e)
 		}
 	}
-	return m.load(ctx, h, now)
+	return m.load(ctx, raw, h, now)
 }
 
 // load reads a session from the store, validates it and caches it.
-func (m *Manager) load(ctx context.Context, h token.Hash, now int64) (Session, error) {
+func (m *Manager) load(ctx context.Context, raw string, h token.Hash, now int64) (Session, error) {
 	gen := m.cache.generation()
 	s, err := m.st.SessionByHash(ctx, h)
 	if errors.Is(err, store.ErrNotFound) {
@@ -244,7 +249,7 @@ func (m *Manager) load(ctx context.Context, h token.Hash, now int64) (Session, e
 	if err != nil {
 		return Session{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	e := m.entryOf(s, u.Username)
+	e := m.entryOf(s, u.Username, CSRFToken(raw))
 	m.touch(e, now)
 	m.cache.insert(h, e, gen)
 	return m.view(e), nil

@@ -375,7 +375,7 @@ func TestCachedSessionMemory(t *testing.T) {
 	for i := range n {
 		// What a login caches: fresh strings per session, as the store returns them.
 		s := store.Session{ID: string([]byte(ids[i])), UserID: string([]byte("0193b1c2-7d4e-7f00-8a1b-2c3d4e5f6a7b")), AMR: []string{"pwd"}, AAL: 1}
-		c.insert(hashes[i], m.entryOf(s, string([]byte("alice.example"))), 0)
+		c.insert(hashes[i], m.entryOf(s, string([]byte("alice.example")), CSRFToken(string(hashes[i][:]))), 0)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)

@@ -38,6 +38,9 @@ type Store struct {
 	// reader pool serves lookups concurrently from the WAL snapshot.
 	w, r *sql.DB
 	path string
+
+	// Prepared once: parsing SQL costs more than running these lookups.
+	sessionByHash, sessionByID, userByID, userByUsername *sql.Stmt
 }
 
 var _ store.Store = (*Store)(nil)
@@ -75,6 +78,20 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	for _, p := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&s.sessionByHash, "SELECT " + sessionCols + " FROM sessions WHERE token_hash = ?"},
+		{&s.sessionByID, "SELECT " + sessionCols + " FROM sessions WHERE id = ?"},
+		{&s.userByID, "SELECT " + userCols + " FROM users WHERE id = ?"},
+		{&s.userByUsername, "SELECT " + userCols + " FROM users WHERE username = ?"},
+	} {
+		if *p.dst, err = r.PrepareContext(ctx, p.query); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sqlite: prepare: %w", err)
+		}
+	}
 	return s, nil
 }
 
@@ -83,6 +100,11 @@ func (s *Store) Path() string { return s.path }
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
+	for _, st := range []*sql.Stmt{s.sessionByHash, s.sessionByID, s.userByID, s.userByUsername} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -199,7 +221,7 @@ func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
 }
 
 func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
-	u, err := scanUser(s.r.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = ?", id))
+	u, err := scanUser(s.userByID.QueryRowContext(ctx, id))
 	if err != nil {
 		return store.User{}, fmt.Errorf("sqlite: user by id: %w", err)
 	}
@@ -207,7 +229,7 @@ func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
 }
 
 func (s *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
-	u, err := scanUser(s.r.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE username = ?", username))
+	u, err := scanUser(s.userByUsername.QueryRowContext(ctx, username))
 	if err != nil {
 		return store.User{}, fmt.Errorf("sqlite: user by username: %w", err)
 	}
@@ -332,7 +354,7 @@ func revokeTx(ctx context.Context, tx *sql.Tx, id, userID string, at time.Time, 
 }
 
 func (s *Store) SessionByHash(ctx context.Context, h token.Hash) (store.Session, error) {
-	sess, err := scanSession(s.r.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE token_hash = ?", h[:]))
+	sess, err := scanSession(s.sessionByHash.QueryRowContext(ctx, h[:]))
 	if err != nil {
 		return store.Session{}, fmt.Errorf("sqlite: session by hash: %w", err)
 	}
@@ -340,7 +362,7 @@ func (s *Store) SessionByHash(ctx context.Context, h token.Hash) (store.Session,
 }
 
 func (s *Store) SessionByID(ctx context.Context, id string) (store.Session, error) {
-	sess, err := scanSession(s.r.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = ?", id))
+	sess, err := scanSession(s.sessionByID.QueryRowContext(ctx, id))
 	if err != nil {
 		return store.Session{}, fmt.Errorf("sqlite: session by id: %w", err)
 	}

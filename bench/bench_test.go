@@ -1,0 +1,224 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tessera-auth/tessera/password"
+	"golang.org/x/crypto/argon2"
+)
+
+var (
+	whoamiOnce sync.Once
+	whoamiFix  *Fixture
+	whoamiErr  error
+)
+
+// whoamiFixture is shared by the whoami benchmarks: 100k live sessions
+// over 10k users, all cached.
+func whoamiFixture(b *testing.B) *Fixture {
+	whoamiOnce.Do(func() {
+		whoamiFix, whoamiErr = NewFixture(Options{Sessions: 100000, Users: 10000})
+		if whoamiErr == nil {
+			whoamiErr = whoamiFix.Warm()
+		}
+	})
+	if whoamiErr != nil {
+		b.Fatal(whoamiErr)
+	}
+	return whoamiFix
+}
+
+func cookieRequest(url string, tokens []string) NewRequest {
+	return func(r *rand.Rand) *http.Request {
+		req, _ := http.NewRequest("GET", url+"/v1/session", nil)
+		req.Header.Set("Cookie", "__Host-tessera_session="+tokens[r.IntN(len(tokens))])
+		return req
+	}
+}
+
+// BenchmarkWhoami: GET /v1/session by cookie, 100k sessions, over loopback,
+// beside the bare handler. Ratio = ns/op(bare) / ns/op(tessera).
+func BenchmarkWhoami(b *testing.B) {
+	f := whoamiFixture(b)
+	b.Logf("%d sessions cached, ~%.0f heap bytes each", f.Sessions.CacheLen(), f.HeapPerSession)
+	body, err := f.WhoamiBody()
+	if err != nil {
+		b.Fatal(err)
+	}
+	tess := httptest.NewServer(f.Server.Public())
+	defer tess.Close()
+	bare := httptest.NewServer(Bare(body))
+	defer bare.Close()
+	for _, tc := range []struct{ name, url string }{{"bare", bare.URL}, {"tessera", tess.URL}} {
+		b.Run(tc.name, func(b *testing.B) {
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
+			mk := cookieRequest(tc.url, f.Tokens)
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				r := rand.New(rand.NewPCG(rand.Uint64(), 1))
+				for pb.Next() {
+					res, err := client.Do(mk(r))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, res.Body) // or the connection is not reused
+					res.Body.Close()
+					if res.StatusCode != 200 {
+						b.Errorf("status %d", res.StatusCode)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkWhoamiHandler isolates the handler's own cost (no network, no
+// client) beside the bare handler's.
+func BenchmarkWhoamiHandler(b *testing.B) {
+	f := whoamiFixture(b)
+	body, _ := f.WhoamiBody()
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+	}{{"bare", Bare(body)}, {"tessera", f.Server.Public()}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				r := rand.New(rand.NewPCG(rand.Uint64(), 2))
+				req := httptest.NewRequest("GET", "/v1/session", nil)
+				for pb.Next() {
+					req.Header["Cookie"] = []string{"__Host-tessera_session=" + f.Tokens[r.IntN(len(f.Tokens))]}
+					w := discardWriter{h: http.Header{}}
+					tc.h.ServeHTTP(&w, req)
+					if w.code != 200 {
+						b.Errorf("status %d", w.code)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (d *discardWriter) Header() http.Header { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) {
+	if d.code == 0 {
+		d.code = 200
+	}
+	return len(p), nil
+}
+func (d *discardWriter) WriteHeader(c int) { d.code = c }
+
+// BenchmarkLogin: password logins at the production argon2id cost, durable
+// session writes included, beside the raw argon2id rate of the same
+// parameters on the same cores. Ratio = ns/op(raw) / ns/op(login).
+func BenchmarkLogin(b *testing.B) {
+	f, err := NewFixture(Options{Users: 64, RealHashes: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	p := password.DefaultParams()
+	b.Run("raw-argon2id", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			salt := make([]byte, 16)
+			for pb.Next() {
+				argon2.IDKey([]byte(Password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
+			}
+		})
+	})
+	srv := httptest.NewServer(f.Server.Public())
+	defer srv.Close()
+	b.Run("login", func(b *testing.B) {
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+		b.SetParallelism(2)
+		b.RunParallel(func(pb *testing.PB) {
+			r := rand.New(rand.NewPCG(rand.Uint64(), 3))
+			for pb.Next() {
+				res, err := client.Post(srv.URL+"/v1/login", "application/json", strings.NewReader(
+					`{"username":"`+f.Users[r.IntN(len(f.Users))]+`","password":"`+Password+`","delivery":"token"}`))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					b.Errorf("login: %d", res.StatusCode)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkLoginFailure: a wrong password and an unknown user must cost
+// the same, or response time reveals which accounts exist. Each request
+// comes from its own address so no throttle interferes.
+func BenchmarkLoginFailure(b *testing.B) {
+	f, err := NewFixture(Options{Users: 1, RealHashes: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	h := f.Server.Public()
+	for _, tc := range []struct{ name, user string }{{"wrong-password", f.Users[0]}, {"unknown-user", "nobody"}} {
+		b.Run(tc.name, func(b *testing.B) {
+			for i := range b.N {
+				req := httptest.NewRequest("POST", "/v1/login", strings.NewReader(`{"username":"`+tc.user+`","password":"wrong horse battery"}`))
+				req.Header.Set("Content-Type", "application/json")
+				req.RemoteAddr = fmt.Sprintf("10.%d.%d.%d:1", byte(i>>16), byte(i>>8), byte(i))
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != 401 {
+					b.Fatalf("status %d: %s", w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
+
+// TestHarness checks the harness itself on a small fixture: the baseline
+// and Tessera both answer, and Compare reports a ratio per round.
+func TestHarness(t *testing.T) {
+	f, err := NewFixture(Options{Sessions: 50, Users: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.HeapPerSession <= 0 {
+		t.Fatalf("heap per session %.0f", f.HeapPerSession)
+	}
+	body, err := f.WhoamiBody()
+	if err != nil || !strings.Contains(string(body), `"username":"user0000000"`) {
+		t.Fatalf("whoami body %q, %v", body, err)
+	}
+	tess := httptest.NewServer(f.Server.Public())
+	defer tess.Close()
+	bare := httptest.NewServer(Bare(body))
+	defer bare.Close()
+	urls := []string{bare.URL, tess.URL}
+	ratios, base, cand, err := Compare(context.Background(), 2, func(w int) Result {
+		return Closed(context.Background(), 2, 100e6, cookieRequest(urls[w], f.Tokens))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ratios) != 2 || base[0].Requests == 0 || cand[0].Requests == 0 || ratios[0] <= 0 {
+		t.Fatalf("ratios %v, base %+v, cand %+v", ratios, base, cand)
+	}
+}

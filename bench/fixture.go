@@ -1,0 +1,171 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/tessera-auth/tessera/authn"
+	"github.com/tessera-auth/tessera/clientip"
+	"github.com/tessera-auth/tessera/config"
+	"github.com/tessera-auth/tessera/password"
+	"github.com/tessera-auth/tessera/server"
+	"github.com/tessera-auth/tessera/session"
+	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/sqlite"
+)
+
+// Password is every fixture user's password.
+const Password = "correct horse battery staple"
+
+// Fixture is a server configured as `tessera serve` configures it (default
+// policy, metrics on, request log off) over a durable SQLite store holding
+// Users users and one live session per Tokens entry.
+type Fixture struct {
+	Dir      string
+	Store    *sqlite.Store
+	Sessions *session.Manager
+	Server   *server.Server
+	Tokens   []string // raw session tokens, all live
+	Users    []string // usernames
+	// HeapPerSession is the heap growth per created-and-cached session.
+	HeapPerSession float64
+}
+
+// Options size a fixture.
+type Options struct {
+	Sessions, Users int
+	// RealHashes gives every user a hash at the production argon2id cost
+	// (needed only by login benchmarks; it takes ~30 ms per user).
+	RealHashes bool
+}
+
+// NewFixture builds a fixture in a fresh temporary folder. Sessions load
+// with fsync off; the store is then reopened durable for measuring.
+func NewFixture(opt Options) (*Fixture, error) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "tessera-bench")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "tessera.db")
+	st, err := sqlite.Open(ctx, path, sqlite.Options{NoSync: true})
+	if err != nil {
+		return nil, err
+	}
+	pol := config.Default().Policy
+	h, err := password.NewHasher(password.DefaultParams(), 0)
+	if err != nil {
+		return nil, err
+	}
+	cheapHasher, _ := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 0)
+	cheap, err := cheapHasher.Hash(ctx, Password)
+	if err != nil {
+		return nil, err
+	}
+	f := &Fixture{Dir: dir}
+	for i := range opt.Users {
+		now := time.Now()
+		u := store.User{ID: fmt.Sprintf("user-%07d", i), Username: fmt.Sprintf("user%07d", i), PasswordHash: cheap, CreatedAt: now, PasswordChangedAt: now}
+		if opt.RealHashes {
+			if u.PasswordHash, err = h.Hash(ctx, Password); err != nil {
+				return nil, err
+			}
+		}
+		if err := st.CreateUser(ctx, u); err != nil {
+			return nil, err
+		}
+		f.Users = append(f.Users, u.Username)
+	}
+	scfg := sessionConfig(pol)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	loader := session.New(st, scfg)
+	for i := range opt.Sessions {
+		u := i % opt.Users
+		tok, _, err := loader.Create(ctx, session.NewSession{UserID: fmt.Sprintf("user-%07d", u), Username: f.Users[u], IP: "127.0.0.1", UserAgent: "bench", AMR: []string{"pwd"}, AAL: 1})
+		if err != nil {
+			return nil, err
+		}
+		f.Tokens = append(f.Tokens, tok.Reveal())
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if opt.Sessions > 0 {
+		// Includes the fixture's own copy of each raw token (~70 bytes).
+		f.HeapPerSession = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(opt.Sessions)
+	}
+	runtime.KeepAlive(loader)
+	st.Close()
+
+	if f.Store, err = sqlite.Open(ctx, path, sqlite.Options{}); err != nil {
+		return nil, err
+	}
+	metrics := server.NewMetrics(nil, nil)
+	scfg.OnRevoke = metrics.Revoked
+	f.Sessions = session.New(f.Store, scfg)
+	l := pol.Login
+	an := authn.New(f.Store, h, password.DefaultPolicy(), authn.Limits{
+		PerIPBurst: l.PerIPBurst, PerIPRefill: l.PerIPRefill.D(),
+		PerAccountIPBurst: l.PerAccountIPBurst, PerAccountIPRefill: l.PerAccountIPRefill.D(),
+		PerAccountBurst: l.PerAccountBurst, PerAccountRefill: l.PerAccountRefill.D(),
+	}, nil, nil)
+	ips, _ := clientip.New(nil)
+	f.Server = server.New(server.Config{AdminToken: "tsx_bench-admin-token-0123456789abcdef"}, f.Store, f.Sessions, an, ips, metrics, slog.New(slog.DiscardHandler), nil)
+	return f, nil
+}
+
+func sessionConfig(p config.Policy) session.Config {
+	s := p.Session
+	return session.Config{
+		IdleTimeout: s.IdleTimeout.D(), AbsoluteTimeout: s.AbsoluteTimeout.D(), MaxPerUser: s.MaxPerUser,
+		TouchInterval: s.TouchInterval.D(), RevocationPoll: s.RevocationPoll.D(), CacheSize: s.CacheSize,
+	}
+}
+
+// Warm validates every token once, as traffic would on a running node.
+func (f *Fixture) Warm() error {
+	for _, tok := range f.Tokens {
+		if _, err := f.Sessions.Validate(context.Background(), tok); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close removes the fixture.
+func (f *Fixture) Close() {
+	f.Store.Close()
+	os.RemoveAll(f.Dir)
+}
+
+// WhoamiBody returns Tessera's real whoami answer for the first token, so
+// the baseline can send the same bytes.
+func (f *Fixture) WhoamiBody() ([]byte, error) {
+	req := httptest.NewRequest("GET", "/v1/session", nil)
+	req.Header.Set("Cookie", "__Host-tessera_session="+f.Tokens[0])
+	w := httptest.NewRecorder()
+	f.Server.Public().ServeHTTP(w, req)
+	if w.Code != 200 {
+		return nil, fmt.Errorf("whoami: %d %s", w.Code, w.Body)
+	}
+	return io.ReadAll(w.Body)
+}
+
+// Bare is the baseline: net/http writing a fixed body with the same
+// headers a JSON API answer carries, and no work behind it.
+func Bare(body []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(body)
+	})
+}

@@ -1,0 +1,135 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// whoami is the hottest endpoint: its answer is appended by hand into a
+// pooled buffer instead of going through encoding/json's reflection. A test
+// checks the output against encoding/json field by field.
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func appendWhoami(b []byte, r *whoamiResponse) []byte {
+	s := &r.Session
+	b = append(b, `{"session":{"id":`...)
+	b = appendString(b, s.ID)
+	b = append(b, `,"user_id":`...)
+	b = appendString(b, s.UserID)
+	b = appendTimeField(b, `,"created_at":`, s.CreatedAt)
+	b = appendTimeField(b, `,"expires_at":`, s.ExpiresAt)
+	b = appendTimeField(b, `,"idle_expires_at":`, s.IdleExpiresAt)
+	b = appendTimeField(b, `,"last_seen_at":`, s.LastSeenAt)
+	b = appendTimeField(b, `,"auth_time":`, s.AuthTime)
+	b = append(b, `,"amr":[`...)
+	for i, m := range s.AMR {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, m)
+	}
+	b = append(b, `],"aal":`...)
+	b = strconv.AppendInt(b, int64(s.AAL), 10)
+	b = append(b, `},"user":{"id":`...)
+	b = appendString(b, r.User.ID)
+	b = append(b, `,"username":`...)
+	b = appendString(b, r.User.Username)
+	b = append(b, '}')
+	if r.CSRFToken != "" {
+		b = append(b, `,"csrf_token":`...)
+		b = appendString(b, r.CSRFToken)
+	}
+	return append(b, "}\n"...)
+}
+
+func appendTimeField(b []byte, name string, t time.Time) []byte {
+	b = append(b, name...)
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// jsonSafe marks the ASCII bytes encoding/json writes as they are.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// appendString appends s as a JSON string, escaping as encoding/json does
+// (including <, > and & for HTML safety, and invalid UTF-8 as U+FFFD).
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if jsonSafe[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+var (
+	jsonType = []string{"application/json"}
+	noStore  = []string{"no-store"}
+)
+
+func writeWhoami(w http.ResponseWriter, r *whoamiResponse) {
+	bp := bufPool.Get().(*[]byte)
+	b := appendWhoami((*bp)[:0], r)
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Cache-Control"] = noStore
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+	*bp = b
+	bufPool.Put(bp)
+}
