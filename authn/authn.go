@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/tessera-auth/tessera/clientip"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/throttle"
@@ -144,7 +143,7 @@ func (a *Authenticator) Login(ctx context.Context, username, pw string, ip netip
 		// Still throttle and hash: an invalid name must look like an unknown one.
 		acct = "invalid:" + strings.ToLower(truncate(username, 64))
 	}
-	ipKey := clientip.ThrottleKey(ip)
+	ipKey := throttle.IPKey(ip)
 	refund, err := a.take(ipKey, acct)
 	if err != nil {
 		return store.User{}, err
@@ -223,7 +222,7 @@ func (a *Authenticator) ChangePassword(ctx context.Context, userID, current, nex
 	if err != nil {
 		return fmt.Errorf("authn: change password: %w", err)
 	}
-	refund, err := a.take(clientip.ThrottleKey(ip), u.Username)
+	refund, err := a.take(throttle.IPKey(ip), u.Username)
 	if err != nil {
 		return err
 	}

@@ -104,14 +104,3 @@ func parseHop(s string) (netip.Addr, bool) {
 	}
 	return a.Unmap(), true
 }
-
-// ThrottleKey groups addresses the way one attacker holds them: an IPv4
-// address alone, an IPv6 address by its /64, since one host is usually given
-// a whole /64.
-func ThrottleKey(a netip.Addr) string {
-	if a.Is6() && !a.Is4In6() {
-		p, _ := a.Prefix(64)
-		return p.String()
-	}
-	return a.String()
-}

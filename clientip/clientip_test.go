@@ -2,7 +2,6 @@ package clientip
 
 import (
 	"net/http"
-	"net/netip"
 	"testing"
 )
 
@@ -51,18 +50,6 @@ func TestNoTrustedProxies(t *testing.T) {
 	req := &http.Request{RemoteAddr: "127.0.0.1:1", Header: http.Header{"X-Forwarded-For": {"8.8.8.8"}}}
 	if got := r.ClientIP(req); got.String() != "127.0.0.1" {
 		t.Fatalf("ClientIP = %s: headers believed without trusted proxies", got)
-	}
-}
-
-func TestThrottleKey(t *testing.T) {
-	a := ThrottleKey(netip.MustParseAddr("2001:db8:1:2:aaaa::1"))
-	b := ThrottleKey(netip.MustParseAddr("2001:db8:1:2:bbbb::9"))
-	c := ThrottleKey(netip.MustParseAddr("2001:db8:1:3::1"))
-	if a != b || a == c {
-		t.Fatalf("IPv6 keys: %s %s %s; want same /64 grouped, others apart", a, b, c)
-	}
-	if k := ThrottleKey(netip.MustParseAddr("192.0.2.1")); k != "192.0.2.1" {
-		t.Fatalf("IPv4 key %s", k)
 	}
 }
 

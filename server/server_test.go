@@ -39,7 +39,7 @@ const adminToken = "tsx_test-admin-token"
 
 // env is a real server on real listeners over a real SQLite file.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	clock    *clock
 	dbPath   string
 	st       *sqlite.Store
@@ -52,7 +52,7 @@ type env struct {
 
 type envOption func(*Config, *session.Config)
 
-func newEnv(t *testing.T, opts ...envOption) *env {
+func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "tessera.db")
@@ -112,7 +112,7 @@ type resp struct {
 	body []byte
 }
 
-func (r resp) json(t *testing.T) map[string]any {
+func (r resp) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {

@@ -4,6 +4,7 @@
 package throttle
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -103,4 +104,16 @@ func (l *Limiter) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.buckets)
+}
+
+// IPKey groups addresses the way one attacker holds them: an IPv4 address
+// alone, an IPv6 address by its /64, since one host is usually given a
+// whole /64.
+func IPKey(a netip.Addr) string {
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
 }

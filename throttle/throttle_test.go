@@ -2,6 +2,7 @@ package throttle
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -57,5 +58,17 @@ func TestBoundedKeys(t *testing.T) {
 	}
 	if n := l.Len(); n > 100 {
 		t.Fatalf("%d keys tracked, bound is 100", n)
+	}
+}
+
+func TestIPKey(t *testing.T) {
+	a := IPKey(netip.MustParseAddr("2001:db8:1:2:aaaa::1"))
+	b := IPKey(netip.MustParseAddr("2001:db8:1:2:bbbb::9"))
+	c := IPKey(netip.MustParseAddr("2001:db8:1:3::1"))
+	if a != b || a == c {
+		t.Fatalf("IPv6 keys: %s %s %s; want same /64 grouped, others apart", a, b, c)
+	}
+	if k := IPKey(netip.MustParseAddr("192.0.2.1")); k != "192.0.2.1" {
+		t.Fatalf("IPv4 key %s", k)
 	}
 }

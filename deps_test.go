@@ -1,0 +1,31 @@
+package tessera_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDomainDependencies keeps the domain packages free of HTTP, database
+// drivers, Redis and exporters (tailscale's deptest habit): they must stay
+// testable and reusable behind any transport and any backend.
+func TestDomainDependencies(t *testing.T) {
+	const mod = "github.com/tessera-auth/tessera/"
+	forbidden := []string{
+		"net/http", "database/sql", "modernc.org/sqlite", "github.com/jackc/pgx",
+		"github.com/redis/", "github.com/prometheus/",
+	}
+	for _, pkg := range []string{"token", "session", "authn", "password", "throttle", "store", "config"} {
+		out, err := exec.Command("go", "list", "-deps", mod+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			for _, f := range forbidden {
+				if dep == f || strings.HasPrefix(dep, f) && strings.HasSuffix(f, "/") {
+					t.Errorf("%s depends on %s", pkg, dep)
+				}
+			}
+		}
+	}
+}
