@@ -61,6 +61,19 @@ type Policy struct {
 	Login    LoginPolicy    `yaml:"login"`
 	Password PasswordPolicy `yaml:"password"`
 	Cookie   CookiePolicy   `yaml:"cookie"`
+	Keys     KeyPolicy      `yaml:"keys"`
+}
+
+// KeyPolicy governs JWS signing keys.
+type KeyPolicy struct {
+	// Algorithm signs new keys: ES256, EdDSA or RS256. Default ES256.
+	Algorithm string `yaml:"algorithm"`
+	// RotationInterval rotates the active key when it is this old; 0 means
+	// manual rotation only. Default 720h (30 days).
+	RotationInterval Duration `yaml:"rotation_interval"`
+	// RetiredTTL keeps a retired key published for verifiers; it must
+	// outlast every token the key signed. Default 24h.
+	RetiredTTL Duration `yaml:"retired_ttl"`
 }
 
 // SessionPolicy governs session lifetimes.
@@ -153,6 +166,11 @@ func Default() Config {
 				Argon2Parallelism: 1,
 			},
 			Cookie: CookiePolicy{SameSite: "lax"},
+			Keys: KeyPolicy{
+				Algorithm:        "ES256",
+				RotationInterval: Duration(30 * 24 * time.Hour),
+				RetiredTTL:       Duration(24 * time.Hour),
+			},
 		},
 	}
 }
@@ -251,6 +269,18 @@ func (c Config) Validate() error {
 	case "lax", "strict":
 	default:
 		bad("policy.cookie.same_site", "%q is not lax or strict", c.Policy.Cookie.SameSite)
+	}
+	k := c.Policy.Keys
+	switch k.Algorithm {
+	case "ES256", "EdDSA", "RS256":
+	default:
+		bad("policy.keys.algorithm", "%q is not ES256, EdDSA or RS256", k.Algorithm)
+	}
+	if k.RotationInterval != 0 && k.RotationInterval < Duration(time.Hour) {
+		bad("policy.keys.rotation_interval", "must be 0 (manual only) or at least 1h")
+	}
+	if k.RetiredTTL < Duration(15*time.Minute) {
+		bad("policy.keys.retired_ttl", "must be at least 15m: retired keys must outlast the tokens they signed")
 	}
 	return errors.Join(errs...)
 }

@@ -35,6 +35,9 @@ func TestValidate(t *testing.T) {
 		{"zero burst", func(c *Config) { c.Policy.Login.PerIPBurst = 0 }, "per_ip_burst"},
 		{"bad store", func(c *Config) { c.Store = "mysql://x" }, "store"},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "log_level"},
+		{"hmac keys", func(c *Config) { c.Policy.Keys.Algorithm = "HS256" }, "policy.keys.algorithm"},
+		{"rotation too often", func(c *Config) { c.Policy.Keys.RotationInterval = Duration(time.Minute) }, "rotation_interval"},
+		{"retired too briefly", func(c *Config) { c.Policy.Keys.RetiredTTL = Duration(time.Minute) }, "retired_ttl"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

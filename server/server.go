@@ -48,6 +48,7 @@ type Server struct {
 	ips      *clientip.Resolver
 	log      *slog.Logger
 	metrics  *Metrics
+	keys     Keys // nil: no JWKS or key routes
 	now      func() time.Time
 
 	cookieName string
@@ -89,6 +90,12 @@ func normalizeOrigin(o string) string {
 	return u.Scheme + "://" + u.Host
 }
 
+// WithKeys serves the JWKS and the admin key routes from ks.
+func (s *Server) WithKeys(ks Keys) *Server {
+	s.keys = ks
+	return s
+}
+
 // CookieName returns the session cookie's name.
 func (s *Server) CookieName() string { return s.cookieName }
 
@@ -102,6 +109,9 @@ func (s *Server) Public() http.Handler {
 	mux.Handle("DELETE /v1/sessions/{id}", s.authed(s.handleRevokeSession))
 	mux.Handle("POST /v1/sessions/revoke-others", s.authed(s.handleRevokeOthers))
 	mux.Handle("POST /v1/password", s.authed(s.handleChangePassword))
+	if s.keys != nil {
+		mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
+	}
 	s.health(mux)
 	return s.common("public", mux)
 }
@@ -116,6 +126,10 @@ func (s *Server) Admin() http.Handler {
 	mux.HandleFunc("DELETE /admin/v1/users/{id}/sessions", s.handleAdminRevokeUser)
 	mux.HandleFunc("GET /admin/v1/sessions/{id}", s.handleAdminGetSession)
 	mux.HandleFunc("DELETE /admin/v1/sessions/{id}", s.handleAdminRevokeSession)
+	if s.keys != nil {
+		mux.HandleFunc("GET /admin/v1/keys", s.handleAdminKeys)
+		mux.HandleFunc("POST /admin/v1/keys/rotate", s.handleAdminRotateKeys)
+	}
 	outer := http.NewServeMux()
 	s.health(outer)
 	outer.Handle("/", s.adminOnly(mux))

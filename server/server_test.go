@@ -17,6 +17,7 @@ import (
 
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
+	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store/sqlite"
@@ -87,7 +88,15 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.LogRequests = true
-	srv := New(cfg, st, sm, an, ips, metrics, log, c.Now)
+	mk, _, _ := keys.NewMasterKey()
+	ks, err := keys.New(st, mk, keys.Config{Alg: "ES256", RetiredTTL: time.Hour, Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv := New(cfg, st, sm, an, ips, metrics, log, c.Now).WithKeys(ks)
 	e := &env{t: t, clock: c, dbPath: dbPath, st: st, srv: srv, sessions: sm, logs: logs}
 	e.public = httptest.NewServer(srv.Public())
 	e.admin = httptest.NewServer(srv.Admin())
@@ -777,4 +786,41 @@ func TestLoginFailsClosedWithoutStore(t *testing.T) {
 	// A well-formed token the node has not cached cannot be checked: refuse it.
 	unknown, _ := token.New(token.Session)
 	wantProblem(t, e.whoami(bearer(unknown.Reveal())...), 503, "unavailable")
+}
+
+func TestJWKSAndKeyRotation(t *testing.T) {
+	e := newEnv(t)
+	jwks := func() []any {
+		r := e.do(e.public, "GET", "/.well-known/jwks.json", nil)
+		if r.StatusCode != 200 || r.Header.Get("Cache-Control") != "public, max-age=300" {
+			t.Fatalf("jwks: %d %q", r.StatusCode, r.Header.Get("Cache-Control"))
+		}
+		if bytes.Contains(r.body, []byte(`"d":`)) {
+			t.Fatal("private key material in the JWKS")
+		}
+		return r.json(t)["keys"].([]any)
+	}
+	if n := len(jwks()); n != 2 {
+		t.Fatalf("JWKS has %d keys, want active and next", n)
+	}
+	wantProblem(t, e.do(e.admin, "POST", "/admin/v1/keys/rotate", nil), 401, "unauthenticated")
+	before := e.adminDo("GET", "/admin/v1/keys", nil).json(t)["keys"].([]any)
+	var active, next string
+	for _, k := range before {
+		m := k.(map[string]any)
+		switch m["state"] {
+		case "active":
+			active = m["kid"].(string)
+		case "next":
+			next = m["kid"].(string)
+		}
+	}
+	r := e.adminDo("POST", "/admin/v1/keys/rotate", nil)
+	if r.StatusCode != 200 || r.json(t)["active_kid"] != next {
+		t.Fatalf("rotate: %d %s (want %s active)", r.StatusCode, r.body, next)
+	}
+	published := jwks()
+	if len(published) != 3 {
+		t.Fatalf("after rotation JWKS has %d keys, want 3 (retired %s stays published)", len(published), active)
+	}
 }

@@ -105,7 +105,46 @@ type Sessions interface {
 type Store interface {
 	Users
 	Sessions
+	SigningKeys
 	// Ping reports whether the backend can answer; /readyz uses it.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Signing-key states. A key is published from the moment it is created
+// (next), signs while active, and stays published while retired until no
+// token it signed can still be valid.
+const (
+	KeyNext    = "next"
+	KeyActive  = "active"
+	KeyRetired = "retired"
+)
+
+// SigningKey is one JWS signing key. The private half is stored only
+// encrypted under the master key.
+type SigningKey struct {
+	ID          string // the JWS "kid"
+	Alg         string // ES256, EdDSA or RS256
+	State       string // KeyNext, KeyActive or KeyRetired
+	CreatedAt   time.Time
+	ActivatedAt time.Time // zero while next
+	RetiredAt   time.Time // zero until retired
+	PublicJWK   []byte    // JSON Web Key, public part only
+	PrivateJWE  string    // the private JWK sealed as a compact JWE under the master key
+}
+
+// SigningKeys stores the signing keyset. Rotation MUST be atomic: at every
+// commit there is exactly one active key and at most one next key.
+type SigningKeys interface {
+	// ListSigningKeys returns every stored key, oldest first.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// InitSigningKeys stores the first active and next keys if the store has
+	// none; ErrConflict if it has some (another node was first).
+	InitSigningKeys(ctx context.Context, active, next SigningKey) error
+	// RotateSigningKeys retires the active key, activates the next one and
+	// stores newNext, all at once, but only if the active key is still
+	// expectActive; otherwise ErrConflict (another node rotated first).
+	RotateSigningKeys(ctx context.Context, expectActive string, newNext SigningKey, at time.Time) error
+	// DeleteRetiredKeys removes keys retired before cutoff.
+	DeleteRetiredKeys(ctx context.Context, cutoff time.Time) (int, error)
 }

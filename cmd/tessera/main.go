@@ -21,6 +21,7 @@ Usage:
   tessera user list
   tessera session list [--user NAME]
   tessera session revoke ID | --user NAME
+  tessera keys list | keys rotate      signing keys (JWKS) and their rotation
   tessera policy show                  print the effective lifecycle policy
   tessera version
 
@@ -52,6 +53,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdUser(args[1:], stdin, stdout, stderr)
 	case "session":
 		err = cmdSession(args[1:], stdout, stderr)
+	case "keys":
+		err = cmdKeys(args[1:], stdout, stderr)
 	case "policy":
 		err = cmdPolicy(args[1:], stdout, stderr)
 	case "version", "--version":

@@ -149,14 +149,19 @@ func whoami(t *testing.T, r *running, tok string) int {
 func TestFirstRun(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "tessera-data")
 	r := serve(t, data)
-	for _, want := range []string{"no users yet", "tessera user add", "generated the admin token", "SQLite"} {
+	for _, want := range []string{"no users yet", "tessera user add", "generated the admin token", "generated the master key", "SQLite"} {
 		if !strings.Contains(r.banner, want) {
 			t.Errorf("first-run output lacks %q:\n%s", want, r.banner)
 		}
 	}
-	fi, err := os.Stat(filepath.Join(data, "admin-token"))
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("admin token file: %v %v", fi, err)
+	for _, secret := range []string{"admin-token", "master-key"} {
+		fi, err := os.Stat(filepath.Join(data, secret))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s file: %v %v", secret, fi, err)
+		}
+	}
+	if res, m := get(t, r.public+"/.well-known/jwks.json"); res.StatusCode != 200 || len(m["keys"].([]any)) != 2 {
+		t.Fatalf("jwks: %d %v", res.StatusCode, m)
 	}
 	if fi, _ := os.Stat(data); fi.Mode().Perm() != 0o700 {
 		t.Fatalf("data folder mode %v, want 0700", fi.Mode().Perm())
@@ -254,7 +259,11 @@ func TestCLI(t *testing.T) {
 		{"no command", "", nil, nil, 2, "", "Usage"},
 		{"unknown command", "", nil, []string{"frobnicate"}, 2, "", "unknown command"},
 		{"help", "", nil, []string{"help"}, 0, "tessera serve", ""},
-		{"migrate", "", nil, []string{"migrate"}, 0, "schema at version 1", ""},
+		{"migrate", "", nil, []string{"migrate"}, 0, "schema at version 2", ""},
+		{"keys list", "", nil, []string{"keys", "list"}, 0, "active", ""},
+		{"keys rotate", "", nil, []string{"keys", "rotate"}, 0, "active key is now", ""},
+		{"keys nonsense", "", nil, []string{"keys", "delete"}, 2, "", "usage"},
+		{"bad master key", "", []string{"TESSERA_MASTER_KEY=short"}, []string{"keys", "list"}, 1, "", "master key"},
 		{"user add without name", "", nil, []string{"user", "add"}, 2, "", "usage"},
 		{"weak password", "password\n", nil, []string{"user", "add", "dan", "--password-stdin"}, 1, "", "password refused"},
 		{"no password", "", nil, []string{"user", "add", "dan", "--password-stdin"}, 1, "", "no password"},

@@ -59,6 +59,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ks, mkSource, mkCreated, err := openKeyset(ctx, c, st, log)
+	if err != nil {
+		return err
+	}
 	an, err := newAuthenticator(c, st, log)
 	if err != nil {
 		return err
@@ -80,7 +84,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		PublicOrigin: c.PublicOrigin, AllowedOrigins: c.AllowedOrigins,
 		InsecureDevCookies: c.InsecureDevCookies, SameSiteStrict: c.Policy.Cookie.SameSite == "strict",
 		LogRequests: c.LogRequests, AdminToken: tok,
-	}, st, sm, an, ips, metrics, log, nil)
+	}, st, sm, an, ips, metrics, log, nil).WithKeys(ks)
 
 	pubLn, err := net.Listen("tcp", c.Listen)
 	if err != nil {
@@ -109,6 +113,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if tokCreated {
 		fmt.Fprintf(stdout, "  first start: generated the admin token into %s (mode 0600)\n", tokSource)
 	}
+	if mkCreated {
+		fmt.Fprintf(stdout, "  first start: generated the master key into %s (mode 0600); back it up apart from the database\n", mkSource)
+	}
 	if len(users) == 0 {
 		fmt.Fprintf(stdout, "  no users yet: add one with  tessera user add alice --data %s\n", c.Data)
 	}
@@ -128,6 +135,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	done := make(chan error, 4)
 	go func() { done <- sm.Run(runCtx) }()
 	go gcLoop(runCtx, st, c, log)
+	go ks.Run(runCtx)
 	go func() {
 		var err error
 		if tlsOn {

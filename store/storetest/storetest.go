@@ -34,6 +34,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CountAndDeleteExpired", testCountAndDeleteExpired},
 		{"ConcurrentRevoke", testConcurrentRevoke},
 		{"ConcurrentSessionLimit", testConcurrentSessionLimit},
+		{"SigningKeys", testSigningKeys},
+		{"ConcurrentKeyRotation", testConcurrentKeyRotation},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -450,5 +452,110 @@ func testConcurrentSessionLimit(t *testing.T, s store.Store) {
 	}
 	if feed, _ := s.Revocations(ctx, 0, 100); len(feed) != n-limit {
 		t.Fatalf("%d evictions in the feed, want %d", len(feed), n-limit)
+	}
+}
+
+func newKey(id, state string, created time.Time) store.SigningKey {
+	k := store.SigningKey{ID: id, Alg: "ES256", State: state, CreatedAt: created,
+		PublicJWK: []byte(`{"kty":"EC","kid":"` + id + `"}`), PrivateJWE: "sealed-" + id}
+	if state == store.KeyActive {
+		k.ActivatedAt = created
+	}
+	return k
+}
+
+func keyStates(t *testing.T, s store.Store) map[string]string {
+	t.Helper()
+	ks, err := s.ListSigningKeys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, k := range ks {
+		m[k.ID] = k.State
+	}
+	return m
+}
+
+func testSigningKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if ks, err := s.ListSigningKeys(ctx); err != nil || len(ks) != 0 {
+		t.Fatalf("empty store: %v %v", ks, err)
+	}
+	a, n := newKey("k1", store.KeyActive, base), newKey("k2", store.KeyNext, base)
+	if err := s.InitSigningKeys(ctx, a, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InitSigningKeys(ctx, newKey("x1", store.KeyActive, base), newKey("x2", store.KeyNext, base)); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second init: %v, want ErrConflict", err)
+	}
+	ks, _ := s.ListSigningKeys(ctx)
+	if len(ks) != 2 || !reflect.DeepEqual(ks[0], a) || !reflect.DeepEqual(ks[1], n) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v %+v", ks, a, n)
+	}
+	at := base.Add(time.Hour)
+	if err := s.RotateSigningKeys(ctx, "k2", newKey("k3", store.KeyNext, at), at); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("rotate with a stale active kid: %v, want ErrConflict", err)
+	}
+	if err := s.RotateSigningKeys(ctx, "k1", newKey("k3", store.KeyNext, at), at); err != nil {
+		t.Fatal(err)
+	}
+	if got := keyStates(t, s); !reflect.DeepEqual(got, map[string]string{"k1": "retired", "k2": "active", "k3": "next"}) {
+		t.Fatalf("after rotation: %v", got)
+	}
+	ks, _ = s.ListSigningKeys(ctx)
+	if !ks[0].RetiredAt.Equal(at) || !ks[1].ActivatedAt.Equal(at) {
+		t.Fatalf("rotation times: %+v", ks)
+	}
+	if n, err := s.DeleteRetiredKeys(ctx, at); err != nil || n != 0 {
+		t.Fatalf("delete before cutoff: %d %v", n, err)
+	}
+	if n, err := s.DeleteRetiredKeys(ctx, at.Add(time.Second)); err != nil || n != 1 {
+		t.Fatalf("delete after cutoff: %d %v", n, err)
+	}
+	if got := keyStates(t, s); len(got) != 2 || got["k2"] != "active" {
+		t.Fatalf("after delete: %v", got)
+	}
+}
+
+func testConcurrentKeyRotation(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.InitSigningKeys(ctx, newKey("k1", store.KeyActive, base), newKey("k2", store.KeyNext, base)); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.RotateSigningKeys(ctx, "k1", newKey(fmt.Sprintf("n%d", i), store.KeyNext, base), base.Add(time.Minute))
+			switch {
+			case err == nil:
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			case !errors.Is(err, store.ErrConflict):
+				t.Errorf("rotate: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("%d nodes rotated from the same active key, want exactly 1", wins)
+	}
+	active, next := 0, 0
+	for _, st := range keyStates(t, s) {
+		switch st {
+		case store.KeyActive:
+			active++
+		case store.KeyNext:
+			next++
+		}
+	}
+	if active != 1 || next != 1 {
+		t.Fatalf("%d active and %d next keys after concurrent rotation", active, next)
 	}
 }

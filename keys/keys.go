@@ -1,0 +1,354 @@
+package keys
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/tessera-auth/tessera/store"
+)
+
+// Algorithms a keyset can sign with.
+var Algorithms = []string{"ES256", "EdDSA", "RS256"}
+
+// ErrNoKeys means the keyset has not been loaded.
+var ErrNoKeys = errors.New("keys: keyset not loaded")
+
+// Store is what the keyset needs from storage.
+type Store interface {
+	ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
+	InitSigningKeys(ctx context.Context, active, next store.SigningKey) error
+	RotateSigningKeys(ctx context.Context, expectActive string, newNext store.SigningKey, at time.Time) error
+	DeleteRetiredKeys(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// Config is the key policy.
+type Config struct {
+	// Alg signs new keys: ES256 (default), EdDSA or RS256.
+	Alg string
+	// RotationInterval rotates the active key once it is this old; 0: manual only.
+	RotationInterval time.Duration
+	// RetiredTTL keeps a retired key published (and stored) this long, which
+	// must outlast every token it signed.
+	RetiredTTL time.Duration
+	// Reload is how often Run rereads the keyset so a rotation made by
+	// another node is followed. Default 30s.
+	Reload time.Duration
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Keyset holds the signing keys. Safe for concurrent use.
+type Keyset struct {
+	st     Store
+	master MasterKey
+	cfg    Config
+	now    func() time.Time
+	log    *slog.Logger
+
+	mu        sync.RWMutex
+	active    *Signer
+	published jose.JSONWebKeySet
+	infos     []Info
+}
+
+// Signer is the active key, ready to sign.
+type Signer struct {
+	KID string
+	Alg jose.SignatureAlgorithm
+	Key crypto.Signer
+}
+
+// Info describes a key for listings; it holds no private material.
+type Info struct {
+	KID, Alg, State                   string
+	CreatedAt, ActivatedAt, RetiredAt time.Time
+	Published                         bool
+}
+
+// New returns a keyset; call Load before use.
+func New(st Store, master MasterKey, cfg Config) (*Keyset, error) {
+	if cfg.Alg == "" {
+		cfg.Alg = "ES256"
+	}
+	if _, err := generate(cfg.Alg); err != nil {
+		return nil, err
+	}
+	if len(master.k) != 32 {
+		return nil, ErrMasterKey
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Reload <= 0 {
+		cfg.Reload = 30 * time.Second
+	}
+	return &Keyset{st: st, master: master, cfg: cfg, now: cfg.Now, log: cfg.Logger}, nil
+}
+
+func generate(alg string) (crypto.Signer, error) {
+	switch alg {
+	case "ES256":
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "EdDSA":
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		return k, err
+	case "RS256":
+		return rsa.GenerateKey(rand.Reader, 3072)
+	}
+	return nil, fmt.Errorf("keys: unsupported algorithm %q (want ES256, EdDSA or RS256)", alg)
+}
+
+// newKey makes a key in the given state. Its kid is the RFC 7638 thumbprint
+// of its public key, so a kid names exactly one key everywhere.
+func (ks *Keyset) newKey(state string, at time.Time) (store.SigningKey, error) {
+	priv, err := generate(ks.cfg.Alg)
+	if err != nil {
+		return store.SigningKey{}, fmt.Errorf("keys: generate: %w", err)
+	}
+	pub := jose.JSONWebKey{Key: priv.Public(), Algorithm: ks.cfg.Alg, Use: "sig"}
+	tp, err := pub.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return store.SigningKey{}, fmt.Errorf("keys: thumbprint: %w", err)
+	}
+	kid := base64.RawURLEncoding.EncodeToString(tp)
+	pub.KeyID = kid
+	pubJSON, err := pub.MarshalJSON()
+	if err != nil {
+		return store.SigningKey{}, fmt.Errorf("keys: %w", err)
+	}
+	sealed, err := ks.seal(kid, jose.JSONWebKey{Key: priv, KeyID: kid, Algorithm: ks.cfg.Alg, Use: "sig"})
+	if err != nil {
+		return store.SigningKey{}, err
+	}
+	k := store.SigningKey{ID: kid, Alg: ks.cfg.Alg, State: state, CreatedAt: at, PublicJWK: pubJSON, PrivateJWE: sealed}
+	if state == store.KeyActive {
+		k.ActivatedAt = at
+	}
+	return k, nil
+}
+
+// seal encrypts a private JWK as a compact JWE (dir, A256GCM). The kid sits
+// in the authenticated protected header, so a sealed key cannot be moved to
+// another key's row unnoticed.
+func (ks *Keyset) seal(kid string, priv jose.JSONWebKey) (string, error) {
+	plain, err := priv.MarshalJSON()
+	if err != nil {
+		return "", fmt.Errorf("keys: %w", err)
+	}
+	enc, err := jose.NewEncrypter(jose.A256GCM, jose.Recipient{Algorithm: jose.DIRECT, Key: ks.master.k},
+		(&jose.EncrypterOptions{}).WithHeader("kid", kid).WithContentType("jwk+json"))
+	if err != nil {
+		return "", fmt.Errorf("keys: seal: %w", err)
+	}
+	obj, err := enc.Encrypt(plain)
+	if err != nil {
+		return "", fmt.Errorf("keys: seal: %w", err)
+	}
+	return obj.CompactSerialize()
+}
+
+func (ks *Keyset) open(k store.SigningKey) (crypto.Signer, error) {
+	obj, err := jose.ParseEncryptedCompact(k.PrivateJWE, []jose.KeyAlgorithm{jose.DIRECT}, []jose.ContentEncryption{jose.A256GCM})
+	if err != nil {
+		return nil, fmt.Errorf("keys: key %s: %w", k.ID, err)
+	}
+	if obj.Header.KeyID != k.ID {
+		return nil, fmt.Errorf("keys: key %s: sealed for another kid", k.ID)
+	}
+	plain, err := obj.Decrypt(ks.master.k)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot open key %s (was it sealed under another master key?)", ErrMasterKey, k.ID)
+	}
+	var jwk jose.JSONWebKey
+	if err := jwk.UnmarshalJSON(plain); err != nil {
+		return nil, fmt.Errorf("keys: key %s: %w", k.ID, err)
+	}
+	signer, ok := jwk.Key.(crypto.Signer)
+	if !ok || jwk.IsPublic() {
+		return nil, fmt.Errorf("keys: key %s: not a private signing key", k.ID)
+	}
+	return signer, nil
+}
+
+// Load reads the keyset, creating the first active and next keys if the
+// store has none. It fails if the active key cannot be opened with the
+// master key: signing with nothing is better than signing with a guess.
+func (ks *Keyset) Load(ctx context.Context) error {
+	stored, err := ks.st.ListSigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("keys: load: %w", err)
+	}
+	if len(stored) == 0 {
+		now := ks.now().UTC().Truncate(time.Microsecond)
+		a, err := ks.newKey(store.KeyActive, now)
+		if err != nil {
+			return err
+		}
+		n, err := ks.newKey(store.KeyNext, now)
+		if err != nil {
+			return err
+		}
+		if err := ks.st.InitSigningKeys(ctx, a, n); err != nil && !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("keys: init: %w", err)
+		}
+		ks.log.Info("signing keys created", "active_kid", a.ID, "next_kid", n.ID, "alg", ks.cfg.Alg)
+		if stored, err = ks.st.ListSigningKeys(ctx); err != nil {
+			return fmt.Errorf("keys: load: %w", err)
+		}
+	}
+	return ks.use(stored)
+}
+
+func (ks *Keyset) use(stored []store.SigningKey) error {
+	now := ks.now()
+	var active *Signer
+	var set jose.JSONWebKeySet
+	var infos []Info
+	for _, k := range stored {
+		published := k.State != store.KeyRetired || now.Before(k.RetiredAt.Add(ks.cfg.RetiredTTL))
+		infos = append(infos, Info{KID: k.ID, Alg: k.Alg, State: k.State, CreatedAt: k.CreatedAt, ActivatedAt: k.ActivatedAt, RetiredAt: k.RetiredAt, Published: published})
+		if published {
+			var pub jose.JSONWebKey
+			if err := pub.UnmarshalJSON(k.PublicJWK); err != nil {
+				return fmt.Errorf("keys: key %s: public JWK: %w", k.ID, err)
+			}
+			if !pub.IsPublic() {
+				return fmt.Errorf("keys: key %s: stored public JWK holds private material", k.ID)
+			}
+			set.Keys = append(set.Keys, pub)
+		}
+		if k.State == store.KeyActive {
+			signer, err := ks.open(k)
+			if err != nil {
+				return err
+			}
+			active = &Signer{KID: k.ID, Alg: jose.SignatureAlgorithm(k.Alg), Key: signer}
+		}
+	}
+	if active == nil {
+		return fmt.Errorf("keys: no active key in the store")
+	}
+	ks.mu.Lock()
+	ks.active, ks.published, ks.infos = active, set, infos
+	ks.mu.Unlock()
+	return nil
+}
+
+// Active returns the key that signs now.
+func (ks *Keyset) Active() (*Signer, error) {
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	if ks.active == nil {
+		return nil, ErrNoKeys
+	}
+	return ks.active, nil
+}
+
+// JWKS returns the public keys verifiers need: next (so they have it
+// before it signs), active, and retired keys until RetiredTTL has passed.
+func (ks *Keyset) JWKS() jose.JSONWebKeySet {
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	return ks.published
+}
+
+// List describes every stored key.
+func (ks *Keyset) List() []Info {
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	return append([]Info(nil), ks.infos...)
+}
+
+// Rotate retires the active key, activates the next one (already published,
+// so verifiers have it) and creates a new next key. When several nodes rotate
+// at once exactly one succeeds; the others just reload.
+func (ks *Keyset) Rotate(ctx context.Context) (string, error) {
+	cur, err := ks.Active()
+	if err != nil {
+		return "", err
+	}
+	now := ks.now().UTC().Truncate(time.Microsecond)
+	next, err := ks.newKey(store.KeyNext, now)
+	if err != nil {
+		return "", err
+	}
+	err = ks.st.RotateSigningKeys(ctx, cur.KID, next, now)
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		return "", fmt.Errorf("keys: rotate: %w", err)
+	}
+	if err == nil {
+		ks.log.Info("signing key rotated", "retired_kid", cur.KID)
+	}
+	if err := ks.reload(ctx); err != nil {
+		return "", err
+	}
+	a, err := ks.Active()
+	if err != nil {
+		return "", err
+	}
+	return a.KID, nil
+}
+
+func (ks *Keyset) reload(ctx context.Context) error {
+	stored, err := ks.st.ListSigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("keys: reload: %w", err)
+	}
+	return ks.use(stored)
+}
+
+// Tick does the periodic work: follow other nodes' rotations, rotate if the
+// active key is due, and delete keys no longer published.
+func (ks *Keyset) Tick(ctx context.Context) error {
+	if err := ks.reload(ctx); err != nil {
+		return err
+	}
+	if ks.cfg.RotationInterval > 0 {
+		var activated time.Time
+		for _, in := range ks.List() {
+			if in.State == store.KeyActive {
+				activated = in.ActivatedAt
+			}
+		}
+		if !ks.now().Before(activated.Add(ks.cfg.RotationInterval)) {
+			if _, err := ks.Rotate(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := ks.st.DeleteRetiredKeys(ctx, ks.now().Add(-ks.cfg.RetiredTTL)); err != nil {
+		return fmt.Errorf("keys: cleanup: %w", err)
+	}
+	return nil
+}
+
+// Run calls Tick every Reload until ctx ends.
+func (ks *Keyset) Run(ctx context.Context) {
+	t := time.NewTicker(ks.cfg.Reload)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := ks.Tick(ctx); err != nil && ctx.Err() == nil {
+				ks.log.Warn("signing keyset maintenance failed", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,112 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tessera-auth/tessera/store"
+)
+
+const keyCols = "id, alg, state, created_at, activated_at, retired_at, public_jwk, private_jwe"
+
+func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+keyCols+" FROM signing_keys ORDER BY created_at, id")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list signing keys: %w", err)
+	}
+	defer rows.Close()
+	var out []store.SigningKey
+	for rows.Next() {
+		var k store.SigningKey
+		var created int64
+		var activated, retired sql.NullInt64
+		if err := rows.Scan(&k.ID, &k.Alg, &k.State, &created, &activated, &retired, &k.PublicJWK, &k.PrivateJWE); err != nil {
+			return nil, fmt.Errorf("sqlite: list signing keys: %w", err)
+		}
+		k.CreatedAt = fromMicros(created)
+		if activated.Valid {
+			k.ActivatedAt = fromMicros(activated.Int64)
+		}
+		if retired.Valid {
+			k.RetiredAt = fromMicros(retired.Int64)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list signing keys: %w", err)
+	}
+	return out, nil
+}
+
+func insertKey(ctx context.Context, tx *sql.Tx, k store.SigningKey) error {
+	var activated sql.NullInt64
+	if !k.ActivatedAt.IsZero() {
+		activated = sql.NullInt64{Int64: micros(k.ActivatedAt), Valid: true}
+	}
+	_, err := tx.ExecContext(ctx, "INSERT INTO signing_keys ("+keyCols+") VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
+		k.ID, k.Alg, k.State, micros(k.CreatedAt), activated, k.PublicJWK, k.PrivateJWE)
+	return err
+}
+
+func (s *Store) InitSigningKeys(ctx context.Context, active, next store.SigningKey) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM signing_keys").Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return store.ErrConflict
+		}
+		if err := insertKey(ctx, tx, active); err != nil {
+			return err
+		}
+		return insertKey(ctx, tx, next)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: init signing keys: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) RotateSigningKeys(ctx context.Context, expectActive string, newNext store.SigningKey, at time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var active string
+		err := tx.QueryRowContext(ctx, "SELECT id FROM signing_keys WHERE state = 'active'").Scan(&active)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && active != expectActive) {
+			return store.ErrConflict
+		}
+		if err != nil {
+			return err
+		}
+		var next string
+		if err := tx.QueryRowContext(ctx, "SELECT id FROM signing_keys WHERE state = 'next'").Scan(&next); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("no next key to activate: %w", store.ErrNotFound)
+			}
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE signing_keys SET state = 'retired', retired_at = ? WHERE id = ?", micros(at), active); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE signing_keys SET state = 'active', activated_at = ? WHERE id = ?", micros(at), next); err != nil {
+			return err
+		}
+		return insertKey(ctx, tx, newNext)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: rotate signing keys: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) DeleteRetiredKeys(ctx context.Context, cutoff time.Time) (int, error) {
+	res, err := s.w.ExecContext(ctx, "DELETE FROM signing_keys WHERE state = 'retired' AND retired_at < ?", micros(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete retired keys: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
