@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlite"
 )
@@ -253,5 +254,46 @@ func TestMasterKey(t *testing.T) {
 	}
 	if s := fmt.Sprintf("%v %+v %#v %s", m, m, m, m); strings.Contains(s, text) || strings.Contains(s, fmt.Sprint(raw)) {
 		t.Fatal("master key leaked through fmt")
+	}
+}
+
+// TestAccessTokensVerifyAcrossRotation: a token signed before a rotation
+// still verifies against the JWKS after it, and new tokens use the new kid.
+func TestAccessTokensVerifyAcrossRotation(t *testing.T) {
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	ks := newKeyset(t, newStore(t), master(t), c, "ES256")
+	v := &accesstoken.Verifier{
+		Issuer: "https://tessera.test", Algorithms: []jose.SignatureAlgorithm{jose.ES256},
+		Keys: func(kid string) (*jose.JSONWebKey, error) {
+			set := ks.JWKS()
+			if k := set.Key(kid); len(k) == 1 {
+				return &k[0], nil
+			}
+			return nil, accesstoken.ErrUnknownKey
+		},
+		Now: c.Now,
+	}
+	mint := func() (string, string) {
+		s, _ := ks.Active()
+		tok, err := accesstoken.Mint(accesstoken.Claims{Issuer: "https://tessera.test", Subject: "u", Audience: accesstoken.Audience{"api"},
+			Expiry: c.Now().Add(15 * time.Minute).Unix(), IssuedAt: c.Now().Unix(), ID: "j", ClientID: "c"}, s.KID, s.Alg, s.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok, s.KID
+	}
+	old, oldKID := mint()
+	if _, err := ks.Rotate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(old); err != nil {
+		t.Fatalf("token signed before rotation: %v", err)
+	}
+	fresh, newKID := mint()
+	if newKID == oldKID {
+		t.Fatal("new tokens still use the retired kid")
+	}
+	if _, err := v.Verify(fresh); err != nil {
+		t.Fatalf("token signed after rotation: %v", err)
 	}
 }
