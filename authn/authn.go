@@ -38,6 +38,7 @@ type Store interface {
 	UserByID(ctx context.Context, id string) (store.User, error)
 	UserByUsername(ctx context.Context, username string) (store.User, error)
 	SetPasswordHash(ctx context.Context, userID, hash string, at time.Time) error
+	UpgradePasswordHash(ctx context.Context, userID, oldHash, newHash string) error
 }
 
 // Hasher hashes and checks passwords; *password.Hasher is the implementation.
@@ -66,6 +67,7 @@ type Authenticator struct {
 	log    *slog.Logger
 
 	perIP, perAccountIP, perAccount *throttle.Limiter
+	known                           *knownClients
 }
 
 // New returns an authenticator. now is the clock (nil: time.Now).
@@ -81,6 +83,7 @@ func New(st Store, h Hasher, p password.Policy, l Limits, now func() time.Time, 
 		perIP:        throttle.New(l.PerIPBurst, l.PerIPRefill, now),
 		perAccountIP: throttle.New(l.PerAccountIPBurst, l.PerAccountIPRefill, now),
 		perAccount:   throttle.New(l.PerAccountBurst, l.PerAccountRefill, now),
+		known:        newKnownClients(now),
 	}
 }
 
@@ -144,7 +147,7 @@ func (a *Authenticator) Login(ctx context.Context, username, pw string, ip netip
 		acct = "invalid:" + strings.ToLower(truncate(username, 64))
 	}
 	ipKey := throttle.IPKey(ip)
-	refund, err := a.take(ipKey, acct)
+	refund, err := a.take(ipKey, acct, a.known.has(acct, ipKey))
 	if err != nil {
 		return store.User{}, err
 	}
@@ -171,14 +174,19 @@ func (a *Authenticator) Login(ctx context.Context, username, pw string, ip netip
 		return store.User{}, ErrInvalidCredentials
 	}
 	refund()
+	a.known.add(acct, ipKey)
 	if rehash {
 		a.rehash(ctx, u, pw)
 	}
 	return u, nil
 }
 
-// take reserves one attempt from every bucket, or none.
-func (a *Authenticator) take(ipKey, acct string) (refund func(), err error) {
+// take reserves one attempt from every bucket, or none. A client address
+// that has logged into the account before skips the account-wide bucket:
+// otherwise an attacker spread over many addresses could keep that bucket
+// empty and lock the real user out for as long as the attack lasts. The
+// per-IP and per-account-and-IP buckets still apply to it.
+func (a *Authenticator) take(ipKey, acct string, knownClient bool) (refund func(), err error) {
 	type reservation struct {
 		l   *throttle.Limiter
 		key string
@@ -189,7 +197,11 @@ func (a *Authenticator) take(ipKey, acct string) (refund func(), err error) {
 			r.l.Refund(r.key)
 		}
 	}
-	for _, r := range []reservation{{a.perIP, ipKey}, {a.perAccountIP, acct + "|" + ipKey}, {a.perAccount, acct}} {
+	rs := []reservation{{a.perIP, ipKey}, {a.perAccountIP, acct + "|" + ipKey}}
+	if !knownClient {
+		rs = append(rs, reservation{a.perAccount, acct})
+	}
+	for _, r := range rs {
 		ok, wait := r.l.Take(r.key)
 		if !ok {
 			refund()
@@ -205,9 +217,10 @@ func (a *Authenticator) take(ipKey, acct string) (refund func(), err error) {
 func (a *Authenticator) rehash(ctx context.Context, u store.User, pw string) {
 	h, err := a.hasher.Hash(ctx, pw)
 	if err == nil {
-		err = a.st.SetPasswordHash(ctx, u.ID, h, u.PasswordChangedAt)
+		// Conditional: if the password changed meanwhile, keep the change.
+		err = a.st.UpgradePasswordHash(ctx, u.ID, u.PasswordHash, h)
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrStale) {
 		a.log.Warn("password rehash failed", "user_id", u.ID, "err", err)
 	}
 }
@@ -222,7 +235,7 @@ func (a *Authenticator) ChangePassword(ctx context.Context, userID, current, nex
 	if err != nil {
 		return fmt.Errorf("authn: change password: %w", err)
 	}
-	refund, err := a.take(throttle.IPKey(ip), u.Username)
+	refund, err := a.take(throttle.IPKey(ip), u.Username, a.known.has(u.Username, throttle.IPKey(ip)))
 	if err != nil {
 		return err
 	}

@@ -187,3 +187,47 @@ func TestCreateAndChangePassword(t *testing.T) {
 		t.Fatalf("unknown user: %v", err)
 	}
 }
+
+// TestDistributedAttackCannotLockOutKnownClient reproduces a slow attack
+// from many addresses that keeps the account-wide bucket empty: the user,
+// from an address they logged in from before, still gets in; a new address
+// is throttled until the bucket refills.
+func TestDistributedAttackCannotLockOutKnownClient(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "a.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h, _ := password.NewHasher(cheap, 2)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := New(st, h, password.DefaultPolicy(), Limits{
+		PerIPBurst: 20, PerIPRefill: 6 * time.Second, PerAccountIPBurst: 5, PerAccountIPRefill: time.Minute,
+		PerAccountBurst: 50, PerAccountRefill: 30 * time.Second,
+	}, func() time.Time { return now }, nil)
+	ctx := context.Background()
+	a.CreateUser(ctx, "alice", pw)
+	home := netip.MustParseAddr("192.0.2.77")
+	if _, err := a.Login(ctx, "alice", pw, home); err != nil {
+		t.Fatal(err)
+	}
+	attacker := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 51, byte(i / 256), byte(i % 256)}) }
+	n := 0
+	for range 10 * 5 { // empty the account-wide bucket
+		a.Login(ctx, "alice", "guess guess", attacker(n/5))
+		n++
+	}
+	for minute := range 60 {
+		now = now.Add(time.Minute)
+		for range 2 { // and keep it empty
+			a.Login(ctx, "alice", "guess guess", attacker(1000+n/5))
+			n++
+		}
+		if _, err := a.Login(ctx, "alice", pw, home); err != nil {
+			t.Fatalf("minute %d: the user was locked out from their usual address: %v", minute, err)
+		}
+	}
+	var te *ThrottledError
+	if _, err := a.Login(ctx, "alice", pw, netip.MustParseAddr("203.0.113.5")); !errors.As(err, &te) {
+		t.Fatalf("a never-seen address during the attack: %v, want throttled", err)
+	}
+}

@@ -118,7 +118,7 @@ func NewFixture(opt Options) (*Fixture, error) {
 		PerAccountIPBurst: l.PerAccountIPBurst, PerAccountIPRefill: l.PerAccountIPRefill.D(),
 		PerAccountBurst: l.PerAccountBurst, PerAccountRefill: l.PerAccountRefill.D(),
 	}, nil, nil)
-	ips, _ := clientip.New(nil)
+	ips, _ := clientip.New(nil, "")
 	f.Server = server.New(server.Config{AdminToken: "tsx_bench-admin-token-0123456789abcdef"}, f.Store, f.Sessions, an, ips, metrics, slog.New(slog.DiscardHandler), nil)
 	return f, nil
 }

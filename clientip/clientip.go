@@ -13,12 +13,30 @@ import (
 // Safe for concurrent use.
 type Resolver struct {
 	trusted []netip.Prefix
+	header  string
 }
 
-// New returns a resolver that believes forwarding headers only when the TCP
-// peer, and each hop it vouches for, is inside one of the trusted CIDRs.
-func New(trustedCIDRs []string) (*Resolver, error) {
-	r := &Resolver{}
+// Headers a resolver can read the forwarding chain from.
+const (
+	XForwardedFor = "x-forwarded-for"
+	Forwarded     = "forwarded" // RFC 7239
+)
+
+// New returns a resolver that believes the forwarding header only when the
+// TCP peer, and each hop it vouches for, is inside one of the trusted CIDRs.
+// It reads exactly one header, the one the proxies are configured to write
+// (XForwardedFor or Forwarded): proxies append to their own header but pass
+// the other one through from the client, so reading both lets a client
+// choose its address.
+func New(trustedCIDRs []string, header string) (*Resolver, error) {
+	switch header {
+	case "", XForwardedFor:
+		header = XForwardedFor
+	case Forwarded:
+	default:
+		return nil, fmt.Errorf("clientip: header %q is not %s or %s", header, XForwardedFor, Forwarded)
+	}
+	r := &Resolver{header: header}
 	for _, c := range trustedCIDRs {
 		p, err := netip.ParsePrefix(c)
 		if err != nil {
@@ -53,7 +71,7 @@ func (r *Resolver) ClientIP(req *http.Request) netip.Addr {
 	if len(r.trusted) == 0 || !r.isTrusted(addr) {
 		return addr
 	}
-	hops := forwardedFor(req.Header)
+	hops := forwardedFor(req.Header, r.header)
 	for i := len(hops) - 1; i >= 0; i-- {
 		h, ok := parseHop(hops[i])
 		if !ok {
@@ -69,11 +87,11 @@ func (r *Resolver) ClientIP(req *http.Request) netip.Addr {
 }
 
 // forwardedFor returns the chain of client addresses, leftmost (farthest)
-// first, from Forwarded (RFC 7239) if present, else X-Forwarded-For.
-func forwardedFor(h http.Header) []string {
+// first, from the one configured header.
+func forwardedFor(h http.Header, header string) []string {
 	var hops []string
-	if fw := h.Values("Forwarded"); len(fw) > 0 {
-		for _, line := range fw {
+	if header == Forwarded {
+		for _, line := range h.Values("Forwarded") {
 			for elem := range strings.SplitSeq(line, ",") {
 				for pair := range strings.SplitSeq(elem, ";") {
 					k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")

@@ -6,7 +6,7 @@ import (
 )
 
 func TestClientIP(t *testing.T) {
-	r, err := New([]string{"10.0.0.0/8", "fd00::/8"})
+	xff, err := New([]string{"10.0.0.0/8", "fd00::/8"}, XForwardedFor)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,8 +24,7 @@ func TestClientIP(t *testing.T) {
 		{"all trusted: leftmost", "10.1.1.1:5000", "10.3.3.3, 10.2.2.2", "", "10.3.3.3"},
 		{"garbage hop stops the walk", "10.1.1.1:5000", "198.51.100.1, nonsense", "", "10.1.1.1"},
 		{"no header", "10.1.1.1:5000", "", "", "10.1.1.1"},
-		{"forwarded header", "10.1.1.1:5000", "", `for=192.0.2.60;proto=https, for="[2001:db8::1]:4711"`, "2001:db8::1"},
-		{"forwarded wins over xff", "10.1.1.1:5000", "1.1.1.1", "for=192.0.2.60", "192.0.2.60"},
+		{"client-sent Forwarded is ignored", "10.1.1.1:5000", "198.51.100.1", "for=10.9.9.9", "198.51.100.1"},
 		{"ipv6 peer", "[fd00::1]:443", "2001:db8::5", "", "2001:db8::5"},
 		{"v4-mapped peer", "[::ffff:10.1.1.1]:1", "198.51.100.7", "", "198.51.100.7"},
 	}
@@ -38,10 +37,33 @@ func TestClientIP(t *testing.T) {
 			if tt.fwd != "" {
 				req.Header.Set("Forwarded", tt.fwd)
 			}
-			if got := r.ClientIP(req); got.String() != tt.want {
+			if got := xff.ClientIP(req); got.String() != tt.want {
 				t.Fatalf("ClientIP = %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestForwardedHeader(t *testing.T) {
+	r, _ := New([]string{"10.0.0.0/8"}, Forwarded)
+	for _, tt := range []struct{ fwd, xff, want string }{
+		{`for=192.0.2.60;proto=https, for="[2001:db8::1]:4711"`, "", "2001:db8::1"},
+		{"for=192.0.2.60", "10.9.9.9", "192.0.2.60"}, // client-sent XFF ignored
+		{"", "192.0.2.1", "10.1.1.1"},
+	} {
+		req := &http.Request{RemoteAddr: "10.1.1.1:5000", Header: http.Header{}}
+		if tt.fwd != "" {
+			req.Header.Set("Forwarded", tt.fwd)
+		}
+		if tt.xff != "" {
+			req.Header.Set("X-Forwarded-For", tt.xff)
+		}
+		if got := r.ClientIP(req); got.String() != tt.want {
+			t.Errorf("Forwarded %q, XFF %q: %s, want %s", tt.fwd, tt.xff, got, tt.want)
+		}
+	}
+	if _, err := New(nil, "x-real-ip"); err == nil {
+		t.Fatal("unknown header accepted")
 	}
 }
 
@@ -54,7 +76,7 @@ func TestNoTrustedProxies(t *testing.T) {
 }
 
 func TestBadCIDR(t *testing.T) {
-	if _, err := New([]string{"10.0.0.1"}); err == nil {
+	if _, err := New([]string{"10.0.0.1"}, ""); err == nil {
 		t.Fatal("accepted an address without a prefix length")
 	}
 }

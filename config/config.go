@@ -38,6 +38,10 @@ type Config struct {
 	// TrustedProxies are CIDRs whose X-Forwarded-For / Forwarded headers are
 	// believed. Default none: the client IP is the TCP peer.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ClientIPHeader is the one header trusted proxies write the client
+	// address to: x-forwarded-for or forwarded (RFC 7239). The other is
+	// ignored, since proxies pass it through from clients. Default x-forwarded-for.
+	ClientIPHeader string `yaml:"client_ip_header"`
 	// TLSCert and TLSKey are PEM files; when both are set the public
 	// listener serves HTTPS. Default: plain HTTP (put TLS in front).
 	TLSCert string `yaml:"tls_cert"`
@@ -137,10 +141,11 @@ type CookiePolicy struct {
 // Default returns the configuration with every default filled in.
 func Default() Config {
 	return Config{
-		Listen:      "127.0.0.1:8080",
-		AdminListen: "127.0.0.1:8081",
-		Data:        "./tessera-data",
-		LogLevel:    "info",
+		Listen:         "127.0.0.1:8080",
+		AdminListen:    "127.0.0.1:8081",
+		Data:           "./tessera-data",
+		LogLevel:       "info",
+		ClientIPHeader: "x-forwarded-for",
 		Policy: Policy{
 			Session: SessionPolicy{
 				IdleTimeout:     Duration(30 * time.Minute),
@@ -210,6 +215,9 @@ func (c Config) Validate() error {
 		if _, err := netip.ParsePrefix(p); err != nil {
 			bad("trusted_proxies", "%q is not a CIDR", p)
 		}
+	}
+	if c.ClientIPHeader != "x-forwarded-for" && c.ClientIPHeader != "forwarded" {
+		bad("client_ip_header", "%q is not x-forwarded-for or forwarded", c.ClientIPHeader)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls_cert/tls_key", "set both or neither")

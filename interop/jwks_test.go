@@ -36,7 +36,7 @@ func TestGoOIDCVerifiesOurTokens(t *testing.T) {
 			if err := ks.Load(ctx); err != nil {
 				t.Fatal(err)
 			}
-			ips, _ := clientip.New(nil)
+			ips, _ := clientip.New(nil, "")
 			srv := server.New(server.Config{}, st, session.New(st, session.Config{IdleTimeout: time.Hour, AbsoluteTimeout: time.Hour}), nil, ips, nil, nil, nil).WithKeys(ks)
 			ts := httptest.NewServer(srv.Public())
 			defer ts.Close()

@@ -107,7 +107,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.User, amr []string, aal int, delivery string) {
 	tok, sess, err := s.sessions.Create(r.Context(), session.NewSession{
 		UserID: u.ID, Username: u.Username, IP: s.clientIP(r), UserAgent: r.UserAgent(), AMR: amr, AAL: aal,
+		PasswordChangedAt: u.PasswordChangedAt,
 	})
+	if errors.Is(err, session.ErrStaleCredentials) {
+		// The password changed while this login was checked against the old one.
+		s.metrics.login("invalid_credentials")
+		writeProblem(w, newProblem(http.StatusUnauthorized, "invalid_credentials", "The username or password is incorrect."))
+		return
+	}
 	if err != nil {
 		s.log.Error("session create failed", "user_id", u.ID, "err", err)
 		writeProblem(w, errUnavailable())

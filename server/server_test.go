@@ -84,7 +84,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		PerAccountIPBurst: 5, PerAccountIPRefill: time.Minute,
 		PerAccountBurst: 50, PerAccountRefill: 30 * time.Second,
 	}, c.Now, nil)
-	ips, _ := clientip.New([]string{"127.0.0.0/8", "::1/128"})
+	ips, _ := clientip.New([]string{"127.0.0.0/8", "::1/128"}, clientip.XForwardedFor)
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.LogRequests = true

@@ -115,3 +115,12 @@ func (c *cache) evictAll() {
 	clear(c.byHash)
 	clear(c.byID)
 }
+
+// each calls fn for every cached entry, under the read lock.
+func (c *cache) each(fn func(*entry)) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, e := range c.byHash {
+		fn(e)
+	}
+}

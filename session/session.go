@@ -25,6 +25,8 @@ var (
 	ErrRevoked     = errors.New("session: revoked")
 	ErrNotFound    = errors.New("session: not found")
 	ErrUnavailable = errors.New("session: store unavailable")
+	// ErrStaleCredentials: the password changed while this login was being checked.
+	ErrStaleCredentials = errors.New("session: credentials changed during login")
 )
 
 // Revocation reasons recorded with each revoked session.
@@ -40,7 +42,7 @@ const (
 // Store is what the engine needs from storage.
 type Store interface {
 	UserByID(ctx context.Context, id string) (store.User, error)
-	CreateSession(ctx context.Context, s store.Session, maxPerUser int) ([]string, error)
+	CreateSession(ctx context.Context, s store.Session, opt store.CreateOptions) ([]string, error)
 	SessionByHash(ctx context.Context, h token.Hash) (store.Session, error)
 	SessionByID(ctx context.Context, id string) (store.Session, error)
 	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error)
@@ -119,6 +121,10 @@ type NewSession struct {
 	IP, UserAgent    string
 	AMR              []string
 	AAL              int
+	// PasswordChangedAt is the user's credential epoch read when the
+	// password was checked; if it has moved since, Create fails with
+	// ErrStaleCredentials. Zero skips the check.
+	PasswordChangedAt time.Time
 }
 
 // Create starts a session with a fresh token and ID (never reusing the
@@ -147,7 +153,14 @@ func (m *Manager) Create(ctx context.Context, ns NewSession) (token.Token, Sessi
 		AAL:        ns.AAL,
 	}
 	gen := m.cache.generation()
-	evicted, err := m.st.CreateSession(ctx, s, m.cfg.MaxPerUser)
+	evicted, err := m.st.CreateSession(ctx, s, store.CreateOptions{
+		MaxPerUser:        m.cfg.MaxPerUser,
+		IdleCutoff:        now.Add(-m.cfg.IdleTimeout),
+		PasswordChangedAt: ns.PasswordChangedAt,
+	})
+	if errors.Is(err, store.ErrStale) {
+		return token.Token{}, Session{}, ErrStaleCredentials
+	}
 	if err != nil {
 		return token.Token{}, Session{}, fmt.Errorf("session: create: %w", err)
 	}
@@ -293,6 +306,23 @@ func (m *Manager) FlushTouches(ctx context.Context) error {
 	return nil
 }
 
+// FlushAll writes every last-seen time this node knows and the store does
+// not, including those newer than TouchInterval that would normally wait:
+// at shutdown nothing may be lost, or a restart would idle-expire sessions
+// early.
+func (m *Manager) FlushAll(ctx context.Context) error {
+	m.touchMu.Lock()
+	m.cache.each(func(e *entry) {
+		if seen := e.lastSeen.Load(); seen > e.lastWritten.Load() {
+			if t := time.Unix(0, seen).UTC(); m.touches[e.id].Before(t) {
+				m.touches[e.id] = t
+			}
+		}
+	})
+	m.touchMu.Unlock()
+	return m.FlushTouches(ctx)
+}
+
 // Lookup returns a session by ID, whether live or not, for admin views.
 func (m *Manager) Lookup(ctx context.Context, id string) (store.Session, error) {
 	s, err := m.st.SessionByID(ctx, id)
@@ -402,7 +432,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			return m.FlushTouches(fctx)
+			return m.FlushAll(fctx)
 		case <-poll.C:
 			if err := m.Follow(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("revocation feed unreadable; cached sessions are not trusted until it recovers", "err", err)

@@ -390,3 +390,35 @@ func TestCachedSessionMemory(t *testing.T) {
 	runtime.KeepAlive(c)
 	runtime.KeepAlive(hashes)
 }
+
+func TestFlushAllKeepsIdleAcrossRestart(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.TouchInterval = 5 * time.Minute
+	m := f.manager(nil)
+	raw, _ := f.login(t, m)
+	ctx := context.Background()
+	f.clock.Add(3 * time.Minute) // used within the touch interval: not yet queued
+	if _, err := m.Validate(ctx, raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.FlushAll(ctx); err != nil { // what shutdown does
+		t.Fatal(err)
+	}
+	f.clock.Add(29 * time.Minute) // 32m after login, 29m after last use
+	if _, err := f.manager(nil).Validate(ctx, raw); err != nil {
+		t.Fatalf("after a restart the last use was lost: %v", err)
+	}
+}
+
+func TestCreateRefusesStaleCredentials(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(nil)
+	ctx := context.Background()
+	if err := f.st.SetPasswordHash(ctx, f.user.ID, "new", f.clock.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := m.Create(ctx, NewSession{UserID: f.user.ID, Username: "alice", PasswordChangedAt: f.user.PasswordChangedAt})
+	if !errors.Is(err, ErrStaleCredentials) {
+		t.Fatalf("login checked against the old password: %v, want ErrStaleCredentials", err)
+	}
+}

@@ -12,6 +12,9 @@ import (
 var (
 	ErrNotFound = errors.New("store: not found")
 	ErrConflict = errors.New("store: already exists")
+	// ErrStale means a precondition no longer holds: the data changed
+	// between the caller's read and its write.
+	ErrStale = errors.New("store: precondition no longer holds")
 )
 
 // User is an account that can log in.
@@ -55,6 +58,20 @@ type Revocation struct {
 	Reason    string
 }
 
+// CreateOptions are the conditions a new session is stored under.
+type CreateOptions struct {
+	// MaxPerUser caps the user's live sessions (not revoked, not past
+	// ExpiresAt, last seen at or after IdleCutoff); the least recently seen
+	// are revoked with reason "session_limit" in the same transaction and
+	// their IDs returned. 0 means no cap.
+	MaxPerUser int
+	IdleCutoff time.Time
+	// PasswordChangedAt, if set, must still be the user's PasswordChangedAt,
+	// or CreateSession stores nothing and returns ErrStale: a login checked
+	// against a password that has since changed must not yield a session.
+	PasswordChangedAt time.Time
+}
+
 // Users stores accounts.
 type Users interface {
 	// CreateUser stores u; ErrConflict if the username is taken.
@@ -65,17 +82,18 @@ type Users interface {
 	ListUsers(ctx context.Context) ([]User, error)
 	// SetPasswordHash replaces the user's password hash.
 	SetPasswordHash(ctx context.Context, userID, hash string, at time.Time) error
+	// UpgradePasswordHash replaces the hash only if it is still oldHash
+	// (rehashing under new parameters must never undo a password change);
+	// ErrStale otherwise. PasswordChangedAt does not move.
+	UpgradePasswordHash(ctx context.Context, userID, oldHash, newHash string) error
 }
 
 // Sessions stores sessions and the revocation feed. Every method that revokes
 // MUST be durable when it returns nil, and MUST append one Revocation per
 // session it revoked in the same transaction.
 type Sessions interface {
-	// CreateSession stores s. If the user then has more than maxPerUser live
-	// sessions (not revoked, not past ExpiresAt at s.CreatedAt), the oldest are
-	// revoked with reason "session_limit" in the same transaction, and their
-	// IDs returned. maxPerUser <= 0 means no limit.
-	CreateSession(ctx context.Context, s Session, maxPerUser int) (evicted []string, err error)
+	// CreateSession stores s, atomically with opt's checks: see CreateOptions.
+	CreateSession(ctx context.Context, s Session, opt CreateOptions) (evicted []string, err error)
 	SessionByHash(ctx context.Context, h token.Hash) (Session, error)
 	SessionByID(ctx context.Context, id string) (Session, error)
 	// ListUserSessions returns the user's sessions that are neither revoked nor

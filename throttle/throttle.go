@@ -5,6 +5,7 @@ package throttle
 
 import (
 	"net/netip"
+	"sort"
 	"sync"
 	"time"
 )
@@ -82,8 +83,10 @@ func (l *Limiter) Refund(key string) {
 	}
 }
 
-// prune drops full buckets; if the map is still at its bound it drops
-// arbitrary ones, trading some throttle state for bounded memory. Callers hold mu.
+// prune drops full buckets, which carry no information. If the map is
+// still at its bound it drops the fullest remaining buckets, so a flood of
+// fresh keys (each one failure deep) cannot flush a drained bucket and free
+// the key an attacker is throttled on. Callers hold mu.
 func (l *Limiter) prune(now time.Time) {
 	for k, b := range l.buckets {
 		l.level(b, now)
@@ -91,11 +94,21 @@ func (l *Limiter) prune(now time.Time) {
 			delete(l.buckets, k)
 		}
 	}
-	for k := range l.buckets {
-		if len(l.buckets) < l.maxKeys*9/10 {
-			break
-		}
-		delete(l.buckets, k)
+	target := l.maxKeys * 9 / 10
+	if len(l.buckets) <= target {
+		return
+	}
+	type kv struct {
+		k string
+		t float64
+	}
+	all := make([]kv, 0, len(l.buckets))
+	for k, b := range l.buckets {
+		all = append(all, kv{k, b.tokens})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].t > all[j].t })
+	for _, x := range all[:len(all)-target] {
+		delete(l.buckets, x.k)
 	}
 }
 

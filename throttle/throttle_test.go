@@ -49,6 +49,21 @@ func TestRefund(t *testing.T) {
 	}
 }
 
+func TestFloodDoesNotFreeADrainedKey(t *testing.T) {
+	c := newClock()
+	l := New(5, time.Hour, c.now)
+	l.maxKeys = 100
+	for range 5 {
+		l.Take("victim")
+	}
+	for i := range 1000 { // an attacker churns fresh keys, one failure each
+		l.Take(fmt.Sprint("churn", i))
+	}
+	if ok, _ := l.Take("victim"); ok {
+		t.Fatal("flooding the table reset a drained bucket")
+	}
+}
+
 func TestBoundedKeys(t *testing.T) {
 	c := newClock()
 	l := New(2, time.Minute, c.now)

@@ -286,3 +286,30 @@ func TestCLI(t *testing.T) {
 		})
 	}
 }
+
+// TestGracefulShutdownFlushesLastSeen: SIGTERM exits 0 after writing the
+// last-seen times that were still only in memory.
+func TestGracefulShutdownFlushesLastSeen(t *testing.T) {
+	data := t.TempDir()
+	tessera(t, data, pw+"\n", nil, "user", "add", "erin", "--password-stdin")
+	r := serve(t, data)
+	tok, id := login(t, r, "erin")
+	if whoami(t, r, tok) != 200 { // moves last-seen in memory only (touch interval 1m)
+		t.Fatal("whoami")
+	}
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	if err := r.cmd.Wait(); err != nil {
+		t.Fatalf("serve did not exit cleanly on SIGTERM: %v", err)
+	}
+	r = serve(t, data)
+	admin, _ := os.ReadFile(filepath.Join(data, "admin-token"))
+	res, m := get(t, r.admin+"/admin/v1/sessions/"+id, "Authorization", "Bearer "+strings.TrimSpace(string(admin)))
+	if res.StatusCode != 200 {
+		t.Fatalf("admin get session: %d", res.StatusCode)
+	}
+	created, _ := time.Parse(time.RFC3339Nano, m["created_at"].(string))
+	seen, _ := time.Parse(time.RFC3339Nano, m["last_seen_at"].(string))
+	if !seen.After(created) {
+		t.Fatalf("last_seen_at %v not after created_at %v: the shutdown flush was lost", seen, created)
+	}
+}

@@ -67,7 +67,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ips, err := clientip.New(c.TrustedProxies)
+	ips, err := clientip.New(c.TrustedProxies, c.ClientIPHeader)
 	if err != nil {
 		return err
 	}
@@ -132,8 +132,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout, "  ready; Ctrl-C stops the server")
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
-	done := make(chan error, 4)
-	go func() { done <- sm.Run(runCtx) }()
+	done := make(chan error, 2)
+	runDone := make(chan error, 1)
+	go func() { runDone <- sm.Run(runCtx) }()
 	go gcLoop(runCtx, st, c, log)
 	go ks.Run(runCtx)
 	go func() {
@@ -159,12 +160,16 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	pub.Shutdown(shutCtx)
 	adm.Shutdown(shutCtx)
-	cancelRun() // the session manager flushes last-seen times on its way out
-	for range 10 {
-		select {
-		case <-done:
-		case <-time.After(100 * time.Millisecond):
+	cancelRun()
+	// The session manager flushes every unwritten last-seen time on its way
+	// out; wait for it before the store closes.
+	select {
+	case err := <-runDone:
+		if err != nil {
+			log.Error("final last-seen flush failed", "err", err)
 		}
+	case <-time.After(10 * time.Second):
+		log.Error("final last-seen flush timed out")
 	}
 	if errors.Is(runErr, http.ErrServerClosed) {
 		runErr = nil

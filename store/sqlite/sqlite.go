@@ -267,6 +267,17 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID, hash string, at tim
 	return nil
 }
 
+func (s *Store) UpgradePasswordHash(ctx context.Context, userID, oldHash, newHash string) error {
+	res, err := s.w.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?", newHash, userID, oldHash)
+	if err != nil {
+		return fmt.Errorf("sqlite: upgrade password hash: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlite: upgrade password hash: %w", store.ErrStale)
+	}
+	return nil
+}
+
 // Sessions
 
 const sessionCols = "id, token_hash, user_id, created_at, auth_time, expires_at, last_seen_at, ip, user_agent, amr, aal, revoked_at, revoke_reason"
@@ -298,9 +309,22 @@ func scanSession(row interface{ Scan(...any) error }) (store.Session, error) {
 	return s, nil
 }
 
-func (s *Store) CreateSession(ctx context.Context, sess store.Session, maxPerUser int) ([]string, error) {
+func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store.CreateOptions) ([]string, error) {
 	var evicted []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if !opt.PasswordChangedAt.IsZero() {
+			var changed int64
+			err := tx.QueryRowContext(ctx, "SELECT password_changed_at FROM users WHERE id = ?", sess.UserID).Scan(&changed)
+			if errors.Is(err, sql.ErrNoRows) {
+				return store.ErrNotFound
+			}
+			if err != nil {
+				return err
+			}
+			if changed != micros(opt.PasswordChangedAt) {
+				return store.ErrStale
+			}
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '')`,
 			sess.ID, sess.TokenHash[:], sess.UserID, micros(sess.CreatedAt), micros(sess.AuthTime), micros(sess.ExpiresAt),
@@ -311,12 +335,13 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, maxPerUse
 		if err != nil {
 			return err
 		}
-		if maxPerUser <= 0 {
+		if opt.MaxPerUser <= 0 {
 			return nil
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT id FROM sessions
-			WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
-			ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?`, sess.UserID, micros(sess.CreatedAt), maxPerUser)
+			WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND last_seen_at >= ?
+			ORDER BY last_seen_at DESC, created_at DESC, id DESC LIMIT -1 OFFSET ?`,
+			sess.UserID, micros(sess.CreatedAt), micros(opt.IdleCutoff), opt.MaxPerUser)
 		if err != nil {
 			return err
 		}

@@ -27,6 +27,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SessionConflict", testSessionConflict},
 		{"ListUserSessions", testListUserSessions},
 		{"SessionLimit", testSessionLimit},
+		{"SessionLimitSkipsIdle", testSessionLimitSkipsIdle},
+		{"CreateSessionStalePassword", testCreateSessionStalePassword},
+		{"UpgradePasswordHash", testUpgradePasswordHash},
 		{"Touch", testTouch},
 		{"RevokeSession", testRevokeSession},
 		{"RevokeUserSessions", testRevokeUserSessions},
@@ -92,7 +95,7 @@ func newSession(t *testing.T, userID string, created time.Time) store.Session {
 
 func mustCreate(t *testing.T, s store.Store, sess store.Session, max int) []string {
 	t.Helper()
-	ev, err := s.CreateSession(context.Background(), sess, max)
+	ev, err := s.CreateSession(context.Background(), sess, store.CreateOptions{MaxPerUser: max})
 	if err != nil {
 		t.Fatalf("CreateSession: %v", err)
 	}
@@ -173,7 +176,7 @@ func testSessionConflict(t *testing.T, s store.Store) {
 	mustCreate(t, s, a, 0)
 	b := newSession(t, u.ID, base)
 	b.TokenHash = a.TokenHash
-	if _, err := s.CreateSession(context.Background(), b, 0); !errors.Is(err, store.ErrConflict) {
+	if _, err := s.CreateSession(context.Background(), b, store.CreateOptions{}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("same token hash: got %v, want ErrConflict", err)
 	}
 	if _, err := s.SessionByID(context.Background(), b.ID); !errors.Is(err, store.ErrNotFound) {
@@ -440,7 +443,7 @@ func testConcurrentSessionLimit(t *testing.T, s store.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.CreateSession(ctx, x, limit); err != nil {
+			if _, err := s.CreateSession(ctx, x, store.CreateOptions{MaxPerUser: limit}); err != nil {
 				t.Errorf("CreateSession: %v", err)
 			}
 		}()
@@ -557,5 +560,72 @@ func testConcurrentKeyRotation(t *testing.T, s store.Store) {
 	}
 	if active != 1 || next != 1 {
 		t.Fatalf("%d active and %d next keys after concurrent rotation", active, next)
+	}
+}
+
+func testSessionLimitSkipsIdle(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := newUser(t, s, "alice")
+	active := newSession(t, u.ID, base)
+	idle1 := newSession(t, u.ID, base.Add(time.Minute))
+	idle2 := newSession(t, u.ID, base.Add(2*time.Minute))
+	for _, x := range []store.Session{active, idle1, idle2} {
+		mustCreate(t, s, x, 0)
+	}
+	now := base.Add(time.Hour)
+	s.TouchSessions(ctx, map[string]time.Time{active.ID: now.Add(-time.Minute)})
+	fourth := newSession(t, u.ID, now)
+	ev, err := s.CreateSession(ctx, fourth, store.CreateOptions{MaxPerUser: 3, IdleCutoff: now.Add(-30 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev) != 0 {
+		t.Fatalf("evicted %v: idle-expired sessions must not count against the cap", ev)
+	}
+	// With every session recent, the least recently seen goes, not the oldest.
+	s.TouchSessions(ctx, map[string]time.Time{idle1.ID: now, idle2.ID: now.Add(-2 * time.Minute)})
+	fifth := newSession(t, u.ID, now.Add(time.Second))
+	ev, err = s.CreateSession(ctx, fifth, store.CreateOptions{MaxPerUser: 4, IdleCutoff: now.Add(-30 * time.Minute)})
+	if err != nil || !reflect.DeepEqual(ev, []string{idle2.ID}) {
+		t.Fatalf("evicted %v, %v; want the least recently seen %s", ev, err, idle2.ID)
+	}
+}
+
+func testCreateSessionStalePassword(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := newUser(t, s, "alice")
+	x := newSession(t, u.ID, base)
+	if _, err := s.CreateSession(ctx, x, store.CreateOptions{PasswordChangedAt: u.PasswordChangedAt}); err != nil {
+		t.Fatalf("current password epoch: %v", err)
+	}
+	if err := s.SetPasswordHash(ctx, u.ID, "changed", base.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	y := newSession(t, u.ID, base.Add(2*time.Minute))
+	if _, err := s.CreateSession(ctx, y, store.CreateOptions{PasswordChangedAt: u.PasswordChangedAt}); !errors.Is(err, store.ErrStale) {
+		t.Fatalf("login verified against the old password: %v, want ErrStale", err)
+	}
+	if _, err := s.SessionByID(ctx, y.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatal("a refused CreateSession stored the session")
+	}
+}
+
+func testUpgradePasswordHash(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := newUser(t, s, "alice")
+	if err := s.UpgradePasswordHash(ctx, u.ID, u.PasswordHash, "upgraded"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.UserByID(ctx, u.ID)
+	if got.PasswordHash != "upgraded" || !got.PasswordChangedAt.Equal(u.PasswordChangedAt) {
+		t.Fatalf("after upgrade: %+v", got)
+	}
+	// A password change landed first: the upgrade must not undo it.
+	s.SetPasswordHash(ctx, u.ID, "new-password-hash", base.Add(time.Hour))
+	if err := s.UpgradePasswordHash(ctx, u.ID, "upgraded", "rehash-of-old-password"); !errors.Is(err, store.ErrStale) {
+		t.Fatalf("stale upgrade: %v, want ErrStale", err)
+	}
+	if got, _ := s.UserByID(ctx, u.ID); got.PasswordHash != "new-password-hash" {
+		t.Fatal("a stale rehash overwrote a password change")
 	}
 }
