@@ -16,6 +16,7 @@ type entry struct {
 	aal                  int
 	created, authTime    int64 // unix nanoseconds
 	expires              int64
+	idle                 int64        // this session's idle timeout, nanoseconds
 	lastSeen             atomic.Int64 // as this node saw it
 	lastWritten          atomic.Int64 // last-seen time last queued for the store
 }

@@ -125,6 +125,10 @@ type NewSession struct {
 	// password was checked; if it has moved since, Create fails with
 	// ErrStaleCredentials. Zero skips the check.
 	PasswordChangedAt time.Time
+	// IdleTimeout and AbsoluteTimeout override the configured ones (zero:
+	// the configured). Sessions behind refresh tokens live longer than
+	// browser sessions.
+	IdleTimeout, AbsoluteTimeout time.Duration
 }
 
 // Create starts a session with a fresh token and ID (never reusing the
@@ -139,23 +143,30 @@ func (m *Manager) Create(ctx context.Context, ns NewSession) (token.Token, Sessi
 		return token.Token{}, Session{}, fmt.Errorf("session: id: %w", err)
 	}
 	now := m.now().UTC().Truncate(time.Microsecond)
+	idle, abs := m.cfg.IdleTimeout, m.cfg.AbsoluteTimeout
+	if ns.IdleTimeout > 0 {
+		idle = ns.IdleTimeout
+	}
+	if ns.AbsoluteTimeout > 0 {
+		abs = ns.AbsoluteTimeout
+	}
 	s := store.Session{
-		ID:         id.String(),
-		TokenHash:  tok.Hash(),
-		UserID:     ns.UserID,
-		CreatedAt:  now,
-		AuthTime:   now,
-		ExpiresAt:  now.Add(m.cfg.AbsoluteTimeout),
-		LastSeenAt: now,
-		IP:         ns.IP,
-		UserAgent:  truncate(ns.UserAgent, 512),
-		AMR:        ns.AMR,
-		AAL:        ns.AAL,
+		ID:          id.String(),
+		TokenHash:   tok.Hash(),
+		UserID:      ns.UserID,
+		CreatedAt:   now,
+		AuthTime:    now,
+		ExpiresAt:   now.Add(abs),
+		LastSeenAt:  now,
+		IdleTimeout: idle,
+		IP:          ns.IP,
+		UserAgent:   truncate(ns.UserAgent, 512),
+		AMR:         ns.AMR,
+		AAL:         ns.AAL,
 	}
 	gen := m.cache.generation()
 	evicted, err := m.st.CreateSession(ctx, s, store.CreateOptions{
 		MaxPerUser:        m.cfg.MaxPerUser,
-		IdleCutoff:        now.Add(-m.cfg.IdleTimeout),
 		PasswordChangedAt: ns.PasswordChangedAt,
 	})
 	if errors.Is(err, store.ErrStale) {
@@ -192,6 +203,7 @@ func (m *Manager) entryOf(s store.Session, username, csrf string) *entry {
 		created:  s.CreatedAt.UnixNano(),
 		authTime: s.AuthTime.UnixNano(),
 		expires:  s.ExpiresAt.UnixNano(),
+		idle:     int64(s.IdleTimeout),
 	}
 	e.lastSeen.Store(s.LastSeenAt.UnixNano())
 	e.lastWritten.Store(s.LastSeenAt.UnixNano())
@@ -207,7 +219,7 @@ func (m *Manager) view(e *entry) Session {
 		CreatedAt:     time.Unix(0, e.created).UTC(),
 		AuthTime:      time.Unix(0, e.authTime).UTC(),
 		ExpiresAt:     time.Unix(0, e.expires).UTC(),
-		IdleExpiresAt: m.idleExpiry(e.expires, seen),
+		IdleExpiresAt: idleExpiry(e.expires, seen, e.idle),
 		LastSeenAt:    time.Unix(0, seen).UTC(),
 		AMR:           e.amr,
 		AAL:           e.aal,
@@ -215,8 +227,8 @@ func (m *Manager) view(e *entry) Session {
 	}
 }
 
-func (m *Manager) idleExpiry(expires, seen int64) time.Time {
-	return time.Unix(0, min(expires, seen+int64(m.cfg.IdleTimeout))).UTC()
+func idleExpiry(expires, seen, idle int64) time.Time {
+	return time.Unix(0, min(expires, seen+idle)).UTC()
 }
 
 // Validate checks a presented session token and, if it is live, slides its
@@ -231,7 +243,7 @@ func (m *Manager) Validate(ctx context.Context, raw string) (Session, error) {
 	now := m.now().UnixNano()
 	if m.cacheTrusted() {
 		if e := m.cache.get(h); e != nil {
-			if now < e.expires && now < e.lastSeen.Load()+int64(m.cfg.IdleTimeout) {
+			if now < e.expires && now < e.lastSeen.Load()+e.idle {
 				m.touch(e, now)
 				return m.view(e), nil
 			}
@@ -255,7 +267,7 @@ func (m *Manager) load(ctx context.Context, raw string, h token.Hash, now int64)
 	if s.Revoked() {
 		return Session{}, ErrRevoked
 	}
-	if now >= s.ExpiresAt.UnixNano() || now >= s.LastSeenAt.UnixNano()+int64(m.cfg.IdleTimeout) {
+	if now >= s.ExpiresAt.UnixNano() || now >= s.LastSeenAt.UnixNano()+int64(s.IdleTimeout) {
 		return Session{}, ErrExpired
 	}
 	u, err := m.st.UserByID(ctx, s.UserID)
@@ -345,7 +357,7 @@ func (m *Manager) List(ctx context.Context, userID string) ([]store.Session, err
 		if e := m.cache.get(s.TokenHash); e != nil {
 			s.LastSeenAt = time.Unix(0, e.lastSeen.Load()).UTC()
 		}
-		if !now.Before(s.LastSeenAt.Add(m.cfg.IdleTimeout)) {
+		if !now.Before(s.LastSeenAt.Add(s.IdleTimeout)) {
 			continue // idle-expired
 		}
 		out = append(out, s)
@@ -355,7 +367,7 @@ func (m *Manager) List(ctx context.Context, userID string) ([]store.Session, err
 
 // IdleExpiry returns when s times out if unused from now on.
 func (m *Manager) IdleExpiry(s store.Session) time.Time {
-	return m.idleExpiry(s.ExpiresAt.UnixNano(), s.LastSeenAt.UnixNano())
+	return idleExpiry(s.ExpiresAt.UnixNano(), s.LastSeenAt.UnixNano(), int64(s.IdleTimeout))
 }
 
 // Revoke ends one session. It returns only once the revocation is durable,

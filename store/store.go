@@ -34,13 +34,17 @@ type Session struct {
 	UserID     string
 	CreatedAt  time.Time
 	AuthTime   time.Time // last time the user proved a credential (step-up refreshes it)
-	ExpiresAt  time.Time // absolute expiry; idle expiry is LastSeenAt + the idle timeout
+	ExpiresAt  time.Time // absolute expiry
 	LastSeenAt time.Time
-	IP         string
-	UserAgent  string
-	AMR        []string // RFC 8176 authentication method references, such as "pwd"
-	AAL        int      // NIST authenticator assurance level, 1..3
-	RevokedAt  time.Time
+	// IdleTimeout ends the session when unused this long: the session ends
+	// at min(ExpiresAt, LastSeenAt+IdleTimeout). Browser sessions and
+	// refresh-token sessions have different ones. Must be positive.
+	IdleTimeout time.Duration
+	IP          string
+	UserAgent   string
+	AMR         []string // RFC 8176 authentication method references, such as "pwd"
+	AAL         int      // NIST authenticator assurance level, 1..3
+	RevokedAt   time.Time
 	// RevokeReason says why the session ended, for audit and the user's device list.
 	RevokeReason string
 }
@@ -60,12 +64,11 @@ type Revocation struct {
 
 // CreateOptions are the conditions a new session is stored under.
 type CreateOptions struct {
-	// MaxPerUser caps the user's live sessions (not revoked, not past
-	// ExpiresAt, last seen at or after IdleCutoff); the least recently seen
-	// are revoked with reason "session_limit" in the same transaction and
-	// their IDs returned. 0 means no cap.
+	// MaxPerUser caps the user's live sessions (not revoked, neither past
+	// ExpiresAt nor idle-expired at the new session's CreatedAt); the least
+	// recently seen are revoked with reason "session_limit" in the same
+	// transaction and their IDs returned. 0 means no cap.
 	MaxPerUser int
-	IdleCutoff time.Time
 	// PasswordChangedAt, if set, must still be the user's PasswordChangedAt,
 	// or CreateSession stores nothing and returns ErrStale: a login checked
 	// against a password that has since changed must not yield a session.
@@ -96,8 +99,9 @@ type Sessions interface {
 	CreateSession(ctx context.Context, s Session, opt CreateOptions) (evicted []string, err error)
 	SessionByHash(ctx context.Context, h token.Hash) (Session, error)
 	SessionByID(ctx context.Context, id string) (Session, error)
-	// ListUserSessions returns the user's sessions that are neither revoked nor
-	// past ExpiresAt at now, newest first.
+	// ListUserSessions returns the user's sessions that are neither revoked,
+	// past ExpiresAt nor idle-expired (by the stored last-seen time) at now,
+	// newest first.
 	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
 	// TouchSessions records last-seen times in one batch. A time older than
 	// the stored one is ignored, so batches may arrive out of order.

@@ -280,15 +280,15 @@ func (s *Store) UpgradePasswordHash(ctx context.Context, userID, oldHash, newHas
 
 // Sessions
 
-const sessionCols = "id, token_hash, user_id, created_at, auth_time, expires_at, last_seen_at, ip, user_agent, amr, aal, revoked_at, revoke_reason"
+const sessionCols = "id, token_hash, user_id, created_at, auth_time, expires_at, last_seen_at, idle_us, ip, user_agent, amr, aal, revoked_at, revoke_reason"
 
 func scanSession(row interface{ Scan(...any) error }) (store.Session, error) {
 	var s store.Session
 	var hash []byte
-	var created, authTime, expires, seen int64
+	var created, authTime, expires, seen, idle int64
 	var revoked sql.NullInt64
 	var amr string
-	err := row.Scan(&s.ID, &hash, &s.UserID, &created, &authTime, &expires, &seen, &s.IP, &s.UserAgent, &amr, &s.AAL, &revoked, &s.RevokeReason)
+	err := row.Scan(&s.ID, &hash, &s.UserID, &created, &authTime, &expires, &seen, &idle, &s.IP, &s.UserAgent, &amr, &s.AAL, &revoked, &s.RevokeReason)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, store.ErrNotFound
 	}
@@ -300,6 +300,7 @@ func scanSession(row interface{ Scan(...any) error }) (store.Session, error) {
 	}
 	copy(s.TokenHash[:], hash)
 	s.CreatedAt, s.AuthTime, s.ExpiresAt, s.LastSeenAt = fromMicros(created), fromMicros(authTime), fromMicros(expires), fromMicros(seen)
+	s.IdleTimeout = time.Duration(idle) * time.Microsecond
 	if revoked.Valid {
 		s.RevokedAt = fromMicros(revoked.Int64)
 	}
@@ -325,10 +326,13 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 				return store.ErrStale
 			}
 		}
+		if sess.IdleTimeout <= 0 {
+			return errors.New("session without an idle timeout")
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '')`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '')`,
 			sess.ID, sess.TokenHash[:], sess.UserID, micros(sess.CreatedAt), micros(sess.AuthTime), micros(sess.ExpiresAt),
-			micros(sess.LastSeenAt), sess.IP, sess.UserAgent, strings.Join(sess.AMR, ","), sess.AAL)
+			micros(sess.LastSeenAt), sess.IdleTimeout.Microseconds(), sess.IP, sess.UserAgent, strings.Join(sess.AMR, ","), sess.AAL)
 		if isUniqueViolation(err) {
 			return store.ErrConflict
 		}
@@ -339,9 +343,9 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 			return nil
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT id FROM sessions
-			WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND last_seen_at >= ?
-			ORDER BY last_seen_at DESC, created_at DESC, id DESC LIMIT -1 OFFSET ?`,
-			sess.UserID, micros(sess.CreatedAt), micros(opt.IdleCutoff), opt.MaxPerUser)
+			WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 AND last_seen_at + idle_us > ?2
+			ORDER BY last_seen_at DESC, created_at DESC, id DESC LIMIT -1 OFFSET ?3`,
+			sess.UserID, micros(sess.CreatedAt), opt.MaxPerUser)
 		if err != nil {
 			return err
 		}
@@ -396,8 +400,8 @@ func (s *Store) SessionByID(ctx context.Context, id string) (store.Session, erro
 
 func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
 	rows, err := s.r.QueryContext(ctx, "SELECT "+sessionCols+` FROM sessions
-		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
-		ORDER BY created_at DESC, id DESC`, userID, micros(now))
+		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND last_seen_at + idle_us > ?
+		ORDER BY created_at DESC, id DESC`, userID, micros(now), micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list sessions: %w", err)
 	}

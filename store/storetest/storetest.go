@@ -79,17 +79,18 @@ func newSession(t *testing.T, userID string, created time.Time) store.Session {
 	}
 	seq++
 	return store.Session{
-		ID:         fmt.Sprintf("s-%06d", seq),
-		TokenHash:  tok.Hash(),
-		UserID:     userID,
-		CreatedAt:  created,
-		AuthTime:   created,
-		ExpiresAt:  created.Add(12 * time.Hour),
-		LastSeenAt: created,
-		IP:         "192.0.2.1",
-		UserAgent:  "storetest/1.0",
-		AMR:        []string{"pwd", "otp"},
-		AAL:        2,
+		ID:          fmt.Sprintf("s-%06d", seq),
+		TokenHash:   tok.Hash(),
+		UserID:      userID,
+		CreatedAt:   created,
+		AuthTime:    created,
+		ExpiresAt:   created.Add(12 * time.Hour),
+		LastSeenAt:  created,
+		IdleTimeout: 30 * time.Minute,
+		IP:          "192.0.2.1",
+		UserAgent:   "storetest/1.0",
+		AMR:         []string{"pwd", "otp"},
+		AAL:         2,
 	}
 }
 
@@ -192,8 +193,12 @@ func testListUserSessions(t *testing.T, s store.Store) {
 	mid := newSession(t, u.ID, base.Add(time.Minute))
 	gone := newSession(t, u.ID, base.Add(2*time.Minute))
 	expired := newSession(t, u.ID, base.Add(-13*time.Hour))
+	idle := newSession(t, u.ID, base.Add(-31*time.Minute))
+	idle.ExpiresAt = base.Add(11 * time.Hour)
+	long := newSession(t, u.ID, base.Add(-2*time.Hour)) // a refresh-token session: long idle timeout
+	long.IdleTimeout = 7 * 24 * time.Hour
 	others := newSession(t, v.ID, base)
-	for _, x := range []store.Session{old, mid, gone, expired, others} {
+	for _, x := range []store.Session{old, mid, gone, expired, idle, long, others} {
 		mustCreate(t, s, x, 0)
 	}
 	if _, err := s.RevokeSession(ctx, gone.ID, base.Add(3*time.Minute), "logout"); err != nil {
@@ -203,8 +208,8 @@ func testListUserSessions(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ids := sessionIDs(got); !reflect.DeepEqual(ids, []string{mid.ID, old.ID}) {
-		t.Fatalf("ListUserSessions = %v, want [%s %s] (newest first, no revoked or expired)", ids, mid.ID, old.ID)
+	if ids := sessionIDs(got); !reflect.DeepEqual(ids, []string{mid.ID, old.ID, long.ID}) {
+		t.Fatalf("ListUserSessions = %v, want [%s %s %s] (newest first, no revoked, expired or idle)", ids, mid.ID, old.ID, long.ID)
 	}
 }
 
@@ -575,7 +580,7 @@ func testSessionLimitSkipsIdle(t *testing.T, s store.Store) {
 	now := base.Add(time.Hour)
 	s.TouchSessions(ctx, map[string]time.Time{active.ID: now.Add(-time.Minute)})
 	fourth := newSession(t, u.ID, now)
-	ev, err := s.CreateSession(ctx, fourth, store.CreateOptions{MaxPerUser: 3, IdleCutoff: now.Add(-30 * time.Minute)})
+	ev, err := s.CreateSession(ctx, fourth, store.CreateOptions{MaxPerUser: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -585,7 +590,7 @@ func testSessionLimitSkipsIdle(t *testing.T, s store.Store) {
 	// With every session recent, the least recently seen goes, not the oldest.
 	s.TouchSessions(ctx, map[string]time.Time{idle1.ID: now, idle2.ID: now.Add(-2 * time.Minute)})
 	fifth := newSession(t, u.ID, now.Add(time.Second))
-	ev, err = s.CreateSession(ctx, fifth, store.CreateOptions{MaxPerUser: 4, IdleCutoff: now.Add(-30 * time.Minute)})
+	ev, err = s.CreateSession(ctx, fifth, store.CreateOptions{MaxPerUser: 4})
 	if err != nil || !reflect.DeepEqual(ev, []string{idle2.ID}) {
 		t.Fatalf("evicted %v, %v; want the least recently seen %s", ev, err, idle2.ID)
 	}

@@ -15,6 +15,7 @@ CREATE TABLE sessions (
 	auth_time     INTEGER NOT NULL,
 	expires_at    INTEGER NOT NULL,
 	last_seen_at  INTEGER NOT NULL,
+	idle_us       INTEGER NOT NULL, -- this session's idle timeout
 	ip            TEXT NOT NULL,
 	user_agent    TEXT NOT NULL,
 	amr           TEXT NOT NULL,
