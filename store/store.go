@@ -128,6 +128,8 @@ type Store interface {
 	Users
 	Sessions
 	SigningKeys
+	Clients
+	RefreshTokens
 	// Ping reports whether the backend can answer; /readyz uses it.
 	Ping(ctx context.Context) error
 	Close() error
@@ -169,4 +171,84 @@ type SigningKeys interface {
 	RotateSigningKeys(ctx context.Context, expectActive string, newNext SigningKey, at time.Time) error
 	// DeleteRetiredKeys removes keys retired before cutoff.
 	DeleteRetiredKeys(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// Client is a registered OAuth 2.0 client.
+type Client struct {
+	ID          string
+	Name        string
+	SecretHash  []byte // keyed hash of the client secret; nil for a public client
+	Grants      []string
+	Scopes      []string
+	TokenFormat string // "jwt"
+	CreatedAt   time.Time
+}
+
+// Clients stores OAuth clients.
+type Clients interface {
+	// CreateClient stores c; ErrConflict if the name is taken.
+	CreateClient(ctx context.Context, c Client) error
+	ClientByID(ctx context.Context, id string) (Client, error)
+	ListClients(ctx context.Context) ([]Client, error)
+}
+
+// RefreshToken is one rotating refresh token. Its session is its family:
+// revoking the session ends every refresh token of the family.
+type RefreshToken struct {
+	Hash      token.Hash
+	SessionID string
+	ClientID  string
+	Scope     string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero until rotated
+}
+
+// RotateRequest is one presentation of a refresh token.
+type RotateRequest struct {
+	ClientID  string     // the presenting client; must be the token's
+	Scope     string     // requested scope; "" keeps the token's, else a subset of it
+	Successor token.Hash // the new token's hash
+	Now       time.Time
+	TTL       time.Duration // successor lifetime, capped by the session's absolute expiry
+	// Grace lets the same client present a just-rotated token again for
+	// this long (a retry after a lost response) without it counting as reuse.
+	Grace time.Duration
+}
+
+// RefreshOutcome is what a presentation did.
+type RefreshOutcome int
+
+const (
+	// RefreshRotated: the token was live; it is now used and the successor stored.
+	RefreshRotated RefreshOutcome = iota + 1
+	// RefreshGraceRetry: the token was rotated moments ago by the same
+	// client; another successor was stored.
+	RefreshGraceRetry
+	// RefreshReused: the token had been rotated before; the whole family
+	// (its session) is now revoked, with reason "refresh_reuse".
+	RefreshReused
+	// RefreshRefused: expired token, ended session, other client or wider
+	// scope; nothing changed.
+	RefreshRefused
+)
+
+// RefreshResult reports a presentation.
+type RefreshResult struct {
+	Outcome   RefreshOutcome
+	Presented RefreshToken // the presented token's record, as it was
+	Successor RefreshToken // for RefreshRotated and RefreshGraceRetry
+	Session   Session      // the family's session, as it was
+	Reason    string       // for RefreshRefused: why
+}
+
+// RefreshTokens stores rotating refresh tokens.
+type RefreshTokens interface {
+	// CreateRefreshToken stores the first token of a session's family.
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// RotateRefreshToken MUST be atomic and linearizable: of any number of
+	// concurrent presentations of one live token, exactly one is
+	// RefreshRotated; the others are RefreshGraceRetry (same client, within
+	// grace) or RefreshReused. ErrNotFound if no such token exists.
+	RotateRefreshToken(ctx context.Context, presented token.Hash, req RotateRequest) (RefreshResult, error)
 }

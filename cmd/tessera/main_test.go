@@ -259,7 +259,7 @@ func TestCLI(t *testing.T) {
 		{"no command", "", nil, nil, 2, "", "Usage"},
 		{"unknown command", "", nil, []string{"frobnicate"}, 2, "", "unknown command"},
 		{"help", "", nil, []string{"help"}, 0, "tessera serve", ""},
-		{"migrate", "", nil, []string{"migrate"}, 0, "schema at version 2", ""},
+		{"migrate", "", nil, []string{"migrate"}, 0, "schema at version 3", ""},
 		{"keys list", "", nil, []string{"keys", "list"}, 0, "active", ""},
 		{"keys rotate", "", nil, []string{"keys", "rotate"}, 0, "active key is now", ""},
 		{"keys nonsense", "", nil, []string{"keys", "delete"}, 2, "", "usage"},

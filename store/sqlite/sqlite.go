@@ -543,6 +543,9 @@ func (s *Store) DeleteExpired(ctx context.Context, cutoff time.Time) (int, error
 			return err
 		}
 		n, _ = res.RowsAffected()
+		if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE expires_at < ?", micros(cutoff)); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, "DELETE FROM revocations WHERE at < ?", micros(cutoff))
 		return err
 	})

@@ -38,6 +38,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentRevoke", testConcurrentRevoke},
 		{"ConcurrentSessionLimit", testConcurrentSessionLimit},
 		{"SigningKeys", testSigningKeys},
+		{"Clients", testClients},
+		{"RefreshRotation", testRefreshRotation},
+		{"RefreshGraceAndRefusals", testRefreshGraceAndRefusals},
+		{"RefreshRace", testRefreshRace},
 		{"ConcurrentKeyRotation", testConcurrentKeyRotation},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,181 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/token"
+)
+
+const clientCols = "id, name, secret_hash, grants, scopes, token_format, created_at"
+
+func scanClient(row interface{ Scan(...any) error }) (store.Client, error) {
+	var c store.Client
+	var grants, scopes string
+	var created int64
+	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &c.TokenFormat, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Client{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Client{}, err
+	}
+	c.Grants, c.Scopes, c.CreatedAt = strings.Fields(grants), strings.Fields(scopes), fromMicros(created)
+	return c, nil
+}
+
+func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
+	_, err := s.w.ExecContext(ctx, "INSERT INTO clients ("+clientCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+		c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, micros(c.CreatedAt))
+	if isUniqueViolation(err) {
+		return fmt.Errorf("sqlite: create client: %w", store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: create client: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) ClientByID(ctx context.Context, id string) (store.Client, error) {
+	c, err := scanClient(s.r.QueryRowContext(ctx, "SELECT "+clientCols+" FROM clients WHERE id = ?", id))
+	if err != nil {
+		return store.Client{}, fmt.Errorf("sqlite: client: %w", err)
+	}
+	return c, nil
+}
+
+func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+clientCols+" FROM clients ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list clients: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Client
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list clients: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+const refreshCols = "token_hash, session_id, client_id, scope, created_at, expires_at, used_at"
+
+func insertRefresh(ctx context.Context, tx *sql.Tx, t store.RefreshToken) error {
+	_, err := tx.ExecContext(ctx, "INSERT INTO refresh_tokens ("+refreshCols+") VALUES (?, ?, ?, ?, ?, ?, NULL)",
+		t.Hash[:], t.SessionID, t.ClientID, t.Scope, micros(t.CreatedAt), micros(t.ExpiresAt))
+	return err
+}
+
+func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error { return insertRefresh(ctx, tx, t) })
+	if isUniqueViolation(err) {
+		return fmt.Errorf("sqlite: create refresh token: %w", store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: create refresh token: %w", err)
+	}
+	return nil
+}
+
+// RotateRefreshToken runs in one immediate transaction: SQLite's single
+// writer makes every presentation see the effects of the one before it.
+func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, req store.RotateRequest) (store.RefreshResult, error) {
+	var res store.RefreshResult
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var old store.RefreshToken
+		var hash []byte
+		var created, expires int64
+		var used sql.NullInt64
+		err := tx.QueryRowContext(ctx, "SELECT "+refreshCols+" FROM refresh_tokens WHERE token_hash = ?", presented[:]).
+			Scan(&hash, &old.SessionID, &old.ClientID, &old.Scope, &created, &expires, &used)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		old.Hash = presented
+		old.CreatedAt, old.ExpiresAt = fromMicros(created), fromMicros(expires)
+		if used.Valid {
+			old.UsedAt = fromMicros(used.Int64)
+		}
+		sess, err := scanSession(tx.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = ?", old.SessionID))
+		if err != nil {
+			return err
+		}
+		res.Presented, res.Session = old, sess
+		now := req.Now
+		refuse := func(reason string) error {
+			res.Outcome, res.Reason = store.RefreshRefused, reason
+			return nil
+		}
+		switch {
+		case sess.Revoked():
+			return refuse("session revoked")
+		case !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(sess.IdleTimeout)):
+			return refuse("session expired")
+		case !now.Before(old.ExpiresAt):
+			return refuse("refresh token expired")
+		case req.ClientID != old.ClientID:
+			return refuse("refresh token issued to another client")
+		}
+		scope := old.Scope
+		if req.Scope != "" {
+			if !subset(req.Scope, old.Scope) {
+				return refuse("requested scope exceeds the granted scope")
+			}
+			scope = req.Scope
+		}
+		switch {
+		case old.UsedAt.IsZero():
+			res.Outcome = store.RefreshRotated
+			if _, err := tx.ExecContext(ctx, "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?", micros(now), presented[:]); err != nil {
+				return err
+			}
+		case req.Grace > 0 && now.Sub(old.UsedAt) <= req.Grace:
+			res.Outcome = store.RefreshGraceRetry
+		default:
+			res.Outcome = store.RefreshReused
+			if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE session_id = ?", old.SessionID); err != nil {
+				return err
+			}
+			return revokeTx(ctx, tx, old.SessionID, sess.UserID, now, "refresh_reuse")
+		}
+		exp := now.Add(req.TTL)
+		if sess.ExpiresAt.Before(exp) {
+			exp = sess.ExpiresAt
+		}
+		res.Successor = store.RefreshToken{Hash: req.Successor, SessionID: old.SessionID, ClientID: old.ClientID, Scope: scope, CreatedAt: now, ExpiresAt: exp}
+		if err := insertRefresh(ctx, tx, res.Successor); err != nil {
+			return err
+		}
+		// Using a refresh token is using the session: slide its idle timeout.
+		_, err = tx.ExecContext(ctx, "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?", micros(now), old.SessionID, micros(now))
+		return err
+	})
+	if err != nil {
+		return store.RefreshResult{}, fmt.Errorf("sqlite: rotate refresh token: %w", err)
+	}
+	return res, nil
+}
+
+// subset reports whether every space-separated scope in want is in have.
+func subset(want, have string) bool {
+	h := map[string]bool{}
+	for _, s := range strings.Fields(have) {
+		h[s] = true
+	}
+	for _, s := range strings.Fields(want) {
+		if !h[s] {
+			return false
+		}
+	}
+	return true
+}

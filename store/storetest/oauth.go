@@ -1,0 +1,207 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/token"
+)
+
+func testClients(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	c := store.Client{ID: "c1", Name: "billing", SecretHash: []byte{1, 2, 3}, Grants: []string{"client_credentials"}, Scopes: []string{"read", "write"}, TokenFormat: "jwt", CreatedAt: base}
+	if err := s.CreateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	pub := store.Client{ID: "c2", Name: "spa", Grants: []string{"refresh_token"}, TokenFormat: "jwt", CreatedAt: base}
+	if err := s.CreateClient(ctx, pub); err != nil {
+		t.Fatal(err)
+	}
+	dup := c
+	dup.ID = "c3"
+	if err := s.CreateClient(ctx, dup); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate name: %v", err)
+	}
+	got, err := s.ClientByID(ctx, "c1")
+	if err != nil || !reflect.DeepEqual(got, c) {
+		t.Fatalf("ClientByID = %+v, %v", got, err)
+	}
+	got, _ = s.ClientByID(ctx, "c2")
+	if got.SecretHash != nil || len(got.Scopes) != 0 {
+		t.Fatalf("public client round trip: %+v", got)
+	}
+	if _, err := s.ClientByID(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown client: %v", err)
+	}
+	if all, err := s.ListClients(ctx); err != nil || len(all) != 2 {
+		t.Fatalf("ListClients: %d, %v", len(all), err)
+	}
+}
+
+// refreshFamily makes a user, a session and the session's first refresh token.
+func refreshFamily(t *testing.T, s store.Store, name string) (store.Session, store.RefreshToken) {
+	t.Helper()
+	u := newUser(t, s, name)
+	sess := newSession(t, u.ID, base)
+	sess.IdleTimeout = 7 * 24 * time.Hour
+	sess.ExpiresAt = base.Add(14 * 24 * time.Hour)
+	mustCreate(t, s, sess, 0)
+	rt := store.RefreshToken{Hash: newHash(t), SessionID: sess.ID, ClientID: "app", Scope: "read write", CreatedAt: base, ExpiresAt: base.Add(7 * 24 * time.Hour)}
+	if err := s.CreateRefreshToken(context.Background(), rt); err != nil {
+		t.Fatal(err)
+	}
+	return sess, rt
+}
+
+func newHash(t *testing.T) token.Hash {
+	tok, err := token.New(token.Refresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.Hash()
+}
+
+func rotate(t *testing.T, s store.Store, h token.Hash, req store.RotateRequest) store.RefreshResult {
+	t.Helper()
+	if req.Successor == (token.Hash{}) {
+		req.Successor = newHash(t)
+	}
+	if req.TTL == 0 {
+		req.TTL = 7 * 24 * time.Hour
+	}
+	if req.ClientID == "" {
+		req.ClientID = "app"
+	}
+	res, err := s.RotateRefreshToken(context.Background(), h, req)
+	if err != nil {
+		t.Fatalf("RotateRefreshToken: %v", err)
+	}
+	return res
+}
+
+func testRefreshRotation(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sess, rt := refreshFamily(t, s, "alice")
+	now := base.Add(time.Hour)
+	r1 := rotate(t, s, rt.Hash, store.RotateRequest{Now: now})
+	if r1.Outcome != store.RefreshRotated || r1.Successor.SessionID != sess.ID || r1.Successor.Scope != "read write" || r1.Successor.ClientID != "app" {
+		t.Fatalf("first use: %+v", r1)
+	}
+	if got, _ := s.SessionByID(ctx, sess.ID); !got.LastSeenAt.Equal(now) {
+		t.Fatalf("refresh did not slide the session's last-seen: %v", got.LastSeenAt)
+	}
+	// Narrower scope on the next rotation; a wider one is refused.
+	wide := rotate(t, s, r1.Successor.Hash, store.RotateRequest{Now: now, Scope: "read admin"})
+	if wide.Outcome != store.RefreshRefused {
+		t.Fatalf("wider scope: %+v", wide)
+	}
+	r2 := rotate(t, s, r1.Successor.Hash, store.RotateRequest{Now: now.Add(time.Minute), Scope: "read"})
+	if r2.Outcome != store.RefreshRotated || r2.Successor.Scope != "read" {
+		t.Fatalf("narrower scope: %+v", r2)
+	}
+	// Presenting the first token again, long after: theft. The family dies.
+	reuse := rotate(t, s, rt.Hash, store.RotateRequest{Now: now.Add(time.Hour)})
+	if reuse.Outcome != store.RefreshReused {
+		t.Fatalf("reuse: %+v", reuse)
+	}
+	got, _ := s.SessionByID(ctx, sess.ID)
+	if !got.Revoked() || got.RevokeReason != "refresh_reuse" {
+		t.Fatalf("reuse did not revoke the family's session: %+v", got)
+	}
+	feed, _ := s.Revocations(ctx, 0, 10)
+	if len(feed) != 1 || feed[0].SessionID != sess.ID || feed[0].Reason != "refresh_reuse" {
+		t.Fatalf("feed after reuse: %+v", feed)
+	}
+	// The newest token of the family is dead too.
+	if _, err := s.RotateRefreshToken(ctx, r2.Successor.Hash, store.RotateRequest{ClientID: "app", Successor: newHash(t), Now: now.Add(2 * time.Hour), TTL: time.Hour}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("successor after the family was revoked: %v, want ErrNotFound", err)
+	}
+	if _, err := s.RotateRefreshToken(ctx, newHash(t), store.RotateRequest{ClientID: "app", Now: now}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown token: %v", err)
+	}
+}
+
+func testRefreshGraceAndRefusals(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	_, rt := refreshFamily(t, s, "alice")
+	now := base.Add(time.Hour)
+	if r := rotate(t, s, rt.Hash, store.RotateRequest{Now: now, Grace: 5 * time.Second}); r.Outcome != store.RefreshRotated {
+		t.Fatalf("first: %+v", r)
+	}
+	retry := rotate(t, s, rt.Hash, store.RotateRequest{Now: now.Add(2 * time.Second), Grace: 5 * time.Second})
+	if retry.Outcome != store.RefreshGraceRetry || retry.Successor.Hash == (token.Hash{}) {
+		t.Fatalf("retry within grace: %+v", retry)
+	}
+	other := rotate(t, s, rt.Hash, store.RotateRequest{ClientID: "other", Now: now.Add(3 * time.Second), Grace: 5 * time.Second})
+	if other.Outcome != store.RefreshRefused {
+		t.Fatalf("another client within grace: %+v", other)
+	}
+	if got, _ := s.SessionByID(ctx, retry.Session.ID); got.Revoked() {
+		t.Fatal("grace retry revoked the family")
+	}
+	late := rotate(t, s, rt.Hash, store.RotateRequest{Now: now.Add(6 * time.Second), Grace: 5 * time.Second})
+	if late.Outcome != store.RefreshReused {
+		t.Fatalf("after grace: %+v", late)
+	}
+
+	// Refusals change nothing.
+	sess2, rt2 := refreshFamily(t, s, "bob")
+	if r := rotate(t, s, rt2.Hash, store.RotateRequest{Now: rt2.ExpiresAt}); r.Outcome != store.RefreshRefused {
+		t.Fatalf("expired token: %+v", r)
+	}
+	s.RevokeSession(ctx, sess2.ID, now, "logout")
+	if r := rotate(t, s, rt2.Hash, store.RotateRequest{Now: now}); r.Outcome != store.RefreshRefused {
+		t.Fatalf("revoked session: %+v", r)
+	}
+	_, rt3 := refreshFamily(t, s, "carol")
+	if r := rotate(t, s, rt3.Hash, store.RotateRequest{Now: base.Add(8 * 24 * time.Hour)}); r.Outcome != store.RefreshRefused {
+		t.Fatalf("idle-expired session: %+v", r)
+	}
+	if r := rotate(t, s, rt3.Hash, store.RotateRequest{ClientID: "other", Now: now}); r.Outcome != store.RefreshRefused {
+		t.Fatalf("other client: %+v", r)
+	}
+	if r := rotate(t, s, rt3.Hash, store.RotateRequest{Now: now}); r.Outcome != store.RefreshRotated {
+		t.Fatalf("after refusals the token must still work: %+v", r)
+	}
+}
+
+// testRefreshRace: 64 concurrent presentations of one token.
+func testRefreshRace(t *testing.T, s store.Store) {
+	for _, grace := range []time.Duration{0, time.Minute} {
+		_, rt := refreshFamily(t, s, "racer"+grace.String())
+		const n = 64
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		count := map[store.RefreshOutcome]int{}
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := s.RotateRefreshToken(context.Background(), rt.Hash, store.RotateRequest{
+					ClientID: "app", Successor: newHash(t), Now: base.Add(time.Hour), TTL: time.Hour, Grace: grace})
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					count[0]++ // the family was revoked and its tokens deleted
+					return
+				}
+				count[res.Outcome]++
+			}()
+		}
+		wg.Wait()
+		if count[store.RefreshRotated] != 1 {
+			t.Fatalf("grace %v: %d winners, want exactly 1 (%v)", grace, count[store.RefreshRotated], count)
+		}
+		if grace > 0 && count[store.RefreshGraceRetry] != n-1 {
+			t.Fatalf("grace %v: %v, want the rest as grace retries", grace, count)
+		}
+		if grace == 0 && count[store.RefreshReused] < 1 {
+			t.Fatalf("grace 0: %v, want reuse detected", count)
+		}
+	}
+}
