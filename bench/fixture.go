@@ -12,9 +12,13 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
 	"github.com/tessera-auth/tessera/config"
+	"github.com/tessera-auth/tessera/keys"
+	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/server"
 	"github.com/tessera-auth/tessera/session"
@@ -37,7 +41,15 @@ type Fixture struct {
 	Users    []string // usernames
 	// HeapPerSession is the heap growth per created-and-cached session.
 	HeapPerSession float64
+
+	Keys     *keys.Keyset
+	OAuth    *oauth.Service
+	Verifier *accesstoken.Verifier
+	Issuer   string
 }
+
+// AdminToken is the fixture server's admin credential.
+const AdminToken = "tsx_bench-admin-token-0123456789abcdef"
 
 // Options size a fixture.
 type Options struct {
@@ -119,7 +131,35 @@ func NewFixture(opt Options) (*Fixture, error) {
 		PerAccountBurst: l.PerAccountBurst, PerAccountRefill: l.PerAccountRefill.D(),
 	}, nil, nil)
 	ips, _ := clientip.New(nil, "")
-	f.Server = server.New(server.Config{AdminToken: "tsx_bench-admin-token-0123456789abcdef"}, f.Store, f.Sessions, an, ips, metrics, slog.New(slog.DiscardHandler), nil)
+	mk, _, err := keys.NewMasterKey()
+	if err != nil {
+		return nil, err
+	}
+	if f.Keys, err = keys.New(f.Store, mk, keys.Config{Alg: pol.Keys.Algorithm, RetiredTTL: pol.Keys.RetiredTTL.D()}); err != nil {
+		return nil, err
+	}
+	if err := f.Keys.Load(ctx); err != nil {
+		return nil, err
+	}
+	f.Issuer = "https://tessera.bench"
+	tp := pol.Tokens
+	f.OAuth = oauth.New(f.Store, f.Keys, oauth.Config{
+		Issuer: f.Issuer, Audience: f.Issuer, Access: tp.AccessTTL.D(), Refresh: tp.RefreshTTL.D(), Grace: tp.RefreshGrace.D(),
+		Pepper: []byte("bench-pepper"), OnReuse: func(sid, _, _ string) { f.Sessions.Forget("refresh_reuse", sid) },
+	})
+	f.Verifier = &accesstoken.Verifier{
+		Issuer: f.Issuer, Audience: f.Issuer, Algorithms: []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256},
+		Keys: func(kid string) (*jose.JSONWebKey, error) {
+			k, err := f.Keys.PublicKey(kid)
+			if err != nil {
+				return nil, accesstoken.ErrUnknownKey
+			}
+			return k, nil
+		},
+	}
+	f.Server = server.New(server.Config{AdminToken: AdminToken}, f.Store, f.Sessions, an, ips, metrics, slog.New(slog.DiscardHandler), nil).
+		WithKeys(f.Keys).
+		WithOAuth(f.OAuth, f.Verifier, server.TokenSessions{Idle: tp.RefreshTTL.D(), Absolute: tp.SessionAbsolute.D()}, f.Store)
 	return f, nil
 }
 

@@ -66,6 +66,27 @@ type Policy struct {
 	Password PasswordPolicy `yaml:"password"`
 	Cookie   CookiePolicy   `yaml:"cookie"`
 	Keys     KeyPolicy      `yaml:"keys"`
+	Tokens   TokenPolicy    `yaml:"tokens"`
+}
+
+// TokenPolicy governs access and refresh tokens.
+type TokenPolicy struct {
+	// Issuer is the "iss" of access tokens. Default: public_origin, else
+	// http://<listen>.
+	Issuer string `yaml:"issuer"`
+	// Audience is the "aud" of access tokens. Default: the issuer.
+	Audience string `yaml:"audience"`
+	// AccessTTL is the access-token lifetime. Default 15m.
+	AccessTTL Duration `yaml:"access_ttl"`
+	// RefreshTTL is how long a refresh token may go unused; each rotation
+	// issues a new one. It is also the idle timeout of token sessions. Default 168h (7 days).
+	RefreshTTL Duration `yaml:"refresh_ttl"`
+	// SessionAbsolute ends a token session (its refresh family) this long
+	// after login, however active. Default 336h (14 days).
+	SessionAbsolute Duration `yaml:"session_absolute"`
+	// RefreshGrace lets the same client retry a just-rotated refresh token
+	// this long; 0 disables. Default 5s.
+	RefreshGrace Duration `yaml:"refresh_grace"`
 }
 
 // KeyPolicy governs JWS signing keys.
@@ -171,6 +192,12 @@ func Default() Config {
 				Argon2Parallelism: 1,
 			},
 			Cookie: CookiePolicy{SameSite: "lax"},
+			Tokens: TokenPolicy{
+				AccessTTL:       Duration(15 * time.Minute),
+				RefreshTTL:      Duration(7 * 24 * time.Hour),
+				SessionAbsolute: Duration(14 * 24 * time.Hour),
+				RefreshGrace:    Duration(5 * time.Second),
+			},
 			Keys: KeyPolicy{
 				Algorithm:        "ES256",
 				RotationInterval: Duration(30 * 24 * time.Hour),
@@ -287,8 +314,18 @@ func (c Config) Validate() error {
 	if k.RotationInterval != 0 && k.RotationInterval < Duration(time.Hour) {
 		bad("policy.keys.rotation_interval", "must be 0 (manual only) or at least 1h")
 	}
-	if k.RetiredTTL < Duration(15*time.Minute) {
-		bad("policy.keys.retired_ttl", "must be at least 15m: retired keys must outlast the tokens they signed")
+	tp := c.Policy.Tokens
+	if tp.AccessTTL < Duration(time.Minute) || tp.AccessTTL > Duration(24*time.Hour) {
+		bad("policy.tokens.access_ttl", "must be between 1m and 24h")
+	}
+	if k.RetiredTTL < tp.AccessTTL {
+		bad("policy.keys.retired_ttl", "must be at least policy.tokens.access_ttl: retired keys must outlast the tokens they signed")
+	}
+	if tp.RefreshTTL < Duration(time.Hour) || tp.SessionAbsolute < tp.RefreshTTL || tp.SessionAbsolute > Duration(365*24*time.Hour) {
+		bad("policy.tokens.refresh_ttl/session_absolute", "want 1h <= refresh_ttl <= session_absolute <= 365 days")
+	}
+	if tp.RefreshGrace < 0 || tp.RefreshGrace > Duration(time.Minute) {
+		bad("policy.tokens.refresh_grace", "must be between 0 and 1m")
 	}
 	return errors.Join(errs...)
 }
@@ -429,4 +466,24 @@ func (p Policy) YAML() ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), enc.Close()
+}
+
+// Issuer returns the access-token issuer: tokens.issuer, else public_origin,
+// else http://<listen>.
+func (c Config) Issuer() string {
+	switch {
+	case c.Policy.Tokens.Issuer != "":
+		return c.Policy.Tokens.Issuer
+	case c.PublicOrigin != "":
+		return c.PublicOrigin
+	}
+	return "http://" + c.Listen
+}
+
+// Audience returns the access-token audience: tokens.audience, else the issuer.
+func (c Config) Audience() string {
+	if c.Policy.Tokens.Audience != "" {
+		return c.Policy.Tokens.Audience
+	}
+	return c.Issuer()
 }

@@ -38,6 +38,9 @@ func TestValidate(t *testing.T) {
 		{"hmac keys", func(c *Config) { c.Policy.Keys.Algorithm = "HS256" }, "policy.keys.algorithm"},
 		{"rotation too often", func(c *Config) { c.Policy.Keys.RotationInterval = Duration(time.Minute) }, "rotation_interval"},
 		{"retired too briefly", func(c *Config) { c.Policy.Keys.RetiredTTL = Duration(time.Minute) }, "retired_ttl"},
+		{"access ttl too long", func(c *Config) { c.Policy.Tokens.AccessTTL = Duration(48 * time.Hour) }, "access_ttl"},
+		{"refresh beyond session", func(c *Config) { c.Policy.Tokens.RefreshTTL = Duration(30 * 24 * time.Hour) }, "refresh_ttl"},
+		{"grace too long", func(c *Config) { c.Policy.Tokens.RefreshGrace = Duration(time.Hour) }, "refresh_grace"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

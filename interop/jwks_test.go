@@ -2,6 +2,8 @@ package interop
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
@@ -70,5 +72,13 @@ func TestGoOIDCVerifiesOurTokens(t *testing.T) {
 				t.Fatal("go-oidc accepted a tampered signature: the test proves nothing")
 			}
 		})
+	}
+}
+
+func decodeJSON(t *testing.T, res *http.Response, v any) {
+	t.Helper()
+	defer res.Body.Close()
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+		t.Fatal(err)
 	}
 }

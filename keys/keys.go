@@ -267,6 +267,23 @@ func (ks *Keyset) JWKS() jose.JSONWebKeySet {
 	return ks.published
 }
 
+// PublicKey returns the published key with this kid, for verifying the
+// server's own tokens (accesstoken.KeyFunc).
+func (ks *Keyset) PublicKey(kid string) (*jose.JSONWebKey, error) {
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	for i := range ks.published.Keys {
+		if ks.published.Keys[i].KeyID == kid {
+			k := ks.published.Keys[i]
+			return &k, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s", ErrUnknownKID, kid)
+}
+
+// ErrUnknownKID means no published key has the kid.
+var ErrUnknownKID = errors.New("keys: unknown kid")
+
 // List describes every stored key.
 func (ks *Keyset) List() []Info {
 	ks.mu.RLock()

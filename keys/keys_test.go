@@ -297,3 +297,14 @@ func TestAccessTokensVerifyAcrossRotation(t *testing.T) {
 		t.Fatalf("token signed after rotation: %v", err)
 	}
 }
+
+func TestDerive(t *testing.T) {
+	m := master(t)
+	a, err := m.Derive("client-secret-pepper/v1")
+	b, _ := m.Derive("client-secret-pepper/v1")
+	c, _ := m.Derive("other")
+	d, _ := master(t).Derive("client-secret-pepper/v1")
+	if err != nil || len(a) != 32 || string(a) != string(b) || string(a) == string(c) || string(a) == string(d) {
+		t.Fatal("Derive is not a deterministic per-purpose, per-key derivation")
+	}
+}

@@ -1,7 +1,9 @@
 package keys
 
 import (
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -39,6 +41,12 @@ func ParseMasterKey(s string) (MasterKey, error) {
 		}
 	}
 	return MasterKey{}, fmt.Errorf("%w: not base64", ErrMasterKey)
+}
+
+// Derive returns a 32-byte key for one purpose (HKDF-SHA256), so the master
+// key itself is used for nothing but sealing signing keys.
+func (m MasterKey) Derive(purpose string) ([]byte, error) {
+	return hkdf.Key(sha256.New, m.k, nil, "tessera/"+purpose, 32)
 }
 
 func (m MasterKey) String() string       { return "MasterKey(REDACTED)" }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"mime"
 	"net/http"
 	"strings"
@@ -10,9 +11,31 @@ import (
 
 // principal is the authenticated caller of a request.
 type principal struct {
-	session    session.Session
-	raw        string // the presented token; never logged
-	fromCookie bool
+	session     session.Session
+	raw         string // the presented session token; never logged
+	fromCookie  bool
+	accessToken bool // authenticated by a JWT access token
+}
+
+// validateAccessToken verifies a JWT access token and then its session:
+// an access token is worth no more than the session it was minted for, so
+// revoking the session stops it at once here.
+func (s *Server) validateAccessToken(ctx context.Context, raw string) (session.Session, error) {
+	if s.atVerifier == nil {
+		return session.Session{}, session.ErrInvalid
+	}
+	c, err := s.atVerifier.Verify(raw)
+	if err != nil || c.SessionID == "" {
+		return session.Session{}, session.ErrInvalid
+	}
+	sess, err := s.sessions.ValidateID(ctx, c.SessionID)
+	if err != nil {
+		return session.Session{}, err
+	}
+	if sess.UserID != c.Subject {
+		return session.Session{}, session.ErrInvalid
+	}
+	return sess, nil
 }
 
 // bearerToken extracts an RFC 6750 §2.1 token from an Authorization header.
@@ -70,7 +93,14 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 			writeProblem(w, errUnauthenticated())
 			return
 		}
-		sess, err := s.sessions.Validate(r.Context(), pr.raw)
+		var sess session.Session
+		var err error
+		if !pr.fromCookie && isJWT(pr.raw) {
+			sess, err = s.validateAccessToken(r.Context(), pr.raw)
+			pr.raw, pr.accessToken = "", true
+		} else {
+			sess, err = s.sessions.Validate(r.Context(), pr.raw)
+		}
 		if err != nil {
 			p := s.sessionProblem(err)
 			if pr.fromCookie && p.Status == http.StatusUnauthorized {

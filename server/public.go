@@ -3,9 +3,12 @@ package server
 import (
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tessera-auth/tessera/authn"
+	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -46,11 +49,13 @@ type loginRequest struct {
 }
 
 type loginResponse struct {
-	Session     sessionJSON `json:"session"`
-	CSRFToken   string      `json:"csrf_token,omitempty"`
-	AccessToken string      `json:"access_token,omitempty"`
-	TokenType   string      `json:"token_type,omitempty"`
-	ExpiresIn   int64       `json:"expires_in,omitempty"`
+	Session      sessionJSON `json:"session"`
+	CSRFToken    string      `json:"csrf_token,omitempty"`
+	AccessToken  string      `json:"access_token,omitempty"`
+	TokenType    string      `json:"token_type,omitempty"`
+	ExpiresIn    int64       `json:"expires_in,omitempty"`
+	RefreshToken string      `json:"refresh_token,omitempty"`
+	Scope        string      `json:"scope,omitempty"`
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -68,6 +73,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	case "", "cookie":
 		req.Delivery = "cookie"
 	case "token":
+		if s.oauth == nil {
+			writeProblem(w, newProblem(http.StatusBadRequest, "invalid_field", `Token delivery is not enabled on this server.`))
+			return
+		}
 	default:
 		writeProblem(w, newProblem(http.StatusBadRequest, "invalid_field", `Field "delivery" must be "cookie" or "token".`))
 		return
@@ -98,17 +107,33 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, errUnavailableOr(err))
 		return
 	}
-	s.startSession(w, r, u, []string{"pwd"}, 1, req.Delivery)
+	var client store.Client
+	if req.ClientID != "" && req.Delivery == "token" {
+		// Only public clients log users in directly; a confidential client
+		// would have to present its secret, which a browser cannot keep.
+		c, err := s.oauth.AuthenticateClient(r.Context(), req.ClientID, "")
+		if err != nil || !slices.Contains(c.Grants, oauth.GrantRefreshToken) {
+			writeProblem(w, newProblem(http.StatusBadRequest, "invalid_client", "Unknown client_id, or not a public client allowed refresh tokens."))
+			return
+		}
+		client = c
+	}
+	s.startSession(w, r, u, []string{"pwd"}, 1, req.Delivery, client)
 	s.metrics.login("success")
 }
 
 // startSession creates a session for u and delivers its token by cookie or
 // in the body.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.User, amr []string, aal int, delivery string) {
-	tok, sess, err := s.sessions.Create(r.Context(), session.NewSession{
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.User, amr []string, aal int, delivery string, client store.Client) {
+	ns := session.NewSession{
 		UserID: u.ID, Username: u.Username, IP: s.clientIP(r), UserAgent: r.UserAgent(), AMR: amr, AAL: aal,
 		PasswordChangedAt: u.PasswordChangedAt,
-	})
+	}
+	if delivery == "token" {
+		// A refresh-token family lives longer than a browser session.
+		ns.IdleTimeout, ns.AbsoluteTimeout = s.tokenSessions.Idle, s.tokenSessions.Absolute
+	}
+	tok, sess, err := s.sessions.Create(r.Context(), ns)
 	if errors.Is(err, session.ErrStaleCredentials) {
 		// The password changed while this login was checked against the old one.
 		s.metrics.login("invalid_credentials")
@@ -123,9 +148,20 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.Us
 	s.log.Info("session started", "user_id", u.ID, "session_id", sess.ID, "ip", s.clientIP(r), "delivery", delivery)
 	resp := loginResponse{Session: sessionOf(sess)}
 	if delivery == "token" {
-		resp.AccessToken = tok.Reveal()
-		resp.TokenType = "Bearer"
-		resp.ExpiresIn = int64(sess.IdleExpiresAt.Sub(s.now()).Seconds())
+		// The session token itself is never handed out here: API clients
+		// hold a short-lived access token and a rotating refresh token.
+		toks, err := s.oauth.IssueForSession(r.Context(), oauth.SessionGrant{
+			SessionID: sess.ID, UserID: u.ID, AuthTime: sess.AuthTime, AMR: sess.AMR, AAL: sess.AAL,
+			ClientID: client.ID, Scope: strings.Join(client.Scopes, " "),
+		}, sess.ExpiresAt)
+		if err != nil {
+			s.log.Error("token issuance failed", "session_id", sess.ID, "err", err)
+			s.sessions.Revoke(r.Context(), sess.ID, session.ReasonLogout)
+			writeProblem(w, errUnavailable())
+			return
+		}
+		resp.AccessToken, resp.TokenType, resp.ExpiresIn = toks.AccessToken, toks.TokenType, toks.ExpiresIn
+		resp.RefreshToken, resp.Scope = toks.RefreshToken, toks.Scope
 	} else {
 		http.SetCookie(w, s.sessionCookie(tok.Reveal()))
 		resp.CSRFToken = session.CSRFToken(tok.Reveal())
@@ -314,5 +350,8 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p 
 	if p.fromCookie {
 		delivery = "cookie"
 	}
-	s.startSession(w, r, u, p.session.AMR, p.session.AAL, delivery)
+	if delivery == "token" && s.oauth == nil {
+		delivery = "cookie"
+	}
+	s.startSession(w, r, u, p.session.AMR, p.session.AAL, delivery, store.Client{})
 }

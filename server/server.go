@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
 	"github.com/tessera-auth/tessera/session"
@@ -49,7 +50,12 @@ type Server struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	keys     Keys // nil: no JWKS or key routes
-	now      func() time.Time
+
+	oauth         OAuth // nil: no token delivery, no /oauth2/token
+	atVerifier    *accesstoken.Verifier
+	tokenSessions TokenSessions
+	clients       ClientLister
+	now           func() time.Time
 
 	cookieName string
 	adminHash  [32]byte
@@ -112,6 +118,9 @@ func (s *Server) Public() http.Handler {
 	if s.keys != nil {
 		mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
 	}
+	if s.oauth != nil {
+		mux.HandleFunc("POST /oauth2/token", s.handleToken)
+	}
 	s.health(mux)
 	return s.common("public", mux)
 }
@@ -126,6 +135,10 @@ func (s *Server) Admin() http.Handler {
 	mux.HandleFunc("DELETE /admin/v1/users/{id}/sessions", s.handleAdminRevokeUser)
 	mux.HandleFunc("GET /admin/v1/sessions/{id}", s.handleAdminGetSession)
 	mux.HandleFunc("DELETE /admin/v1/sessions/{id}", s.handleAdminRevokeSession)
+	if s.oauth != nil {
+		mux.HandleFunc("POST /admin/v1/clients", s.handleAdminCreateClient)
+		mux.HandleFunc("GET /admin/v1/clients", s.handleAdminListClients)
+	}
 	if s.keys != nil {
 		mux.HandleFunc("GET /admin/v1/keys", s.handleAdminKeys)
 		mux.HandleFunc("POST /admin/v1/keys/rotate", s.handleAdminRotateKeys)

@@ -15,9 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
 	"github.com/tessera-auth/tessera/keys"
+	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store/sqlite"
@@ -96,7 +99,26 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if err := ks.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := New(cfg, st, sm, an, ips, metrics, log, c.Now).WithKeys(ks)
+	oa := oauth.New(st, ks, oauth.Config{
+		Issuer: "https://auth.example.test", Audience: "https://auth.example.test",
+		Access: 15 * time.Minute, Refresh: 7 * 24 * time.Hour, Grace: 5 * time.Second,
+		Pepper: []byte("test-pepper"), Now: c.Now,
+		OnReuse: func(sid, _, _ string) { sm.Forget("refresh_reuse", sid) },
+	})
+	verifier := &accesstoken.Verifier{
+		Issuer: "https://auth.example.test", Audience: "https://auth.example.test",
+		Algorithms: []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256},
+		Keys: func(kid string) (*jose.JSONWebKey, error) {
+			k, err := ks.PublicKey(kid)
+			if err != nil {
+				return nil, accesstoken.ErrUnknownKey
+			}
+			return k, nil
+		},
+		Now: c.Now,
+	}
+	srv := New(cfg, st, sm, an, ips, metrics, log, c.Now).WithKeys(ks).
+		WithOAuth(oa, verifier, TokenSessions{Idle: 7 * 24 * time.Hour, Absolute: 14 * 24 * time.Hour}, st)
 	e := &env{t: t, clock: c, dbPath: dbPath, st: st, srv: srv, sessions: sm, logs: logs}
 	e.public = httptest.NewServer(srv.Public())
 	e.admin = httptest.NewServer(srv.Admin())
@@ -321,8 +343,12 @@ func TestTokenDeliveryAndBearer(t *testing.T) {
 	}
 	body := r.json(t)
 	tok, _ := body["access_token"].(string)
-	if !strings.HasPrefix(tok, "tss_") || body["token_type"] != "Bearer" || body["expires_in"] != float64(1800) {
+	rt, _ := body["refresh_token"].(string)
+	if strings.Count(tok, ".") != 2 || !strings.HasPrefix(rt, "tsr_") || body["token_type"] != "Bearer" || body["expires_in"] != float64(900) {
 		t.Fatalf("token login body: %v", body)
+	}
+	if sess := body["session"].(map[string]any); sess["idle_expires_at"] != "2026-06-08T08:00:00Z" || sess["expires_at"] != "2026-06-15T08:00:00Z" {
+		t.Fatalf("a token session lives by the token policy: %v", sess)
 	}
 	if _, ok := body["csrf_token"]; ok {
 		t.Fatal("bearer delivery has no use for a CSRF token")
@@ -436,25 +462,49 @@ func TestPerIPThrottleAcrossAccounts(t *testing.T) {
 func TestTimeouts(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("erin", pw)
-	tok := e.loginToken("erin", pw)
+	cookie := func(b browser) []string { return []string{"Cookie", "__Host-tessera_session=" + b.cookie} }
+	b := e.loginCookie("erin", pw)
 	for i := range 4 {
 		e.clock.Add(25 * time.Minute)
-		if r := e.whoami(bearer(tok)...); r.StatusCode != 200 {
+		if r := e.whoami(cookie(b)...); r.StatusCode != 200 {
 			t.Fatalf("active use %d: %d", i, r.StatusCode)
 		}
 	}
 	e.clock.Add(31 * time.Minute)
-	wantProblem(t, e.whoami(bearer(tok)...), 401, "invalid_token")
+	wantProblem(t, e.whoami(cookie(b)...), 401, "invalid_token")
 
-	tok = e.loginToken("erin", pw)
+	b = e.loginCookie("erin", pw)
 	for range 12*60/20 - 1 {
 		e.clock.Add(20 * time.Minute)
-		if r := e.whoami(bearer(tok)...); r.StatusCode != 200 {
+		if r := e.whoami(cookie(b)...); r.StatusCode != 200 {
 			t.Fatalf("before absolute expiry: %d", r.StatusCode)
 		}
 	}
 	e.clock.Add(20 * time.Minute)
-	wantProblem(t, e.whoami(bearer(tok)...), 401, "invalid_token")
+	wantProblem(t, e.whoami(cookie(b)...), 401, "invalid_token")
+}
+
+// TestAccessTokenLifetime: a JWT access token dies at its exp even while
+// its session lives; a refresh brings a new one.
+func TestAccessTokenLifetime(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("fay", pw)
+	r := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "fay", "password": pw, "delivery": "token"})
+	m := r.json(t)
+	at, rt := m["access_token"].(string), m["refresh_token"].(string)
+	e.clock.Add(14 * time.Minute)
+	if e.whoami(bearer(at)...).StatusCode != 200 {
+		t.Fatal("access token refused before exp")
+	}
+	e.clock.Add(2 * time.Minute)
+	wantProblem(t, e.whoami(bearer(at)...), 401, "invalid_token")
+	r = e.do(e.public, "POST", "/oauth2/token", "grant_type=refresh_token&refresh_token="+rt, "Content-Type", "application/x-www-form-urlencoded")
+	if r.StatusCode != 200 {
+		t.Fatalf("refresh: %d %s", r.StatusCode, r.body)
+	}
+	if e.whoami(bearer(r.json(t)["access_token"].(string))...).StatusCode != 200 {
+		t.Fatal("refreshed access token refused")
+	}
 }
 
 func TestSessionsListAndRevoke(t *testing.T) {
@@ -713,8 +763,13 @@ func TestDatabaseHoldsNoRawToken(t *testing.T) {
 	for range 3 {
 		b := e.loginCookie("leo", pw)
 		secrets = append(secrets, b.cookie, b.cookie[4:], b.csrf)
-		tok := e.loginToken("leo", pw)
-		secrets = append(secrets, tok, tok[4:])
+		r := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "leo", "password": pw, "delivery": "token"})
+		m := r.json(t)
+		tok, rt := m["access_token"].(string), m["refresh_token"].(string)
+		secrets = append(secrets, tok, rt, rt[4:])
+		r = e.do(e.public, "POST", "/oauth2/token", "grant_type=refresh_token&refresh_token="+rt, "Content-Type", "application/x-www-form-urlencoded")
+		rt2 := r.json(t)["refresh_token"].(string)
+		secrets = append(secrets, rt2, rt2[4:])
 		e.do(e.public, "POST", "/v1/logout", nil, bearer(tok)...)
 	}
 	secrets = append(secrets, pw)

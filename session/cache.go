@@ -125,3 +125,13 @@ func (c *cache) each(fn func(*entry)) {
 		fn(e)
 	}
 }
+
+func (c *cache) getByID(id string) (token.Hash, *entry) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	h, ok := c.byID[id]
+	if !ok {
+		return token.Hash{}, nil
+	}
+	return h, c.byHash[h]
+}

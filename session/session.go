@@ -245,13 +245,43 @@ func (m *Manager) Validate(ctx context.Context, raw string) (Session, error) {
 		if e := m.cache.get(h); e != nil {
 			if now < e.expires && now < e.lastSeen.Load()+e.idle {
 				m.touch(e, now)
-				return m.view(e), nil
+				v := m.view(e)
+				if v.CSRFToken == "" {
+					// Cached by ID (from an access token): no raw token then.
+					v.CSRFToken = CSRFToken(raw)
+				}
+				return v, nil
 			}
 			// Another node may have seen it more recently: ask the store.
 			m.cache.drop(h, e)
 		}
 	}
 	return m.load(ctx, raw, h, now)
+}
+
+// ValidateID checks that the session with this ID is live, for callers
+// holding a credential derived from it (an access token's "sid"). It slides
+// the idle timeout like Validate.
+func (m *Manager) ValidateID(ctx context.Context, id string) (Session, error) {
+	now := m.now().UnixNano()
+	if m.cacheTrusted() {
+		if h, e := m.cache.getByID(id); e != nil {
+			if now < e.expires && now < e.lastSeen.Load()+e.idle {
+				m.touch(e, now)
+				return m.view(e), nil
+			}
+			m.cache.drop(h, e)
+		}
+	}
+	gen := m.cache.generation()
+	s, err := m.st.SessionByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Session{}, ErrInvalid
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return m.admit(ctx, s, "", now, gen)
 }
 
 // load reads a session from the store, validates it and caches it.
@@ -264,6 +294,12 @@ func (m *Manager) load(ctx context.Context, raw string, h token.Hash, now int64)
 	if err != nil {
 		return Session{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	return m.admit(ctx, s, CSRFToken(raw), now, gen)
+}
+
+// admit validates a session read from the store and caches it unless a
+// revocation happened since gen was read.
+func (m *Manager) admit(ctx context.Context, s store.Session, csrf string, now int64, gen uint64) (Session, error) {
 	if s.Revoked() {
 		return Session{}, ErrRevoked
 	}
@@ -274,9 +310,9 @@ func (m *Manager) load(ctx context.Context, raw string, h token.Hash, now int64)
 	if err != nil {
 		return Session{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	e := m.entryOf(s, u.Username, CSRFToken(raw))
+	e := m.entryOf(s, u.Username, csrf)
 	m.touch(e, now)
-	m.cache.insert(h, e, gen)
+	m.cache.insert(s.TokenHash, e, gen)
 	return m.view(e), nil
 }
 
@@ -403,6 +439,14 @@ func (m *Manager) revoked(reason string, n int) {
 	if n > 0 && m.cfg.OnRevoke != nil {
 		m.cfg.OnRevoke(reason, n)
 	}
+}
+
+// Forget drops sessions from this node's cache at once: for revocations
+// committed by another component inside its own transaction (refresh-token
+// reuse), which would otherwise reach this node only through the feed.
+func (m *Manager) Forget(reason string, ids ...string) {
+	m.cache.evict(ids...)
+	m.revoked(reason, len(ids))
 }
 
 // CacheLen returns the number of sessions cached on this node.

@@ -62,20 +62,28 @@ func masterKey(c config.Config) (keys.MasterKey, string, bool, error) {
 	return m, path, true, f.Close()
 }
 
-func openKeyset(ctx context.Context, c config.Config, st keys.Store, log *slog.Logger) (*keys.Keyset, string, bool, error) {
+// keyring is the signing keyset and the master key it was opened with.
+type keyring struct {
+	keys          *keys.Keyset
+	master        keys.MasterKey
+	masterSource  string
+	masterCreated bool
+}
+
+func openKeyset(ctx context.Context, c config.Config, st keys.Store, log *slog.Logger) (keyring, error) {
 	m, source, created, err := masterKey(c)
 	if err != nil {
-		return nil, "", false, err
+		return keyring{}, err
 	}
 	k := c.Policy.Keys
 	ks, err := keys.New(st, m, keys.Config{Alg: k.Algorithm, RotationInterval: k.RotationInterval.D(), RetiredTTL: k.RetiredTTL.D(), Logger: log})
 	if err != nil {
-		return nil, "", false, err
+		return keyring{}, err
 	}
 	if err := ks.Load(ctx); err != nil {
-		return nil, "", false, err
+		return keyring{}, err
 	}
-	return ks, source, created, nil
+	return keyring{keys: ks, master: m, masterSource: source, masterCreated: created}, nil
 }
 
 func cmdKeys(args []string, stdout, stderr io.Writer) error {
@@ -98,10 +106,11 @@ func cmdKeys(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	ks, _, _, err := openKeyset(ctx, c, st, nil)
+	kr, err := openKeyset(ctx, c, st, nil)
 	if err != nil {
 		return err
 	}
+	ks := kr.keys
 	if args[0] == "rotate" {
 		kid, err := ks.Rotate(ctx)
 		if err != nil {

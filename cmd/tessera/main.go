@@ -21,6 +21,8 @@ Usage:
   tessera user list
   tessera session list [--user NAME]
   tessera session revoke ID | --user NAME
+  tessera client add NAME [--grant G] [--scope S] [--public] [--secret-stdin]
+  tessera client list
   tessera keys list | keys rotate      signing keys (JWKS) and their rotation
   tessera policy show                  print the effective lifecycle policy
   tessera version
@@ -53,6 +55,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdUser(args[1:], stdin, stdout, stderr)
 	case "session":
 		err = cmdSession(args[1:], stdout, stderr)
+	case "client":
+		err = cmdClient(args[1:], stdin, stdout, stderr)
 	case "keys":
 		err = cmdKeys(args[1:], stdout, stderr)
 	case "policy":

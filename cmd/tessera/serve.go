@@ -59,10 +59,11 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ks, mkSource, mkCreated, err := openKeyset(ctx, c, st, log)
+	kr, err := openKeyset(ctx, c, st, log)
 	if err != nil {
 		return err
 	}
+	ks := kr.keys
 	an, err := newAuthenticator(c, st, log)
 	if err != nil {
 		return err
@@ -85,6 +86,13 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		InsecureDevCookies: c.InsecureDevCookies, SameSiteStrict: c.Policy.Cookie.SameSite == "strict",
 		LogRequests: c.LogRequests, AdminToken: tok,
 	}, st, sm, an, ips, metrics, log, nil).WithKeys(ks)
+	oa, verifier, err := newOAuth(c, st, kr, sm, metrics, log)
+	if err != nil {
+		return err
+	}
+	srv.WithOAuth(oa, verifier, server.TokenSessions{
+		Idle: c.Policy.Tokens.RefreshTTL.D(), Absolute: c.Policy.Tokens.SessionAbsolute.D(),
+	}, st)
 
 	pubLn, err := net.Listen("tcp", c.Listen)
 	if err != nil {
@@ -113,8 +121,8 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if tokCreated {
 		fmt.Fprintf(stdout, "  first start: generated the admin token into %s (mode 0600)\n", tokSource)
 	}
-	if mkCreated {
-		fmt.Fprintf(stdout, "  first start: generated the master key into %s (mode 0600); back it up apart from the database\n", mkSource)
+	if kr.masterCreated {
+		fmt.Fprintf(stdout, "  first start: generated the master key into %s (mode 0600); back it up apart from the database\n", kr.masterSource)
 	}
 	if len(users) == 0 {
 		fmt.Fprintf(stdout, "  no users yet: add one with  tessera user add alice --data %s\n", c.Data)

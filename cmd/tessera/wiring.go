@@ -2,9 +2,14 @@ package main
 
 import (
 	"context"
+
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/oauth"
+	"github.com/tessera-auth/tessera/server"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -173,4 +178,36 @@ func newLogger(c config.Config, w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	lvl.UnmarshalText([]byte(c.LogLevel))
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
+}
+
+// newOAuth builds the token service and the verifier of the server's own
+// access tokens.
+func newOAuth(c config.Config, st store.Store, kr keyring, sm *session.Manager, m *server.Metrics, log *slog.Logger) (*oauth.Service, *accesstoken.Verifier, error) {
+	pepper, err := kr.master.Derive("client-secret-pepper/v1")
+	if err != nil {
+		return nil, nil, err
+	}
+	t := c.Policy.Tokens
+	svc := oauth.New(st, kr.keys, oauth.Config{
+		Issuer: c.Issuer(), Audience: c.Audience(),
+		Access: t.AccessTTL.D(), Refresh: t.RefreshTTL.D(), Grace: t.RefreshGrace.D(),
+		Pepper: pepper, Logger: log,
+		OnReuse: func(sid, _, _ string) {
+			if sm != nil {
+				sm.Forget("refresh_reuse", sid)
+			}
+		},
+	})
+	v := &accesstoken.Verifier{
+		Issuer: c.Issuer(), Audience: c.Audience(),
+		Algorithms: []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256},
+		Keys: func(kid string) (*jose.JSONWebKey, error) {
+			k, err := kr.keys.PublicKey(kid)
+			if err != nil {
+				return nil, accesstoken.ErrUnknownKey
+			}
+			return k, nil
+		},
+	}
+	return svc, v, nil
 }

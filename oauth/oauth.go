@@ -1,0 +1,355 @@
+package oauth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/keys"
+	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/token"
+)
+
+// Grant types a client may be allowed.
+const (
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
+
+// Error is an RFC 6749 §5.2 error: Code is the registered error code and
+// Description is safe to send to the client. It never holds a token.
+type Error struct {
+	Code        string
+	Description string
+}
+
+func (e *Error) Error() string { return "oauth: " + e.Code + ": " + e.Description }
+
+func oauthErr(code, desc string) *Error { return &Error{Code: code, Description: desc} }
+
+// Store is what issuance needs from storage.
+type Store interface {
+	CreateClient(ctx context.Context, c store.Client) error
+	ClientByID(ctx context.Context, id string) (store.Client, error)
+	CreateRefreshToken(ctx context.Context, t store.RefreshToken) error
+	RotateRefreshToken(ctx context.Context, presented token.Hash, req store.RotateRequest) (store.RefreshResult, error)
+	UserByID(ctx context.Context, id string) (store.User, error)
+}
+
+// Signer gives the active signing key.
+type Signer interface {
+	Active() (*keys.Signer, error)
+}
+
+// Config is the token policy.
+type Config struct {
+	Issuer   string        // "iss" of every access token
+	Audience string        // "aud" of every access token
+	Access   time.Duration // access-token lifetime
+	Refresh  time.Duration // refresh-token lifetime (each rotation starts a new one)
+	Grace    time.Duration // refresh retry grace window; 0 disables
+	// Pepper keys the hash of client secrets, so a copy of the database
+	// alone cannot test guesses of a user-chosen secret.
+	Pepper []byte
+	Now    func() time.Time
+	// OnReuse, if set, is told of every detected refresh-token reuse: the
+	// theft signal detection rules consume.
+	OnReuse func(sessionID, userID, clientID string)
+	Logger  *slog.Logger
+}
+
+// Service issues tokens. Safe for concurrent use.
+type Service struct {
+	st   Store
+	keys Signer
+	cfg  Config
+	log  *slog.Logger
+}
+
+// New returns a service.
+func New(st Store, k Signer, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{st: st, keys: k, cfg: cfg, log: cfg.Logger}
+}
+
+// Tokens is what a grant returns (RFC 6749 §5.1).
+type Tokens struct {
+	AccessToken  string
+	TokenType    string
+	ExpiresIn    int64
+	RefreshToken string // empty for client_credentials
+	Scope        string
+}
+
+// ClientSpec describes a client to register.
+type ClientSpec struct {
+	Name   string
+	Grants []string
+	Scopes []string
+	// Public clients (SPAs, mobile apps) have no secret.
+	Public bool
+	// Secret, if set, is used instead of a generated one. Generated
+	// secrets are 256-bit tsc_ tokens; prefer them.
+	Secret string
+}
+
+// RegisterClient stores a new client and returns it with its secret (shown
+// once; only a keyed hash is stored).
+func (s *Service) RegisterClient(ctx context.Context, spec ClientSpec) (store.Client, string, error) {
+	if spec.Name == "" || len(spec.Name) > 100 {
+		return store.Client{}, "", oauthErr("invalid_request", "a client name of 1 to 100 characters is required")
+	}
+	if len(spec.Grants) == 0 {
+		spec.Grants = []string{GrantClientCredentials}
+	}
+	for _, g := range spec.Grants {
+		if g != GrantRefreshToken && g != GrantClientCredentials {
+			return store.Client{}, "", oauthErr("invalid_request", fmt.Sprintf("unsupported grant type %q", g))
+		}
+	}
+	if spec.Public && slices.Contains(spec.Grants, GrantClientCredentials) {
+		return store.Client{}, "", oauthErr("invalid_request", "a public client cannot use client_credentials")
+	}
+	for _, sc := range spec.Scopes {
+		if !validScopeToken(sc) {
+			return store.Client{}, "", oauthErr("invalid_request", fmt.Sprintf("invalid scope %q", sc))
+		}
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return store.Client{}, "", fmt.Errorf("oauth: %w", err)
+	}
+	c := store.Client{ID: id.String(), Name: spec.Name, Grants: spec.Grants, Scopes: spec.Scopes, TokenFormat: "jwt", CreatedAt: s.cfg.Now().UTC().Truncate(time.Microsecond)}
+	secret := ""
+	if !spec.Public {
+		secret = spec.Secret
+		if secret == "" {
+			t, err := token.New(token.ClientSecret)
+			if err != nil {
+				return store.Client{}, "", fmt.Errorf("oauth: %w", err)
+			}
+			secret = t.Reveal()
+		} else if len(secret) < 32 {
+			return store.Client{}, "", oauthErr("invalid_request", "a client secret must be at least 32 characters")
+		}
+		c.SecretHash = s.secretHash(secret)
+	}
+	if err := s.st.CreateClient(ctx, c); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return store.Client{}, "", oauthErr("invalid_request", "a client with that name exists")
+		}
+		return store.Client{}, "", fmt.Errorf("oauth: register client: %w", err)
+	}
+	return c, secret, nil
+}
+
+func (s *Service) secretHash(secret string) []byte {
+	m := hmac.New(sha256.New, s.cfg.Pepper)
+	m.Write([]byte(secret))
+	return m.Sum(nil)
+}
+
+// AuthenticateClient checks a client's credentials (RFC 6749 §2.3.1). A
+// public client authenticates with its id alone, so it must send no secret.
+// Every failure is the same invalid_client.
+func (s *Service) AuthenticateClient(ctx context.Context, id, secret string) (store.Client, error) {
+	bad := oauthErr("invalid_client", "client authentication failed")
+	if id == "" || len(id) > 100 || len(secret) > 512 {
+		return store.Client{}, bad
+	}
+	c, err := s.st.ClientByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		// Spend the same hash an existing client would cost.
+		hmac.Equal(s.secretHash(secret), make([]byte, sha256.Size))
+		return store.Client{}, bad
+	}
+	if err != nil {
+		return store.Client{}, fmt.Errorf("oauth: client lookup: %w", err)
+	}
+	if c.SecretHash == nil {
+		if secret != "" {
+			return store.Client{}, bad
+		}
+		return c, nil
+	}
+	if !hmac.Equal(s.secretHash(secret), c.SecretHash) {
+		return store.Client{}, bad
+	}
+	return c, nil
+}
+
+// SessionGrant is what IssueForSession needs to know of a fresh login.
+type SessionGrant struct {
+	SessionID, UserID string
+	AuthTime          time.Time
+	AMR               []string
+	AAL               int
+	ClientID          string // "" for Tessera's own first-party login
+	Scope             string
+}
+
+// IssueForSession mints an access token and the first refresh token of
+// the session's family.
+func (s *Service) IssueForSession(ctx context.Context, g SessionGrant, sessionExpires time.Time) (Tokens, error) {
+	rt, err := token.New(token.Refresh)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("oauth: %w", err)
+	}
+	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
+	exp := now.Add(s.cfg.Refresh)
+	if sessionExpires.Before(exp) {
+		exp = sessionExpires
+	}
+	if err := s.st.CreateRefreshToken(ctx, store.RefreshToken{Hash: rt.Hash(), SessionID: g.SessionID, ClientID: g.ClientID, Scope: g.Scope, CreatedAt: now, ExpiresAt: exp}); err != nil {
+		return Tokens{}, fmt.Errorf("oauth: store refresh token: %w", err)
+	}
+	at, ttl, err := s.mint(g.UserID, g.ClientID, g.Scope, g.SessionID, g.AuthTime, g.AMR, g.AAL)
+	if err != nil {
+		return Tokens{}, err
+	}
+	return Tokens{AccessToken: at, TokenType: "Bearer", ExpiresIn: ttl, RefreshToken: rt.Reveal(), Scope: g.Scope}, nil
+}
+
+// Refresh runs the refresh_token grant for client c (RFC 6749 §6).
+func (s *Service) Refresh(ctx context.Context, c store.Client, presented, scope string) (Tokens, error) {
+	if c.ID != "" && !slices.Contains(c.Grants, GrantRefreshToken) {
+		return Tokens{}, oauthErr("unauthorized_client", "this client may not use the refresh_token grant")
+	}
+	if scope != "" && !validScope(scope) {
+		return Tokens{}, oauthErr("invalid_scope", "malformed scope")
+	}
+	invalid := oauthErr("invalid_grant", "the refresh token is invalid, expired or revoked")
+	old, err := token.Parse(token.Refresh, presented)
+	if err != nil {
+		return Tokens{}, invalid
+	}
+	next, err := token.New(token.Refresh)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("oauth: %w", err)
+	}
+	res, err := s.st.RotateRefreshToken(ctx, old.Hash(), store.RotateRequest{
+		ClientID: c.ID, Scope: scope, Successor: next.Hash(), Now: s.cfg.Now().UTC().Truncate(time.Microsecond),
+		TTL: s.cfg.Refresh, Grace: s.cfg.Grace,
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return Tokens{}, invalid
+	}
+	if err != nil {
+		return Tokens{}, fmt.Errorf("oauth: rotate: %w", err)
+	}
+	switch res.Outcome {
+	case store.RefreshReused:
+		s.log.Warn("refresh token reuse: session family revoked", "session_id", res.Session.ID, "user_id", res.Session.UserID, "client_id", c.ID)
+		if s.cfg.OnReuse != nil {
+			s.cfg.OnReuse(res.Session.ID, res.Session.UserID, c.ID)
+		}
+		return Tokens{}, invalid
+	case store.RefreshRefused:
+		if res.Reason == "requested scope exceeds the granted scope" {
+			return Tokens{}, oauthErr("invalid_scope", res.Reason)
+		}
+		return Tokens{}, invalid
+	}
+	sess := res.Session
+	at, ttl, err := s.mint(sess.UserID, c.ID, res.Successor.Scope, sess.ID, sess.AuthTime, sess.AMR, sess.AAL)
+	if err != nil {
+		return Tokens{}, err
+	}
+	return Tokens{AccessToken: at, TokenType: "Bearer", ExpiresIn: ttl, RefreshToken: next.Reveal(), Scope: res.Successor.Scope}, nil
+}
+
+// ClientCredentials runs the client_credentials grant (RFC 6749 §4.4): an
+// access token for the client itself, no refresh token. Requested scopes
+// must be a subset of the client's; none requested means all of them.
+func (s *Service) ClientCredentials(ctx context.Context, c store.Client, scope string) (Tokens, error) {
+	if !slices.Contains(c.Grants, GrantClientCredentials) || c.SecretHash == nil {
+		return Tokens{}, oauthErr("unauthorized_client", "this client may not use the client_credentials grant")
+	}
+	granted := strings.Join(c.Scopes, " ")
+	if scope != "" {
+		if !validScope(scope) {
+			return Tokens{}, oauthErr("invalid_scope", "malformed scope")
+		}
+		for _, sc := range strings.Fields(scope) {
+			if !slices.Contains(c.Scopes, sc) {
+				return Tokens{}, oauthErr("invalid_scope", fmt.Sprintf("scope %q is not allowed for this client", sc))
+			}
+		}
+		granted = strings.Join(strings.Fields(scope), " ")
+	}
+	at, ttl, err := s.mint(c.ID, c.ID, granted, "", time.Time{}, nil, 0)
+	if err != nil {
+		return Tokens{}, err
+	}
+	return Tokens{AccessToken: at, TokenType: "Bearer", ExpiresIn: ttl, Scope: granted}, nil
+}
+
+func (s *Service) mint(sub, clientID, scope, sid string, authTime time.Time, amr []string, aal int) (string, int64, error) {
+	k, err := s.keys.Active()
+	if err != nil {
+		return "", 0, fmt.Errorf("oauth: %w", err)
+	}
+	jti, err := uuid.NewV7()
+	if err != nil {
+		return "", 0, fmt.Errorf("oauth: %w", err)
+	}
+	now := s.cfg.Now()
+	c := accesstoken.Claims{
+		Issuer: s.cfg.Issuer, Subject: sub, Audience: accesstoken.Audience{s.cfg.Audience},
+		Expiry: now.Add(s.cfg.Access).Unix(), IssuedAt: now.Unix(), ID: jti.String(),
+		ClientID: clientID, Scope: scope, SessionID: sid, AMR: amr,
+	}
+	if clientID == "" {
+		c.ClientID = "tessera"
+	}
+	if !authTime.IsZero() {
+		c.AuthTime = authTime.Unix()
+	}
+	if aal > 0 {
+		c.ACR = fmt.Sprintf("aal%d", aal)
+	}
+	tok, err := accesstoken.Mint(c, k.KID, k.Alg, k.Key)
+	if err != nil {
+		return "", 0, err
+	}
+	return tok, int64(s.cfg.Access.Seconds()), nil
+}
+
+// validScope checks RFC 6749 §3.3 syntax: space-separated NQCHAR tokens.
+func validScope(s string) bool {
+	if len(s) > 1000 {
+		return false
+	}
+	for _, t := range strings.Split(s, " ") {
+		if !validScopeToken(t) {
+			return false
+		}
+	}
+	return true
+}
+
+func validScopeToken(t string) bool {
+	if t == "" || len(t) > 100 {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,97 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tessera-auth/tessera/keys"
+	"github.com/tessera-auth/tessera/store/sqlite"
+)
+
+func newService(t *testing.T, pepper string) (*Service, *sqlite.Store) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "o.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	mk, _, _ := keys.NewMasterKey()
+	ks, _ := keys.New(st, mk, keys.Config{RetiredTTL: time.Hour})
+	if err := ks.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return New(st, ks, Config{Issuer: "https://i", Audience: "https://i", Access: time.Minute, Refresh: time.Hour, Pepper: []byte(pepper)}), st
+}
+
+func code(err error) string {
+	var oe *Error
+	if errors.As(err, &oe) {
+		return oe.Code
+	}
+	return ""
+}
+
+func TestClientAuthentication(t *testing.T) {
+	s, st := newService(t, "pepper-1")
+	ctx := context.Background()
+	conf, secret, err := s.RegisterClient(ctx, ClientSpec{Name: "svc", Scopes: []string{"a"}})
+	if err != nil || !strings.HasPrefix(secret, "tsc_") {
+		t.Fatalf("register: %v %q", err, secret)
+	}
+	stored, _ := st.ClientByID(ctx, conf.ID)
+	if strings.Contains(string(stored.SecretHash), secret) || len(stored.SecretHash) != 32 {
+		t.Fatal("the secret is stored in the clear")
+	}
+	pub, sec, err := s.RegisterClient(ctx, ClientSpec{Name: "spa", Public: true, Grants: []string{GrantRefreshToken}})
+	if err != nil || sec != "" {
+		t.Fatalf("public register: %v %q", err, sec)
+	}
+	if _, err := s.AuthenticateClient(ctx, conf.ID, secret); err != nil {
+		t.Fatalf("right secret: %v", err)
+	}
+	if _, err := s.AuthenticateClient(ctx, pub.ID, ""); err != nil {
+		t.Fatalf("public client: %v", err)
+	}
+	for name, try := range map[string][2]string{
+		"wrong secret":         {conf.ID, secret + "x"},
+		"no secret":            {conf.ID, ""},
+		"unknown client":       {"nope", secret},
+		"public with a secret": {pub.ID, "anything"},
+		"empty id":             {"", ""},
+	} {
+		if _, err := s.AuthenticateClient(ctx, try[0], try[1]); code(err) != "invalid_client" {
+			t.Errorf("%s: %v, want invalid_client", name, err)
+		}
+	}
+	// The hash is keyed: the same database under another pepper verifies nothing.
+	other := New(st, s.keys, Config{Pepper: []byte("pepper-2")})
+	if _, err := other.AuthenticateClient(ctx, conf.ID, secret); code(err) != "invalid_client" {
+		t.Fatal("secret verified under a different pepper")
+	}
+}
+
+func TestClientCredentialsScopes(t *testing.T) {
+	s, _ := newService(t, "p")
+	ctx := context.Background()
+	c, _, _ := s.RegisterClient(ctx, ClientSpec{Name: "svc", Scopes: []string{"read", "write"}})
+	toks, err := s.ClientCredentials(ctx, c, "")
+	if err != nil || toks.Scope != "read write" || toks.RefreshToken != "" {
+		t.Fatalf("all scopes: %+v %v", toks, err)
+	}
+	if toks, err := s.ClientCredentials(ctx, c, "write"); err != nil || toks.Scope != "write" {
+		t.Fatalf("subset: %+v %v", toks, err)
+	}
+	for _, sc := range []string{"admin", "read admin", "read  write", strings.Repeat("a", 2000)} {
+		if _, err := s.ClientCredentials(ctx, c, sc); code(err) != "invalid_scope" {
+			t.Errorf("scope %.20q: %v", sc, err)
+		}
+	}
+	rt, _, _ := s.RegisterClient(ctx, ClientSpec{Name: "rt-only", Grants: []string{GrantRefreshToken}})
+	if _, err := s.ClientCredentials(ctx, rt, ""); code(err) != "unauthorized_client" {
+		t.Fatalf("client without the grant: %v", err)
+	}
+}

@@ -1,0 +1,254 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/oauth"
+	"github.com/tessera-auth/tessera/store"
+)
+
+// OAuth is the token service as the HTTP layer sees it.
+type OAuth interface {
+	AuthenticateClient(ctx context.Context, id, secret string) (store.Client, error)
+	RegisterClient(ctx context.Context, spec oauth.ClientSpec) (store.Client, string, error)
+	IssueForSession(ctx context.Context, g oauth.SessionGrant, sessionExpires time.Time) (oauth.Tokens, error)
+	Refresh(ctx context.Context, c store.Client, presented, scope string) (oauth.Tokens, error)
+	ClientCredentials(ctx context.Context, c store.Client, scope string) (oauth.Tokens, error)
+}
+
+// TokenSessions sets the lifetimes of sessions that back refresh tokens.
+type TokenSessions struct {
+	Idle, Absolute time.Duration
+}
+
+// WithOAuth enables token delivery at login, access-token (JWT) bearer
+// credentials, the token endpoint and client registration.
+func (s *Server) WithOAuth(o OAuth, v *accesstoken.Verifier, ts TokenSessions, clients ClientLister) *Server {
+	s.oauth, s.atVerifier, s.tokenSessions, s.clients = o, v, ts, clients
+	return s
+}
+
+// ClientLister lists registered clients for the admin API.
+type ClientLister interface {
+	ListClients(ctx context.Context) ([]store.Client, error)
+}
+
+// tokenError writes an RFC 6749 §5.2 error.
+func tokenError(w http.ResponseWriter, status int, code, desc string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	if status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Basic realm="tessera", charset="UTF-8"`)
+	}
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+}
+
+// readForm parses an application/x-www-form-urlencoded body strictly:
+// bounded size, UTF-8, and no parameter sent twice (RFC 6749 §3.2).
+func readForm(w http.ResponseWriter, r *http.Request) (url.Values, string) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, "send Content-Type: application/x-www-form-urlencoded"
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return nil, "the request body is too large or unreadable"
+	}
+	if r.URL.RawQuery != "" {
+		return nil, "parameters go in the body, not the query string"
+	}
+	v, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, "malformed form body"
+	}
+	for k, vals := range v {
+		if len(vals) > 1 {
+			return nil, fmt.Sprintf("parameter %q is repeated", k)
+		}
+		if !utf8.ValidString(k) || !utf8.ValidString(vals[0]) {
+			return nil, "parameters must be UTF-8"
+		}
+	}
+	return v, ""
+}
+
+// clientCredentials extracts client authentication: HTTP Basic (RFC 6749
+// §2.3.1, form-encoded id and secret) or client_id/client_secret in the
+// body, never both.
+func clientCredentials(r *http.Request, form url.Values) (id, secret string, basic bool, problem string) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		u, p, ok := r.BasicAuth()
+		if !ok {
+			return "", "", true, "malformed Authorization header"
+		}
+		if form.Has("client_secret") {
+			return "", "", true, "use one client authentication method, not two"
+		}
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(u)
+		secret, err2 = url.QueryUnescape(p)
+		if err1 != nil || err2 != nil {
+			return "", "", true, "malformed client credentials"
+		}
+		if form.Has("client_id") && form.Get("client_id") != id {
+			return "", "", true, "client_id does not match the authenticated client"
+		}
+		return id, secret, true, ""
+	}
+	return form.Get("client_id"), form.Get("client_secret"), false, ""
+}
+
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	form, msg := readForm(w, r)
+	if msg != "" {
+		tokenError(w, http.StatusBadRequest, "invalid_request", msg)
+		return
+	}
+	id, secret, basic, msg := clientCredentials(r, form)
+	if msg != "" {
+		tokenError(w, http.StatusBadRequest, "invalid_request", msg)
+		return
+	}
+	var client store.Client
+	if id != "" {
+		c, err := s.oauth.AuthenticateClient(r.Context(), id, secret)
+		if err != nil {
+			s.oauthFailure(w, err, basic)
+			return
+		}
+		client = c
+	} else if secret != "" {
+		tokenError(w, http.StatusBadRequest, "invalid_request", "client_secret without client_id")
+		return
+	}
+	var toks oauth.Tokens
+	var err error
+	switch gt := form.Get("grant_type"); gt {
+	case "refresh_token":
+		rt := form.Get("refresh_token")
+		if rt == "" {
+			tokenError(w, http.StatusBadRequest, "invalid_request", "refresh_token is required")
+			return
+		}
+		toks, err = s.oauth.Refresh(r.Context(), client, rt, form.Get("scope"))
+	case "client_credentials":
+		if client.ID == "" {
+			tokenError(w, http.StatusUnauthorized, "invalid_client", "client authentication is required")
+			return
+		}
+		toks, err = s.oauth.ClientCredentials(r.Context(), client, form.Get("scope"))
+	case "":
+		tokenError(w, http.StatusBadRequest, "invalid_request", "grant_type is required")
+		return
+	default:
+		tokenError(w, http.StatusBadRequest, "unsupported_grant_type", "supported: refresh_token, client_credentials")
+		return
+	}
+	if err != nil {
+		s.oauthFailure(w, err, basic)
+		return
+	}
+	h := w.Header()
+	h.Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: toks.AccessToken, TokenType: toks.TokenType, ExpiresIn: toks.ExpiresIn, RefreshToken: toks.RefreshToken, Scope: toks.Scope})
+}
+
+func (s *Server) oauthFailure(w http.ResponseWriter, err error, basic bool) {
+	var oe *oauth.Error
+	if !errors.As(err, &oe) {
+		s.log.Error("token endpoint failed", "err", err)
+		tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
+		return
+	}
+	status := http.StatusBadRequest
+	if oe.Code == "invalid_client" {
+		// RFC 6749 §5.2: 401 when the client tried HTTP authentication.
+		status = http.StatusUnauthorized
+		if !basic {
+			status = http.StatusBadRequest
+		}
+	}
+	tokenError(w, status, oe.Code, oe.Description)
+}
+
+type createClientRequest struct {
+	Name   string   `json:"name"`
+	Grants []string `json:"grants"`
+	Scopes []string `json:"scopes"`
+	Public bool     `json:"public"`
+	Secret string   `json:"client_secret"`
+}
+
+type clientJSON struct {
+	ClientID     string    `json:"client_id"`
+	ClientSecret string    `json:"client_secret,omitempty"`
+	Name         string    `json:"name"`
+	Grants       []string  `json:"grants"`
+	Scopes       []string  `json:"scopes"`
+	Public       bool      `json:"public"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+func clientOf(c store.Client, secret string) clientJSON {
+	return clientJSON{ClientID: c.ID, ClientSecret: secret, Name: c.Name, Grants: nonNil(c.Grants), Scopes: nonNil(c.Scopes), Public: c.SecretHash == nil, CreatedAt: c.CreatedAt}
+}
+
+func (s *Server) handleAdminCreateClient(w http.ResponseWriter, r *http.Request) {
+	var req createClientRequest
+	if p := decodeJSON(w, r, &req); p != nil {
+		writeProblem(w, p)
+		return
+	}
+	c, secret, err := s.oauth.RegisterClient(r.Context(), oauth.ClientSpec{Name: req.Name, Grants: req.Grants, Scopes: req.Scopes, Public: req.Public, Secret: req.Secret})
+	var oe *oauth.Error
+	if errors.As(err, &oe) {
+		writeProblem(w, newProblem(http.StatusBadRequest, "invalid_client_metadata", oe.Description))
+		return
+	}
+	if err != nil {
+		s.log.Error("admin: register client failed", "err", err)
+		writeProblem(w, errUnavailable())
+		return
+	}
+	s.log.Info("admin: client registered", "client_id", c.ID, "name", c.Name)
+	writeJSON(w, http.StatusCreated, clientOf(c, secret))
+}
+
+func (s *Server) handleAdminListClients(w http.ResponseWriter, r *http.Request) {
+	cs, err := s.clients.ListClients(r.Context())
+	if err != nil {
+		s.log.Error("admin: list clients failed", "err", err)
+		writeProblem(w, errUnavailable())
+		return
+	}
+	out := make([]clientJSON, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, clientOf(c, ""))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"clients": out})
+}
+
+// isJWT tells an access token from an opaque session token by shape.
+func isJWT(tok string) bool { return strings.Count(tok, ".") == 2 }
