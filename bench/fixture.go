@@ -159,7 +159,7 @@ func NewFixture(opt Options) (*Fixture, error) {
 	}
 	f.Server = server.New(server.Config{AdminToken: AdminToken}, f.Store, f.Sessions, an, ips, metrics, slog.New(slog.DiscardHandler), nil).
 		WithKeys(f.Keys).
-		WithOAuth(f.OAuth, f.Verifier, server.TokenSessions{Idle: tp.RefreshTTL.D(), Absolute: tp.SessionAbsolute.D()}, f.Store)
+		WithOAuth(f.OAuth, f.Verifier, server.OAuthConfig{Issuer: f.Issuer, AccessTTL: tp.AccessTTL.D(), SessionIdle: tp.RefreshTTL.D(), SessionAbsolute: tp.SessionAbsolute.D()}, f.Store)
 	return f, nil
 }
 

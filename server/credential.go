@@ -25,7 +25,7 @@ func (s *Server) validateAccessToken(ctx context.Context, raw string) (session.S
 		return session.Session{}, session.ErrInvalid
 	}
 	c, err := s.atVerifier.Verify(raw)
-	if err != nil || c.SessionID == "" {
+	if err != nil || c.SessionID == "" || s.sessions.AccessTokenDenied(c.ID) {
 		return session.Session{}, session.ErrInvalid
 	}
 	sess, err := s.sessions.ValidateID(ctx, c.SessionID)

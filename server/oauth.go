@@ -16,6 +16,7 @@ import (
 	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/token"
 )
 
 // OAuth is the token service as the HTTP layer sees it.
@@ -27,21 +28,29 @@ type OAuth interface {
 	ClientCredentials(ctx context.Context, c store.Client, scope string) (oauth.Tokens, error)
 }
 
-// TokenSessions sets the lifetimes of sessions that back refresh tokens.
-type TokenSessions struct {
-	Idle, Absolute time.Duration
+// OAuthConfig is what the OAuth endpoints need to know.
+type OAuthConfig struct {
+	Issuer    string        // base of every endpoint URL in the metadata
+	AccessTTL time.Duration // how long a revoked session's access tokens may live
+	// Lifetimes of sessions that back refresh tokens.
+	SessionIdle, SessionAbsolute time.Duration
+}
+
+// TokenStore is what the OAuth endpoints read directly.
+type TokenStore interface {
+	ListClients(ctx context.Context) ([]store.Client, error)
+	RefreshTokenByHash(ctx context.Context, h token.Hash) (store.RefreshToken, error)
+	Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error)
+	ActiveRevocations(ctx context.Context, sessionsSince, now time.Time) ([]store.Revocation, error)
+	LastRevocationSeq(ctx context.Context) (int64, error)
 }
 
 // WithOAuth enables token delivery at login, access-token (JWT) bearer
-// credentials, the token endpoint and client registration.
-func (s *Server) WithOAuth(o OAuth, v *accesstoken.Verifier, ts TokenSessions, clients ClientLister) *Server {
-	s.oauth, s.atVerifier, s.tokenSessions, s.clients = o, v, ts, clients
+// credentials, the token, introspection and revocation endpoints, the
+// revocation feed, RFC 8414 metadata and client registration.
+func (s *Server) WithOAuth(o OAuth, v *accesstoken.Verifier, cfg OAuthConfig, ts TokenStore) *Server {
+	s.oauth, s.atVerifier, s.oauthCfg, s.tokenStore = o, v, cfg, ts
 	return s
-}
-
-// ClientLister lists registered clients for the admin API.
-type ClientLister interface {
-	ListClients(ctx context.Context) ([]store.Client, error)
 }
 
 // tokenError writes an RFC 6749 §5.2 error.
@@ -237,7 +246,7 @@ func (s *Server) handleAdminCreateClient(w http.ResponseWriter, r *http.Request)
 }
 
 func (s *Server) handleAdminListClients(w http.ResponseWriter, r *http.Request) {
-	cs, err := s.clients.ListClients(r.Context())
+	cs, err := s.tokenStore.ListClients(r.Context())
 	if err != nil {
 		s.log.Error("admin: list clients failed", "err", err)
 		writeProblem(w, errUnavailable())

@@ -131,7 +131,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.Us
 	}
 	if delivery == "token" {
 		// A refresh-token family lives longer than a browser session.
-		ns.IdleTimeout, ns.AbsoluteTimeout = s.tokenSessions.Idle, s.tokenSessions.Absolute
+		ns.IdleTimeout, ns.AbsoluteTimeout = s.oauthCfg.SessionIdle, s.oauthCfg.SessionAbsolute
 	}
 	tok, sess, err := s.sessions.Create(r.Context(), ns)
 	if errors.Is(err, session.ErrStaleCredentials) {

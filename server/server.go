@@ -51,11 +51,11 @@ type Server struct {
 	metrics  *Metrics
 	keys     Keys // nil: no JWKS or key routes
 
-	oauth         OAuth // nil: no token delivery, no /oauth2/token
-	atVerifier    *accesstoken.Verifier
-	tokenSessions TokenSessions
-	clients       ClientLister
-	now           func() time.Time
+	oauth      OAuth // nil: no token delivery, no /oauth2/*
+	atVerifier *accesstoken.Verifier
+	oauthCfg   OAuthConfig
+	tokenStore TokenStore
+	now        func() time.Time
 
 	cookieName string
 	adminHash  [32]byte
@@ -120,6 +120,10 @@ func (s *Server) Public() http.Handler {
 	}
 	if s.oauth != nil {
 		mux.HandleFunc("POST /oauth2/token", s.handleToken)
+		mux.HandleFunc("POST /oauth2/introspect", s.handleIntrospect)
+		mux.HandleFunc("POST /oauth2/revoke", s.handleRevoke)
+		mux.HandleFunc("GET /v1/revocations", s.handleRevocations)
+		mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.handleMetadata)
 	}
 	s.health(mux)
 	return s.common("public", mux)

@@ -51,6 +51,8 @@ type Store interface {
 	RevokeUserSessions(ctx context.Context, userID, except string, at time.Time, reason string) ([]string, error)
 	Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error)
 	LastRevocationSeq(ctx context.Context) (int64, error)
+	ActiveRevocations(ctx context.Context, sessionsSince, now time.Time) ([]store.Revocation, error)
+	DenyAccessToken(ctx context.Context, jti, userID string, expires, at time.Time, reason string) error
 }
 
 // Config is the lifecycle policy the engine enforces.
@@ -85,11 +87,17 @@ type Manager struct {
 
 	touchMu sync.Mutex
 	touches map[string]time.Time
+
+	// denied holds revoked access tokens (jti → expiry, unix ns) until they
+	// would have expired anyway.
+	deniedMu    sync.RWMutex
+	denied      map[string]int64
+	deniedSweep int64
 }
 
 // New returns a manager over st.
 func New(st Store, cfg Config) *Manager {
-	m := &Manager{st: st, cfg: cfg, now: cfg.Now, log: cfg.Logger, touches: map[string]time.Time{}}
+	m := &Manager{st: st, cfg: cfg, now: cfg.Now, log: cfg.Logger, touches: map[string]time.Time{}, denied: map[string]int64{}}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -449,6 +457,46 @@ func (m *Manager) Forget(reason string, ids ...string) {
 	m.revoked(reason, len(ids))
 }
 
+// DenyAccessToken revokes one access token until its expiry: durable and
+// on the feed before it returns, refused on this node at once.
+func (m *Manager) DenyAccessToken(ctx context.Context, jti, userID string, expires time.Time, reason string) error {
+	if err := m.st.DenyAccessToken(ctx, jti, userID, expires, m.now(), reason); err != nil {
+		return fmt.Errorf("session: deny access token: %w", err)
+	}
+	m.deny(jti, expires.UnixNano())
+	return nil
+}
+
+func (m *Manager) deny(jti string, exp int64) {
+	m.deniedMu.Lock()
+	m.denied[jti] = exp
+	m.deniedMu.Unlock()
+}
+
+// AccessTokenDenied reports whether the access token jti was revoked.
+func (m *Manager) AccessTokenDenied(jti string) bool {
+	m.deniedMu.RLock()
+	exp, ok := m.denied[jti]
+	m.deniedMu.RUnlock()
+	return ok && m.now().UnixNano() < exp
+}
+
+// sweepDenied drops denials of tokens that have expired, at most once a minute.
+func (m *Manager) sweepDenied() {
+	now := m.now().UnixNano()
+	m.deniedMu.Lock()
+	defer m.deniedMu.Unlock()
+	if now-m.deniedSweep < int64(time.Minute) {
+		return
+	}
+	m.deniedSweep = now
+	for jti, exp := range m.denied {
+		if exp <= now {
+			delete(m.denied, jti)
+		}
+	}
+}
+
 // CacheLen returns the number of sessions cached on this node.
 func (m *Manager) CacheLen() int { return m.cache.len() }
 
@@ -472,6 +520,16 @@ func (m *Manager) Run(ctx context.Context) error {
 		return fmt.Errorf("session: follow revocations: %w", err)
 	}
 	m.cursor.Store(seq)
+	// Denials older than the cursor still matter until their tokens expire.
+	active, err := m.st.ActiveRevocations(ctx, m.now(), m.now())
+	if err != nil {
+		return fmt.Errorf("session: load denied access tokens: %w", err)
+	}
+	for _, r := range active {
+		if r.JTI != "" && r.Seq <= seq {
+			m.deny(r.JTI, r.ExpiresAt.UnixNano())
+		}
+	}
 	m.lastPoll.Store(time.Now().UnixNano())
 	m.following.Store(true)
 	// Sessions cached before the cursor was read may have been revoked in
@@ -509,15 +567,20 @@ func (m *Manager) Follow(ctx context.Context) error {
 			return err
 		}
 		if len(revs) > 0 {
-			ids := make([]string, len(revs))
-			for i, r := range revs {
-				ids[i] = r.SessionID
+			var ids []string
+			for _, r := range revs {
+				if r.JTI != "" {
+					m.deny(r.JTI, r.ExpiresAt.UnixNano())
+				} else {
+					ids = append(ids, r.SessionID)
+				}
 			}
 			m.cache.evict(ids...)
 			m.cursor.Store(revs[len(revs)-1].Seq)
 		}
 		if len(revs) < 1000 {
 			m.lastPoll.Store(time.Now().UnixNano())
+			m.sweepDenied()
 			return nil
 		}
 	}

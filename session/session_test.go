@@ -422,3 +422,44 @@ func TestCreateRefusesStaleCredentials(t *testing.T) {
 		t.Fatalf("login checked against the old password: %v, want ErrStaleCredentials", err)
 	}
 }
+
+func TestAccessTokenDenial(t *testing.T) {
+	f := newFixture(t)
+	a, b := f.manager(nil), f.manager(nil)
+	ctx := context.Background()
+	if err := b.Follow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	exp := f.clock.Now().Add(15 * time.Minute)
+	if err := a.DenyAccessToken(ctx, "jti-1", f.user.ID, exp, "revoked"); err != nil {
+		t.Fatal(err)
+	}
+	if !a.AccessTokenDenied("jti-1") || a.AccessTokenDenied("jti-2") {
+		t.Fatal("local denial not in force")
+	}
+	if b.AccessTokenDenied("jti-1") {
+		t.Fatal("denied on another node before it read the feed")
+	}
+	b.Follow(ctx)
+	if !b.AccessTokenDenied("jti-1") {
+		t.Fatal("the feed did not carry the denial to another node")
+	}
+	// A node that starts later loads denials that still matter.
+	c := f.manager(nil)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- c.Run(runCtx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for !c.following.Load() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // waits for a goroutine to start, not for expiry
+	}
+	cancel()
+	<-done
+	if !c.AccessTokenDenied("jti-1") {
+		t.Fatal("a node started after the denial does not know it")
+	}
+	f.clock.Add(16 * time.Minute)
+	if a.AccessTokenDenied("jti-1") {
+		t.Fatal("a denial outlived its token")
+	}
+}

@@ -52,13 +52,18 @@ type Session struct {
 // Revoked reports whether the session has been revoked.
 func (s *Session) Revoked() bool { return !s.RevokedAt.IsZero() }
 
-// Revocation is one entry of the revocation feed: session SessionID stopped
-// being valid. Seq grows strictly with each revocation a backend commits.
+// Revocation is one entry of the revocation feed: session SessionID, or
+// the access token JTI, stopped being valid. Seq grows strictly with each
+// revocation a backend commits.
 type Revocation struct {
 	Seq       int64
-	SessionID string
+	SessionID string // set for a session revocation
+	JTI       string // set for an access-token denial
 	UserID    string
 	At        time.Time
+	// ExpiresAt, for a denial, is the token's own expiry: after it the
+	// entry no longer matters.
+	ExpiresAt time.Time
 	Reason    string
 }
 
@@ -114,6 +119,13 @@ type Sessions interface {
 	RevokeUserSessions(ctx context.Context, userID, except string, at time.Time, reason string) ([]string, error)
 	// Revocations returns up to limit feed entries with Seq > after, in Seq order.
 	Revocations(ctx context.Context, after int64, limit int) ([]Revocation, error)
+	// ActiveRevocations returns the feed entries that can still matter at
+	// now: session revocations at or after sessionsSince, and denials whose
+	// token has not expired; in Seq order.
+	ActiveRevocations(ctx context.Context, sessionsSince, now time.Time) ([]Revocation, error)
+	// DenyAccessToken records that the access token jti is revoked until its
+	// expiry, with a feed entry, atomically; denying twice succeeds once.
+	DenyAccessToken(ctx context.Context, jti, userID string, expires, at time.Time, reason string) error
 	// LastRevocationSeq returns the highest Seq committed so far, or 0.
 	LastRevocationSeq(ctx context.Context) (int64, error)
 	// CountLiveSessions counts sessions neither revoked nor past ExpiresAt at now.
@@ -246,6 +258,8 @@ type RefreshResult struct {
 type RefreshTokens interface {
 	// CreateRefreshToken stores the first token of a session's family.
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// RefreshTokenByHash returns a stored refresh token; ErrNotFound if none.
+	RefreshTokenByHash(ctx context.Context, h token.Hash) (RefreshToken, error)
 	// RotateRefreshToken MUST be atomic and linearizable: of any number of
 	// concurrent presentations of one live token, exactly one is
 	// RefreshRotated; the others are RefreshGraceRetry (same client, within

@@ -90,8 +90,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv.WithOAuth(oa, verifier, server.TokenSessions{
-		Idle: c.Policy.Tokens.RefreshTTL.D(), Absolute: c.Policy.Tokens.SessionAbsolute.D(),
+	srv.WithOAuth(oa, verifier, server.OAuthConfig{
+		Issuer: c.Issuer(), AccessTTL: c.Policy.Tokens.AccessTTL.D(),
+		SessionIdle: c.Policy.Tokens.RefreshTTL.D(), SessionAbsolute: c.Policy.Tokens.SessionAbsolute.D(),
 	}, st)
 
 	pubLn, err := net.Listen("tcp", c.Listen)

@@ -84,6 +84,27 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 	return nil
 }
 
+func (s *Store) RefreshTokenByHash(ctx context.Context, h token.Hash) (store.RefreshToken, error) {
+	var t store.RefreshToken
+	var hash []byte
+	var created, expires int64
+	var used sql.NullInt64
+	err := s.r.QueryRowContext(ctx, "SELECT "+refreshCols+" FROM refresh_tokens WHERE token_hash = ?", h[:]).
+		Scan(&hash, &t.SessionID, &t.ClientID, &t.Scope, &created, &expires, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.RefreshToken{}, fmt.Errorf("sqlite: refresh token: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.RefreshToken{}, fmt.Errorf("sqlite: refresh token: %w", err)
+	}
+	t.Hash = h
+	t.CreatedAt, t.ExpiresAt = fromMicros(created), fromMicros(expires)
+	if used.Valid {
+		t.UsedAt = fromMicros(used.Int64)
+	}
+	return t, nil
+}
+
 // RotateRefreshToken runs in one immediate transaction: SQLite's single
 // writer makes every presentation see the effects of the one before it.
 func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, req store.RotateRequest) (store.RefreshResult, error) {

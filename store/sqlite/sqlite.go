@@ -497,26 +497,68 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, except string, a
 	return ids, nil
 }
 
-func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT seq, session_id, user_id, at, reason FROM revocations WHERE seq > ? ORDER BY seq LIMIT ?", after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: revocations: %w", err)
-	}
+const revocationCols = "seq, session_id, jti, user_id, at, expires_at, reason"
+
+func scanRevocations(rows *sql.Rows) ([]store.Revocation, error) {
 	defer rows.Close()
 	var out []store.Revocation
 	for rows.Next() {
 		var r store.Revocation
-		var at int64
-		if err := rows.Scan(&r.Seq, &r.SessionID, &r.UserID, &at, &r.Reason); err != nil {
-			return nil, fmt.Errorf("sqlite: revocations: %w", err)
+		var at, exp int64
+		if err := rows.Scan(&r.Seq, &r.SessionID, &r.JTI, &r.UserID, &at, &exp, &r.Reason); err != nil {
+			return nil, err
 		}
 		r.At = fromMicros(at)
+		if exp != 0 {
+			r.ExpiresAt = fromMicros(exp)
+		}
 		out = append(out, r)
 	}
-	if err := rows.Err(); err != nil {
+	return out, rows.Err()
+}
+
+func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+revocationCols+" FROM revocations WHERE seq > ? ORDER BY seq LIMIT ?", after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: revocations: %w", err)
+	}
+	out, err := scanRevocations(rows)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: revocations: %w", err)
 	}
 	return out, nil
+}
+
+func (s *Store) ActiveRevocations(ctx context.Context, sessionsSince, now time.Time) ([]store.Revocation, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+revocationCols+` FROM revocations
+		WHERE (jti = '' AND at >= ?) OR (jti <> '' AND expires_at > ?) ORDER BY seq`, micros(sessionsSince), micros(now))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: active revocations: %w", err)
+	}
+	out, err := scanRevocations(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: active revocations: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) DenyAccessToken(ctx context.Context, jti, userID string, expires, at time.Time, reason string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "INSERT INTO denied_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING", jti, micros(expires))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // already denied
+		}
+		_, err = tx.ExecContext(ctx, "INSERT INTO revocations (session_id, jti, user_id, at, expires_at, reason) VALUES ('', ?, ?, ?, ?, ?)",
+			jti, userID, micros(at), micros(expires), reason)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: deny access token: %w", err)
+	}
+	return nil
 }
 
 func (s *Store) LastRevocationSeq(ctx context.Context) (int64, error) {
@@ -546,7 +588,10 @@ func (s *Store) DeleteExpired(ctx context.Context, cutoff time.Time) (int, error
 		if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE expires_at < ?", micros(cutoff)); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM revocations WHERE at < ?", micros(cutoff))
+		if _, err := tx.ExecContext(ctx, "DELETE FROM denied_tokens WHERE expires_at < ?", micros(cutoff)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM revocations WHERE at < ? AND expires_at < ?", micros(cutoff), micros(cutoff))
 		return err
 	})
 	if err != nil {

@@ -205,3 +205,57 @@ func testRefreshRace(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+func testDenylist(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := newUser(t, s, "alice")
+	old := newSession(t, u.ID, base)
+	recent := newSession(t, u.ID, base)
+	mustCreate(t, s, old, 0)
+	mustCreate(t, s, recent, 0)
+	s.RevokeSession(ctx, old.ID, base, "logout")
+	s.RevokeSession(ctx, recent.ID, base.Add(time.Hour), "logout")
+	if err := s.DenyAccessToken(ctx, "jti-live", u.ID, base.Add(2*time.Hour), base.Add(time.Hour), "revoked"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DenyAccessToken(ctx, "jti-live", u.ID, base.Add(2*time.Hour), base.Add(time.Hour), "revoked"); err != nil {
+		t.Fatalf("denying twice: %v", err)
+	}
+	s.DenyAccessToken(ctx, "jti-dead", u.ID, base.Add(30*time.Minute), base.Add(10*time.Minute), "revoked")
+	feed, _ := s.Revocations(ctx, 0, 100)
+	if len(feed) != 4 {
+		t.Fatalf("feed has %d entries, want 2 sessions + 2 denials (no duplicate)", len(feed))
+	}
+	live := feed[2]
+	if live.JTI != "jti-live" || live.SessionID != "" || !live.ExpiresAt.Equal(base.Add(2*time.Hour)) || live.UserID != u.ID {
+		t.Fatalf("denial entry %+v", live)
+	}
+	now := base.Add(time.Hour + time.Minute)
+	act, err := s.ActiveRevocations(ctx, now.Add(-15*time.Minute), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range act {
+		got = append(got, r.SessionID+r.JTI)
+	}
+	if !reflect.DeepEqual(got, []string{recent.ID, "jti-live"}) {
+		t.Fatalf("ActiveRevocations = %v, want the recent session and the unexpired denial", got)
+	}
+}
+
+func testRefreshTokenByHash(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	_, rt := refreshFamily(t, s, "alice")
+	got, err := s.RefreshTokenByHash(ctx, rt.Hash)
+	if err != nil || !reflect.DeepEqual(got, rt) {
+		t.Fatalf("RefreshTokenByHash = %+v, %v; want %+v", got, err, rt)
+	}
+	rotate(t, s, rt.Hash, store.RotateRequest{Now: base.Add(time.Minute)})
+	if got, _ := s.RefreshTokenByHash(ctx, rt.Hash); !got.UsedAt.Equal(base.Add(time.Minute)) {
+		t.Fatalf("UsedAt after rotation: %v", got.UsedAt)
+	}
+	if _, err := s.RefreshTokenByHash(ctx, newHash(t)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown: %v", err)
+	}
+}

@@ -42,6 +42,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RefreshRotation", testRefreshRotation},
 		{"RefreshGraceAndRefusals", testRefreshGraceAndRefusals},
 		{"RefreshRace", testRefreshRace},
+		{"Denylist", testDenylist},
+		{"RefreshTokenByHash", testRefreshTokenByHash},
 		{"ConcurrentKeyRotation", testConcurrentKeyRotation},
 	}
 	for _, tt := range tests {

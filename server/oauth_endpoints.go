@@ -1,0 +1,314 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tessera-auth/tessera/session"
+	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/token"
+)
+
+// authenticatedClient authenticates the caller of introspection, revocation
+// and the feed. Confidential clients use HTTP Basic or client_secret_post;
+// with allowPublic, a client_id alone names a public client, and no
+// client_id at all is Tessera's own first-party login ("").
+func (s *Server) authenticatedClient(w http.ResponseWriter, r *http.Request, form map[string][]string, allowPublic bool) (store.Client, bool) {
+	id, secret, basic, msg := clientCredentials(r, form)
+	if msg != "" {
+		tokenError(w, http.StatusBadRequest, "invalid_request", msg)
+		return store.Client{}, false
+	}
+	if id == "" {
+		if allowPublic && secret == "" {
+			return store.Client{}, true
+		}
+		tokenError(w, http.StatusUnauthorized, "invalid_client", "client authentication is required")
+		return store.Client{}, false
+	}
+	if secret == "" && !allowPublic {
+		tokenError(w, http.StatusUnauthorized, "invalid_client", "client authentication is required")
+		return store.Client{}, false
+	}
+	c, err := s.oauth.AuthenticateClient(r.Context(), id, secret)
+	if err != nil {
+		s.oauthFailure(w, err, basic)
+		return store.Client{}, false
+	}
+	return c, true
+}
+
+type introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	Username  string `json:"username,omitempty"`
+	TokenType string `json:"token_type,omitempty"`
+	Exp       int64  `json:"exp,omitempty"`
+	Iat       int64  `json:"iat,omitempty"`
+	Sub       string `json:"sub,omitempty"`
+	Aud       any    `json:"aud,omitempty"`
+	Iss       string `json:"iss,omitempty"`
+	Jti       string `json:"jti,omitempty"`
+	Sid       string `json:"sid,omitempty"`
+}
+
+// handleIntrospect is RFC 7662. Only confidential clients may ask. Every
+// token that is not active — expired, revoked, unknown, malformed, or
+// another client's refresh token — answers exactly {"active": false}.
+func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	form, msg := readForm(w, r)
+	if msg != "" {
+		tokenError(w, http.StatusBadRequest, "invalid_request", msg)
+		return
+	}
+	caller, ok := s.authenticatedClient(w, r, form, false)
+	if !ok {
+		return
+	}
+	raw := form.Get("token")
+	if raw == "" {
+		tokenError(w, http.StatusBadRequest, "invalid_request", "token is required")
+		return
+	}
+	out, err := s.introspect(r.Context(), caller, raw)
+	if err != nil {
+		s.log.Error("introspection failed", "err", err)
+		tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// introspect returns the token's state. Its error is only for a store that
+// cannot answer: the caller must not take that for "inactive".
+func (s *Server) introspect(ctx context.Context, caller store.Client, raw string) (introspection, error) {
+	inactive := introspection{}
+	unavailable := func(err error) (introspection, error) {
+		if errors.Is(err, session.ErrUnavailable) {
+			return inactive, err
+		}
+		return inactive, nil
+	}
+	switch {
+	case isJWT(raw):
+		c, err := s.atVerifier.Verify(raw)
+		if err != nil || s.sessions.AccessTokenDenied(c.ID) {
+			return inactive, nil
+		}
+		out := introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry, Iat: c.IssuedAt,
+			Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, Jti: c.ID, Sid: c.SessionID}
+		if c.SessionID != "" {
+			sess, err := s.sessions.ValidateID(ctx, c.SessionID)
+			if err != nil {
+				return unavailable(err)
+			}
+			out.Username = sess.Username
+		}
+		return out, nil
+	case len(raw) == token.Len && raw[:4] == token.Session.Prefix():
+		sess, err := s.sessions.Validate(ctx, raw)
+		if err != nil {
+			return unavailable(err)
+		}
+		return introspection{Active: true, TokenType: "session", Sub: sess.UserID, Username: sess.Username, Sid: sess.ID,
+			Exp: sess.IdleExpiresAt.Unix(), Iat: sess.CreatedAt.Unix(), Iss: s.oauthCfg.Issuer}, nil
+	case len(raw) == token.Len && raw[:4] == token.Refresh.Prefix():
+		tok, err := token.Parse(token.Refresh, raw)
+		if err != nil {
+			return inactive, nil
+		}
+		rt, err := s.tokenStore.RefreshTokenByHash(ctx, tok.Hash())
+		if errors.Is(err, store.ErrNotFound) {
+			return inactive, nil
+		}
+		if err != nil {
+			return inactive, err
+		}
+		if rt.ClientID != caller.ID || !rt.UsedAt.IsZero() || !s.now().Before(rt.ExpiresAt) {
+			return inactive, nil
+		}
+		sess, err := s.sessions.ValidateID(ctx, rt.SessionID)
+		if err != nil {
+			return unavailable(err)
+		}
+		return introspection{Active: true, TokenType: "refresh_token", Scope: rt.Scope, ClientID: rt.ClientID, Sub: sess.UserID,
+			Username: sess.Username, Sid: sess.ID, Exp: rt.ExpiresAt.Unix(), Iat: rt.CreatedAt.Unix(), Iss: s.oauthCfg.Issuer}, nil
+	}
+	return inactive, nil
+}
+
+// handleRevoke is RFC 7009: 200 for every well-formed request, whether or
+// not the token was valid. A refresh token ends its whole family (session);
+// an access token is denied until its expiry, on every node via the feed.
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	form, msg := readForm(w, r)
+	if msg != "" {
+		tokenError(w, http.StatusBadRequest, "invalid_request", msg)
+		return
+	}
+	caller, ok := s.authenticatedClient(w, r, form, true)
+	if !ok {
+		return
+	}
+	raw := form.Get("token")
+	if raw == "" {
+		tokenError(w, http.StatusBadRequest, "invalid_request", "token is required")
+		return
+	}
+	notYours := func() {
+		tokenError(w, http.StatusBadRequest, "unauthorized_client", "the token was not issued to this client")
+	}
+	callerID := caller.ID
+	if callerID == "" {
+		callerID = "tessera" // first-party tokens name Tessera as their client
+	}
+	ctx := r.Context()
+	switch {
+	case isJWT(raw):
+		c, err := s.atVerifier.Verify(raw)
+		if err != nil {
+			break // invalid or expired: nothing left to revoke
+		}
+		if c.ClientID != callerID {
+			notYours()
+			return
+		}
+		if err := s.sessions.DenyAccessToken(ctx, c.ID, c.Subject, time.Unix(c.Expiry, 0), "token_revoked"); err != nil {
+			s.log.Error("access token revocation failed", "err", err)
+			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
+			return
+		}
+		s.log.Info("access token revoked", "jti", c.ID, "client_id", c.ClientID)
+	case len(raw) == token.Len && raw[:4] == token.Refresh.Prefix():
+		tok, err := token.Parse(token.Refresh, raw)
+		if err != nil {
+			break
+		}
+		rt, err := s.tokenStore.RefreshTokenByHash(ctx, tok.Hash())
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			s.log.Error("refresh token lookup failed", "err", err)
+			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
+			return
+		}
+		if rt.ClientID != caller.ID {
+			notYours()
+			return
+		}
+		if _, err := s.sessions.Revoke(ctx, rt.SessionID, "token_revoked"); err != nil && !errors.Is(err, session.ErrNotFound) {
+			s.log.Error("refresh family revocation failed", "err", err)
+			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
+			return
+		}
+		s.log.Info("refresh family revoked", "session_id", rt.SessionID, "client_id", rt.ClientID)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}
+
+type feedEntry struct {
+	Seq    int64     `json:"seq"`
+	SID    string    `json:"sid,omitempty"`
+	JTI    string    `json:"jti,omitempty"`
+	Until  time.Time `json:"until"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason"`
+}
+
+// handleRevocations is the revocation feed verifiers follow. Without
+// since, it returns every entry that can still matter; with since, the
+// entries after that cursor, waiting up to wait seconds (long poll).
+func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) {
+	id, secret, ok := r.BasicAuth()
+	if !ok || id == "" || secret == "" {
+		w.Header().Set("WWW-Authenticate", `Basic realm="tessera"`)
+		writeProblem(w, newProblem(http.StatusUnauthorized, "invalid_client", "Authenticate as a registered confidential client (HTTP Basic)."))
+		return
+	}
+	if _, err := s.oauth.AuthenticateClient(r.Context(), id, secret); err != nil {
+		w.Header().Set("WWW-Authenticate", `Basic realm="tessera"`)
+		writeProblem(w, newProblem(http.StatusUnauthorized, "invalid_client", "Client authentication failed."))
+		return
+	}
+	q := r.URL.Query()
+	wait := 0
+	if v := q.Get("wait"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 30 {
+			writeProblem(w, newProblem(http.StatusBadRequest, "invalid_field", `"wait" must be 0 to 30 seconds.`))
+			return
+		}
+		wait = n
+	}
+	ctx := r.Context()
+	now := s.now()
+	var revs []store.Revocation
+	var cursor int64
+	var err error
+	if v := q.Get("since"); v == "" {
+		if cursor, err = s.tokenStore.LastRevocationSeq(ctx); err == nil {
+			revs, err = s.tokenStore.ActiveRevocations(ctx, now.Add(-s.oauthCfg.AccessTTL), now)
+		}
+	} else {
+		cursor, err = strconv.ParseInt(v, 10, 64)
+		if err != nil || cursor < 0 {
+			writeProblem(w, newProblem(http.StatusBadRequest, "invalid_field", `"since" must be a cursor from an earlier answer.`))
+			return
+		}
+		deadline := time.Now().Add(time.Duration(wait) * time.Second)
+		for {
+			revs, err = s.tokenStore.Revocations(ctx, cursor, 1000)
+			if err != nil || len(revs) > 0 || !time.Now().Before(deadline) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	if err != nil {
+		s.log.Error("revocation feed read failed", "err", err)
+		writeProblem(w, errUnavailable())
+		return
+	}
+	out := make([]feedEntry, 0, len(revs))
+	for _, rv := range revs {
+		e := feedEntry{Seq: rv.Seq, SID: rv.SessionID, JTI: rv.JTI, At: rv.At, Until: rv.ExpiresAt, Reason: rv.Reason}
+		if rv.JTI == "" {
+			// Access tokens of a revoked session live at most AccessTTL more.
+			e.Until = rv.At.Add(s.oauthCfg.AccessTTL)
+		}
+		out = append(out, e)
+		cursor = max(cursor, rv.Seq)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cursor": strconv.FormatInt(cursor, 10), "revocations": out})
+}
+
+// handleMetadata is RFC 8414 authorization server metadata.
+func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
+	iss := s.oauthCfg.Issuer
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Header().Set("Content-Type", "application/json")
+	writeBody(w, map[string]any{
+		"issuer":                                iss,
+		"token_endpoint":                        iss + "/oauth2/token",
+		"introspection_endpoint":                iss + "/oauth2/introspect",
+		"revocation_endpoint":                   iss + "/oauth2/revoke",
+		"jwks_uri":                              iss + "/.well-known/jwks.json",
+		"grant_types_supported":                 []string{"refresh_token", "client_credentials"},
+		"response_types_supported":              []string{},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
+		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "none"},
+		"tessera_revocations_endpoint":                  iss + "/v1/revocations",
+	})
+}

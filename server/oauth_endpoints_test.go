@@ -1,0 +1,198 @@
+package server
+
+import (
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func (e *env) loginTokens(user string, extra map[string]string) (at, rt string) {
+	e.t.Helper()
+	body := map[string]string{"username": user, "password": pw, "delivery": "token"}
+	for k, v := range extra {
+		body[k] = v
+	}
+	r := e.do(e.public, "POST", "/v1/login", body)
+	if r.StatusCode != 200 {
+		e.t.Fatalf("login: %d %s", r.StatusCode, r.body)
+	}
+	m := r.json(e.t)
+	return m["access_token"].(string), m["refresh_token"].(string)
+}
+
+func (e *env) form(path string, form url.Values, headers ...string) resp {
+	e.t.Helper()
+	return e.do(e.public, "POST", path, form.Encode(), append([]string{"Content-Type", formType}, headers...)...)
+}
+
+func TestIntrospection(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ian", pw)
+	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
+	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true})
+	as := basic(rsID, rsSecret)
+	introspect := func(tok string) map[string]any {
+		t.Helper()
+		r := e.form("/oauth2/introspect", url.Values{"token": {tok}}, as...)
+		if r.StatusCode != 200 {
+			t.Fatalf("introspect: %d %s", r.StatusCode, r.body)
+		}
+		return r.json(t)
+	}
+	at, _ := e.loginTokens("ian", nil)
+	m := introspect(at)
+	if m["active"] != true || m["username"] != "ian" || m["token_type"] != "Bearer" || m["sid"] == nil || m["client_id"] != "tessera" {
+		t.Fatalf("access token: %v", m)
+	}
+	b := e.loginCookie("ian", pw)
+	if m := introspect(b.cookie); m["active"] != true || m["token_type"] != "session" || m["username"] != "ian" {
+		t.Fatalf("session token: %v", m)
+	}
+	_, spaRT := e.loginTokens("ian", map[string]string{"client_id": spa})
+	if m := introspect(spaRT); m["active"] != false {
+		t.Fatalf("another client's refresh token must look inactive: %v", m)
+	}
+	for name, tok := range map[string]string{"garbage": "hello", "jwt-shaped garbage": "a.b.c", "unknown session": "tss_" + "0000000000000000000000000000000000000000000000000"} {
+		if m := introspect(tok); len(m) != 1 || m["active"] != false {
+			t.Fatalf("%s: %v, want exactly {active:false}", name, m)
+		}
+	}
+	// Logout ends the session: its access token goes inactive at once.
+	e.do(e.public, "POST", "/v1/logout", nil, bearer(at)...)
+	if m := introspect(at); m["active"] != false {
+		t.Fatalf("access token of a revoked session: %v", m)
+	}
+	e.clock.Add(31 * time.Minute)
+	if m := introspect(b.cookie); m["active"] != false {
+		t.Fatalf("idle-expired session token: %v", m)
+	}
+	wantOAuthError(t, e.form("/oauth2/introspect", url.Values{"token": {at}}), 401, "invalid_client")
+	wantOAuthError(t, e.form("/oauth2/introspect", url.Values{"token": {at}, "client_id": {spa}}), 401, "invalid_client")
+	wantOAuthError(t, e.form("/oauth2/introspect", url.Values{}, as...), 400, "invalid_request")
+}
+
+func TestRevocationEndpoint(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("jo", pw)
+	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
+	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true})
+	introspect := func(tok string) bool {
+		return e.form("/oauth2/introspect", url.Values{"token": {tok}}, basic(rsID, rsSecret)...).json(t)["active"] == true
+	}
+	// An access token revoked alone is denied everywhere until it expires;
+	// its session lives on.
+	at, rt := e.loginTokens("jo", nil)
+	if r := e.form("/oauth2/revoke", url.Values{"token": {at}}); r.StatusCode != 200 {
+		t.Fatalf("revoke access token: %d %s", r.StatusCode, r.body)
+	}
+	wantProblem(t, e.whoami(bearer(at)...), 401, "invalid_token")
+	if introspect(at) {
+		t.Fatal("revoked access token still active")
+	}
+	r := e.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+	if r.StatusCode != 200 {
+		t.Fatalf("the session should outlive one revoked access token: %s", r.body)
+	}
+	rt = r.json(t)["refresh_token"].(string)
+	at2 := r.json(t)["access_token"].(string)
+	// Revoking the refresh token ends the family: the session and its tokens.
+	if r := e.form("/oauth2/revoke", url.Values{"token": {rt}, "token_type_hint": {"refresh_token"}}); r.StatusCode != 200 {
+		t.Fatalf("revoke refresh token: %d", r.StatusCode)
+	}
+	wantOAuthError(t, e.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}), 400, "invalid_grant")
+	wantProblem(t, e.whoami(bearer(at2)...), 401, "invalid_token")
+
+	// A client cannot revoke another client's tokens.
+	_, spaRT := e.loginTokens("jo", map[string]string{"client_id": spa})
+	wantOAuthError(t, e.form("/oauth2/revoke", url.Values{"token": {spaRT}}), 400, "unauthorized_client")
+	wantOAuthError(t, e.form("/oauth2/revoke", url.Values{"token": {spaRT}}, basic(rsID, rsSecret)...), 400, "unauthorized_client")
+	if r := e.form("/oauth2/revoke", url.Values{"token": {spaRT}, "client_id": {spa}}); r.StatusCode != 200 {
+		t.Fatalf("own token: %d", r.StatusCode)
+	}
+	// Invalid tokens answer 200 (RFC 7009 §2.2); malformed requests do not.
+	for _, tok := range []string{"garbage", "a.b.c", "tsr_" + "0000000000000000000000000000000000000000000000000"} {
+		if r := e.form("/oauth2/revoke", url.Values{"token": {tok}}); r.StatusCode != 200 {
+			t.Fatalf("revoke %q: %d", tok, r.StatusCode)
+		}
+	}
+	wantOAuthError(t, e.form("/oauth2/revoke", url.Values{}), 400, "invalid_request")
+	wantOAuthError(t, e.form("/oauth2/revoke", url.Values{"token": {"x"}}, basic(rsID, "wrong")...), 401, "invalid_client")
+}
+
+func TestRevocationFeed(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("kai", pw)
+	id, secret := e.addClient(map[string]any{"name": "rs", "grants": []string{"client_credentials"}})
+	feed := func(query string) resp {
+		return e.do(e.public, "GET", "/v1/revocations"+query, nil, basic(id, secret)...)
+	}
+	at, _ := e.loginTokens("kai", nil)
+	e.do(e.public, "POST", "/v1/logout", nil, bearer(at)...)
+	at2, _ := e.loginTokens("kai", nil)
+	e.form("/oauth2/revoke", url.Values{"token": {at2}})
+
+	r := feed("")
+	if r.StatusCode != 200 {
+		t.Fatalf("feed: %d %s", r.StatusCode, r.body)
+	}
+	m := r.json(t)
+	entries := m["revocations"].([]any)
+	if len(entries) != 2 {
+		t.Fatalf("feed has %d entries, want the logout and the denial: %s", len(entries), r.body)
+	}
+	first, second := entries[0].(map[string]any), entries[1].(map[string]any)
+	if first["sid"] == nil || first["reason"] != "logout" || first["until"] != "2026-06-01T08:15:00Z" {
+		t.Fatalf("session entry %v", first)
+	}
+	if second["jti"] == nil || second["reason"] != "token_revoked" || second["until"] != "2026-06-01T08:15:00Z" {
+		t.Fatalf("denial entry %v", second)
+	}
+	cursor := m["cursor"].(string)
+	if n, _ := strconv.Atoi(cursor); n != int(second["seq"].(float64)) {
+		t.Fatalf("cursor %s after seq %v", cursor, second["seq"])
+	}
+	// Nothing new: an immediate empty answer keeps the cursor.
+	if m := feed("?since=" + cursor).json(t); len(m["revocations"].([]any)) != 0 || m["cursor"] != cursor {
+		t.Fatalf("empty poll: %v", m)
+	}
+	// Long poll: answers as soon as a revocation happens.
+	done := make(chan resp)
+	go func() { done <- feed("?since=" + cursor + "&wait=10") }()
+	time.Sleep(300 * time.Millisecond) // let the poll start waiting (real time: the HTTP round trip)
+	b := e.loginCookie("kai", pw)
+	e.do(e.public, "POST", "/v1/logout", nil, b.headers()...)
+	select {
+	case r := <-done:
+		if got := r.json(t)["revocations"].([]any); len(got) != 1 {
+			t.Fatalf("long poll: %s", r.body)
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("long poll did not return after a revocation")
+	}
+	wantProblem(t, e.do(e.public, "GET", "/v1/revocations", nil), 401, "invalid_client")
+	wantProblem(t, e.do(e.public, "GET", "/v1/revocations", nil, basic(id, "wrong")...), 401, "invalid_client")
+	wantProblem(t, feed("?since=-1"), 400, "invalid_field")
+	wantProblem(t, feed("?since=0&wait=99"), 400, "invalid_field")
+}
+
+func TestMetadata(t *testing.T) {
+	e := newEnv(t)
+	r := e.do(e.public, "GET", "/.well-known/oauth-authorization-server", nil)
+	m := r.json(t)
+	want := map[string]string{
+		"issuer":                 "https://auth.example.test",
+		"token_endpoint":         "https://auth.example.test/oauth2/token",
+		"introspection_endpoint": "https://auth.example.test/oauth2/introspect",
+		"revocation_endpoint":    "https://auth.example.test/oauth2/revoke",
+		"jwks_uri":               "https://auth.example.test/.well-known/jwks.json",
+	}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("%s = %v, want %s", k, m[k], v)
+		}
+	}
+	if r.StatusCode != 200 || len(m["grant_types_supported"].([]any)) != 2 {
+		t.Fatalf("metadata %d %v", r.StatusCode, m)
+	}
+}
