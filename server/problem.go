@@ -39,7 +39,7 @@ var (
 		return newProblem(http.StatusUnauthorized, "unauthenticated", "A valid session cookie or bearer token is required.")
 	}
 	errInvalidToken = func() *problem {
-		p := newProblem(http.StatusUnauthorized, "invalid_token", "The session token is invalid, expired or revoked.")
+		p := newProblem(http.StatusUnauthorized, "invalid_token", "The token is invalid, expired or revoked.")
 		p.bearer = "invalid_token"
 		return p
 	}
