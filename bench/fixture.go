@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -208,4 +210,38 @@ func Bare(body []byte) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Write(body)
 	})
+}
+
+// LoginTokens logs fixture user i in with token delivery.
+func (f *Fixture) LoginTokens(base string, i int) (access, refresh string, err error) {
+	req, _ := http.NewRequest("POST", base+"/v1/login", strings.NewReader(`{"username":"`+f.Users[i]+`","password":"`+Password+`","delivery":"token"}`))
+	req.Header.Set("Content-Type", "application/json")
+	b, err := Fetch(req)
+	if err != nil {
+		return "", "", err
+	}
+	var body struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	err = json.Unmarshal(b, &body)
+	return body.AccessToken, body.RefreshToken, err
+}
+
+// LoginCookie logs the first fixture user in with cookie delivery and
+// returns the session token.
+func (f *Fixture) LoginCookie(base string) (string, error) {
+	req, _ := http.NewRequest("POST", base+"/v1/login", strings.NewReader(`{"username":"`+f.Users[0]+`","password":"`+Password+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	for _, c := range res.Cookies() {
+		if c.Name == "__Host-tessera_session" {
+			return c.Value, nil
+		}
+	}
+	return "", fmt.Errorf("login: %d, no session cookie", res.StatusCode)
 }

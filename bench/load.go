@@ -97,3 +97,50 @@ func Median(sorted []float64) float64 {
 	}
 	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
+
+// Do sends one request with client; a worker's Do runs sequentially.
+type Do func(client *http.Client) error
+
+// ClosedWith is Closed for stateful workers (each gets its own Do, made
+// by mk(worker index)), such as a refresh-token chain per worker.
+func ClosedWith(ctx context.Context, conns int, d time.Duration, mk func(worker int) Do) Result {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}}
+	defer client.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var n, fails atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range conns {
+		wg.Add(1)
+		do := mk(i)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if err := do(client); err != nil {
+					if ctx.Err() == nil {
+						fails.Add(1)
+					}
+					continue
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return Result{Requests: n.Load(), Failures: fails.Load(), Elapsed: time.Since(start)}
+}
+
+// Fetch sends one request and returns the body of a 200 answer.
+func Fetch(req *http.Request) ([]byte, error) {
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err == nil && res.StatusCode != 200 {
+		err = fmt.Errorf("status %d: %s", res.StatusCode, b)
+	}
+	return b, err
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -72,7 +73,20 @@ type Service struct {
 	keys Signer
 	cfg  Config
 	log  *slog.Logger
+
+	// clients caches registrations briefly: every token, introspection and
+	// feed request authenticates a client, and registrations change rarely.
+	clientsMu sync.RWMutex
+	clients   map[string]cachedClient
 }
+
+type cachedClient struct {
+	c     store.Client
+	until time.Time
+}
+
+// clientCacheTTL bounds how long a changed registration may go unseen.
+const clientCacheTTL = 5 * time.Second
 
 // New returns a service.
 func New(st Store, k Signer, cfg Config) *Service {
@@ -82,7 +96,7 @@ func New(st Store, k Signer, cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{st: st, keys: k, cfg: cfg, log: cfg.Logger}
+	return &Service{st: st, keys: k, cfg: cfg, log: cfg.Logger, clients: map[string]cachedClient{}}
 }
 
 // Tokens is what a grant returns (RFC 6749 §5.1).
@@ -156,6 +170,27 @@ func (s *Service) RegisterClient(ctx context.Context, spec ClientSpec) (store.Cl
 	return c, secret, nil
 }
 
+func (s *Service) client(ctx context.Context, id string) (store.Client, error) {
+	now := time.Now()
+	s.clientsMu.RLock()
+	cc, ok := s.clients[id]
+	s.clientsMu.RUnlock()
+	if ok && now.Before(cc.until) {
+		return cc.c, nil
+	}
+	c, err := s.st.ClientByID(ctx, id)
+	if err != nil {
+		return store.Client{}, err
+	}
+	s.clientsMu.Lock()
+	if len(s.clients) >= 10000 {
+		clear(s.clients)
+	}
+	s.clients[id] = cachedClient{c: c, until: now.Add(clientCacheTTL)}
+	s.clientsMu.Unlock()
+	return c, nil
+}
+
 func (s *Service) secretHash(secret string) []byte {
 	m := hmac.New(sha256.New, s.cfg.Pepper)
 	m.Write([]byte(secret))
@@ -170,7 +205,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, id, secret string) (st
 	if id == "" || len(id) > 100 || len(secret) > 512 {
 		return store.Client{}, bad
 	}
-	c, err := s.st.ClientByID(ctx, id)
+	c, err := s.client(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		// Spend the same hash an existing client would cost.
 		hmac.Equal(s.secretHash(secret), make([]byte, sha256.Size))

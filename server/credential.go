@@ -24,7 +24,7 @@ func (s *Server) validateAccessToken(ctx context.Context, raw string) (session.S
 	if s.atVerifier == nil {
 		return session.Session{}, session.ErrInvalid
 	}
-	c, err := s.atVerifier.Verify(raw)
+	c, err := s.verified.verify(s.atVerifier, raw, s.now())
 	if err != nil || c.SessionID == "" || s.sessions.AccessTokenDenied(c.ID) {
 		return session.Session{}, session.ErrInvalid
 	}

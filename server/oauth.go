@@ -50,6 +50,7 @@ type TokenStore interface {
 // revocation feed, RFC 8414 metadata and client registration.
 func (s *Server) WithOAuth(o OAuth, v *accesstoken.Verifier, cfg OAuthConfig, ts TokenStore) *Server {
 	s.oauth, s.atVerifier, s.oauthCfg, s.tokenStore = o, v, cfg, ts
+	s.verified = newVerifiedTokens(100000)
 	return s
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/token"
@@ -42,18 +43,18 @@ func (s *Server) authenticatedClient(w http.ResponseWriter, r *http.Request, for
 }
 
 type introspection struct {
-	Active    bool   `json:"active"`
-	Scope     string `json:"scope,omitempty"`
-	ClientID  string `json:"client_id,omitempty"`
-	Username  string `json:"username,omitempty"`
-	TokenType string `json:"token_type,omitempty"`
-	Exp       int64  `json:"exp,omitempty"`
-	Iat       int64  `json:"iat,omitempty"`
-	Sub       string `json:"sub,omitempty"`
-	Aud       any    `json:"aud,omitempty"`
-	Iss       string `json:"iss,omitempty"`
-	Jti       string `json:"jti,omitempty"`
-	Sid       string `json:"sid,omitempty"`
+	Active    bool                 `json:"active"`
+	Scope     string               `json:"scope,omitempty"`
+	ClientID  string               `json:"client_id,omitempty"`
+	Username  string               `json:"username,omitempty"`
+	TokenType string               `json:"token_type,omitempty"`
+	Exp       int64                `json:"exp,omitempty"`
+	Iat       int64                `json:"iat,omitempty"`
+	Sub       string               `json:"sub,omitempty"`
+	Aud       accesstoken.Audience `json:"aud,omitempty"`
+	Iss       string               `json:"iss,omitempty"`
+	Jti       string               `json:"jti,omitempty"`
+	Sid       string               `json:"sid,omitempty"`
 }
 
 // handleIntrospect is RFC 7662. Only confidential clients may ask. Every
@@ -95,7 +96,7 @@ func (s *Server) introspect(ctx context.Context, caller store.Client, raw string
 	}
 	switch {
 	case isJWT(raw):
-		c, err := s.atVerifier.Verify(raw)
+		c, err := s.verified.verify(s.atVerifier, raw, s.now())
 		if err != nil || s.sessions.AccessTokenDenied(c.ID) {
 			return inactive, nil
 		}
@@ -169,7 +170,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	switch {
 	case isJWT(raw):
-		c, err := s.atVerifier.Verify(raw)
+		c, err := s.verified.verify(s.atVerifier, raw, s.now())
 		if err != nil {
 			break // invalid or expired: nothing left to revoke
 		}

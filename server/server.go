@@ -53,6 +53,7 @@ type Server struct {
 
 	oauth      OAuth // nil: no token delivery, no /oauth2/*
 	atVerifier *accesstoken.Verifier
+	verified   *verifiedTokens
 	oauthCfg   OAuthConfig
 	tokenStore TokenStore
 	now        func() time.Time

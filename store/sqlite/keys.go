@@ -103,7 +103,7 @@ func (s *Store) RotateSigningKeys(ctx context.Context, expectActive string, newN
 }
 
 func (s *Store) DeleteRetiredKeys(ctx context.Context, cutoff time.Time) (int, error) {
-	res, err := s.w.ExecContext(ctx, "DELETE FROM signing_keys WHERE state = 'retired' AND retired_at < ?", micros(cutoff))
+	res, err := s.exec(ctx, "DELETE FROM signing_keys WHERE state = 'retired' AND retired_at < ?", micros(cutoff))
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: delete retired keys: %w", err)
 	}

@@ -29,7 +29,7 @@ func scanClient(row interface{ Scan(...any) error }) (store.Client, error) {
 }
 
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
-	_, err := s.w.ExecContext(ctx, "INSERT INTO clients ("+clientCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+	_, err := s.exec(ctx, "INSERT INTO clients ("+clientCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
 		c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, micros(c.CreatedAt))
 	if isUniqueViolation(err) {
 		return fmt.Errorf("sqlite: create client: %w", store.ErrConflict)
@@ -67,14 +67,14 @@ func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
 
 const refreshCols = "token_hash, session_id, client_id, scope, created_at, expires_at, used_at"
 
-func insertRefresh(ctx context.Context, tx *sql.Tx, t store.RefreshToken) error {
-	_, err := tx.ExecContext(ctx, "INSERT INTO refresh_tokens ("+refreshCols+") VALUES (?, ?, ?, ?, ?, ?, NULL)",
+func (s *Store) insertRefresh(ctx context.Context, tx *sql.Tx, t store.RefreshToken) error {
+	_, err := tx.StmtContext(ctx, s.wRefreshInsert).ExecContext(ctx,
 		t.Hash[:], t.SessionID, t.ClientID, t.Scope, micros(t.CreatedAt), micros(t.ExpiresAt))
 	return err
 }
 
 func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error { return insertRefresh(ctx, tx, t) })
+	err := s.tx(ctx, func(tx *sql.Tx) error { return s.insertRefresh(ctx, tx, t) })
 	if isUniqueViolation(err) {
 		return fmt.Errorf("sqlite: create refresh token: %w", store.ErrConflict)
 	}
@@ -114,7 +114,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, re
 		var hash []byte
 		var created, expires int64
 		var used sql.NullInt64
-		err := tx.QueryRowContext(ctx, "SELECT "+refreshCols+" FROM refresh_tokens WHERE token_hash = ?", presented[:]).
+		err := tx.StmtContext(ctx, s.wRefreshByHash).QueryRowContext(ctx, presented[:]).
 			Scan(&hash, &old.SessionID, &old.ClientID, &old.Scope, &created, &expires, &used)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
@@ -127,7 +127,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, re
 		if used.Valid {
 			old.UsedAt = fromMicros(used.Int64)
 		}
-		sess, err := scanSession(tx.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = ?", old.SessionID))
+		sess, err := scanSession(tx.StmtContext(ctx, s.wSessionByID).QueryRowContext(ctx, old.SessionID))
 		if err != nil {
 			return err
 		}
@@ -157,7 +157,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, re
 		switch {
 		case old.UsedAt.IsZero():
 			res.Outcome = store.RefreshRotated
-			if _, err := tx.ExecContext(ctx, "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?", micros(now), presented[:]); err != nil {
+			if _, err := tx.StmtContext(ctx, s.wRefreshUse).ExecContext(ctx, micros(now), presented[:]); err != nil {
 				return err
 			}
 		case req.Grace > 0 && now.Sub(old.UsedAt) <= req.Grace:
@@ -174,11 +174,11 @@ func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, re
 			exp = sess.ExpiresAt
 		}
 		res.Successor = store.RefreshToken{Hash: req.Successor, SessionID: old.SessionID, ClientID: old.ClientID, Scope: scope, CreatedAt: now, ExpiresAt: exp}
-		if err := insertRefresh(ctx, tx, res.Successor); err != nil {
+		if err := s.insertRefresh(ctx, tx, res.Successor); err != nil {
 			return err
 		}
 		// Using a refresh token is using the session: slide its idle timeout.
-		_, err = tx.ExecContext(ctx, "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?", micros(now), old.SessionID, micros(now))
+		_, err = tx.StmtContext(ctx, s.wSessionTouch).ExecContext(ctx, micros(now), old.SessionID, micros(now))
 		return err
 	})
 	if err != nil {

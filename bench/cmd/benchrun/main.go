@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -13,15 +14,17 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tessera-auth/tessera/bench"
+	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/password"
 	"golang.org/x/crypto/argon2"
 )
 
 func main() {
-	scenario := flag.String("scenario", "all", "whoami, login or all")
+	scenario := flag.String("scenario", "all", "whoami, login, introspect, refresh, clientcredentials or all")
 	sessions := flag.Int("sessions", 100000, "stored sessions for whoami")
 	rounds := flag.Int("rounds", 5, "alternating rounds per scenario")
 	dur := flag.Duration("duration", 3*time.Second, "length of each round")
@@ -34,6 +37,12 @@ func main() {
 	}
 	if *scenario == "login" || *scenario == "all" {
 		ok = login(*rounds, *dur) && ok
+	}
+	if *scenario == "introspect" || *scenario == "all" {
+		ok = introspect(*rounds, *dur, *conns) && ok
+	}
+	if *scenario == "refresh" || *scenario == "clientcredentials" || *scenario == "all" {
+		ok = issuance(*scenario, *rounds, *dur, *conns) && ok
 	}
 	if !ok {
 		os.Exit(1)
@@ -138,4 +147,157 @@ func report(name, baseline string, ratios []float64, base, cand []bench.Result) 
 	fmt.Printf("    %-14s %s /s per round\n", baseline+":", strings.Join(b, " "))
 	fmt.Printf("    %-14s %s /s per round\n", "tessera:", strings.Join(c, " "))
 	fmt.Printf("    ratio tessera/%s: median %.3f (min %.3f, max %.3f)\n", baseline, bench.Median(ratios), ratios[0], ratios[len(ratios)-1])
+}
+
+// introspect compares POST /oauth2/introspect (a confidential client asking
+// about a live user's JWT access token, and about a session token) with a
+// bare handler answering the same bytes.
+func introspect(rounds int, d time.Duration, conns int) bool {
+	fmt.Println("\nintrospect: preparing…")
+	f, err := bench.NewFixture(bench.Options{Users: 1})
+	if err != nil {
+		fmt.Println("fixture:", err)
+		return false
+	}
+	defer f.Close()
+	srv := httptest.NewServer(f.Server.Public())
+	defer srv.Close()
+	c, secret, err := f.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "rs"})
+	if err != nil {
+		fmt.Println(err)
+		return false
+	}
+	at, _, err := f.LoginTokens(srv.URL, 0)
+	if err != nil {
+		fmt.Println(err)
+		return false
+	}
+	sess, err := f.LoginCookie(srv.URL)
+	if err != nil {
+		fmt.Println(err)
+		return false
+	}
+	ok := true
+	for _, tc := range []struct{ name, tok string }{{"JWT access token", at}, {"session token", sess}} {
+		body := "token=" + tc.tok
+		mk := func(base string) bench.NewRequest {
+			return func(*rand.Rand) *http.Request {
+				req, _ := http.NewRequest("POST", base+"/oauth2/introspect", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth(c.ID, secret)
+				return req
+			}
+		}
+		answer, err := bench.Fetch(mk(srv.URL)(nil))
+		if err != nil || !strings.Contains(string(answer), `"active":true`) {
+			fmt.Println("introspect:", err, string(answer))
+			return false
+		}
+		bare := httptest.NewServer(bench.Bare(answer))
+		urls := []string{bare.URL, srv.URL}
+		ratios, base, cand, err := bench.Compare(context.Background(), rounds, func(w int) bench.Result {
+			return bench.Closed(context.Background(), conns, d, mk(urls[w]))
+		})
+		bare.Close()
+		if err != nil {
+			fmt.Println("introspect:", err)
+			ok = false
+			continue
+		}
+		report("POST /oauth2/introspect ("+tc.name+")", "bare net/http", ratios, base, cand)
+	}
+	return ok
+}
+
+// issuance measures the refresh grant (durable rotation) and the
+// client_credentials grant, each beside a bare handler.
+func issuance(scenario string, rounds int, d time.Duration, conns int) bool {
+	fmt.Println("\nissuance: preparing…")
+	// One user per refresh chain: the per-user session cap would otherwise
+	// evict chains.
+	f, err := bench.NewFixture(bench.Options{Users: conns})
+	if err != nil {
+		fmt.Println("fixture:", err)
+		return false
+	}
+	defer f.Close()
+	srv := httptest.NewServer(f.Server.Public())
+	defer srv.Close()
+	c, secret, _ := f.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "svc", Scopes: []string{"read"}})
+	bare := httptest.NewServer(bench.Bare([]byte(`{"access_token":"` + strings.Repeat("x", 600) + `","token_type":"Bearer","expires_in":900,"refresh_token":"tsr_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`)))
+	defer bare.Close()
+	ok := true
+	if scenario != "refresh" {
+		mk := func(base string) bench.NewRequest {
+			return func(*rand.Rand) *http.Request {
+				req, _ := http.NewRequest("POST", base+"/oauth2/token", strings.NewReader("grant_type=client_credentials"))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth(c.ID, secret)
+				return req
+			}
+		}
+		urls := []string{bare.URL, srv.URL}
+		ratios, base, cand, err := bench.Compare(context.Background(), rounds, func(w int) bench.Result {
+			return bench.Closed(context.Background(), conns, d, mk(urls[w]))
+		})
+		if err != nil {
+			fmt.Println("client_credentials:", err)
+			ok = false
+		} else {
+			report("POST /oauth2/token grant_type=client_credentials (ES256 JWT)", "bare net/http", ratios, base, cand)
+		}
+	}
+	if scenario != "clientcredentials" {
+		// Each worker keeps its own refresh family and rotates it in a loop:
+		// every request is a durable transaction (fsync) plus a signature.
+		chains := make([]chan string, conns)
+		for i := range chains {
+			_, rt, err := f.LoginTokens(srv.URL, i)
+			if err != nil {
+				fmt.Println(err)
+				return false
+			}
+			chains[i] = make(chan string, 1)
+			chains[i] <- rt
+		}
+		var next atomic.Int64
+		urls := []string{bare.URL, srv.URL}
+		ratios, base, cand, err := bench.Compare(context.Background(), rounds, func(w int) bench.Result {
+			return bench.ClosedWith(context.Background(), conns, d, func(worker int) bench.Do {
+				ch := chains[worker]
+				return func(client *http.Client) error {
+					next.Add(1)
+					rt := <-ch
+					req, _ := http.NewRequest("POST", urls[w]+"/oauth2/token", strings.NewReader("grant_type=refresh_token&refresh_token="+rt))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					res, err := client.Do(req)
+					if err != nil {
+						ch <- rt
+						return err
+					}
+					var body struct {
+						RefreshToken string `json:"refresh_token"`
+					}
+					err = json.NewDecoder(res.Body).Decode(&body)
+					res.Body.Close()
+					if w == 0 || err != nil || res.StatusCode != 200 {
+						ch <- rt
+						if w == 1 && res.StatusCode != 200 {
+							return fmt.Errorf("refresh: %d", res.StatusCode)
+						}
+						return err
+					}
+					ch <- body.RefreshToken
+					return nil
+				}
+			})
+		})
+		if err != nil {
+			fmt.Println("refresh:", err)
+			ok = false
+		} else {
+			report("POST /oauth2/token grant_type=refresh_token (durable rotation)", "bare net/http", ratios, base, cand)
+		}
+	}
+	return ok
 }
