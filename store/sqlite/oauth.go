@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/token"
@@ -105,11 +106,10 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, h token.Hash) (store.Ref
 	return t, nil
 }
 
-// RotateRefreshToken runs in one immediate transaction: SQLite's single
-// writer makes every presentation see the effects of the one before it.
-func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, req store.RotateRequest) (store.RefreshResult, error) {
+// rotateInTx is one presentation of a refresh token inside tx.
+func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash, req store.RotateRequest) (store.RefreshResult, error) {
 	var res store.RefreshResult
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := func() error {
 		var old store.RefreshToken
 		var hash []byte
 		var created, expires int64
@@ -177,14 +177,98 @@ func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, re
 		if err := s.insertRefresh(ctx, tx, res.Successor); err != nil {
 			return err
 		}
-		// Using a refresh token is using the session: slide its idle timeout.
+		// Using a refresh token is using the session: slide its idle
+		// timeout, writing at most once a minute like any session touch.
+		if now.Sub(sess.LastSeenAt) < time.Minute {
+			return nil
+		}
 		_, err = tx.StmtContext(ctx, s.wSessionTouch).ExecContext(ctx, micros(now), old.SessionID, micros(now))
 		return err
-	})
-	if err != nil {
-		return store.RefreshResult{}, fmt.Errorf("sqlite: rotate refresh token: %w", err)
+	}()
+	return res, err
+}
+
+// RotateRefreshToken hands the presentation to the rotation batcher, which
+// runs concurrent presentations one after another inside one immediate
+// transaction (each in its own savepoint) and commits them together: SQLite's
+// single writer makes every presentation see the effects of the ones before
+// it, and one commit and one fsync serve the whole batch.
+func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, req store.RotateRequest) (store.RefreshResult, error) {
+	op := &rotateOp{ctx: ctx, presented: presented, req: req, done: make(chan struct{})}
+	select {
+	case s.rotations <- op:
+	case <-ctx.Done():
+		return store.RefreshResult{}, fmt.Errorf("sqlite: rotate refresh token: %w", ctx.Err())
+	case <-s.closed:
+		return store.RefreshResult{}, errors.New("sqlite: rotate refresh token: store closed")
 	}
-	return res, nil
+	<-op.done
+	if op.err != nil {
+		return store.RefreshResult{}, fmt.Errorf("sqlite: rotate refresh token: %w", op.err)
+	}
+	return op.res, nil
+}
+
+type rotateOp struct {
+	ctx       context.Context
+	presented token.Hash
+	req       store.RotateRequest
+	res       store.RefreshResult
+	err       error
+	done      chan struct{}
+}
+
+// maxBatch bounds one batch, and so the latency one batch adds.
+const maxBatch = 64
+
+// batchRotations serves RotateRefreshToken until the store closes.
+func (s *Store) batchRotations() {
+	defer close(s.batcherDone)
+	for {
+		var batch []*rotateOp
+		select {
+		case op := <-s.rotations:
+			batch = append(batch, op)
+		case <-s.closed:
+			return
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case op := <-s.rotations:
+				batch = append(batch, op)
+			default:
+				break drain
+			}
+		}
+		s.runRotations(batch)
+	}
+}
+
+func (s *Store) runRotations(batch []*rotateOp) {
+	ctx := context.Background() // each op's own ctx is checked before it runs
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, op := range batch {
+			if err := op.ctx.Err(); err != nil {
+				op.err = err
+				continue
+			}
+			op.res, op.err = s.rotateInTx(op.ctx, tx, op.presented, op.req)
+			if op.err != nil && !errors.Is(op.err, store.ErrNotFound) {
+				// A database error may leave a presentation half done: roll
+				// the whole batch back; its callers see the error and retry.
+				return op.err
+			}
+		}
+		return nil
+	})
+	for _, op := range batch {
+		if err != nil && op.err == nil {
+			// The batch did not commit, or is not durable: nothing it did counts.
+			op.res, op.err = store.RefreshResult{}, err
+		}
+		close(op.done)
+	}
 }
 
 // subset reports whether every space-separated scope in want is in have.

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tessera-auth/tessera/store"
@@ -47,6 +48,12 @@ type Store struct {
 	// Hot statements inside write transactions, prepared on the single
 	// writer connection and bound to each transaction with tx.StmtContext.
 	wRefreshByHash, wSessionByID, wRefreshUse, wRefreshInsert, wSessionTouch *sql.Stmt
+
+	rotations   chan *rotateOp
+	closed      chan struct{}
+	batcherDone chan struct{}
+	closeOnce   sync.Once
+	batching    bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -81,7 +88,7 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &Store{w: w, r: r, path: path}
+	s := &Store{w: w, r: r, path: path, rotations: make(chan *rotateOp), closed: make(chan struct{}), batcherDone: make(chan struct{})}
 	if !opt.NoSync {
 		s.wal = newWALSyncer(path)
 	}
@@ -118,6 +125,8 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: prepare: %w", err)
 		}
 	}
+	s.batching = true
+	go s.batchRotations()
 	return s, nil
 }
 
@@ -126,6 +135,10 @@ func (s *Store) Path() string { return s.path }
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.closed) })
+	if s.batching {
+		<-s.batcherDone
+	}
 	for _, st := range []*sql.Stmt{s.sessionByHash, s.sessionByID, s.userByID, s.userByUsername,
 		s.wRefreshByHash, s.wSessionByID, s.wRefreshUse, s.wRefreshInsert, s.wSessionTouch} {
 		if st != nil {
