@@ -43,7 +43,14 @@ type Store interface {
 	CreateRefreshToken(ctx context.Context, t store.RefreshToken) error
 	RotateRefreshToken(ctx context.Context, presented token.Hash, req store.RotateRequest) (store.RefreshResult, error)
 	UserByID(ctx context.Context, id string) (store.User, error)
+	CreateAccessToken(ctx context.Context, t store.AccessToken) error
 }
+
+// Access-token formats a client may be configured for.
+const (
+	FormatJWT    = "jwt"
+	FormatOpaque = "opaque" // tsa_ tokens, validated by introspection
+)
 
 // Signer gives the active signing key.
 type Signer interface {
@@ -118,6 +125,8 @@ type ClientSpec struct {
 	// Secret, if set, is used instead of a generated one. Generated
 	// secrets are 256-bit tsc_ tokens; prefer them.
 	Secret string
+	// TokenFormat is FormatJWT (default) or FormatOpaque.
+	TokenFormat string
 }
 
 // RegisterClient stores a new client and returns it with its secret (shown
@@ -142,11 +151,18 @@ func (s *Service) RegisterClient(ctx context.Context, spec ClientSpec) (store.Cl
 			return store.Client{}, "", oauthErr("invalid_request", fmt.Sprintf("invalid scope %q", sc))
 		}
 	}
+	switch spec.TokenFormat {
+	case "":
+		spec.TokenFormat = FormatJWT
+	case FormatJWT, FormatOpaque:
+	default:
+		return store.Client{}, "", oauthErr("invalid_request", `token format must be "jwt" or "opaque"`)
+	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		return store.Client{}, "", fmt.Errorf("oauth: %w", err)
 	}
-	c := store.Client{ID: id.String(), Name: spec.Name, Grants: spec.Grants, Scopes: spec.Scopes, TokenFormat: "jwt", CreatedAt: s.cfg.Now().UTC().Truncate(time.Microsecond)}
+	c := store.Client{ID: id.String(), Name: spec.Name, Grants: spec.Grants, Scopes: spec.Scopes, TokenFormat: spec.TokenFormat, CreatedAt: s.cfg.Now().UTC().Truncate(time.Microsecond)}
 	secret := ""
 	if !spec.Public {
 		secret = spec.Secret
@@ -234,6 +250,7 @@ type SessionGrant struct {
 	AAL               int
 	ClientID          string // "" for Tessera's own first-party login
 	Scope             string
+	TokenFormat       string // the client's; "" means FormatJWT
 }
 
 // IssueForSession mints an access token and the first refresh token of
@@ -251,7 +268,7 @@ func (s *Service) IssueForSession(ctx context.Context, g SessionGrant, sessionEx
 	if err := s.st.CreateRefreshToken(ctx, store.RefreshToken{Hash: rt.Hash(), SessionID: g.SessionID, ClientID: g.ClientID, Scope: g.Scope, CreatedAt: now, ExpiresAt: exp}); err != nil {
 		return Tokens{}, fmt.Errorf("oauth: store refresh token: %w", err)
 	}
-	at, ttl, err := s.mint(g.UserID, g.ClientID, g.Scope, g.SessionID, g.AuthTime, g.AMR, g.AAL)
+	at, ttl, err := s.mint(ctx, g.TokenFormat, g.UserID, g.ClientID, g.Scope, g.SessionID, g.AuthTime, g.AMR, g.AAL)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -299,7 +316,7 @@ func (s *Service) Refresh(ctx context.Context, c store.Client, presented, scope 
 		return Tokens{}, invalid
 	}
 	sess := res.Session
-	at, ttl, err := s.mint(sess.UserID, c.ID, res.Successor.Scope, sess.ID, sess.AuthTime, sess.AMR, sess.AAL)
+	at, ttl, err := s.mint(ctx, c.TokenFormat, sess.UserID, c.ID, res.Successor.Scope, sess.ID, sess.AuthTime, sess.AMR, sess.AAL)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -325,23 +342,35 @@ func (s *Service) ClientCredentials(ctx context.Context, c store.Client, scope s
 		}
 		granted = strings.Join(strings.Fields(scope), " ")
 	}
-	at, ttl, err := s.mint(c.ID, c.ID, granted, "", time.Time{}, nil, 0)
+	at, ttl, err := s.mint(ctx, c.TokenFormat, c.ID, c.ID, granted, "", time.Time{}, nil, 0)
 	if err != nil {
 		return Tokens{}, err
 	}
 	return Tokens{AccessToken: at, TokenType: "Bearer", ExpiresIn: ttl, Scope: granted}, nil
 }
 
-func (s *Service) mint(sub, clientID, scope, sid string, authTime time.Time, amr []string, aal int) (string, int64, error) {
-	k, err := s.keys.Active()
-	if err != nil {
-		return "", 0, fmt.Errorf("oauth: %w", err)
-	}
+func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid string, authTime time.Time, amr []string, aal int) (string, int64, error) {
 	jti, err := uuid.NewV7()
 	if err != nil {
 		return "", 0, fmt.Errorf("oauth: %w", err)
 	}
 	now := s.cfg.Now()
+	if format == FormatOpaque {
+		tok, err := token.New(token.Access)
+		if err != nil {
+			return "", 0, fmt.Errorf("oauth: %w", err)
+		}
+		at := now.UTC().Truncate(time.Microsecond)
+		if err := s.st.CreateAccessToken(ctx, store.AccessToken{Hash: tok.Hash(), ID: jti.String(), ClientID: clientID, Subject: sub,
+			Scope: scope, SessionID: sid, CreatedAt: at, ExpiresAt: at.Add(s.cfg.Access)}); err != nil {
+			return "", 0, fmt.Errorf("oauth: store access token: %w", err)
+		}
+		return tok.Reveal(), int64(s.cfg.Access.Seconds()), nil
+	}
+	k, err := s.keys.Active()
+	if err != nil {
+		return "", 0, fmt.Errorf("oauth: %w", err)
+	}
 	c := accesstoken.Claims{
 		Issuer: s.cfg.Issuer, Subject: sub, Audience: accesstoken.Audience{s.cfg.Audience},
 		Expiry: now.Add(s.cfg.Access).Unix(), IssuedAt: now.Unix(), ID: jti.String(),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/store/sqlite"
+	"github.com/tessera-auth/tessera/token"
 )
 
 func newService(t *testing.T, pepper string) (*Service, *sqlite.Store) {
@@ -93,5 +94,26 @@ func TestClientCredentialsScopes(t *testing.T) {
 	rt, _, _ := s.RegisterClient(ctx, ClientSpec{Name: "rt-only", Grants: []string{GrantRefreshToken}})
 	if _, err := s.ClientCredentials(ctx, rt, ""); code(err) != "unauthorized_client" {
 		t.Fatalf("client without the grant: %v", err)
+	}
+}
+
+func TestOpaqueAccessTokens(t *testing.T) {
+	s, st := newService(t, "p")
+	ctx := context.Background()
+	c, _, err := s.RegisterClient(ctx, ClientSpec{Name: "legacy", Scopes: []string{"read"}, TokenFormat: FormatOpaque})
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks, err := s.ClientCredentials(ctx, c, "")
+	if err != nil || !strings.HasPrefix(toks.AccessToken, "tsa_") {
+		t.Fatalf("opaque client got %q, %v", toks.AccessToken, err)
+	}
+	tok, _ := token.Parse(token.Access, toks.AccessToken)
+	rec, err := st.AccessTokenByHash(ctx, tok.Hash())
+	if err != nil || rec.ClientID != c.ID || rec.Scope != "read" || rec.ID == "" {
+		t.Fatalf("stored record %+v, %v", rec, err)
+	}
+	if _, _, err := s.RegisterClient(ctx, ClientSpec{Name: "x", TokenFormat: "paseto"}); code(err) != "invalid_request" {
+		t.Fatalf("unknown format: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"mime"
 	"net/http"
 	"strings"
@@ -15,6 +16,18 @@ type principal struct {
 	raw         string // the presented session token; never logged
 	fromCookie  bool
 	accessToken bool // authenticated by a JWT access token
+}
+
+// validateOpaqueAccess is validateAccessToken for tsa_ tokens.
+func (s *Server) validateOpaqueAccess(ctx context.Context, raw string) (session.Session, error) {
+	at, err := s.opaqueAccess(ctx, raw)
+	if err != nil {
+		return session.Session{}, fmt.Errorf("%w: %w", session.ErrUnavailable, err)
+	}
+	if at == nil || at.SessionID == "" {
+		return session.Session{}, session.ErrInvalid
+	}
+	return s.sessions.ValidateID(ctx, at.SessionID)
 }
 
 // validateAccessToken verifies a JWT access token and then its session:
@@ -95,10 +108,14 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 		}
 		var sess session.Session
 		var err error
-		if !pr.fromCookie && isJWT(pr.raw) {
+		switch {
+		case !pr.fromCookie && isJWT(pr.raw):
 			sess, err = s.validateAccessToken(r.Context(), pr.raw)
 			pr.raw, pr.accessToken = "", true
-		} else {
+		case !pr.fromCookie && isOpaqueAccess(pr.raw) && s.tokenStore != nil:
+			sess, err = s.validateOpaqueAccess(r.Context(), pr.raw)
+			pr.raw, pr.accessToken = "", true
+		default:
 			sess, err = s.sessions.Validate(r.Context(), pr.raw)
 		}
 		if err != nil {

@@ -43,6 +43,7 @@ type TokenStore interface {
 	Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error)
 	ActiveRevocations(ctx context.Context, sessionsSince, now time.Time) ([]store.Revocation, error)
 	LastRevocationSeq(ctx context.Context) (int64, error)
+	AccessTokenByHash(ctx context.Context, h token.Hash) (store.AccessToken, error)
 }
 
 // WithOAuth enables token delivery at login, access-token (JWT) bearer
@@ -204,11 +205,12 @@ func (s *Server) oauthFailure(w http.ResponseWriter, err error, basic bool) {
 }
 
 type createClientRequest struct {
-	Name   string   `json:"name"`
-	Grants []string `json:"grants"`
-	Scopes []string `json:"scopes"`
-	Public bool     `json:"public"`
-	Secret string   `json:"client_secret"`
+	Name        string   `json:"name"`
+	Grants      []string `json:"grants"`
+	Scopes      []string `json:"scopes"`
+	Public      bool     `json:"public"`
+	Secret      string   `json:"client_secret"`
+	TokenFormat string   `json:"token_format"`
 }
 
 type clientJSON struct {
@@ -218,11 +220,12 @@ type clientJSON struct {
 	Grants       []string  `json:"grants"`
 	Scopes       []string  `json:"scopes"`
 	Public       bool      `json:"public"`
+	TokenFormat  string    `json:"token_format"`
 	CreatedAt    time.Time `json:"created_at"`
 }
 
 func clientOf(c store.Client, secret string) clientJSON {
-	return clientJSON{ClientID: c.ID, ClientSecret: secret, Name: c.Name, Grants: nonNil(c.Grants), Scopes: nonNil(c.Scopes), Public: c.SecretHash == nil, CreatedAt: c.CreatedAt}
+	return clientJSON{ClientID: c.ID, ClientSecret: secret, Name: c.Name, Grants: nonNil(c.Grants), Scopes: nonNil(c.Scopes), Public: c.SecretHash == nil, TokenFormat: c.TokenFormat, CreatedAt: c.CreatedAt}
 }
 
 func (s *Server) handleAdminCreateClient(w http.ResponseWriter, r *http.Request) {
@@ -231,7 +234,7 @@ func (s *Server) handleAdminCreateClient(w http.ResponseWriter, r *http.Request)
 		writeProblem(w, p)
 		return
 	}
-	c, secret, err := s.oauth.RegisterClient(r.Context(), oauth.ClientSpec{Name: req.Name, Grants: req.Grants, Scopes: req.Scopes, Public: req.Public, Secret: req.Secret})
+	c, secret, err := s.oauth.RegisterClient(r.Context(), oauth.ClientSpec{Name: req.Name, Grants: req.Grants, Scopes: req.Scopes, Public: req.Public, Secret: req.Secret, TokenFormat: req.TokenFormat})
 	var oe *oauth.Error
 	if errors.As(err, &oe) {
 		writeProblem(w, newProblem(http.StatusBadRequest, "invalid_client_metadata", oe.Description))
@@ -262,3 +265,28 @@ func (s *Server) handleAdminListClients(w http.ResponseWriter, r *http.Request) 
 
 // isJWT tells an access token from an opaque session token by shape.
 func isJWT(tok string) bool { return strings.Count(tok, ".") == 2 }
+
+// isOpaqueAccess tells a tsa_ access token by its prefix.
+func isOpaqueAccess(tok string) bool {
+	return len(tok) == token.Len && tok[:4] == token.Access.Prefix()
+}
+
+// opaqueAccess looks up a live opaque access token: stored, unexpired,
+// not denied. nil if it is not one.
+func (s *Server) opaqueAccess(ctx context.Context, raw string) (*store.AccessToken, error) {
+	tok, err := token.Parse(token.Access, raw)
+	if err != nil {
+		return nil, nil
+	}
+	at, err := s.tokenStore.AccessTokenByHash(ctx, tok.Hash())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !s.now().Before(at.ExpiresAt) || s.sessions.AccessTokenDenied(at.ID) {
+		return nil, nil
+	}
+	return &at, nil
+}

@@ -110,6 +110,21 @@ func (s *Server) introspect(ctx context.Context, caller store.Client, raw string
 			out.Username = sess.Username
 		}
 		return out, nil
+	case isOpaqueAccess(raw):
+		at, err := s.opaqueAccess(ctx, raw)
+		if err != nil || at == nil {
+			return inactive, err
+		}
+		out := introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, TokenType: "Bearer", Exp: at.ExpiresAt.Unix(),
+			Iat: at.CreatedAt.Unix(), Sub: at.Subject, Iss: s.oauthCfg.Issuer, Jti: at.ID, Sid: at.SessionID}
+		if at.SessionID != "" {
+			sess, err := s.sessions.ValidateID(ctx, at.SessionID)
+			if err != nil {
+				return unavailable(err)
+			}
+			out.Username = sess.Username
+		}
+		return out, nil
 	case len(raw) == token.Len && raw[:4] == token.Session.Prefix():
 		sess, err := s.sessions.Validate(ctx, raw)
 		if err != nil {
@@ -184,6 +199,26 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.log.Info("access token revoked", "jti", c.ID, "client_id", c.ClientID)
+	case isOpaqueAccess(raw):
+		at, err := s.opaqueAccess(ctx, raw)
+		if err != nil {
+			s.log.Error("access token lookup failed", "err", err)
+			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
+			return
+		}
+		if at == nil {
+			break
+		}
+		if at.ClientID != callerID {
+			notYours()
+			return
+		}
+		if err := s.sessions.DenyAccessToken(ctx, at.ID, at.Subject, at.ExpiresAt, "token_revoked"); err != nil {
+			s.log.Error("access token revocation failed", "err", err)
+			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
+			return
+		}
+		s.log.Info("access token revoked", "jti", at.ID, "client_id", at.ClientID)
 	case len(raw) == token.Len && raw[:4] == token.Refresh.Prefix():
 		tok, err := token.Parse(token.Refresh, raw)
 		if err != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -194,5 +195,48 @@ func TestMetadata(t *testing.T) {
 	}
 	if r.StatusCode != 200 || len(m["grant_types_supported"].([]any)) != 2 {
 		t.Fatalf("metadata %d %v", r.StatusCode, m)
+	}
+}
+
+func TestOpaqueAccessTokens(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("lea", pw)
+	rsID, rsSecret := e.addClient(map[string]any{"name": "rs", "grants": []string{"client_credentials"}})
+	svc, svcSecret := e.addClient(map[string]any{"name": "legacy", "grants": []string{"client_credentials"}, "scopes": []string{"read"}, "token_format": "opaque"})
+	app, _ := e.addClient(map[string]any{"name": "app", "grants": []string{"refresh_token"}, "public": true, "token_format": "opaque"})
+	introspect := func(tok string) map[string]any {
+		return e.form("/oauth2/introspect", url.Values{"token": {tok}}, basic(rsID, rsSecret)...).json(t)
+	}
+	r := e.token(url.Values{"grant_type": {"client_credentials"}}, basic(svc, svcSecret)...)
+	at := r.json(t)["access_token"].(string)
+	if !strings.HasPrefix(at, "tsa_") {
+		t.Fatalf("opaque client got %q", at)
+	}
+	if m := introspect(at); m["active"] != true || m["client_id"] != svc || m["scope"] != "read" || m["jti"] == nil {
+		t.Fatalf("introspect opaque: %v", m)
+	}
+	wantOAuthError(t, e.form("/oauth2/revoke", url.Values{"token": {at}}, basic(rsID, rsSecret)...), 400, "unauthorized_client")
+	if r := e.form("/oauth2/revoke", url.Values{"token": {at}}, basic(svc, svcSecret)...); r.StatusCode != 200 {
+		t.Fatalf("revoke: %d", r.StatusCode)
+	}
+	if m := introspect(at); m["active"] != false {
+		t.Fatalf("revoked opaque token: %v", m)
+	}
+	// A user's opaque access token works as a bearer and dies with its session.
+	uat, _ := e.loginTokens("lea", map[string]string{"client_id": app})
+	if !strings.HasPrefix(uat, "tsa_") || e.whoami(bearer(uat)...).StatusCode != 200 {
+		t.Fatalf("user opaque token %q", uat)
+	}
+	e.do(e.public, "POST", "/v1/logout", nil, bearer(uat)...)
+	wantProblem(t, e.whoami(bearer(uat)...), 401, "invalid_token")
+	if m := introspect(uat); m["active"] != false {
+		t.Fatalf("opaque token of a revoked session: %v", m)
+	}
+	e.clock.Add(16 * time.Minute)
+	r = e.token(url.Values{"grant_type": {"client_credentials"}}, basic(svc, svcSecret)...)
+	fresh := r.json(t)["access_token"].(string)
+	e.clock.Add(16 * time.Minute)
+	if m := introspect(fresh); m["active"] != false {
+		t.Fatalf("expired opaque token: %v", m)
 	}
 }

@@ -152,7 +152,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.Us
 		// hold a short-lived access token and a rotating refresh token.
 		toks, err := s.oauth.IssueForSession(r.Context(), oauth.SessionGrant{
 			SessionID: sess.ID, UserID: u.ID, AuthTime: sess.AuthTime, AMR: sess.AMR, AAL: sess.AAL,
-			ClientID: client.ID, Scope: strings.Join(client.Scopes, " "),
+			ClientID: client.ID, Scope: strings.Join(client.Scopes, " "), TokenFormat: client.TokenFormat,
 		}, sess.ExpiresAt)
 		if err != nil {
 			s.log.Error("token issuance failed", "session_id", sess.ID, "err", err)

@@ -142,6 +142,7 @@ type Store interface {
 	SigningKeys
 	Clients
 	RefreshTokens
+	AccessTokens
 	// Ping reports whether the backend can answer; /readyz uses it.
 	Ping(ctx context.Context) error
 	Close() error
@@ -192,7 +193,7 @@ type Client struct {
 	SecretHash  []byte // keyed hash of the client secret; nil for a public client
 	Grants      []string
 	Scopes      []string
-	TokenFormat string // "jwt"
+	TokenFormat string // "jwt" or "opaque"
 	CreatedAt   time.Time
 }
 
@@ -265,4 +266,24 @@ type RefreshTokens interface {
 	// RefreshRotated; the others are RefreshGraceRetry (same client, within
 	// grace) or RefreshReused. ErrNotFound if no such token exists.
 	RotateRefreshToken(ctx context.Context, presented token.Hash, req RotateRequest) (RefreshResult, error)
+}
+
+// AccessToken is an opaque access token's record (only for clients whose
+// TokenFormat is "opaque"; JWTs are not stored).
+type AccessToken struct {
+	Hash      token.Hash
+	ID        string // the jti: revocation denies it like a JWT's
+	ClientID  string
+	Subject   string
+	Scope     string
+	SessionID string // "" for client_credentials
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// AccessTokens stores opaque access tokens.
+type AccessTokens interface {
+	CreateAccessToken(ctx context.Context, t AccessToken) error
+	// AccessTokenByHash returns a stored token; ErrNotFound if none.
+	AccessTokenByHash(ctx context.Context, h token.Hash) (AccessToken, error)
 }

@@ -25,7 +25,7 @@ func (l *listFlag) Set(v string) error {
 
 func cmdClient(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "add" && args[0] != "list") {
-		fmt.Fprint(stderr, "usage: tessera client add NAME [--grant G]... [--scope S]... [--public] [--secret-stdin] | tessera client list\n")
+		fmt.Fprint(stderr, "usage: tessera client add NAME [--grant G]... [--scope S]... [--public] [--secret-stdin] [--token-format jwt|opaque] | tessera client list\n")
 		return errUsage
 	}
 	var cf commonFlags
@@ -35,6 +35,7 @@ func cmdClient(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Var(&scopes, "scope", "allowed scope; repeatable or comma-separated")
 	public := fs.Bool("public", false, "a public client (SPA, mobile app): no secret")
 	secretStdin := fs.Bool("secret-stdin", false, "read the client secret from stdin instead of generating one")
+	format := fs.String("token-format", "jwt", "access tokens: jwt (verified locally) or opaque (validated by introspection)")
 	pos, err := parseFlags(fs, args[1:])
 	if err != nil {
 		return err
@@ -81,7 +82,7 @@ func cmdClient(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cl, sec, err := svc.RegisterClient(ctx, oauth.ClientSpec{Name: pos[0], Grants: grants, Scopes: scopes, Public: *public, Secret: secret})
+	cl, sec, err := svc.RegisterClient(ctx, oauth.ClientSpec{Name: pos[0], Grants: grants, Scopes: scopes, Public: *public, Secret: secret, TokenFormat: *format})
 	var oe *oauth.Error
 	if errors.As(err, &oe) {
 		return errors.New(oe.Description)

@@ -284,3 +284,34 @@ func subset(want, have string) bool {
 	}
 	return true
 }
+
+const accessCols = "token_hash, jti, client_id, subject, scope, session_id, created_at, expires_at"
+
+func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {
+	_, err := s.exec(ctx, "INSERT INTO access_tokens ("+accessCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		t.Hash[:], t.ID, t.ClientID, t.Subject, t.Scope, t.SessionID, micros(t.CreatedAt), micros(t.ExpiresAt))
+	if isUniqueViolation(err) {
+		return fmt.Errorf("sqlite: create access token: %w", store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: create access token: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) AccessTokenByHash(ctx context.Context, h token.Hash) (store.AccessToken, error) {
+	var t store.AccessToken
+	var hash []byte
+	var created, expires int64
+	err := s.r.QueryRowContext(ctx, "SELECT "+accessCols+" FROM access_tokens WHERE token_hash = ?", h[:]).
+		Scan(&hash, &t.ID, &t.ClientID, &t.Subject, &t.Scope, &t.SessionID, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.AccessToken{}, fmt.Errorf("sqlite: access token: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.AccessToken{}, fmt.Errorf("sqlite: access token: %w", err)
+	}
+	t.Hash = h
+	t.CreatedAt, t.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return t, nil
+}

@@ -653,6 +653,9 @@ func (s *Store) DeleteExpired(ctx context.Context, cutoff time.Time) (int, error
 		if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE expires_at < ?", micros(cutoff)); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM access_tokens WHERE expires_at < ?", micros(cutoff)); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM denied_tokens WHERE expires_at < ?", micros(cutoff)); err != nil {
 			return err
 		}

@@ -259,3 +259,29 @@ func testRefreshTokenByHash(t *testing.T, s store.Store) {
 		t.Fatalf("unknown: %v", err)
 	}
 }
+
+func testAccessTokens(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	at := store.AccessToken{Hash: newHash(t), ID: "jti-1", ClientID: "c1", Subject: "c1", Scope: "read", CreatedAt: base, ExpiresAt: base.Add(15 * time.Minute)}
+	if err := s.CreateAccessToken(ctx, at); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.AccessTokenByHash(ctx, at.Hash)
+	if err != nil || !reflect.DeepEqual(got, at) {
+		t.Fatalf("AccessTokenByHash = %+v, %v", got, err)
+	}
+	dup := at
+	dup.Hash = newHash(t)
+	if err := s.CreateAccessToken(ctx, dup); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate jti: %v", err)
+	}
+	if _, err := s.AccessTokenByHash(ctx, newHash(t)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown: %v", err)
+	}
+	if _, err := s.DeleteExpired(ctx, base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AccessTokenByHash(ctx, at.Hash); !errors.Is(err, store.ErrNotFound) {
+		t.Fatal("expired access token not deleted")
+	}
+}

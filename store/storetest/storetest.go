@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RefreshRace", testRefreshRace},
 		{"Denylist", testDenylist},
 		{"RefreshTokenByHash", testRefreshTokenByHash},
+		{"AccessTokens", testAccessTokens},
 		{"ConcurrentKeyRotation", testConcurrentKeyRotation},
 	}
 	for _, tt := range tests {
