@@ -20,6 +20,7 @@ type Metrics struct {
 	durations *prometheus.HistogramVec
 	logins    *prometheus.CounterVec
 	revoked   *prometheus.CounterVec
+	reuse     prometheus.Counter
 
 	// Resolved label sets, so the hot path skips hashing label values.
 	mu  sync.RWMutex
@@ -54,9 +55,12 @@ func NewMetrics(activeSessions func(ctx context.Context) (int, error), cachedSes
 		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tessera_sessions_revoked_total", Help: "Sessions revoked by this node, by reason.",
 		}, []string{"reason"}),
+		reuse: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tessera_refresh_reuse_total", Help: "Rotated refresh tokens presented again (theft signals); each revoked its family.",
+		}),
 		obs: map[obsKey]observers{},
 	}
-	m.reg.MustRegister(m.requests, m.durations, m.logins, m.revoked,
+	m.reg.MustRegister(m.requests, m.durations, m.logins, m.revoked, m.reuse,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if activeSessions != nil {
 		// Counting is a query: cache it so scrapes stay cheap.
@@ -100,6 +104,13 @@ func (m *Metrics) Revoked(reason string, n int) {
 		return
 	}
 	m.revoked.WithLabelValues(reason).Add(float64(n))
+}
+
+// RefreshReuse counts a theft signal; oauth.Config.OnReuse calls it.
+func (m *Metrics) RefreshReuse() {
+	if m != nil {
+		m.reuse.Inc()
+	}
 }
 
 func (m *Metrics) login(outcome string) {

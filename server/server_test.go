@@ -103,7 +103,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Issuer: "https://auth.example.test", Audience: "https://auth.example.test",
 		Access: 15 * time.Minute, Refresh: 7 * 24 * time.Hour, Grace: 5 * time.Second,
 		Pepper: []byte("test-pepper"), Now: c.Now,
-		OnReuse: func(sid, _, _ string) { sm.Forget("refresh_reuse", sid) },
+		OnReuse: func(sid, _, _ string) { metrics.RefreshReuse(); sm.Forget("refresh_reuse", sid) },
 	})
 	verifier := &accesstoken.Verifier{
 		Issuer: "https://auth.example.test", Audience: "https://auth.example.test",

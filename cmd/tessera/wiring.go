@@ -193,6 +193,7 @@ func newOAuth(c config.Config, st store.Store, kr keyring, sm *session.Manager, 
 		Access: t.AccessTTL.D(), Refresh: t.RefreshTTL.D(), Grace: t.RefreshGrace.D(),
 		Pepper: pepper, Logger: log,
 		OnReuse: func(sid, _, _ string) {
+			m.RefreshReuse()
 			if sm != nil {
 				sm.Forget("refresh_reuse", sid)
 			}
