@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -261,8 +262,10 @@ type feedEntry struct {
 // since, it returns every entry that can still matter; with since, the
 // entries after that cursor, waiting up to wait seconds (long poll).
 func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) {
-	id, secret, ok := r.BasicAuth()
-	if !ok || id == "" || secret == "" {
+	// Client credentials as on /oauth2/*: HTTP Basic, form-urlencoded
+	// (RFC 6749 §2.3.1); a GET has no body for client_secret_post.
+	id, secret, _, msg := clientCredentials(r, url.Values{})
+	if msg != "" || id == "" || secret == "" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="tessera"`)
 		writeProblem(w, newProblem(http.StatusUnauthorized, "invalid_client", "Authenticate as a registered confidential client (HTTP Basic)."))
 		return

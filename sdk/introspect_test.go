@@ -1,0 +1,145 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tessera-auth/tessera/session"
+)
+
+const introspectPath = "/oauth2/introspect"
+
+func TestIntrospectSessionToken(t *testing.T) {
+	e := newEnv(t)
+	skipWithoutEndpoint(t, e, "POST", introspectPath)
+	ctx := context.Background()
+	in := e.introspector(nil)
+	l := e.loginCookie(0)
+
+	got, err := in.Introspect(ctx, l.Cookie)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Active || got.TokenType != "session" || got.Sid != l.SessionID || got.Username != e.f.Users[0] || got.Sub == "" || got.Exp == 0 {
+		t.Fatalf("introspection %+v", got)
+	}
+	got.Sub = "tampered" // the caller's copy must not reach the cache
+	if again, err := in.Introspect(ctx, l.Cookie); err != nil || again.Sub == "tampered" {
+		t.Fatalf("second answer %+v, %v", again, err)
+	}
+	if n := e.count(introspectPath); n != 2 { // the probe, then one real ask
+		t.Fatalf("%d introspection requests, want 2 (one cached answer)", n)
+	}
+
+	// Revocation reaches an introspecting service within CacheTTL.
+	if _, err := e.f.Sessions.Revoke(ctx, l.SessionID, session.ReasonLogout); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.advance(9 * time.Second)
+	if _, err := in.Introspect(ctx, l.Cookie); err != nil {
+		t.Fatalf("within CacheTTL the cached answer stands: %v", err)
+	}
+	e.clock.advance(time.Second)
+	if _, err := in.Introspect(ctx, l.Cookie); !errors.Is(err, ErrInactive) {
+		t.Fatalf("after CacheTTL: %v, want ErrInactive", err)
+	}
+}
+
+func TestIntrospectJWTAndGarbage(t *testing.T) {
+	e := newEnv(t)
+	skipWithoutEndpoint(t, e, "POST", introspectPath)
+	ctx := context.Background()
+	in := e.introspector(nil)
+	tok := e.clientToken("notes:read")
+	got, err := in.Introspect(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ClientID != e.clientID || got.Scope != "notes:read" || got.Sid != "" || got.Jti == "" {
+		t.Fatalf("client_credentials token: %+v", got)
+	}
+
+	before := e.count(introspectPath)
+	for range 3 {
+		if _, err := in.Introspect(ctx, "tss_not-a-real-token"); !errors.Is(err, ErrInactive) {
+			t.Fatalf("garbage: %v, want ErrInactive", err)
+		}
+	}
+	if n := e.count(introspectPath) - before; n != 1 {
+		t.Fatalf("%d requests for a replayed dead token, want 1 (negative cache)", n)
+	}
+	e.clock.advance(2 * time.Second)
+	in.Introspect(ctx, "tss_not-a-real-token")
+	if n := e.count(introspectPath) - before; n != 2 {
+		t.Fatalf("%d requests after NegativeTTL, want 2", n)
+	}
+}
+
+func TestIntrospectNeverPastExp(t *testing.T) {
+	e := newEnv(t)
+	skipWithoutEndpoint(t, e, "POST", introspectPath)
+	ctx := context.Background()
+	in := e.introspector(func(c *IntrospectorConfig) { c.CacheTTL = time.Hour })
+	tok := e.clientToken("")
+	got, err := in.Introspect(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.set(time.Unix(got.Exp, 0))
+	before := e.count(introspectPath)
+	if _, err := in.Introspect(ctx, tok); !errors.Is(err, ErrInactive) {
+		t.Fatalf("at exp: %v, want ErrInactive", err)
+	}
+	if e.count(introspectPath) == before {
+		t.Fatal("an answer was cached past the token's exp")
+	}
+}
+
+func TestIntrospectFailures(t *testing.T) {
+	e := newEnv(t)
+	skipWithoutEndpoint(t, e, "POST", introspectPath)
+	ctx := context.Background()
+	tok := e.loginCookie(0).Cookie
+
+	t.Run("bad client", func(t *testing.T) {
+		in := e.introspector(func(c *IntrospectorConfig) { c.ClientSecret = "tsc_wrong" })
+		if _, err := in.Introspect(ctx, tok); !errors.Is(err, ErrClientAuth) {
+			t.Fatalf("got %v, want ErrClientAuth", err)
+		}
+	})
+	t.Run("server failing", func(t *testing.T) {
+		e.failPath(introspectPath, http.StatusServiceUnavailable)
+		defer e.failPath(introspectPath, 0)
+		in := e.introspector(nil)
+		_, err := in.Introspect(ctx, tok)
+		if !errors.Is(err, ErrUnavailable) || !Temporary(err) {
+			t.Fatalf("got %v, want ErrUnavailable", err)
+		}
+	})
+	t.Run("server unreachable", func(t *testing.T) {
+		in := e.introspector(func(c *IntrospectorConfig) { c.URL = "http://127.0.0.1:1/oauth2/introspect" })
+		_, err := in.Introspect(ctx, tok)
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("got %v, want ErrUnavailable", err)
+		}
+		if strings.Contains(err.Error(), tok) {
+			t.Fatal("the error names the token")
+		}
+	})
+	t.Run("cache bounded", func(t *testing.T) {
+		in := e.introspector(func(c *IntrospectorConfig) { c.MaxEntries = 10 })
+		for i := range 25 {
+			in.Introspect(ctx, "tss_junk"+string(rune('a'+i)))
+		}
+		in.mu.Lock()
+		n := len(in.cache)
+		in.mu.Unlock()
+		if n > 10 {
+			t.Fatalf("%d cache entries, bound 10", n)
+		}
+	})
+}

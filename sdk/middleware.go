@@ -1,0 +1,241 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/tessera-auth/tessera/accesstoken"
+)
+
+// CookieName is Tessera's session cookie. The __Host- prefix makes browsers
+// refuse it unless Secure, host-only and Path=/ (RFC 6265bis §4.1.3.2).
+const CookieName = "__Host-tessera_session"
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	Subject   string // "sub": the user id, or the client id for client_credentials
+	SessionID string // "sid"; empty for client_credentials tokens
+	ClientID  string
+	Scopes    []string
+	// FromCookie is true when the credential came from the session cookie:
+	// such requests need CSRF protection (see CSRF).
+	FromCookie bool
+	// Exactly one of Claims (a locally verified JWT) and Introspection (an
+	// opaque token Tessera vouched for) is set. Treat both as read-only.
+	Claims        *accesstoken.Claims
+	Introspection *Introspection
+
+	// raw is the credential, kept only for the default CSRF check. Behind
+	// a pointer so that fmt's %+v of a Principal prints an address, not it.
+	raw *rawCredential
+}
+
+type rawCredential struct{ token string }
+
+// HasScope reports whether the principal was granted scope.
+func (p *Principal) HasScope(scope string) bool {
+	return p != nil && slices.Contains(p.Scopes, scope)
+}
+
+// LogValue keeps a careless slog call from printing the raw credential.
+func (p *Principal) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("sub", p.Subject), slog.String("sid", p.SessionID), slog.String("client_id", p.ClientID))
+}
+
+type principalKey struct{}
+
+// PrincipalFrom returns the request's principal, or nil outside Middleware.
+func PrincipalFrom(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
+}
+
+// WithPrincipal returns ctx carrying p, for handlers' own tests.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// MiddlewareOptions configure Middleware.
+type MiddlewareOptions struct {
+	// Verifier checks JWT access tokens locally. If nil, JWTs go to the
+	// Introspector.
+	Verifier *Verifier
+	// Introspector checks opaque tokens (and session cookies). If nil,
+	// opaque tokens are refused.
+	Introspector *Introspector
+	// Realm names the protected service in WWW-Authenticate. Default "api".
+	Realm string
+	// Cookie also accepts Tessera's session cookie (CookieName) when no
+	// Authorization header is sent. Cookie apps must add CSRF too.
+	Cookie bool
+	// CookieName overrides CookieName (e.g. "tessera_session" for a server
+	// run with --insecure-dev-cookies).
+	CookieName string
+	// Logger receives failures (never the token). Default: discard.
+	Logger *slog.Logger
+}
+
+// Middleware authenticates every request: a bearer token (RFC 6750 §2.1;
+// the query and form-body methods are refused, they leak into logs) or, if
+// enabled, the session cookie. A JWT is verified locally; anything else is
+// introspected. The handler sees the Principal via PrincipalFrom.
+// A missing or bad credential answers 401; a decision that cannot be made
+// (stale revocation feed, Tessera unreachable) answers 503, never a pass.
+func Middleware(opts MiddlewareOptions) func(http.Handler) http.Handler {
+	if opts.Realm == "" {
+		opts.Realm = "api"
+	}
+	if opts.CookieName == "" {
+		opts.CookieName = CookieName
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	realm := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(opts.Realm)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Has("access_token") {
+				bearerError(w, realm, http.StatusBadRequest, "invalid_request", "Send the token in the Authorization header, not the URL.")
+				return
+			}
+			raw, fromCookie, ok := credential(r, opts)
+			if !ok {
+				bearerError(w, realm, http.StatusBadRequest, "invalid_request", "Malformed Authorization header.")
+				return
+			}
+			if raw == "" {
+				bearerError(w, realm, http.StatusUnauthorized, "", "A credential is required.")
+				return
+			}
+			p, err := authenticate(r.Context(), opts, raw)
+			if err != nil {
+				if Temporary(err) {
+					opts.Logger.Warn("tessera: cannot authenticate now", "err", err)
+					w.Header().Set("Retry-After", "5")
+					problem(w, http.StatusServiceUnavailable, "unavailable", "Authentication is temporarily unavailable.")
+					return
+				}
+				opts.Logger.Info("tessera: credential refused", "err", err, "cookie", fromCookie)
+				bearerError(w, realm, http.StatusUnauthorized, "invalid_token", "The credential is invalid, expired or revoked.")
+				return
+			}
+			p.FromCookie = fromCookie
+			p.raw = &rawCredential{raw}
+			next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+		})
+	}
+}
+
+// credential returns the presented token. ok is false only for an
+// Authorization header that claims Bearer but is malformed. Another scheme
+// (Basic, DPoP…) counts as no credential: this middleware does not speak it.
+func credential(r *http.Request, opts MiddlewareOptions) (raw string, fromCookie, ok bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			return "", false, true
+		}
+		tok = strings.TrimLeft(tok, " ")
+		if !isB64Token(tok) || len(tok) > accesstoken.MaxLen {
+			return "", false, false
+		}
+		return tok, false, true
+	}
+	if opts.Cookie {
+		if c, err := r.Cookie(opts.CookieName); err == nil && c.Value != "" {
+			return c.Value, true, true
+		}
+	}
+	return "", false, true
+}
+
+// isB64Token matches RFC 6750 §2.1's b64token: 1*( ALPHA / DIGIT / "-" /
+// "." / "_" / "~" / "+" / "/" ) *"=".
+func isB64Token(s string) bool {
+	body := strings.TrimRight(s, "=")
+	if body == "" {
+		return false
+	}
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func isJWT(s string) bool { return strings.Count(s, ".") == 2 }
+
+func authenticate(ctx context.Context, opts MiddlewareOptions, raw string) (*Principal, error) {
+	if isJWT(raw) && opts.Verifier != nil {
+		c, err := opts.Verifier.Verify(ctx, raw)
+		if err != nil {
+			return nil, err
+		}
+		return &Principal{Subject: c.Subject, SessionID: c.SessionID, ClientID: c.ClientID, Scopes: strings.Fields(c.Scope), Claims: c}, nil
+	}
+	if opts.Introspector == nil {
+		return nil, errors.New("sdk: opaque token but no Introspector configured")
+	}
+	in, err := opts.Introspector.Introspect(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	return &Principal{Subject: in.Sub, SessionID: in.Sid, ClientID: in.ClientID, Scopes: strings.Fields(in.Scope), Introspection: in}, nil
+}
+
+// RequireScope admits only principals granted scope; others get 403 with
+// RFC 6750 §3.1 insufficient_scope (401 if Middleware did not run first).
+func RequireScope(scope string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p := PrincipalFrom(r.Context())
+			if p == nil {
+				bearerError(w, "api", http.StatusUnauthorized, "", "A credential is required.")
+				return
+			}
+			if !p.HasScope(scope) {
+				w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+strings.ReplaceAll(scope, `"`, "")+`"`)
+				problem(w, http.StatusForbidden, "insufficient_scope", "The token lacks a required scope.")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// bearerError answers with an RFC 6750 §3 challenge. With no credential at
+// all, §3.1 says the error attribute should not be sent.
+func bearerError(w http.ResponseWriter, realm string, status int, code, detail string) {
+	ch := `Bearer realm="` + realm + `"`
+	if code != "" {
+		ch += `, error="` + code + `"`
+	}
+	w.Header().Set("WWW-Authenticate", ch)
+	if code == "" {
+		code = "unauthenticated"
+	}
+	problem(w, status, code, detail)
+}
+
+// problem writes an RFC 9457 body shaped like Tessera's own.
+func problem(w http.ResponseWriter, status int, code, detail string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(struct {
+		Type   string `json:"type"`
+		Title  string `json:"title"`
+		Status int    `json:"status"`
+		Detail string `json:"detail,omitempty"`
+		Code   string `json:"code"`
+	}{"urn:tessera:problem:" + code, http.StatusText(status), status, detail, code})
+}
