@@ -147,8 +147,8 @@ func TestRevocationsExpireAtUntil(t *testing.T) {
 		t.Fatalf("denied=%v len=%d after logout", rev.Denied(l.SessionID, ""), rev.Len())
 	}
 	// The feed says a session entry matters for one access-token lifetime
-	// (15 min); Retain adds a minute for leeway and skew.
-	e.clock.advance(15*time.Minute + 59*time.Second)
+	// (15 min) plus the server's one-minute deny margin; Retain adds a minute.
+	e.clock.advance(16*time.Minute + 59*time.Second)
 	if !rev.Denied(l.SessionID, "") {
 		t.Fatal("dropped before until + Retain")
 	}

@@ -98,7 +98,8 @@ func (s *Server) introspect(ctx context.Context, caller store.Client, raw string
 	switch {
 	case isJWT(raw):
 		c, err := s.verified.verify(s.atVerifier, raw, s.now())
-		if err != nil || s.sessions.AccessTokenDenied(c.ID) {
+		// Past exp a token is inactive here, whatever the verifier's leeway.
+		if err != nil || s.sessions.AccessTokenDenied(c.ID) || s.now().Unix() >= c.Expiry {
 			return inactive, nil
 		}
 		out := introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry, Iat: c.IssuedAt,
@@ -320,10 +321,12 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]feedEntry, 0, len(revs))
 	for _, rv := range revs {
-		e := feedEntry{Seq: rv.Seq, SID: rv.SessionID, JTI: rv.JTI, At: rv.At, Until: rv.ExpiresAt, Reason: rv.Reason}
+		// Until includes session.DenyMargin: verifiers accept a token for
+		// their leeway past exp.
+		e := feedEntry{Seq: rv.Seq, SID: rv.SessionID, JTI: rv.JTI, At: rv.At, Until: rv.ExpiresAt.Add(session.DenyMargin), Reason: rv.Reason}
 		if rv.JTI == "" {
 			// Access tokens of a revoked session live at most AccessTTL more.
-			e.Until = rv.At.Add(s.oauthCfg.AccessTTL)
+			e.Until = rv.At.Add(s.oauthCfg.AccessTTL + session.DenyMargin)
 		}
 		out = append(out, e)
 		cursor = max(cursor, rv.Seq)

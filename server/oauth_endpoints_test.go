@@ -143,10 +143,10 @@ func TestRevocationFeed(t *testing.T) {
 		t.Fatalf("feed has %d entries, want the logout and the denial: %s", len(entries), r.body)
 	}
 	first, second := entries[0].(map[string]any), entries[1].(map[string]any)
-	if first["sid"] == nil || first["reason"] != "logout" || first["until"] != "2026-06-01T08:15:00Z" {
+	if first["sid"] == nil || first["reason"] != "logout" || first["until"] != "2026-06-01T08:16:00Z" {
 		t.Fatalf("session entry %v", first)
 	}
-	if second["jti"] == nil || second["reason"] != "token_revoked" || second["until"] != "2026-06-01T08:15:00Z" {
+	if second["jti"] == nil || second["reason"] != "token_revoked" || second["until"] != "2026-06-01T08:16:00Z" {
 		t.Fatalf("denial entry %v", second)
 	}
 	cursor := m["cursor"].(string)
@@ -238,5 +238,17 @@ func TestOpaqueAccessTokens(t *testing.T) {
 	e.clock.Add(16 * time.Minute)
 	if m := introspect(fresh); m["active"] != false {
 		t.Fatalf("expired opaque token: %v", m)
+	}
+}
+
+func TestRevokedTokenStaysDeadInLeeway(t *testing.T) {
+	e := newEnv(t)
+	id, secret := e.addClient(map[string]any{"name": "svc", "grants": []string{"client_credentials"}})
+	rs, rsSecret := e.addClient(map[string]any{"name": "rs", "grants": []string{"client_credentials"}})
+	at := e.token(url.Values{"grant_type": {"client_credentials"}}, basic(id, secret)...).json(t)["access_token"].(string)
+	e.form("/oauth2/revoke", url.Values{"token": {at}}, basic(id, secret)...)
+	e.clock.Add(15*time.Minute + 10*time.Second) // past exp, within the 30 s verifier leeway
+	if m := e.form("/oauth2/introspect", url.Values{"token": {at}}, basic(rs, rsSecret)...).json(t); m["active"] != false {
+		t.Fatalf("revoked token active again past exp: %v", m)
 	}
 }

@@ -478,8 +478,14 @@ func (m *Manager) AccessTokenDenied(jti string) bool {
 	m.deniedMu.RLock()
 	exp, ok := m.denied[jti]
 	m.deniedMu.RUnlock()
-	return ok && m.now().UnixNano() < exp
+	// Kept past exp by the verifiers' clock-skew leeway, during which an
+	// expired token would otherwise verify again.
+	return ok && m.now().UnixNano() < exp+int64(DenyMargin)
 }
+
+// DenyMargin keeps a denial beyond its token's expiry: at least the
+// verifiers' leeway (accesstoken's default 30 s).
+const DenyMargin = time.Minute
 
 // sweepDenied drops denials of tokens that have expired, at most once a minute.
 func (m *Manager) sweepDenied() {
@@ -491,7 +497,7 @@ func (m *Manager) sweepDenied() {
 	}
 	m.deniedSweep = now
 	for jti, exp := range m.denied {
-		if exp <= now {
+		if exp+int64(DenyMargin) <= now {
 			delete(m.denied, jti)
 		}
 	}

@@ -24,6 +24,10 @@ type walSyncer struct {
 	requested uint64 // tickets handed out, one per committed write
 	synced    uint64 // every ticket up to this one is durable
 	syncing   bool
+	// failed is sticky: after a failed fsync the kernel may have dropped
+	// the dirty pages, so nothing written since the last good fsync can be
+	// acknowledged, ever. The store refuses writes until restarted.
+	failed error
 	// fsyncFn is fsync, replaceable in tests.
 	fsyncFn func() error
 }
@@ -41,6 +45,10 @@ func (w *walSyncer) sync() error {
 	w.requested++
 	mine := w.requested
 	for {
+		if w.failed != nil {
+			w.mu.Unlock()
+			return fmt.Errorf("sqlite: an earlier fsync failed; restart after checking the disk: %w", w.failed)
+		}
 		if w.synced >= mine {
 			w.mu.Unlock()
 			return nil
@@ -61,6 +69,8 @@ func (w *walSyncer) sync() error {
 	w.syncing = false
 	if err == nil {
 		w.synced = target
+	} else {
+		w.failed = err
 	}
 	w.cond.Broadcast()
 	w.mu.Unlock()

@@ -67,8 +67,10 @@ func TestGroupCommitError(t *testing.T) {
 	if err := w.sync(); err == nil {
 		t.Fatal("an fsync failure was acknowledged as durable")
 	}
+	// Nothing may be acknowledged after a failed fsync: the kernel may
+	// have dropped pages that the failed fsync covered.
 	fail = false
-	if err := w.sync(); err != nil || w.synced != 2 {
-		t.Fatalf("after recovery: %v, synced %d", err, w.synced)
+	if err := w.sync(); err == nil {
+		t.Fatal("a write after a failed fsync was acknowledged")
 	}
 }
