@@ -68,14 +68,14 @@ func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
 
 const refreshCols = "token_hash, session_id, client_id, scope, created_at, expires_at, used_at"
 
-func (s *Store) insertRefresh(ctx context.Context, tx *sql.Tx, t store.RefreshToken) error {
+func (s *Store) insertRefresh(ctx context.Context, tx *sql.Tx, t store.RefreshToken, parent []byte) error {
 	_, err := tx.StmtContext(ctx, s.wRefreshInsert).ExecContext(ctx,
-		t.Hash[:], t.SessionID, t.ClientID, t.Scope, micros(t.CreatedAt), micros(t.ExpiresAt))
+		t.Hash[:], t.SessionID, t.ClientID, t.Scope, micros(t.CreatedAt), micros(t.ExpiresAt), parent)
 	return err
 }
 
 func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error { return s.insertRefresh(ctx, tx, t) })
+	err := s.tx(ctx, func(tx *sql.Tx) error { return s.insertRefresh(ctx, tx, t, nil) })
 	if isUniqueViolation(err) {
 		return fmt.Errorf("sqlite: create refresh token: %w", store.ErrConflict)
 	}
@@ -104,6 +104,14 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, h token.Hash) (store.Ref
 		t.UsedAt = fromMicros(used.Int64)
 	}
 	return t, nil
+}
+
+// childUsed reports whether a successor of the token has itself been used.
+// An error counts as used: the caller then treats the presentation as reuse.
+func (s *Store) childUsed(ctx context.Context, tx *sql.Tx, parent token.Hash) bool {
+	var n int
+	err := tx.QueryRowContext(ctx, "SELECT count(*) FROM refresh_tokens WHERE parent = ? AND used_at IS NOT NULL", parent[:]).Scan(&n)
+	return err != nil || n > 0
 }
 
 // rotateInTx is one presentation of a refresh token inside tx.
@@ -160,8 +168,14 @@ func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash
 			if _, err := tx.StmtContext(ctx, s.wRefreshUse).ExecContext(ctx, micros(now), presented[:]); err != nil {
 				return err
 			}
-		case req.Grace > 0 && now.Sub(old.UsedAt) <= req.Grace:
+		case req.Grace > 0 && now.Sub(old.UsedAt) <= req.Grace && !s.childUsed(ctx, tx, presented):
+			// A retry after a lost answer: the successor was never used, so
+			// it is replaced, not joined by a sibling; the family keeps a
+			// single live chain and a thief's replay cannot fork it.
 			res.Outcome = store.RefreshGraceRetry
+			if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE parent = ?", presented[:]); err != nil {
+				return err
+			}
 		default:
 			res.Outcome = store.RefreshReused
 			if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE session_id = ?", old.SessionID); err != nil {
@@ -174,7 +188,7 @@ func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash
 			exp = sess.ExpiresAt
 		}
 		res.Successor = store.RefreshToken{Hash: req.Successor, SessionID: old.SessionID, ClientID: old.ClientID, Scope: scope, CreatedAt: now, ExpiresAt: exp}
-		if err := s.insertRefresh(ctx, tx, res.Successor); err != nil {
+		if err := s.insertRefresh(ctx, tx, res.Successor, presented[:]); err != nil {
 			return err
 		}
 		// Using a refresh token is using the session: slide its idle

@@ -117,7 +117,7 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		{&s.wRefreshByHash, "SELECT " + refreshCols + " FROM refresh_tokens WHERE token_hash = ?"},
 		{&s.wSessionByID, "SELECT " + sessionCols + " FROM sessions WHERE id = ?"},
 		{&s.wRefreshUse, "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?"},
-		{&s.wRefreshInsert, "INSERT INTO refresh_tokens (" + refreshCols + ") VALUES (?, ?, ?, ?, ?, ?, NULL)"},
+		{&s.wRefreshInsert, "INSERT INTO refresh_tokens (" + refreshCols + ", parent) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)"},
 		{&s.wSessionTouch, "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?"},
 	} {
 		if *p.dst, err = w.PrepareContext(ctx, p.query); err != nil {

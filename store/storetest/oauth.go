@@ -130,12 +130,17 @@ func testRefreshGraceAndRefusals(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	_, rt := refreshFamily(t, s, "alice")
 	now := base.Add(time.Hour)
-	if r := rotate(t, s, rt.Hash, store.RotateRequest{Now: now, Grace: 5 * time.Second}); r.Outcome != store.RefreshRotated {
-		t.Fatalf("first: %+v", r)
+	first := rotate(t, s, rt.Hash, store.RotateRequest{Now: now, Grace: 5 * time.Second})
+	if first.Outcome != store.RefreshRotated {
+		t.Fatalf("first: %+v", first)
 	}
 	retry := rotate(t, s, rt.Hash, store.RotateRequest{Now: now.Add(2 * time.Second), Grace: 5 * time.Second})
 	if retry.Outcome != store.RefreshGraceRetry || retry.Successor.Hash == (token.Hash{}) {
 		t.Fatalf("retry within grace: %+v", retry)
+	}
+	// The retry replaces the unused first successor: one live chain only.
+	if _, err := s.RefreshTokenByHash(ctx, first.Successor.Hash); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the replaced successor still exists: %v", err)
 	}
 	other := rotate(t, s, rt.Hash, store.RotateRequest{ClientID: "other", Now: now.Add(3 * time.Second), Grace: 5 * time.Second})
 	if other.Outcome != store.RefreshRefused {
@@ -283,5 +288,26 @@ func testAccessTokens(t *testing.T, s store.Store) {
 	}
 	if _, err := s.AccessTokenByHash(ctx, at.Hash); !errors.Is(err, store.ErrNotFound) {
 		t.Fatal("expired access token not deleted")
+	}
+}
+
+// testRefreshGraceCannotFork: a thief replaying an old token inside the
+// grace window, after the client already used its successor, is reuse.
+func testRefreshGraceCannotFork(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sess, rt0 := refreshFamily(t, s, "alice")
+	now := base.Add(time.Hour)
+	g := 5 * time.Second
+	r1 := rotate(t, s, rt0.Hash, store.RotateRequest{Now: now, Grace: g})
+	r2 := rotate(t, s, r1.Successor.Hash, store.RotateRequest{Now: now.Add(time.Second), Grace: g})
+	if r2.Outcome != store.RefreshRotated {
+		t.Fatalf("client's second rotation: %+v", r2)
+	}
+	thief := rotate(t, s, rt0.Hash, store.RotateRequest{Now: now.Add(2 * time.Second), Grace: g})
+	if thief.Outcome != store.RefreshReused {
+		t.Fatalf("replay after the successor was used: %+v, want reuse", thief)
+	}
+	if got, _ := s.SessionByID(ctx, sess.ID); !got.Revoked() {
+		t.Fatal("the family survived a replay")
 	}
 }
