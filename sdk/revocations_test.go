@@ -9,23 +9,8 @@ import (
 	"time"
 )
 
-// skipWithoutEndpoint skips when the server under test predates an endpoint.
-func skipWithoutEndpoint(t *testing.T, e *env, method, path string) {
-	t.Helper()
-	req, _ := http.NewRequest(method, e.srv.URL+path, nil)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode == http.StatusNotFound {
-		t.Skip("server endpoint not yet available")
-	}
-}
-
 func TestRevocationsFollowLogout(t *testing.T) {
 	e := newEnv(t)
-	skipWithoutEndpoint(t, e, "GET", "/v1/revocations")
 	ctx := context.Background()
 	rev := e.revocations(nil)
 	v := e.verifier(func(c *VerifierConfig) { c.Revocations = rev })
@@ -81,7 +66,6 @@ func TestRevocationsFollowLogout(t *testing.T) {
 
 func TestRevocationsSnapshotAtStart(t *testing.T) {
 	e := newEnv(t)
-	skipWithoutEndpoint(t, e, "GET", "/v1/revocations")
 	l := e.loginTokens(0)
 	e.logout(l.Access)
 	// A follower started after the logout learns it from the first,
@@ -97,7 +81,6 @@ func TestRevocationsSnapshotAtStart(t *testing.T) {
 
 func TestRevocationsStaleFailsClosed(t *testing.T) {
 	e := newEnv(t)
-	skipWithoutEndpoint(t, e, "GET", "/v1/revocations")
 	ctx := context.Background()
 	rev := e.revocations(func(c *RevocationsConfig) { c.MaxStale = time.Minute })
 	v := e.verifier(func(c *VerifierConfig) { c.Revocations = rev })
@@ -132,7 +115,6 @@ func TestRevocationsStaleFailsClosed(t *testing.T) {
 
 func TestRevocationsExpireAtUntil(t *testing.T) {
 	e := newEnv(t)
-	skipWithoutEndpoint(t, e, "GET", "/v1/revocations")
 	ctx := context.Background()
 	rev := e.revocations(func(c *RevocationsConfig) { c.Retain = time.Minute })
 	if err := rev.Sync(ctx); err != nil {
@@ -166,7 +148,6 @@ func TestRevocationsExpireAtUntil(t *testing.T) {
 
 func TestRevocationsClientAuth(t *testing.T) {
 	e := newEnv(t)
-	skipWithoutEndpoint(t, e, "GET", "/v1/revocations")
 	rev := e.revocations(func(c *RevocationsConfig) { c.ClientSecret = "tsc_wrong" })
 	err := rev.Sync(context.Background())
 	if !errors.Is(err, ErrClientAuth) {
