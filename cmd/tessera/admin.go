@@ -55,12 +55,8 @@ func cmdUser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := loadConfig(cf)
-	if err != nil {
-		return err
-	}
 	ctx := context.Background()
-	st, _, err := openStore(ctx, c)
+	c, st, err := openForCommand(ctx, cf)
 	if err != nil {
 		return err
 	}
@@ -153,12 +149,8 @@ func cmdSession(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := loadConfig(cf)
-	if err != nil {
-		return err
-	}
 	ctx := context.Background()
-	st, _, err := openStore(ctx, c)
+	c, st, err := openForCommand(ctx, cf)
 	if err != nil {
 		return err
 	}

@@ -40,12 +40,8 @@ func cmdClient(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := loadConfig(cf)
-	if err != nil {
-		return err
-	}
 	ctx := context.Background()
-	st, _, err := openStore(ctx, c)
+	c, st, err := openForCommand(ctx, cf)
 	if err != nil {
 		return err
 	}

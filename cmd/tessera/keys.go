@@ -96,12 +96,8 @@ func cmdKeys(args []string, stdout, stderr io.Writer) error {
 	if _, err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	c, err := loadConfig(cf)
-	if err != nil {
-		return err
-	}
 	ctx := context.Background()
-	st, _, err := openStore(ctx, c)
+	c, st, err := openForCommand(ctx, cf)
 	if err != nil {
 		return err
 	}

@@ -102,6 +102,20 @@ func openStore(ctx context.Context, c config.Config) (store.Store, string, error
 	return st, path, nil
 }
 
+// openForCommand loads the configuration and opens its store, for the
+// administrative commands.
+func openForCommand(ctx context.Context, cf commonFlags) (config.Config, store.Store, error) {
+	c, err := loadConfig(cf)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	st, _, err := openStore(ctx, c)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	return c, st, nil
+}
+
 func newAuthenticator(c config.Config, st authn.Store, log *slog.Logger) (*authn.Authenticator, error) {
 	p := c.Policy.Password
 	params := password.DefaultParams()
