@@ -102,31 +102,15 @@ func (s *Server) introspect(ctx context.Context, caller store.Client, raw string
 		if err != nil || s.sessions.AccessTokenDenied(c.ID) || s.now().Unix() >= c.Expiry {
 			return inactive, nil
 		}
-		out := introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry, Iat: c.IssuedAt,
-			Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, Jti: c.ID, Sid: c.SessionID}
-		if c.SessionID != "" {
-			sess, err := s.sessions.ValidateID(ctx, c.SessionID)
-			if err != nil {
-				return unavailable(err)
-			}
-			out.Username = sess.Username
-		}
-		return out, nil
+		return s.withSession(ctx, introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry,
+			Iat: c.IssuedAt, Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, Jti: c.ID, Sid: c.SessionID})
 	case isOpaqueAccess(raw):
 		at, err := s.opaqueAccess(ctx, raw)
 		if err != nil || at == nil {
 			return inactive, err
 		}
-		out := introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, TokenType: "Bearer", Exp: at.ExpiresAt.Unix(),
-			Iat: at.CreatedAt.Unix(), Sub: at.Subject, Iss: s.oauthCfg.Issuer, Jti: at.ID, Sid: at.SessionID}
-		if at.SessionID != "" {
-			sess, err := s.sessions.ValidateID(ctx, at.SessionID)
-			if err != nil {
-				return unavailable(err)
-			}
-			out.Username = sess.Username
-		}
-		return out, nil
+		return s.withSession(ctx, introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, TokenType: "Bearer",
+			Exp: at.ExpiresAt.Unix(), Iat: at.CreatedAt.Unix(), Sub: at.Subject, Iss: s.oauthCfg.Issuer, Jti: at.ID, Sid: at.SessionID})
 	case len(raw) == token.Len && raw[:4] == token.Session.Prefix():
 		sess, err := s.sessions.Validate(ctx, raw)
 		if err != nil {
@@ -157,6 +141,24 @@ func (s *Server) introspect(ctx context.Context, caller store.Client, raw string
 			Username: sess.Username, Sid: sess.ID, Exp: rt.ExpiresAt.Unix(), Iat: rt.CreatedAt.Unix(), Iss: s.oauthCfg.Issuer}, nil
 	}
 	return inactive, nil
+}
+
+// withSession completes an access token's introspection with its session:
+// a token whose session has ended is inactive, and the store's silence is
+// an error, not "inactive".
+func (s *Server) withSession(ctx context.Context, out introspection) (introspection, error) {
+	if out.Sid == "" {
+		return out, nil
+	}
+	sess, err := s.sessions.ValidateID(ctx, out.Sid)
+	if errors.Is(err, session.ErrUnavailable) {
+		return introspection{}, err
+	}
+	if err != nil {
+		return introspection{}, nil
+	}
+	out.Username = sess.Username
+	return out, nil
 }
 
 // handleRevoke is RFC 7009: 200 for every well-formed request, whether or
