@@ -310,17 +310,21 @@ func (s *Service) Refresh(ctx context.Context, c store.Client, presented, scope 
 		}
 		return Tokens{}, invalid
 	case store.RefreshRefused:
-		if res.Reason == "requested scope exceeds the granted scope" {
+		if res.Reason == store.ReasonScopeExceeded {
 			return Tokens{}, oauthErr("invalid_scope", res.Reason)
 		}
 		return Tokens{}, invalid
 	}
 	sess := res.Session
-	at, ttl, err := s.mint(ctx, c.TokenFormat, sess.UserID, c.ID, res.Successor.Scope, sess.ID, sess.AuthTime, sess.AMR, sess.AAL)
+	// A narrower request narrows this access token, not the family.
+	if scope == "" {
+		scope = res.Successor.Scope
+	}
+	at, ttl, err := s.mint(ctx, c.TokenFormat, sess.UserID, c.ID, scope, sess.ID, sess.AuthTime, sess.AMR, sess.AAL)
 	if err != nil {
 		return Tokens{}, err
 	}
-	return Tokens{AccessToken: at, TokenType: "Bearer", ExpiresIn: ttl, RefreshToken: next.Reveal(), Scope: res.Successor.Scope}, nil
+	return Tokens{AccessToken: at, TokenType: "Bearer", ExpiresIn: ttl, RefreshToken: next.Reveal(), Scope: scope}, nil
 }
 
 // ClientCredentials runs the client_credentials grant (RFC 6749 §4.4): an

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/keys"
+	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlite"
 	"github.com/tessera-auth/tessera/token"
 )
@@ -115,5 +116,53 @@ func TestOpaqueAccessTokens(t *testing.T) {
 	}
 	if _, _, err := s.RegisterClient(ctx, ClientSpec{Name: "x", TokenFormat: "paseto"}); code(err) != "invalid_request" {
 		t.Fatalf("unknown format: %v", err)
+	}
+}
+
+// TestRefreshNarrowedScope: a narrower scope on a refresh request narrows
+// that access token only; the family keeps its grant (RFC 6749 §6), so the
+// next refresh without a scope gets all of it back.
+func TestRefreshNarrowedScope(t *testing.T) {
+	s, st := newService(t, "p")
+	ctx := context.Background()
+	c, _, err := s.RegisterClient(ctx, ClientSpec{Name: "app", Grants: []string{GrantRefreshToken}, Scopes: []string{"read", "write"}, TokenFormat: FormatOpaque})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if err := st.CreateUser(ctx, store.User{ID: "u1", Username: "alice", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	sid, _ := token.New(token.Session)
+	sess := store.Session{ID: "s1", TokenHash: sid.Hash(), UserID: "u1", CreatedAt: now, AuthTime: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}
+	if _, err := st.CreateSession(ctx, sess, store.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	toks, err := s.IssueForSession(ctx, SessionGrant{SessionID: "s1", UserID: "u1", ClientID: c.ID, Scope: "read write", TokenFormat: FormatOpaque}, sess.ExpiresAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scopeOf := func(access string) string {
+		t.Helper()
+		tok, err := token.Parse(token.Access, access)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := st.AccessTokenByHash(ctx, tok.Hash())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.Scope
+	}
+	narrow, err := s.Refresh(ctx, c, toks.RefreshToken, "read")
+	if err != nil || narrow.Scope != "read" || scopeOf(narrow.AccessToken) != "read" {
+		t.Fatalf("narrowed refresh: %+v, %v", narrow, err)
+	}
+	if _, err := s.Refresh(ctx, c, narrow.RefreshToken, "admin"); code(err) != "invalid_scope" {
+		t.Fatalf("wider scope: %v, want invalid_scope", err)
+	}
+	full, err := s.Refresh(ctx, c, narrow.RefreshToken, "")
+	if err != nil || full.Scope != "read write" || scopeOf(full.AccessToken) != "read write" {
+		t.Fatalf("refresh after a narrowed one: %+v, %v", full, err)
 	}
 }

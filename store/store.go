@@ -220,7 +220,7 @@ type RefreshToken struct {
 // RotateRequest is one presentation of a refresh token.
 type RotateRequest struct {
 	ClientID  string     // the presenting client; must be the token's
-	Scope     string     // requested scope; "" keeps the token's, else a subset of it
+	Scope     string     // requested scope: "" or a subset of the token's; the successor keeps the token's
 	Successor token.Hash // the new token's hash
 	Now       time.Time
 	TTL       time.Duration // successor lifetime, capped by the session's absolute expiry
@@ -245,6 +245,10 @@ const (
 	// scope; nothing changed.
 	RefreshRefused
 )
+
+// ReasonScopeExceeded is the RefreshRefused reason when the requested scope
+// is not a subset of the token's.
+const ReasonScopeExceeded = "requested scope exceeds the granted scope"
 
 // RefreshResult reports a presentation.
 type RefreshResult struct {

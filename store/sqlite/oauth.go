@@ -152,23 +152,33 @@ func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash
 			return refuse("session expired")
 		case !now.Before(old.ExpiresAt):
 			return refuse("refresh token expired")
-		case req.ClientID != old.ClientID:
-			return refuse("refresh token issued to another client")
 		}
-		scope := old.Scope
-		if req.Scope != "" {
-			if !subset(req.Scope, old.Scope) {
-				return refuse("requested scope exceeds the granted scope")
+		sameClient := req.ClientID == old.ClientID
+		if !old.UsedAt.IsZero() {
+			// Reuse is decided before any other refusal: whoever presents a
+			// rotated token, for whatever client or scope, holds a copy that
+			// should not exist. Only the same client's prompt retry, whose
+			// successor was never used, is forgiven.
+			if !sameClient || req.Grace <= 0 || now.Sub(old.UsedAt) > req.Grace || s.childUsed(ctx, tx, presented) {
+				res.Outcome = store.RefreshReused
+				if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE session_id = ?", old.SessionID); err != nil {
+					return err
+				}
+				return revokeTx(ctx, tx, old.SessionID, sess.UserID, now, "refresh_reuse")
 			}
-			scope = req.Scope
 		}
 		switch {
-		case old.UsedAt.IsZero():
+		case !sameClient:
+			return refuse("refresh token issued to another client")
+		case req.Scope != "" && !subset(req.Scope, old.Scope):
+			return refuse(store.ReasonScopeExceeded)
+		}
+		if old.UsedAt.IsZero() {
 			res.Outcome = store.RefreshRotated
 			if _, err := tx.StmtContext(ctx, s.wRefreshUse).ExecContext(ctx, micros(now), presented[:]); err != nil {
 				return err
 			}
-		case req.Grace > 0 && now.Sub(old.UsedAt) <= req.Grace && !s.childUsed(ctx, tx, presented):
+		} else {
 			// A retry after a lost answer: the successor was never used, so
 			// it is replaced, not joined by a sibling; the family keeps a
 			// single live chain and a thief's replay cannot fork it.
@@ -176,18 +186,14 @@ func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash
 			if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE parent = ?", presented[:]); err != nil {
 				return err
 			}
-		default:
-			res.Outcome = store.RefreshReused
-			if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE session_id = ?", old.SessionID); err != nil {
-				return err
-			}
-			return revokeTx(ctx, tx, old.SessionID, sess.UserID, now, "refresh_reuse")
 		}
 		exp := now.Add(req.TTL)
 		if sess.ExpiresAt.Before(exp) {
 			exp = sess.ExpiresAt
 		}
-		res.Successor = store.RefreshToken{Hash: req.Successor, SessionID: old.SessionID, ClientID: old.ClientID, Scope: scope, CreatedAt: now, ExpiresAt: exp}
+		// RFC 6749 §6: a narrower request narrows the access token only; the
+		// successor keeps the scope the family was granted.
+		res.Successor = store.RefreshToken{Hash: req.Successor, SessionID: old.SessionID, ClientID: old.ClientID, Scope: old.Scope, CreatedAt: now, ExpiresAt: exp}
 		if err := s.insertRefresh(ctx, tx, res.Successor, presented[:]); err != nil {
 			return err
 		}
@@ -260,18 +266,30 @@ func (s *Store) batchRotations() {
 }
 
 func (s *Store) runRotations(batch []*rotateOp) {
-	ctx := context.Background() // each op's own ctx is checked before it runs
+	// The batch runs under its own context: a caller that gives up after
+	// its presentation was queued must not undo the others'. Its rotation
+	// still happens; a retry within the grace window recovers the successor.
+	ctx := context.Background()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		for _, op := range batch {
 			if err := op.ctx.Err(); err != nil {
 				op.err = err
 				continue
 			}
-			op.res, op.err = s.rotateInTx(op.ctx, tx, op.presented, op.req)
-			if op.err != nil && !errors.Is(op.err, store.ErrNotFound) {
-				// A database error may leave a presentation half done: roll
-				// the whole batch back; its callers see the error and retry.
-				return op.err
+			// Each presentation in its own savepoint, so a failure undoes
+			// exactly its own writes and the rest of the batch commits.
+			if _, err := tx.StmtContext(ctx, s.wSavepoint).ExecContext(ctx); err != nil {
+				return err
+			}
+			op.res, op.err = s.rotateInTx(ctx, tx, op.presented, op.req)
+			if op.err != nil {
+				op.res = store.RefreshResult{}
+				if _, err := tx.StmtContext(ctx, s.wRollbackTo).ExecContext(ctx); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.StmtContext(ctx, s.wRelease).ExecContext(ctx); err != nil {
+				return err
 			}
 		}
 		return nil

@@ -48,6 +48,7 @@ type Store struct {
 	// Hot statements inside write transactions, prepared on the single
 	// writer connection and bound to each transaction with tx.StmtContext.
 	wRefreshByHash, wSessionByID, wRefreshUse, wRefreshInsert, wSessionTouch *sql.Stmt
+	wSavepoint, wRollbackTo, wRelease                                        *sql.Stmt
 
 	rotations   chan *rotateOp
 	closed      chan struct{}
@@ -119,6 +120,9 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		{&s.wRefreshUse, "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?"},
 		{&s.wRefreshInsert, "INSERT INTO refresh_tokens (" + refreshCols + ", parent) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)"},
 		{&s.wSessionTouch, "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?"},
+		{&s.wSavepoint, "SAVEPOINT rotation"},
+		{&s.wRollbackTo, "ROLLBACK TO rotation"},
+		{&s.wRelease, "RELEASE rotation"},
 	} {
 		if *p.dst, err = w.PrepareContext(ctx, p.query); err != nil {
 			s.Close()
@@ -140,7 +144,8 @@ func (s *Store) Close() error {
 		<-s.batcherDone
 	}
 	for _, st := range []*sql.Stmt{s.sessionByHash, s.sessionByID, s.userByID, s.userByUsername,
-		s.wRefreshByHash, s.wSessionByID, s.wRefreshUse, s.wRefreshInsert, s.wSessionTouch} {
+		s.wRefreshByHash, s.wSessionByID, s.wRefreshUse, s.wRefreshInsert, s.wSessionTouch,
+		s.wSavepoint, s.wRollbackTo, s.wRelease} {
 		if st != nil {
 			st.Close()
 		}
@@ -591,6 +596,15 @@ func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]stor
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: revocations: %w", err)
 	}
+	// A commit is visible before it is durable. Entries a follower acts on
+	// must survive a crash: otherwise their seqs could be reused by other
+	// revocations after a power loss, and a follower whose cursor is
+	// already past them would never see those.
+	if len(out) > 0 {
+		if err := s.durable(); err != nil {
+			return nil, fmt.Errorf("sqlite: revocations: %w", err)
+		}
+	}
 	return out, nil
 }
 
@@ -630,6 +644,12 @@ func (s *Store) LastRevocationSeq(ctx context.Context) (int64, error) {
 	var v sql.NullInt64
 	if err := s.r.QueryRowContext(ctx, "SELECT max(seq) FROM revocations").Scan(&v); err != nil {
 		return 0, fmt.Errorf("sqlite: last revocation: %w", err)
+	}
+	// A follower starts after this seq; it must not be reusable (see Revocations).
+	if v.Int64 > 0 {
+		if err := s.durable(); err != nil {
+			return 0, fmt.Errorf("sqlite: last revocation: %w", err)
+		}
 	}
 	return v.Int64, nil
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"sync"
 	"testing"
@@ -95,13 +96,15 @@ func testRefreshRotation(t *testing.T, s store.Store) {
 	if got, _ := s.SessionByID(ctx, sess.ID); !got.LastSeenAt.Equal(now) {
 		t.Fatalf("refresh did not slide the session's last-seen: %v", got.LastSeenAt)
 	}
-	// Narrower scope on the next rotation; a wider one is refused.
+	// A wider scope is refused; a narrower one is allowed, but the
+	// successor keeps the family's scope (RFC 6749 §6): narrowing applies
+	// to the access token of that one request.
 	wide := rotate(t, s, r1.Successor.Hash, store.RotateRequest{Now: now, Scope: "read admin"})
-	if wide.Outcome != store.RefreshRefused {
+	if wide.Outcome != store.RefreshRefused || wide.Reason != store.ReasonScopeExceeded {
 		t.Fatalf("wider scope: %+v", wide)
 	}
 	r2 := rotate(t, s, r1.Successor.Hash, store.RotateRequest{Now: now.Add(time.Minute), Scope: "read"})
-	if r2.Outcome != store.RefreshRotated || r2.Successor.Scope != "read" {
+	if r2.Outcome != store.RefreshRotated || r2.Successor.Scope != "read write" {
 		t.Fatalf("narrower scope: %+v", r2)
 	}
 	// Presenting the first token again, long after: theft. The family dies.
@@ -142,10 +145,6 @@ func testRefreshGraceAndRefusals(t *testing.T, s store.Store) {
 	if _, err := s.RefreshTokenByHash(ctx, first.Successor.Hash); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the replaced successor still exists: %v", err)
 	}
-	other := rotate(t, s, rt.Hash, store.RotateRequest{ClientID: "other", Now: now.Add(3 * time.Second), Grace: 5 * time.Second})
-	if other.Outcome != store.RefreshRefused {
-		t.Fatalf("another client within grace: %+v", other)
-	}
 	if got, _ := s.SessionByID(ctx, retry.Session.ID); got.Revoked() {
 		t.Fatal("grace retry revoked the family")
 	}
@@ -170,8 +169,84 @@ func testRefreshGraceAndRefusals(t *testing.T, s store.Store) {
 	if r := rotate(t, s, rt3.Hash, store.RotateRequest{ClientID: "other", Now: now}); r.Outcome != store.RefreshRefused {
 		t.Fatalf("other client: %+v", r)
 	}
+	if r := rotate(t, s, rt3.Hash, store.RotateRequest{Now: now, Scope: "admin"}); r.Outcome != store.RefreshRefused {
+		t.Fatalf("wider scope: %+v", r)
+	}
 	if r := rotate(t, s, rt3.Hash, store.RotateRequest{Now: now}); r.Outcome != store.RefreshRotated {
 		t.Fatalf("after refusals the token must still work: %+v", r)
+	}
+
+	// A rotated token is reuse whatever else is wrong with the request:
+	// another client within the grace window, or a scope that would be
+	// refused, must not let a thief probe without tripping the alarm.
+	for i, tt := range []struct {
+		name string
+		req  store.RotateRequest
+	}{
+		{"another client within grace", store.RotateRequest{ClientID: "other", Grace: 5 * time.Second}},
+		{"wider scope outside grace", store.RotateRequest{Scope: "admin"}},
+	} {
+		name, req := tt.name, tt.req
+		sess, rt := refreshFamily(t, s, fmt.Sprintf("dave%d", i))
+		if r := rotate(t, s, rt.Hash, store.RotateRequest{Now: now, Grace: 5 * time.Second}); r.Outcome != store.RefreshRotated {
+			t.Fatalf("%s: first use: %+v", name, r)
+		}
+		req.Now = now.Add(time.Second)
+		if r := rotate(t, s, rt.Hash, req); r.Outcome != store.RefreshReused {
+			t.Fatalf("%s: %+v, want reuse", name, r)
+		}
+		if got, _ := s.SessionByID(ctx, sess.ID); !got.Revoked() {
+			t.Fatalf("%s: the family survived", name)
+		}
+	}
+}
+
+// testRefreshFailureIsolated: a presentation that fails in the database
+// (here its successor's hash collides with a stored token) leaves no trace,
+// and presentations running beside it, possibly in the same transaction,
+// still succeed.
+func testRefreshFailureIsolated(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	_, victim := refreshFamily(t, s, "isolated-victim")
+	_, taken := refreshFamily(t, s, "isolated-taken")
+	const n = 32
+	fams := make([]store.RefreshToken, n)
+	for i := range fams {
+		_, fams[i] = refreshFamily(t, s, fmt.Sprintf("isolated%d", i))
+	}
+	now := base.Add(time.Hour)
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	var badErr error
+	wg.Add(n + 1)
+	go func() {
+		defer wg.Done()
+		_, badErr = s.RotateRefreshToken(ctx, victim.Hash, store.RotateRequest{ClientID: "app", Successor: taken.Hash, Now: now, TTL: time.Hour})
+	}()
+	for i := range fams {
+		go func() {
+			defer wg.Done()
+			var res store.RefreshResult
+			res, errs[i] = s.RotateRefreshToken(ctx, fams[i].Hash, store.RotateRequest{ClientID: "app", Successor: newHash(t), Now: now, TTL: time.Hour})
+			if errs[i] == nil && res.Outcome != store.RefreshRotated {
+				errs[i] = fmt.Errorf("outcome %v", res.Outcome)
+			}
+		}()
+	}
+	wg.Wait()
+	if badErr == nil {
+		t.Fatal("a successor colliding with a stored token was accepted")
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("presentation %d failed beside the bad one: %v", i, err)
+		}
+	}
+	if got, err := s.RefreshTokenByHash(ctx, victim.Hash); err != nil || !got.UsedAt.IsZero() {
+		t.Fatalf("the failed presentation left a trace: %+v, %v", got, err)
+	}
+	if r := rotate(t, s, victim.Hash, store.RotateRequest{Now: now}); r.Outcome != store.RefreshRotated {
+		t.Fatalf("the token of the failed presentation no longer rotates: %+v", r)
 	}
 }
 

@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RefreshRotation", testRefreshRotation},
 		{"RefreshGraceAndRefusals", testRefreshGraceAndRefusals},
 		{"RefreshRace", testRefreshRace},
+		{"RefreshFailureIsolated", testRefreshFailureIsolated},
 		{"RefreshGraceCannotFork", testRefreshGraceCannotFork},
 		{"Denylist", testDenylist},
 		{"RefreshTokenByHash", testRefreshTokenByHash},
