@@ -85,6 +85,9 @@ type Manager struct {
 	cursor    atomic.Int64
 	following atomic.Bool
 
+	// followMu serialises feed reads, so the cursor only moves forward.
+	followMu sync.Mutex
+
 	touchMu sync.Mutex
 	touches map[string]time.Time
 
@@ -473,8 +476,19 @@ func (m *Manager) deny(jti string, exp int64) {
 	m.deniedMu.Unlock()
 }
 
-// AccessTokenDenied reports whether the access token jti was revoked.
+// AccessTokenDenied reports whether the access token jti was revoked. While
+// the feed is stale it first catches up, and answers true (deny) if it
+// cannot: a revocation made elsewhere must not be missed because the feed
+// poller is failing.
 func (m *Manager) AccessTokenDenied(jti string) bool {
+	if !m.cacheTrusted() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := m.catchUp(ctx)
+		cancel()
+		if err != nil {
+			return true
+		}
+	}
 	m.deniedMu.RLock()
 	exp, ok := m.denied[jti]
 	m.deniedMu.RUnlock()
@@ -517,20 +531,27 @@ func (m *Manager) cacheTrusted() bool {
 	return time.Since(time.Unix(0, m.lastPoll.Load())) < stale
 }
 
-// Run follows the revocation feed and flushes last-seen times until ctx
-// ends, then flushes once more. Revocations committed by another process
-// are honoured here within one RevocationPoll.
-func (m *Manager) Run(ctx context.Context) error {
+// Start loads what the revocation feed already holds: the cursor, and the
+// access tokens denied until they expire. Call it before serving requests:
+// until it returns, this process knows only its own revocations, so a
+// token another process (or this one before a restart) denied would pass.
+// Run calls it if it has not been called.
+func (m *Manager) Start(ctx context.Context) error {
+	m.followMu.Lock()
+	defer m.followMu.Unlock()
+	if m.following.Load() {
+		return nil
+	}
 	seq, err := m.st.LastRevocationSeq(ctx)
 	if err != nil {
 		return fmt.Errorf("session: follow revocations: %w", err)
 	}
-	m.cursor.Store(seq)
 	// Denials older than the cursor still matter until their tokens expire.
 	active, err := m.st.ActiveRevocations(ctx, m.now(), m.now())
 	if err != nil {
 		return fmt.Errorf("session: load denied access tokens: %w", err)
 	}
+	m.cursor.Store(seq)
 	for _, r := range active {
 		if r.JTI != "" && r.Seq <= seq {
 			m.deny(r.JTI, r.ExpiresAt.UnixNano())
@@ -541,6 +562,16 @@ func (m *Manager) Run(ctx context.Context) error {
 	// Sessions cached before the cursor was read may have been revoked in
 	// between; start from a clean cache.
 	m.cache.evictAll()
+	return nil
+}
+
+// Run follows the revocation feed and flushes last-seen times until ctx
+// ends, then flushes once more. Revocations committed by another process
+// are honoured here within one RevocationPoll.
+func (m *Manager) Run(ctx context.Context) error {
+	if err := m.Start(ctx); err != nil {
+		return err
+	}
 
 	poll := time.NewTicker(m.cfg.RevocationPoll)
 	defer poll.Stop()
@@ -567,6 +598,22 @@ func (m *Manager) Run(ctx context.Context) error {
 
 // Follow reads the revocation feed once and evicts what it names.
 func (m *Manager) Follow(ctx context.Context) error {
+	m.followMu.Lock()
+	defer m.followMu.Unlock()
+	return m.follow(ctx)
+}
+
+// catchUp reads the feed unless another caller has just done so.
+func (m *Manager) catchUp(ctx context.Context) error {
+	m.followMu.Lock()
+	defer m.followMu.Unlock()
+	if m.cacheTrusted() {
+		return nil
+	}
+	return m.follow(ctx)
+}
+
+func (m *Manager) follow(ctx context.Context) error {
 	for {
 		revs, err := m.st.Revocations(ctx, m.cursor.Load(), 1000)
 		if err != nil {

@@ -446,17 +446,31 @@ func TestAccessTokenDenial(t *testing.T) {
 	}
 	// A node that starts later loads denials that still matter.
 	c := f.manager(nil)
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error)
-	go func() { done <- c.Run(runCtx) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for !c.following.Load() && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond) // waits for a goroutine to start, not for expiry
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
 	}
-	cancel()
-	<-done
 	if !c.AccessTokenDenied("jti-1") {
 		t.Fatal("a node started after the denial does not know it")
+	}
+	// A node whose feed poller has fallen behind catches up before
+	// answering, rather than accepting what another node denied.
+	if err := a.DenyAccessToken(ctx, "jti-3", f.user.ID, exp, "revoked"); err != nil {
+		t.Fatal(err)
+	}
+	c.lastPoll.Store(time.Now().Add(-time.Hour).UnixNano())
+	if !c.AccessTokenDenied("jti-3") {
+		t.Fatal("a stale node accepted a token denied elsewhere")
+	}
+	// And when it cannot catch up, it denies.
+	broken := &feedless{Store: f.st}
+	d := f.manager(broken)
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d.lastPoll.Store(time.Now().Add(-time.Hour).UnixNano())
+	broken.fail.Store(true)
+	if !d.AccessTokenDenied("jti-never-denied") {
+		t.Fatal("a node that cannot read the feed accepted a token")
 	}
 	f.clock.Add(15*time.Minute + 20*time.Second)
 	if !a.AccessTokenDenied("jti-1") {
@@ -466,4 +480,17 @@ func TestAccessTokenDenial(t *testing.T) {
 	if a.AccessTokenDenied("jti-1") {
 		t.Fatal("a denial outlived its token by more than the margin")
 	}
+}
+
+// feedless is a store whose revocation feed can be made unreadable.
+type feedless struct {
+	Store
+	fail atomic.Bool
+}
+
+func (s *feedless) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
+	if s.fail.Load() {
+		return nil, errors.New("feed unreadable")
+	}
+	return s.Store.Revocations(ctx, after, limit)
 }

@@ -233,13 +233,24 @@ func TestRevocationSurvivesKill9(t *testing.T) {
 	if res.StatusCode != 204 {
 		t.Fatalf("logout: %d", res.StatusCode)
 	}
-	// Crash right after the acknowledgement.
+	// One access token revoked alone (RFC 7009): its session lives on, so
+	// only the jti denial, reloaded at start, can refuse it afterwards.
+	denied, _ := login(t, r, "carol")
+	req, _ := http.NewRequest("POST", r.public+"/oauth2/revoke", strings.NewReader("token="+denied))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if res, m := send(t, req); res.StatusCode != 200 {
+		t.Fatalf("revoke: %d %v", res.StatusCode, m)
+	}
+	// Crash right after the acknowledgements.
 	r.cmd.Process.Signal(syscall.SIGKILL)
 	r.cmd.Wait()
 
 	r = serve(t, data)
 	if whoami(t, r, gone) != 401 {
 		t.Fatal("an acknowledged logout was lost in a crash")
+	}
+	if whoami(t, r, denied) != 401 {
+		t.Fatal("a revoked access token was accepted after a crash and restart")
 	}
 	if whoami(t, r, keep) != 200 {
 		t.Fatal("a live session was lost in a crash")

@@ -81,6 +81,11 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	)
 	scfg.OnRevoke = metrics.Revoked
 	sm = session.New(st, scfg)
+	// Load the revocation feed's denials before the first request: serving
+	// without them would accept tokens revoked before this start.
+	if err := sm.Start(ctx); err != nil {
+		return fmt.Errorf("load revocations: %w", err)
+	}
 	srv := server.New(server.Config{
 		PublicOrigin: c.PublicOrigin, AllowedOrigins: c.AllowedOrigins,
 		InsecureDevCookies: c.InsecureDevCookies, SameSiteStrict: c.Policy.Cookie.SameSite == "strict",
