@@ -68,14 +68,14 @@ func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
 
 const refreshCols = "token_hash, session_id, client_id, scope, created_at, expires_at, used_at"
 
-func (s *Store) insertRefresh(ctx context.Context, tx *sql.Tx, t store.RefreshToken, parent []byte) error {
+func (s *Store) insertRefresh(ctx context.Context, tx *sql.Tx, t store.RefreshToken) error {
 	_, err := tx.StmtContext(ctx, s.wRefreshInsert).ExecContext(ctx,
-		t.Hash[:], t.SessionID, t.ClientID, t.Scope, micros(t.CreatedAt), micros(t.ExpiresAt), parent)
+		t.Hash[:], t.SessionID, t.ClientID, t.Scope, micros(t.CreatedAt), micros(t.ExpiresAt))
 	return err
 }
 
 func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error { return s.insertRefresh(ctx, tx, t, nil) })
+	err := s.tx(ctx, func(tx *sql.Tx) error { return s.insertRefresh(ctx, tx, t) })
 	if isUniqueViolation(err) {
 		return fmt.Errorf("sqlite: create refresh token: %w", store.ErrConflict)
 	}
@@ -106,12 +106,16 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, h token.Hash) (store.Ref
 	return t, nil
 }
 
-// childUsed reports whether a successor of the token has itself been used.
-// An error counts as used: the caller then treats the presentation as reuse.
-func (s *Store) childUsed(ctx context.Context, tx *sql.Tx, parent token.Hash) bool {
-	var n int
-	err := tx.QueryRowContext(ctx, "SELECT count(*) FROM refresh_tokens WHERE parent = ? AND used_at IS NOT NULL", parent[:]).Scan(&n)
-	return err != nil || n > 0
+// childUsed reports whether the successor a token was rotated into has
+// itself been used. An error counts as used: the caller then treats the
+// presentation as reuse.
+func (s *Store) childUsed(ctx context.Context, tx *sql.Tx, child []byte) bool {
+	var used sql.NullInt64
+	err := tx.QueryRowContext(ctx, "SELECT used_at FROM refresh_tokens WHERE token_hash = ?", child).Scan(&used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false // already replaced or collected: nothing used it
+	}
+	return err != nil || used.Valid
 }
 
 // rotateInTx is one presentation of a refresh token inside tx.
@@ -122,8 +126,9 @@ func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash
 		var hash []byte
 		var created, expires int64
 		var used sql.NullInt64
+		var child []byte
 		err := tx.StmtContext(ctx, s.wRefreshByHash).QueryRowContext(ctx, presented[:]).
-			Scan(&hash, &old.SessionID, &old.ClientID, &old.Scope, &created, &expires, &used)
+			Scan(&hash, &old.SessionID, &old.ClientID, &old.Scope, &created, &expires, &used, &child)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -159,7 +164,7 @@ func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash
 			// rotated token, for whatever client or scope, holds a copy that
 			// should not exist. Only the same client's prompt retry, whose
 			// successor was never used, is forgiven.
-			if !sameClient || req.Grace <= 0 || now.Sub(old.UsedAt) > req.Grace || s.childUsed(ctx, tx, presented) {
+			if !sameClient || req.Grace <= 0 || now.Sub(old.UsedAt) > req.Grace || s.childUsed(ctx, tx, child) {
 				res.Outcome = store.RefreshReused
 				if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE session_id = ?", old.SessionID); err != nil {
 					return err
@@ -173,19 +178,22 @@ func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash
 		case req.Scope != "" && !subset(req.Scope, old.Scope):
 			return refuse(store.ReasonScopeExceeded)
 		}
+		usedAt := now
 		if old.UsedAt.IsZero() {
 			res.Outcome = store.RefreshRotated
-			if _, err := tx.StmtContext(ctx, s.wRefreshUse).ExecContext(ctx, micros(now), presented[:]); err != nil {
-				return err
-			}
 		} else {
 			// A retry after a lost answer: the successor was never used, so
 			// it is replaced, not joined by a sibling; the family keeps a
-			// single live chain and a thief's replay cannot fork it.
+			// single live chain and a thief's replay cannot fork it. The
+			// grace window still counts from the first use.
 			res.Outcome = store.RefreshGraceRetry
-			if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE parent = ?", presented[:]); err != nil {
+			usedAt = old.UsedAt
+			if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE token_hash = ?", child); err != nil {
 				return err
 			}
+		}
+		if _, err := tx.StmtContext(ctx, s.wRefreshUse).ExecContext(ctx, micros(usedAt), req.Successor[:], presented[:]); err != nil {
+			return err
 		}
 		exp := now.Add(req.TTL)
 		if sess.ExpiresAt.Before(exp) {
@@ -194,7 +202,7 @@ func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash
 		// RFC 6749 §6: a narrower request narrows the access token only; the
 		// successor keeps the scope the family was granted.
 		res.Successor = store.RefreshToken{Hash: req.Successor, SessionID: old.SessionID, ClientID: old.ClientID, Scope: old.Scope, CreatedAt: now, ExpiresAt: exp}
-		if err := s.insertRefresh(ctx, tx, res.Successor, presented[:]); err != nil {
+		if err := s.insertRefresh(ctx, tx, res.Successor); err != nil {
 			return err
 		}
 		// Using a refresh token is using the session: slide its idle
@@ -265,42 +273,66 @@ func (s *Store) batchRotations() {
 	}
 }
 
+// runRotations commits one batch and returns without waiting for its fsync:
+// a goroutine acknowledges the batch once it is durable, while the batcher
+// already runs the next one. Group commit then lets one fsync cover several
+// batches, and the single writer never idles through an fsync.
 func (s *Store) runRotations(batch []*rotateOp) {
-	// The batch runs under its own context: a caller that gives up after
-	// its presentation was queued must not undo the others'. Its rotation
-	// still happens; a retry within the grace window recovers the successor.
-	ctx := context.Background()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		for _, op := range batch {
-			if err := op.ctx.Err(); err != nil {
-				op.err = err
-				continue
-			}
-			// Each presentation in its own savepoint, so a failure undoes
-			// exactly its own writes and the rest of the batch commits.
-			if _, err := tx.StmtContext(ctx, s.wSavepoint).ExecContext(ctx); err != nil {
-				return err
-			}
-			op.res, op.err = s.rotateInTx(ctx, tx, op.presented, op.req)
-			if op.err != nil {
-				op.res = store.RefreshResult{}
-				if _, err := tx.StmtContext(ctx, s.wRollbackTo).ExecContext(ctx); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.StmtContext(ctx, s.wRelease).ExecContext(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := s.commitRotations(batch)
+	if err != nil {
+		finishRotations(batch, err)
+		return
+	}
+	s.acks.Add(1)
+	go func() {
+		defer s.acks.Done()
+		finishRotations(batch, s.durable())
+	}()
+}
+
+// finishRotations answers a batch's callers; err means the batch did not
+// commit or is not durable, so nothing it did counts.
+func finishRotations(batch []*rotateOp, err error) {
 	for _, op := range batch {
 		if err != nil && op.err == nil {
-			// The batch did not commit, or is not durable: nothing it did counts.
 			op.res, op.err = store.RefreshResult{}, err
 		}
 		close(op.done)
 	}
+}
+
+func (s *Store) commitRotations(batch []*rotateOp) error {
+	// The batch runs under its own context: a caller that gives up after
+	// its presentation was queued must not undo the others'. Its rotation
+	// still happens; a retry within the grace window recovers the successor.
+	ctx := context.Background()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // after Commit, a no-op
+	for _, op := range batch {
+		if err := op.ctx.Err(); err != nil {
+			op.err = err
+			continue
+		}
+		// Each presentation in its own savepoint, so a failure undoes
+		// exactly its own writes and the rest of the batch commits.
+		if _, err := tx.StmtContext(ctx, s.wSavepoint).ExecContext(ctx); err != nil {
+			return err
+		}
+		op.res, op.err = s.rotateInTx(ctx, tx, op.presented, op.req)
+		if op.err != nil {
+			op.res = store.RefreshResult{}
+			if _, err := tx.StmtContext(ctx, s.wRollbackTo).ExecContext(ctx); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.StmtContext(ctx, s.wRelease).ExecContext(ctx); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // subset reports whether every space-separated scope in want is in have.

@@ -53,6 +53,7 @@ type Store struct {
 	rotations   chan *rotateOp
 	closed      chan struct{}
 	batcherDone chan struct{}
+	acks        sync.WaitGroup // batches committed, waiting to be durable
 	closeOnce   sync.Once
 	batching    bool
 }
@@ -115,10 +116,10 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&s.wRefreshByHash, "SELECT " + refreshCols + " FROM refresh_tokens WHERE token_hash = ?"},
+		{&s.wRefreshByHash, "SELECT " + refreshCols + ", child FROM refresh_tokens WHERE token_hash = ?"},
 		{&s.wSessionByID, "SELECT " + sessionCols + " FROM sessions WHERE id = ?"},
-		{&s.wRefreshUse, "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?"},
-		{&s.wRefreshInsert, "INSERT INTO refresh_tokens (" + refreshCols + ", parent) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)"},
+		{&s.wRefreshUse, "UPDATE refresh_tokens SET used_at = ?, child = ? WHERE token_hash = ?"},
+		{&s.wRefreshInsert, "INSERT INTO refresh_tokens (" + refreshCols + ") VALUES (?, ?, ?, ?, ?, ?, NULL)"},
 		{&s.wSessionTouch, "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?"},
 		{&s.wSavepoint, "SAVEPOINT rotation"},
 		{&s.wRollbackTo, "ROLLBACK TO rotation"},
@@ -142,6 +143,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.closed) })
 	if s.batching {
 		<-s.batcherDone
+		s.acks.Wait()
 	}
 	for _, st := range []*sql.Stmt{s.sessionByHash, s.sessionByID, s.userByID, s.userByUsername,
 		s.wRefreshByHash, s.wSessionByID, s.wRefreshUse, s.wRefreshInsert, s.wSessionTouch,

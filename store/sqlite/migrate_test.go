@@ -1,0 +1,72 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/token"
+)
+
+// TestMigrateRefreshChildLinks: a database rotated under schema 6 (successors
+// naming their parent) keeps its grace-retry and reuse behaviour after
+// migration 7 moves the link onto the parent.
+func TestMigrateRefreshChildLinks(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m.db")
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Username: "alice", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := token.New(token.Session)
+	if _, err := s.CreateSession(ctx, store.Session{ID: "s1", TokenHash: st.Hash(), UserID: "u1", CreatedAt: now, AuthTime: now,
+		ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}, store.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := token.New(token.Refresh)
+	second, _ := token.New(token.Refresh)
+	// Back to schema 6: a used token and its successor, linked by parent.
+	for _, q := range []string{
+		"DELETE FROM schema_migrations WHERE version = 7",
+		"ALTER TABLE refresh_tokens DROP COLUMN child",
+		"ALTER TABLE refresh_tokens ADD COLUMN parent BLOB",
+		"CREATE INDEX refresh_tokens_parent ON refresh_tokens(parent)",
+	} {
+		if _, err := s.w.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	ins := "INSERT INTO refresh_tokens (token_hash, session_id, client_id, scope, created_at, expires_at, used_at, parent) VALUES (?, 's1', 'app', 'read', ?, ?, ?, ?)"
+	f, sec := first.Hash(), second.Hash()
+	if _, err := s.w.ExecContext(ctx, ins, f[:], micros(now), micros(now.Add(time.Hour)), micros(now), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.ExecContext(ctx, ins, sec[:], micros(now), micros(now.Add(time.Hour)), nil, f[:]); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.SchemaVersion(ctx); err != nil || v != 7 {
+		t.Fatalf("SchemaVersion = %d, %v", v, err)
+	}
+	third, _ := token.New(token.Refresh)
+	res, err := s.RotateRefreshToken(ctx, f, store.RotateRequest{ClientID: "app", Successor: third.Hash(), Now: now.Add(time.Second), TTL: time.Hour, Grace: 5 * time.Second})
+	if err != nil || res.Outcome != store.RefreshGraceRetry {
+		t.Fatalf("grace retry after migration: %+v, %v", res.Outcome, err)
+	}
+	// The migrated link let the retry replace the unused successor.
+	if _, err := s.RefreshTokenByHash(ctx, sec); err == nil {
+		t.Fatal("the successor linked before the migration was not replaced")
+	}
+}
