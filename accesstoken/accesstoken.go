@@ -1,17 +1,19 @@
 package accesstoken
 
 import (
-	"bytes"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Type is the JOSE "typ" of an access token (RFC 9068 §2.1).
@@ -125,40 +127,58 @@ type Verifier struct {
 // confusion are impossible), a typ other than at+jwt, a missing or odd kid,
 // jku/x5u/x5c/jwk/crit headers (never followed), an unknown kid, a bad
 // signature, non-object or duplicate-key claims, and wrong iss, aud, exp,
-// nbf or iat.
+// nbf or iat. The signature is checked by golang-jwt's implementation of
+// the algorithm; header and claims are read by the strict decoder in
+// decode.go.
 func (v *Verifier) Verify(compact string) (*Claims, error) {
-	if len(compact) > MaxLen || strings.Count(compact, ".") != 2 {
+	// RFC 7515 §7.1: BASE64URL(header) "." BASE64URL(payload) "." BASE64URL(signature).
+	// The base64 decoder skips CR and LF; refusing them keeps one token one string.
+	if len(compact) > MaxLen || strings.Count(compact, ".") != 2 ||
+		strings.IndexByte(compact, '\r') >= 0 || strings.IndexByte(compact, '\n') >= 0 {
 		return nil, ErrMalformed
 	}
-	if err := checkHeaderMembers(compact[:strings.IndexByte(compact, '.')]); err != nil {
-		return nil, err
+	dot1 := strings.IndexByte(compact, '.')
+	dot2 := strings.LastIndexByte(compact, '.')
+	hdrJSON, err := decodeSegment(compact[:dot1])
+	if err != nil {
+		return nil, ErrMalformed
 	}
-	obj, err := jose.ParseSigned(compact, v.Algorithms)
+	h, err := parseHeader(hdrJSON)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrHeader, err)
 	}
-	if len(obj.Signatures) != 1 {
-		return nil, ErrMalformed
+	alg := jose.SignatureAlgorithm(h.alg)
+	method := signingMethods[alg]
+	if method == nil || !slices.Contains(v.Algorithms, alg) {
+		return nil, fmt.Errorf("%w: alg %q is not allowed", ErrHeader, h.alg)
 	}
-	h := obj.Signatures[0].Protected
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(strings.TrimPrefix(strings.ToLower(typ), "application/"), Type) {
+	if !strings.EqualFold(strings.TrimPrefix(strings.ToLower(h.typ), "application/"), Type) {
 		return nil, fmt.Errorf("%w: typ must be %s", ErrHeader, Type)
 	}
-	if h.JSONWebKey != nil {
-		return nil, fmt.Errorf("%w: embedded keys are never trusted", ErrHeader)
-	}
-	if !validKID(h.KeyID) {
+	if !validKID(h.kid) {
 		return nil, fmt.Errorf("%w: kid", ErrHeader)
 	}
-	key, err := v.Keys(h.KeyID)
+	// Decode everything before the key lookup: an unknown kid can make the
+	// SDK refetch the JWKS, which junk must not be able to cause.
+	payload, err := decodeSegment(compact[dot1+1 : dot2])
+	if err != nil {
+		return nil, ErrMalformed
+	}
+	sig, err := b64url.DecodeString(compact[dot2+1:])
+	if err != nil {
+		return nil, ErrSignature
+	}
+	key, err := v.Keys(h.kid)
 	if err != nil {
 		return nil, err
 	}
-	if key == nil || !key.IsPublic() || key.Algorithm != h.Algorithm {
+	if key == nil || !key.IsPublic() || key.Algorithm != h.alg {
 		return nil, ErrUnknownKey
 	}
-	payload, err := obj.Verify(key)
-	if err != nil {
+	if !curveFits(alg, key.Key) {
+		return nil, ErrSignature
+	}
+	if err := method.Verify(compact[:dot2], sig, key.Key); err != nil {
 		return nil, ErrSignature
 	}
 	c, err := parseClaims(payload)
@@ -168,26 +188,57 @@ func (v *Verifier) Verify(compact string) (*Claims, error) {
 	return c, v.checkClaims(c)
 }
 
-// allowedHeader lists the only protected-header members Tessera issues.
-// Everything else (jku, x5u, x5c, jwk, crit, b64, …) is refused outright:
-// a verifier that never reads a member cannot be tricked by it.
-var allowedHeader = map[string]bool{"alg": true, "kid": true, "typ": true}
+// b64url is strict so that a token has one encoding: a signature that also
+// decodes with other trailing bits would make two cache keys (and two
+// denylist entries) of one token.
+var b64url = base64.RawURLEncoding.Strict()
 
-func checkHeaderMembers(seg string) error {
-	raw, err := base64.RawURLEncoding.DecodeString(seg)
+// decodeSegment decodes through a buffer on the stack into one string, so
+// that every header and claim string is a substring of it rather than an
+// allocation of its own.
+func decodeSegment(seg string) (string, error) {
+	var buf [1024]byte // Tessera's payloads are ~300 bytes
+	dst := buf[:]
+	if n := b64url.DecodedLen(len(seg)); n > len(buf) {
+		dst = make([]byte, n)
+	}
+	n, err := b64url.Decode(dst, []byte(seg))
 	if err != nil {
-		return ErrMalformed
+		return "", err
 	}
-	names, err := objectMembers(raw)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrHeader, err)
+	return string(dst[:n]), nil
+}
+
+// signingMethods maps each asymmetric JWS algorithm to golang-jwt's
+// implementation of its signature check (RFC 7518 §3), which owns the JWA
+// details (hash, ECDSA r||s, PSS). The table is explicit rather than
+// jwt.GetSigningMethod, whose registry any package in the binary can
+// overwrite. HMAC and "none" are absent: with a public key they can only
+// be forgeries.
+var signingMethods = map[jose.SignatureAlgorithm]jwt.SigningMethod{
+	jose.ES256: jwt.SigningMethodES256, jose.ES384: jwt.SigningMethodES384, jose.ES512: jwt.SigningMethodES512,
+	jose.EdDSA: jwt.SigningMethodEdDSA,
+	jose.RS256: jwt.SigningMethodRS256, jose.RS384: jwt.SigningMethodRS384, jose.RS512: jwt.SigningMethodRS512,
+	jose.PS256: jwt.SigningMethodPS256, jose.PS384: jwt.SigningMethodPS384, jose.PS512: jwt.SigningMethodPS512,
+}
+
+// curveFits refuses an ECDSA key on another curve than alg names
+// (RFC 7518 §3.4), as go-jose does; golang-jwt checks only the signature
+// length. The signing methods check the other key types themselves.
+func curveFits(alg jose.SignatureAlgorithm, key any) bool {
+	var want elliptic.Curve
+	switch alg {
+	case jose.ES256:
+		want = elliptic.P256()
+	case jose.ES384:
+		want = elliptic.P384()
+	case jose.ES512:
+		want = elliptic.P521()
+	default:
+		return true
 	}
-	for _, n := range names {
-		if !allowedHeader[n] {
-			return fmt.Errorf("%w: %q header", ErrHeader, n)
-		}
-	}
-	return nil
+	k, ok := key.(*ecdsa.PublicKey)
+	return ok && k.Curve == want
 }
 
 // validKID accepts what Tessera issues (base64url thumbprints) and little
@@ -203,19 +254,6 @@ func validKID(kid string) bool {
 		}
 	}
 	return true
-}
-
-// parseClaims decodes the payload strictly: one JSON object, no duplicate
-// member names (which parsers resolve differently, RFC 7519 §4), right types.
-func parseClaims(payload []byte) (*Claims, error) {
-	if _, err := objectMembers(payload); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrClaims, err)
-	}
-	var c Claims
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrClaims, err)
-	}
-	return &c, nil
 }
 
 func (v *Verifier) checkClaims(c *Claims) error {
@@ -243,81 +281,4 @@ func (v *Verifier) checkClaims(c *Claims) error {
 		return fmt.Errorf("%w: issued in the future", ErrClaims)
 	}
 	return nil
-}
-
-// objectMembers returns the member names of a JSON object, refusing
-// anything else, duplicate names (compared after unescaping, so "a" and
-// "\u0061" collide), invalid UTF-8 and trailing data. json.Valid checks the
-// syntax first, so the scan below only has to track strings and depth; a
-// differential fuzz test holds it to a json.Decoder-based reference.
-func objectMembers(b []byte) ([]string, error) {
-	if !utf8.Valid(b) {
-		return nil, errors.New("invalid UTF-8")
-	}
-	if !json.Valid(b) {
-		return nil, errors.New("not JSON")
-	}
-	b = bytes.TrimLeft(b, " \t\r\n")
-	if len(b) == 0 || b[0] != '{' {
-		return nil, errors.New("not a JSON object")
-	}
-	names := make([]string, 0, 12)
-	depth, inString, escaped, expectKey, keyStart := 0, false, false, false, -1
-	for i, c := range b {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-				if keyStart >= 0 {
-					name, err := memberName(b[keyStart : i+1])
-					if err != nil {
-						return nil, err
-					}
-					for _, n := range names {
-						if n == name {
-							return nil, fmt.Errorf("duplicate member %q", name)
-						}
-					}
-					names = append(names, name)
-					keyStart = -1
-				}
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-			if depth == 1 && expectKey {
-				keyStart, expectKey = i, false
-			}
-		case '{', '[':
-			depth++
-			if depth == 1 {
-				expectKey = true
-			}
-		case '}', ']':
-			depth--
-		case ',':
-			if depth == 1 {
-				expectKey = true
-			}
-		}
-	}
-	return names, nil
-}
-
-// memberName unescapes a quoted member name; most have no escapes.
-func memberName(quoted []byte) (string, error) {
-	if bytes.IndexByte(quoted, '\\') < 0 {
-		return string(quoted[1 : len(quoted)-1]), nil
-	}
-	var s string
-	if err := json.Unmarshal(quoted, &s); err != nil {
-		return "", err
-	}
-	return s, nil
 }

@@ -10,7 +10,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,19 +36,27 @@ func newFixture(t testing.TB, alg jose.SignatureAlgorithm) *fixture {
 	switch alg {
 	case jose.ES256:
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case jose.ES384:
+		priv, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case jose.ES512:
+		priv, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
 	case jose.EdDSA:
 		_, priv, err = ed25519.GenerateKey(rand.Reader)
-	case jose.RS256:
-		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	default:
+		priv, err = rsaKey()
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &fixture{kid: "k1_" + string(alg), alg: alg, priv: priv}
 	f.pub = jose.JSONWebKey{Key: priv.Public(), KeyID: f.kid, Algorithm: string(alg), Use: "sig"}
+	algs := []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256}
+	if !slices.Contains(algs, alg) {
+		algs = append(algs, alg)
+	}
 	f.v = &Verifier{
 		Issuer: "https://auth.example.test", Audience: "api",
-		Algorithms: []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256},
+		Algorithms: algs,
 		Keys: func(kid string) (*jose.JSONWebKey, error) {
 			if kid == f.kid {
 				return &f.pub, nil
@@ -56,6 +66,15 @@ func newFixture(t testing.TB, alg jose.SignatureAlgorithm) *fixture {
 		Now: func() time.Time { return now },
 	}
 	return f
+}
+
+// rsaKey is shared by the RSA fixtures: generating one takes a while.
+var rsaKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
+
+// allAlgs are the asymmetric algorithms the SDK allows.
+var allAlgs = []jose.SignatureAlgorithm{
+	jose.ES256, jose.ES384, jose.ES512, jose.EdDSA,
+	jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
 }
 
 func claims() Claims {
@@ -93,7 +112,7 @@ func (f *fixture) signRaw(t testing.TB, payload []byte, opts *jose.SignerOptions
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
 func TestRoundTrip(t *testing.T) {
-	for _, alg := range []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256} {
+	for _, alg := range allAlgs {
 		f := newFixture(t, alg)
 		tok := f.mint(t, claims())
 		hdr, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
@@ -109,6 +128,10 @@ func TestRoundTrip(t *testing.T) {
 		wj, _ := json.Marshal(want)
 		if string(gj) != string(wj) {
 			t.Fatalf("%s: claims\n got %s\nwant %s", alg, gj, wj)
+		}
+		// Some issuers write the media type in full (RFC 9068 §2.1).
+		if _, err := f.v.Verify(f.signRaw(t, gj, (&jose.SignerOptions{}).WithType("application/AT+JWT"))); err != nil {
+			t.Fatalf("%s: typ application/AT+JWT: %v", alg, err)
 		}
 	}
 }
@@ -137,11 +160,51 @@ func TestAttacks(t *testing.T) {
 	evil.Subject = "admin"
 	evilJSON, _ := json.Marshal(evil)
 
+	// The same token under the kid of a key published for another algorithm.
+	edPriv := newFixture(t, jose.EdDSA).priv
+	edSigner, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: jose.JSONWebKey{Key: edPriv, KeyID: f.kid}}, atjwt())
+	edObj, _ := edSigner.Sign(payload)
+	edTok, _ := edObj.CompactSerialize()
+
+	// A signature with other trailing bits decodes to the same bytes
+	// unless the decoder is strict: ES256's 86 characters carry 4 spare
+	// bits, zero in the canonical encoding.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, parts[2][85])
+	if last&15 != 0 {
+		t.Fatalf("canonical ES256 signature ends in %q", parts[2][85])
+	}
+	sigAlias := parts[2][:85] + alphabet[last+1:last+2]
+
+	claimsWith := func(extra string) []byte {
+		return []byte(`{"iss":"https://auth.example.test","sub":"user-1","aud":"api","exp":9999999999,"iat":1,"jti":"x"` + extra + `}`)
+	}
+
 	tests := []struct {
 		name string
 		tok  string
 		want error
 	}{
+		{"alg allowed but not for this key", edTok, ErrUnknownKey},
+		{"alg allowed elsewhere, not here", newFixture(t, jose.ES384).mint(t, claims()), ErrHeader},
+		{"escaped duplicate claim", f.signRaw(t, claimsWith(`,"\u0073ub":"admin"`), atjwt()), ErrClaims},
+		{"claim in another case", f.signRaw(t, claimsWith(`,"SUB":"admin"`), atjwt()), ErrClaims},
+		{"claim in another case by Unicode folding", f.signRaw(t, claimsWith(`,"ſub":"admin"`), atjwt()), ErrClaims},
+		{"null claim", f.signRaw(t, claimsWith(`,"sid":null`), atjwt()), ErrClaims},
+		{"aud not a string", f.signRaw(t, []byte(`{"iss":"https://auth.example.test","sub":"user-1","aud":1,"exp":9999999999,"iat":1,"jti":"x"}`), atjwt()), ErrClaims},
+		{"exp not an integer", f.signRaw(t, []byte(`{"iss":"https://auth.example.test","sub":"user-1","aud":"api","exp":9999999999.5,"iat":1,"jti":"x"}`), atjwt()), ErrClaims},
+		{"data after the claims", f.signRaw(t, append(claimsWith(""), "{}"...), atjwt()), ErrClaims},
+		{"x5c header", f.signRaw(t, payload, atjwt().WithHeader("x5c", []string{"MIIB"})), ErrHeader},
+		{"b64 header", f.signRaw(t, payload, atjwt().WithHeader("b64", false)), ErrHeader},
+		{"unknown header", f.signRaw(t, payload, atjwt().WithHeader("foo", "bar")), ErrHeader},
+		{"kid not a string", b64(`{"alg":"ES256","typ":"at+jwt","kid":["`+f.kid+`"]}`) + "." + parts[1] + "." + parts[2], ErrHeader},
+		{"duplicate alg", b64(`{"alg":"ES256","typ":"at+jwt","kid":"`+f.kid+`","alg":"none"}`) + "." + parts[1] + "." + parts[2], ErrHeader},
+		{"header not JSON", b64(`nope`) + "." + parts[1] + "." + parts[2], ErrHeader},
+		{"header not an object", b64(`["alg"]`) + "." + parts[1] + "." + parts[2], ErrHeader},
+		{"padded header", parts[0] + "==." + parts[1] + "." + parts[2], ErrMalformed},
+		{"payload not base64url", parts[0] + ".e30+." + parts[2], ErrMalformed},
+		{"line break in token", parts[0] + "." + parts[1][:10] + "\n" + parts[1][10:] + "." + parts[2], ErrMalformed},
+		{"signature with other trailing bits", parts[0] + "." + parts[1] + "." + sigAlias, ErrSignature},
 		{"alg none", b64(`{"alg":"none","typ":"at+jwt","kid":"`+f.kid+`"}`) + "." + parts[1] + ".", ErrHeader},
 		{"HS256 with the public key", hsTok, ErrHeader},
 		{"unknown kid", f.signRawKID(t, payload, "other"), ErrUnknownKey},
@@ -207,6 +270,18 @@ func TestLeeway(t *testing.T) {
 	if _, err := f.v.Verify(f.mint(t, c)); !errors.Is(err, ErrExpired) {
 		t.Fatalf("10s past exp with 1s leeway: %v", err)
 	}
+	// A signer whose clock runs 10s ahead.
+	ahead := claims()
+	ahead.IssuedAt = now.Add(10 * time.Second).Unix()
+	ahead.NotBefore = ahead.IssuedAt
+	f.v.Leeway = 0
+	if _, err := f.v.Verify(f.mint(t, ahead)); err != nil {
+		t.Fatalf("iat and nbf 10s ahead with 30s leeway: %v", err)
+	}
+	f.v.Leeway = time.Second
+	if _, err := f.v.Verify(f.mint(t, ahead)); !errors.Is(err, ErrClaims) {
+		t.Fatalf("iat and nbf 10s ahead with 1s leeway: %v", err)
+	}
 }
 
 func TestAudienceForms(t *testing.T) {
@@ -245,4 +320,69 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted forged claims %s from %q", got, s)
 		}
 	})
+}
+
+// TestCurveFits: a key published as ES256 but on another curve is refused
+// before golang-jwt, which checks only the signature's length, sees it.
+func TestCurveFits(t *testing.T) {
+	keys := map[elliptic.Curve]*ecdsa.PublicKey{}
+	for _, c := range []elliptic.Curve{elliptic.P256(), elliptic.P384(), elliptic.P521()} {
+		k, err := ecdsa.GenerateKey(c, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[c] = &k.PublicKey
+	}
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	for _, tc := range []struct {
+		alg  jose.SignatureAlgorithm
+		key  any
+		want bool
+	}{
+		{jose.ES256, keys[elliptic.P256()], true},
+		{jose.ES384, keys[elliptic.P384()], true},
+		{jose.ES512, keys[elliptic.P521()], true},
+		{jose.ES256, keys[elliptic.P384()], false},
+		{jose.ES384, keys[elliptic.P521()], false},
+		{jose.ES512, keys[elliptic.P256()], false},
+		{jose.ES256, ed.Public(), false},
+	} {
+		if got := curveFits(tc.alg, tc.key); got != tc.want {
+			t.Errorf("curveFits(%s, %T %v) = %v", tc.alg, tc.key, tc.key, got)
+		}
+	}
+}
+
+// TestKeyTypeMismatch: a published key whose "alg" names another key type
+// verifies nothing.
+func TestKeyTypeMismatch(t *testing.T) {
+	for _, tc := range []struct{ signWith, publish jose.SignatureAlgorithm }{
+		{jose.RS256, jose.ES256}, {jose.ES256, jose.RS256}, {jose.EdDSA, jose.ES256},
+	} {
+		signer, published := newFixture(t, tc.signWith), newFixture(t, tc.publish)
+		// The signer's algorithm and kid, the other fixture's key.
+		signer.pub.Key = published.priv.Public()
+		if _, err := signer.v.Verify(signer.mint(t, claims())); !errors.Is(err, ErrSignature) {
+			t.Errorf("%s token, %s key: %v, want ErrSignature", tc.signWith, tc.publish, err)
+		}
+	}
+}
+
+// TestNoKeyLookupForJunk: a token that cannot be decoded never reaches the
+// KeyFunc, whose unknown-kid answer can cost the SDK a JWKS fetch.
+func TestNoKeyLookupForJunk(t *testing.T) {
+	f := newFixture(t, jose.ES256)
+	parts := strings.Split(f.mint(t, claims()), ".")
+	lookups := 0
+	keys := f.v.Keys
+	f.v.Keys = func(kid string) (*jose.JSONWebKey, error) { lookups++; return keys(kid) }
+	hdr := b64(`{"alg":"ES256","typ":"at+jwt","kid":"unknown"}`)
+	for _, tok := range []string{hdr + ".e30+." + parts[2], hdr + "." + parts[1] + ".AB+"} {
+		if _, err := f.v.Verify(tok); err == nil || errors.Is(err, ErrUnknownKey) {
+			t.Errorf("%s: %v", tok, err)
+		}
+	}
+	if lookups != 0 {
+		t.Fatalf("%d key lookups for undecodable tokens", lookups)
+	}
 }
