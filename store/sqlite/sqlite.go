@@ -53,7 +53,6 @@ type Store struct {
 	rotations   chan *rotateOp
 	closed      chan struct{}
 	batcherDone chan struct{}
-	acks        sync.WaitGroup // batches committed, waiting to be durable
 	closeOnce   sync.Once
 	batching    bool
 }
@@ -143,7 +142,6 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.closed) })
 	if s.batching {
 		<-s.batcherDone
-		s.acks.Wait()
 	}
 	for _, st := range []*sql.Stmt{s.sessionByHash, s.sessionByID, s.userByID, s.userByUsername,
 		s.wRefreshByHash, s.wSessionByID, s.wRefreshUse, s.wRefreshInsert, s.wSessionTouch,
