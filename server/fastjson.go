@@ -133,3 +133,65 @@ func writeWhoami(w http.ResponseWriter, r *whoamiResponse) {
 	*bp = b
 	bufPool.Put(bp)
 }
+
+// appendIntrospection appends r as encoding/json would (field order,
+// omitempty, a single audience as a string), with its trailing newline.
+func appendIntrospection(b []byte, r *introspection) []byte {
+	b = append(b, `{"active":`...)
+	b = strconv.AppendBool(b, r.Active)
+	b = appendStringField(b, `,"scope":`, r.Scope)
+	b = appendStringField(b, `,"client_id":`, r.ClientID)
+	b = appendStringField(b, `,"username":`, r.Username)
+	b = appendStringField(b, `,"token_type":`, r.TokenType)
+	b = appendIntField(b, `,"exp":`, r.Exp)
+	b = appendIntField(b, `,"iat":`, r.Iat)
+	b = appendStringField(b, `,"sub":`, r.Sub)
+	switch len(r.Aud) {
+	case 0:
+	case 1:
+		b = append(b, `,"aud":`...)
+		b = appendString(b, r.Aud[0])
+	default:
+		b = append(b, `,"aud":[`...)
+		for i, a := range r.Aud {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, a)
+		}
+		b = append(b, ']')
+	}
+	b = appendStringField(b, `,"iss":`, r.Iss)
+	b = appendStringField(b, `,"jti":`, r.Jti)
+	b = appendStringField(b, `,"sid":`, r.Sid)
+	return append(b, "}\n"...)
+}
+
+// appendStringField appends an omitempty string field.
+func appendStringField(b []byte, name, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return appendString(append(b, name...), s)
+}
+
+// appendIntField appends an omitempty integer field.
+func appendIntField(b []byte, name string, n int64) []byte {
+	if n == 0 {
+		return b
+	}
+	return strconv.AppendInt(append(b, name...), n, 10)
+}
+
+// writeIntrospection writes an RFC 7662 §2.2 answer.
+func writeIntrospection(w http.ResponseWriter, r *introspection) {
+	bp := bufPool.Get().(*[]byte)
+	b := appendIntrospection((*bp)[:0], r)
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Cache-Control"] = noStore
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+	*bp = b
+	bufPool.Put(bp)
+}

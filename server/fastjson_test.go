@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/tessera-auth/tessera/accesstoken"
 )
 
 func TestAppendWhoamiMatchesEncodingJSON(t *testing.T) {
@@ -25,6 +27,24 @@ func TestAppendWhoamiMatchesEncodingJSON(t *testing.T) {
 		got := appendWhoami(nil, &r)
 		if !bytes.Equal(bytes.TrimSpace(got), want) {
 			t.Fatalf("\n got %s\nwant %s", got, want)
+		}
+	}
+}
+
+func TestAppendIntrospectionMatchesEncodingJSON(t *testing.T) {
+	for _, r := range []introspection{
+		{},
+		{Active: true, Scope: "read write", ClientID: "tessera", Username: "ian", TokenType: "Bearer", Exp: 1790000900, Iat: 1790000000,
+			Sub: "u1", Aud: accesstoken.Audience{"https://api.example"}, Iss: "https://auth.example", Jti: "j1", Sid: "s1"},
+		{Active: true, TokenType: "session", Sub: "u1", Username: "日本\x7f", Sid: "s", Exp: 1, Iat: -1, Iss: "x"},
+		{Active: true, Aud: accesstoken.Audience{"a", "b<>&", ""}, Scope: "x\"\\\n\r\t\x01\u2028\u2029é\xff"},
+		{Active: true, Aud: accesstoken.Audience{}},
+		{Active: false, Aud: accesstoken.Audience{""}},
+	} {
+		var want bytes.Buffer
+		json.NewEncoder(&want).Encode(r) // what writeJSON sent
+		if got := appendIntrospection(nil, &r); !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("\n got %s\nwant %s", got, want.Bytes())
 		}
 	}
 }

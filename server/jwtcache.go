@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/sha256"
+	"hash"
 	"sync"
 	"time"
 
@@ -24,9 +25,10 @@ func newVerifiedTokens(max int) *verifiedTokens {
 	return &verifiedTokens{max: max, m: make(map[[32]byte]*accesstoken.Claims)}
 }
 
-// verify returns the claims of raw, from the cache or from v.
+// verify returns the claims of raw, from the cache or from v. A cached
+// token is returned only while now is before its exp.
 func (c *verifiedTokens) verify(v *accesstoken.Verifier, raw string, now time.Time) (*accesstoken.Claims, error) {
-	k := sha256.Sum256([]byte(raw))
+	k := tokenKey(raw)
 	c.mu.RLock()
 	claims := c.m[k]
 	c.mu.RUnlock()
@@ -39,8 +41,9 @@ func (c *verifiedTokens) verify(v *accesstoken.Verifier, raw string, now time.Ti
 		c.mu.Unlock()
 	}
 	claims, err := v.Verify(raw)
-	if err != nil {
-		return nil, err
+	if err != nil || now.Unix() >= claims.Expiry {
+		// Within the verifier's leeway past exp: valid, but not worth keeping.
+		return claims, err
 	}
 	c.mu.Lock()
 	if len(c.m) >= c.max {
@@ -52,4 +55,29 @@ func (c *verifiedTokens) verify(v *accesstoken.Verifier, raw string, now time.Ti
 	c.m[k] = claims
 	c.mu.Unlock()
 	return claims, nil
+}
+
+// keyHasher hashes a string without the heap copy that []byte(s) makes
+// (a JWT is ~600 bytes: the copy cost as much as the hash).
+type keyHasher struct {
+	h   hash.Hash
+	buf [512]byte
+	sum [sha256.Size]byte
+}
+
+var keyHashers = sync.Pool{New: func() any { return &keyHasher{h: sha256.New()} }}
+
+// tokenKey is SHA-256(raw), the cache key of a token.
+func tokenKey(raw string) [sha256.Size]byte {
+	kh := keyHashers.Get().(*keyHasher)
+	kh.h.Reset()
+	for len(raw) > 0 {
+		n := copy(kh.buf[:], raw)
+		kh.h.Write(kh.buf[:n])
+		raw = raw[n:]
+	}
+	kh.h.Sum(kh.sum[:0])
+	k := kh.sum
+	keyHashers.Put(kh)
+	return k
 }

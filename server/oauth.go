@@ -4,14 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/oauth"
@@ -66,35 +62,6 @@ func tokenError(w http.ResponseWriter, status int, code, desc string) {
 	}
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
-}
-
-// readForm parses an application/x-www-form-urlencoded body strictly:
-// bounded size, UTF-8, and no parameter sent twice (RFC 6749 §3.2).
-func readForm(w http.ResponseWriter, r *http.Request) (url.Values, string) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, "send Content-Type: application/x-www-form-urlencoded"
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		return nil, "the request body is too large or unreadable"
-	}
-	if r.URL.RawQuery != "" {
-		return nil, "parameters go in the body, not the query string"
-	}
-	v, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, "malformed form body"
-	}
-	for k, vals := range v {
-		if len(vals) > 1 {
-			return nil, fmt.Sprintf("parameter %q is repeated", k)
-		}
-		if !utf8.ValidString(k) || !utf8.ValidString(vals[0]) {
-			return nil, "parameters must be UTF-8"
-		}
-	}
-	return v, ""
 }
 
 // clientCredentials extracts client authentication: HTTP Basic (RFC 6749

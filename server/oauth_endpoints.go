@@ -82,7 +82,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeIntrospection(w, &out)
 }
 
 // introspect returns the token's state. Its error is only for a store that
@@ -97,9 +97,10 @@ func (s *Server) introspect(ctx context.Context, caller store.Client, raw string
 	}
 	switch {
 	case isJWT(raw):
-		c, err := s.verified.verify(s.atVerifier, raw, s.now())
+		now := s.now()
+		c, err := s.verified.verify(s.atVerifier, raw, now)
 		// Past exp a token is inactive here, whatever the verifier's leeway.
-		if err != nil || s.sessions.AccessTokenDenied(c.ID) || s.now().Unix() >= c.Expiry {
+		if err != nil || now.Unix() >= c.Expiry || s.sessions.AccessTokenDenied(c.ID) {
 			return inactive, nil
 		}
 		return s.withSession(ctx, introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry,
