@@ -10,7 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/password"
 	"golang.org/x/crypto/argon2"
 )
@@ -230,5 +232,129 @@ func TestHarness(t *testing.T) {
 	}
 	if len(ratios) != 2 || base[0].Requests == 0 || cand[0].Requests == 0 || ratios[0] <= 0 {
 		t.Fatalf("ratios %v, base %+v, cand %+v", ratios, base, cand)
+	}
+	clients := []*http.Client{NewClient(2), NewClient(2)}
+	defer clients[0].CloseIdleConnections()
+	defer clients[1].CloseIdleConnections()
+	var slices [2]int
+	ratios, base, cand, err = CompareInterleaved(context.Background(), 2, 100e6, 25e6, func(w int, d time.Duration) Result {
+		slices[w]++
+		return ClosedOn(context.Background(), clients[w], 2, d, cookieRequest(urls[w], f.Tokens))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices != [2]int{8, 8} || len(ratios) != 2 || base[1].Requests == 0 || cand[1].Requests == 0 || base[1].Elapsed < 100e6 || ratios[0] <= 0 {
+		t.Fatalf("interleaved: %v slices, ratios %v, base %+v, cand %+v", slices, ratios, base, cand)
+	}
+}
+
+// introspectFixture is a server with one confidential client ("rs") and,
+// for the first user, a JWT access token and a session token.
+type introspectFixture struct {
+	*Fixture
+	srv            *httptest.Server
+	client, secret string
+	tokens         []struct{ name, raw string }
+}
+
+func newIntrospectFixture(b *testing.B) *introspectFixture {
+	f, err := NewFixture(Options{Users: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(f.Close)
+	srv := httptest.NewServer(f.Server.Public())
+	b.Cleanup(srv.Close)
+	c, secret, err := f.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "rs"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	at, _, err := f.LoginTokens(srv.URL, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sess, err := f.LoginCookie(srv.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &introspectFixture{Fixture: f, srv: srv, client: c.ID, secret: secret,
+		tokens: []struct{ name, raw string }{{"jwt", at}, {"session", sess}}}
+}
+
+func (f *introspectFixture) request(base, tok string) *http.Request {
+	req, _ := http.NewRequest("POST", base+"/oauth2/introspect", strings.NewReader("token="+tok))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(f.client, f.secret)
+	return req
+}
+
+// BenchmarkIntrospect: POST /oauth2/introspect over loopback for a JWT
+// access token and a session token, each beside the bare handler sending
+// the same answer. Ratio = ns/op(bare) / ns/op(tessera).
+func BenchmarkIntrospect(b *testing.B) {
+	f := newIntrospectFixture(b)
+	for _, tok := range f.tokens {
+		answer, err := Fetch(f.request(f.srv.URL, tok.raw))
+		if err != nil || !strings.Contains(string(answer), `"active":true`) {
+			b.Fatalf("introspect %s: %v %s", tok.name, err, answer)
+		}
+		bare := httptest.NewServer(Bare(answer))
+		for _, tc := range []struct{ name, url string }{{"bare", bare.URL}, {"tessera", f.srv.URL}} {
+			b.Run(tok.name+"/"+tc.name, func(b *testing.B) {
+				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
+				b.SetParallelism(16)
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						res, err := client.Do(f.request(tc.url, tok.raw))
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						io.Copy(io.Discard, res.Body)
+						res.Body.Close()
+						if res.StatusCode != 200 {
+							b.Errorf("status %d", res.StatusCode)
+							return
+						}
+					}
+				})
+			})
+		}
+		bare.Close()
+	}
+}
+
+// BenchmarkIntrospectHandler isolates POST /oauth2/introspect's own cost
+// (no network, no client) for a JWT access token and a session token,
+// beside the bare handler answering the same bytes.
+func BenchmarkIntrospectHandler(b *testing.B) {
+	f := newIntrospectFixture(b)
+	h := f.Server.Public()
+	for _, tok := range f.tokens {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, f.request("", tok.raw))
+		if w.Code != 200 || !strings.Contains(w.Body.String(), `"active":true`) {
+			b.Fatalf("introspect %s: %d %s", tok.name, w.Code, w.Body)
+		}
+		answer := w.Body.Bytes()
+		for _, tc := range []struct {
+			name string
+			h    http.Handler
+		}{{"bare", Bare(answer)}, {"tessera", h}} {
+			b.Run(tok.name+"/"+tc.name, func(b *testing.B) {
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						w := discardWriter{h: http.Header{}}
+						tc.h.ServeHTTP(&w, f.request("", tok.raw))
+						if w.code != 200 {
+							b.Errorf("status %d", w.code)
+							return
+						}
+					}
+				})
+			})
+		}
 	}
 }

@@ -17,10 +17,23 @@ type Result struct {
 	Requests int64
 	Failures int64
 	Elapsed  time.Duration
+	// CPU is the CPU time the whole process (load generator and server)
+	// used during the run; 0 if not measured.
+	CPU time.Duration
 }
 
 // RPS is completed requests per second.
 func (r Result) RPS() float64 { return float64(r.Requests) / r.Elapsed.Seconds() }
+
+// CPUPerRequest is the process CPU time per completed request (0 if not
+// measured). Unlike RPS it hardly moves when other processes take the
+// machine's cores; it counts the load generator's work too.
+func (r Result) CPUPerRequest() time.Duration {
+	if r.CPU <= 0 || r.Requests == 0 {
+		return 0
+	}
+	return r.CPU / time.Duration(r.Requests)
+}
 
 // NewRequest builds one request; r is the worker's own random source.
 type NewRequest func(r *rand.Rand) *http.Request
@@ -35,7 +48,7 @@ func Closed(ctx context.Context, conns int, d time.Duration, mk NewRequest) Resu
 	defer cancel()
 	var n, fails atomic.Int64
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	for range conns {
 		wg.Add(1)
 		go func() {
@@ -60,7 +73,80 @@ func Closed(ctx context.Context, conns int, d time.Duration, mk NewRequest) Resu
 		}()
 	}
 	wg.Wait()
-	return Result{Requests: n.Load(), Failures: fails.Load(), Elapsed: time.Since(start)}
+	return Result{Requests: n.Load(), Failures: fails.Load(), Elapsed: time.Since(start), CPU: processCPU() - cpu}
+}
+
+// NewClient is a load generator's HTTP client for conns connections.
+func NewClient(conns int) *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}}
+}
+
+// ClosedOn is Closed on a client the caller keeps, so its connections stay
+// open from one run to the next. Workers stop sending at d and the run ends
+// when the last answer is in: no request is cut off, none is counted half.
+func ClosedOn(ctx context.Context, client *http.Client, conns int, d time.Duration, mk NewRequest) Result {
+	var n, fails atomic.Int64
+	var wg sync.WaitGroup
+	start, cpu := time.Now(), processCPU()
+	deadline := start.Add(d)
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				res, err := client.Do(mk(r).WithContext(ctx))
+				if err != nil {
+					if ctx.Err() == nil {
+						fails.Add(1)
+					}
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode >= 300 {
+					fails.Add(1)
+					continue
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return Result{Requests: n.Load(), Failures: fails.Load(), Elapsed: time.Since(start), CPU: processCPU() - cpu}
+}
+
+// CompareInterleaved is Compare with every round cut into slices of at
+// most slice per side: baseline and candidate take turns slice by slice
+// (the first turn alternating from round to round), so a shared machine's
+// load that changes within a round still falls on both alike. run(which,
+// d) runs one side for d; a round's result per side is the sum of its
+// slices (d in all).
+func CompareInterleaved(ctx context.Context, rounds int, d, slice time.Duration, run func(which int, d time.Duration) Result) (ratios []float64, base, cand []Result, err error) {
+	n := max(1, int((d+slice-1)/slice))
+	part := d / time.Duration(n)
+	for i := range rounds {
+		var res [2]Result
+		for j := range n {
+			order := []int{0, 1}
+			if (i+j)%2 == 1 {
+				order = []int{1, 0}
+			}
+			for _, w := range order {
+				r := run(w, part)
+				if r.Failures > 0 {
+					return nil, nil, nil, fmt.Errorf("round %d: %d failed requests", i, r.Failures)
+				}
+				res[w].Requests += r.Requests
+				res[w].Elapsed += r.Elapsed
+				res[w].CPU += r.CPU
+			}
+		}
+		base, cand = append(base, res[0]), append(cand, res[1])
+		ratios = append(ratios, res[1].RPS()/res[0].RPS())
+	}
+	sort.Float64s(ratios)
+	return ratios, base, cand, nil
 }
 
 // Compare runs baseline and candidate in alternating rounds (so drift in a
@@ -110,7 +196,7 @@ func ClosedWith(ctx context.Context, conns int, d time.Duration, mk func(worker 
 	defer cancel()
 	var n, fails atomic.Int64
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	for i := range conns {
 		wg.Add(1)
 		do := mk(i)
@@ -128,7 +214,7 @@ func ClosedWith(ctx context.Context, conns int, d time.Duration, mk func(worker 
 		}()
 	}
 	wg.Wait()
-	return Result{Requests: n.Load(), Failures: fails.Load(), Elapsed: time.Since(start)}
+	return Result{Requests: n.Load(), Failures: fails.Load(), Elapsed: time.Since(start), CPU: processCPU() - cpu}
 }
 
 // Fetch sends one request and returns the body of a 200 answer.
