@@ -48,6 +48,9 @@ type Fixture struct {
 	OAuth    *oauth.Service
 	Verifier *accesstoken.Verifier
 	Issuer   string
+
+	stopRun context.CancelFunc
+	runDone chan struct{}
 }
 
 // AdminToken is the fixture server's admin credential.
@@ -162,6 +165,18 @@ func NewFixture(opt Options) (*Fixture, error) {
 	f.Server = server.New(server.Config{AdminToken: AdminToken}, f.Store, f.Sessions, an, ips, metrics, slog.New(slog.DiscardHandler), nil).
 		WithKeys(f.Keys).
 		WithOAuth(f.OAuth, f.Verifier, server.OAuthConfig{Issuer: f.Issuer, AccessTTL: tp.AccessTTL.D(), SessionIdle: tp.RefreshTTL.D(), SessionAbsolute: tp.SessionAbsolute.D()}, f.Store)
+	// As in `tessera serve`: the denylist is loaded before the first
+	// request and the feed is followed while the fixture lives, so the
+	// numbers include what production pays for both.
+	if err := f.Sessions.Start(ctx); err != nil {
+		return nil, err
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	f.stopRun, f.runDone = stop, make(chan struct{})
+	go func() {
+		defer close(f.runDone)
+		f.Sessions.Run(runCtx)
+	}()
 	return f, nil
 }
 
@@ -185,6 +200,10 @@ func (f *Fixture) Warm() error {
 
 // Close removes the fixture.
 func (f *Fixture) Close() {
+	if f.stopRun != nil {
+		f.stopRun()
+		<-f.runDone
+	}
 	f.Store.Close()
 	os.RemoveAll(f.Dir)
 }

@@ -480,10 +480,16 @@ func (m *Manager) deny(jti string, exp int64) {
 // the feed is stale it first catches up, and answers true (deny) if it
 // cannot: a revocation made elsewhere must not be missed because the feed
 // poller is failing.
+//
+// Denials live only in memory and on the feed, so a manager that has not
+// loaded the feed yet (Start) does so first, and denies if it cannot.
 func (m *Manager) AccessTokenDenied(jti string) bool {
-	if !m.cacheTrusted() {
+	if !m.following.Load() || !m.cacheTrusted() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err := m.catchUp(ctx)
+		err := m.Start(ctx)
+		if err == nil {
+			err = m.catchUp(ctx)
+		}
 		cancel()
 		if err != nil {
 			return true

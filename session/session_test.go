@@ -427,7 +427,7 @@ func TestAccessTokenDenial(t *testing.T) {
 	f := newFixture(t)
 	a, b := f.manager(nil), f.manager(nil)
 	ctx := context.Background()
-	if err := b.Follow(ctx); err != nil {
+	if err := b.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	exp := f.clock.Now().Add(15 * time.Minute)
@@ -460,6 +460,11 @@ func TestAccessTokenDenial(t *testing.T) {
 	c.lastPoll.Store(time.Now().Add(-time.Hour).UnixNano())
 	if !c.AccessTokenDenied("jti-3") {
 		t.Fatal("a stale node accepted a token denied elsewhere")
+	}
+	// A manager that was never started loads the feed before answering.
+	lazy := f.manager(nil)
+	if !lazy.AccessTokenDenied("jti-1") {
+		t.Fatal("a manager that was never started accepted a denied token")
 	}
 	// And when it cannot catch up, it denies.
 	broken := &feedless{Store: f.st}

@@ -270,7 +270,7 @@ func TestCLI(t *testing.T) {
 		{"no command", "", nil, nil, 2, "", "Usage"},
 		{"unknown command", "", nil, []string{"frobnicate"}, 2, "", "unknown command"},
 		{"help", "", nil, []string{"help"}, 0, "tessera serve", ""},
-		{"migrate", "", nil, []string{"migrate"}, 0, "schema at version 6", ""},
+		{"migrate", "", nil, []string{"migrate"}, 0, "schema at version 7", ""},
 		{"keys list", "", nil, []string{"keys", "list"}, 0, "active", ""},
 		{"client add", "", nil, []string{"client", "add", "billing", "--scope", "a,b", "--scope", "c"}, 0, "client_secret: tsc_", ""},
 		{"client add public", "", nil, []string{"client", "add", "spa", "--public", "--grant", "refresh_token"}, 0, "client_id:", ""},
