@@ -191,3 +191,30 @@ func TestBasicAuthFormEncodes(t *testing.T) {
 		t.Fatalf("got %q %q %v", u, p, ok)
 	}
 }
+
+// TestRevocationsCursorAhead: a follower whose cursor is past the feed's
+// newest entry (the server's database was restored from a backup) starts
+// over from a snapshot instead of skipping every revocation numbered
+// below its cursor.
+func TestRevocationsCursorAhead(t *testing.T) {
+	e := newEnv(t)
+	rev := e.revocations(nil)
+	ctx := context.Background()
+	if err := rev.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rev.mu.Lock()
+	rev.cursor = "999999"
+	rev.mu.Unlock()
+	l := e.loginTokens(0)
+	e.logout(l.Access)
+	if err := rev.Sync(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("poll with a cursor ahead of the feed: %v, want a refusal", err)
+	}
+	if err := rev.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !rev.Denied(l.SessionID, "") {
+		t.Fatal("the follower did not start over: a revocation below its old cursor was skipped")
+	}
+}

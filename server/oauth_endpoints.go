@@ -305,16 +305,35 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		deadline := time.Now().Add(time.Duration(wait) * time.Second)
-		for {
+		for first := true; ; first = false {
+			woken := s.sessions.Revoked()
 			revs, err = s.tokenStore.Revocations(ctx, cursor, 1000)
+			if err == nil && len(revs) == 0 && first && cursor > 0 {
+				// A cursor past the newest entry comes from another database
+				// (a restored backup, a reset): its follower would skip every
+				// revocation numbered up to it. It must start over.
+				var last int64
+				if last, err = s.tokenStore.LastRevocationSeq(ctx); err == nil && cursor > last {
+					writeProblem(w, newProblem(http.StatusBadRequest, "invalid_field",
+						`"since" is ahead of this feed (was the database restored?); read the feed again without it.`))
+					return
+				}
+			}
 			if err != nil || len(revs) > 0 || !time.Now().Before(deadline) {
 				break
 			}
+			// Woken at once by a revocation on this node or one its feed
+			// follower reads; the timer bounds the wait for one committed
+			// by another process that this node has not followed yet.
+			t := time.NewTimer(min(time.Second, time.Until(deadline)))
 			select {
 			case <-ctx.Done():
+				t.Stop()
 				return
-			case <-time.After(200 * time.Millisecond):
+			case <-woken:
+			case <-t.C:
 			}
+			t.Stop()
 		}
 	}
 	if err != nil {

@@ -174,6 +174,9 @@ func TestRevocationFeed(t *testing.T) {
 	wantProblem(t, e.do(e.public, "GET", "/v1/revocations", nil), 401, "invalid_client")
 	wantProblem(t, e.do(e.public, "GET", "/v1/revocations", nil, basic(id, "wrong")...), 401, "invalid_client")
 	wantProblem(t, feed("?since=-1"), 400, "invalid_field")
+	// A cursor from a database this one is not (a restored backup): its
+	// follower must start over rather than skip what is numbered below it.
+	wantProblem(t, feed("?since=999999"), 400, "invalid_field")
 	wantProblem(t, feed("?since=0&wait=99"), 400, "invalid_field")
 }
 

@@ -85,6 +85,9 @@ type Manager struct {
 	cursor    atomic.Int64
 	following atomic.Bool
 
+	wakeMu sync.Mutex
+	wake   chan struct{} // see Revoked
+
 	// followMu serialises feed reads, so the cursor only moves forward.
 	followMu sync.Mutex
 
@@ -100,7 +103,7 @@ type Manager struct {
 
 // New returns a manager over st.
 func New(st Store, cfg Config) *Manager {
-	m := &Manager{st: st, cfg: cfg, now: cfg.Now, log: cfg.Logger, touches: map[string]time.Time{}, denied: map[string]int64{}}
+	m := &Manager{st: st, cfg: cfg, now: cfg.Now, log: cfg.Logger, touches: map[string]time.Time{}, denied: map[string]int64{}, wake: make(chan struct{})}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -450,6 +453,26 @@ func (m *Manager) revoked(reason string, n int) {
 	if n > 0 && m.cfg.OnRevoke != nil {
 		m.cfg.OnRevoke(reason, n)
 	}
+	if n > 0 {
+		m.signal()
+	}
+}
+
+// Revoked returns a channel that is closed at the next revocation this
+// manager commits or reads from the feed: a revocation-feed long poll waits
+// on it instead of re-reading the store on a timer. Take the channel before
+// reading the feed, so a revocation in between is not missed.
+func (m *Manager) Revoked() <-chan struct{} {
+	m.wakeMu.Lock()
+	defer m.wakeMu.Unlock()
+	return m.wake
+}
+
+func (m *Manager) signal() {
+	m.wakeMu.Lock()
+	close(m.wake)
+	m.wake = make(chan struct{})
+	m.wakeMu.Unlock()
 }
 
 // Forget drops sessions from this node's cache at once: for revocations
@@ -467,6 +490,7 @@ func (m *Manager) DenyAccessToken(ctx context.Context, jti, userID string, expir
 		return fmt.Errorf("session: deny access token: %w", err)
 	}
 	m.deny(jti, expires.UnixNano())
+	m.signal()
 	return nil
 }
 
@@ -636,6 +660,7 @@ func (m *Manager) follow(ctx context.Context) error {
 			}
 			m.cache.evict(ids...)
 			m.cursor.Store(revs[len(revs)-1].Seq)
+			m.signal()
 		}
 		if len(revs) < 1000 {
 			m.lastPoll.Store(time.Now().UnixNano())

@@ -499,3 +499,45 @@ func (s *feedless) Revocations(ctx context.Context, after int64, limit int) ([]s
 	}
 	return s.Store.Revocations(ctx, after, limit)
 }
+
+// TestRevokedSignal: the channel from Revoked closes at every revocation
+// the manager commits or reads from the feed, and not otherwise.
+func TestRevokedSignal(t *testing.T) {
+	f := newFixture(t)
+	a, b := f.manager(nil), f.manager(nil)
+	ctx := context.Background()
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	_, s := f.login(t, a)
+	for _, tt := range []struct {
+		name string
+		m    *Manager
+		do   func() error
+		want bool
+	}{
+		{"nothing happened", a, func() error { return nil }, false},
+		{"logout", a, func() error { _, err := a.Revoke(ctx, s.ID, "logout"); return err }, true},
+		{"feed read with entries", b, func() error { return b.Follow(ctx) }, true},
+		{"feed read with nothing new", b, func() error { return b.Follow(ctx) }, false},
+		{"access token denial", a, func() error {
+			return a.DenyAccessToken(ctx, "jti-9", f.user.ID, f.clock.Now().Add(time.Minute), "revoked")
+		}, true},
+	} {
+		ch := tt.m.Revoked()
+		if err := tt.do(); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := closed(ch); got != tt.want {
+			t.Errorf("%s: signalled = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
