@@ -35,6 +35,7 @@ func TestMigrateRefreshChildLinks(t *testing.T) {
 	for _, q := range []string{
 		"DELETE FROM schema_migrations WHERE version = 7",
 		"ALTER TABLE refresh_tokens DROP COLUMN child",
+		"ALTER TABLE refresh_tokens DROP COLUMN superseded",
 		"ALTER TABLE refresh_tokens ADD COLUMN parent BLOB",
 		"CREATE INDEX refresh_tokens_parent ON refresh_tokens(parent)",
 	} {
@@ -65,8 +66,18 @@ func TestMigrateRefreshChildLinks(t *testing.T) {
 	if err != nil || res.Outcome != store.RefreshGraceRetry {
 		t.Fatalf("grace retry after migration: %+v, %v", res.Outcome, err)
 	}
-	// The migrated link let the retry replace the unused successor.
-	if _, err := s.RefreshTokenByHash(ctx, sec); err == nil {
-		t.Fatal("the successor linked before the migration was not replaced")
+	// The migrated link let the retry replace the unused successor, which
+	// is now a tombstone: presenting it is reuse.
+	res, err = s.RotateRefreshToken(ctx, sec, store.RotateRequest{ClientID: "app", Successor: hashOf(t), Now: now.Add(2 * time.Second), TTL: time.Hour, Grace: 5 * time.Second})
+	if err != nil || res.Outcome != store.RefreshReused {
+		t.Fatalf("the successor linked before the migration was not replaced: %v, %v", res.Outcome, err)
 	}
+}
+
+func hashOf(t *testing.T) token.Hash {
+	tok, err := token.New(token.Refresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.Hash()
 }

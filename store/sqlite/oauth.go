@@ -113,7 +113,7 @@ func (s *Store) childUsed(ctx context.Context, tx *sql.Tx, child []byte) bool {
 	var used sql.NullInt64
 	err := tx.QueryRowContext(ctx, "SELECT used_at FROM refresh_tokens WHERE token_hash = ?", child).Scan(&used)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false // already replaced or collected: nothing used it
+		return false // collected after expiry: nothing can use it now
 	}
 	return err != nil || used.Valid
 }
@@ -127,8 +127,9 @@ func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash
 		var created, expires int64
 		var used sql.NullInt64
 		var child []byte
+		var superseded bool
 		err := tx.StmtContext(ctx, s.wRefreshByHash).QueryRowContext(ctx, presented[:]).
-			Scan(&hash, &old.SessionID, &old.ClientID, &old.Scope, &created, &expires, &used, &child)
+			Scan(&hash, &old.SessionID, &old.ClientID, &old.Scope, &created, &expires, &used, &child, &superseded)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -163,8 +164,10 @@ func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash
 			// Reuse is decided before any other refusal: whoever presents a
 			// rotated token, for whatever client or scope, holds a copy that
 			// should not exist. Only the same client's prompt retry, whose
-			// successor was never used, is forgiven.
-			if !sameClient || req.Grace <= 0 || now.Sub(old.UsedAt) > req.Grace || s.childUsed(ctx, tx, child) {
+			// successor was never used, is forgiven; a successor that such a
+			// retry replaced is never forgiven, or a thief's retry within
+			// the window would quietly take the family over.
+			if superseded || !sameClient || req.Grace <= 0 || now.Sub(old.UsedAt) > req.Grace || s.childUsed(ctx, tx, child) {
 				res.Outcome = store.RefreshReused
 				if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE session_id = ?", old.SessionID); err != nil {
 					return err
@@ -183,12 +186,13 @@ func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash
 			res.Outcome = store.RefreshRotated
 		} else {
 			// A retry after a lost answer: the successor was never used, so
-			// it is replaced, not joined by a sibling; the family keeps a
-			// single live chain and a thief's replay cannot fork it. The
-			// grace window still counts from the first use.
+			// it is replaced (and kept as a tombstone), not joined by a
+			// sibling; the family keeps a single live chain and a thief's
+			// replay cannot fork it. The grace window still counts from the
+			// first use.
 			res.Outcome = store.RefreshGraceRetry
 			usedAt = old.UsedAt
-			if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE token_hash = ?", child); err != nil {
+			if _, err := tx.ExecContext(ctx, "UPDATE refresh_tokens SET used_at = ?, superseded = 1 WHERE token_hash = ?", micros(now), child); err != nil {
 				return err
 			}
 		}

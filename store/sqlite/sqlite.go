@@ -115,7 +115,7 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&s.wRefreshByHash, "SELECT " + refreshCols + ", child FROM refresh_tokens WHERE token_hash = ?"},
+		{&s.wRefreshByHash, "SELECT " + refreshCols + ", child, superseded FROM refresh_tokens WHERE token_hash = ?"},
 		{&s.wSessionByID, "SELECT " + sessionCols + " FROM sessions WHERE id = ?"},
 		{&s.wRefreshUse, "UPDATE refresh_tokens SET used_at = ?, child = ? WHERE token_hash = ?"},
 		{&s.wRefreshInsert, "INSERT INTO refresh_tokens (" + refreshCols + ") VALUES (?, ?, ?, ?, ?, ?, NULL)"},

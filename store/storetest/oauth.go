@@ -142,8 +142,9 @@ func testRefreshGraceAndRefusals(t *testing.T, s store.Store) {
 		t.Fatalf("retry within grace: %+v", retry)
 	}
 	// The retry replaces the unused first successor: one live chain only.
-	if _, err := s.RefreshTokenByHash(ctx, first.Successor.Hash); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("the replaced successor still exists: %v", err)
+	// The replaced one is a tombstone, no longer usable.
+	if got, err := s.RefreshTokenByHash(ctx, first.Successor.Hash); err == nil && got.UsedAt.IsZero() {
+		t.Fatalf("the replaced successor is still live: %+v", got)
 	}
 	if got, _ := s.SessionByID(ctx, retry.Session.ID); got.Revoked() {
 		t.Fatal("grace retry revoked the family")
@@ -174,6 +175,28 @@ func testRefreshGraceAndRefusals(t *testing.T, s store.Store) {
 	}
 	if r := rotate(t, s, rt3.Hash, store.RotateRequest{Now: now}); r.Outcome != store.RefreshRotated {
 		t.Fatalf("after refusals the token must still work: %+v", r)
+	}
+
+	// A thief replaying a stolen token inside the grace window gets a
+	// successor, but cannot take the family over quietly: when the
+	// legitimate client presents the successor the retry replaced, that is
+	// reuse, and the whole family (the thief's token included) dies.
+	{
+		sess, stolen := refreshFamily(t, s, "erin")
+		legit := rotate(t, s, stolen.Hash, store.RotateRequest{Now: now, Grace: 5 * time.Second})
+		thief := rotate(t, s, stolen.Hash, store.RotateRequest{Now: now.Add(time.Second), Grace: 5 * time.Second})
+		if legit.Outcome != store.RefreshRotated || thief.Outcome != store.RefreshGraceRetry {
+			t.Fatalf("setup: %v, %v", legit.Outcome, thief.Outcome)
+		}
+		if r := rotate(t, s, legit.Successor.Hash, store.RotateRequest{Now: now.Add(2 * time.Second), Grace: 5 * time.Second}); r.Outcome != store.RefreshReused {
+			t.Fatalf("presenting a replaced successor: %+v, want reuse", r)
+		}
+		if got, _ := s.SessionByID(ctx, sess.ID); !got.Revoked() {
+			t.Fatal("the family survived a replaced successor's presentation")
+		}
+		if _, err := s.RotateRefreshToken(ctx, thief.Successor.Hash, store.RotateRequest{ClientID: "app", Successor: newHash(t), Now: now.Add(3 * time.Second), TTL: time.Hour}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the thief's successor after the family died: %v, want ErrNotFound", err)
+		}
 	}
 
 	// A rotated token is reuse whatever else is wrong with the request:

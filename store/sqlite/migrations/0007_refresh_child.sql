@@ -7,3 +7,7 @@ UPDATE refresh_tokens SET child = (
 ) WHERE used_at IS NOT NULL;
 DROP INDEX refresh_tokens_parent;
 ALTER TABLE refresh_tokens DROP COLUMN parent;
+-- A successor replaced by a grace retry stays as a tombstone: whoever
+-- presents it afterwards holds a token the family has moved past, which is
+-- reuse, not an unknown token.
+ALTER TABLE refresh_tokens ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0;
