@@ -296,7 +296,9 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if v := q.Get("since"); v == "" {
 		if cursor, err = s.tokenStore.LastRevocationSeq(ctx); err == nil {
-			revs, err = s.tokenStore.ActiveRevocations(ctx, now.Add(-s.oauthCfg.AccessTTL), now)
+			// Everything a verifier could still need, including entries
+			// within its leeway past their tokens' expiry (see Until below).
+			revs, err = s.tokenStore.ActiveRevocations(ctx, now.Add(-s.oauthCfg.AccessTTL-session.DenyMargin), now.Add(-session.DenyMargin))
 		}
 	} else {
 		cursor, err = strconv.ParseInt(v, 10, 64)

@@ -576,8 +576,11 @@ func (m *Manager) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("session: follow revocations: %w", err)
 	}
-	// Denials older than the cursor still matter until their tokens expire.
-	active, err := m.st.ActiveRevocations(ctx, m.now(), m.now())
+	// Denials older than the cursor still matter until their tokens expire,
+	// and DenyMargin beyond: verifiers accept a token for their leeway
+	// past exp.
+	expired := m.now().Add(-DenyMargin)
+	active, err := m.st.ActiveRevocations(ctx, expired, expired)
 	if err != nil {
 		return fmt.Errorf("session: load denied access tokens: %w", err)
 	}

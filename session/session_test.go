@@ -481,6 +481,14 @@ func TestAccessTokenDenial(t *testing.T) {
 	if !a.AccessTokenDenied("jti-1") {
 		t.Fatal("a denial ended within the verifiers' leeway past exp")
 	}
+	// Also on a node that starts now, inside that leeway.
+	late := f.manager(nil)
+	if err := late.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !late.AccessTokenDenied("jti-1") {
+		t.Fatal("a node started within the leeway past exp dropped the denial")
+	}
 	f.clock.Add(time.Minute)
 	if a.AccessTokenDenied("jti-1") {
 		t.Fatal("a denial outlived its token by more than the margin")

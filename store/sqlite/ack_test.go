@@ -72,6 +72,11 @@ func TestAcknowledgedMeansSynced(t *testing.T) {
 				_, err := s.Revocations(ctx, 0, 10)
 				return err
 			}},
+		{"ActiveRevocations", func(s *Store) error { return s.DenyAccessToken(ctx, "jti-1", "u1", now.Add(time.Hour), now, "revoked") },
+			func(s *Store) error {
+				_, err := s.ActiveRevocations(ctx, now.Add(-time.Hour), now)
+				return err
+			}},
 		{"LastRevocationSeq", func(s *Store) error { return s.DenyAccessToken(ctx, "jti-1", "u1", now.Add(time.Hour), now, "revoked") },
 			func(s *Store) error {
 				_, err := s.LastRevocationSeq(ctx)

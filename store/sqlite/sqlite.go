@@ -618,6 +618,12 @@ func (s *Store) ActiveRevocations(ctx context.Context, sessionsSince, now time.T
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: active revocations: %w", err)
 	}
+	// A snapshot's highest seq becomes a follower's cursor (see Revocations).
+	if len(out) > 0 {
+		if err := s.durable(); err != nil {
+			return nil, fmt.Errorf("sqlite: active revocations: %w", err)
+		}
+	}
 	return out, nil
 }
 
