@@ -307,6 +307,12 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		deadline := time.Now().Add(time.Duration(wait) * time.Second)
+		if wait > 0 {
+			// The server's write timeout (30 s in serve) would cut a
+			// 30-second poll off just before it answers; this request gets
+			// the wait plus time to write.
+			http.NewResponseController(w).SetWriteDeadline(deadline.Add(10 * time.Second))
+		}
 		for first := true; ; first = false {
 			woken := s.sessions.Revoked()
 			revs, err = s.tokenStore.Revocations(ctx, cursor, 1000)

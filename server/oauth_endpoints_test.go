@@ -1,6 +1,8 @@
 package server
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -178,6 +180,28 @@ func TestRevocationFeed(t *testing.T) {
 	// follower must start over rather than skip what is numbered below it.
 	wantProblem(t, feed("?since=999999"), 400, "invalid_field")
 	wantProblem(t, feed("?since=0&wait=99"), 400, "invalid_field")
+}
+
+// TestRevocationFeedOutlivesWriteTimeout: a long poll may wait longer than
+// the server's write timeout (serve sets 30 s; the feed allows wait=30)
+// and still answer.
+func TestRevocationFeedOutlivesWriteTimeout(t *testing.T) {
+	e := newEnv(t)
+	id, secret := e.addClient(map[string]any{"name": "rs", "grants": []string{"client_credentials"}})
+	ts := httptest.NewUnstartedServer(e.srv.Public())
+	ts.Config.WriteTimeout = 300 * time.Millisecond
+	ts.Start()
+	defer ts.Close()
+	req, _ := http.NewRequest("GET", ts.URL+"/v1/revocations?since=0&wait=1", nil)
+	req.SetBasicAuth(id, secret)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("a poll longer than the write timeout was cut off: %v", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
 }
 
 func TestMetadata(t *testing.T) {
