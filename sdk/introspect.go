@@ -120,12 +120,17 @@ func (in *Introspector) Introspect(ctx context.Context, token string) (*Introspe
 	}
 	key := sha256.Sum256([]byte(token))
 	now := in.cfg.Now()
+	// A cached answer is trusted only while the revocation follower (when
+	// there is one) is current: it is what makes a revocation reach a
+	// cached answer early. Otherwise Tessera is asked every time.
+	trusted := in.cfg.Revocations == nil || in.cfg.Revocations.Healthy()
 	in.mu.Lock()
 	e, ok := in.cache[key]
 	if ok && !now.Before(e.expires) {
 		delete(in.cache, key)
 		ok = false
 	}
+	ok = ok && trusted
 	in.mu.Unlock()
 	if !ok {
 		var err error

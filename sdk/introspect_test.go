@@ -139,3 +139,31 @@ func TestIntrospectFailures(t *testing.T) {
 		}
 	})
 }
+
+// TestIntrospectStaleFeedBypassesCache: while the revocation follower is
+// stale, a cached answer is not trusted; Tessera is asked again, so a
+// revocation the feed could not deliver is still seen at once.
+func TestIntrospectStaleFeedBypassesCache(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	rev := e.revocations(func(c *RevocationsConfig) { c.MaxStale = time.Minute })
+	if err := rev.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	in := e.introspector(func(c *IntrospectorConfig) { c.Revocations = rev })
+	e.failPath("/v1/revocations", http.StatusServiceUnavailable)
+	e.clock.advance(61 * time.Second)
+	rev.Sync(ctx) // fails: the follower is now stale
+	// A cached answer (CacheTTL 10 s) would still say active after the
+	// revocation; a stale follower must not let it stand.
+	l2 := e.loginCookie(0)
+	if _, err := in.Introspect(ctx, l2.Cookie); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.f.Sessions.Revoke(ctx, l2.SessionID, session.ReasonLogout); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Introspect(ctx, l2.Cookie); !errors.Is(err, ErrInactive) {
+		t.Fatalf("a cached answer stood while the feed was stale: %v, want ErrInactive", err)
+	}
+}

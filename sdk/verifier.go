@@ -166,6 +166,9 @@ type Verifier struct {
 
 	cacheMu sync.RWMutex
 	cache   map[[sha256.Size]byte]cachedClaims
+	// keyGen counts key removals (each clears the cache), so a
+	// verification that raced one does not refill the cache.
+	keyGen atomic.Uint64
 }
 
 type cachedClaims struct {
@@ -253,6 +256,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*accesstoken.Claim
 	} else {
 		v.maybeRefresh(now)
 	}
+	gen := v.keyGen.Load()
 	c, err := v.atv.Verify(token)
 	if errors.Is(err, accesstoken.ErrUnknownKey) {
 		// A kid we do not know: perhaps a rotation we have not seen. Refetch,
@@ -270,16 +274,22 @@ func (v *Verifier) verify(ctx context.Context, token string) (*accesstoken.Claim
 		return nil, err
 	}
 	if v.cache != nil {
-		v.remember(sum, c)
+		v.remember(sum, c, gen)
 	}
 	return c, nil
 }
 
-func (v *Verifier) remember(sum [sha256.Size]byte, c *accesstoken.Claims) {
+// remember caches verified claims, unless a key left the key set since
+// the verification began (gen): the token may have been checked with that
+// key, and the cache was just cleared of everything such keys signed.
+func (v *Verifier) remember(sum [sha256.Size]byte, c *accesstoken.Claims, gen uint64) {
 	e := cachedClaims{claims: c, deadline: time.Unix(c.Expiry, 0).Add(v.cfg.Leeway)}
 	now := v.cfg.Now()
 	v.cacheMu.Lock()
 	defer v.cacheMu.Unlock()
+	if v.keyGen.Load() != gen {
+		return
+	}
 	if len(v.cache) >= v.cfg.CacheSize {
 		evict(v.cache, v.cfg.CacheSize, func(e cachedClaims) bool { return !now.Before(e.deadline) })
 	}
@@ -372,6 +382,7 @@ func (v *Verifier) fetch(ctx context.Context) error {
 				// A key left the set (retired, or pulled after a compromise):
 				// tokens it signed must be verified again, not served from cache.
 				v.cacheMu.Lock()
+				v.keyGen.Add(1)
 				clear(v.cache)
 				v.cacheMu.Unlock()
 				break

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -296,4 +297,58 @@ func TestMaxAge(t *testing.T) {
 			t.Errorf("maxAge(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
 	}
+}
+
+// TestKeyRemovalRaceDoesNotRefillCache: a verification that began before a
+// key left the key set (which clears the cache) must not put its result in
+// the cache afterwards, or a token signed by the pulled key would be served
+// from the cache until it expires.
+func TestKeyRemovalRaceDoesNotRefillCache(t *testing.T) {
+	e := newEnv(t)
+	v := e.verifier(nil)
+	ctx := context.Background()
+	tok := e.loginTokens(0).Access
+	if err := v.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The key set as it was before a key was pulled: one more key.
+	cur := v.keys.Load()
+	withGone := map[string]*jose.JSONWebKey{"pulled": cur.keys[firstKID(cur)]}
+	for kid, k := range cur.keys {
+		withGone[kid] = k
+	}
+	v.keys.Store(&keySnapshot{keys: withGone, refreshAt: cur.refreshAt})
+
+	gen := v.keyGen.Load() // a verification begins…
+	c, err := v.atv.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.advance(time.Minute)
+	if err := v.fetch(ctx); err != nil { // …the key is pulled meanwhile…
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(tok))
+	v.remember(sum, c, gen) // …and the verification ends.
+	v.cacheMu.RLock()
+	_, cached := v.cache[sum]
+	v.cacheMu.RUnlock()
+	if cached {
+		t.Fatal("a verification that raced a key removal refilled the cache")
+	}
+	// Without a removal in between, results are cached as usual.
+	v.remember(sum, c, v.keyGen.Load())
+	v.cacheMu.RLock()
+	_, cached = v.cache[sum]
+	v.cacheMu.RUnlock()
+	if !cached {
+		t.Fatal("verified claims were not cached")
+	}
+}
+
+func firstKID(s *keySnapshot) string {
+	for kid := range s.keys {
+		return kid
+	}
+	return ""
 }
