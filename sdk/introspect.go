@@ -130,7 +130,7 @@ func (in *Introspector) Introspect(ctx context.Context, token string) (*Introspe
 		delete(in.cache, key)
 		ok = false
 	}
-	ok = ok && trusted
+	ok = ok && (trusted || e.in == nil) // an inactive answer stays inactive
 	in.mu.Unlock()
 	if !ok {
 		var err error

@@ -166,4 +166,13 @@ func TestIntrospectStaleFeedBypassesCache(t *testing.T) {
 	if _, err := in.Introspect(ctx, l2.Cookie); !errors.Is(err, ErrInactive) {
 		t.Fatalf("a cached answer stood while the feed was stale: %v, want ErrInactive", err)
 	}
+	// An inactive answer cannot turn active: it stays cached, so a flood
+	// of dead tokens does not become a flood of requests to Tessera.
+	before := e.count(introspectPath)
+	if _, err := in.Introspect(ctx, l2.Cookie); !errors.Is(err, ErrInactive) {
+		t.Fatal(err)
+	}
+	if n := e.count(introspectPath); n != before {
+		t.Fatalf("%d more introspection requests for a cached inactive answer", n-before)
+	}
 }

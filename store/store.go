@@ -126,7 +126,8 @@ type Sessions interface {
 	// DenyAccessToken records that the access token jti is revoked until its
 	// expiry, with a feed entry, atomically; denying twice succeeds once.
 	DenyAccessToken(ctx context.Context, jti, userID string, expires, at time.Time, reason string) error
-	// LastRevocationSeq returns the highest Seq committed so far, or 0.
+	// LastRevocationSeq returns the highest Seq ever assigned, or 0. It never
+	// decreases, even when old entries are deleted.
 	LastRevocationSeq(ctx context.Context) (int64, error)
 	// CountLiveSessions counts sessions neither revoked nor past ExpiresAt at now.
 	CountLiveSessions(ctx context.Context, now time.Time) (int, error)

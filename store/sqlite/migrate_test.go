@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,6 +52,16 @@ func TestMigrateRefreshChildLinks(t *testing.T) {
 	if _, err := s.w.ExecContext(ctx, ins, sec[:], micros(now), micros(now.Add(time.Hour)), nil, f[:]); err != nil {
 		t.Fatal(err)
 	}
+	// A token rotated before schema 6 (no successor names it).
+	st2, _ := token.New(token.Session)
+	if _, err := s.CreateSession(ctx, store.Session{ID: "s2", TokenHash: st2.Hash(), UserID: "u1", CreatedAt: now, AuthTime: now,
+		ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}, store.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	orphan := hashOf(t)
+	if _, err := s.w.ExecContext(ctx, strings.Replace(ins, "'s1'", "'s2'", 1), orphan[:], micros(now), micros(now.Add(time.Hour)), micros(now), nil); err != nil {
+		t.Fatal(err)
+	}
 	s.Close()
 
 	s, err = Open(ctx, path, Options{})
@@ -61,6 +72,14 @@ func TestMigrateRefreshChildLinks(t *testing.T) {
 	if v, err := s.SchemaVersion(ctx); err != nil || v != 7 {
 		t.Fatalf("SchemaVersion = %d, %v", v, err)
 	}
+	// With no successor on record, a retry cannot replace it: only reuse
+	// is safe (the family dies, so check it last, on its own session).
+	defer func() {
+		res, err := s.RotateRefreshToken(ctx, orphan, store.RotateRequest{ClientID: "app", Successor: hashOf(t), Now: now.Add(3 * time.Second), TTL: time.Hour, Grace: 5 * time.Second})
+		if err != nil || res.Outcome != store.RefreshReused {
+			t.Fatalf("a used token without a recorded successor: %v, %v; want reuse", res.Outcome, err)
+		}
+	}()
 	third, _ := token.New(token.Refresh)
 	res, err := s.RotateRefreshToken(ctx, f, store.RotateRequest{ClientID: "app", Successor: third.Hash(), Now: now.Add(time.Second), TTL: time.Hour, Grace: 5 * time.Second})
 	if err != nil || res.Outcome != store.RefreshGraceRetry {

@@ -166,8 +166,10 @@ func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash
 			// should not exist. Only the same client's prompt retry, whose
 			// successor was never used, is forgiven; a successor that such a
 			// retry replaced is never forgiven, or a thief's retry within
-			// the window would quietly take the family over.
-			if superseded || !sameClient || req.Grace <= 0 || now.Sub(old.UsedAt) > req.Grace || s.childUsed(ctx, tx, child) {
+			// the window would quietly take the family over. A used token
+			// with no successor on record (rotated before migration 7
+			// linked them) cannot be retried safely either.
+			if superseded || child == nil || !sameClient || req.Grace <= 0 || now.Sub(old.UsedAt) > req.Grace || s.childUsed(ctx, tx, child) {
 				res.Outcome = store.RefreshReused
 				if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE session_id = ?", old.SessionID); err != nil {
 					return err

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tessera-auth/tessera/store"
@@ -44,6 +45,8 @@ type Store struct {
 	sessionByHash, sessionByID, userByID, userByUsername *sql.Stmt
 
 	wal *walSyncer // nil with NoSync
+	// feedSynced is the highest revocation seq known to be durable.
+	feedSynced atomic.Int64
 
 	// Hot statements inside write transactions, prepared on the single
 	// writer connection and bound to each transaction with tx.StmtContext.
@@ -596,12 +599,8 @@ func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]stor
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: revocations: %w", err)
 	}
-	// A commit is visible before it is durable. Entries a follower acts on
-	// must survive a crash: otherwise their seqs could be reused by other
-	// revocations after a power loss, and a follower whose cursor is
-	// already past them would never see those.
 	if len(out) > 0 {
-		if err := s.durable(); err != nil {
+		if err := s.feedDurable(out[len(out)-1].Seq); err != nil {
 			return nil, fmt.Errorf("sqlite: revocations: %w", err)
 		}
 	}
@@ -618,9 +617,9 @@ func (s *Store) ActiveRevocations(ctx context.Context, sessionsSince, now time.T
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: active revocations: %w", err)
 	}
-	// A snapshot's highest seq becomes a follower's cursor (see Revocations).
+	// A snapshot's highest seq becomes a follower's cursor (see feedDurable).
 	if len(out) > 0 {
-		if err := s.durable(); err != nil {
+		if err := s.feedDurable(out[len(out)-1].Seq); err != nil {
 			return nil, fmt.Errorf("sqlite: active revocations: %w", err)
 		}
 	}
@@ -647,17 +646,39 @@ func (s *Store) DenyAccessToken(ctx context.Context, jti, userID string, expires
 }
 
 func (s *Store) LastRevocationSeq(ctx context.Context) (int64, error) {
-	var v sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, "SELECT max(seq) FROM revocations").Scan(&v); err != nil {
+	// AUTOINCREMENT's high-water mark, not max(seq): deleting expired
+	// entries must not move it back, or a follower's cursor would look
+	// ahead of the feed.
+	var v int64
+	err := s.r.QueryRowContext(ctx, "SELECT seq FROM sqlite_sequence WHERE name = 'revocations'").Scan(&v)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("sqlite: last revocation: %w", err)
 	}
 	// A follower starts after this seq; it must not be reusable (see Revocations).
-	if v.Int64 > 0 {
-		if err := s.durable(); err != nil {
-			return 0, fmt.Errorf("sqlite: last revocation: %w", err)
+	if err := s.feedDurable(v); err != nil {
+		return 0, fmt.Errorf("sqlite: last revocation: %w", err)
+	}
+	return v, nil
+}
+
+// feedDurable returns once every feed entry up to seq is on stable storage.
+// A commit is visible before it is durable; entries a follower acts on must
+// survive a crash, or their seqs could be reused by other revocations after
+// a power loss and a follower whose cursor is past them would never see
+// those. Only the first read of new entries waits for an fsync.
+func (s *Store) feedDurable(seq int64) error {
+	if seq <= s.feedSynced.Load() {
+		return nil
+	}
+	if err := s.durable(); err != nil {
+		return err
+	}
+	for {
+		cur := s.feedSynced.Load()
+		if seq <= cur || s.feedSynced.CompareAndSwap(cur, seq) {
+			return nil
 		}
 	}
-	return v.Int64, nil
 }
 
 func (s *Store) CountLiveSessions(ctx context.Context, now time.Time) (int, error) {

@@ -333,6 +333,23 @@ func testDenylist(t *testing.T, s store.Store) {
 	if live.JTI != "jti-live" || live.SessionID != "" || !live.ExpiresAt.Equal(base.Add(2*time.Hour)) || live.UserID != u.ID {
 		t.Fatalf("denial entry %+v", live)
 	}
+	// Deleting old entries never moves the feed's high-water mark back: a
+	// follower's cursor must not look ahead of the feed afterwards.
+	last, err := s.LastRevocationSeq(ctx)
+	if err != nil || last != feed[3].Seq {
+		t.Fatalf("LastRevocationSeq = %d, %v; want %d", last, err, feed[3].Seq)
+	}
+	defer func() {
+		if _, err := s.DeleteExpired(ctx, base.Add(24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if left, _ := s.Revocations(ctx, 0, 100); len(left) != 0 {
+			t.Fatalf("DeleteExpired left %d feed entries", len(left))
+		}
+		if after, err := s.LastRevocationSeq(ctx); err != nil || after != last {
+			t.Fatalf("LastRevocationSeq after deleting the feed = %d, %v; want %d", after, err, last)
+		}
+	}()
 	now := base.Add(time.Hour + time.Minute)
 	act, err := s.ActiveRevocations(ctx, now.Add(-15*time.Minute), now)
 	if err != nil {
