@@ -88,8 +88,9 @@ type Manager struct {
 	wakeMu sync.Mutex
 	wake   chan struct{} // see Revoked
 
-	// followMu serialises feed reads, so the cursor only moves forward.
-	followMu sync.Mutex
+	// followSem (capacity 1) serialises feed reads, so the cursor only
+	// moves forward, without making a request wait past its deadline.
+	followSem chan struct{}
 
 	touchMu sync.Mutex
 	touches map[string]time.Time
@@ -103,7 +104,7 @@ type Manager struct {
 
 // New returns a manager over st.
 func New(st Store, cfg Config) *Manager {
-	m := &Manager{st: st, cfg: cfg, now: cfg.Now, log: cfg.Logger, touches: map[string]time.Time{}, denied: map[string]int64{}, wake: make(chan struct{})}
+	m := &Manager{st: st, cfg: cfg, now: cfg.Now, log: cfg.Logger, touches: map[string]time.Time{}, denied: map[string]int64{}, wake: make(chan struct{}), followSem: make(chan struct{}, 1)}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -567,8 +568,10 @@ func (m *Manager) cacheTrusted() bool {
 // token another process (or this one before a restart) denied would pass.
 // Run calls it if it has not been called.
 func (m *Manager) Start(ctx context.Context) error {
-	m.followMu.Lock()
-	defer m.followMu.Unlock()
+	if err := m.lockFollow(ctx); err != nil {
+		return err
+	}
+	defer m.unlockFollow()
 	if m.following.Load() {
 		return nil
 	}
@@ -631,15 +634,30 @@ func (m *Manager) Run(ctx context.Context) error {
 
 // Follow reads the revocation feed once and evicts what it names.
 func (m *Manager) Follow(ctx context.Context) error {
-	m.followMu.Lock()
-	defer m.followMu.Unlock()
+	if err := m.lockFollow(ctx); err != nil {
+		return err
+	}
+	defer m.unlockFollow()
 	return m.follow(ctx)
 }
 
+func (m *Manager) lockFollow(ctx context.Context) error {
+	select {
+	case m.followSem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("session: waiting for the feed: %w", ctx.Err())
+	}
+}
+
+func (m *Manager) unlockFollow() { <-m.followSem }
+
 // catchUp reads the feed unless another caller has just done so.
 func (m *Manager) catchUp(ctx context.Context) error {
-	m.followMu.Lock()
-	defer m.followMu.Unlock()
+	if err := m.lockFollow(ctx); err != nil {
+		return err
+	}
+	defer m.unlockFollow()
 	if m.cacheTrusted() {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,11 +20,14 @@ type walSyncer struct {
 	walPath, dbPath string
 
 	mu        sync.Mutex
-	cond      *sync.Cond
-	f         *os.File
-	requested uint64 // tickets handed out, one per committed write
-	synced    uint64 // every ticket up to this one is durable
+	f         *os.File // the WAL; used only by the goroutine running fsync
+	requested uint64   // tickets handed out, one per committed write
+	synced    uint64   // every ticket up to this one is durable
 	syncing   bool
+	// done is closed when the fsync in progress ends; waiters select on it
+	// and on their context, so a stalled disk cannot hold a request past
+	// its deadline (its write is then unacknowledged, never falsely acked).
+	done chan struct{}
 	// failed is sticky: after a failed fsync the kernel may have dropped
 	// the dirty pages, so nothing written since the last good fsync can be
 	// acknowledged, ever. The store refuses writes until restarted.
@@ -34,13 +38,13 @@ type walSyncer struct {
 
 func newWALSyncer(dbPath string) *walSyncer {
 	w := &walSyncer{walPath: dbPath + "-wal", dbPath: dbPath}
-	w.cond = sync.NewCond(&w.mu)
 	w.fsyncFn = w.fsync
 	return w
 }
 
-// sync returns once everything committed before the call is on stable storage.
-func (w *walSyncer) sync() error {
+// sync returns once everything committed before the call is on stable
+// storage, or with ctx's error if that takes longer than ctx allows.
+func (w *walSyncer) sync(ctx context.Context) error {
 	w.mu.Lock()
 	w.requested++
 	mine := w.requested
@@ -56,10 +60,19 @@ func (w *walSyncer) sync() error {
 		if !w.syncing {
 			break
 		}
-		w.cond.Wait()
+		done := w.done
+		w.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("sqlite: waiting for fsync: %w", ctx.Err())
+		}
+		w.mu.Lock()
 	}
-	// Become the syncer for every ticket handed out so far.
+	// Become the syncer for every ticket handed out so far. The fsync
+	// itself runs to the end whatever ctx says: others wait on it.
 	w.syncing = true
+	w.done = make(chan struct{})
 	target := w.requested
 	w.mu.Unlock()
 
@@ -72,7 +85,7 @@ func (w *walSyncer) sync() error {
 	} else {
 		w.failed = err
 	}
-	w.cond.Broadcast()
+	close(w.done)
 	w.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("sqlite: fsync: %w", err)

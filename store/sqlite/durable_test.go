@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -32,7 +33,7 @@ func TestGroupCommit(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			issued.Add(1)
-			if err := w.sync(); err != nil {
+			if err := w.sync(context.Background()); err != nil {
 				t.Error(err)
 			}
 			w.mu.Lock()
@@ -64,13 +65,38 @@ func TestGroupCommitError(t *testing.T) {
 		}
 		return nil
 	}
-	if err := w.sync(); err == nil {
+	if err := w.sync(context.Background()); err == nil {
 		t.Fatal("an fsync failure was acknowledged as durable")
 	}
 	// Nothing may be acknowledged after a failed fsync: the kernel may
 	// have dropped pages that the failed fsync covered.
 	fail = false
-	if err := w.sync(); err == nil {
+	if err := w.sync(context.Background()); err == nil {
 		t.Fatal("a write after a failed fsync was acknowledged")
+	}
+}
+
+// TestGroupCommitWaitHonoursContext: a caller waiting behind a stalled
+// fsync leaves when its context ends, with an error (its write is not
+// acknowledged), instead of hanging with the disk.
+func TestGroupCommitWaitHonoursContext(t *testing.T) {
+	w := newWALSyncer("/nonexistent")
+	stall, entered := make(chan struct{}), make(chan struct{})
+	w.fsyncFn = func() error {
+		close(entered)
+		<-stall
+		return nil
+	}
+	first := make(chan error)
+	go func() { first <- w.sync(context.Background()) }()
+	<-entered // the first caller is now inside a stalled fsync
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := w.sync(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a waiter behind a stalled fsync: %v, want context.Canceled", err)
+	}
+	close(stall)
+	if err := <-first; err != nil {
+		t.Fatal(err)
 	}
 }

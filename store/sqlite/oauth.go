@@ -287,7 +287,7 @@ func (s *Store) batchRotations() {
 func (s *Store) runRotations(batch []*rotateOp) {
 	err := s.commitRotations(batch)
 	if err == nil {
-		err = s.durable()
+		err = s.durable(context.Background())
 	}
 	for _, op := range batch {
 		if err != nil && op.err == nil {

@@ -235,7 +235,7 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	return s.durable()
+	return s.durable(ctx)
 }
 
 // exec runs one write statement and returns once it is durable.
@@ -244,14 +244,14 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 	if err != nil {
 		return nil, err
 	}
-	return res, s.durable()
+	return res, s.durable(ctx)
 }
 
-func (s *Store) durable() error {
+func (s *Store) durable(ctx context.Context) error {
 	if s.wal == nil {
 		return nil
 	}
-	return s.wal.sync()
+	return s.wal.sync(ctx)
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
@@ -600,7 +600,7 @@ func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]stor
 		return nil, fmt.Errorf("sqlite: revocations: %w", err)
 	}
 	if len(out) > 0 {
-		if err := s.feedDurable(out[len(out)-1].Seq); err != nil {
+		if err := s.feedDurable(ctx, out[len(out)-1].Seq); err != nil {
 			return nil, fmt.Errorf("sqlite: revocations: %w", err)
 		}
 	}
@@ -619,7 +619,7 @@ func (s *Store) ActiveRevocations(ctx context.Context, sessionsSince, now time.T
 	}
 	// A snapshot's highest seq becomes a follower's cursor (see feedDurable).
 	if len(out) > 0 {
-		if err := s.feedDurable(out[len(out)-1].Seq); err != nil {
+		if err := s.feedDurable(ctx, out[len(out)-1].Seq); err != nil {
 			return nil, fmt.Errorf("sqlite: active revocations: %w", err)
 		}
 	}
@@ -655,7 +655,7 @@ func (s *Store) LastRevocationSeq(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("sqlite: last revocation: %w", err)
 	}
 	// A follower starts after this seq; it must not be reusable (see Revocations).
-	if err := s.feedDurable(v); err != nil {
+	if err := s.feedDurable(ctx, v); err != nil {
 		return 0, fmt.Errorf("sqlite: last revocation: %w", err)
 	}
 	return v, nil
@@ -666,11 +666,11 @@ func (s *Store) LastRevocationSeq(ctx context.Context) (int64, error) {
 // survive a crash, or their seqs could be reused by other revocations after
 // a power loss and a follower whose cursor is past them would never see
 // those. Only the first read of new entries waits for an fsync.
-func (s *Store) feedDurable(seq int64) error {
+func (s *Store) feedDurable(ctx context.Context, seq int64) error {
 	if seq <= s.feedSynced.Load() {
 		return nil
 	}
-	if err := s.durable(); err != nil {
+	if err := s.durable(ctx); err != nil {
 		return err
 	}
 	for {
