@@ -429,10 +429,14 @@ func (m *Manager) Revoke(ctx context.Context, id, reason string) (store.Session,
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Session{}, ErrNotFound
 	}
+	// Evict even on error: the revocation may have committed before the
+	// error (a context that ended while waiting for the fsync), and a cache
+	// miss costs one store read.
+	m.cache.evict(id)
 	if err != nil {
+		m.distrustCache()
 		return store.Session{}, fmt.Errorf("session: revoke: %w", err)
 	}
-	m.cache.evict(id)
 	if s.RevokedAt.Equal(at) && s.RevokeReason == reason {
 		m.revoked(reason, 1)
 	}
@@ -443,6 +447,7 @@ func (m *Manager) Revoke(ctx context.Context, id, reason string) (store.Session,
 func (m *Manager) RevokeUser(ctx context.Context, userID, except, reason string) ([]string, error) {
 	ids, err := m.st.RevokeUserSessions(ctx, userID, except, m.now(), reason)
 	if err != nil {
+		m.distrustCache()
 		return nil, fmt.Errorf("session: revoke user: %w", err)
 	}
 	m.cache.evict(ids...)
@@ -545,6 +550,14 @@ func (m *Manager) sweepDenied() {
 		if exp+int64(DenyMargin) <= now {
 			delete(m.denied, jti)
 		}
+	}
+}
+
+// distrustCache makes validations read the store until the next feed read,
+// after a revocation whose outcome is unknown (it may have committed).
+func (m *Manager) distrustCache() {
+	if m.following.Load() {
+		m.lastPoll.Store(0)
 	}
 }
 

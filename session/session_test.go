@@ -549,3 +549,33 @@ func TestRevokedSignal(t *testing.T) {
 		}
 	}
 }
+
+// ackLost commits revocations but reports an error, as when the caller's
+// context ends while waiting for the fsync.
+type ackLost struct{ Store }
+
+func (s ackLost) RevokeSession(ctx context.Context, id string, at time.Time, reason string) (store.Session, error) {
+	s.Store.RevokeSession(ctx, id, at, reason)
+	return store.Session{}, errors.New("context deadline exceeded while waiting for fsync")
+}
+
+// TestRevokeErrorStillEvicts: a revocation that committed but reported an
+// error must not leave the session live in this node's cache.
+func TestRevokeErrorStillEvicts(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(ackLost{f.st})
+	ctx := context.Background()
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tok, s := f.login(t, m)
+	if _, err := m.Validate(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Revoke(ctx, s.ID, "logout"); err == nil {
+		t.Fatal("the store's error was swallowed")
+	}
+	if _, err := m.Validate(ctx, tok); err == nil {
+		t.Fatal("a session whose revocation committed is still valid from the cache")
+	}
+}
