@@ -430,11 +430,10 @@ func (m *Manager) Revoke(ctx context.Context, id, reason string) (store.Session,
 		return store.Session{}, ErrNotFound
 	}
 	// Evict even on error: the revocation may have committed before the
-	// error (a context that ended while waiting for the fsync), and a cache
-	// miss costs one store read.
+	// error (an fsync that failed after the commit), and a cache miss costs
+	// one store read.
 	m.cache.evict(id)
 	if err != nil {
-		m.distrustCache()
 		return store.Session{}, fmt.Errorf("session: revoke: %w", err)
 	}
 	if s.RevokedAt.Equal(at) && s.RevokeReason == reason {
@@ -492,11 +491,14 @@ func (m *Manager) Forget(reason string, ids ...string) {
 // DenyAccessToken revokes one access token until its expiry: durable and
 // on the feed before it returns, refused on this node at once.
 func (m *Manager) DenyAccessToken(ctx context.Context, jti, userID string, expires time.Time, reason string) error {
-	if err := m.st.DenyAccessToken(ctx, jti, userID, expires, m.now(), reason); err != nil {
-		return fmt.Errorf("session: deny access token: %w", err)
-	}
+	err := m.st.DenyAccessToken(ctx, jti, userID, expires, m.now(), reason)
+	// Deny here even on error: the denial may have committed, and denying
+	// a token its owner asked to revoke is never wrong.
 	m.deny(jti, expires.UnixNano())
 	m.signal()
+	if err != nil {
+		return fmt.Errorf("session: deny access token: %w", err)
+	}
 	return nil
 }
 

@@ -43,22 +43,27 @@ func newWALSyncer(dbPath string) *walSyncer {
 }
 
 // sync returns once everything committed before the call is on stable
-// storage, or with ctx's error if that takes longer than ctx allows.
+// storage, or with ctx's error if that takes longer than ctx allows. The
+// fsync runs in its own goroutine, so no caller is held past its deadline.
 func (w *walSyncer) sync(ctx context.Context) error {
 	w.mu.Lock()
 	w.requested++
 	mine := w.requested
 	for {
-		if w.failed != nil {
-			w.mu.Unlock()
-			return fmt.Errorf("sqlite: an earlier fsync failed; restart after checking the disk: %w", w.failed)
-		}
 		if w.synced >= mine {
+			// Durable before anything failed.
 			w.mu.Unlock()
 			return nil
 		}
+		if w.failed != nil {
+			w.mu.Unlock()
+			return fmt.Errorf("sqlite: cannot make writes durable; restart after checking the disk: %w", w.failed)
+		}
 		if !w.syncing {
-			break
+			// Start an fsync for every ticket handed out so far.
+			w.syncing = true
+			w.done = make(chan struct{})
+			go w.run(w.requested, w.done)
 		}
 		done := w.done
 		w.mu.Unlock()
@@ -69,15 +74,11 @@ func (w *walSyncer) sync(ctx context.Context) error {
 		}
 		w.mu.Lock()
 	}
-	// Become the syncer for every ticket handed out so far. The fsync
-	// itself runs to the end whatever ctx says: others wait on it.
-	w.syncing = true
-	w.done = make(chan struct{})
-	target := w.requested
-	w.mu.Unlock()
+}
 
+// run is one fsync covering tickets up to target.
+func (w *walSyncer) run(target uint64, done chan struct{}) {
 	err := w.fsyncFn()
-
 	w.mu.Lock()
 	w.syncing = false
 	if err == nil {
@@ -85,12 +86,8 @@ func (w *walSyncer) sync(ctx context.Context) error {
 	} else {
 		w.failed = err
 	}
-	close(w.done)
+	close(done)
 	w.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("sqlite: fsync: %w", err)
-	}
-	return nil
 }
 
 // fsync syncs the WAL, reopening it if SQLite replaced the file.
@@ -126,6 +123,17 @@ func (w *walSyncer) fsync() error {
 func (w *walSyncer) close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	// Let a running fsync finish with the file before closing it, and
+	// refuse to start another.
+	for w.syncing {
+		done := w.done
+		w.mu.Unlock()
+		<-done
+		w.mu.Lock()
+	}
+	if w.failed == nil {
+		w.failed = errors.New("store closed")
+	}
 	if w.f != nil {
 		return w.f.Close()
 	}

@@ -100,3 +100,35 @@ func TestGroupCommitWaitHonoursContext(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCloseWaitsForFsync: closing the syncer waits for a running fsync to
+// be done with the file, and no fsync starts after it.
+func TestCloseWaitsForFsync(t *testing.T) {
+	w := newWALSyncer("/nonexistent")
+	stall, entered := make(chan struct{}), make(chan struct{})
+	w.fsyncFn = func() error {
+		close(entered)
+		<-stall
+		return nil
+	}
+	synced := make(chan error)
+	go func() { synced <- w.sync(context.Background()) }()
+	<-entered
+	closed := make(chan error)
+	go func() { closed <- w.close() }()
+	select {
+	case <-closed:
+		t.Fatal("close returned while an fsync was running")
+	default:
+	}
+	close(stall)
+	if err := <-synced; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if err := w.sync(context.Background()); err == nil {
+		t.Fatal("a sync after close was acknowledged")
+	}
+}

@@ -235,7 +235,7 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	return s.durable(ctx)
+	return s.durable(context.WithoutCancel(ctx))
 }
 
 // exec runs one write statement and returns once it is durable.
@@ -244,9 +244,14 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 	if err != nil {
 		return nil, err
 	}
-	return res, s.durable(ctx)
+	return res, s.durable(context.WithoutCancel(ctx))
 }
 
+// durable waits for the group-commit fsync. Writers pass a context that
+// cannot be cancelled: once committed, a write's only honest outcomes are
+// "durable" or "the disk failed"; an error because the caller gave up would
+// leave a committed revocation or session that its caller believes failed.
+// Readers of the feed pass theirs: they can give up and read again.
 func (s *Store) durable(ctx context.Context) error {
 	if s.wal == nil {
 		return nil
