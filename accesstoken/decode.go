@@ -264,26 +264,43 @@ func (d *decoder) strs() ([]string, error) {
 	if d.next() != '[' {
 		return nil, errors.New("not an array")
 	}
-	d.i++
 	out := make([]string, 0, 1)
+	err := d.elements(func() error {
+		s, err := d.str()
+		out = append(out, s)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// elements calls elem for each element of the array at the next token;
+// elem must consume the element.
+func (d *decoder) elements(elem func() error) error {
+	if d.depth++; d.depth > maxDepth {
+		return errSyntax
+	}
+	d.i++
 	if d.next() == ']' {
 		d.i++
-		return out, nil
+		d.depth--
+		return nil
 	}
 	for {
-		s, err := d.str()
-		if err != nil {
-			return nil, err
+		if err := elem(); err != nil {
+			return err
 		}
-		out = append(out, s)
 		switch d.next() {
 		case ',':
 			d.i++
 		case ']':
 			d.i++
-			return out, nil
+			d.depth--
+			return nil
 		default:
-			return nil, errSyntax
+			return errSyntax
 		}
 	}
 }
@@ -294,30 +311,7 @@ func (d *decoder) skip() error {
 	case c == '{':
 		return d.members(func(string) error { return d.skip() })
 	case c == '[':
-		if d.depth++; d.depth > maxDepth {
-			return errSyntax
-		}
-		d.i++
-		if d.next() == ']' {
-			d.i++
-			d.depth--
-			return nil
-		}
-		for {
-			if err := d.skip(); err != nil {
-				return err
-			}
-			switch d.next() {
-			case ',':
-				d.i++
-			case ']':
-				d.i++
-				d.depth--
-				return nil
-			default:
-				return errSyntax
-			}
-		}
+		return d.elements(d.skip)
 	case c == '"':
 		_, err := d.str()
 		return err

@@ -39,41 +39,13 @@ func (r Result) CPUPerRequest() time.Duration {
 type NewRequest func(r *rand.Rand) *http.Request
 
 // Closed runs conns workers, each sending its next request when the last
-// answered, for d. Closed-loop load measures throughput; latency
-// percentiles from it would be skewed, so none are reported.
+// answered, for d, on a fresh client. Closed-loop load measures
+// throughput; latency percentiles from it would be skewed, so none are
+// reported.
 func Closed(ctx context.Context, conns int, d time.Duration, mk NewRequest) Result {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}}
+	client := NewClient(conns)
 	defer client.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	var n, fails atomic.Int64
-	var wg sync.WaitGroup
-	start, cpu := time.Now(), processCPU()
-	for range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-			for ctx.Err() == nil {
-				res, err := client.Do(mk(r).WithContext(ctx))
-				if err != nil {
-					if ctx.Err() == nil {
-						fails.Add(1)
-					}
-					continue
-				}
-				io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				if res.StatusCode >= 300 {
-					fails.Add(1)
-					continue
-				}
-				n.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	return Result{Requests: n.Load(), Failures: fails.Load(), Elapsed: time.Since(start), CPU: processCPU() - cpu}
+	return ClosedOn(ctx, client, conns, d, mk)
 }
 
 // NewClient is a load generator's HTTP client for conns connections.

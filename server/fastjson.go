@@ -122,9 +122,11 @@ var (
 	noStore  = []string{"no-store"}
 )
 
-func writeWhoami(w http.ResponseWriter, r *whoamiResponse) {
+// writeAppended answers 200 with the JSON appendJSON writes for v, built in
+// a pooled buffer, uncacheable.
+func writeAppended[T any](w http.ResponseWriter, v *T, appendJSON func([]byte, *T) []byte) {
 	bp := bufPool.Get().(*[]byte)
-	b := appendWhoami((*bp)[:0], r)
+	b := appendJSON((*bp)[:0], v)
 	h := w.Header()
 	h["Content-Type"] = jsonType
 	h["Cache-Control"] = noStore
@@ -181,17 +183,4 @@ func appendIntField(b []byte, name string, n int64) []byte {
 		return b
 	}
 	return strconv.AppendInt(append(b, name...), n, 10)
-}
-
-// writeIntrospection writes an RFC 7662 §2.2 answer.
-func writeIntrospection(w http.ResponseWriter, r *introspection) {
-	bp := bufPool.Get().(*[]byte)
-	b := appendIntrospection((*bp)[:0], r)
-	h := w.Header()
-	h["Content-Type"] = jsonType
-	h["Cache-Control"] = noStore
-	w.WriteHeader(http.StatusOK)
-	w.Write(b)
-	*bp = b
-	bufPool.Put(bp)
 }

@@ -108,6 +108,12 @@ func parseForm(body string) (url.Values, string) {
 		}
 		return v, ""
 	}
+	return parseFormSlow(body)
+}
+
+// parseFormSlow is url.ParseQuery followed by the strict checks: the
+// general case, and the reference the fast path is fuzzed against.
+func parseFormSlow(body string) (url.Values, string) {
 	v, err := url.ParseQuery(body)
 	if err != nil {
 		return nil, "malformed form body"

@@ -82,7 +82,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
 		return
 	}
-	writeIntrospection(w, &out)
+	writeAppended(w, &out, appendIntrospection) // RFC 7662 §2.2
 }
 
 // introspect returns the token's state. Its error is only for a store that

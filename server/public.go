@@ -198,7 +198,7 @@ func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, p *princip
 		// Lets a page that was reloaded recover its CSRF token.
 		resp.CSRFToken = p.session.CSRFToken
 	}
-	writeWhoami(w, &resp)
+	writeAppended(w, &resp, appendWhoami)
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *principal) {

@@ -76,26 +76,38 @@ func TestGroupCommitError(t *testing.T) {
 	}
 }
 
+// stalledSync returns a syncer whose first fsync, started by a caller
+// running in the background, hangs until release; first has that caller's
+// result.
+func stalledSync(t *testing.T) (w *walSyncer, first <-chan error, release func()) {
+	t.Helper()
+	w = newWALSyncer("/nonexistent")
+	stall, entered := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	w.fsyncFn = func() error {
+		once.Do(func() {
+			close(entered)
+			<-stall
+		})
+		return nil
+	}
+	res := make(chan error, 1)
+	go func() { res <- w.sync(context.Background()) }()
+	<-entered
+	return w, res, func() { close(stall) }
+}
+
 // TestGroupCommitWaitHonoursContext: a caller waiting behind a stalled
 // fsync leaves when its context ends, with an error (its write is not
 // acknowledged), instead of hanging with the disk.
 func TestGroupCommitWaitHonoursContext(t *testing.T) {
-	w := newWALSyncer("/nonexistent")
-	stall, entered := make(chan struct{}), make(chan struct{})
-	w.fsyncFn = func() error {
-		close(entered)
-		<-stall
-		return nil
-	}
-	first := make(chan error)
-	go func() { first <- w.sync(context.Background()) }()
-	<-entered // the first caller is now inside a stalled fsync
+	w, first, release := stalledSync(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := w.sync(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("a waiter behind a stalled fsync: %v, want context.Canceled", err)
 	}
-	close(stall)
+	release()
 	if err := <-first; err != nil {
 		t.Fatal(err)
 	}
@@ -104,16 +116,7 @@ func TestGroupCommitWaitHonoursContext(t *testing.T) {
 // TestCloseWaitsForFsync: closing the syncer waits for a running fsync to
 // be done with the file, and no fsync starts after it.
 func TestCloseWaitsForFsync(t *testing.T) {
-	w := newWALSyncer("/nonexistent")
-	stall, entered := make(chan struct{}), make(chan struct{})
-	w.fsyncFn = func() error {
-		close(entered)
-		<-stall
-		return nil
-	}
-	synced := make(chan error)
-	go func() { synced <- w.sync(context.Background()) }()
-	<-entered
+	w, first, release := stalledSync(t)
 	closed := make(chan error)
 	go func() { closed <- w.close() }()
 	select {
@@ -121,8 +124,8 @@ func TestCloseWaitsForFsync(t *testing.T) {
 		t.Fatal("close returned while an fsync was running")
 	default:
 	}
-	close(stall)
-	if err := <-synced; err != nil {
+	release()
+	if err := <-first; err != nil {
 		t.Fatal(err)
 	}
 	if err := <-closed; err != nil {
