@@ -104,6 +104,10 @@ func TestAcknowledgedMeansSynced(t *testing.T) {
 			if err := tt.op(s); !errors.Is(err, disk) {
 				t.Fatalf("acknowledged without a good fsync: err = %v", err)
 			}
+			// And the store says it is not ready (readyz pings it).
+			if err := s.Ping(ctx); !errors.Is(err, disk) {
+				t.Fatalf("Ping after a failed fsync: %v, want the failure", err)
+			}
 		})
 	}
 }

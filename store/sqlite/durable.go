@@ -76,6 +76,13 @@ func (w *walSyncer) sync(ctx context.Context) error {
 	}
 }
 
+// err is the sticky failure, if any.
+func (w *walSyncer) err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
+}
+
 // run is one fsync covering tickets up to target.
 func (w *walSyncer) run(target uint64, done chan struct{}) {
 	err := w.fsyncFn()

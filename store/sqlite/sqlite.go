@@ -166,6 +166,13 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
 	}
+	// After a failed fsync every write is refused: not ready, so a load
+	// balancer sends traffic elsewhere.
+	if s.wal != nil {
+		if err := s.wal.err(); err != nil {
+			return fmt.Errorf("sqlite: ping: %w", err)
+		}
+	}
 	return nil
 }
 
