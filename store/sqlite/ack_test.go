@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/store"
-	"github.com/tessera-auth/tessera/token"
 )
 
 // TestAcknowledgedMeansSynced: with a disk whose fsync fails, every write
@@ -19,15 +18,8 @@ import (
 func TestAcknowledgedMeansSynced(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	hash := func() token.Hash {
-		tok, err := token.New(token.Refresh)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok.Hash()
-	}
-	sess := store.Session{ID: "s1", TokenHash: hash(), UserID: "u1", CreatedAt: now, AuthTime: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}
-	refresh := store.RefreshToken{Hash: hash(), SessionID: "s1", ClientID: "app", Scope: "read", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	sess := store.Session{ID: "s1", TokenHash: hashOf(t), UserID: "u1", CreatedAt: now, AuthTime: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}
+	refresh := store.RefreshToken{Hash: hashOf(t), SessionID: "s1", ClientID: "app", Scope: "read", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	// setup runs with a healthy disk; op runs after fsync starts failing.
 	for _, tt := range []struct {
 		name  string
@@ -61,11 +53,11 @@ func TestAcknowledgedMeansSynced(t *testing.T) {
 			}
 			return s.CreateRefreshToken(ctx, refresh)
 		}, func(s *Store) error {
-			_, err := s.RotateRefreshToken(ctx, refresh.Hash, store.RotateRequest{ClientID: "app", Successor: hash(), Now: now, TTL: time.Hour})
+			_, err := s.RotateRefreshToken(ctx, refresh.Hash, store.RotateRequest{ClientID: "app", Successor: hashOf(t), Now: now, TTL: time.Hour})
 			return err
 		}},
 		{"CreateAccessToken", nil, func(s *Store) error {
-			return s.CreateAccessToken(ctx, store.AccessToken{Hash: hash(), ID: "jti-2", ClientID: "c1", Subject: "c1", CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+			return s.CreateAccessToken(ctx, store.AccessToken{Hash: hashOf(t), ID: "jti-2", ClientID: "c1", Subject: "c1", CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
 		}},
 		{"Revocations", func(s *Store) error { return s.DenyAccessToken(ctx, "jti-1", "u1", now.Add(time.Hour), now, "revoked") },
 			func(s *Store) error {
