@@ -76,7 +76,7 @@ func signVerify(t *testing.T, ks *Keyset) string {
 		t.Fatal(err)
 	}
 	compact, _ := obj.CompactSerialize()
-	parsed, err := jose.ParseSigned(compact, []jose.SignatureAlgorithm{s.Alg})
+	parsed, err := jose.ParseSignedCompact(compact, []jose.SignatureAlgorithm{s.Alg})
 	if err != nil {
 		t.Fatal(err)
 	}

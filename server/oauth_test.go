@@ -161,7 +161,7 @@ func TestRefreshGrant(t *testing.T) {
 
 	// A public client's refresh tokens need its client_id; logout ends them.
 	cid, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true, "scopes": []string{"profile"}})
-	at, rt := login(map[string]string{"client_id": cid})
+	_, rt := login(map[string]string{"client_id": cid})
 	wantOAuthError(t, refresh(rt), 400, "invalid_grant")
 	r = e.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {cid}})
 	if r.StatusCode != 200 || r.json(t)["scope"] != "profile" {
