@@ -181,7 +181,7 @@ func unknownCommand(cmd *cobra.Command, args []string) error {
 // noArgs refuses stray positional arguments.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return usagef("%s takes no arguments, got %q", cmd.CommandPath(), args[0])
+		return usagef("%s: unexpected argument %q", cmd.CommandPath(), args[0])
 	}
 	return nil
 }
