@@ -125,9 +125,13 @@ func (c *cli) newRootCmd() *cobra.Command {
 		c.newVersionCmd(),
 	)
 	root.InitDefaultCompletionCmd()
+	root.InitDefaultHelpCmd()
 	for _, sub := range root.Commands() {
-		if sub.Name() == "completion" {
+		switch sub.Name() {
+		case "completion":
 			c.group(sub)
+		case "help":
+			sub.Args = helpTopic
 		}
 	}
 	markFailures(root)
@@ -176,6 +180,14 @@ func unknownCommand(cmd *cobra.Command, args []string) error {
 		msg += "; did you mean " + strings.Join(s, " or ") + "?"
 	}
 	return usageError{errors.New(msg)}
+}
+
+// helpTopic refuses "tessera help frobnicate" as an unknown command.
+func helpTopic(cmd *cobra.Command, args []string) error {
+	if _, rest, err := cmd.Root().Find(args); err != nil || len(rest) > 0 {
+		return usagef("unknown help topic %q", strings.Join(args, " "))
+	}
+	return nil
 }
 
 // noArgs refuses stray positional arguments.

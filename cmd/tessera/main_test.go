@@ -428,6 +428,8 @@ func TestCLIRefusesBeforeOpening(t *testing.T) {
 		{[]string{"user"}, "Usage:"},
 		{[]string{"keys", "delete"}, `unknown command "delete"`},
 		{[]string{"completion", "tcsh"}, `unknown command "tcsh"`},
+		{[]string{"help", "frobnicate"}, `unknown help topic "frobnicate"`},
+		{[]string{"help", "user", "frob"}, `unknown help topic "user frob"`},
 		{[]string{"serve", "extra"}, `unexpected`},
 		{[]string{"serve", "--nope"}, "flag provided but not defined: --nope"},
 		{[]string{"migrate", "extra"}, `"extra"`},
