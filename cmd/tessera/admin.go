@@ -234,11 +234,11 @@ Running servers learn of it from the revocation feed within one poll.`,
 			byUser := cmd.Flags().Changed("user")
 			switch {
 			case len(args) > 1:
-				return usagef("%s: unexpected argument %q", cmd.CommandPath(), args[1])
+				return usagef("unexpected argument %q", args[1])
 			case byUser && len(args) == 1:
-				return usagef("%s takes a session ID or --user NAME, not both", cmd.CommandPath())
+				return usagef("give a session ID or --user NAME, not both")
 			case !byUser && len(args) == 0:
-				return usagef("%s needs a session ID or --user NAME", cmd.CommandPath())
+				return usagef("missing argument: a session ID or --user NAME")
 			}
 			return nil
 		},

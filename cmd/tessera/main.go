@@ -82,7 +82,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case errors.Is(err, errUsage):
 		return exitUsage
 	case errors.As(err, &ue) || !errors.As(err, &f):
-		fmt.Fprintf(stderr, "tessera: %v\nRun '%s --help' for usage.\n", err, cmd.CommandPath())
+		if cmd == nil {
+			cmd = root
+		}
+		fmt.Fprintf(stderr, "%s: %v\nRun '%[1]s --help' for usage.\n", cmd.CommandPath(), err)
 		return exitUsage
 	default:
 		fmt.Fprintln(stderr, "tessera:", err)
@@ -175,7 +178,7 @@ func unknownCommand(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return nil
 	}
-	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	msg := fmt.Sprintf("unknown command %q", args[0])
 	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
 		msg += "; did you mean " + strings.Join(s, " or ") + "?"
 	}
@@ -193,7 +196,7 @@ func helpTopic(cmd *cobra.Command, args []string) error {
 // noArgs refuses stray positional arguments.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return usagef("%s: unexpected argument %q", cmd.CommandPath(), args[0])
+		return usagef("unexpected argument %q", args[0])
 	}
 	return nil
 }
@@ -203,9 +206,9 @@ func exactArgs(names ...string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		switch {
 		case len(args) < len(names):
-			return usagef("%s needs %s", cmd.CommandPath(), strings.Join(names[len(args):], " "))
+			return usagef("missing argument %s", strings.Join(names[len(args):], " "))
 		case len(args) > len(names):
-			return usagef("%s: unexpected argument %q", cmd.CommandPath(), args[len(names)])
+			return usagef("unexpected argument %q", args[len(names)])
 		}
 		return nil
 	}
