@@ -425,6 +425,8 @@ func TestCLIRefusesBeforeOpening(t *testing.T) {
 	}{
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"user", "frob"}, `tessera user: unknown command "frob"`},
+		{[]string{"usr", "list"}, `unknown command "usr"; did you mean user?`},
+		{[]string{"user", "lst"}, `did you mean list?`},
 		{[]string{"user"}, "Usage:"},
 		{[]string{"keys", "delete"}, `unknown command "delete"`},
 		{[]string{"completion", "tcsh"}, `unknown command "tcsh"`},
