@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/session"
@@ -18,65 +19,63 @@ import (
 	"golang.org/x/term"
 )
 
-func cmdMigrate(args []string, stdout, stderr io.Writer) error {
-	var cf commonFlags
-	fs := newFlagSet("migrate", stderr, &cf)
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
+func (c *cli) newMigrateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Create the store if needed, apply schema migrations and exit",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := loadConfig(c.flags)
+			if err != nil {
+				return err
+			}
+			st, path, err := openStore(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			v := 0
+			if sv, ok := st.(interface {
+				SchemaVersion(context.Context) (int, error)
+			}); ok {
+				v, _ = sv.SchemaVersion(ctx)
+			}
+			fmt.Fprintf(c.stdout, "%s: schema at version %d\n", path, v)
+			return nil
+		},
 	}
-	c, err := loadConfig(cf)
-	if err != nil {
-		return err
-	}
-	st, path, err := openStore(context.Background(), c)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	v := 0
-	if sv, ok := st.(interface {
-		SchemaVersion(context.Context) (int, error)
-	}); ok {
-		v, _ = sv.SchemaVersion(context.Background())
-	}
-	fmt.Fprintf(stdout, "%s: schema at version %d\n", path, v)
-	return nil
 }
 
-func cmdUser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, "usage: tessera user add NAME [--password-stdin] | tessera user list\n")
-		return errUsage
-	}
-	var cf commonFlags
-	fs := newFlagSet("user "+args[0], stderr, &cf)
-	pwStdin := fs.Bool("password-stdin", false, "read the password from standard input (first line)")
-	pos, err := parseFlags(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	c, st, err := openForCommand(ctx, cf)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+func (c *cli) newUserCmd() *cobra.Command {
+	cmd := c.group(&cobra.Command{Use: "user", Short: "Add and list users"})
+	add := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Add a user and print its id",
+		Long: `Add a user and print its id.
 
-	switch args[0] {
-	case "add":
-		if len(pos) != 1 {
-			fmt.Fprint(stderr, "usage: tessera user add NAME [--password-stdin]\n")
-			return errUsage
-		}
-		pw, err := readPassword(stdin, stderr, *pwStdin)
+The password is read from standard input (its first line) with
+--password-stdin; otherwise a terminal prompts for it twice.`,
+		Example: "  echo 'correct horse battery staple' | tessera user add alice --password-stdin",
+		Args:    exactArgs("NAME"),
+	}
+	pwStdin := add.Flags().Bool("password-stdin", false, "read the password from standard input (first line)")
+	add.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		cfg, st, err := openForCommand(ctx, c.flags)
 		if err != nil {
 			return err
 		}
-		an, err := newAuthenticator(c, st, nil)
+		defer st.Close()
+		pw, err := readPassword(c.stdin, c.stderr, *pwStdin)
 		if err != nil {
 			return err
 		}
-		u, err := an.CreateUser(ctx, pos[0], pw)
+		an, err := newAuthenticator(cfg, st, nil)
+		if err != nil {
+			return err
+		}
+		u, err := an.CreateUser(ctx, args[0], pw)
 		var pe *password.PolicyError
 		switch {
 		case errors.As(err, &pe):
@@ -84,26 +83,52 @@ func cmdUser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		case errors.Is(err, authn.ErrInvalidUsername):
 			return errors.New("usernames are 1 to 64 characters of a-z, 0-9 and . _ @ + -")
 		case errors.Is(err, authn.ErrUsernameTaken):
-			return fmt.Errorf("user %q already exists", pos[0])
+			return fmt.Errorf("user %q already exists", args[0])
 		case err != nil:
 			return err
 		}
-		fmt.Fprintln(stdout, u.ID)
+		fmt.Fprintln(c.stdout, u.ID)
 		return nil
-	case "list":
+	}
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List users",
+		Args:  noArgs,
+	}
+	out := addOutputFlag(list)
+	list.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx := cmd.Context()
+		_, st, err := openExisting(ctx, c.flags)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
 		us, err := st.ListUsers(ctx)
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		if *out == "json" {
+			type userJSON struct {
+				ID        string     `json:"id"`
+				Username  string     `json:"username"`
+				CreatedAt *time.Time `json:"created_at,omitempty"`
+			}
+			js := make([]userJSON, 0, len(us))
+			for _, u := range us {
+				js = append(js, userJSON{u.ID, u.Username, jsonTime(u.CreatedAt)})
+			}
+			return writeJSON(c.stdout, js)
+		}
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tUSERNAME\tCREATED")
 		for _, u := range us {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.ID, u.Username, u.CreatedAt.Format(time.RFC3339))
 		}
 		return tw.Flush()
 	}
-	fmt.Fprintf(stderr, "tessera user: unknown subcommand %q\n", args[0])
-	return errUsage
+	cmd.AddCommand(add, list)
+	return cmd
 }
 
 // readPassword reads from stdin (first line) or prompts twice on a terminal.
@@ -137,108 +162,157 @@ func readPassword(stdin io.Reader, stderr io.Writer, fromStdin bool) (string, er
 	return pw, nil
 }
 
-func cmdSession(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, "usage: tessera session list [--user NAME] | tessera session revoke ID | --user NAME\n")
-		return errUsage
+func (c *cli) newSessionCmd() *cobra.Command {
+	cmd := c.group(&cobra.Command{Use: "session", Short: "List and revoke sessions"})
+	list := &cobra.Command{
+		Use:   "list [--user NAME]",
+		Short: "List live sessions, of every user or of one",
+		Args:  noArgs,
 	}
-	var cf commonFlags
-	fs := newFlagSet("session "+args[0], stderr, &cf)
-	userName := fs.String("user", "", "a username")
-	pos, err := parseFlags(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	c, st, err := openForCommand(ctx, cf)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	sm := session.New(st, sessionConfig(c))
-	var user store.User
-	if *userName != "" {
-		name, err := authn.NormalizeUsername(*userName)
-		if err == nil {
-			user, err = st.UserByUsername(ctx, name)
-		}
+	listUser := list.Flags().String("user", "", "only this user's sessions")
+	out := addOutputFlag(list)
+	list.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx := cmd.Context()
+		cfg, st, err := openExisting(ctx, c.flags)
 		if err != nil {
-			return fmt.Errorf("no user %q", *userName)
+			return err
 		}
-	}
-
-	switch args[0] {
-	case "list":
-		users := []store.User{user}
-		if *userName == "" {
-			if users, err = st.ListUsers(ctx); err != nil {
+		defer st.Close()
+		sm := session.New(st, sessionConfig(cfg))
+		var users []store.User
+		if *listUser != "" {
+			u, err := userByName(ctx, st, *listUser)
+			if err != nil {
 				return err
 			}
+			users = []store.User{u}
+		} else if users, err = st.ListUsers(ctx); err != nil {
+			return err
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		type sessionJSON struct {
+			ID         string     `json:"id"`
+			UserID     string     `json:"user_id"`
+			Username   string     `json:"username"`
+			CreatedAt  *time.Time `json:"created_at,omitempty"`
+			LastSeenAt *time.Time `json:"last_seen_at,omitempty"`
+			ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+			IP         string     `json:"ip"`
+			UserAgent  string     `json:"user_agent"`
+			AMR        []string   `json:"amr"`
+			AAL        int        `json:"aal"`
+		}
+		js := []sessionJSON{}
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "SESSION\tUSER\tCREATED\tLAST SEEN\tIP\tAMR")
-		n := 0
 		for _, u := range users {
 			ss, err := sm.List(ctx, u.ID)
 			if err != nil {
 				return err
 			}
 			for _, s := range ss {
-				n++
+				js = append(js, sessionJSON{s.ID, u.ID, u.Username, jsonTime(s.CreatedAt), jsonTime(s.LastSeenAt),
+					jsonTime(s.ExpiresAt), s.IP, s.UserAgent, orEmpty(s.AMR), s.AAL})
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, u.Username, s.CreatedAt.Format(time.RFC3339),
 					s.LastSeenAt.Format(time.RFC3339), s.IP, strings.Join(s.AMR, ","))
 			}
 		}
+		if *out == "json" {
+			return writeJSON(c.stdout, js)
+		}
 		tw.Flush()
-		fmt.Fprintf(stderr, "%d live session(s)\n", n)
+		fmt.Fprintf(c.stderr, "%d live session(s)\n", len(js))
 		return nil
-	case "revoke":
-		switch {
-		case *userName != "" && len(pos) == 0:
-			ids, err := sm.RevokeUser(ctx, user.ID, "", session.ReasonAdmin)
+	}
+
+	revoke := &cobra.Command{
+		Use:   "revoke ID | --user NAME",
+		Short: "Revoke one session, or every session of a user",
+		Long: `Revoke one session, or with --user every session of a user.
+
+Running servers learn of it from the revocation feed within one poll.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			byUser := cmd.Flags().Changed("user")
+			switch {
+			case len(args) > 1:
+				return usagef("unexpected argument %q", args[1])
+			case byUser && len(args) == 1:
+				return usagef("give a session ID or --user NAME, not both")
+			case !byUser && len(args) == 0:
+				return usagef("missing argument: a session ID or --user NAME")
+			}
+			return nil
+		},
+	}
+	revokeUser := revoke.Flags().String("user", "", "revoke every session of this user")
+	revoke.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		cfg, st, err := openExisting(ctx, c.flags)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		// Through the session manager, as the admin API does, so the
+		// revocation reaches the feed that running servers follow.
+		sm := session.New(st, sessionConfig(cfg))
+		if len(args) == 0 {
+			u, err := userByName(ctx, st, *revokeUser)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "revoked %d session(s) of %s\n", len(ids), user.Username)
-			return nil
-		case *userName == "" && len(pos) == 1:
-			if _, err := sm.Revoke(ctx, pos[0], session.ReasonAdmin); err != nil {
-				if errors.Is(err, session.ErrNotFound) {
-					return fmt.Errorf("no session %q", pos[0])
-				}
+			ids, err := sm.RevokeUser(ctx, u.ID, "", session.ReasonAdmin)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "revoked session %s\n", pos[0])
+			fmt.Fprintf(c.stdout, "revoked %d session(s) of %s\n", len(ids), u.Username)
 			return nil
 		}
-		fmt.Fprint(stderr, "usage: tessera session revoke ID | tessera session revoke --user NAME\n")
-		return errUsage
+		if _, err := sm.Revoke(ctx, args[0], session.ReasonAdmin); err != nil {
+			if errors.Is(err, session.ErrNotFound) {
+				return fmt.Errorf("no session %q", args[0])
+			}
+			return err
+		}
+		fmt.Fprintf(c.stdout, "revoked session %s\n", args[0])
+		return nil
 	}
-	fmt.Fprintf(stderr, "tessera session: unknown subcommand %q\n", args[0])
-	return errUsage
+	cmd.AddCommand(list, revoke)
+	return cmd
 }
 
-func cmdPolicy(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "show" {
-		fmt.Fprint(stderr, "usage: tessera policy show [--config FILE]\n")
-		return errUsage
-	}
-	var cf commonFlags
-	fs := newFlagSet("policy show", stderr, &cf)
-	if _, err := parseFlags(fs, args[1:]); err != nil {
-		return err
-	}
-	c, err := loadConfig(cf)
+// userByName finds a user by the name an operator typed.
+func userByName(ctx context.Context, st store.Store, name string) (store.User, error) {
+	n, err := authn.NormalizeUsername(name)
 	if err != nil {
-		return err
+		return store.User{}, fmt.Errorf("no user %q", name)
 	}
-	b, err := c.Policy.YAML()
-	if err != nil {
-		return err
+	u, err := st.UserByUsername(ctx, n)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, fmt.Errorf("no user %q", name)
 	}
-	fmt.Fprintf(stdout, "# effective policy: defaults < %s < TESSERA_* environment\n", orDefault(cf.config, "no config file"))
-	_, err = stdout.Write(b)
-	return err
+	return u, err
+}
+
+func (c *cli) newPolicyCmd() *cobra.Command {
+	cmd := c.group(&cobra.Command{Use: "policy", Short: "Show the lifecycle policy"})
+	cmd.AddCommand(&cobra.Command{
+		Use:   "show",
+		Short: "Print the effective lifecycle policy (defaults < config file < environment)",
+		Args:  noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			cfg, err := loadConfig(c.flags)
+			if err != nil {
+				return err
+			}
+			b, err := cfg.Policy.YAML()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "# effective policy: defaults < %s < TESSERA_* environment\n", orDefault(c.flags.config, "no config file"))
+			_, err = c.stdout.Write(b)
+			return err
+		},
+	})
+	return cmd
 }
 
 func orDefault(s, d string) string {

@@ -1,95 +1,128 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
+	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/tessera-auth/tessera/oauth"
 )
 
-// listFlag collects a repeatable, comma-separable flag.
-type listFlag []string
-
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error {
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			*l = append(*l, p)
+func (c *cli) newClientCmd() *cobra.Command {
+	cmd := c.group(&cobra.Command{Use: "client", Short: "Register and list OAuth clients"})
+	add := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Register an OAuth client and print its id and (once) its secret",
+		Long: `Register an OAuth client and print its id and, for a confidential client,
+its secret: only a keyed hash of the secret is kept, so store it now.`,
+		Example: `  tessera client add billing --scope invoices.read,invoices.write
+  tessera client add spa --public --grant refresh_token`,
+		Args: exactArgs("NAME"),
+	}
+	f := add.Flags()
+	// StringSlice: repeatable and comma-separable, as before.
+	grants := f.StringSlice("grant", nil, "allowed grant type: client_credentials (default) or refresh_token; repeatable")
+	scopes := f.StringSlice("scope", nil, "allowed scope; repeatable or comma-separated")
+	public := f.Bool("public", false, "a public client (SPA, mobile app): no secret")
+	secretStdin := f.Bool("secret-stdin", false, "read the client secret from stdin instead of generating one")
+	format := f.String("token-format", "jwt", "access tokens: jwt (verified locally) or opaque (validated by introspection)")
+	add.RegisterFlagCompletionFunc("grant", cobra.FixedCompletions([]string{"client_credentials", "refresh_token"}, cobra.ShellCompDirectiveNoFileComp))
+	add.RegisterFlagCompletionFunc("token-format", cobra.FixedCompletions([]string{"jwt", "opaque"}, cobra.ShellCompDirectiveNoFileComp))
+	add.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		cfg, st, err := openForCommand(ctx, c.flags)
+		if err != nil {
+			return err
 		}
+		defer st.Close()
+		secret := ""
+		if *secretStdin {
+			if secret, err = readPassword(c.stdin, c.stderr, true); err != nil {
+				return err
+			}
+		}
+		kr, err := openKeyset(ctx, cfg, st, nil)
+		if err != nil {
+			return err
+		}
+		svc, _, err := newOAuth(cfg, st, kr, nil, nil, nil)
+		if err != nil {
+			return err
+		}
+		cl, sec, err := svc.RegisterClient(ctx, oauth.ClientSpec{Name: args[0], Grants: trimAll(*grants), Scopes: trimAll(*scopes),
+			Public: *public, Secret: secret, TokenFormat: *format})
+		var oe *oauth.Error
+		if errors.As(err, &oe) {
+			return errors.New(oe.Description)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "client_id:     %s\n", cl.ID)
+		if sec != "" && !*secretStdin {
+			fmt.Fprintf(c.stdout, "client_secret: %s\n", sec)
+			fmt.Fprintln(c.stderr, "Store the secret now: only a keyed hash of it is kept.")
+		}
+		return nil
 	}
-	return nil
-}
 
-func cmdClient(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "add" && args[0] != "list") {
-		fmt.Fprint(stderr, "usage: tessera client add NAME [--grant G]... [--scope S]... [--public] [--secret-stdin] [--token-format jwt|opaque] | tessera client list\n")
-		return errUsage
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List OAuth clients",
+		Args:  noArgs,
 	}
-	var cf commonFlags
-	fs := newFlagSet("client "+args[0], stderr, &cf)
-	var grants, scopes listFlag
-	fs.Var(&grants, "grant", "allowed grant type: client_credentials (default) or refresh_token; repeatable")
-	fs.Var(&scopes, "scope", "allowed scope; repeatable or comma-separated")
-	public := fs.Bool("public", false, "a public client (SPA, mobile app): no secret")
-	secretStdin := fs.Bool("secret-stdin", false, "read the client secret from stdin instead of generating one")
-	format := fs.String("token-format", "jwt", "access tokens: jwt (verified locally) or opaque (validated by introspection)")
-	pos, err := parseFlags(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	c, st, err := openForCommand(ctx, cf)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if args[0] == "list" {
+	out := addOutputFlag(list)
+	list.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx := cmd.Context()
+		_, st, err := openExisting(ctx, c.flags)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
 		cs, err := st.ListClients(ctx)
 		if err != nil {
 			return err
 		}
+		// client_id, client_name and grant_types are RFC 7591 metadata names.
+		type clientJSON struct {
+			ClientID    string     `json:"client_id"`
+			ClientName  string     `json:"client_name"`
+			Type        string     `json:"client_type"`
+			GrantTypes  []string   `json:"grant_types"`
+			Scopes      []string   `json:"scopes"`
+			TokenFormat string     `json:"token_format"`
+			CreatedAt   *time.Time `json:"created_at,omitempty"`
+		}
+		js := make([]clientJSON, 0, len(cs))
 		for _, x := range cs {
 			kind := "confidential"
 			if x.SecretHash == nil {
 				kind = "public"
 			}
-			fmt.Fprintf(stdout, "%s\t%s\t%s\tgrants=%s\tscopes=%s\n", x.ID, x.Name, kind, strings.Join(x.Grants, ","), strings.Join(x.Scopes, ","))
+			if *out != "json" {
+				fmt.Fprintf(c.stdout, "%s\t%s\t%s\tgrants=%s\tscopes=%s\n", x.ID, x.Name, kind, strings.Join(x.Grants, ","), strings.Join(x.Scopes, ","))
+			}
+			js = append(js, clientJSON{x.ID, x.Name, kind, orEmpty(x.Grants), orEmpty(x.Scopes), x.TokenFormat, jsonTime(x.CreatedAt)})
+		}
+		if *out == "json" {
+			return writeJSON(c.stdout, js)
 		}
 		return nil
 	}
-	if len(pos) != 1 {
-		fmt.Fprint(stderr, "usage: tessera client add NAME [--grant G]... [--scope S]... [--public] [--secret-stdin]\n")
-		return errUsage
-	}
-	secret := ""
-	if *secretStdin {
-		if secret, err = readPassword(stdin, stderr, true); err != nil {
-			return err
+	cmd.AddCommand(add, list)
+	return cmd
+}
+
+// trimAll drops the spaces around and the empty items of a comma-separated
+// flag's values ("a, b,,c").
+func trimAll(l []string) []string {
+	var out []string
+	for _, s := range l {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
 		}
 	}
-	kr, err := openKeyset(ctx, c, st, nil)
-	if err != nil {
-		return err
-	}
-	svc, _, err := newOAuth(c, st, kr, nil, nil, nil)
-	if err != nil {
-		return err
-	}
-	cl, sec, err := svc.RegisterClient(ctx, oauth.ClientSpec{Name: pos[0], Grants: grants, Scopes: scopes, Public: *public, Secret: secret, TokenFormat: *format})
-	var oe *oauth.Error
-	if errors.As(err, &oe) {
-		return errors.New(oe.Description)
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "client_id:     %s\n", cl.ID)
-	if sec != "" && !*secretStdin {
-		fmt.Fprintf(stdout, "client_secret: %s\n", sec)
-		fmt.Fprintln(stderr, "Store the secret now: only a keyed hash of it is kept.")
-	}
-	return nil
+	return out
 }

@@ -3,13 +3,18 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -39,7 +44,11 @@ var cheap = []string{"TESSERA_POLICY_PASSWORD_ARGON2_MEMORY_KIB=64", "TESSERA_PO
 
 func tessera(t *testing.T, data, stdin string, env []string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(binary, append(args, "--data", data)...)
+	// The bound only ends a command that should have exited at once (a
+	// serve that was not refused) instead of hanging the test run.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, append(args, "--data", data)...)
 	cmd.Env = append(append(os.Environ(), cheap...), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
@@ -202,6 +211,19 @@ func TestCLIRevocationReachesRunningServer(t *testing.T) {
 	}
 	// The server learns of it from the revocation feed within one poll (1s).
 	waitFor(t, 5*time.Second, func() bool { return whoami(t, r, a) == 401 })
+	out, _, _ = tessera(t, data, "", nil, "session", "list", "-o", "json")
+	var live []struct {
+		ID, UserID, Username string
+		CreatedAt            time.Time `json:"created_at"`
+	}
+	if err := json.Unmarshal([]byte(out), &live); err != nil || len(live) != 2 || live[0].Username != "bob" || live[0].CreatedAt.IsZero() {
+		t.Fatalf("session list -o json: %v\n%s", err, out)
+	}
+	for _, s := range live {
+		if s.ID == aID {
+			t.Fatalf("session list -o json shows the revoked session:\n%s", out)
+		}
+	}
 	if whoami(t, r, b) != 200 {
 		t.Fatal("another session was revoked")
 	}
@@ -257,45 +279,59 @@ func TestRevocationSurvivesKill9(t *testing.T) {
 	}
 }
 
+// TestCLI runs each case on a data folder of its own, set up by the case's
+// own commands, so any case runs alone (go test -run 'TestCLI/user_list')
+// and in any order.
 func TestCLI(t *testing.T) {
-	data := t.TempDir()
+	var (
+		migrated = [][]string{{"migrate"}}
+		withDan  = [][]string{{"user", "add", "dan", "--password-stdin"}}
+	)
 	tests := []struct {
 		name     string
+		setup    [][]string // commands run first, each must succeed (stdin: pw)
 		stdin    string
 		env      []string
 		args     []string
 		code     int
 		out, err string
 	}{
-		{"no command", "", nil, nil, 2, "", "Usage"},
-		{"unknown command", "", nil, []string{"frobnicate"}, 2, "", "unknown command"},
-		{"help", "", nil, []string{"help"}, 0, "tessera serve", ""},
-		{"migrate", "", nil, []string{"migrate"}, 0, "schema at version 7", ""},
-		{"keys list", "", nil, []string{"keys", "list"}, 0, "active", ""},
-		{"client add", "", nil, []string{"client", "add", "billing", "--scope", "a,b", "--scope", "c"}, 0, "client_secret: tsc_", ""},
-		{"client add public", "", nil, []string{"client", "add", "spa", "--public", "--grant", "refresh_token"}, 0, "client_id:", ""},
-		{"client add own secret", strings.Repeat("s", 40) + "\n", nil, []string{"client", "add", "own", "--secret-stdin"}, 0, "client_id:", ""},
-		{"client add short secret", "short\n", nil, []string{"client", "add", "own2", "--secret-stdin"}, 1, "", "at least 32"},
-		{"client add bad grant", "", nil, []string{"client", "add", "x", "--grant", "password"}, 1, "", "unsupported grant"},
-		{"client list", "", nil, []string{"client", "list"}, 0, "grants=client_credentials\tscopes=a,b,c", ""},
-		{"keys rotate", "", nil, []string{"keys", "rotate"}, 0, "active key is now", ""},
-		{"keys nonsense", "", nil, []string{"keys", "delete"}, 2, "", "usage"},
-		{"bad master key", "", []string{"TESSERA_MASTER_KEY=short"}, []string{"keys", "list"}, 1, "", "master key"},
-		{"user add without name", "", nil, []string{"user", "add"}, 2, "", "usage"},
-		{"weak password", "password\n", nil, []string{"user", "add", "dan", "--password-stdin"}, 1, "", "password refused"},
-		{"no password", "", nil, []string{"user", "add", "dan", "--password-stdin"}, 1, "", "no password"},
-		{"bad username", pw + "\n", nil, []string{"user", "add", "bad name", "--password-stdin"}, 1, "", "usernames are"},
-		{"user add", pw + "\n", nil, []string{"user", "add", "dan", "--password-stdin"}, 0, "-", ""},
-		{"user add twice", pw + "\n", nil, []string{"user", "add", "Dan", "--password-stdin"}, 1, "", "already exists"},
-		{"user list", "", nil, []string{"user", "list"}, 0, "dan", ""},
-		{"revoke unknown", "", nil, []string{"session", "revoke", "nope"}, 1, "", "no session"},
-		{"revoke unknown user", "", nil, []string{"session", "revoke", "--user", "zed"}, 1, "", "no user"},
-		{"policy show", "", []string{"TESSERA_POLICY_SESSION_IDLE_TIMEOUT=15m"}, []string{"policy", "show"}, 0, "idle_timeout: 15m0s", ""},
-		{"bad env", "", []string{"TESSERA_POLICY_SESSION_IDLE_TIMEOUT=soon"}, []string{"policy", "show"}, 1, "", "IDLE_TIMEOUT"},
-		{"bad flag", "", nil, []string{"serve", "--nope"}, 2, "", "flag provided but not defined"},
+		{"no command", nil, "", nil, nil, 2, "", "Usage"},
+		{"unknown command", nil, "", nil, []string{"frobnicate"}, 2, "", "unknown command"},
+		{"help", nil, "", nil, []string{"help"}, 0, "tessera serve", ""},
+		{"migrate", nil, "", nil, []string{"migrate"}, 0, "schema at version 7", ""},
+		{"keys list", migrated, "", nil, []string{"keys", "list"}, 0, "active", ""},
+		{"client add", nil, "", nil, []string{"client", "add", "billing", "--scope", "a,b", "--scope", "c"}, 0, "client_secret: tsc_", ""},
+		{"client add public", nil, "", nil, []string{"client", "add", "spa", "--public", "--grant", "refresh_token"}, 0, "client_id:", ""},
+		{"client add own secret", nil, strings.Repeat("s", 40) + "\n", nil, []string{"client", "add", "own", "--secret-stdin"}, 0, "client_id:", ""},
+		{"client add short secret", nil, "short\n", nil, []string{"client", "add", "own2", "--secret-stdin"}, 1, "", "at least 32"},
+		{"client add bad grant", nil, "", nil, []string{"client", "add", "x", "--grant", "password"}, 1, "", "unsupported grant"},
+		{"client list", [][]string{{"client", "add", "billing", "--scope", "a,b", "--scope", "c"}}, "", nil, []string{"client", "list"}, 0, "grants=client_credentials\tscopes=a,b,c", ""},
+		{"keys rotate", nil, "", nil, []string{"keys", "rotate"}, 0, "active key is now", ""},
+		{"keys nonsense", nil, "", nil, []string{"keys", "delete"}, 2, "", "usage"},
+		{"bad master key", migrated, "", []string{"TESSERA_MASTER_KEY=short"}, []string{"keys", "list"}, 1, "", "master key"},
+		{"user add without name", nil, "", nil, []string{"user", "add"}, 2, "", "usage"},
+		{"weak password", nil, "password\n", nil, []string{"user", "add", "dan", "--password-stdin"}, 1, "", "password refused"},
+		{"no password", nil, "", nil, []string{"user", "add", "dan", "--password-stdin"}, 1, "", "no password"},
+		{"bad username", nil, pw + "\n", nil, []string{"user", "add", "bad name", "--password-stdin"}, 1, "", "usernames are"},
+		{"user add", nil, pw + "\n", nil, []string{"user", "add", "dan", "--password-stdin"}, 0, "-", ""},
+		{"user add twice", withDan, pw + "\n", nil, []string{"user", "add", "Dan", "--password-stdin"}, 1, "", "already exists"},
+		{"user list", withDan, "", nil, []string{"user", "list"}, 0, "dan", ""},
+		{"revoke unknown", migrated, "", nil, []string{"session", "revoke", "nope"}, 1, "", "no session"},
+		{"revoke unknown user", migrated, "", nil, []string{"session", "revoke", "--user", "zed"}, 1, "", "no user"},
+		{"policy show", nil, "", []string{"TESSERA_POLICY_SESSION_IDLE_TIMEOUT=15m"}, []string{"policy", "show"}, 0, "idle_timeout: 15m0s", ""},
+		{"bad env", nil, "", []string{"TESSERA_POLICY_SESSION_IDLE_TIMEOUT=soon"}, []string{"policy", "show"}, 1, "", "IDLE_TIMEOUT"},
+		{"bad flag", nil, "", nil, []string{"serve", "--nope"}, 2, "", "flag provided but not defined"},
+		{"one-dash flags", nil, pw + "\n", nil, []string{"user", "add", "-password-stdin", "fay", "-config="}, 0, "-", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "tessera-data")
+			for _, args := range tt.setup {
+				if out, errOut, code := tessera(t, data, pw+"\n", nil, args...); code != 0 {
+					t.Fatalf("setup %q: exit %d\nstdout: %s\nstderr: %s", args, code, out, errOut)
+				}
+			}
 			out, errOut, code := tessera(t, data, tt.stdin, tt.env, tt.args...)
 			if code != tt.code || !strings.Contains(out, tt.out) || !strings.Contains(errOut, tt.err) {
 				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s", code, tt.code, out, errOut)
@@ -328,5 +364,275 @@ func TestGracefulShutdownFlushesLastSeen(t *testing.T) {
 	seen, _ := time.Parse(time.RFC3339Nano, m["last_seen_at"].(string))
 	if !seen.After(created) {
 		t.Fatalf("last_seen_at %v not after created_at %v: the shutdown flush was lost", seen, created)
+	}
+}
+
+// notExist fails the test if path exists: the command that ran must not
+// have created it.
+func notExist(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		entries, _ := os.ReadDir(path)
+		t.Fatalf("%s exists (%v), holding %v", path, err, entries)
+	}
+}
+
+func TestCLIHelp(t *testing.T) {
+	for _, args := range [][]string{
+		{"--help"}, {"-h"}, {"help"},
+		{"user", "--help"}, {"help", "user"}, {"session", "-h"}, {"client", "--help"}, {"keys", "--help"}, {"policy", "--help"},
+		{"user", "add", "--help"}, {"help", "user", "add"}, {"session", "revoke", "--help"}, {"serve", "--help"},
+		{"client", "add", "--help"}, {"keys", "rotate", "-h"}, {"migrate", "--help"}, {"version", "--help"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "tessera-data")
+			out, errOut, code := tessera(t, data, "", nil, args...)
+			if code != 0 || !strings.Contains(out, "Usage:") || errOut != "" {
+				t.Fatalf("exit %d (want 0, help on stdout)\nstdout: %s\nstderr: %s", code, out, errOut)
+			}
+			notExist(t, data)
+		})
+	}
+	// Group help lists the group's verbs.
+	for group, verbs := range map[string][]string{
+		"":        {"serve", "migrate", "user", "session", "client", "keys", "policy", "version", "completion"},
+		"user":    {"add", "list"},
+		"session": {"list", "revoke"},
+		"client":  {"add", "list"},
+		"keys":    {"list", "rotate"},
+		"policy":  {"show"},
+	} {
+		args := []string{"--help"}
+		if group != "" {
+			args = []string{group, "--help"}
+		}
+		out, _, _ := tessera(t, t.TempDir(), "", nil, args...)
+		_, list, _ := strings.Cut(out, "Available Commands:")
+		for _, v := range verbs {
+			if !regexp.MustCompile(`(?m)^  ` + v + ` `).MatchString(list) {
+				t.Errorf("tessera %s --help does not list %q:\n%s", group, v, out)
+			}
+		}
+	}
+}
+
+// TestCLIRefusesBeforeOpening: a command line that is wrong exits 2 and
+// creates nothing: no data folder, database, admin token or master key.
+func TestCLIRefusesBeforeOpening(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"user", "frob"}, `tessera user: unknown command "frob"`},
+		{[]string{"usr", "list"}, `unknown command "usr"; did you mean user?`},
+		{[]string{"user", "lst"}, `did you mean list?`},
+		{[]string{"user"}, "Usage:"},
+		{[]string{"keys", "delete"}, `unknown command "delete"`},
+		{[]string{"completion", "tcsh"}, `unknown command "tcsh"`},
+		{[]string{"help", "frobnicate"}, `unknown help topic "frobnicate"`},
+		{[]string{"help", "user", "frob"}, `unknown help topic "user frob"`},
+		{[]string{"serve", "extra"}, `tessera serve: unexpected argument "extra"`},
+		{[]string{"serve", "--nope"}, "flag provided but not defined: --nope"},
+		{[]string{"migrate", "extra"}, `"extra"`},
+		{[]string{"user", "add"}, "tessera user add: missing argument NAME"},
+		{[]string{"user", "add", "a", "b", "--password-stdin"}, `unexpected argument "b"`},
+		{[]string{"user", "add", "a", "--nope"}, "flag provided but not defined"},
+		{[]string{"user", "list", "extra"}, `"extra"`},
+		{[]string{"user", "list", "-o", "yaml"}, "want text or json"},
+		{[]string{"session", "revoke"}, "missing argument: a session ID or --user NAME"},
+		{[]string{"session", "revoke", "a", "b"}, `unexpected argument "b"`},
+		{[]string{"session", "revoke", "a", "--user", "bob"}, "not both"},
+		{[]string{"client", "add"}, "missing argument NAME"},
+		{[]string{"client", "add", "a", "b"}, `unexpected argument "b"`},
+		{[]string{"keys", "rotate", "now"}, `"now"`},
+		{[]string{"keys", "list", "-x"}, "flag provided but not defined: -x"},
+		{[]string{"policy", "show", "extra"}, `"extra"`},
+		{[]string{"version", "extra"}, `"extra"`},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "tessera-data")
+			out, errOut, code := tessera(t, data, pw+"\n", nil, tt.args...)
+			if code != 2 || !strings.Contains(errOut, tt.err) {
+				t.Fatalf("exit %d (want 2, %q on stderr)\nstdout: %s\nstderr: %s", code, tt.err, out, errOut)
+			}
+			notExist(t, data)
+		})
+	}
+}
+
+// TestCLIReadOnlyNeedsData: the commands that only read refuse a data
+// folder or database that does not exist, and do not create it.
+func TestCLIReadOnlyNeedsData(t *testing.T) {
+	readers := [][]string{
+		{"user", "list"}, {"user", "list", "-o", "json"}, {"session", "list"}, {"session", "list", "--user", "bob"},
+		{"client", "list"}, {"client", "list", "--output", "json"}, {"keys", "list"}, {"session", "revoke", "--user", "bob"},
+	}
+	for _, args := range readers {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			// No data folder at all.
+			data := filepath.Join(t.TempDir(), "tessera-data")
+			_, errOut, code := tessera(t, data, "", nil, args...)
+			if code != 1 || !strings.Contains(errOut, "no Tessera data in "+data) {
+				t.Fatalf("exit %d (want 1)\nstderr: %s", code, errOut)
+			}
+			notExist(t, data)
+			// A data folder without a database.
+			empty := t.TempDir()
+			if _, errOut, code := tessera(t, empty, "", nil, args...); code != 1 || !strings.Contains(errOut, "no Tessera data") {
+				t.Fatalf("empty folder: exit %d (want 1)\nstderr: %s", code, errOut)
+			}
+			notExist(t, filepath.Join(empty, "tessera.db"))
+			notExist(t, filepath.Join(empty, "master-key"))
+			// --store names a database that does not exist.
+			db := filepath.Join(t.TempDir(), "none.db")
+			if _, errOut, code := tessera(t, empty, "", nil, append(args, "--store", "sqlite:"+db)...); code != 1 || !strings.Contains(errOut, "no Tessera data in "+db) {
+				t.Fatalf("--store: exit %d (want 1)\nstderr: %s", code, errOut)
+			}
+			notExist(t, db)
+		})
+	}
+	// Commands that need no store create none.
+	for _, args := range [][]string{{"policy", "show"}, {"version"}, {"--version"}, {"completion", "bash"}} {
+		data := filepath.Join(t.TempDir(), "tessera-data")
+		if _, errOut, code := tessera(t, data, "", nil, args...); code != 0 {
+			t.Fatalf("%q: exit %d\nstderr: %s", args, code, errOut)
+		}
+		notExist(t, data)
+	}
+}
+
+func TestCLIOutputJSON(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "tessera-data")
+	for _, args := range [][]string{
+		{"user", "add", "dan", "--password-stdin"},
+		{"client", "add", "billing", "--scope", "a,b"},
+		{"client", "add", "spa", "--public", "--grant", "refresh_token"},
+		{"keys", "rotate"},
+	} {
+		if out, errOut, code := tessera(t, data, pw+"\n", nil, args...); code != 0 {
+			t.Fatalf("%q: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	// list decodes the output of args into []map and checks that every
+	// entry has the fields, and that the times are RFC 3339.
+	list := func(t *testing.T, fields []string, times []string, args ...string) []map[string]any {
+		t.Helper()
+		out, errOut, code := tessera(t, data, "", nil, args...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d\n%s", args, code, errOut)
+		}
+		var v []map[string]any
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("%q: %v\n%s", args, err, out)
+		}
+		for _, e := range v {
+			for _, f := range fields {
+				if _, ok := e[f]; !ok {
+					t.Errorf("%q: an entry lacks %q: %v", args, f, e)
+				}
+			}
+			for _, f := range times {
+				if s, _ := e[f].(string); s != "" {
+					if _, err := time.Parse(time.RFC3339, s); err != nil {
+						t.Errorf("%q: %s: %v", args, f, err)
+					}
+				}
+			}
+		}
+		return v
+	}
+	users := list(t, []string{"id", "username", "created_at"}, []string{"created_at"}, "user", "list", "-o", "json")
+	if len(users) != 1 || users[0]["username"] != "dan" {
+		t.Fatalf("users: %v", users)
+	}
+	clients := list(t, []string{"client_id", "client_name", "client_type", "grant_types", "scopes", "token_format", "created_at"}, []string{"created_at"},
+		"client", "list", "--output", "json")
+	if len(clients) != 2 || clients[0]["client_name"] != "billing" || fmt.Sprint(clients[0]["scopes"]) != "[a b]" || clients[1]["client_type"] != "public" {
+		t.Fatalf("clients: %v", clients)
+	}
+	for _, c := range clients { // lists are arrays even when empty, never null
+		if _, ok := c["scopes"].([]any); !ok {
+			t.Fatalf("client %v: scopes is %#v, want an array", c["client_name"], c["scopes"])
+		}
+	}
+	ks := list(t, []string{"kid", "alg", "state", "created_at", "published"}, []string{"created_at", "activated_at", "retired_at"},
+		"keys", "list", "--output=json")
+	if len(ks) != 3 {
+		t.Fatalf("keys after one rotation: %v", ks)
+	}
+	// No sessions is an empty array, not null.
+	if out, _, code := tessera(t, data, "", nil, "session", "list", "-o", "json"); code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Fatalf("session list -o json with no sessions: %d %q", code, out)
+	}
+}
+
+func TestCLICompletion(t *testing.T) {
+	for shell, want := range map[string]string{"bash": "__start_tessera", "zsh": "#compdef tessera", "fish": "complete -c tessera"} {
+		out, errOut, code := tessera(t, t.TempDir(), "", nil, "completion", shell)
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("completion %s: exit %d, stdout lacks %q\nstderr: %s", shell, code, want, errOut)
+		}
+	}
+	// The verbs complete.
+	out, err := exec.Command(binary, "__complete", "user", "").Output()
+	if err != nil || !strings.Contains(string(out), "add") || !strings.Contains(string(out), "list") {
+		t.Errorf("completing 'tessera user ': %q", out)
+	}
+}
+
+func TestCLIVersion(t *testing.T) {
+	out, _, code := tessera(t, t.TempDir(), "", nil, "version")
+	if code != 0 || !strings.HasPrefix(out, "tessera ") || !strings.Contains(out, "commit") || !strings.Contains(out, "date") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+}
+
+func TestReadVersion(t *testing.T) {
+	bi := &debug.BuildInfo{
+		GoVersion: "go1.26.8",
+		Main:      debug.Module{Path: "github.com/tessera-auth/tessera", Version: "v1.4.0"},
+		Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "0123456789abcdef"},
+			{Key: "vcs.time", Value: "2026-11-30T10:00:00Z"},
+			{Key: "vcs.modified", Value: "true"},
+		},
+	}
+	for _, tt := range []struct {
+		name, version, date string
+		bi                  *debug.BuildInfo
+		want                buildVersion
+	}{
+		{"build info", "dev", "", bi, buildVersion{"v1.4.0", "0123456789abcdef", "2026-11-30T10:00:00Z", "go1.26.8", true}},
+		{"-X overrides", "v9", "2026-12-01", bi, buildVersion{"v9", "0123456789abcdef", "2026-12-01", "go1.26.8", true}},
+		{"devel", "dev", "", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, buildVersion{Version: "dev"}},
+		{"no build info", "dev", "", nil, buildVersion{Version: "dev"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := readVersion(tt.version, tt.date, tt.bi); got != tt.want {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	s := readVersion("dev", "", bi).String()
+	for _, want := range []string{"tessera v1.4.0\n", "commit  0123456789abcdef (modified)", "date    2026-11-30T10:00:00Z"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("version text lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+func TestLegacyFlags(t *testing.T) {
+	root := (&cli{}).newRootCmd()
+	for _, tt := range []struct{ in, want string }{
+		{"user add -password-stdin alice -data d", "user add --password-stdin alice --data d"},
+		{"serve -listen=:1 -h", "serve --listen=:1 -h"},
+		{"client add x -scope -data", "client add x --scope -data"}, // a flag's value stays
+		{"user add -- -data", "user add -- -data"},
+		{"user list -o json -ojson -nope", "user list -o json -ojson -nope"},
+	} {
+		if got := strings.Join(legacyFlags(root, strings.Fields(tt.in)), " "); got != tt.want {
+			t.Errorf("legacyFlags(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -20,26 +20,18 @@ import (
 	"github.com/tessera-auth/tessera/store"
 )
 
-func cmdServe(args []string, stdout, stderr io.Writer) error {
-	var cf commonFlags
-	fs := newFlagSet("serve", stderr, &cf)
-	listen := fs.String("listen", "", "public API address (default 127.0.0.1:8080)")
-	adminListen := fs.String("admin-listen", "", "admin API address (default 127.0.0.1:8081)")
-	insecure := fs.Bool("insecure-dev-cookies", false, "drop Secure from cookies for plain-HTTP local development (never in production)")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
+func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 	c, err := loadConfig(cf)
 	if err != nil {
 		return err
 	}
-	if *listen != "" {
-		c.Listen = *listen
+	if sf.listen != "" {
+		c.Listen = sf.listen
 	}
-	if *adminListen != "" {
-		c.AdminListen = *adminListen
+	if sf.adminListen != "" {
+		c.AdminListen = sf.adminListen
 	}
-	if *insecure {
+	if sf.insecure {
 		c.InsecureDevCookies = true
 	}
 	if err := c.Validate(); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"errors"
-	"flag"
 	"fmt"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/tessera-auth/tessera/accesstoken"
@@ -30,36 +29,6 @@ import (
 // commonFlags are the flags every command takes.
 type commonFlags struct {
 	data, store, config string
-}
-
-func newFlagSet(name string, stderr io.Writer, cf *commonFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet("tessera "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&cf.data, "data", "", "data folder of the embedded store (default ./tessera-data)")
-	fs.StringVar(&cf.store, "store", "", "store URL instead of the embedded store (sqlite:PATH)")
-	fs.StringVar(&cf.config, "config", "", "YAML config file")
-	return fs
-}
-
-// parseFlags parses args, allowing flags after positional arguments
-// ("user add alice --password-stdin"), and returns the positionals.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			// flag has already printed the problem and the usage.
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }
 
 // loadConfig reads the config file and environment, then applies flags.
