@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"reflect"
 	"testing"
 	"time"
@@ -146,5 +147,46 @@ func TestRefreshTouchIntervalDefault(t *testing.T) {
 	}
 	if got := New(nil, nil, Config{TouchInterval: time.Hour}).cfg.TouchInterval; got != time.Hour {
 		t.Fatalf("configured touch interval %v, want 1h", got)
+	}
+}
+
+// TestRefreshUsesTouchInterval: the grant judges presentations under the
+// configured touch interval (policy.session.touch_interval), not a fixed one.
+func TestRefreshUsesTouchInterval(t *testing.T) {
+	s, st := newService(t, "p")
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clock := t0
+	s.cfg.Now = func() time.Time { return clock }
+	s.cfg.TouchInterval = 10 * time.Minute
+	c, _, err := s.RegisterClient(ctx, ClientSpec{Name: "app", Grants: []string{GrantRefreshToken}, Scopes: []string{"read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateUser(ctx, store.User{ID: "u1", Username: "alice", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	sid, _ := token.New(token.Session)
+	sess := store.Session{ID: "s1", TokenHash: sid.Hash(), UserID: "u1", CreatedAt: t0, AuthTime: t0, ExpiresAt: t0.Add(time.Hour), LastSeenAt: t0, IdleTimeout: time.Hour, AAL: 1}
+	if _, err := st.CreateSession(ctx, sess, store.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	toks, err := s.IssueForSession(ctx, SessionGrant{SessionID: "s1", UserID: "u1", ClientID: c.ID, Scope: "read"}, sess.ExpiresAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		at, lastSeen time.Time
+	}{
+		{t0.Add(5 * time.Minute), t0},                        // within the interval: not written
+		{t0.Add(11 * time.Minute), t0.Add(11 * time.Minute)}, // past it: written
+	} {
+		clock = step.at
+		if toks, err = s.Refresh(ctx, c, toks.RefreshToken, ""); err != nil {
+			t.Fatalf("refresh at %v: %v", step.at, err)
+		}
+		if got, _ := st.SessionByID(ctx, "s1"); !got.LastSeenAt.Equal(step.lastSeen) {
+			t.Fatalf("after a refresh at %v, last-seen is %v, want %v", step.at, got.LastSeenAt, step.lastSeen)
+		}
 	}
 }

@@ -455,3 +455,30 @@ func testRefreshGraceCannotFork(t *testing.T, s store.Store) {
 		t.Fatal("the family survived a replay")
 	}
 }
+
+// testRefreshTouch: a rotation writes the session's last-seen time only when
+// the plan says so (the policy skips it within the touch interval), and a
+// touch never moves it backwards.
+func testRefreshTouch(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sess, rt := refreshFamily(t, s, "frank")
+	at := base.Add(5 * time.Minute)
+	r := rotate(t, s, rt.Hash, oauth.Presentation{Now: at, TouchInterval: 10 * time.Minute})
+	if r.Outcome != store.RefreshRotated {
+		t.Fatalf("rotation: %+v", r)
+	}
+	if got, _ := s.SessionByID(ctx, sess.ID); !got.LastSeenAt.Equal(base) {
+		t.Fatalf("a rotation within the touch interval wrote last-seen: %v, want %v", got.LastSeenAt, base)
+	}
+	backwards := func(st store.RefreshState) store.RefreshPlan {
+		p := oauth.DecideRefresh(st, oauth.Presentation{ClientID: "app", Successor: newHash(t), Now: at.Add(time.Minute), TTL: time.Hour})
+		p.TouchAt = base.Add(-time.Hour)
+		return p
+	}
+	if r, err := s.RotateRefreshToken(ctx, r.Successor.Hash, backwards); err != nil || r.Outcome != store.RefreshRotated {
+		t.Fatalf("rotation: %+v, %v", r, err)
+	}
+	if got, _ := s.SessionByID(ctx, sess.ID); !got.LastSeenAt.Equal(base) {
+		t.Fatalf("a touch moved last-seen backwards: %v, want %v", got.LastSeenAt, base)
+	}
+}
