@@ -46,9 +46,10 @@ type Presentation struct {
 // backend loaded inside its transaction and one presentation, it decides the
 // outcome and the writes that carry it out. It is pure; every backend runs it
 // under the same atomic primitive (store.RefreshTokens.RotateRefreshToken),
-// so the policy is written once. Binding checks (a DPoP "jkt" or mTLS
-// certificate thumbprint the family is bound to, RFC 9449 §5 and RFC 8705
-// §3) and OIDC offline_access belong here too: one change, on every backend.
+// so the policy is written once. Binding checks (the DPoP "jkt" or mTLS
+// certificate thumbprint a public client's family is bound to, RFC 9449 §5
+// and RFC 8705 §4) and OIDC offline_access belong here too, with what they
+// need added to RefreshState and Presentation: one change, on every backend.
 //
 // The order of the checks is the policy:
 //
