@@ -163,9 +163,10 @@ func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash
 
 // RotateRefreshToken hands the presentation to the rotation batcher, which
 // runs concurrent presentations one after another inside one immediate
-// transaction (each in its own savepoint) and commits them together: SQLite's
-// single writer makes every presentation see the effects of the ones before
-// it, and one commit and one fsync serve the whole batch.
+// transaction (each in its own savepoint: load, decide, apply) and commits
+// them together: SQLite's single writer makes every presentation see the
+// effects of the ones before it, and one commit and one fsync serve the
+// whole batch. decide runs on the batcher's goroutine.
 func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, decide func(store.RefreshState) store.RefreshPlan) (store.RefreshResult, error) {
 	op := &rotateOp{ctx: ctx, presented: presented, decide: decide, done: make(chan struct{})}
 	select {
