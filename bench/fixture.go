@@ -149,7 +149,7 @@ func NewFixture(opt Options) (*Fixture, error) {
 	f.Issuer = "https://tessera.bench"
 	tp := pol.Tokens
 	f.OAuth = oauth.New(f.Store, f.Keys, oauth.Config{
-		Issuer: f.Issuer, Audience: f.Issuer, Access: tp.AccessTTL.D(), Refresh: tp.RefreshTTL.D(), Grace: tp.RefreshGrace.D(),
+		Issuer: f.Issuer, Audience: f.Issuer, Access: tp.AccessTTL.D(), Refresh: tp.RefreshTTL.D(), Grace: tp.RefreshGrace.D(), TouchInterval: pol.Session.TouchInterval.D(),
 		Pepper: []byte("bench-pepper"), OnReuse: func(sid, _, _ string) { f.Sessions.Forget("refresh_reuse", sid) },
 	})
 	f.Verifier = &accesstoken.Verifier{

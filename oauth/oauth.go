@@ -41,7 +41,7 @@ type Store interface {
 	CreateClient(ctx context.Context, c store.Client) error
 	ClientByID(ctx context.Context, id string) (store.Client, error)
 	CreateRefreshToken(ctx context.Context, t store.RefreshToken) error
-	RotateRefreshToken(ctx context.Context, presented token.Hash, req store.RotateRequest) (store.RefreshResult, error)
+	RotateRefreshToken(ctx context.Context, presented token.Hash, decide func(store.RefreshState) store.RefreshPlan) (store.RefreshResult, error)
 	UserByID(ctx context.Context, id string) (store.User, error)
 	CreateAccessToken(ctx context.Context, t store.AccessToken) error
 }
@@ -64,6 +64,10 @@ type Config struct {
 	Access   time.Duration // access-token lifetime
 	Refresh  time.Duration // refresh-token lifetime (each rotation starts a new one)
 	Grace    time.Duration // refresh retry grace window; 0 disables
+	// TouchInterval is how often a refresh writes its session's last-seen
+	// time, as policy.session.touch_interval does for every session use;
+	// 0 means one minute, that setting's default.
+	TouchInterval time.Duration
 	// Pepper keys the hash of client secrets, so a copy of the database
 	// alone cannot test guesses of a user-chosen secret.
 	Pepper []byte
@@ -102,6 +106,9 @@ func New(st Store, k Signer, cfg Config) *Service {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.TouchInterval <= 0 {
+		cfg.TouchInterval = time.Minute
 	}
 	return &Service{st: st, keys: k, cfg: cfg, log: cfg.Logger, clients: map[string]cachedClient{}}
 }
@@ -292,10 +299,11 @@ func (s *Service) Refresh(ctx context.Context, c store.Client, presented, scope 
 	if err != nil {
 		return Tokens{}, fmt.Errorf("oauth: %w", err)
 	}
-	res, err := s.st.RotateRefreshToken(ctx, old.Hash(), store.RotateRequest{
+	p := Presentation{
 		ClientID: c.ID, Scope: scope, Successor: next.Hash(), Now: s.cfg.Now().UTC().Truncate(time.Microsecond),
-		TTL: s.cfg.Refresh, Grace: s.cfg.Grace,
-	})
+		TTL: s.cfg.Refresh, Grace: s.cfg.Grace, TouchInterval: s.cfg.TouchInterval,
+	}
+	res, err := s.st.RotateRefreshToken(ctx, old.Hash(), func(st store.RefreshState) store.RefreshPlan { return DecideRefresh(st, p) })
 	if errors.Is(err, store.ErrNotFound) {
 		return Tokens{}, invalid
 	}
@@ -310,7 +318,7 @@ func (s *Service) Refresh(ctx context.Context, c store.Client, presented, scope 
 		}
 		return Tokens{}, invalid
 	case store.RefreshRefused:
-		if res.Reason == store.ReasonScopeExceeded {
+		if res.Reason == ReasonScopeExceeded {
 			return Tokens{}, oauthErr("invalid_scope", res.Reason)
 		}
 		return Tokens{}, invalid

@@ -218,16 +218,21 @@ type RefreshToken struct {
 	UsedAt    time.Time // zero until rotated
 }
 
-// RotateRequest is one presentation of a refresh token.
-type RotateRequest struct {
-	ClientID  string     // the presenting client; must be the token's
-	Scope     string     // requested scope: "" or a subset of the token's; the successor keeps the token's
-	Successor token.Hash // the new token's hash
-	Now       time.Time
-	TTL       time.Duration // successor lifetime, capped by the session's absolute expiry
-	// Grace lets the same client present a just-rotated token again for
-	// this long (a retry after a lost response) without it counting as reuse.
-	Grace time.Duration
+// RefreshState is what a backend loads, inside the transaction that will
+// apply the decision, for one presentation of a refresh token: everything
+// the refresh policy (oauth.DecideRefresh) decides from.
+type RefreshState struct {
+	Token RefreshToken // the presented token's record, as it is
+	// Superseded reports that a grace retry replaced this token before it
+	// was used: it is a tombstone, and presenting it is reuse.
+	Superseded bool
+	// Successor is the token this one was rotated into; zero if it was never
+	// rotated, or was rotated before successors were recorded.
+	Successor token.Hash
+	// SuccessorUsed reports that Successor has been used (or superseded). A
+	// successor no longer stored (deleted after expiry) is not used.
+	SuccessorUsed bool
+	Session       Session // the family's session, as it is
 }
 
 // RefreshOutcome is what a presentation did.
@@ -237,7 +242,7 @@ const (
 	// RefreshRotated: the token was live; it is now used and the successor stored.
 	RefreshRotated RefreshOutcome = iota + 1
 	// RefreshGraceRetry: the token was rotated moments ago by the same
-	// client; another successor was stored.
+	// client; another successor replaced the unused one.
 	RefreshGraceRetry
 	// RefreshReused: the token had been rotated before; the whole family
 	// (its session) is now revoked, with reason "refresh_reuse".
@@ -247,9 +252,30 @@ const (
 	RefreshRefused
 )
 
-// ReasonScopeExceeded is the RefreshRefused reason when the requested scope
-// is not a subset of the token's.
-const ReasonScopeExceeded = "requested scope exceeds the granted scope"
+// RefreshPlan is the decision on one presentation: its outcome and the
+// writes that carry it out. A backend applies exactly these writes, all or
+// none, in the order of the fields below; it adds no policy of its own.
+type RefreshPlan struct {
+	Outcome RefreshOutcome
+	Reason  string // for RefreshRefused: why, safe to log
+
+	// Supersede, if not zero, is the presented token's recorded successor,
+	// to be marked used at SupersededAt and superseded (a tombstone).
+	Supersede    token.Hash
+	SupersededAt time.Time
+	// Successor, if its Hash is not zero, is stored, and the presented token
+	// is marked used at UsedAt with Successor as its recorded successor.
+	Successor RefreshToken
+	UsedAt    time.Time
+	// TouchAt, if not zero, moves the session's last-seen time to TouchAt,
+	// unless the stored one is already later.
+	TouchAt time.Time
+	// RevokeReason, if not empty, deletes every refresh token of the family
+	// and revokes its session at RevokedAt with this reason, feed entry
+	// included, as Sessions.RevokeSession does.
+	RevokeReason string
+	RevokedAt    time.Time
+}
 
 // RefreshResult reports a presentation.
 type RefreshResult struct {
@@ -266,11 +292,24 @@ type RefreshTokens interface {
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	// RefreshTokenByHash returns a stored refresh token; ErrNotFound if none.
 	RefreshTokenByHash(ctx context.Context, h token.Hash) (RefreshToken, error)
-	// RotateRefreshToken MUST be atomic and linearizable: of any number of
-	// concurrent presentations of one live token, exactly one is
+	// RotateRefreshToken is the atomic primitive of refresh rotation, with
+	// no policy of its own: it loads the RefreshState of the presented
+	// token, calls decide with it, applies the returned RefreshPlan, and
+	// reports the plan's Outcome, Reason and Successor with the state it
+	// loaded. ErrNotFound, without calling decide, if no such token exists.
+	//
+	// It MUST be atomic and linearizable: the load and the writes are one
+	// transaction, under locks that exclude every other rotation of the same
+	// family (SQLite's single writer; on PostgreSQL, SELECT … FOR UPDATE of
+	// the session row, then of the token), so that every presentation sees
+	// the effects of the ones before it. With oauth's policy, of any number
+	// of concurrent presentations of one live token, exactly one is then
 	// RefreshRotated; the others are RefreshGraceRetry (same client, within
-	// grace) or RefreshReused. ErrNotFound if no such token exists.
-	RotateRefreshToken(ctx context.Context, presented token.Hash, req RotateRequest) (RefreshResult, error)
+	// grace) or RefreshReused, or ErrNotFound once reuse deleted the family.
+	// It MUST be durable when it returns nil. decide must be pure and fast:
+	// it runs while the backend holds its locks, and a backend may call it
+	// again if it retries the transaction.
+	RotateRefreshToken(ctx context.Context, presented token.Hash, decide func(RefreshState) RefreshPlan) (RefreshResult, error)
 }
 
 // AccessToken is an opaque access token's record (only for clients whose

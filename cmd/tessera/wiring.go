@@ -173,7 +173,7 @@ func newOAuth(c config.Config, st store.Store, kr keyring, sm *session.Manager, 
 	t := c.Policy.Tokens
 	svc := oauth.New(st, kr.keys, oauth.Config{
 		Issuer: c.Issuer(), Audience: c.Audience(),
-		Access: t.AccessTTL.D(), Refresh: t.RefreshTTL.D(), Grace: t.RefreshGrace.D(),
+		Access: t.AccessTTL.D(), Refresh: t.RefreshTTL.D(), Grace: t.RefreshGrace.D(), TouchInterval: c.Policy.Session.TouchInterval.D(),
 		Pepper: pepper, Logger: log,
 		OnReuse: func(sid, _, _ string) {
 			m.RefreshReuse()

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/store"
 )
 
@@ -53,7 +54,7 @@ func TestAcknowledgedMeansSynced(t *testing.T) {
 			}
 			return s.CreateRefreshToken(ctx, refresh)
 		}, func(s *Store) error {
-			_, err := s.RotateRefreshToken(ctx, refresh.Hash, store.RotateRequest{ClientID: "app", Successor: hashOf(t), Now: now, TTL: time.Hour})
+			_, err := s.RotateRefreshToken(ctx, refresh.Hash, decide(oauth.Presentation{ClientID: "app", Successor: hashOf(t), Now: now, TTL: time.Hour}))
 			return err
 		}},
 		{"CreateAccessToken", nil, func(s *Store) error {

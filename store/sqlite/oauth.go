@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/token"
@@ -106,129 +105,70 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, h token.Hash) (store.Ref
 	return t, nil
 }
 
-// childUsed reports whether the successor a token was rotated into has
-// itself been used. An error counts as used: the caller then treats the
-// presentation as reuse.
-func (s *Store) childUsed(ctx context.Context, tx *sql.Tx, child []byte) bool {
+// rotateInTx is one presentation of a refresh token inside tx: load its
+// state, let decide judge it, apply the plan. The policy is decide's alone.
+func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash, decide func(store.RefreshState) store.RefreshPlan) (store.RefreshResult, error) {
+	var st store.RefreshState
+	var hash, child []byte
+	var created, expires int64
 	var used sql.NullInt64
-	err := tx.QueryRowContext(ctx, "SELECT used_at FROM refresh_tokens WHERE token_hash = ?", child).Scan(&used)
+	old := &st.Token
+	err := tx.StmtContext(ctx, s.wRefreshByHash).QueryRowContext(ctx, presented[:]).
+		Scan(&hash, &old.SessionID, &old.ClientID, &old.Scope, &created, &expires, &used, &child, &st.Superseded, &st.SuccessorUsed)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false // collected after expiry: nothing can use it now
+		return store.RefreshResult{}, store.ErrNotFound
 	}
-	return err != nil || used.Valid
-}
-
-// rotateInTx is one presentation of a refresh token inside tx.
-func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash, req store.RotateRequest) (store.RefreshResult, error) {
-	var res store.RefreshResult
-	err := func() error {
-		var old store.RefreshToken
-		var hash []byte
-		var created, expires int64
-		var used sql.NullInt64
-		var child []byte
-		var superseded bool
-		err := tx.StmtContext(ctx, s.wRefreshByHash).QueryRowContext(ctx, presented[:]).
-			Scan(&hash, &old.SessionID, &old.ClientID, &old.Scope, &created, &expires, &used, &child, &superseded)
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
+	if err != nil {
+		return store.RefreshResult{}, err
+	}
+	old.Hash = presented
+	old.CreatedAt, old.ExpiresAt = fromMicros(created), fromMicros(expires)
+	if used.Valid {
+		old.UsedAt = fromMicros(used.Int64)
+	}
+	copy(st.Successor[:], child) // NULL (none recorded) leaves it zero
+	if st.Session, err = scanSession(tx.StmtContext(ctx, s.wSessionByID).QueryRowContext(ctx, old.SessionID)); err != nil {
+		return store.RefreshResult{}, err
+	}
+	plan := decide(st)
+	if plan.Supersede != (token.Hash{}) {
+		if _, err := tx.ExecContext(ctx, "UPDATE refresh_tokens SET used_at = ?, superseded = 1 WHERE token_hash = ?", micros(plan.SupersededAt), plan.Supersede[:]); err != nil {
+			return store.RefreshResult{}, err
 		}
-		if err != nil {
-			return err
+	}
+	if next := plan.Successor.Hash; next != (token.Hash{}) {
+		if _, err := tx.StmtContext(ctx, s.wRefreshUse).ExecContext(ctx, micros(plan.UsedAt), next[:], presented[:]); err != nil {
+			return store.RefreshResult{}, err
 		}
-		old.Hash = presented
-		old.CreatedAt, old.ExpiresAt = fromMicros(created), fromMicros(expires)
-		if used.Valid {
-			old.UsedAt = fromMicros(used.Int64)
+		if err := s.insertRefresh(ctx, tx, plan.Successor); err != nil {
+			return store.RefreshResult{}, err
 		}
-		sess, err := scanSession(tx.StmtContext(ctx, s.wSessionByID).QueryRowContext(ctx, old.SessionID))
-		if err != nil {
-			return err
+	}
+	if !plan.TouchAt.IsZero() {
+		t := micros(plan.TouchAt)
+		if _, err := tx.StmtContext(ctx, s.wSessionTouch).ExecContext(ctx, t, old.SessionID, t); err != nil {
+			return store.RefreshResult{}, err
 		}
-		res.Presented, res.Session = old, sess
-		now := req.Now
-		refuse := func(reason string) error {
-			res.Outcome, res.Reason = store.RefreshRefused, reason
-			return nil
+	}
+	if plan.RevokeReason != "" {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE session_id = ?", old.SessionID); err != nil {
+			return store.RefreshResult{}, err
 		}
-		switch {
-		case sess.Revoked():
-			return refuse("session revoked")
-		case !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(sess.IdleTimeout)):
-			return refuse("session expired")
-		case !now.Before(old.ExpiresAt):
-			return refuse("refresh token expired")
+		if err := revokeTx(ctx, tx, old.SessionID, st.Session.UserID, plan.RevokedAt, plan.RevokeReason); err != nil {
+			return store.RefreshResult{}, err
 		}
-		sameClient := req.ClientID == old.ClientID
-		if !old.UsedAt.IsZero() {
-			// Reuse is decided before any other refusal: whoever presents a
-			// rotated token, for whatever client or scope, holds a copy that
-			// should not exist. Only the same client's prompt retry, whose
-			// successor was never used, is forgiven; a successor that such a
-			// retry replaced is never forgiven, or a thief's retry within
-			// the window would quietly take the family over. A used token
-			// with no successor on record (rotated before migration 7
-			// linked them) cannot be retried safely either.
-			if superseded || child == nil || !sameClient || req.Grace <= 0 || now.Sub(old.UsedAt) > req.Grace || s.childUsed(ctx, tx, child) {
-				res.Outcome = store.RefreshReused
-				if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE session_id = ?", old.SessionID); err != nil {
-					return err
-				}
-				return revokeTx(ctx, tx, old.SessionID, sess.UserID, now, "refresh_reuse")
-			}
-		}
-		switch {
-		case !sameClient:
-			return refuse("refresh token issued to another client")
-		case req.Scope != "" && !subset(req.Scope, old.Scope):
-			return refuse(store.ReasonScopeExceeded)
-		}
-		usedAt := now
-		if old.UsedAt.IsZero() {
-			res.Outcome = store.RefreshRotated
-		} else {
-			// A retry after a lost answer: the successor was never used, so
-			// it is replaced (and kept as a tombstone), not joined by a
-			// sibling; the family keeps a single live chain and a thief's
-			// replay cannot fork it. The grace window still counts from the
-			// first use.
-			res.Outcome = store.RefreshGraceRetry
-			usedAt = old.UsedAt
-			if _, err := tx.ExecContext(ctx, "UPDATE refresh_tokens SET used_at = ?, superseded = 1 WHERE token_hash = ?", micros(now), child); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.StmtContext(ctx, s.wRefreshUse).ExecContext(ctx, micros(usedAt), req.Successor[:], presented[:]); err != nil {
-			return err
-		}
-		exp := now.Add(req.TTL)
-		if sess.ExpiresAt.Before(exp) {
-			exp = sess.ExpiresAt
-		}
-		// RFC 6749 §6: a narrower request narrows the access token only; the
-		// successor keeps the scope the family was granted.
-		res.Successor = store.RefreshToken{Hash: req.Successor, SessionID: old.SessionID, ClientID: old.ClientID, Scope: old.Scope, CreatedAt: now, ExpiresAt: exp}
-		if err := s.insertRefresh(ctx, tx, res.Successor); err != nil {
-			return err
-		}
-		// Using a refresh token is using the session: slide its idle
-		// timeout, writing at most once a minute like any session touch.
-		if now.Sub(sess.LastSeenAt) < time.Minute {
-			return nil
-		}
-		_, err = tx.StmtContext(ctx, s.wSessionTouch).ExecContext(ctx, micros(now), old.SessionID, micros(now))
-		return err
-	}()
-	return res, err
+	}
+	return store.RefreshResult{Outcome: plan.Outcome, Reason: plan.Reason, Presented: st.Token, Successor: plan.Successor, Session: st.Session}, nil
 }
 
 // RotateRefreshToken hands the presentation to the rotation batcher, which
 // runs concurrent presentations one after another inside one immediate
-// transaction (each in its own savepoint) and commits them together: SQLite's
-// single writer makes every presentation see the effects of the ones before
-// it, and one commit and one fsync serve the whole batch.
-func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, req store.RotateRequest) (store.RefreshResult, error) {
-	op := &rotateOp{ctx: ctx, presented: presented, req: req, done: make(chan struct{})}
+// transaction (each in its own savepoint: load, decide, apply) and commits
+// them together: SQLite's single writer makes every presentation see the
+// effects of the ones before it, and one commit and one fsync serve the
+// whole batch. decide runs on the batcher's goroutine.
+func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, decide func(store.RefreshState) store.RefreshPlan) (store.RefreshResult, error) {
+	op := &rotateOp{ctx: ctx, presented: presented, decide: decide, done: make(chan struct{})}
 	select {
 	case s.rotations <- op:
 	case <-ctx.Done():
@@ -246,7 +186,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, re
 type rotateOp struct {
 	ctx       context.Context
 	presented token.Hash
-	req       store.RotateRequest
+	decide    func(store.RefreshState) store.RefreshPlan
 	res       store.RefreshResult
 	err       error
 	done      chan struct{}
@@ -318,7 +258,7 @@ func (s *Store) commitRotations(batch []*rotateOp) error {
 		if _, err := tx.StmtContext(ctx, s.wSavepoint).ExecContext(ctx); err != nil {
 			return err
 		}
-		op.res, op.err = s.rotateInTx(ctx, tx, op.presented, op.req)
+		op.res, op.err = s.rotateInTx(ctx, tx, op.presented, op.decide)
 		if op.err != nil {
 			op.res = store.RefreshResult{}
 			if _, err := tx.StmtContext(ctx, s.wRollbackTo).ExecContext(ctx); err != nil {
@@ -330,20 +270,6 @@ func (s *Store) commitRotations(batch []*rotateOp) error {
 		}
 	}
 	return tx.Commit()
-}
-
-// subset reports whether every space-separated scope in want is in have.
-func subset(want, have string) bool {
-	h := map[string]bool{}
-	for _, s := range strings.Fields(have) {
-		h[s] = true
-	}
-	for _, s := range strings.Fields(want) {
-		if !h[s] {
-			return false
-		}
-	}
-	return true
 }
 
 const accessCols = "token_hash, jti, client_id, subject, scope, session_id, created_at, expires_at"

@@ -118,7 +118,8 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&s.wRefreshByHash, "SELECT " + refreshCols + ", child, superseded FROM refresh_tokens WHERE token_hash = ?"},
+		{&s.wRefreshByHash, "SELECT r.token_hash, r.session_id, r.client_id, r.scope, r.created_at, r.expires_at, r.used_at, r.child, r.superseded, c.used_at IS NOT NULL" +
+			" FROM refresh_tokens AS r LEFT JOIN refresh_tokens AS c ON c.token_hash = r.child WHERE r.token_hash = ?"},
 		{&s.wSessionByID, "SELECT " + sessionCols + " FROM sessions WHERE id = ?"},
 		{&s.wRefreshUse, "UPDATE refresh_tokens SET used_at = ?, child = ? WHERE token_hash = ?"},
 		{&s.wRefreshInsert, "INSERT INTO refresh_tokens (" + refreshCols + ") VALUES (?, ?, ?, ?, ?, ?, NULL)"},

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/token"
 )
@@ -67,7 +68,17 @@ func newHash(t *testing.T) token.Hash {
 	return tok.Hash()
 }
 
-func rotate(t *testing.T, s store.Store, h token.Hash, req store.RotateRequest) store.RefreshResult {
+// decide is the refresh policy the conformance suite drives the store's
+// primitive with: oauth's, the one the server runs, with the default
+// last-seen write interval.
+func decide(p oauth.Presentation) func(store.RefreshState) store.RefreshPlan {
+	if p.TouchInterval == 0 {
+		p.TouchInterval = time.Minute
+	}
+	return func(st store.RefreshState) store.RefreshPlan { return oauth.DecideRefresh(st, p) }
+}
+
+func rotate(t *testing.T, s store.Store, h token.Hash, req oauth.Presentation) store.RefreshResult {
 	t.Helper()
 	if req.Successor == (token.Hash{}) {
 		req.Successor = newHash(t)
@@ -78,7 +89,7 @@ func rotate(t *testing.T, s store.Store, h token.Hash, req store.RotateRequest) 
 	if req.ClientID == "" {
 		req.ClientID = "app"
 	}
-	res, err := s.RotateRefreshToken(context.Background(), h, req)
+	res, err := s.RotateRefreshToken(context.Background(), h, decide(req))
 	if err != nil {
 		t.Fatalf("RotateRefreshToken: %v", err)
 	}
@@ -89,7 +100,7 @@ func testRefreshRotation(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	sess, rt := refreshFamily(t, s, "alice")
 	now := base.Add(time.Hour)
-	r1 := rotate(t, s, rt.Hash, store.RotateRequest{Now: now})
+	r1 := rotate(t, s, rt.Hash, oauth.Presentation{Now: now})
 	if r1.Outcome != store.RefreshRotated || r1.Successor.SessionID != sess.ID || r1.Successor.Scope != "read write" || r1.Successor.ClientID != "app" {
 		t.Fatalf("first use: %+v", r1)
 	}
@@ -99,16 +110,16 @@ func testRefreshRotation(t *testing.T, s store.Store) {
 	// A wider scope is refused; a narrower one is allowed, but the
 	// successor keeps the family's scope (RFC 6749 §6): narrowing applies
 	// to the access token of that one request.
-	wide := rotate(t, s, r1.Successor.Hash, store.RotateRequest{Now: now, Scope: "read admin"})
-	if wide.Outcome != store.RefreshRefused || wide.Reason != store.ReasonScopeExceeded {
+	wide := rotate(t, s, r1.Successor.Hash, oauth.Presentation{Now: now, Scope: "read admin"})
+	if wide.Outcome != store.RefreshRefused || wide.Reason != oauth.ReasonScopeExceeded {
 		t.Fatalf("wider scope: %+v", wide)
 	}
-	r2 := rotate(t, s, r1.Successor.Hash, store.RotateRequest{Now: now.Add(time.Minute), Scope: "read"})
+	r2 := rotate(t, s, r1.Successor.Hash, oauth.Presentation{Now: now.Add(time.Minute), Scope: "read"})
 	if r2.Outcome != store.RefreshRotated || r2.Successor.Scope != "read write" {
 		t.Fatalf("narrower scope: %+v", r2)
 	}
 	// Presenting the first token again, long after: theft. The family dies.
-	reuse := rotate(t, s, rt.Hash, store.RotateRequest{Now: now.Add(time.Hour)})
+	reuse := rotate(t, s, rt.Hash, oauth.Presentation{Now: now.Add(time.Hour)})
 	if reuse.Outcome != store.RefreshReused {
 		t.Fatalf("reuse: %+v", reuse)
 	}
@@ -121,10 +132,10 @@ func testRefreshRotation(t *testing.T, s store.Store) {
 		t.Fatalf("feed after reuse: %+v", feed)
 	}
 	// The newest token of the family is dead too.
-	if _, err := s.RotateRefreshToken(ctx, r2.Successor.Hash, store.RotateRequest{ClientID: "app", Successor: newHash(t), Now: now.Add(2 * time.Hour), TTL: time.Hour}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RotateRefreshToken(ctx, r2.Successor.Hash, decide(oauth.Presentation{ClientID: "app", Successor: newHash(t), Now: now.Add(2 * time.Hour), TTL: time.Hour})); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("successor after the family was revoked: %v, want ErrNotFound", err)
 	}
-	if _, err := s.RotateRefreshToken(ctx, newHash(t), store.RotateRequest{ClientID: "app", Now: now}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RotateRefreshToken(ctx, newHash(t), decide(oauth.Presentation{ClientID: "app", Now: now})); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown token: %v", err)
 	}
 }
@@ -133,11 +144,11 @@ func testRefreshGraceAndRefusals(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	_, rt := refreshFamily(t, s, "alice")
 	now := base.Add(time.Hour)
-	first := rotate(t, s, rt.Hash, store.RotateRequest{Now: now, Grace: 5 * time.Second})
+	first := rotate(t, s, rt.Hash, oauth.Presentation{Now: now, Grace: 5 * time.Second})
 	if first.Outcome != store.RefreshRotated {
 		t.Fatalf("first: %+v", first)
 	}
-	retry := rotate(t, s, rt.Hash, store.RotateRequest{Now: now.Add(2 * time.Second), Grace: 5 * time.Second})
+	retry := rotate(t, s, rt.Hash, oauth.Presentation{Now: now.Add(2 * time.Second), Grace: 5 * time.Second})
 	if retry.Outcome != store.RefreshGraceRetry || retry.Successor.Hash == (token.Hash{}) {
 		t.Fatalf("retry within grace: %+v", retry)
 	}
@@ -149,31 +160,31 @@ func testRefreshGraceAndRefusals(t *testing.T, s store.Store) {
 	if got, _ := s.SessionByID(ctx, retry.Session.ID); got.Revoked() {
 		t.Fatal("grace retry revoked the family")
 	}
-	late := rotate(t, s, rt.Hash, store.RotateRequest{Now: now.Add(6 * time.Second), Grace: 5 * time.Second})
+	late := rotate(t, s, rt.Hash, oauth.Presentation{Now: now.Add(6 * time.Second), Grace: 5 * time.Second})
 	if late.Outcome != store.RefreshReused {
 		t.Fatalf("after grace: %+v", late)
 	}
 
 	// Refusals change nothing.
 	sess2, rt2 := refreshFamily(t, s, "bob")
-	if r := rotate(t, s, rt2.Hash, store.RotateRequest{Now: rt2.ExpiresAt}); r.Outcome != store.RefreshRefused {
+	if r := rotate(t, s, rt2.Hash, oauth.Presentation{Now: rt2.ExpiresAt}); r.Outcome != store.RefreshRefused {
 		t.Fatalf("expired token: %+v", r)
 	}
 	s.RevokeSession(ctx, sess2.ID, now, "logout")
-	if r := rotate(t, s, rt2.Hash, store.RotateRequest{Now: now}); r.Outcome != store.RefreshRefused {
+	if r := rotate(t, s, rt2.Hash, oauth.Presentation{Now: now}); r.Outcome != store.RefreshRefused {
 		t.Fatalf("revoked session: %+v", r)
 	}
 	_, rt3 := refreshFamily(t, s, "carol")
-	if r := rotate(t, s, rt3.Hash, store.RotateRequest{Now: base.Add(8 * 24 * time.Hour)}); r.Outcome != store.RefreshRefused {
+	if r := rotate(t, s, rt3.Hash, oauth.Presentation{Now: base.Add(8 * 24 * time.Hour)}); r.Outcome != store.RefreshRefused {
 		t.Fatalf("idle-expired session: %+v", r)
 	}
-	if r := rotate(t, s, rt3.Hash, store.RotateRequest{ClientID: "other", Now: now}); r.Outcome != store.RefreshRefused {
+	if r := rotate(t, s, rt3.Hash, oauth.Presentation{ClientID: "other", Now: now}); r.Outcome != store.RefreshRefused {
 		t.Fatalf("other client: %+v", r)
 	}
-	if r := rotate(t, s, rt3.Hash, store.RotateRequest{Now: now, Scope: "admin"}); r.Outcome != store.RefreshRefused {
+	if r := rotate(t, s, rt3.Hash, oauth.Presentation{Now: now, Scope: "admin"}); r.Outcome != store.RefreshRefused {
 		t.Fatalf("wider scope: %+v", r)
 	}
-	if r := rotate(t, s, rt3.Hash, store.RotateRequest{Now: now}); r.Outcome != store.RefreshRotated {
+	if r := rotate(t, s, rt3.Hash, oauth.Presentation{Now: now}); r.Outcome != store.RefreshRotated {
 		t.Fatalf("after refusals the token must still work: %+v", r)
 	}
 
@@ -183,18 +194,18 @@ func testRefreshGraceAndRefusals(t *testing.T, s store.Store) {
 	// reuse, and the whole family (the thief's token included) dies.
 	{
 		sess, stolen := refreshFamily(t, s, "erin")
-		legit := rotate(t, s, stolen.Hash, store.RotateRequest{Now: now, Grace: 5 * time.Second})
-		thief := rotate(t, s, stolen.Hash, store.RotateRequest{Now: now.Add(time.Second), Grace: 5 * time.Second})
+		legit := rotate(t, s, stolen.Hash, oauth.Presentation{Now: now, Grace: 5 * time.Second})
+		thief := rotate(t, s, stolen.Hash, oauth.Presentation{Now: now.Add(time.Second), Grace: 5 * time.Second})
 		if legit.Outcome != store.RefreshRotated || thief.Outcome != store.RefreshGraceRetry {
 			t.Fatalf("setup: %v, %v", legit.Outcome, thief.Outcome)
 		}
-		if r := rotate(t, s, legit.Successor.Hash, store.RotateRequest{Now: now.Add(2 * time.Second), Grace: 5 * time.Second}); r.Outcome != store.RefreshReused {
+		if r := rotate(t, s, legit.Successor.Hash, oauth.Presentation{Now: now.Add(2 * time.Second), Grace: 5 * time.Second}); r.Outcome != store.RefreshReused {
 			t.Fatalf("presenting a replaced successor: %+v, want reuse", r)
 		}
 		if got, _ := s.SessionByID(ctx, sess.ID); !got.Revoked() {
 			t.Fatal("the family survived a replaced successor's presentation")
 		}
-		if _, err := s.RotateRefreshToken(ctx, thief.Successor.Hash, store.RotateRequest{ClientID: "app", Successor: newHash(t), Now: now.Add(3 * time.Second), TTL: time.Hour}); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.RotateRefreshToken(ctx, thief.Successor.Hash, decide(oauth.Presentation{ClientID: "app", Successor: newHash(t), Now: now.Add(3 * time.Second), TTL: time.Hour})); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("the thief's successor after the family died: %v, want ErrNotFound", err)
 		}
 	}
@@ -204,14 +215,14 @@ func testRefreshGraceAndRefusals(t *testing.T, s store.Store) {
 	// refused, must not let a thief probe without tripping the alarm.
 	for i, tt := range []struct {
 		name string
-		req  store.RotateRequest
+		req  oauth.Presentation
 	}{
-		{"another client within grace", store.RotateRequest{ClientID: "other", Grace: 5 * time.Second}},
-		{"wider scope outside grace", store.RotateRequest{Scope: "admin"}},
+		{"another client within grace", oauth.Presentation{ClientID: "other", Grace: 5 * time.Second}},
+		{"wider scope outside grace", oauth.Presentation{Scope: "admin"}},
 	} {
 		name, req := tt.name, tt.req
 		sess, rt := refreshFamily(t, s, fmt.Sprintf("dave%d", i))
-		if r := rotate(t, s, rt.Hash, store.RotateRequest{Now: now, Grace: 5 * time.Second}); r.Outcome != store.RefreshRotated {
+		if r := rotate(t, s, rt.Hash, oauth.Presentation{Now: now, Grace: 5 * time.Second}); r.Outcome != store.RefreshRotated {
 			t.Fatalf("%s: first use: %+v", name, r)
 		}
 		req.Now = now.Add(time.Second)
@@ -244,13 +255,13 @@ func testRefreshFailureIsolated(t *testing.T, s store.Store) {
 	wg.Add(n + 1)
 	go func() {
 		defer wg.Done()
-		_, badErr = s.RotateRefreshToken(ctx, victim.Hash, store.RotateRequest{ClientID: "app", Successor: taken.Hash, Now: now, TTL: time.Hour})
+		_, badErr = s.RotateRefreshToken(ctx, victim.Hash, decide(oauth.Presentation{ClientID: "app", Successor: taken.Hash, Now: now, TTL: time.Hour}))
 	}()
 	for i := range fams {
 		go func() {
 			defer wg.Done()
 			var res store.RefreshResult
-			res, errs[i] = s.RotateRefreshToken(ctx, fams[i].Hash, store.RotateRequest{ClientID: "app", Successor: newHash(t), Now: now, TTL: time.Hour})
+			res, errs[i] = s.RotateRefreshToken(ctx, fams[i].Hash, decide(oauth.Presentation{ClientID: "app", Successor: newHash(t), Now: now, TTL: time.Hour}))
 			if errs[i] == nil && res.Outcome != store.RefreshRotated {
 				errs[i] = fmt.Errorf("outcome %v", res.Outcome)
 			}
@@ -268,43 +279,61 @@ func testRefreshFailureIsolated(t *testing.T, s store.Store) {
 	if got, err := s.RefreshTokenByHash(ctx, victim.Hash); err != nil || !got.UsedAt.IsZero() {
 		t.Fatalf("the failed presentation left a trace: %+v, %v", got, err)
 	}
-	if r := rotate(t, s, victim.Hash, store.RotateRequest{Now: now}); r.Outcome != store.RefreshRotated {
+	if r := rotate(t, s, victim.Hash, oauth.Presentation{Now: now}); r.Outcome != store.RefreshRotated {
 		t.Fatalf("the token of the failed presentation no longer rotates: %+v", r)
 	}
 }
 
-// testRefreshRace: 64 concurrent presentations of one token.
+// testRefreshRace: 64 concurrent presentations of one token. Linearized,
+// they are: one rotation, then either grace retries for all the rest, or
+// (no grace) one reuse that ends the family and ErrNotFound for every later
+// one, whose token reuse deleted. Any other error is a failure.
 func testRefreshRace(t *testing.T, s store.Store) {
+	const notFound = store.RefreshOutcome(-1) // counts presentations answered ErrNotFound
 	for _, grace := range []time.Duration{0, time.Minute} {
-		_, rt := refreshFamily(t, s, "racer"+grace.String())
+		sess, rt := refreshFamily(t, s, "racer"+grace.String())
 		const n = 64
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		count := map[store.RefreshOutcome]int{}
+		var errs []error
 		for range n {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res, err := s.RotateRefreshToken(context.Background(), rt.Hash, store.RotateRequest{
-					ClientID: "app", Successor: newHash(t), Now: base.Add(time.Hour), TTL: time.Hour, Grace: grace})
+				res, err := s.RotateRefreshToken(context.Background(), rt.Hash, decide(oauth.Presentation{
+					ClientID: "app", Successor: newHash(t), Now: base.Add(time.Hour), TTL: time.Hour, Grace: grace}))
 				mu.Lock()
 				defer mu.Unlock()
-				if err != nil {
-					count[0]++ // the family was revoked and its tokens deleted
-					return
+				switch {
+				case errors.Is(err, store.ErrNotFound):
+					count[notFound]++
+				case err != nil:
+					errs = append(errs, err)
+				default:
+					count[res.Outcome]++
 				}
-				count[res.Outcome]++
 			}()
 		}
 		wg.Wait()
+		if len(errs) > 0 {
+			t.Fatalf("grace %v: %d presentations failed, first: %v; want only outcomes or ErrNotFound", grace, len(errs), errs[0])
+		}
 		if count[store.RefreshRotated] != 1 {
 			t.Fatalf("grace %v: %d winners, want exactly 1 (%v)", grace, count[store.RefreshRotated], count)
 		}
-		if grace > 0 && count[store.RefreshGraceRetry] != n-1 {
-			t.Fatalf("grace %v: %v, want the rest as grace retries", grace, count)
+		var want map[store.RefreshOutcome]int
+		if grace > 0 {
+			want = map[store.RefreshOutcome]int{store.RefreshRotated: 1, store.RefreshGraceRetry: n - 1}
+		} else {
+			want = map[store.RefreshOutcome]int{store.RefreshRotated: 1, store.RefreshReused: 1, notFound: n - 2}
 		}
-		if grace == 0 && count[store.RefreshReused] < 1 {
-			t.Fatalf("grace 0: %v, want reuse detected", count)
+		if !reflect.DeepEqual(count, want) {
+			t.Fatalf("grace %v: outcomes %v, want %v (-1 is ErrNotFound)", grace, count, want)
+		}
+		got, _ := s.SessionByID(context.Background(), sess.ID)
+		if revoked := got.Revoked(); revoked != (grace == 0) || revoked && got.RevokeReason != oauth.RevokeReasonReuse {
+			t.Fatalf("grace %v: session after the race: %+v", grace, got)
 		}
 	}
 }
@@ -371,7 +400,7 @@ func testRefreshTokenByHash(t *testing.T, s store.Store) {
 	if err != nil || !reflect.DeepEqual(got, rt) {
 		t.Fatalf("RefreshTokenByHash = %+v, %v; want %+v", got, err, rt)
 	}
-	rotate(t, s, rt.Hash, store.RotateRequest{Now: base.Add(time.Minute)})
+	rotate(t, s, rt.Hash, oauth.Presentation{Now: base.Add(time.Minute)})
 	if got, _ := s.RefreshTokenByHash(ctx, rt.Hash); !got.UsedAt.Equal(base.Add(time.Minute)) {
 		t.Fatalf("UsedAt after rotation: %v", got.UsedAt)
 	}
@@ -413,16 +442,43 @@ func testRefreshGraceCannotFork(t *testing.T, s store.Store) {
 	sess, rt0 := refreshFamily(t, s, "alice")
 	now := base.Add(time.Hour)
 	g := 5 * time.Second
-	r1 := rotate(t, s, rt0.Hash, store.RotateRequest{Now: now, Grace: g})
-	r2 := rotate(t, s, r1.Successor.Hash, store.RotateRequest{Now: now.Add(time.Second), Grace: g})
+	r1 := rotate(t, s, rt0.Hash, oauth.Presentation{Now: now, Grace: g})
+	r2 := rotate(t, s, r1.Successor.Hash, oauth.Presentation{Now: now.Add(time.Second), Grace: g})
 	if r2.Outcome != store.RefreshRotated {
 		t.Fatalf("client's second rotation: %+v", r2)
 	}
-	thief := rotate(t, s, rt0.Hash, store.RotateRequest{Now: now.Add(2 * time.Second), Grace: g})
+	thief := rotate(t, s, rt0.Hash, oauth.Presentation{Now: now.Add(2 * time.Second), Grace: g})
 	if thief.Outcome != store.RefreshReused {
 		t.Fatalf("replay after the successor was used: %+v, want reuse", thief)
 	}
 	if got, _ := s.SessionByID(ctx, sess.ID); !got.Revoked() {
 		t.Fatal("the family survived a replay")
+	}
+}
+
+// testRefreshTouch: a rotation writes the session's last-seen time only when
+// the plan says so (the policy skips it within the touch interval), and a
+// touch never moves it backwards.
+func testRefreshTouch(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sess, rt := refreshFamily(t, s, "frank")
+	at := base.Add(5 * time.Minute)
+	r := rotate(t, s, rt.Hash, oauth.Presentation{Now: at, TouchInterval: 10 * time.Minute})
+	if r.Outcome != store.RefreshRotated {
+		t.Fatalf("rotation: %+v", r)
+	}
+	if got, _ := s.SessionByID(ctx, sess.ID); !got.LastSeenAt.Equal(base) {
+		t.Fatalf("a rotation within the touch interval wrote last-seen: %v, want %v", got.LastSeenAt, base)
+	}
+	backwards := func(st store.RefreshState) store.RefreshPlan {
+		p := oauth.DecideRefresh(st, oauth.Presentation{ClientID: "app", Successor: newHash(t), Now: at.Add(time.Minute), TTL: time.Hour})
+		p.TouchAt = base.Add(-time.Hour)
+		return p
+	}
+	if r, err := s.RotateRefreshToken(ctx, r.Successor.Hash, backwards); err != nil || r.Outcome != store.RefreshRotated {
+		t.Fatalf("rotation: %+v, %v", r, err)
+	}
+	if got, _ := s.SessionByID(ctx, sess.ID); !got.LastSeenAt.Equal(base) {
+		t.Fatalf("a touch moved last-seen backwards: %v, want %v", got.LastSeenAt, base)
 	}
 }

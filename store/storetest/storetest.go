@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RefreshRace", testRefreshRace},
 		{"RefreshFailureIsolated", testRefreshFailureIsolated},
 		{"RefreshGraceCannotFork", testRefreshGraceCannotFork},
+		{"RefreshTouch", testRefreshTouch},
 		{"Denylist", testDenylist},
 		{"RefreshTokenByHash", testRefreshTokenByHash},
 		{"AccessTokens", testAccessTokens},
