@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/authn"
+	"github.com/tessera-auth/tessera/internal/app"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -28,18 +29,15 @@ func cmdMigrate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, path, err := openStore(context.Background(), c)
+	st, info, err := openStore(context.Background(), c, app.Migrate)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	v := 0
-	if sv, ok := st.(interface {
-		SchemaVersion(context.Context) (int, error)
-	}); ok {
-		v, _ = sv.SchemaVersion(context.Background())
+	if ap := info.Applied; len(ap) > 0 {
+		fmt.Fprintf(stdout, "%s: applied migrations %d to %d\n", info.Location, ap[0], ap[len(ap)-1])
 	}
-	fmt.Fprintf(stdout, "%s: schema at version %d\n", path, v)
+	fmt.Fprintf(stdout, "%s: schema at version %d\n", info.Location, info.Schema.Current)
 	return nil
 }
 
@@ -56,7 +54,11 @@ func cmdUser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	ctx := context.Background()
-	c, st, err := openForCommand(ctx, cf)
+	open := openForCommand
+	if args[0] == "add" {
+		open = openCreating
+	}
+	c, st, err := open(ctx, cf)
 	if err != nil {
 		return err
 	}

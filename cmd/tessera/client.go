@@ -41,7 +41,11 @@ func cmdClient(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	ctx := context.Background()
-	c, st, err := openForCommand(ctx, cf)
+	open := openForCommand
+	if args[0] == "add" {
+		open = openCreating
+	}
+	c, st, err := open(ctx, cf)
 	if err != nil {
 		return err
 	}
