@@ -179,4 +179,3 @@ func (a *App) gcLoop(ctx context.Context) {
 		}
 	}
 }
-
