@@ -234,4 +234,3 @@ func grep(s, word string) string {
 	}
 	return strings.Join(out, "\n")
 }
-
