@@ -57,13 +57,16 @@ type App struct {
 	now func() time.Time
 }
 
-// New opens c's store (doing what opt.Access allows), reads or creates the
+// New validates c, opens its store (doing what opt.Access allows), reads or creates the
 // admin token and the master key, loads the signing keys, builds the
 // domain services and the HTTP server, and loads the revocation feed's
 // cursor and live denials: a server must not answer before it knows what
 // was revoked before it started. Call Run for the background loops and
 // Close when done.
 func New(ctx context.Context, c config.Config, opt Options) (*App, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	a := &App{Config: c, log: opt.Logger, now: opt.Now}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

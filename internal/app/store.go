@@ -95,7 +95,8 @@ func OpenStore(ctx context.Context, c config.Config, access Access) (store.Store
 	if err != nil {
 		return nil, info, explain(err, c)
 	}
-	info.Schema.Current, info.Schema.Latest = 0, 0
+	// store.Open succeeds only at the binary's schema.
+	info.Schema.Current = info.Schema.Latest
 	if sv, ok := st.(interface {
 		SchemaStatus(context.Context) (store.SchemaStatus, error)
 	}); ok {
