@@ -14,11 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/tessera-auth/tessera/accesstoken"
-	"github.com/tessera-auth/tessera/authn"
-	"github.com/tessera-auth/tessera/clientip"
 	"github.com/tessera-auth/tessera/config"
+	"github.com/tessera-auth/tessera/internal/app"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/password"
@@ -31,8 +29,8 @@ import (
 // Password is every fixture user's password.
 const Password = "correct horse battery staple"
 
-// Fixture is a server configured as `tessera serve` configures it (default
-// policy, metrics on, request log off) over a durable SQLite store holding
+// Fixture is a server wired as `tessera serve` wires it (internal/app,
+// default policy, metrics on, request log off) over a durable SQLite store holding
 // Users users and one live session per Tokens entry.
 type Fixture struct {
 	Dir      string
@@ -49,6 +47,7 @@ type Fixture struct {
 	Verifier *accesstoken.Verifier
 	Issuer   string
 
+	app     *app.App
 	stopRun context.CancelFunc
 	runDone chan struct{}
 }
@@ -77,7 +76,6 @@ func NewFixture(opt Options) (*Fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	pol := config.Default().Policy
 	h, err := password.NewHasher(password.DefaultParams(), 0)
 	if err != nil {
 		return nil, err
@@ -101,7 +99,7 @@ func NewFixture(opt Options) (*Fixture, error) {
 		}
 		f.Users = append(f.Users, u.Username)
 	}
-	scfg := sessionConfig(pol)
+	scfg := app.SessionConfig(config.Default())
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -123,69 +121,28 @@ func NewFixture(opt Options) (*Fixture, error) {
 	runtime.KeepAlive(loader)
 	st.Close()
 
-	if f.Store, err = sqlite.Open(ctx, path, sqlite.Options{}); err != nil {
-		return nil, err
-	}
-	metrics := server.NewMetrics(nil, nil)
-	scfg.OnRevoke = metrics.Revoked
-	f.Sessions = session.New(f.Store, scfg)
-	l := pol.Login
-	an := authn.New(f.Store, h, password.DefaultPolicy(), authn.Limits{
-		PerIPBurst: l.PerIPBurst, PerIPRefill: l.PerIPRefill.D(),
-		PerAccountIPBurst: l.PerAccountIPBurst, PerAccountIPRefill: l.PerAccountIPRefill.D(),
-		PerAccountBurst: l.PerAccountBurst, PerAccountRefill: l.PerAccountRefill.D(),
-	}, nil, nil)
-	ips, _ := clientip.New(nil, "")
-	mk, _, err := keys.NewMasterKey()
+	// From here the server is wired exactly as `tessera serve` wires it
+	// (internal/app), over the durable store reopened through store.Open.
+	c := config.Default()
+	c.Data = dir
+	c.Policy.Tokens.Issuer = "https://tessera.bench"
+	a, err := app.New(ctx, c, app.Options{Logger: slog.New(slog.DiscardHandler), AdminToken: AdminToken})
 	if err != nil {
 		return nil, err
 	}
-	if f.Keys, err = keys.New(f.Store, mk, keys.Config{Alg: pol.Keys.Algorithm, RetiredTTL: pol.Keys.RetiredTTL.D()}); err != nil {
-		return nil, err
-	}
-	if err := f.Keys.Load(ctx); err != nil {
-		return nil, err
-	}
-	f.Issuer = "https://tessera.bench"
-	tp := pol.Tokens
-	f.OAuth = oauth.New(f.Store, f.Keys, oauth.Config{
-		Issuer: f.Issuer, Audience: f.Issuer, Access: tp.AccessTTL.D(), Refresh: tp.RefreshTTL.D(), Grace: tp.RefreshGrace.D(), TouchInterval: pol.Session.TouchInterval.D(),
-		Pepper: []byte("bench-pepper"), OnReuse: func(sid, _, _ string) { f.Sessions.Forget("refresh_reuse", sid) },
-	})
-	f.Verifier = &accesstoken.Verifier{
-		Issuer: f.Issuer, Audience: f.Issuer, Algorithms: []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256},
-		Keys: func(kid string) (*jose.JSONWebKey, error) {
-			k, err := f.Keys.PublicKey(kid)
-			if err != nil {
-				return nil, accesstoken.ErrUnknownKey
-			}
-			return k, nil
-		},
-	}
-	f.Server = server.New(server.Config{AdminToken: AdminToken}, f.Store, f.Sessions, an, ips, metrics, slog.New(slog.DiscardHandler), nil).
-		WithKeys(f.Keys).
-		WithOAuth(f.OAuth, f.Verifier, server.OAuthConfig{Issuer: f.Issuer, AccessTTL: tp.AccessTTL.D(), SessionIdle: tp.RefreshTTL.D(), SessionAbsolute: tp.SessionAbsolute.D()}, f.Store)
-	// As in `tessera serve`: the denylist is loaded before the first
-	// request and the feed is followed while the fixture lives, so the
-	// numbers include what production pays for both.
-	if err := f.Sessions.Start(ctx); err != nil {
-		return nil, err
-	}
+	f.app = a
+	f.Store, _ = a.Store.(*sqlite.Store)
+	f.Sessions, f.Server, f.Keys, f.OAuth, f.Verifier, f.Issuer = a.Sessions, a.Server, a.Keys, a.OAuth, a.Verifier, c.Issuer()
+	// As in `tessera serve`: the denylist was loaded before the first
+	// request (app.New) and the background loops run while the fixture
+	// lives, so the numbers include what production pays for both.
 	runCtx, stop := context.WithCancel(context.Background())
 	f.stopRun, f.runDone = stop, make(chan struct{})
 	go func() {
 		defer close(f.runDone)
-		f.Sessions.Run(runCtx)
+		a.Run(runCtx)
 	}()
 	return f, nil
-}
-
-func sessionConfig(p config.Policy) session.Config {
-	s := p.Session
-	return session.Config{
-		IdleTimeout: s.IdleTimeout.D(), AbsoluteTimeout: s.AbsoluteTimeout.D(), MaxPerUser: s.MaxPerUser,
-		TouchInterval: s.TouchInterval.D(), RevocationPoll: s.RevocationPoll.D(), CacheSize: s.CacheSize,
-	}
 }
 
 // Warm validates every token once, as traffic would on a running node.
@@ -204,7 +161,9 @@ func (f *Fixture) Close() {
 		f.stopRun()
 		<-f.runDone
 	}
-	f.Store.Close()
+	if f.app != nil {
+		f.app.Close()
+	}
 	os.RemoveAll(f.Dir)
 }
 

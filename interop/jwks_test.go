@@ -5,17 +5,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/tessera-auth/tessera/accesstoken"
-	"github.com/tessera-auth/tessera/clientip"
+	"github.com/tessera-auth/tessera/config"
+	"github.com/tessera-auth/tessera/internal/app"
 	"github.com/tessera-auth/tessera/keys"
-	"github.com/tessera-auth/tessera/server"
-	"github.com/tessera-auth/tessera/session"
-	"github.com/tessera-auth/tessera/store/sqlite"
 )
 
 // TestGoOIDCVerifiesOurTokens: coreos/go-oidc's RemoteKeySet fetches our
@@ -25,22 +22,16 @@ func TestGoOIDCVerifiesOurTokens(t *testing.T) {
 	ctx := context.Background()
 	for _, alg := range keys.Algorithms {
 		t.Run(alg, func(t *testing.T) {
-			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "t.db"), sqlite.Options{})
+			c := config.Default()
+			c.Data = t.TempDir()
+			c.Policy.Keys.Algorithm = alg
+			a, err := app.New(ctx, c, app.Options{Access: app.Migrate, AdminToken: "tsx_interop-admin-token-0123456789abcdef"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer st.Close()
-			mk, _, _ := keys.NewMasterKey()
-			ks, err := keys.New(st, mk, keys.Config{Alg: alg, RetiredTTL: time.Hour})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := ks.Load(ctx); err != nil {
-				t.Fatal(err)
-			}
-			ips, _ := clientip.New(nil, "")
-			srv := server.New(server.Config{}, st, session.New(st, session.Config{IdleTimeout: time.Hour, AbsoluteTimeout: time.Hour}), nil, ips, nil, nil, nil).WithKeys(ks)
-			ts := httptest.NewServer(srv.Public())
+			defer a.Close()
+			ks := a.Keys
+			ts := httptest.NewServer(a.Public())
 			defer ts.Close()
 
 			mint := func() string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tessera-auth/tessera/authn"
+	"github.com/tessera-auth/tessera/internal/app"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -30,18 +31,15 @@ func (c *cli) newMigrateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, path, err := openStore(ctx, cfg)
+			st, info, err := openStore(ctx, cfg, app.Migrate)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			v := 0
-			if sv, ok := st.(interface {
-				SchemaVersion(context.Context) (int, error)
-			}); ok {
-				v, _ = sv.SchemaVersion(ctx)
+			if ap := info.Applied; len(ap) > 0 {
+				fmt.Fprintf(c.stdout, "%s: applied migrations %d to %d\n", info.Location, ap[0], ap[len(ap)-1])
 			}
-			fmt.Fprintf(c.stdout, "%s: schema at version %d\n", path, v)
+			fmt.Fprintf(c.stdout, "%s: schema at version %d\n", info.Location, info.Schema.Current)
 			return nil
 		},
 	}
@@ -62,7 +60,7 @@ The password is read from standard input (its first line) with
 	pwStdin := add.Flags().Bool("password-stdin", false, "read the password from standard input (first line)")
 	add.RunE = func(cmd *cobra.Command, args []string) error {
 		ctx := cmd.Context()
-		cfg, st, err := openForCommand(ctx, c.flags)
+		cfg, st, err := openCreating(ctx, c.flags)
 		if err != nil {
 			return err
 		}
@@ -99,7 +97,7 @@ The password is read from standard input (its first line) with
 	out := addOutputFlag(list)
 	list.RunE = func(cmd *cobra.Command, _ []string) error {
 		ctx := cmd.Context()
-		_, st, err := openExisting(ctx, c.flags)
+		_, st, err := openForCommand(ctx, c.flags)
 		if err != nil {
 			return err
 		}
@@ -173,7 +171,7 @@ func (c *cli) newSessionCmd() *cobra.Command {
 	out := addOutputFlag(list)
 	list.RunE = func(cmd *cobra.Command, _ []string) error {
 		ctx := cmd.Context()
-		cfg, st, err := openExisting(ctx, c.flags)
+		cfg, st, err := openForCommand(ctx, c.flags)
 		if err != nil {
 			return err
 		}
@@ -246,7 +244,7 @@ Running servers learn of it from the revocation feed within one poll.`,
 	revokeUser := revoke.Flags().String("user", "", "revoke every session of this user")
 	revoke.RunE = func(cmd *cobra.Command, args []string) error {
 		ctx := cmd.Context()
-		cfg, st, err := openExisting(ctx, c.flags)
+		cfg, st, err := openForCommand(ctx, c.flags)
 		if err != nil {
 			return err
 		}

@@ -32,7 +32,7 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 	add.RegisterFlagCompletionFunc("token-format", cobra.FixedCompletions([]string{"jwt", "opaque"}, cobra.ShellCompDirectiveNoFileComp))
 	add.RunE = func(cmd *cobra.Command, args []string) error {
 		ctx := cmd.Context()
-		cfg, st, err := openForCommand(ctx, c.flags)
+		cfg, st, err := openCreating(ctx, c.flags)
 		if err != nil {
 			return err
 		}
@@ -76,7 +76,7 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 	out := addOutputFlag(list)
 	list.RunE = func(cmd *cobra.Command, _ []string) error {
 		ctx := cmd.Context()
-		_, st, err := openExisting(ctx, c.flags)
+		_, st, err := openForCommand(ctx, c.flags)
 		if err != nil {
 			return err
 		}

@@ -2,88 +2,29 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/tessera-auth/tessera/config"
+	"github.com/tessera-auth/tessera/internal/app"
 	"github.com/tessera-auth/tessera/keys"
 )
 
-// masterKey returns the key that seals signing keys: TESSERA_MASTER_KEY, or
-// the data folder's master-key file, generated (mode 0600) on first start.
-// Losing it makes the stored signing keys useless: back it up apart from the
-// database, which is useless without it.
-func masterKey(c config.Config) (keys.MasterKey, string, bool, error) {
-	if v := os.Getenv("TESSERA_MASTER_KEY"); v != "" {
-		m, err := keys.ParseMasterKey(v)
-		return m, "TESSERA_MASTER_KEY", false, err
-	}
-	path := filepath.Join(c.Data, "master-key")
-	b, err := os.ReadFile(path)
-	if err == nil {
-		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-			return keys.MasterKey{}, "", false, fmt.Errorf("%s is readable by others (mode %v); chmod 600 it", path, fi.Mode().Perm())
-		}
-		m, err := keys.ParseMasterKey(string(b))
-		if err != nil {
-			return keys.MasterKey{}, "", false, fmt.Errorf("%s: %w", path, err)
-		}
-		return m, path, false, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return keys.MasterKey{}, "", false, err
-	}
-	if err := os.MkdirAll(c.Data, 0o700); err != nil {
-		return keys.MasterKey{}, "", false, err
-	}
-	m, text, err := keys.NewMasterKey()
-	if err != nil {
-		return keys.MasterKey{}, "", false, err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return keys.MasterKey{}, "", false, fmt.Errorf("writing master key: %w", err)
-	}
-	if _, err := f.WriteString(text + "\n"); err != nil {
-		f.Close()
-		return keys.MasterKey{}, "", false, err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return keys.MasterKey{}, "", false, err
-	}
-	return m, path, true, f.Close()
-}
-
 // keyring is the signing keyset and the master key it was opened with.
 type keyring struct {
-	keys          *keys.Keyset
-	master        keys.MasterKey
-	masterSource  string
-	masterCreated bool
+	keys *keys.Keyset
+	ring app.Keyring
 }
 
 func openKeyset(ctx context.Context, c config.Config, st keys.Store, log *slog.Logger) (keyring, error) {
-	m, source, created, err := masterKey(c)
+	r, err := app.OpenKeyring(ctx, c, st, log)
 	if err != nil {
 		return keyring{}, err
 	}
-	k := c.Policy.Keys
-	ks, err := keys.New(st, m, keys.Config{Alg: k.Algorithm, RotationInterval: k.RotationInterval.D(), RetiredTTL: k.RetiredTTL.D(), Logger: log})
-	if err != nil {
-		return keyring{}, err
-	}
-	if err := ks.Load(ctx); err != nil {
-		return keyring{}, err
-	}
-	return keyring{keys: ks, master: m, masterSource: source, masterCreated: created}, nil
+	return keyring{keys: r.Keys, ring: r}, nil
 }
 
 func (c *cli) newKeysCmd() *cobra.Command {
@@ -114,11 +55,7 @@ verifiers have it) and create a new next key. Running servers follow within 30s.
 // keys rotates the keyset if asked, through the keys package as the admin
 // API does, then lists it.
 func (c *cli) keys(ctx context.Context, rotate bool, out outputFlag) error {
-	open := openExisting
-	if rotate {
-		open = openForCommand
-	}
-	cfg, st, err := open(ctx, c.flags)
+	cfg, st, err := openForCommand(ctx, c.flags)
 	if err != nil {
 		return err
 	}

@@ -13,11 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tessera-auth/tessera/clientip"
-	"github.com/tessera-auth/tessera/config"
-	"github.com/tessera-auth/tessera/server"
-	"github.com/tessera-auth/tessera/session"
-	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/internal/app"
 )
 
 func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
@@ -42,55 +38,14 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	st, dbPath, err := openStore(ctx, c)
+	// serve applies pending migrations under the store's migration lock,
+	// so nodes starting together migrate once; it refuses a newer schema.
+	a, err := app.New(ctx, c, app.Options{Logger: log, Access: app.Migrate})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	tok, tokSource, tokCreated, err := adminToken(c)
-	if err != nil {
-		return err
-	}
-	kr, err := openKeyset(ctx, c, st, log)
-	if err != nil {
-		return err
-	}
-	ks := kr.keys
-	an, err := newAuthenticator(c, st, log)
-	if err != nil {
-		return err
-	}
-	ips, err := clientip.New(c.TrustedProxies, c.ClientIPHeader)
-	if err != nil {
-		return err
-	}
-	scfg := sessionConfig(c)
-	scfg.Logger = log
-	var sm *session.Manager
-	metrics := server.NewMetrics(
-		func(ctx context.Context) (int, error) { return st.CountLiveSessions(ctx, time.Now()) },
-		func() int { return sm.CacheLen() },
-	)
-	scfg.OnRevoke = metrics.Revoked
-	sm = session.New(st, scfg)
-	// Load the revocation feed's denials before the first request: serving
-	// without them would accept tokens revoked before this start.
-	if err := sm.Start(ctx); err != nil {
-		return fmt.Errorf("load revocations: %w", err)
-	}
-	srv := server.New(server.Config{
-		PublicOrigin: c.PublicOrigin, AllowedOrigins: c.AllowedOrigins,
-		InsecureDevCookies: c.InsecureDevCookies, SameSiteStrict: c.Policy.Cookie.SameSite == "strict",
-		LogRequests: c.LogRequests, AdminToken: tok,
-	}, st, sm, an, ips, metrics, log, nil).WithKeys(ks)
-	oa, verifier, err := newOAuth(c, st, kr, sm, metrics, log)
-	if err != nil {
-		return err
-	}
-	srv.WithOAuth(oa, verifier, server.OAuthConfig{
-		Issuer: c.Issuer(), AccessTTL: c.Policy.Tokens.AccessTTL.D(),
-		SessionIdle: c.Policy.Tokens.RefreshTTL.D(), SessionAbsolute: c.Policy.Tokens.SessionAbsolute.D(),
-	}, st)
+	defer a.Close()
+	dbPath := a.StoreInfo.Location
 
 	pubLn, err := net.Listen("tcp", c.Listen)
 	if err != nil {
@@ -101,26 +56,29 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 		pubLn.Close()
 		return fmt.Errorf("admin listener: %w", err)
 	}
-	pub := newHTTPServer(srv.Public(), log)
-	adm := newHTTPServer(srv.Admin(), log)
+	pub := newHTTPServer(a.Public(), log)
+	adm := newHTTPServer(a.Admin(), log)
 	tlsOn := c.TLSCert != ""
 
-	users, _ := st.ListUsers(ctx)
+	users, _ := a.Store.ListUsers(ctx)
 	scheme := "http"
 	if tlsOn {
 		scheme = "https"
 	}
 	fmt.Fprintf(stdout, "tessera %s\n", version)
 	fmt.Fprintf(stdout, "  public API  %s://%s\n", scheme, pubLn.Addr())
-	fmt.Fprintf(stdout, "  admin API   http://%s  (admin token: %s)\n", admLn.Addr(), tokSource)
+	fmt.Fprintf(stdout, "  admin API   http://%s  (admin token: %s)\n", admLn.Addr(), a.AdminTokenSource)
 	fmt.Fprintf(stdout, "  data        %s (SQLite, WAL)\n", dbPath)
+	if ap := a.StoreInfo.Applied; len(ap) > 0 {
+		fmt.Fprintf(stdout, "  schema      applied migrations %d to %d; now at version %d\n", ap[0], ap[len(ap)-1], a.StoreInfo.Schema.Current)
+	}
 	fmt.Fprintf(stdout, "  policy      idle %v, absolute %v, max %d sessions per user  (tessera policy show)\n",
 		c.Policy.Session.IdleTimeout, c.Policy.Session.AbsoluteTimeout, c.Policy.Session.MaxPerUser)
-	if tokCreated {
-		fmt.Fprintf(stdout, "  first start: generated the admin token into %s (mode 0600)\n", tokSource)
+	if a.AdminTokenCreated {
+		fmt.Fprintf(stdout, "  first start: generated the admin token into %s (mode 0600)\n", a.AdminTokenSource)
 	}
-	if kr.masterCreated {
-		fmt.Fprintf(stdout, "  first start: generated the master key into %s (mode 0600); back it up apart from the database\n", kr.masterSource)
+	if a.Keyring.MasterCreated {
+		fmt.Fprintf(stdout, "  first start: generated the master key into %s (mode 0600); back it up apart from the database\n", a.Keyring.MasterSource)
 	}
 	if len(users) == 0 {
 		fmt.Fprintf(stdout, "  no users yet: add one with  tessera user add alice --data %s\n", c.Data)
@@ -140,9 +98,7 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	done := make(chan error, 2)
 	runDone := make(chan error, 1)
-	go func() { runDone <- sm.Run(runCtx) }()
-	go gcLoop(runCtx, st, c, log)
-	go ks.Run(runCtx)
+	go func() { runDone <- a.Run(runCtx) }()
 	go func() {
 		var err error
 		if tlsOn {
@@ -198,24 +154,4 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 func isLoopback(a net.Addr) bool {
 	ta, ok := a.(*net.TCPAddr)
 	return ok && ta.IP.IsLoopback()
-}
-
-// gcLoop deletes sessions and feed entries that can no longer matter.
-func gcLoop(ctx context.Context, st store.Store, c config.Config, log *slog.Logger) {
-	keep := max(24*time.Hour, c.Policy.Session.AbsoluteTimeout.D())
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := st.DeleteExpired(ctx, time.Now().Add(-keep))
-			if err != nil {
-				log.Warn("expired-session cleanup failed", "err", err)
-			} else if n > 0 {
-				log.Info("expired sessions deleted", "count", n)
-			}
-		}
-	}
 }

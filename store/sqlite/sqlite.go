@@ -3,14 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,9 +19,6 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // Options tune how the database is opened. The zero value is what production uses.
 type Options struct {
@@ -62,23 +57,44 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// Open opens (creating if needed) the database at path and applies any
-// pending migrations.
+// Open opens the database at path, creating it and applying pending
+// migrations first (Migrator), then opens it as OpenExisting does. It is
+// for a process that owns its database: tests, fixtures, tools. A server
+// opens through store.Open, which never creates or migrates, and migrates
+// only when told to (tessera serve, tessera migrate).
 func Open(ctx context.Context, path string, opt Options) (*Store, error) {
+	m, err := NewMigrator(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	_, err = m.Migrate(ctx)
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return OpenExisting(ctx, path, opt)
+}
+
+// OpenExisting opens the database at path, which must exist (else an error
+// wrapping store.ErrNoDatabase) with the schema this binary knows (else
+// store.ErrSchemaOutdated or store.ErrSchemaNewer). It creates nothing.
+func OpenExisting(ctx context.Context, path string, opt Options) (*Store, error) {
+	// SQLite creates a missing file on first use: look first, so that a
+	// mistyped path is an error and not a fresh, empty database.
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("sqlite: %s: %w", path, store.ErrNoDatabase)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
 	// NORMAL appends commits to the WAL without fsync; walSyncer then makes
 	// each acknowledged write durable with group commit (see durable.go).
 	sync := "NORMAL"
 	if opt.NoSync {
 		sync = "OFF"
 	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous("+sync+")")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Set("_txlock", "immediate")
-	dsn := "file:" + filepath.ToSlash(path) + "?" + q.Encode()
-
+	dsn := dsn(path, sync)
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -96,9 +112,13 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	if !opt.NoSync {
 		s.wal = newWALSyncer(path)
 	}
-	if err := s.migrate(ctx); err != nil {
+	st, err := schemaStatus(ctx, r)
+	if err == nil {
+		err = st.Check()
+	}
+	if err != nil {
 		s.Close()
-		return nil, err
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	for _, p := range []struct {
 		dst   **sql.Stmt
@@ -136,6 +156,19 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	s.batching = true
 	go s.batchRotations()
 	return s, nil
+}
+
+// dsn is the connection string for path. Every connection waits up to 10 s
+// for a lock, writes a WAL and begins its transactions IMMEDIATE (taking
+// the write lock at BEGIN, so two writers never deadlock upgrading).
+func dsn(path, synchronous string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous("+synchronous+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	return "file:" + filepath.ToSlash(path) + "?" + q.Encode()
 }
 
 // Path returns the database file's path.
@@ -177,56 +210,15 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// migrate applies the embedded migrations not yet recorded, each in its own
-// immediate transaction, so processes that start together apply each once.
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		base := filepath.Base(name)
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("sqlite: migration %s: bad version: %w", base, err)
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("sqlite: migration %s: %w", base, err)
-		}
-		err = s.tx(ctx, func(tx *sql.Tx) error {
-			var n int
-			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", v).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				return nil
-			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", v, time.Now().UnixMicro())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("sqlite: migration %s: %w", base, err)
-		}
-	}
-	return nil
-}
-
 // SchemaVersion returns the highest applied migration.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
-	var v sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, "SELECT max(version) FROM schema_migrations").Scan(&v); err != nil {
-		return 0, fmt.Errorf("sqlite: schema version: %w", err)
-	}
-	return int(v.Int64), nil
+	st, err := schemaStatus(ctx, s.r)
+	return st.Current, err
+}
+
+// SchemaStatus reports the applied and the latest known schema versions.
+func (s *Store) SchemaStatus(ctx context.Context) (store.SchemaStatus, error) {
+	return schemaStatus(ctx, s.r)
 }
 
 // tx runs fn in an immediate transaction and returns once the commit is

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestReadOnlyCommandsCreateNothing: a command that only reads, pointed at
+// a data folder that does not exist (a typo in --data), fails and says so
+// instead of creating a fresh, empty store there.
+func TestReadOnlyCommandsCreateNothing(t *testing.T) {
+	for _, args := range [][]string{
+		{"user", "list"},
+		{"session", "list"},
+		{"session", "revoke", "some-id"},
+		{"client", "list"},
+		{"keys", "list"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "typo")
+			cmd := exec.Command(binary, append(args, "--data", data)...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "no database") {
+				t.Fatalf("exit %v, stderr %q; want exit 1 saying there is no database", err, stderr.String())
+			}
+			if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("%s created the data folder %s", args, data)
+			}
+		})
+	}
+}

@@ -1,0 +1,102 @@
+package app
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/authn"
+	"github.com/tessera-auth/tessera/config"
+	"github.com/tessera-auth/tessera/oauth"
+	"github.com/tessera-auth/tessera/password"
+	"github.com/tessera-auth/tessera/server"
+	"github.com/tessera-auth/tessera/session"
+	"github.com/tessera-auth/tessera/store"
+)
+
+// NewLogger returns the JSON logger at c's level, writing to w.
+func NewLogger(c config.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	lvl.UnmarshalText([]byte(c.LogLevel))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
+}
+
+// NewAuthenticator builds password login with c's hashing cost, password
+// policy and login throttles.
+func NewAuthenticator(c config.Config, st authn.Store, log *slog.Logger) (*authn.Authenticator, error) {
+	return newAuthenticator(c, st, log, nil)
+}
+
+func newAuthenticator(c config.Config, st authn.Store, log *slog.Logger, now func() time.Time) (*authn.Authenticator, error) {
+	p := c.Policy.Password
+	params := password.DefaultParams()
+	params.Memory, params.Iterations, params.Parallelism = p.Argon2Memory, p.Argon2Iterations, p.Argon2Parallelism
+	h, err := password.NewHasher(params, p.MaxConcurrentHashes)
+	if err != nil {
+		return nil, fmt.Errorf("policy.password: %w", err)
+	}
+	pol := password.DefaultPolicy()
+	pol.MinLength, pol.MaxLength = p.MinLength, p.MaxLength
+	if err := pol.Validate(); err != nil {
+		return nil, fmt.Errorf("policy.password: %w", err)
+	}
+	l := c.Policy.Login
+	return authn.New(st, h, pol, authn.Limits{
+		PerIPBurst: l.PerIPBurst, PerIPRefill: l.PerIPRefill.D(),
+		PerAccountIPBurst: l.PerAccountIPBurst, PerAccountIPRefill: l.PerAccountIPRefill.D(),
+		PerAccountBurst: l.PerAccountBurst, PerAccountRefill: l.PerAccountRefill.D(),
+	}, now, log), nil
+}
+
+// SessionConfig is c's session policy as the session manager takes it
+// (without the Logger, Now and OnRevoke hooks a server adds).
+func SessionConfig(c config.Config) session.Config {
+	s := c.Policy.Session
+	return session.Config{
+		IdleTimeout: s.IdleTimeout.D(), AbsoluteTimeout: s.AbsoluteTimeout.D(), MaxPerUser: s.MaxPerUser,
+		TouchInterval: s.TouchInterval.D(), RevocationPoll: s.RevocationPoll.D(), CacheSize: s.CacheSize,
+	}
+}
+
+// NewOAuth builds the token service and the verifier of the server's own
+// access tokens. sm and m may be nil (a CLI verb that registers a client
+// rotates no refresh token).
+func NewOAuth(c config.Config, st store.Store, kr Keyring, sm *session.Manager, m *server.Metrics, log *slog.Logger) (*oauth.Service, *accesstoken.Verifier, error) {
+	return newOAuth(c, st, kr, sm, m, log, nil)
+}
+
+func newOAuth(c config.Config, st store.Store, kr Keyring, sm *session.Manager, m *server.Metrics, log *slog.Logger, now func() time.Time) (*oauth.Service, *accesstoken.Verifier, error) {
+	pepper, err := kr.Master.Derive("client-secret-pepper/v1")
+	if err != nil {
+		return nil, nil, err
+	}
+	t := c.Policy.Tokens
+	svc := oauth.New(st, kr.Keys, oauth.Config{
+		Issuer: c.Issuer(), Audience: c.Audience(),
+		Access: t.AccessTTL.D(), Refresh: t.RefreshTTL.D(), Grace: t.RefreshGrace.D(), TouchInterval: c.Policy.Session.TouchInterval.D(),
+		Pepper: pepper, Logger: log, Now: now,
+		// A reused refresh token revoked its session in the store; count
+		// the theft signal and drop the session from this node's cache.
+		OnReuse: func(sid, _, _ string) {
+			m.RefreshReuse()
+			if sm != nil {
+				sm.Forget("refresh_reuse", sid)
+			}
+		},
+	})
+	v := &accesstoken.Verifier{
+		Issuer: c.Issuer(), Audience: c.Audience(),
+		Algorithms: []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256},
+		Keys: func(kid string) (*jose.JSONWebKey, error) {
+			k, err := kr.Keys.PublicKey(kid)
+			if err != nil {
+				return nil, accesstoken.ErrUnknownKey
+			}
+			return k, nil
+		},
+	}
+	return svc, v, nil
+}

@@ -1,0 +1,126 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tessera-auth/tessera/config"
+	"github.com/tessera-auth/tessera/store"
+	// The embedded backend registers the "sqlite" scheme with store.Open.
+	_ "github.com/tessera-auth/tessera/store/sqlite"
+)
+
+// Access says what opening a store may do besides opening it.
+type Access int
+
+const (
+	// Existing opens a store that exists at this binary's schema and
+	// creates nothing, not even the data folder: a mistyped --data is an
+	// error, never a fresh, empty store. Read-only commands use it.
+	Existing Access = iota
+	// Create is Existing, except that a missing store is created: the
+	// data folder (mode 0700) and a database at the latest schema.
+	// Commands that add records use it, so `tessera user add` can be the
+	// first command run. An existing store with an older schema is
+	// refused, as with Existing.
+	Create
+	// Migrate creates a missing store and applies pending migrations, under
+	// the backend's migration lock: `tessera serve` and `tessera migrate`.
+	Migrate
+)
+
+// An administrative command never migrates an existing store. Upgrading
+// the schema under servers still running the previous version is an
+// operator's decision, taken once (`tessera migrate`, or restarting
+// `tessera serve` on the new version), not a side effect of adding a user
+// with a newer binary; Hydra's and Kratos's `migrate sql` work the same way.
+
+// StoreInfo describes the store OpenStore opened.
+type StoreInfo struct {
+	// URL is the store URL opened: config.Store, or sqlite:DATA/tessera.db.
+	URL string
+	// Location is where the data is, for people: the file of a sqlite: URL.
+	Location string
+	// Schema is the schema's status once open (Current == Latest).
+	Schema store.SchemaStatus
+	// Applied lists the migrations applied while opening, in order.
+	Applied []int
+}
+
+// StoreURL returns the store URL c names: its Store, or the embedded
+// SQLite database in its data folder.
+func StoreURL(c config.Config) string {
+	if c.Store != "" {
+		return c.Store
+	}
+	return "sqlite:" + filepath.Join(c.Data, "tessera.db")
+}
+
+// OpenStore opens the store c names, doing what access allows; its errors
+// say what to do (check --data, run tessera migrate, upgrade tessera).
+func OpenStore(ctx context.Context, c config.Config, access Access) (store.Store, StoreInfo, error) {
+	url := StoreURL(c)
+	info := StoreInfo{URL: url, Location: url}
+	if p, ok := strings.CutPrefix(url, "sqlite:"); ok {
+		info.Location = p
+	}
+	if access != Existing {
+		if c.Store == "" {
+			if err := os.MkdirAll(c.Data, 0o700); err != nil {
+				return nil, info, fmt.Errorf("data folder: %w", err)
+			}
+		}
+		m, err := store.OpenMigrator(ctx, url)
+		if err != nil {
+			return nil, info, err
+		}
+		info.Schema, err = m.SchemaStatus(ctx)
+		// Create initialises only a store no migrator has touched yet:
+		// nothing can depend on an empty schema.
+		if err == nil && (access == Migrate || info.Schema.Current == 0) {
+			info.Applied, err = m.Migrate(ctx)
+		}
+		if cerr := m.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, info, explain(err, c)
+		}
+	}
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		return nil, info, explain(err, c)
+	}
+	// store.Open succeeds only at the binary's schema.
+	info.Schema.Current = info.Schema.Latest
+	if sv, ok := st.(interface {
+		SchemaStatus(context.Context) (store.SchemaStatus, error)
+	}); ok {
+		if info.Schema, err = sv.SchemaStatus(ctx); err != nil {
+			st.Close()
+			return nil, info, err
+		}
+	}
+	return st, info, nil
+}
+
+// explain adds to a store error what the user can do about it.
+func explain(err error, c config.Config) error {
+	switch {
+	case errors.Is(err, store.ErrNoDatabase):
+		where := "--data " + c.Data
+		if c.Store != "" {
+			where = "--store " + c.Store
+		}
+		return fmt.Errorf("%w (check %s; `tessera migrate` or `tessera serve` creates a store)", err, where)
+	case errors.Is(err, store.ErrSchemaOutdated):
+		return fmt.Errorf("%w: run `tessera migrate`", err)
+	case errors.Is(err, store.ErrSchemaNewer):
+		return fmt.Errorf("%w: use a tessera at least as new as the one that migrated it", err)
+	}
+	return err
+}

@@ -1,0 +1,18 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+)
+
+// ExecForTest runs one statement on the database at path, beside any
+// open Store or Migrator, as another program would.
+func ExecForTest(ctx context.Context, path, query string, args ...any) error {
+	db, err := sql.Open("sqlite", dsn(path, "FULL"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, query, args...)
+	return err
+}
