@@ -140,10 +140,11 @@ type Sessions interface {
 	// DenyAccessToken records that the access token jti is revoked until its
 	// expiry, with a feed entry, atomically; denying twice succeeds once.
 	DenyAccessToken(ctx context.Context, jti, userID string, expires, at time.Time, reason string) error
-	// LastRevocationSeq returns the highest Seq ever assigned, or 0, under
-	// the feed ordering contract (see Revocation): no entry with a Seq at
-	// or below it commits afterwards, so a follower may start there. It
-	// never decreases, even when old entries are deleted.
+	// LastRevocationSeq returns where a new follower starts: the highest
+	// Seq ever assigned, or 0 (a watermark backend returns its watermark).
+	// Under the feed ordering contract (see Revocation) no entry at or
+	// below it commits afterwards. It never decreases, even when old
+	// entries are deleted.
 	LastRevocationSeq(ctx context.Context) (int64, error)
 	// CountLiveSessions counts sessions neither revoked nor past ExpiresAt at now.
 	CountLiveSessions(ctx context.Context, now time.Time) (int, error)
