@@ -63,9 +63,14 @@ func TestFeed(t *testing.T) {
 	if want := f.clock.Now().Add(16 * time.Minute); !p.Entries[0].Until.Equal(want) {
 		t.Fatalf("session entry until %v, want %v", p.Entries[0].Until, want)
 	}
-	// Past the session entry's Until (but not the denial's DenyMargin past
-	// its token's expiry) a fresh follower no longer needs it.
-	f.clock.Add(15*time.Minute + time.Minute + time.Second)
+	// A fresh follower needs the session entry until its Until, DenyMargin
+	// past the last access token of the session.
+	f.clock.Add(15*time.Minute + 30*time.Second)
+	if p, err := feed.Window(ctx); err != nil || len(p.Entries) != 1 || p.Entries[0].SessionID != "s1" {
+		t.Fatalf("Window within DenyMargin of the session entry's Until = %+v, %v", p, err)
+	}
+	// Past it, and past the denial's, it needs neither.
+	f.clock.Add(30*time.Second + time.Second)
 	if p, err := feed.Window(ctx); err != nil || len(p.Entries) != 0 {
 		t.Fatalf("Window after every Until = %+v, %v", p, err)
 	}

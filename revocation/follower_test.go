@@ -146,8 +146,8 @@ func TestAccessTokenDenial(t *testing.T) {
 	if !denied(d, "jti-never-denied") {
 		t.Fatal("a node that cannot read the feed accepted a token")
 	}
-	if _, err := d.Denied(ctx, "jti-never-denied"); err == nil {
-		t.Fatal("a node that cannot read the feed answered without an error")
+	if denied, err := d.Denied(ctx, "jti-never-denied"); !denied || err == nil {
+		t.Fatalf("a node that cannot read the feed: Denied = %v, %v; want true and an error", denied, err)
 	}
 	f.clock.Add(15*time.Minute + 20*time.Second)
 	if !denied(a, "jti-1") {
