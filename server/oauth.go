@@ -31,6 +31,9 @@ type OAuthConfig struct {
 	AccessTTL time.Duration // how long a revoked session's access tokens may live
 	// Lifetimes of sessions that back refresh tokens.
 	SessionIdle, SessionAbsolute time.Duration
+	// FeedPoll is how often a revocation-feed long poll re-reads the
+	// store when nothing wakes it (see revocation.FeedConfig.Poll); 0: 1 s.
+	FeedPoll time.Duration
 }
 
 // TokenStore is what the OAuth endpoints read directly.
@@ -48,7 +51,7 @@ type TokenStore interface {
 // revocation feed, RFC 8414 metadata and client registration.
 func (s *Server) WithOAuth(o OAuth, v *accesstoken.Verifier, cfg OAuthConfig, ts TokenStore) *Server {
 	s.oauth, s.atVerifier, s.oauthCfg, s.tokenStore = o, v, cfg, ts
-	s.feed = revocation.NewFeed(ts, s.revs, revocation.FeedConfig{AccessTTL: cfg.AccessTTL, Now: s.now})
+	s.feed = revocation.NewFeed(ts, s.revs, revocation.FeedConfig{AccessTTL: cfg.AccessTTL, Poll: cfg.FeedPoll, Now: s.now})
 	s.verified = newVerifiedTokens(100000)
 	return s
 }
