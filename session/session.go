@@ -39,8 +39,10 @@ const (
 	ReasonLimit          = "session_limit"
 )
 
-// Store is what the engine needs from storage.
+// Store is what the engine needs from storage: its own records, and the
+// revocation feed its follower reads.
 type Store interface {
+	revocation.Store
 	UserByID(ctx context.Context, id string) (store.User, error)
 	CreateSession(ctx context.Context, s store.Session, opt store.CreateOptions) ([]string, error)
 	SessionByHash(ctx context.Context, h token.Hash) (store.Session, error)
@@ -49,10 +51,6 @@ type Store interface {
 	TouchSessions(ctx context.Context, seen map[string]time.Time) error
 	RevokeSession(ctx context.Context, id string, at time.Time, reason string) (store.Session, error)
 	RevokeUserSessions(ctx context.Context, userID, except string, at time.Time, reason string) ([]string, error)
-	Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error)
-	LastRevocationSeq(ctx context.Context) (int64, error)
-	ActiveRevocations(ctx context.Context, sessionsSince, now time.Time) ([]store.Revocation, error)
-	DenyAccessToken(ctx context.Context, jti, userID string, expires, at time.Time, reason string) error
 }
 
 // Config is the lifecycle policy the engine enforces.
