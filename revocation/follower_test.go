@@ -292,7 +292,9 @@ type readSignal struct {
 	reads chan struct{}
 }
 
-func newReadSignal(st Store) *readSignal { return &readSignal{Store: st, reads: make(chan struct{}, 1)} }
+func newReadSignal(st Store) *readSignal {
+	return &readSignal{Store: st, reads: make(chan struct{}, 1)}
+}
 
 func (s *readSignal) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
 	revs, err := s.Store.Revocations(ctx, after, limit)
