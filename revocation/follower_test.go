@@ -178,7 +178,7 @@ func TestDeniedUsesCallersContext(t *testing.T) {
 	if d, err := fl.Denied(ctx, "jti-1"); d || err != nil {
 		t.Fatalf("Denied = %v, %v", d, err)
 	}
-	if got := st.seen.Load(); got == nil || got.(context.Context).Value(key{}) != "caller" {
+	if got := st.seen.Load(); got == nil || (*got).Value(key{}) != "caller" {
 		t.Fatal("the feed was read under a context that is not the caller's")
 	}
 	cancelled, cancel := context.WithCancel(ctx)
@@ -192,16 +192,16 @@ func TestDeniedUsesCallersContext(t *testing.T) {
 // ctxStore remembers the context of the last feed read.
 type ctxStore struct {
 	Store
-	seen atomic.Value
+	seen atomic.Pointer[context.Context]
 }
 
 func (s *ctxStore) LastRevocationSeq(ctx context.Context) (int64, error) {
-	s.seen.Store(ctx)
+	s.seen.Store(&ctx)
 	return s.Store.LastRevocationSeq(ctx)
 }
 
 func (s *ctxStore) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
-	s.seen.Store(ctx)
+	s.seen.Store(&ctx)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
