@@ -52,7 +52,7 @@ func testFeedNeverSkips(t *testing.T, s store.Store) {
 			finished := done.Load() // read before the page: a read after the writers finished drains
 			page, err := s.Revocations(ctx, cursor, 7)
 			if err != nil {
-				followed <- fmt.Errorf("Revocations after %d: %w", cursor, err)
+				followed <- fmt.Errorf("reading the feed after %d: %w", cursor, err)
 				return
 			}
 			for _, r := range page {
