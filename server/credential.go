@@ -38,7 +38,11 @@ func (s *Server) validateAccessToken(ctx context.Context, raw string) (session.S
 		return session.Session{}, session.ErrInvalid
 	}
 	c, err := s.verified.verify(s.atVerifier, raw, s.now())
-	if err != nil || c.SessionID == "" || s.sessions.AccessTokenDenied(c.ID) {
+	if err != nil || c.SessionID == "" {
+		return session.Session{}, session.ErrInvalid
+	}
+	// Unknown (the feed cannot be read) counts as denied: fail closed.
+	if denied, err := s.revs.Denied(ctx, c.ID); denied || err != nil {
 		return session.Session{}, session.ErrInvalid
 	}
 	sess, err := s.sessions.ValidateID(ctx, c.SessionID)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/oauth"
+	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/token"
 )
@@ -30,6 +31,9 @@ type OAuthConfig struct {
 	AccessTTL time.Duration // how long a revoked session's access tokens may live
 	// Lifetimes of sessions that back refresh tokens.
 	SessionIdle, SessionAbsolute time.Duration
+	// FeedPoll is how often a revocation-feed long poll re-reads the
+	// store when nothing wakes it (see revocation.FeedConfig.Poll); 0: 1 s.
+	FeedPoll time.Duration
 }
 
 // TokenStore is what the OAuth endpoints read directly.
@@ -47,6 +51,7 @@ type TokenStore interface {
 // revocation feed, RFC 8414 metadata and client registration.
 func (s *Server) WithOAuth(o OAuth, v *accesstoken.Verifier, cfg OAuthConfig, ts TokenStore) *Server {
 	s.oauth, s.atVerifier, s.oauthCfg, s.tokenStore = o, v, cfg, ts
+	s.feed = revocation.NewFeed(ts, s.revs, revocation.FeedConfig{AccessTTL: cfg.AccessTTL, Poll: cfg.FeedPoll, Now: s.now})
 	s.verified = newVerifiedTokens(100000)
 	return s
 }
@@ -252,7 +257,11 @@ func (s *Server) opaqueAccess(ctx context.Context, raw string) (*store.AccessTok
 	if err != nil {
 		return nil, err
 	}
-	if !s.now().Before(at.ExpiresAt) || s.sessions.AccessTokenDenied(at.ID) {
+	if !s.now().Before(at.ExpiresAt) {
+		return nil, nil
+	}
+	// Unknown (the feed cannot be read) counts as denied: fail closed.
+	if denied, err := s.revs.Denied(ctx, at.ID); denied || err != nil {
 		return nil, nil
 	}
 	return &at, nil

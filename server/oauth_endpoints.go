@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/token"
@@ -100,7 +101,11 @@ func (s *Server) introspect(ctx context.Context, caller store.Client, raw string
 		now := s.now()
 		c, err := s.verified.verify(s.atVerifier, raw, now)
 		// Past exp a token is inactive here, whatever the verifier's leeway.
-		if err != nil || now.Unix() >= c.Expiry || s.sessions.AccessTokenDenied(c.ID) {
+		if err != nil || now.Unix() >= c.Expiry {
+			return inactive, nil
+		}
+		// Unknown (the feed cannot be read) counts as denied: inactive.
+		if denied, err := s.revs.Denied(ctx, c.ID); denied || err != nil {
 			return inactive, nil
 		}
 		return s.withSession(ctx, introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry,
@@ -198,7 +203,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 			notYours()
 			return
 		}
-		if err := s.sessions.DenyAccessToken(ctx, c.ID, c.Subject, time.Unix(c.Expiry, 0), "token_revoked"); err != nil {
+		if err := s.revs.Deny(ctx, c.ID, c.Subject, time.Unix(c.Expiry, 0), "token_revoked"); err != nil {
 			s.log.Error("access token revocation failed", "err", err)
 			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
 			return
@@ -218,7 +223,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 			notYours()
 			return
 		}
-		if err := s.sessions.DenyAccessToken(ctx, at.ID, at.Subject, at.ExpiresAt, "token_revoked"); err != nil {
+		if err := s.revs.Deny(ctx, at.ID, at.Subject, at.ExpiresAt, "token_revoked"); err != nil {
 			s.log.Error("access token revocation failed", "err", err)
 			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
 			return
@@ -280,68 +285,40 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	wait := 0
+	var wait time.Duration
 	if v := q.Get("wait"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 30 {
+		if err != nil || n < 0 || time.Duration(n)*time.Second > revocation.MaxWait {
 			writeProblem(w, newProblem(http.StatusBadRequest, "invalid_field", `"wait" must be 0 to 30 seconds.`))
 			return
 		}
-		wait = n
+		wait = time.Duration(n) * time.Second
 	}
 	ctx := r.Context()
-	now := s.now()
-	var revs []store.Revocation
-	var cursor int64
+	var page revocation.Page
 	var err error
 	if v := q.Get("since"); v == "" {
-		if cursor, err = s.tokenStore.LastRevocationSeq(ctx); err == nil {
-			// Everything a verifier could still need, including entries
-			// within its leeway past their tokens' expiry (see Until below).
-			revs, err = s.tokenStore.ActiveRevocations(ctx, now.Add(-s.oauthCfg.AccessTTL-session.DenyMargin), now.Add(-session.DenyMargin))
-		}
+		page, err = s.feed.Window(ctx)
 	} else {
-		cursor, err = strconv.ParseInt(v, 10, 64)
-		if err != nil || cursor < 0 {
+		since, perr := revocation.ParseCursor(v)
+		if perr != nil {
 			writeProblem(w, newProblem(http.StatusBadRequest, "invalid_field", `"since" must be a cursor from an earlier answer.`))
 			return
 		}
-		deadline := time.Now().Add(time.Duration(wait) * time.Second)
 		if wait > 0 {
 			// The server's write timeout (30 s in serve) would cut a
 			// 30-second poll off just before it answers; this request gets
 			// the wait plus time to write.
-			http.NewResponseController(w).SetWriteDeadline(deadline.Add(10 * time.Second))
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + 10*time.Second))
 		}
-		for first := true; ; first = false {
-			woken := s.sessions.Revoked()
-			revs, err = s.tokenStore.Revocations(ctx, cursor, 1000)
-			if err == nil && len(revs) == 0 && first && cursor > 0 {
-				// A cursor past the newest entry comes from another database
-				// (a restored backup, a reset): its follower would skip every
-				// revocation numbered up to it. It must start over.
-				var last int64
-				if last, err = s.tokenStore.LastRevocationSeq(ctx); err == nil && cursor > last {
-					writeProblem(w, newProblem(http.StatusBadRequest, "invalid_field",
-						`"since" is ahead of this feed (was the database restored?); read the feed again without it.`))
-					return
-				}
-			}
-			if err != nil || len(revs) > 0 || !time.Now().Before(deadline) {
-				break
-			}
-			// Woken at once by a revocation on this node or one its feed
-			// follower reads; the timer bounds the wait for one committed
-			// by another process that this node has not followed yet.
-			t := time.NewTimer(min(time.Second, time.Until(deadline)))
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-woken:
-			case <-t.C:
-			}
-			t.Stop()
+		page, err = s.feed.Read(ctx, since, wait)
+		if errors.Is(err, revocation.ErrCursorAhead) {
+			writeProblem(w, newProblem(http.StatusBadRequest, "invalid_field",
+				`"since" is ahead of this feed (was the database restored?); read the feed again without it.`))
+			return
+		}
+		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return // the client went away while waiting
 		}
 	}
 	if err != nil {
@@ -349,19 +326,11 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, errUnavailable())
 		return
 	}
-	out := make([]feedEntry, 0, len(revs))
-	for _, rv := range revs {
-		// Until includes session.DenyMargin: verifiers accept a token for
-		// their leeway past exp.
-		e := feedEntry{Seq: rv.Seq, SID: rv.SessionID, JTI: rv.JTI, At: rv.At, Until: rv.ExpiresAt.Add(session.DenyMargin), Reason: rv.Reason}
-		if rv.JTI == "" {
-			// Access tokens of a revoked session live at most AccessTTL more.
-			e.Until = rv.At.Add(s.oauthCfg.AccessTTL + session.DenyMargin)
-		}
-		out = append(out, e)
-		cursor = max(cursor, rv.Seq)
+	out := make([]feedEntry, 0, len(page.Entries))
+	for _, e := range page.Entries {
+		out = append(out, feedEntry{Seq: e.Seq, SID: e.SessionID, JTI: e.JTI, At: e.At, Until: e.Until, Reason: e.Reason})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"cursor": strconv.FormatInt(cursor, 10), "revocations": out})
+	writeJSON(w, http.StatusOK, map[string]any{"cursor": strconv.FormatInt(page.Cursor, 10), "revocations": out})
 }
 
 // handleMetadata is RFC 8414 authorization server metadata.

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -8,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tessera-auth/tessera/store"
 )
 
 func (e *env) loginTokens(user string, extra map[string]string) (at, rt string) {
@@ -180,6 +184,71 @@ func TestRevocationFeed(t *testing.T) {
 	// follower must start over rather than skip what is numbered below it.
 	wantProblem(t, feed("?since=999999"), 400, "invalid_field")
 	wantProblem(t, feed("?since=0&wait=99"), 400, "invalid_field")
+}
+
+// feedReads tells when a feed read of the store has returned.
+type feedReads struct {
+	TokenStore
+	reads chan struct{}
+}
+
+func (s *feedReads) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
+	revs, err := s.TokenStore.Revocations(ctx, after, limit)
+	select {
+	case s.reads <- struct{}{}:
+	default:
+	}
+	return revs, err
+}
+
+// TestRevocationFeedWakesOnLocalRevocation: a logout on this node answers
+// a waiting long poll at once. The feed re-reads the store only hourly
+// here, so only the wake-up can answer before the client gives up; that
+// 20 s watchdog is no timing threshold: woken, the poll answers at once.
+func TestRevocationFeedWakesOnLocalRevocation(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("kai", pw)
+	id, secret := e.addClient(map[string]any{"name": "rs", "grants": []string{"client_credentials"}})
+	st := &feedReads{TokenStore: e.st, reads: make(chan struct{}, 1)}
+	cfg := e.srv.oauthCfg
+	cfg.FeedPoll = time.Hour
+	e.srv.WithOAuth(e.srv.oauth, e.srv.atVerifier, cfg, st)
+	b := e.loginCookie("kai", pw)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.public.URL+"/v1/revocations?since=0&wait=30", nil)
+	req.SetBasicAuth(id, secret)
+	type result struct {
+		status int
+		body   map[string]any
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer res.Body.Close()
+		var m map[string]any
+		err = json.NewDecoder(res.Body).Decode(&m)
+		done <- result{res.StatusCode, m, err}
+	}()
+	select {
+	case <-st.reads: // it found nothing and waits
+	case r := <-done:
+		t.Fatalf("the feed answered without waiting: %+v", r)
+	}
+	e.do(e.public, "POST", "/v1/logout", nil, b.headers()...)
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("the long poll was not woken by the logout: %v", r.err)
+	}
+	if got, _ := r.body["revocations"].([]any); r.status != 200 || len(got) != 1 {
+		t.Fatalf("long poll: %d %v", r.status, r.body)
+	}
 }
 
 // TestRevocationFeedOutlivesWriteTimeout: a long poll may wait longer than

@@ -13,6 +13,7 @@ import (
 	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
+	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
 )
@@ -50,8 +51,12 @@ type Server struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	keys     Keys // nil: no JWKS or key routes
+	// revs is the node's revocation-feed follower: the access-token
+	// denylist, and what a feed long poll waits on.
+	revs *revocation.Follower
 
 	oauth      OAuth // nil: no token delivery, no /oauth2/*
+	feed       *revocation.Feed
 	atVerifier *accesstoken.Verifier
 	verified   *verifiedTokens
 	oauthCfg   OAuthConfig
@@ -72,7 +77,7 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg: cfg, st: st, sessions: sm, authn: an, ips: ips, log: log, metrics: m, now: now,
+		cfg: cfg, st: st, sessions: sm, revs: sm.Follower(), authn: an, ips: ips, log: log, metrics: m, now: now,
 		cookieName: "__Host-tessera_session",
 		adminHash:  sha256.Sum256([]byte(cfg.AdminToken)),
 		origins:    map[string]bool{},

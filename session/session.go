@@ -9,10 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/token"
 )
@@ -39,8 +39,10 @@ const (
 	ReasonLimit          = "session_limit"
 )
 
-// Store is what the engine needs from storage.
+// Store is what the engine needs from storage: its own records, and the
+// revocation feed its follower reads.
 type Store interface {
+	revocation.Store
 	UserByID(ctx context.Context, id string) (store.User, error)
 	CreateSession(ctx context.Context, s store.Session, opt store.CreateOptions) ([]string, error)
 	SessionByHash(ctx context.Context, h token.Hash) (store.Session, error)
@@ -49,10 +51,6 @@ type Store interface {
 	TouchSessions(ctx context.Context, seen map[string]time.Time) error
 	RevokeSession(ctx context.Context, id string, at time.Time, reason string) (store.Session, error)
 	RevokeUserSessions(ctx context.Context, userID, except string, at time.Time, reason string) ([]string, error)
-	Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error)
-	LastRevocationSeq(ctx context.Context) (int64, error)
-	ActiveRevocations(ctx context.Context, sessionsSince, now time.Time) ([]store.Revocation, error)
-	DenyAccessToken(ctx context.Context, jti, userID string, expires, at time.Time, reason string) error
 }
 
 // Config is the lifecycle policy the engine enforces.
@@ -63,6 +61,10 @@ type Config struct {
 	TouchInterval   time.Duration // how stale a stored last-seen may get
 	RevocationPoll  time.Duration // feed polling period: the cross-process revocation bound
 	CacheSize       int           // 0: no cache, every validation reads the store
+	// Notifier carries revocations between processes (see
+	// revocation.Notifier); nil means in-process only, where other
+	// processes' revocations arrive within RevocationPoll.
+	Notifier revocation.Notifier
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// OnRevoke, if set, is told of every revocation this node commits.
@@ -78,33 +80,17 @@ type Manager struct {
 	now   func() time.Time
 	log   *slog.Logger
 	cache *cache
-
-	// lastPoll is when the revocation feed last answered (wall time, not the
-	// injected clock: it measures this process's own liveness).
-	lastPoll  atomic.Int64
-	cursor    atomic.Int64
-	following atomic.Bool
-
-	wakeMu sync.Mutex
-	wake   chan struct{} // see Revoked
-
-	// followSem (capacity 1) serialises feed reads, so the cursor only
-	// moves forward, without making a request wait past its deadline.
-	followSem chan struct{}
+	// fol keeps the cache in step with the revocation feed, and tells
+	// other processes of the revocations this one commits.
+	fol *revocation.Follower
 
 	touchMu sync.Mutex
 	touches map[string]time.Time
-
-	// denied holds revoked access tokens (jti → expiry, unix ns) until they
-	// would have expired anyway.
-	deniedMu    sync.RWMutex
-	denied      map[string]int64
-	deniedSweep int64
 }
 
 // New returns a manager over st.
 func New(st Store, cfg Config) *Manager {
-	m := &Manager{st: st, cfg: cfg, now: cfg.Now, log: cfg.Logger, touches: map[string]time.Time{}, denied: map[string]int64{}, wake: make(chan struct{}), followSem: make(chan struct{}, 1)}
+	m := &Manager{st: st, cfg: cfg, now: cfg.Now, log: cfg.Logger, touches: map[string]time.Time{}}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -112,8 +98,21 @@ func New(st Store, cfg Config) *Manager {
 		m.log = slog.New(slog.DiscardHandler)
 	}
 	m.cache = newCache(cfg.CacheSize)
+	m.fol = revocation.NewFollower(st, evictor{m.cache}, revocation.Config{
+		Poll: cfg.RevocationPoll, Notifier: cfg.Notifier, Now: m.now, Logger: m.log,
+	})
 	return m
 }
+
+// Follower returns the node's revocation-feed follower: the access-token
+// denylist, and the Notifier a feed long poll waits on.
+func (m *Manager) Follower() *revocation.Follower { return m.fol }
+
+// evictor lets the follower evict from the cache.
+type evictor struct{ c *cache }
+
+func (e evictor) Evict(ids ...string) { e.c.evict(ids...) }
+func (e evictor) EvictAll()           { e.c.evictAll() }
 
 // Session is a validated session as callers see it.
 type Session struct {
@@ -192,7 +191,7 @@ func (m *Manager) Create(ctx context.Context, ns NewSession) (token.Token, Sessi
 	}
 	if len(evicted) > 0 {
 		m.cache.evict(evicted...)
-		m.revoked(ReasonLimit, len(evicted))
+		m.revoked(ctx, ReasonLimit, len(evicted))
 		gen = m.cache.generation()
 	}
 	e := m.entryOf(s, ns.Username, CSRFToken(tok.Reveal()))
@@ -256,7 +255,7 @@ func (m *Manager) Validate(ctx context.Context, raw string) (Session, error) {
 	}
 	h := tok.Hash()
 	now := m.now().UnixNano()
-	if m.cacheTrusted() {
+	if m.fol.Trusted() {
 		if e := m.cache.get(h); e != nil {
 			if now < e.expires && now < e.lastSeen.Load()+e.idle {
 				m.touch(e, now)
@@ -279,7 +278,7 @@ func (m *Manager) Validate(ctx context.Context, raw string) (Session, error) {
 // the idle timeout like Validate.
 func (m *Manager) ValidateID(ctx context.Context, id string) (Session, error) {
 	now := m.now().UnixNano()
-	if m.cacheTrusted() {
+	if m.fol.Trusted() {
 		if h, e := m.cache.getByID(id); e != nil {
 			if now < e.expires && now < e.lastSeen.Load()+e.idle {
 				m.touch(e, now)
@@ -437,7 +436,7 @@ func (m *Manager) Revoke(ctx context.Context, id, reason string) (store.Session,
 		return store.Session{}, fmt.Errorf("session: revoke: %w", err)
 	}
 	if s.RevokedAt.Equal(at) && s.RevokeReason == reason {
-		m.revoked(reason, 1)
+		m.revoked(ctx, reason, 1)
 	}
 	return s, nil
 }
@@ -446,38 +445,24 @@ func (m *Manager) Revoke(ctx context.Context, id, reason string) (store.Session,
 func (m *Manager) RevokeUser(ctx context.Context, userID, except, reason string) ([]string, error) {
 	ids, err := m.st.RevokeUserSessions(ctx, userID, except, m.now(), reason)
 	if err != nil {
-		m.distrustCache()
+		m.fol.Distrust()
 		return nil, fmt.Errorf("session: revoke user: %w", err)
 	}
 	m.cache.evict(ids...)
-	m.revoked(reason, len(ids))
+	m.revoked(ctx, reason, len(ids))
 	return ids, nil
 }
 
-func (m *Manager) revoked(reason string, n int) {
+// revoked reports n revocations this node committed (and evicted): to
+// OnRevoke, and to the follower, which wakes this node's waiters and tells
+// other processes.
+func (m *Manager) revoked(ctx context.Context, reason string, n int) {
 	if n > 0 && m.cfg.OnRevoke != nil {
 		m.cfg.OnRevoke(reason, n)
 	}
 	if n > 0 {
-		m.signal()
+		m.fol.Notify(ctx)
 	}
-}
-
-// Revoked returns a channel that is closed at the next revocation this
-// manager commits or reads from the feed: a revocation-feed long poll waits
-// on it instead of re-reading the store on a timer. Take the channel before
-// reading the feed, so a revocation in between is not missed.
-func (m *Manager) Revoked() <-chan struct{} {
-	m.wakeMu.Lock()
-	defer m.wakeMu.Unlock()
-	return m.wake
-}
-
-func (m *Manager) signal() {
-	m.wakeMu.Lock()
-	close(m.wake)
-	m.wake = make(chan struct{})
-	m.wakeMu.Unlock()
 }
 
 // Forget drops sessions from this node's cache at once: for revocations
@@ -485,147 +470,34 @@ func (m *Manager) signal() {
 // reuse), which would otherwise reach this node only through the feed.
 func (m *Manager) Forget(reason string, ids ...string) {
 	m.cache.evict(ids...)
-	m.revoked(reason, len(ids))
-}
-
-// DenyAccessToken revokes one access token until its expiry: durable and
-// on the feed before it returns, refused on this node at once.
-func (m *Manager) DenyAccessToken(ctx context.Context, jti, userID string, expires time.Time, reason string) error {
-	err := m.st.DenyAccessToken(ctx, jti, userID, expires, m.now(), reason)
-	// Deny here even on error: the denial may have committed, and denying
-	// a token its owner asked to revoke is never wrong.
-	m.deny(jti, expires.UnixNano())
-	m.signal()
-	if err != nil {
-		return fmt.Errorf("session: deny access token: %w", err)
-	}
-	return nil
-}
-
-func (m *Manager) deny(jti string, exp int64) {
-	m.deniedMu.Lock()
-	m.denied[jti] = exp
-	m.deniedMu.Unlock()
-}
-
-// AccessTokenDenied reports whether the access token jti was revoked. While
-// the feed is stale it first catches up, and answers true (deny) if it
-// cannot: a revocation made elsewhere must not be missed because the feed
-// poller is failing.
-//
-// Denials live only in memory and on the feed, so a manager that has not
-// loaded the feed yet (Start) does so first, and denies if it cannot.
-func (m *Manager) AccessTokenDenied(jti string) bool {
-	if !m.following.Load() || !m.cacheTrusted() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err := m.Start(ctx)
-		if err == nil {
-			err = m.catchUp(ctx)
-		}
-		cancel()
-		if err != nil {
-			return true
-		}
-	}
-	m.deniedMu.RLock()
-	exp, ok := m.denied[jti]
-	m.deniedMu.RUnlock()
-	// Kept past exp by the verifiers' clock-skew leeway, during which an
-	// expired token would otherwise verify again.
-	return ok && m.now().UnixNano() < exp+int64(DenyMargin)
-}
-
-// DenyMargin keeps a denial beyond its token's expiry: at least the
-// verifiers' leeway (accesstoken's default 30 s).
-const DenyMargin = time.Minute
-
-// sweepDenied drops denials of tokens that have expired, at most once a minute.
-func (m *Manager) sweepDenied() {
-	now := m.now().UnixNano()
-	m.deniedMu.Lock()
-	defer m.deniedMu.Unlock()
-	if now-m.deniedSweep < int64(time.Minute) {
-		return
-	}
-	m.deniedSweep = now
-	for jti, exp := range m.denied {
-		if exp+int64(DenyMargin) <= now {
-			delete(m.denied, jti)
-		}
-	}
-}
-
-// distrustCache makes validations read the store until the next feed read,
-// after a revocation whose outcome is unknown (it may have committed).
-func (m *Manager) distrustCache() {
-	if m.following.Load() {
-		m.lastPoll.Store(0)
-	}
+	m.revoked(context.Background(), reason, len(ids))
 }
 
 // CacheLen returns the number of sessions cached on this node.
 func (m *Manager) CacheLen() int { return m.cache.len() }
 
-// cacheTrusted reports whether the revocation feed was read recently enough
-// for cached entries to be believed. Before Run starts following, only
-// this node's own revocations are known, which is exact for a single process.
-func (m *Manager) cacheTrusted() bool {
-	if !m.following.Load() {
-		return true
-	}
-	stale := max(5*m.cfg.RevocationPoll, 3*time.Second)
-	return time.Since(time.Unix(0, m.lastPoll.Load())) < stale
-}
+// Start loads what the revocation feed already holds (see
+// revocation.Follower.Start). Call it before serving requests.
+func (m *Manager) Start(ctx context.Context) error { return m.fol.Start(ctx) }
 
-// Start loads what the revocation feed already holds: the cursor, and the
-// access tokens denied until they expire. Call it before serving requests:
-// until it returns, this process knows only its own revocations, so a
-// token another process (or this one before a restart) denied would pass.
-// Run calls it if it has not been called.
-func (m *Manager) Start(ctx context.Context) error {
-	if err := m.lockFollow(ctx); err != nil {
-		return err
-	}
-	defer m.unlockFollow()
-	if m.following.Load() {
-		return nil
-	}
-	seq, err := m.st.LastRevocationSeq(ctx)
-	if err != nil {
-		return fmt.Errorf("session: follow revocations: %w", err)
-	}
-	// Denials older than the cursor still matter until their tokens expire,
-	// and DenyMargin beyond: verifiers accept a token for their leeway
-	// past exp.
-	expired := m.now().Add(-DenyMargin)
-	active, err := m.st.ActiveRevocations(ctx, expired, expired)
-	if err != nil {
-		return fmt.Errorf("session: load denied access tokens: %w", err)
-	}
-	m.cursor.Store(seq)
-	for _, r := range active {
-		if r.JTI != "" && r.Seq <= seq {
-			m.deny(r.JTI, r.ExpiresAt.UnixNano())
-		}
-	}
-	m.lastPoll.Store(time.Now().UnixNano())
-	m.following.Store(true)
-	// Sessions cached before the cursor was read may have been revoked in
-	// between; start from a clean cache.
-	m.cache.evictAll()
-	return nil
-}
+// Follow reads the revocation feed once and evicts what it names.
+func (m *Manager) Follow(ctx context.Context) error { return m.fol.Follow(ctx) }
 
 // Run follows the revocation feed and flushes last-seen times until ctx
 // ends, then flushes once more. Revocations committed by another process
-// are honoured here within one RevocationPoll.
+// are honoured here within one RevocationPoll, sooner when notified.
 func (m *Manager) Run(ctx context.Context) error {
-	if err := m.Start(ctx); err != nil {
+	if err := m.fol.Start(ctx); err != nil {
 		return err
 	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.fol.Run(ctx) // Start has succeeded: it returns only when ctx ends
+	}()
+	defer wg.Wait()
 
-	poll := time.NewTicker(m.cfg.RevocationPoll)
-	defer poll.Stop()
 	flushEvery := min(m.cfg.TouchInterval, 5*time.Second)
 	flush := time.NewTicker(flushEvery)
 	defer flush.Stop()
@@ -635,73 +507,10 @@ func (m *Manager) Run(ctx context.Context) error {
 			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			return m.FlushAll(fctx)
-		case <-poll.C:
-			if err := m.Follow(ctx); err != nil && ctx.Err() == nil {
-				m.log.Warn("revocation feed unreadable; cached sessions are not trusted until it recovers", "err", err)
-			}
 		case <-flush.C:
 			if err := m.FlushTouches(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("last-seen flush failed; will retry", "err", err)
 			}
-		}
-	}
-}
-
-// Follow reads the revocation feed once and evicts what it names.
-func (m *Manager) Follow(ctx context.Context) error {
-	if err := m.lockFollow(ctx); err != nil {
-		return err
-	}
-	defer m.unlockFollow()
-	return m.follow(ctx)
-}
-
-func (m *Manager) lockFollow(ctx context.Context) error {
-	select {
-	case m.followSem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("session: waiting for the feed: %w", ctx.Err())
-	}
-}
-
-func (m *Manager) unlockFollow() { <-m.followSem }
-
-// catchUp reads the feed unless another caller has just done so.
-func (m *Manager) catchUp(ctx context.Context) error {
-	if err := m.lockFollow(ctx); err != nil {
-		return err
-	}
-	defer m.unlockFollow()
-	if m.cacheTrusted() {
-		return nil
-	}
-	return m.follow(ctx)
-}
-
-func (m *Manager) follow(ctx context.Context) error {
-	for {
-		revs, err := m.st.Revocations(ctx, m.cursor.Load(), 1000)
-		if err != nil {
-			return err
-		}
-		if len(revs) > 0 {
-			var ids []string
-			for _, r := range revs {
-				if r.JTI != "" {
-					m.deny(r.JTI, r.ExpiresAt.UnixNano())
-				} else {
-					ids = append(ids, r.SessionID)
-				}
-			}
-			m.cache.evict(ids...)
-			m.cursor.Store(revs[len(revs)-1].Seq)
-			m.signal()
-		}
-		if len(revs) < 1000 {
-			m.lastPoll.Store(time.Now().UnixNano())
-			m.sweepDenied()
-			return nil
 		}
 	}
 }

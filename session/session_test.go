@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlite"
 	"github.com/tessera-auth/tessera/token"
@@ -334,9 +335,11 @@ func TestFailClosed(t *testing.T) {
 	f := newFixture(t)
 	m := f.manager(nil)
 	ctx := context.Background()
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	raw, _ := f.login(t, m)
-	m.following.Store(true)
-	m.lastPoll.Store(time.Now().Add(-time.Hour).UnixNano()) // the feed has been silent for an hour
+	m.fol.Distrust() // the feed has been silent for too long
 	f.st.Close()
 	if _, err := m.Validate(ctx, raw); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("cached session with a dead feed and store: %v, want ErrUnavailable", err)
@@ -423,93 +426,8 @@ func TestCreateRefusesStaleCredentials(t *testing.T) {
 	}
 }
 
-func TestAccessTokenDenial(t *testing.T) {
-	f := newFixture(t)
-	a, b := f.manager(nil), f.manager(nil)
-	ctx := context.Background()
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	exp := f.clock.Now().Add(15 * time.Minute)
-	if err := a.DenyAccessToken(ctx, "jti-1", f.user.ID, exp, "revoked"); err != nil {
-		t.Fatal(err)
-	}
-	if !a.AccessTokenDenied("jti-1") || a.AccessTokenDenied("jti-2") {
-		t.Fatal("local denial not in force")
-	}
-	if b.AccessTokenDenied("jti-1") {
-		t.Fatal("denied on another node before it read the feed")
-	}
-	b.Follow(ctx)
-	if !b.AccessTokenDenied("jti-1") {
-		t.Fatal("the feed did not carry the denial to another node")
-	}
-	// A node that starts later loads denials that still matter.
-	c := f.manager(nil)
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if !c.AccessTokenDenied("jti-1") {
-		t.Fatal("a node started after the denial does not know it")
-	}
-	// A node whose feed poller has fallen behind catches up before
-	// answering, rather than accepting what another node denied.
-	if err := a.DenyAccessToken(ctx, "jti-3", f.user.ID, exp, "revoked"); err != nil {
-		t.Fatal(err)
-	}
-	c.lastPoll.Store(time.Now().Add(-time.Hour).UnixNano())
-	if !c.AccessTokenDenied("jti-3") {
-		t.Fatal("a stale node accepted a token denied elsewhere")
-	}
-	// A manager that was never started loads the feed before answering.
-	lazy := f.manager(nil)
-	if !lazy.AccessTokenDenied("jti-1") {
-		t.Fatal("a manager that was never started accepted a denied token")
-	}
-	// And when it cannot catch up, it denies.
-	broken := &feedless{Store: f.st}
-	d := f.manager(broken)
-	if err := d.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	d.lastPoll.Store(time.Now().Add(-time.Hour).UnixNano())
-	broken.fail.Store(true)
-	if !d.AccessTokenDenied("jti-never-denied") {
-		t.Fatal("a node that cannot read the feed accepted a token")
-	}
-	f.clock.Add(15*time.Minute + 20*time.Second)
-	if !a.AccessTokenDenied("jti-1") {
-		t.Fatal("a denial ended within the verifiers' leeway past exp")
-	}
-	// Also on a node that starts now, inside that leeway.
-	late := f.manager(nil)
-	if err := late.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if !late.AccessTokenDenied("jti-1") {
-		t.Fatal("a node started within the leeway past exp dropped the denial")
-	}
-	f.clock.Add(time.Minute)
-	if a.AccessTokenDenied("jti-1") {
-		t.Fatal("a denial outlived its token by more than the margin")
-	}
-}
-
-// feedless is a store whose revocation feed can be made unreadable.
-type feedless struct {
-	Store
-	fail atomic.Bool
-}
-
-func (s *feedless) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
-	if s.fail.Load() {
-		return nil, errors.New("feed unreadable")
-	}
-	return s.Store.Revocations(ctx, after, limit)
-}
-
-// TestRevokedSignal: the channel from Revoked closes at every revocation
-// the manager commits or reads from the feed, and not otherwise.
+// TestRevokedSignal: the follower's Changed channel closes at every
+// revocation the manager commits or reads from the feed, and not otherwise.
 func TestRevokedSignal(t *testing.T) {
 	f := newFixture(t)
 	a, b := f.manager(nil), f.manager(nil)
@@ -537,10 +455,10 @@ func TestRevokedSignal(t *testing.T) {
 		{"feed read with entries", b, func() error { return b.Follow(ctx) }, true},
 		{"feed read with nothing new", b, func() error { return b.Follow(ctx) }, false},
 		{"access token denial", a, func() error {
-			return a.DenyAccessToken(ctx, "jti-9", f.user.ID, f.clock.Now().Add(time.Minute), "revoked")
+			return a.Follower().Deny(ctx, "jti-9", f.user.ID, f.clock.Now().Add(time.Minute), "revoked")
 		}, true},
 	} {
-		ch := tt.m.Revoked()
+		ch := tt.m.Follower().Changed()
 		if err := tt.do(); err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
@@ -577,5 +495,57 @@ func TestRevokeErrorStillEvicts(t *testing.T) {
 	}
 	if _, err := m.Validate(ctx, tok); err == nil {
 		t.Fatal("a session whose revocation committed is still valid from the cache")
+	}
+}
+
+// feedReads tells when a feed read has returned.
+type feedReads struct {
+	Store
+	reads chan struct{}
+}
+
+func (s *feedReads) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
+	revs, err := s.Store.Revocations(ctx, after, limit)
+	select {
+	case s.reads <- struct{}{}:
+	default:
+	}
+	return revs, err
+}
+
+// TestLongPollWakesOnLocalRevocation: a revocation this node commits wakes
+// a feed long poll at once. The poll bound is an hour, so nothing else can
+// end the wait; the watchdog only turns a missing wake-up into a failure.
+func TestLongPollWakesOnLocalRevocation(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m := f.manager(nil)
+	_, s := f.login(t, m)
+	st := &feedReads{Store: f.st, reads: make(chan struct{}, 1)}
+	feed := revocation.NewFeed(st, m.Follower(), revocation.FeedConfig{AccessTTL: 15 * time.Minute, Poll: time.Hour, Now: f.clock.Now})
+	type result struct {
+		p   revocation.Page
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		p, err := feed.Read(ctx, 0, time.Hour)
+		done <- result{p, err}
+	}()
+	select {
+	case <-st.reads: // the poll found nothing and waits
+	case <-ctx.Done():
+		t.Fatal("the long poll never read the feed")
+	}
+	if _, err := m.Revoke(ctx, s.ID, ReasonLogout); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("the long poll was not woken by a local revocation: %v", r.err)
+	}
+	if len(r.p.Entries) != 1 || r.p.Entries[0].SessionID != s.ID {
+		t.Fatalf("long poll = %+v", r.p)
 	}
 }

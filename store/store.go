@@ -53,8 +53,21 @@ type Session struct {
 func (s *Session) Revoked() bool { return !s.RevokedAt.IsZero() }
 
 // Revocation is one entry of the revocation feed: session SessionID, or
-// the access token JTI, stopped being valid. Seq grows strictly with each
-// revocation a backend commits.
+// the access token JTI, stopped being valid.
+//
+// Feed ordering contract, which every backend MUST meet (storetest's
+// FeedNeverSkips checks it): a reader that has seen Seq N — as an entry
+// from Revocations or ActiveRevocations, or as LastRevocationSeq — never
+// later sees a new entry with Seq ≤ N. Followers keep only a cursor, so an
+// entry that appears below it is never read, and its revocation is never
+// honoured by them. Seq is unique and grows with each entry; gaps are
+// allowed. A backend meets the contract either by assigning Seq in commit
+// order (SQLite's single writer; a lock taken before numbering and held to
+// commit), or by having those reads return only entries below a watermark
+// that no in-flight transaction can fall under. A bare sequence (a
+// PostgreSQL bigserial) does not: numbers are taken at insert and
+// transactions commit in any order, so seq 1 can commit after a reader
+// has seen seq 2.
 type Revocation struct {
 	Seq       int64
 	SessionID string // set for a session revocation
@@ -117,7 +130,8 @@ type Sessions interface {
 	// RevokeUserSessions revokes every live session of the user except the
 	// one with ID except (may be empty), and returns the revoked IDs.
 	RevokeUserSessions(ctx context.Context, userID, except string, at time.Time, reason string) ([]string, error)
-	// Revocations returns up to limit feed entries with Seq > after, in Seq order.
+	// Revocations returns up to limit feed entries with Seq > after, in Seq
+	// order, under the feed ordering contract (see Revocation).
 	Revocations(ctx context.Context, after int64, limit int) ([]Revocation, error)
 	// ActiveRevocations returns the feed entries that can still matter at
 	// now: session revocations at or after sessionsSince, and denials whose
@@ -126,8 +140,11 @@ type Sessions interface {
 	// DenyAccessToken records that the access token jti is revoked until its
 	// expiry, with a feed entry, atomically; denying twice succeeds once.
 	DenyAccessToken(ctx context.Context, jti, userID string, expires, at time.Time, reason string) error
-	// LastRevocationSeq returns the highest Seq ever assigned, or 0. It never
-	// decreases, even when old entries are deleted.
+	// LastRevocationSeq returns where a new follower starts: the highest
+	// Seq ever assigned, or 0 (a watermark backend returns its watermark).
+	// Under the feed ordering contract (see Revocation) no entry at or
+	// below it commits afterwards. It never decreases, even when old
+	// entries are deleted.
 	LastRevocationSeq(ctx context.Context) (int64, error)
 	// CountLiveSessions counts sessions neither revoked nor past ExpiresAt at now.
 	CountLiveSessions(ctx context.Context, now time.Time) (int, error)

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RevokeSession", testRevokeSession},
 		{"RevokeUserSessions", testRevokeUserSessions},
 		{"RevocationFeed", testRevocationFeed},
+		{"FeedNeverSkips", testFeedNeverSkips},
 		{"CountAndDeleteExpired", testCountAndDeleteExpired},
 		{"ConcurrentRevoke", testConcurrentRevoke},
 		{"ConcurrentSessionLimit", testConcurrentSessionLimit},

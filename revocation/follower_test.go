@@ -1,0 +1,316 @@
+package revocation
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/sqlite"
+)
+
+// watchdog only turns a hang into a failure: every wait it guards ends at
+// once when the code under test is right, and never when it is wrong.
+const watchdog = 20 * time.Second
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// evictions records what a follower evicts.
+type evictions struct {
+	mu  sync.Mutex
+	ids []string
+	all int
+}
+
+func (e *evictions) Evict(ids ...string) { e.mu.Lock(); e.ids = append(e.ids, ids...); e.mu.Unlock() }
+func (e *evictions) EvictAll()           { e.mu.Lock(); e.all++; e.mu.Unlock() }
+
+func (e *evictions) evicted() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.ids...)
+}
+
+type fixture struct {
+	st    *sqlite.Store
+	clock *clock
+	user  store.User
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := &clock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
+	u := store.User{ID: "u1", Username: "alice", PasswordHash: "x", CreatedAt: c.Now(), PasswordChangedAt: c.Now()}
+	if err := st.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{st: st, clock: c, user: u}
+}
+
+func (f *fixture) follower(st Store, n Notifier) *Follower {
+	if st == nil {
+		st = f.st
+	}
+	return NewFollower(st, &evictions{}, Config{Poll: time.Second, Notifier: n, Now: f.clock.Now})
+}
+
+// session stores a live session of the fixture's user.
+func (f *fixture) session(t *testing.T, id string) {
+	t.Helper()
+	now := f.clock.Now()
+	var h [32]byte
+	copy(h[:], id)
+	s := store.Session{ID: id, TokenHash: h, UserID: f.user.ID, CreatedAt: now, AuthTime: now,
+		ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}
+	if _, err := f.st.CreateSession(context.Background(), s, store.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// denied is how callers use Denied: an error counts as denied.
+func denied(f *Follower, jti string) bool {
+	d, err := f.Denied(context.Background(), jti)
+	return d || err != nil
+}
+
+func TestAccessTokenDenial(t *testing.T) {
+	f := newFixture(t)
+	a, b := f.follower(nil, nil), f.follower(nil, nil)
+	ctx := context.Background()
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	exp := f.clock.Now().Add(15 * time.Minute)
+	if err := a.Deny(ctx, "jti-1", f.user.ID, exp, "revoked"); err != nil {
+		t.Fatal(err)
+	}
+	if !denied(a, "jti-1") || denied(a, "jti-2") {
+		t.Fatal("local denial not in force")
+	}
+	if denied(b, "jti-1") {
+		t.Fatal("denied on another node before it read the feed")
+	}
+	b.Follow(ctx)
+	if !denied(b, "jti-1") {
+		t.Fatal("the feed did not carry the denial to another node")
+	}
+	// A node that starts later loads denials that still matter.
+	c := f.follower(nil, nil)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !denied(c, "jti-1") {
+		t.Fatal("a node started after the denial does not know it")
+	}
+	// A node whose feed poller has fallen behind catches up before
+	// answering, rather than accepting what another node denied.
+	if err := a.Deny(ctx, "jti-3", f.user.ID, exp, "revoked"); err != nil {
+		t.Fatal(err)
+	}
+	c.Distrust()
+	if !denied(c, "jti-3") {
+		t.Fatal("a stale node accepted a token denied elsewhere")
+	}
+	// A follower that was never started loads the feed before answering.
+	lazy := f.follower(nil, nil)
+	if !denied(lazy, "jti-1") {
+		t.Fatal("a follower that was never started accepted a denied token")
+	}
+	// And when it cannot catch up, it denies, and says why.
+	broken := &feedless{Store: f.st}
+	d := f.follower(broken, nil)
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d.Distrust()
+	broken.fail.Store(true)
+	if !denied(d, "jti-never-denied") {
+		t.Fatal("a node that cannot read the feed accepted a token")
+	}
+	if denied, err := d.Denied(ctx, "jti-never-denied"); !denied || err == nil {
+		t.Fatalf("a node that cannot read the feed: Denied = %v, %v; want true and an error", denied, err)
+	}
+	f.clock.Add(15*time.Minute + 20*time.Second)
+	if !denied(a, "jti-1") {
+		t.Fatal("a denial ended within the verifiers' leeway past exp")
+	}
+	// Also on a node that starts now, inside that leeway.
+	late := f.follower(nil, nil)
+	if err := late.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !denied(late, "jti-1") {
+		t.Fatal("a node started within the leeway past exp dropped the denial")
+	}
+	f.clock.Add(time.Minute)
+	if denied(a, "jti-1") {
+		t.Fatal("a denial outlived its token by more than the margin")
+	}
+}
+
+// TestDeniedUsesCallersContext: the catch-up read runs under the caller's
+// context, not one of its own.
+func TestDeniedUsesCallersContext(t *testing.T) {
+	f := newFixture(t)
+	st := &ctxStore{Store: f.st}
+	fl := f.follower(st, nil)
+	type key struct{}
+	ctx := context.WithValue(context.Background(), key{}, "caller")
+	if d, err := fl.Denied(ctx, "jti-1"); d || err != nil {
+		t.Fatalf("Denied = %v, %v", d, err)
+	}
+	if got := st.seen.Load(); got == nil || (*got).Value(key{}) != "caller" {
+		t.Fatal("the feed was read under a context that is not the caller's")
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	fl.Distrust()
+	if d, err := fl.Denied(cancelled, "jti-1"); !d || err == nil {
+		t.Fatalf("Denied with an ended context = %v, %v; want true and an error", d, err)
+	}
+}
+
+// ctxStore remembers the context of the last feed read.
+type ctxStore struct {
+	Store
+	seen atomic.Pointer[context.Context]
+}
+
+func (s *ctxStore) LastRevocationSeq(ctx context.Context) (int64, error) {
+	s.seen.Store(&ctx)
+	return s.Store.LastRevocationSeq(ctx)
+}
+
+func (s *ctxStore) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
+	s.seen.Store(&ctx)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.Store.Revocations(ctx, after, limit)
+}
+
+// feedless is a store whose revocation feed can be made unreadable.
+type feedless struct {
+	Store
+	fail atomic.Bool
+}
+
+func (s *feedless) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
+	if s.fail.Load() {
+		return nil, errors.New("feed unreadable")
+	}
+	return s.Store.Revocations(ctx, after, limit)
+}
+
+// TestFollowEvicts: what the feed names is evicted, the cursor moves past
+// it, and Start empties the cache.
+func TestFollowEvicts(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ev := &evictions{}
+	fl := NewFollower(f.st, ev, Config{Poll: time.Second, Now: f.clock.Now})
+	if err := fl.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ev.all != 1 {
+		t.Fatalf("Start evicted all %d times, want 1", ev.all)
+	}
+	f.session(t, "s1")
+	f.session(t, "s2")
+	for _, id := range []string{"s1", "s2"} {
+		if _, err := f.st.RevokeSession(ctx, id, f.clock.Now(), "logout"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if err := fl.Follow(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := ev.evicted(); len(got) != 2 || got[0] != "s1" || got[1] != "s2" {
+		t.Fatalf("evicted %v, want [s1 s2] once each", got)
+	}
+}
+
+// TestFollowerWakesOnNotification: a running follower reads the feed when
+// another process notifies, without waiting for its poll.
+func TestFollowerWakesOnNotification(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), watchdog)
+	defer cancel()
+	bus := NewLocal() // stands in for LISTEN/NOTIFY between two nodes
+	a := f.follower(nil, bus)
+	bst := newReadSignal(f.st)
+	b := NewFollower(bst, &evictions{}, Config{Poll: time.Hour, Notifier: bus, Now: f.clock.Now})
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	runCtx, stop := context.WithCancel(ctx)
+	go func() { done <- b.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+	// Run has read the feed once and waits; with an hour's poll, only
+	// the notification can wake it.
+	bst.wait(t, ctx)
+
+	woken := b.Changed()
+	if err := a.Deny(ctx, "jti-1", f.user.ID, f.clock.Now().Add(time.Hour), "revoked"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-woken:
+	case <-ctx.Done():
+		t.Fatal("a notified revocation did not wake the other node's follower")
+	}
+	if d, err := b.Denied(ctx, "jti-1"); !d || err != nil {
+		t.Fatalf("the woken follower did not read the denial: %v, %v", d, err)
+	}
+}
+
+// readSignal tells when a feed read has returned.
+type readSignal struct {
+	Store
+	reads chan struct{}
+}
+
+func newReadSignal(st Store) *readSignal {
+	return &readSignal{Store: st, reads: make(chan struct{}, 1)}
+}
+
+func (s *readSignal) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
+	revs, err := s.Store.Revocations(ctx, after, limit)
+	select {
+	case s.reads <- struct{}{}:
+	default:
+	}
+	return revs, err
+}
+
+// wait returns once a feed read has returned since the last wait.
+func (s *readSignal) wait(t *testing.T, ctx context.Context) {
+	t.Helper()
+	select {
+	case <-s.reads:
+	case <-ctx.Done():
+		t.Fatal("the feed was never read")
+	}
+}
