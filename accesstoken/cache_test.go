@@ -109,3 +109,33 @@ func TestCacheBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheConcurrent runs lookups, inserts and key-set changes at once
+// (for the race detector), then checks that a purge still empties it.
+func TestCacheConcurrent(t *testing.T) {
+	now := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+	c := NewCache(50, 0)
+	claims := &Claims{Expiry: now.Add(time.Hour).Unix()}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 500 {
+				k := KeyOf(strings.Repeat("t", g*1000+i%80))
+				if got, _ := c.Get(k, now); got == nil {
+					c.Put(k, claims, c.Generation(), now)
+				}
+				if i%100 == 0 {
+					c.KeySet([]string{"k1", string(rune('a' + i/100))})
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if c.Len() > 50 {
+		t.Fatalf("%d entries, max 50", c.Len())
+	}
+	c.Purge()
+	if c.Len() != 0 {
+		t.Fatal("Purge left entries")
+	}
+}
