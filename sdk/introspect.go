@@ -14,26 +14,14 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/protocol"
 )
 
 // maxIntrospectionBody bounds an introspection answer (Tessera's are < 1 KiB).
 const maxIntrospectionBody = 64 << 10
 
-// Introspection is an RFC 7662 §2.2 answer.
-type Introspection struct {
-	Active    bool                 `json:"active"`
-	Scope     string               `json:"scope,omitempty"`
-	ClientID  string               `json:"client_id,omitempty"`
-	Username  string               `json:"username,omitempty"`
-	TokenType string               `json:"token_type,omitempty"`
-	Exp       int64                `json:"exp,omitempty"`
-	Iat       int64                `json:"iat,omitempty"`
-	Sub       string               `json:"sub,omitempty"`
-	Aud       accesstoken.Audience `json:"aud,omitempty"`
-	Iss       string               `json:"iss,omitempty"`
-	Jti       string               `json:"jti,omitempty"`
-	Sid       string               `json:"sid,omitempty"`
-}
+// Introspection is an RFC 7662 §2.2 answer, as the server sends it.
+type Introspection = protocol.Introspection
 
 // IntrospectorConfig configures an Introspector.
 type IntrospectorConfig struct {

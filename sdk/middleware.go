@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/protocol"
 )
 
 // CookieName is Tessera's session cookie. The __Host- prefix makes browsers
@@ -231,11 +232,7 @@ func problem(w http.ResponseWriter, status int, code, detail string) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(struct {
-		Type   string `json:"type"`
-		Title  string `json:"title"`
-		Status int    `json:"status"`
-		Detail string `json:"detail,omitempty"`
-		Code   string `json:"code"`
-	}{"urn:tessera:problem:" + code, http.StatusText(status), status, detail, code})
+	json.NewEncoder(w).Encode(protocol.Problem{
+		Type: "urn:tessera:problem:" + code, Title: http.StatusText(status), Status: status, Detail: detail, Code: code,
+	})
 }

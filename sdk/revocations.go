@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tessera-auth/tessera/protocol"
 )
 
 // maxFeedBody bounds one feed answer. The server sends at most 1000 entries
@@ -200,18 +202,6 @@ func (r *Revocations) Sync(ctx context.Context) error {
 	return r.poll(ctx, 0)
 }
 
-type feedAnswer struct {
-	Cursor      string `json:"cursor"`
-	Revocations []struct {
-		Seq    int64     `json:"seq"`
-		SID    string    `json:"sid"`
-		JTI    string    `json:"jti"`
-		Until  time.Time `json:"until"`
-		At     time.Time `json:"at"`
-		Reason string    `json:"reason"`
-	} `json:"revocations"`
-}
-
 func (r *Revocations) poll(ctx context.Context, wait time.Duration) error {
 	r.mu.RLock()
 	cursor := r.cursor
@@ -262,7 +252,7 @@ func (r *Revocations) poll(ctx context.Context, wait time.Duration) error {
 	if len(body) > maxFeedBody {
 		return fmt.Errorf("%w: revocations: answer over %d bytes", ErrUnavailable, maxFeedBody)
 	}
-	var a feedAnswer
+	var a protocol.FeedPage
 	if err := json.Unmarshal(body, &a); err != nil || a.Cursor == "" {
 		return fmt.Errorf("%w: revocations: malformed answer", ErrUnavailable)
 	}

@@ -2,16 +2,16 @@ package sdk
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -164,16 +164,10 @@ type Verifier struct {
 	lastAttempt atomic.Int64 // unix nanos of the last fetch attempt
 	refreshing  atomic.Bool
 
-	cacheMu sync.RWMutex
-	cache   map[[sha256.Size]byte]cachedClaims
-	// keyGen counts key removals (each clears the cache), so a
-	// verification that raced one does not refill the cache.
-	keyGen atomic.Uint64
-}
-
-type cachedClaims struct {
-	claims   *accesstoken.Claims
-	deadline time.Time // exp + leeway: the instant accesstoken would call it expired
+	// cache holds verified tokens until exp + leeway (the instant
+	// accesstoken would call them expired); nil when disabled. It is purged
+	// when a key leaves the key set.
+	cache *accesstoken.Cache
 }
 
 // NewVerifier returns a verifier. It fetches no keys yet: the first Verify
@@ -185,7 +179,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	cfg.defaults()
 	v := &Verifier{cfg: cfg, fetchSem: make(chan struct{}, 1)}
 	if cfg.CacheSize > 0 {
-		v.cache = make(map[[sha256.Size]byte]cachedClaims)
+		v.cache = accesstoken.NewCache(cfg.CacheSize, cfg.Leeway)
 	}
 	v.atv = accesstoken.Verifier{
 		Issuer: cfg.Issuer, Audience: cfg.Audience, Algorithms: cfg.Algorithms,
@@ -230,17 +224,15 @@ func (v *Verifier) verify(ctx context.Context, token string) (*accesstoken.Claim
 		return nil, accesstoken.ErrMalformed
 	}
 	now := v.cfg.Now()
-	var sum [sha256.Size]byte
+	var key accesstoken.CacheKey
 	if v.cache != nil {
-		sum = sha256.Sum256([]byte(token))
-		v.cacheMu.RLock()
-		e, ok := v.cache[sum]
-		v.cacheMu.RUnlock()
-		if ok {
-			if now.Before(e.deadline) {
-				v.maybeRefresh(now)
-				return e.claims, nil
-			}
+		key = accesstoken.KeyOf(token)
+		c, expired := v.cache.Get(key, now)
+		if c != nil {
+			v.maybeRefresh(now)
+			return c, nil
+		}
+		if expired {
 			return nil, accesstoken.ErrExpired
 		}
 	}
@@ -256,7 +248,10 @@ func (v *Verifier) verify(ctx context.Context, token string) (*accesstoken.Claim
 	} else {
 		v.maybeRefresh(now)
 	}
-	gen := v.keyGen.Load()
+	var gen uint64
+	if v.cache != nil {
+		gen = v.cache.Generation()
+	}
 	c, err := v.atv.Verify(token)
 	if errors.Is(err, accesstoken.ErrUnknownKey) {
 		// A kid we do not know: perhaps a rotation we have not seen. Refetch,
@@ -274,26 +269,10 @@ func (v *Verifier) verify(ctx context.Context, token string) (*accesstoken.Claim
 		return nil, err
 	}
 	if v.cache != nil {
-		v.remember(sum, c, gen)
+		// Not kept if a key left the key set since gen was taken.
+		v.cache.Put(key, c, gen, v.cfg.Now())
 	}
 	return c, nil
-}
-
-// remember caches verified claims, unless a key left the key set since
-// the verification began (gen): the token may have been checked with that
-// key, and the cache was just cleared of everything such keys signed.
-func (v *Verifier) remember(sum [sha256.Size]byte, c *accesstoken.Claims, gen uint64) {
-	e := cachedClaims{claims: c, deadline: time.Unix(c.Expiry, 0).Add(v.cfg.Leeway)}
-	now := v.cfg.Now()
-	v.cacheMu.Lock()
-	defer v.cacheMu.Unlock()
-	if v.keyGen.Load() != gen {
-		return
-	}
-	if len(v.cache) >= v.cfg.CacheSize {
-		evict(v.cache, v.cfg.CacheSize, func(e cachedClaims) bool { return !now.Before(e.deadline) })
-	}
-	v.cache[sum] = e
 }
 
 // maybeRefresh starts a background refresh when the key set is due; the
@@ -375,21 +354,18 @@ func (v *Verifier) fetch(ctx context.Context) error {
 	if ma, ok := maxAge(resp.Header.Get("Cache-Control")); ok {
 		ttl = min(max(ma, v.cfg.MinRefetchInterval), v.cfg.RefreshInterval)
 	}
-	old := v.keys.Swap(&keySnapshot{keys: keys, refreshAt: now.Add(ttl)})
-	if old != nil && v.cache != nil {
-		for kid := range old.keys {
-			if _, still := keys[kid]; !still {
-				// A key left the set (retired, or pulled after a compromise):
-				// tokens it signed must be verified again, not served from cache.
-				v.cacheMu.Lock()
-				v.keyGen.Add(1)
-				clear(v.cache)
-				v.cacheMu.Unlock()
-				break
-			}
-		}
-	}
+	v.setKeys(&keySnapshot{keys: keys, refreshAt: now.Add(ttl)})
 	return nil
+}
+
+// setKeys installs a fetched key set. If a key left the set (retired, or
+// pulled after a compromise), the cache is purged: tokens it signed must be
+// verified again, not served from cache.
+func (v *Verifier) setKeys(s *keySnapshot) {
+	v.keys.Store(s)
+	if v.cache != nil {
+		v.cache.KeySet(slices.Collect(maps.Keys(s.keys)))
+	}
 }
 
 // parseJWKS decodes each key with go-jose, keeping the usable ones: public

@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -317,9 +316,9 @@ func TestKeyRemovalRaceDoesNotRefillCache(t *testing.T) {
 	for kid, k := range cur.keys {
 		withGone[kid] = k
 	}
-	v.keys.Store(&keySnapshot{keys: withGone, refreshAt: cur.refreshAt})
+	v.setKeys(&keySnapshot{keys: withGone, refreshAt: cur.refreshAt})
 
-	gen := v.keyGen.Load() // a verification begins…
+	gen := v.cache.Generation() // a verification begins…
 	c, err := v.atv.Verify(tok)
 	if err != nil {
 		t.Fatal(err)
@@ -328,20 +327,15 @@ func TestKeyRemovalRaceDoesNotRefillCache(t *testing.T) {
 	if err := v.fetch(ctx); err != nil { // …the key is pulled meanwhile…
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256([]byte(tok))
-	v.remember(sum, c, gen) // …and the verification ends.
-	v.cacheMu.RLock()
-	_, cached := v.cache[sum]
-	v.cacheMu.RUnlock()
-	if cached {
+	key := accesstoken.KeyOf(tok)
+	now := e.clock.now()
+	v.cache.Put(key, c, gen, now) // …and the verification ends.
+	if cached, _ := v.cache.Get(key, now); cached != nil {
 		t.Fatal("a verification that raced a key removal refilled the cache")
 	}
 	// Without a removal in between, results are cached as usual.
-	v.remember(sum, c, v.keyGen.Load())
-	v.cacheMu.RLock()
-	_, cached = v.cache[sum]
-	v.cacheMu.RUnlock()
-	if !cached {
+	v.cache.Put(key, c, v.cache.Generation(), now)
+	if cached, _ := v.cache.Get(key, now); cached == nil {
 		t.Fatal("verified claims were not cached")
 	}
 }

@@ -1,83 +1,64 @@
 package server
 
 import (
-	"crypto/sha256"
-	"hash"
-	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/tessera-auth/tessera/accesstoken"
 )
 
-// verifiedTokens remembers access tokens whose signature and claims were
-// verified, until they expire, so a token presented again costs a SHA-256
-// instead of a signature check (ES256 verification is most of the cost of
-// introspecting a JWT). Only the verification is cached: the denylist and
-// the session are checked on every use. Bounded; safe for concurrent use.
+// verifiedTokens puts the shared accesstoken.Cache in front of the
+// server's access-token verifier: a token presented again costs a SHA-256
+// instead of a signature check. A cached entry answers only until the
+// token's exp, whatever the verifier's leeway. The denylist and the session
+// are checked on every use. Safe for concurrent use.
 type verifiedTokens struct {
-	max int
-
-	mu sync.RWMutex
-	m  map[[32]byte]*accesstoken.Claims
+	cache *accesstoken.Cache
+	// jwks returns the keyset the verifier's keys come from (empty: not
+	// watched). When a key leaves it, the cache is purged.
+	jwks func() jose.JSONWebKeySet
+	seen atomic.Pointer[jose.JSONWebKey] // first key of the set last given to cache.KeySet
 }
 
-func newVerifiedTokens(max int) *verifiedTokens {
-	return &verifiedTokens{max: max, m: make(map[[32]byte]*accesstoken.Claims)}
+func newVerifiedTokens(max int, jwks func() jose.JSONWebKeySet) *verifiedTokens {
+	return &verifiedTokens{cache: accesstoken.NewCache(max, 0), jwks: jwks}
 }
 
-// verify returns the claims of raw, from the cache or from v. A cached
-// token is returned only while now is before its exp.
+// verify returns the claims of raw, from the cache or from v.
 func (c *verifiedTokens) verify(v *accesstoken.Verifier, raw string, now time.Time) (*accesstoken.Claims, error) {
-	k := tokenKey(raw)
-	c.mu.RLock()
-	claims := c.m[k]
-	c.mu.RUnlock()
-	if claims != nil {
-		if now.Unix() < claims.Expiry {
-			return claims, nil
-		}
-		c.mu.Lock()
-		delete(c.m, k)
-		c.mu.Unlock()
+	c.watchKeys()
+	k := accesstoken.KeyOf(raw)
+	if claims, _ := c.cache.Get(k, now); claims != nil {
+		return claims, nil
 	}
+	// A cached entry past exp is not an answer here: within the verifier's
+	// leeway the token still verifies (and is then not cached).
+	gen := c.cache.Generation()
 	claims, err := v.Verify(raw)
-	if err != nil || now.Unix() >= claims.Expiry {
-		// Within the verifier's leeway past exp: valid, but not worth keeping.
+	if err != nil {
 		return claims, err
 	}
-	c.mu.Lock()
-	if len(c.m) >= c.max {
-		for old := range c.m { // drop an arbitrary entry: it is only a cache
-			delete(c.m, old)
-			break
-		}
-	}
-	c.m[k] = claims
-	c.mu.Unlock()
+	c.cache.Put(k, claims, gen, now)
 	return claims, nil
 }
 
-// keyHasher hashes a string without the heap copy that []byte(s) makes
-// (a JWT is ~600 bytes: the copy cost as much as the hash).
-type keyHasher struct {
-	h   hash.Hash
-	buf [512]byte
-	sum [sha256.Size]byte
-}
-
-var keyHashers = sync.Pool{New: func() any { return &keyHasher{h: sha256.New()} }}
-
-// tokenKey is SHA-256(raw), the cache key of a token.
-func tokenKey(raw string) [sha256.Size]byte {
-	kh := keyHashers.Get().(*keyHasher)
-	kh.h.Reset()
-	for len(raw) > 0 {
-		n := copy(kh.buf[:], raw)
-		kh.h.Write(kh.buf[:n])
-		raw = raw[n:]
+// watchKeys tells the cache the current key set whenever the keyset has
+// been reloaded (each reload builds a new slice, so comparing its first
+// element's address is enough to notice one without walking the set on
+// every request).
+func (c *verifiedTokens) watchKeys() {
+	if c.jwks == nil {
+		return
 	}
-	kh.h.Sum(kh.sum[:0])
-	k := kh.sum
-	keyHashers.Put(kh)
-	return k
+	set := c.jwks()
+	if len(set.Keys) == 0 || c.seen.Load() == &set.Keys[0] {
+		return
+	}
+	kids := make([]string, len(set.Keys))
+	for i, k := range set.Keys {
+		kids[i] = k.KeyID
+	}
+	c.cache.KeySet(kids)
+	c.seen.Store(&set.Keys[0])
 }

@@ -4,10 +4,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,34 +13,6 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/tessera-auth/tessera/accesstoken"
 )
-
-func TestTokenKeyIsSHA256(t *testing.T) {
-	for _, n := range []int{0, 1, 511, 512, 513, 600, 1024, 1500, 8192} {
-		s := strings.Repeat("x", n)
-		if n > 0 {
-			s = s[:n-1] + "y"
-		}
-		if tokenKey(s) != sha256.Sum256([]byte(s)) {
-			t.Fatalf("tokenKey of %d bytes is not its SHA-256", n)
-		}
-	}
-}
-
-func TestTokenKeyConcurrent(t *testing.T) {
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Go(func() {
-			for i := range 200 {
-				s := strings.Repeat(string(rune('a'+g)), 300+i)
-				if tokenKey(s) != sha256.Sum256([]byte(s)) {
-					t.Error("tokenKey differs from SHA-256 under concurrent use")
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-}
 
 // TestVerifiedTokens: the cache answers for exactly the token it verified,
 // only until that token's exp.
@@ -72,7 +42,7 @@ func TestVerifiedTokens(t *testing.T) {
 		}
 		return tok
 	}
-	c := newVerifiedTokens(2)
+	c := newVerifiedTokens(2, nil)
 	a, b := mint("a", time.Minute), mint("b", time.Hour)
 	for range 3 {
 		if cl, err := c.verify(v, a, now); err != nil || cl.ID != "a" {
@@ -109,8 +79,8 @@ func TestVerifiedTokens(t *testing.T) {
 	// Bounded.
 	c.verify(v, mint("c", time.Hour), now)
 	c.verify(v, mint("d", time.Hour), now)
-	if len(c.m) > 2 {
-		t.Fatalf("%d entries, max 2", len(c.m))
+	if n := c.cache.Len(); n > 2 {
+		t.Fatalf("%d entries, max 2", n)
 	}
 }
 
@@ -166,4 +136,74 @@ func TestIntrospectCachedJWT(t *testing.T) {
 	}
 	e.do(e.public, "POST", "/v1/logout", nil, bearer(at)...)
 	inactive("access token of an ended session (cached)", at)
+}
+
+// TestVerifiedTokensKeyRemoval: when a key leaves the keyset (retired past
+// its TTL, or pulled), tokens it signed are no longer answered from the
+// cache; a reload that removes nothing keeps the cache.
+func TestVerifiedTokensKeyRemoval(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+	jwk := jose.JSONWebKey{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256"}
+	var published atomic.Pointer[jose.JSONWebKeySet]
+	publish := func(ks ...jose.JSONWebKey) { published.Store(&jose.JSONWebKeySet{Keys: ks}) } // a new slice, as each reload makes
+	publish(jwk)
+	var lookups atomic.Int64
+	v := &accesstoken.Verifier{
+		Issuer: "https://iss", Audience: "https://iss", Algorithms: []jose.SignatureAlgorithm{jose.ES256},
+		Keys: func(kid string) (*jose.JSONWebKey, error) {
+			lookups.Add(1)
+			for _, k := range published.Load().Keys {
+				if k.KeyID == kid {
+					return &k, nil
+				}
+			}
+			return nil, accesstoken.ErrUnknownKey
+		},
+		Now: func() time.Time { return now },
+	}
+	tok, err := accesstoken.Mint(accesstoken.Claims{Issuer: "https://iss", Subject: "u", Audience: accesstoken.Audience{"https://iss"},
+		Expiry: now.Add(time.Hour).Unix(), IssuedAt: now.Unix(), ID: "j", ClientID: "c"}, "k1", jose.ES256, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newVerifiedTokens(10, func() jose.JSONWebKeySet { return *published.Load() })
+	for range 2 {
+		if _, err := c.verify(v, tok, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := jose.JSONWebKey{Key: &key.PublicKey, KeyID: "k2", Algorithm: "ES256"}
+	publish(jwk, other) // a reload that adds a next key
+	if _, err := c.verify(v, tok, now); err != nil || lookups.Load() != 1 {
+		t.Fatalf("after a reload that removed nothing: err %v, %d verifications, want the cached answer", err, lookups.Load())
+	}
+	publish(other) // k1 leaves the keyset
+	if cl, err := c.verify(v, tok, now); err == nil {
+		t.Fatalf("a token signed by a removed key was answered from the cache: %v", cl)
+	}
+}
+
+// BenchmarkVerifiedTokensHit is the cost of a JWT seen before: key-set
+// watch, SHA-256 and a cache lookup, from every core at once.
+func BenchmarkVerifiedTokensHit(b *testing.B) {
+	e := newEnv(b)
+	e.addUser("bo", pw)
+	at, _ := e.loginTokens("bo", nil)
+	c := e.srv.verified
+	now := e.clock.Now()
+	if _, err := c.verify(e.srv.atVerifier, at, now); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.verify(e.srv.atVerifier, at, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

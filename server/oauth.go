@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/oauth"
+	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/token"
@@ -52,7 +54,12 @@ type TokenStore interface {
 func (s *Server) WithOAuth(o OAuth, v *accesstoken.Verifier, cfg OAuthConfig, ts TokenStore) *Server {
 	s.oauth, s.atVerifier, s.oauthCfg, s.tokenStore = o, v, cfg, ts
 	s.feed = revocation.NewFeed(ts, s.revs, revocation.FeedConfig{AccessTTL: cfg.AccessTTL, Poll: cfg.FeedPoll, Now: s.now})
-	s.verified = newVerifiedTokens(100000)
+	s.verified = newVerifiedTokens(100000, func() jose.JSONWebKeySet {
+		if s.keys == nil {
+			return jose.JSONWebKeySet{}
+		}
+		return s.keys.JWKS() // the keyset v's keys come from, in every wiring
+	})
 	return s
 }
 
@@ -66,7 +73,7 @@ func tokenError(w http.ResponseWriter, status int, code, desc string) {
 		h.Set("WWW-Authenticate", `Basic realm="tessera", charset="UTF-8"`)
 	}
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+	json.NewEncoder(w).Encode(protocol.TokenError{Code: code, Description: desc})
 }
 
 // clientCredentials extracts client authentication: HTTP Basic (RFC 6749
@@ -93,14 +100,6 @@ func clientCredentials(r *http.Request, form url.Values) (id, secret string, bas
 		return id, secret, true, ""
 	}
 	return form.Get("client_id"), form.Get("client_secret"), false, ""
-}
-
-type tokenResponse struct {
-	AccessToken  string `json:"access_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int64  `json:"expires_in"`
-	RefreshToken string `json:"refresh_token,omitempty"`
-	Scope        string `json:"scope,omitempty"`
 }
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
@@ -155,7 +154,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Pragma", "no-cache")
-	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: toks.AccessToken, TokenType: toks.TokenType, ExpiresIn: toks.ExpiresIn, RefreshToken: toks.RefreshToken, Scope: toks.Scope})
+	writeJSON(w, http.StatusOK, protocol.TokenResponse{AccessToken: toks.AccessToken, TokenType: toks.TokenType, ExpiresIn: toks.ExpiresIn, RefreshToken: toks.RefreshToken, Scope: toks.Scope})
 }
 
 func (s *Server) oauthFailure(w http.ResponseWriter, err error, basic bool) {

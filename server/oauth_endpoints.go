@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -44,21 +44,6 @@ func (s *Server) authenticatedClient(w http.ResponseWriter, r *http.Request, for
 	return c, true
 }
 
-type introspection struct {
-	Active    bool                 `json:"active"`
-	Scope     string               `json:"scope,omitempty"`
-	ClientID  string               `json:"client_id,omitempty"`
-	Username  string               `json:"username,omitempty"`
-	TokenType string               `json:"token_type,omitempty"`
-	Exp       int64                `json:"exp,omitempty"`
-	Iat       int64                `json:"iat,omitempty"`
-	Sub       string               `json:"sub,omitempty"`
-	Aud       accesstoken.Audience `json:"aud,omitempty"`
-	Iss       string               `json:"iss,omitempty"`
-	Jti       string               `json:"jti,omitempty"`
-	Sid       string               `json:"sid,omitempty"`
-}
-
 // handleIntrospect is RFC 7662. Only confidential clients may ask. Every
 // token that is not active — expired, revoked, unknown, malformed, or
 // another client's refresh token — answers exactly {"active": false}.
@@ -83,14 +68,14 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
 		return
 	}
-	writeAppended(w, &out, appendIntrospection) // RFC 7662 §2.2
+	writeAppended(w, &out, protocol.AppendIntrospection) // RFC 7662 §2.2
 }
 
 // introspect returns the token's state. Its error is only for a store that
 // cannot answer: the caller must not take that for "inactive".
-func (s *Server) introspect(ctx context.Context, caller store.Client, raw string) (introspection, error) {
-	inactive := introspection{}
-	unavailable := func(err error) (introspection, error) {
+func (s *Server) introspect(ctx context.Context, caller store.Client, raw string) (protocol.Introspection, error) {
+	inactive := protocol.Introspection{}
+	unavailable := func(err error) (protocol.Introspection, error) {
 		if errors.Is(err, session.ErrUnavailable) {
 			return inactive, err
 		}
@@ -108,21 +93,21 @@ func (s *Server) introspect(ctx context.Context, caller store.Client, raw string
 		if denied, err := s.revs.Denied(ctx, c.ID); denied || err != nil {
 			return inactive, nil
 		}
-		return s.withSession(ctx, introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry,
+		return s.withSession(ctx, protocol.Introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry,
 			Iat: c.IssuedAt, Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, Jti: c.ID, Sid: c.SessionID})
 	case isOpaqueAccess(raw):
 		at, err := s.opaqueAccess(ctx, raw)
 		if err != nil || at == nil {
 			return inactive, err
 		}
-		return s.withSession(ctx, introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, TokenType: "Bearer",
+		return s.withSession(ctx, protocol.Introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, TokenType: "Bearer",
 			Exp: at.ExpiresAt.Unix(), Iat: at.CreatedAt.Unix(), Sub: at.Subject, Iss: s.oauthCfg.Issuer, Jti: at.ID, Sid: at.SessionID})
 	case len(raw) == token.Len && raw[:4] == token.Session.Prefix():
 		sess, err := s.sessions.Validate(ctx, raw)
 		if err != nil {
 			return unavailable(err)
 		}
-		return introspection{Active: true, TokenType: "session", Sub: sess.UserID, Username: sess.Username, Sid: sess.ID,
+		return protocol.Introspection{Active: true, TokenType: "session", Sub: sess.UserID, Username: sess.Username, Sid: sess.ID,
 			Exp: sess.IdleExpiresAt.Unix(), Iat: sess.CreatedAt.Unix(), Iss: s.oauthCfg.Issuer}, nil
 	case len(raw) == token.Len && raw[:4] == token.Refresh.Prefix():
 		tok, err := token.Parse(token.Refresh, raw)
@@ -143,7 +128,7 @@ func (s *Server) introspect(ctx context.Context, caller store.Client, raw string
 		if err != nil {
 			return unavailable(err)
 		}
-		return introspection{Active: true, TokenType: "refresh_token", Scope: rt.Scope, ClientID: rt.ClientID, Sub: sess.UserID,
+		return protocol.Introspection{Active: true, TokenType: "refresh_token", Scope: rt.Scope, ClientID: rt.ClientID, Sub: sess.UserID,
 			Username: sess.Username, Sid: sess.ID, Exp: rt.ExpiresAt.Unix(), Iat: rt.CreatedAt.Unix(), Iss: s.oauthCfg.Issuer}, nil
 	}
 	return inactive, nil
@@ -152,16 +137,16 @@ func (s *Server) introspect(ctx context.Context, caller store.Client, raw string
 // withSession completes an access token's introspection with its session:
 // a token whose session has ended is inactive, and the store's silence is
 // an error, not "inactive".
-func (s *Server) withSession(ctx context.Context, out introspection) (introspection, error) {
+func (s *Server) withSession(ctx context.Context, out protocol.Introspection) (protocol.Introspection, error) {
 	if out.Sid == "" {
 		return out, nil
 	}
 	sess, err := s.sessions.ValidateID(ctx, out.Sid)
 	if errors.Is(err, session.ErrUnavailable) {
-		return introspection{}, err
+		return protocol.Introspection{}, err
 	}
 	if err != nil {
-		return introspection{}, nil
+		return protocol.Introspection{}, nil
 	}
 	out.Username = sess.Username
 	return out, nil
@@ -258,15 +243,6 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-type feedEntry struct {
-	Seq    int64     `json:"seq"`
-	SID    string    `json:"sid,omitempty"`
-	JTI    string    `json:"jti,omitempty"`
-	Until  time.Time `json:"until"`
-	At     time.Time `json:"at"`
-	Reason string    `json:"reason"`
-}
-
 // handleRevocations is the revocation feed verifiers follow. Without
 // since, it returns every entry that can still matter; with since, the
 // entries after that cursor, waiting up to wait seconds (long poll).
@@ -326,11 +302,11 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, errUnavailable())
 		return
 	}
-	out := make([]feedEntry, 0, len(page.Entries))
+	out := make([]protocol.FeedEntry, 0, len(page.Entries))
 	for _, e := range page.Entries {
-		out = append(out, feedEntry{Seq: e.Seq, SID: e.SessionID, JTI: e.JTI, At: e.At, Until: e.Until, Reason: e.Reason})
+		out = append(out, protocol.FeedEntry{Seq: e.Seq, SID: e.SessionID, JTI: e.JTI, At: e.At, Until: e.Until, Reason: e.Reason})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"cursor": strconv.FormatInt(page.Cursor, 10), "revocations": out})
+	writeJSON(w, http.StatusOK, protocol.FeedPage{Cursor: strconv.FormatInt(page.Cursor, 10), Revocations: out})
 }
 
 // handleMetadata is RFC 8414 authorization server metadata.

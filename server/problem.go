@@ -5,30 +5,27 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/tessera-auth/tessera/protocol"
 )
 
-// problem is an RFC 9457 problem detail. Code is the stable,
-// machine-readable name clients branch on; Detail is safe to show a user and
-// never carries a secret or an internal error.
+// problem is an RFC 9457 problem detail (its body is protocol.Problem)
+// with the headers that go with it.
 type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail,omitempty"`
-	Code   string `json:"code"`
+	protocol.Problem
 
 	retryAfter time.Duration
 	bearer     string // RFC 6750 error code for WWW-Authenticate, if any
 }
 
 func newProblem(status int, code, detail string) *problem {
-	return &problem{
+	return &problem{Problem: protocol.Problem{
 		Type:   "urn:tessera:problem:" + code,
 		Title:  http.StatusText(status),
 		Status: status,
 		Detail: detail,
 		Code:   code,
-	}
+	}}
 }
 
 func (p *problem) Error() string { return p.Code + ": " + p.Detail }

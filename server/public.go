@@ -10,24 +10,13 @@ import (
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/password"
+	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
 )
 
-type sessionJSON struct {
-	ID            string    `json:"id"`
-	UserID        string    `json:"user_id"`
-	CreatedAt     time.Time `json:"created_at"`
-	ExpiresAt     time.Time `json:"expires_at"`
-	IdleExpiresAt time.Time `json:"idle_expires_at"`
-	LastSeenAt    time.Time `json:"last_seen_at"`
-	AuthTime      time.Time `json:"auth_time"`
-	AMR           []string  `json:"amr"`
-	AAL           int       `json:"aal"`
-}
-
-func sessionOf(s session.Session) sessionJSON {
-	return sessionJSON{
+func sessionOf(s session.Session) protocol.Session {
+	return protocol.Session{
 		ID: s.ID, UserID: s.UserID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt,
 		IdleExpiresAt: s.IdleExpiresAt, LastSeenAt: s.LastSeenAt, AuthTime: s.AuthTime,
 		AMR: nonNil(s.AMR), AAL: s.AAL,
@@ -49,13 +38,13 @@ type loginRequest struct {
 }
 
 type loginResponse struct {
-	Session      sessionJSON `json:"session"`
-	CSRFToken    string      `json:"csrf_token,omitempty"`
-	AccessToken  string      `json:"access_token,omitempty"`
-	TokenType    string      `json:"token_type,omitempty"`
-	ExpiresIn    int64       `json:"expires_in,omitempty"`
-	RefreshToken string      `json:"refresh_token,omitempty"`
-	Scope        string      `json:"scope,omitempty"`
+	Session      protocol.Session `json:"session"`
+	CSRFToken    string           `json:"csrf_token,omitempty"`
+	AccessToken  string           `json:"access_token,omitempty"`
+	TokenType    string           `json:"token_type,omitempty"`
+	ExpiresIn    int64            `json:"expires_in,omitempty"`
+	RefreshToken string           `json:"refresh_token,omitempty"`
+	Scope        string           `json:"scope,omitempty"`
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -178,27 +167,16 @@ func errUnavailableOr(err error) *problem {
 	return errUnavailable()
 }
 
-type whoamiResponse struct {
-	Session   sessionJSON `json:"session"`
-	User      userJSON    `json:"user"`
-	CSRFToken string      `json:"csrf_token,omitempty"`
-}
-
-type userJSON struct {
-	ID       string `json:"id"`
-	Username string `json:"username"`
-}
-
 func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, p *principal) {
-	resp := whoamiResponse{
+	resp := protocol.Whoami{
 		Session: sessionOf(p.session),
-		User:    userJSON{ID: p.session.UserID, Username: p.session.Username},
+		User:    protocol.User{ID: p.session.UserID, Username: p.session.Username},
 	}
 	if p.fromCookie {
 		// Lets a page that was reloaded recover its CSRF token.
 		resp.CSRFToken = p.session.CSRFToken
 	}
-	writeAppended(w, &resp, appendWhoami)
+	writeAppended(w, &resp, protocol.AppendWhoami)
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *principal) {
