@@ -19,6 +19,7 @@ import (
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
 	"github.com/tessera-auth/tessera/config"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/password"
@@ -127,20 +128,26 @@ func NewFixture(opt Options) (*Fixture, error) {
 		return nil, err
 	}
 	metrics := server.NewMetrics(nil, nil)
-	scfg.OnRevoke = metrics.Revoked
+	// As in `tessera serve`: logs (discarded here) and metrics subscribe.
+	log := slog.New(slog.DiscardHandler)
+	events := event.NewFanout(log)
+	el := event.NewLogger(log)
+	events.Subscribe(el, el.Kinds()...)
+	events.Subscribe(metrics, metrics.Kinds()...)
+	scfg.Events = events
 	f.Sessions = session.New(f.Store, scfg)
 	l := pol.Login
 	an := authn.New(f.Store, h, password.DefaultPolicy(), authn.Limits{
 		PerIPBurst: l.PerIPBurst, PerIPRefill: l.PerIPRefill.D(),
 		PerAccountIPBurst: l.PerAccountIPBurst, PerAccountIPRefill: l.PerAccountIPRefill.D(),
 		PerAccountBurst: l.PerAccountBurst, PerAccountRefill: l.PerAccountRefill.D(),
-	}, nil, nil)
+	}, nil, nil, events)
 	ips, _ := clientip.New(nil, "")
 	mk, _, err := keys.NewMasterKey()
 	if err != nil {
 		return nil, err
 	}
-	if f.Keys, err = keys.New(f.Store, mk, keys.Config{Alg: pol.Keys.Algorithm, RetiredTTL: pol.Keys.RetiredTTL.D()}); err != nil {
+	if f.Keys, err = keys.New(f.Store, mk, keys.Config{Alg: pol.Keys.Algorithm, RetiredTTL: pol.Keys.RetiredTTL.D(), Events: events}); err != nil {
 		return nil, err
 	}
 	if err := f.Keys.Load(ctx); err != nil {
@@ -150,7 +157,7 @@ func NewFixture(opt Options) (*Fixture, error) {
 	tp := pol.Tokens
 	f.OAuth = oauth.New(f.Store, f.Keys, oauth.Config{
 		Issuer: f.Issuer, Audience: f.Issuer, Access: tp.AccessTTL.D(), Refresh: tp.RefreshTTL.D(), Grace: tp.RefreshGrace.D(),
-		Pepper: []byte("bench-pepper"), OnReuse: func(sid, _, _ string) { f.Sessions.Forget("refresh_reuse", sid) },
+		Pepper: []byte("bench-pepper"), Events: events, Sessions: f.Sessions,
 	})
 	f.Verifier = &accesstoken.Verifier{
 		Issuer: f.Issuer, Audience: f.Issuer, Algorithms: []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256},
@@ -162,7 +169,7 @@ func NewFixture(opt Options) (*Fixture, error) {
 			return k, nil
 		},
 	}
-	f.Server = server.New(server.Config{AdminToken: AdminToken}, f.Store, f.Sessions, an, ips, metrics, slog.New(slog.DiscardHandler), nil).
+	f.Server = server.New(server.Config{AdminToken: AdminToken, Events: events}, f.Store, f.Sessions, an, ips, metrics, log, nil).
 		WithKeys(f.Keys).
 		WithOAuth(f.OAuth, f.Verifier, server.OAuthConfig{Issuer: f.Issuer, AccessTTL: tp.AccessTTL.D(), SessionIdle: tp.RefreshTTL.D(), SessionAbsolute: tp.SessionAbsolute.D()}, f.Store)
 	// As in `tessera serve`: the denylist is loaded before the first
@@ -191,7 +198,7 @@ func sessionConfig(p config.Policy) session.Config {
 // Warm validates every token once, as traffic would on a running node.
 func (f *Fixture) Warm() error {
 	for _, tok := range f.Tokens {
-		if _, err := f.Sessions.Validate(context.Background(), tok); err != nil {
+		if _, err := f.Sessions.Validate(context.Background(), tok, session.Use{}); err != nil {
 			return err
 		}
 	}

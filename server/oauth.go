@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/token"
@@ -212,7 +213,7 @@ func (s *Server) handleAdminCreateClient(w http.ResponseWriter, r *http.Request)
 		writeProblem(w, errUnavailable())
 		return
 	}
-	s.log.Info("admin: client registered", "client_id", c.ID, "name", c.Name)
+	s.adminAction(r, event.Event{Action: event.ActionClientRegister, ClientID: c.ID})
 	writeJSON(w, http.StatusCreated, clientOf(c, secret))
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/token"
@@ -82,11 +83,28 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
 		return
 	}
+	if s.cfg.Events != nil {
+		e := event.Event{Kind: event.Introspected, ClientID: caller.ID, Active: out.Active, SessionID: out.Sid, JTI: out.Jti}
+		switch out.TokenType {
+		case "Bearer":
+			e.Token = event.TokenAccess
+		case "refresh_token":
+			e.Token = event.TokenRefresh
+		case "session":
+			e.Token = event.TokenSession
+		}
+		if out.Sid != "" {
+			e.UserID = out.Sub
+		}
+		s.publish(r.Context(), e)
+	}
 	writeAppended(w, &out, appendIntrospection) // RFC 7662 §2.2
 }
 
 // introspect returns the token's state. Its error is only for a store that
-// cannot answer: the caller must not take that for "inactive".
+// cannot answer: the caller must not take that for "inactive". Sessions are
+// validated with an empty use: the caller is a resource server, whose
+// address is not the user's.
 func (s *Server) introspect(ctx context.Context, caller store.Client, raw string) (introspection, error) {
 	inactive := introspection{}
 	unavailable := func(err error) (introspection, error) {
@@ -113,7 +131,7 @@ func (s *Server) introspect(ctx context.Context, caller store.Client, raw string
 		return s.withSession(ctx, introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, TokenType: "Bearer",
 			Exp: at.ExpiresAt.Unix(), Iat: at.CreatedAt.Unix(), Sub: at.Subject, Iss: s.oauthCfg.Issuer, Jti: at.ID, Sid: at.SessionID})
 	case len(raw) == token.Len && raw[:4] == token.Session.Prefix():
-		sess, err := s.sessions.Validate(ctx, raw)
+		sess, err := s.sessions.Validate(ctx, raw, session.Use{})
 		if err != nil {
 			return unavailable(err)
 		}
@@ -134,7 +152,7 @@ func (s *Server) introspect(ctx context.Context, caller store.Client, raw string
 		if rt.ClientID != caller.ID || !rt.UsedAt.IsZero() || !s.now().Before(rt.ExpiresAt) {
 			return inactive, nil
 		}
-		sess, err := s.sessions.ValidateID(ctx, rt.SessionID)
+		sess, err := s.sessions.ValidateID(ctx, rt.SessionID, session.Use{})
 		if err != nil {
 			return unavailable(err)
 		}
@@ -151,7 +169,7 @@ func (s *Server) withSession(ctx context.Context, out introspection) (introspect
 	if out.Sid == "" {
 		return out, nil
 	}
-	sess, err := s.sessions.ValidateID(ctx, out.Sid)
+	sess, err := s.sessions.ValidateID(ctx, out.Sid, session.Use{})
 	if errors.Is(err, session.ErrUnavailable) {
 		return introspection{}, err
 	}
@@ -203,7 +221,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
 			return
 		}
-		s.log.Info("access token revoked", "jti", c.ID, "client_id", c.ClientID)
+		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenAccess, Format: "jwt", ClientID: c.ClientID, UserID: c.Subject, SessionID: c.SessionID, JTI: c.ID})
 	case isOpaqueAccess(raw):
 		at, err := s.opaqueAccess(ctx, raw)
 		if err != nil {
@@ -223,7 +241,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
 			return
 		}
-		s.log.Info("access token revoked", "jti", at.ID, "client_id", at.ClientID)
+		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenAccess, Format: "opaque", ClientID: at.ClientID, UserID: at.Subject, SessionID: at.SessionID, JTI: at.ID})
 	case len(raw) == token.Len && raw[:4] == token.Refresh.Prefix():
 		tok, err := token.Parse(token.Refresh, raw)
 		if err != nil {
@@ -247,7 +265,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
 			return
 		}
-		s.log.Info("refresh family revoked", "session_id", rt.SessionID, "client_id", rt.ClientID)
+		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenRefresh, ClientID: rt.ClientID, SessionID: rt.SessionID})
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)

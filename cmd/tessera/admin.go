@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/authn"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -72,7 +73,8 @@ func cmdUser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		an, err := newAuthenticator(c, st, nil)
+		ev := newEvents(newLogger(c, stderr), nil)
+		an, err := newAuthenticator(c, st, nil, ev)
 		if err != nil {
 			return err
 		}
@@ -88,6 +90,7 @@ func cmdUser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		case err != nil:
 			return err
 		}
+		ev.Publish(ctx, event.Event{Kind: event.AdminAction, At: time.Now().UTC(), Actor: event.ActorCLI, Action: event.ActionUserCreate, UserID: u.ID})
 		fmt.Fprintln(stdout, u.ID)
 		return nil
 	case "list":
@@ -155,7 +158,10 @@ func cmdSession(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	sm := session.New(st, sessionConfig(c))
+	ev := newEvents(newLogger(c, stderr), nil)
+	scfg := sessionConfig(c)
+	scfg.Events = ev
+	sm := session.New(st, scfg)
 	var user store.User
 	if *userName != "" {
 		name, err := authn.NormalizeUsername(*userName)
@@ -199,6 +205,7 @@ func cmdSession(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
+			ev.Publish(ctx, event.Event{Kind: event.AdminAction, At: time.Now().UTC(), Actor: event.ActorCLI, Action: event.ActionUserRevoke, UserID: user.ID, Count: len(ids)})
 			fmt.Fprintf(stdout, "revoked %d session(s) of %s\n", len(ids), user.Username)
 			return nil
 		case *userName == "" && len(pos) == 1:
@@ -208,6 +215,7 @@ func cmdSession(args []string, stdout, stderr io.Writer) error {
 				}
 				return err
 			}
+			ev.Publish(ctx, event.Event{Kind: event.AdminAction, At: time.Now().UTC(), Actor: event.ActorCLI, Action: event.ActionSessionRevoke, SessionID: pos[0]})
 			fmt.Fprintf(stdout, "revoked session %s\n", pos[0])
 			return nil
 		}

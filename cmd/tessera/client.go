@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/oauth"
 )
 
@@ -70,11 +72,12 @@ func cmdClient(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	kr, err := openKeyset(ctx, c, st, nil)
+	ev := newEvents(newLogger(c, stderr), nil)
+	kr, err := openKeyset(ctx, c, st, nil, ev)
 	if err != nil {
 		return err
 	}
-	svc, _, err := newOAuth(c, st, kr, nil, nil, nil)
+	svc, _, err := newOAuth(c, st, kr, nil, ev, nil)
 	if err != nil {
 		return err
 	}
@@ -86,6 +89,7 @@ func cmdClient(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ev.Publish(ctx, event.Event{Kind: event.AdminAction, At: time.Now().UTC(), Actor: event.ActorCLI, Action: event.ActionClientRegister, ClientID: cl.ID})
 	fmt.Fprintf(stdout, "client_id:     %s\n", cl.ID)
 	if sec != "" && !*secretStdin {
 		fmt.Fprintf(stdout, "client_secret: %s\n", sec)

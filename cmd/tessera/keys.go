@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/config"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/keys"
 )
 
@@ -70,13 +71,13 @@ type keyring struct {
 	masterCreated bool
 }
 
-func openKeyset(ctx context.Context, c config.Config, st keys.Store, log *slog.Logger) (keyring, error) {
+func openKeyset(ctx context.Context, c config.Config, st keys.Store, log *slog.Logger, ev event.Sink) (keyring, error) {
 	m, source, created, err := masterKey(c)
 	if err != nil {
 		return keyring{}, err
 	}
 	k := c.Policy.Keys
-	ks, err := keys.New(st, m, keys.Config{Alg: k.Algorithm, RotationInterval: k.RotationInterval.D(), RetiredTTL: k.RetiredTTL.D(), Logger: log})
+	ks, err := keys.New(st, m, keys.Config{Alg: k.Algorithm, RotationInterval: k.RotationInterval.D(), RetiredTTL: k.RetiredTTL.D(), Logger: log, Events: ev})
 	if err != nil {
 		return keyring{}, err
 	}
@@ -102,7 +103,8 @@ func cmdKeys(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	kr, err := openKeyset(ctx, c, st, nil)
+	ev := newEvents(newLogger(c, stderr), nil)
+	kr, err := openKeyset(ctx, c, st, nil, ev)
 	if err != nil {
 		return err
 	}
@@ -112,6 +114,7 @@ func cmdKeys(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		ev.Publish(ctx, event.Event{Kind: event.AdminAction, At: time.Now().UTC(), Actor: event.ActorCLI, Action: event.ActionKeyRotate, KID: kid})
 		fmt.Fprintf(stdout, "active key is now %s (running servers follow within 30s)\n", kid)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)

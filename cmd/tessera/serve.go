@@ -59,12 +59,18 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	kr, err := openKeyset(ctx, c, st, log)
+	var sm *session.Manager
+	metrics := server.NewMetrics(
+		func(ctx context.Context) (int, error) { return st.CountLiveSessions(ctx, time.Now()) },
+		func() int { return sm.CacheLen() },
+	)
+	events := newEvents(log, metrics)
+	kr, err := openKeyset(ctx, c, st, log, events)
 	if err != nil {
 		return err
 	}
 	ks := kr.keys
-	an, err := newAuthenticator(c, st, log)
+	an, err := newAuthenticator(c, st, log, events)
 	if err != nil {
 		return err
 	}
@@ -74,12 +80,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	}
 	scfg := sessionConfig(c)
 	scfg.Logger = log
-	var sm *session.Manager
-	metrics := server.NewMetrics(
-		func(ctx context.Context) (int, error) { return st.CountLiveSessions(ctx, time.Now()) },
-		func() int { return sm.CacheLen() },
-	)
-	scfg.OnRevoke = metrics.Revoked
+	scfg.Events = events
 	sm = session.New(st, scfg)
 	// Load the revocation feed's denials before the first request: serving
 	// without them would accept tokens revoked before this start.
@@ -89,9 +90,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	srv := server.New(server.Config{
 		PublicOrigin: c.PublicOrigin, AllowedOrigins: c.AllowedOrigins,
 		InsecureDevCookies: c.InsecureDevCookies, SameSiteStrict: c.Policy.Cookie.SameSite == "strict",
-		LogRequests: c.LogRequests, AdminToken: tok,
+		LogRequests: c.LogRequests, AdminToken: tok, Events: events,
 	}, st, sm, an, ips, metrics, log, nil).WithKeys(ks)
-	oa, verifier, err := newOAuth(c, st, kr, sm, metrics, log)
+	oa, verifier, err := newOAuth(c, st, kr, sm, events, log)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/config"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -116,7 +117,7 @@ func openForCommand(ctx context.Context, cf commonFlags) (config.Config, store.S
 	return c, st, nil
 }
 
-func newAuthenticator(c config.Config, st authn.Store, log *slog.Logger) (*authn.Authenticator, error) {
+func newAuthenticator(c config.Config, st authn.Store, log *slog.Logger, ev event.Sink) (*authn.Authenticator, error) {
 	p := c.Policy.Password
 	params := password.DefaultParams()
 	params.Memory, params.Iterations, params.Parallelism = p.Argon2Memory, p.Argon2Iterations, p.Argon2Parallelism
@@ -134,7 +135,19 @@ func newAuthenticator(c config.Config, st authn.Store, log *slog.Logger) (*authn
 		PerIPBurst: l.PerIPBurst, PerIPRefill: l.PerIPRefill.D(),
 		PerAccountIPBurst: l.PerAccountIPBurst, PerAccountIPRefill: l.PerAccountIPRefill.D(),
 		PerAccountBurst: l.PerAccountBurst, PerAccountRefill: l.PerAccountRefill.D(),
-	}, nil, log), nil
+	}, nil, log, ev), nil
+}
+
+// newEvents is the sink every domain service publishes to: the logging
+// subscriber always, the metrics when the server runs (m nil for the CLI).
+func newEvents(log *slog.Logger, m *server.Metrics) *event.Fanout {
+	f := event.NewFanout(log)
+	l := event.NewLogger(log)
+	f.Subscribe(l, l.Kinds()...)
+	if m != nil {
+		f.Subscribe(m, m.Kinds()...)
+	}
+	return f
 }
 
 func sessionConfig(c config.Config) session.Config {
@@ -196,23 +209,21 @@ func newLogger(c config.Config, w io.Writer) *slog.Logger {
 
 // newOAuth builds the token service and the verifier of the server's own
 // access tokens.
-func newOAuth(c config.Config, st store.Store, kr keyring, sm *session.Manager, m *server.Metrics, log *slog.Logger) (*oauth.Service, *accesstoken.Verifier, error) {
+func newOAuth(c config.Config, st store.Store, kr keyring, sm *session.Manager, ev event.Sink, log *slog.Logger) (*oauth.Service, *accesstoken.Verifier, error) {
 	pepper, err := kr.master.Derive("client-secret-pepper/v1")
 	if err != nil {
 		return nil, nil, err
 	}
 	t := c.Policy.Tokens
-	svc := oauth.New(st, kr.keys, oauth.Config{
+	oc := oauth.Config{
 		Issuer: c.Issuer(), Audience: c.Audience(),
 		Access: t.AccessTTL.D(), Refresh: t.RefreshTTL.D(), Grace: t.RefreshGrace.D(),
-		Pepper: pepper, Logger: log,
-		OnReuse: func(sid, _, _ string) {
-			m.RefreshReuse()
-			if sm != nil {
-				sm.Forget("refresh_reuse", sid)
-			}
-		},
-	})
+		Pepper: pepper, Logger: log, Events: ev,
+	}
+	if sm != nil {
+		oc.Sessions = sm // a reused refresh token's session leaves the cache at once
+	}
+	svc := oauth.New(st, kr.keys, oc)
 	v := &accesstoken.Verifier{
 		Issuer: c.Issuer(), Audience: c.Audience(),
 		Algorithms: []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256},
