@@ -146,4 +146,3 @@ func TestValidateEventAllocations(t *testing.T) {
 		t.Errorf("Validate allocates %v times with a SessionValidated subscriber, %v without", with, none)
 	}
 }
-
