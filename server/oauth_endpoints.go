@@ -93,12 +93,19 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		case "session":
 			e.Token = event.TokenSession
 		}
-		if out.Sid != "" {
-			e.UserID = out.Sub
-		}
+		e.UserID = userOf(out.Sub, out.Sid)
 		s.publish(r.Context(), e)
 	}
 	writeAppended(w, &out, appendIntrospection) // RFC 7662 §2.2
+}
+
+// userOf is an access token's user for events: a client_credentials
+// token has no session, and its subject is the client, not a user.
+func userOf(sub, sid string) string {
+	if sid == "" {
+		return ""
+	}
+	return sub
 }
 
 // introspect returns the token's state. Its error is only for a store that
@@ -221,7 +228,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
 			return
 		}
-		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenAccess, Format: "jwt", ClientID: c.ClientID, UserID: c.Subject, SessionID: c.SessionID, JTI: c.ID})
+		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenAccess, Format: "jwt", ClientID: c.ClientID, UserID: userOf(c.Subject, c.SessionID), SessionID: c.SessionID, JTI: c.ID})
 	case isOpaqueAccess(raw):
 		at, err := s.opaqueAccess(ctx, raw)
 		if err != nil {
@@ -241,7 +248,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
 			return
 		}
-		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenAccess, Format: "opaque", ClientID: at.ClientID, UserID: at.Subject, SessionID: at.SessionID, JTI: at.ID})
+		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenAccess, Format: "opaque", ClientID: at.ClientID, UserID: userOf(at.Subject, at.SessionID), SessionID: at.SessionID, JTI: at.ID})
 	case len(raw) == token.Len && raw[:4] == token.Refresh.Prefix():
 		tok, err := token.Parse(token.Refresh, raw)
 		if err != nil {
