@@ -33,6 +33,9 @@ func (l *Logger) Publish(ctx context.Context, e Event) {
 		msg = "session started"
 	case SessionRevoked:
 		msg = "sessions ended"
+		if e.Count == 1 {
+			msg = "session ended"
+		}
 	case RefreshReused:
 		lvl, msg = slog.LevelWarn, "refresh token reuse: session family revoked"
 	case TokenRevoked:
