@@ -62,12 +62,13 @@ func (f *Fanout) Subscribe(s Sink, kinds ...Kind) {
 // Wants reports whether any subscriber wants kind k, for a publisher whose
 // event would be costly to build.
 func (f *Fanout) Wants(k Kind) bool {
-	return k < numKinds && len(f.table.Load()[k]) > 0
+	return f != nil && k < numKinds && len(f.table.Load()[k]) > 0
 }
 
-// Publish delivers e to every subscriber of its kind.
+// Publish delivers e to every subscriber of its kind. A nil *Fanout
+// delivers nothing.
 func (f *Fanout) Publish(ctx context.Context, e Event) {
-	if e.Kind >= numKinds {
+	if f == nil || e.Kind >= numKinds {
 		return
 	}
 	for _, s := range f.table.Load()[e.Kind] {

@@ -519,9 +519,9 @@ func (m *Manager) revoked(ctx context.Context, e event.Event) {
 	if e.Count <= 0 {
 		return
 	}
+	m.signal() // long polls first: subscribers may take their time
 	e.Kind, e.At = event.SessionRevoked, m.now().UTC()
 	m.publish(ctx, e)
-	m.signal()
 }
 
 func (m *Manager) publish(ctx context.Context, e event.Event) {
