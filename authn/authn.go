@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/throttle"
@@ -65,13 +66,15 @@ type Authenticator struct {
 	policy password.Policy
 	now    func() time.Time
 	log    *slog.Logger
+	ev     event.Sink
 
 	perIP, perAccountIP, perAccount *throttle.Limiter
 	known                           *knownClients
 }
 
-// New returns an authenticator. now is the clock (nil: time.Now).
-func New(st Store, h Hasher, p password.Policy, l Limits, now func() time.Time, log *slog.Logger) *Authenticator {
+// New returns an authenticator. now is the clock (nil: time.Now). ev
+// receives event.LoginSucceeded and LoginFailed (nil: none).
+func New(st Store, h Hasher, p password.Policy, l Limits, now func() time.Time, log *slog.Logger, ev event.Sink) *Authenticator {
 	if now == nil {
 		now = time.Now
 	}
@@ -79,7 +82,7 @@ func New(st Store, h Hasher, p password.Policy, l Limits, now func() time.Time, 
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Authenticator{
-		st: st, hasher: h, policy: p, now: now, log: log,
+		st: st, hasher: h, policy: p, now: now, log: log, ev: ev,
 		perIP:        throttle.New(l.PerIPBurst, l.PerIPRefill, now),
 		perAccountIP: throttle.New(l.PerAccountIPBurst, l.PerAccountIPRefill, now),
 		perAccount:   throttle.New(l.PerAccountBurst, l.PerAccountRefill, now),
@@ -140,6 +143,28 @@ func (a *Authenticator) CreateUser(ctx context.Context, username, pw string) (st
 // count, so a user who types the right password is never slowed by their
 // own logins.
 func (a *Authenticator) Login(ctx context.Context, username, pw string, ip netip.Addr) (store.User, error) {
+	u, err := a.login(ctx, username, pw, ip)
+	if a.ev != nil {
+		e := event.Event{Kind: event.LoginSucceeded, At: a.now().UTC(), IP: ip, UserID: u.ID}
+		var te *ThrottledError
+		switch {
+		case err == nil:
+		case errors.As(err, &te):
+			e.Kind, e.Reason, e.RetryAfter = event.LoginFailed, event.ReasonThrottled, te.RetryAfter
+		case errors.Is(err, ErrInvalidCredentials):
+			e.Kind, e.Reason = event.LoginFailed, event.ReasonBadCredentials
+		default:
+			e.Kind, e.Reason = event.LoginFailed, event.ReasonError
+		}
+		a.ev.Publish(ctx, e)
+	}
+	if err != nil {
+		return store.User{}, err
+	}
+	return u, nil
+}
+
+func (a *Authenticator) login(ctx context.Context, username, pw string, ip netip.Addr) (store.User, error) {
 	name, nameErr := NormalizeUsername(username)
 	acct := name
 	if nameErr != nil {
@@ -171,7 +196,7 @@ func (a *Authenticator) Login(ctx context.Context, username, pw string, ip netip
 		return store.User{}, fmt.Errorf("authn: login: %w", err)
 	}
 	if !ok {
-		return store.User{}, ErrInvalidCredentials
+		return u, ErrInvalidCredentials // u for the event only; Login drops it
 	}
 	refund()
 	a.known.add(acct, ipKey)

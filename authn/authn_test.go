@@ -48,7 +48,7 @@ func newAuth(t *testing.T, p password.Params) (*Authenticator, *countingHasher, 
 		PerIPBurst: 100, PerIPRefill: time.Second,
 		PerAccountIPBurst: 3, PerAccountIPRefill: time.Minute,
 		PerAccountBurst: 100, PerAccountRefill: time.Second,
-	}, func() time.Time { return now }, nil)
+	}, func() time.Time { return now }, nil, nil)
 	return a, ch, st, &now
 }
 
@@ -203,7 +203,7 @@ func TestDistributedAttackCannotLockOutKnownClient(t *testing.T) {
 	a := New(st, h, password.DefaultPolicy(), Limits{
 		PerIPBurst: 20, PerIPRefill: 6 * time.Second, PerAccountIPBurst: 5, PerAccountIPRefill: time.Minute,
 		PerAccountBurst: 50, PerAccountRefill: 30 * time.Second,
-	}, func() time.Time { return now }, nil)
+	}, func() time.Time { return now }, nil, nil)
 	ctx := context.Background()
 	a.CreateUser(ctx, "alice", pw)
 	home := netip.MustParseAddr("192.0.2.77")

@@ -148,7 +148,7 @@ func NewFixture(opt Options) (*Fixture, error) {
 // Warm validates every token once, as traffic would on a running node.
 func (f *Fixture) Warm() error {
 	for _, tok := range f.Tokens {
-		if _, err := f.Sessions.Validate(context.Background(), tok); err != nil {
+		if _, err := f.Sessions.Validate(context.Background(), tok, session.Use{}); err != nil {
 			return err
 		}
 	}

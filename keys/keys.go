@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/store"
 )
 
@@ -47,6 +48,8 @@ type Config struct {
 	Reload time.Duration
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Events receives event.KeyRotated when this node rotates; nil: none.
+	Events event.Sink
 }
 
 // Keyset holds the signing keys. Safe for concurrent use.
@@ -308,15 +311,16 @@ func (ks *Keyset) Rotate(ctx context.Context) (string, error) {
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		return "", fmt.Errorf("keys: rotate: %w", err)
 	}
-	if err == nil {
-		ks.log.Info("signing key rotated", "retired_kid", cur.KID)
-	}
+	rotated := err == nil
 	if err := ks.reload(ctx); err != nil {
 		return "", err
 	}
 	a, err := ks.Active()
 	if err != nil {
 		return "", err
+	}
+	if rotated && ks.cfg.Events != nil {
+		ks.cfg.Events.Publish(ctx, event.Event{Kind: event.KeyRotated, At: now, KID: a.KID})
 	}
 	return a.KID, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/token"
@@ -72,11 +73,26 @@ type Config struct {
 	// alone cannot test guesses of a user-chosen secret.
 	Pepper []byte
 	Now    func() time.Time
-	// OnReuse, if set, is told of every detected refresh-token reuse: the
-	// theft signal detection rules consume.
-	OnReuse func(sessionID, userID, clientID string)
-	Logger  *slog.Logger
+	// Events receives event.TokenIssued, RefreshRotated, RefreshGraceRetry
+	// and RefreshReused (the theft signal detection rules consume); nil
+	// publishes none.
+	Events event.Sink
+	// Sessions, if set, is this node's session cache, told at once of a
+	// session the store revoked on refresh-token reuse.
+	Sessions SessionCache
+	Logger   *slog.Logger
 }
+
+// SessionCache is the session manager as issuance sees it. On refresh-token
+// reuse the store revokes the family's session inside its own transaction;
+// this node must refuse that session from the same moment, not only when
+// its feed follower reads the revocation.
+type SessionCache interface {
+	Forget(reason string, ids ...string)
+}
+
+// ReasonRefreshReuse is the revocation reason of a family ended by reuse.
+const ReasonRefreshReuse = "refresh_reuse"
 
 // Service issues tokens. Safe for concurrent use.
 type Service struct {
@@ -275,6 +291,7 @@ func (s *Service) IssueForSession(ctx context.Context, g SessionGrant, sessionEx
 	if err := s.st.CreateRefreshToken(ctx, store.RefreshToken{Hash: rt.Hash(), SessionID: g.SessionID, ClientID: g.ClientID, Scope: g.Scope, CreatedAt: now, ExpiresAt: exp}); err != nil {
 		return Tokens{}, fmt.Errorf("oauth: store refresh token: %w", err)
 	}
+	s.publish(ctx, event.Event{Kind: event.TokenIssued, At: now, Token: event.TokenRefresh, ClientID: g.ClientID, UserID: g.UserID, SessionID: g.SessionID})
 	at, ttl, err := s.mint(ctx, g.TokenFormat, g.UserID, g.ClientID, g.Scope, g.SessionID, g.AuthTime, g.AMR, g.AAL)
 	if err != nil {
 		return Tokens{}, err
@@ -310,12 +327,14 @@ func (s *Service) Refresh(ctx context.Context, c store.Client, presented, scope 
 	if err != nil {
 		return Tokens{}, fmt.Errorf("oauth: rotate: %w", err)
 	}
+	ev := event.Event{At: s.cfg.Now().UTC(), ClientID: c.ID, UserID: res.Session.UserID, SessionID: res.Session.ID}
 	switch res.Outcome {
 	case store.RefreshReused:
-		s.log.Warn("refresh token reuse: session family revoked", "session_id", res.Session.ID, "user_id", res.Session.UserID, "client_id", c.ID)
-		if s.cfg.OnReuse != nil {
-			s.cfg.OnReuse(res.Session.ID, res.Session.UserID, c.ID)
+		if s.cfg.Sessions != nil {
+			s.cfg.Sessions.Forget(ReasonRefreshReuse, res.Session.ID)
 		}
+		ev.Kind = event.RefreshReused
+		s.publish(ctx, ev)
 		return Tokens{}, invalid
 	case store.RefreshRefused:
 		if res.Reason == ReasonScopeExceeded {
@@ -323,6 +342,13 @@ func (s *Service) Refresh(ctx context.Context, c store.Client, presented, scope 
 		}
 		return Tokens{}, invalid
 	}
+	ev.Kind = event.RefreshRotated
+	if res.Outcome == store.RefreshGraceRetry {
+		ev.Kind = event.RefreshGraceRetry
+	}
+	s.publish(ctx, ev)
+	ev.Kind, ev.Token = event.TokenIssued, event.TokenRefresh
+	s.publish(ctx, ev)
 	sess := res.Session
 	// A narrower request narrows this access token, not the family.
 	if scope == "" {
@@ -377,6 +403,7 @@ func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid st
 			Scope: scope, SessionID: sid, CreatedAt: at, ExpiresAt: at.Add(s.cfg.Access)}); err != nil {
 			return "", 0, fmt.Errorf("oauth: store access token: %w", err)
 		}
+		s.issued(ctx, now, format, sub, clientID, sid, jti.String())
 		return tok.Reveal(), int64(s.cfg.Access.Seconds()), nil
 	}
 	k, err := s.keys.Active()
@@ -401,7 +428,27 @@ func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid st
 	if err != nil {
 		return "", 0, err
 	}
+	s.issued(ctx, now, FormatJWT, sub, clientID, sid, c.ID)
 	return tok, int64(s.cfg.Access.Seconds()), nil
+}
+
+// issued publishes event.TokenIssued for an access token. A
+// client_credentials token has no user: its subject is the client.
+func (s *Service) issued(ctx context.Context, now time.Time, format, sub, clientID, sid, jti string) {
+	if s.cfg.Events == nil {
+		return
+	}
+	e := event.Event{Kind: event.TokenIssued, At: now.UTC(), Token: event.TokenAccess, Format: format, ClientID: clientID, SessionID: sid, JTI: jti}
+	if sid != "" {
+		e.UserID = sub
+	}
+	s.cfg.Events.Publish(ctx, e)
+}
+
+func (s *Service) publish(ctx context.Context, e event.Event) {
+	if s.cfg.Events != nil {
+		s.cfg.Events.Publish(ctx, e)
+	}
 }
 
 // validScope checks RFC 6749 §3.3 syntax: space-separated NQCHAR tokens.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/authn"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -45,7 +46,7 @@ func (s *Server) handleAdminCreateUser(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, errUnavailableOr(err))
 		return
 	}
-	s.log.Info("admin: user created", "user_id", u.ID)
+	s.adminAction(r, event.Event{Action: event.ActionUserCreate, UserID: u.ID})
 	writeJSON(w, http.StatusCreated, adminUserJSON{ID: u.ID, Username: u.Username, CreatedAt: u.CreatedAt})
 }
 
@@ -103,7 +104,7 @@ func (s *Server) handleAdminRevokeUser(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, errUnavailable())
 		return
 	}
-	s.log.Info("admin: sessions ended", "user_id", u.ID, "count", len(ids), "reason", session.ReasonAdmin)
+	s.adminAction(r, event.Event{Action: event.ActionUserRevoke, UserID: u.ID, Count: len(ids)})
 	writeJSON(w, http.StatusOK, map[string]int{"revoked": len(ids)})
 }
 
@@ -144,6 +145,6 @@ func (s *Server) handleAdminRevokeSession(w http.ResponseWriter, r *http.Request
 		writeProblem(w, errUnavailable())
 		return
 	}
-	s.log.Info("admin: session ended", "session_id", id, "reason", session.ReasonAdmin)
+	s.adminAction(r, event.Event{Action: event.ActionSessionRevoke, SessionID: id})
 	w.WriteHeader(http.StatusNoContent)
 }

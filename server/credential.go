@@ -19,7 +19,7 @@ type principal struct {
 }
 
 // validateOpaqueAccess is validateAccessToken for tsa_ tokens.
-func (s *Server) validateOpaqueAccess(ctx context.Context, raw string) (session.Session, error) {
+func (s *Server) validateOpaqueAccess(ctx context.Context, raw string, u session.Use) (session.Session, error) {
 	at, err := s.opaqueAccess(ctx, raw)
 	if err != nil {
 		return session.Session{}, fmt.Errorf("%w: %w", session.ErrUnavailable, err)
@@ -27,13 +27,13 @@ func (s *Server) validateOpaqueAccess(ctx context.Context, raw string) (session.
 	if at == nil || at.SessionID == "" {
 		return session.Session{}, session.ErrInvalid
 	}
-	return s.sessions.ValidateID(ctx, at.SessionID)
+	return s.sessions.ValidateID(ctx, at.SessionID, u)
 }
 
 // validateAccessToken verifies a JWT access token and then its session:
 // an access token is worth no more than the session it was minted for, so
 // revoking the session stops it at once here.
-func (s *Server) validateAccessToken(ctx context.Context, raw string) (session.Session, error) {
+func (s *Server) validateAccessToken(ctx context.Context, raw string, u session.Use) (session.Session, error) {
 	if s.atVerifier == nil {
 		return session.Session{}, session.ErrInvalid
 	}
@@ -45,7 +45,7 @@ func (s *Server) validateAccessToken(ctx context.Context, raw string) (session.S
 	if denied, err := s.revs.Denied(ctx, c.ID); denied || err != nil {
 		return session.Session{}, session.ErrInvalid
 	}
-	sess, err := s.sessions.ValidateID(ctx, c.SessionID)
+	sess, err := s.sessions.ValidateID(ctx, c.SessionID, u)
 	if err != nil {
 		return session.Session{}, err
 	}
@@ -112,15 +112,16 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 		}
 		var sess session.Session
 		var err error
+		u := s.use(r)
 		switch {
 		case !pr.fromCookie && isJWT(pr.raw):
-			sess, err = s.validateAccessToken(r.Context(), pr.raw)
+			sess, err = s.validateAccessToken(r.Context(), pr.raw, u)
 			pr.raw, pr.accessToken = "", true
 		case !pr.fromCookie && isOpaqueAccess(pr.raw) && s.tokenStore != nil:
-			sess, err = s.validateOpaqueAccess(r.Context(), pr.raw)
+			sess, err = s.validateOpaqueAccess(r.Context(), pr.raw, u)
 			pr.raw, pr.accessToken = "", true
 		default:
-			sess, err = s.sessions.Validate(r.Context(), pr.raw)
+			sess, err = s.sessions.Validate(r.Context(), pr.raw, u)
 		}
 		if err != nil {
 			p := s.sessionProblem(err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/keys"
 )
 
@@ -70,6 +71,6 @@ func (s *Server) handleAdminRotateKeys(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, errUnavailable())
 		return
 	}
-	s.log.Info("admin: signing key rotated", "active_kid", kid)
+	s.adminAction(r, event.Event{Action: event.ActionKeyRotate, KID: kid})
 	writeJSON(w, http.StatusOK, map[string]any{"active_kid": kid, "keys": keyList(s.keys.List())})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tessera-auth/tessera/event"
 )
 
 // Metrics are Tessera's Prometheus metrics. Labels never hold a user, an IP
@@ -98,24 +99,33 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// Revoked counts revocations; session.Config.OnRevoke calls it.
-func (m *Metrics) Revoked(reason string, n int) {
+// Kinds are the events the metrics count: subscribe m to them.
+func (m *Metrics) Kinds() []event.Kind {
+	return []event.Kind{event.LoginSucceeded, event.LoginFailed, event.SessionRevoked, event.RefreshReused}
+}
+
+// Publish counts an event: logins by outcome, revocations by reason, and
+// refresh-token reuse.
+func (m *Metrics) Publish(_ context.Context, e event.Event) {
 	if m == nil {
 		return
 	}
-	m.revoked.WithLabelValues(reason).Add(float64(n))
-}
-
-// RefreshReuse counts a theft signal; oauth.Config.OnReuse calls it.
-func (m *Metrics) RefreshReuse() {
-	if m != nil {
-		m.reuse.Inc()
-	}
-}
-
-func (m *Metrics) login(outcome string) {
-	if m != nil {
+	switch e.Kind {
+	case event.LoginSucceeded:
+		m.logins.WithLabelValues("success").Inc()
+	case event.LoginFailed:
+		outcome := "error"
+		switch e.Reason {
+		case event.ReasonBadCredentials, event.ReasonStaleCredentials:
+			outcome = "invalid_credentials"
+		case event.ReasonThrottled:
+			outcome = "throttled"
+		}
 		m.logins.WithLabelValues(outcome).Inc()
+	case event.SessionRevoked:
+		m.revoked.WithLabelValues(e.Reason).Add(float64(e.Count))
+	case event.RefreshReused:
+		m.reuse.Inc()
 	}
 }
 

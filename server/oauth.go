@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/revocation"
@@ -216,7 +217,7 @@ func (s *Server) handleAdminCreateClient(w http.ResponseWriter, r *http.Request)
 		writeProblem(w, errUnavailable())
 		return
 	}
-	s.log.Info("admin: client registered", "client_id", c.ID, "name", c.Name)
+	s.adminAction(r, event.Event{Action: event.ActionClientRegister, ClientID: c.ID})
 	writeJSON(w, http.StatusCreated, clientOf(c, secret))
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/session"
@@ -68,11 +69,35 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
 		return
 	}
+	if s.cfg.Events != nil {
+		e := event.Event{Kind: event.Introspected, ClientID: caller.ID, Active: out.Active, SessionID: out.Sid, JTI: out.Jti}
+		switch out.TokenType {
+		case "Bearer":
+			e.Token = event.TokenAccess
+		case "refresh_token":
+			e.Token = event.TokenRefresh
+		case "session":
+			e.Token = event.TokenSession
+		}
+		e.UserID = userOf(out.Sub, out.Sid)
+		s.publish(r.Context(), e)
+	}
 	writeAppended(w, &out, protocol.AppendIntrospection) // RFC 7662 §2.2
 }
 
+// userOf is an access token's user for events: a client_credentials
+// token has no session, and its subject is the client, not a user.
+func userOf(sub, sid string) string {
+	if sid == "" {
+		return ""
+	}
+	return sub
+}
+
 // introspect returns the token's state. Its error is only for a store that
-// cannot answer: the caller must not take that for "inactive".
+// cannot answer: the caller must not take that for "inactive". Sessions are
+// validated with an empty use: the caller is a resource server, whose
+// address is not the user's.
 func (s *Server) introspect(ctx context.Context, caller store.Client, raw string) (protocol.Introspection, error) {
 	inactive := protocol.Introspection{}
 	unavailable := func(err error) (protocol.Introspection, error) {
@@ -103,7 +128,7 @@ func (s *Server) introspect(ctx context.Context, caller store.Client, raw string
 		return s.withSession(ctx, protocol.Introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, TokenType: "Bearer",
 			Exp: at.ExpiresAt.Unix(), Iat: at.CreatedAt.Unix(), Sub: at.Subject, Iss: s.oauthCfg.Issuer, Jti: at.ID, Sid: at.SessionID})
 	case len(raw) == token.Len && raw[:4] == token.Session.Prefix():
-		sess, err := s.sessions.Validate(ctx, raw)
+		sess, err := s.sessions.Validate(ctx, raw, session.Use{})
 		if err != nil {
 			return unavailable(err)
 		}
@@ -124,7 +149,7 @@ func (s *Server) introspect(ctx context.Context, caller store.Client, raw string
 		if rt.ClientID != caller.ID || !rt.UsedAt.IsZero() || !s.now().Before(rt.ExpiresAt) {
 			return inactive, nil
 		}
-		sess, err := s.sessions.ValidateID(ctx, rt.SessionID)
+		sess, err := s.sessions.ValidateID(ctx, rt.SessionID, session.Use{})
 		if err != nil {
 			return unavailable(err)
 		}
@@ -141,7 +166,7 @@ func (s *Server) withSession(ctx context.Context, out protocol.Introspection) (p
 	if out.Sid == "" {
 		return out, nil
 	}
-	sess, err := s.sessions.ValidateID(ctx, out.Sid)
+	sess, err := s.sessions.ValidateID(ctx, out.Sid, session.Use{})
 	if errors.Is(err, session.ErrUnavailable) {
 		return protocol.Introspection{}, err
 	}
@@ -193,7 +218,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
 			return
 		}
-		s.log.Info("access token revoked", "jti", c.ID, "client_id", c.ClientID)
+		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenAccess, Format: "jwt", ClientID: c.ClientID, UserID: userOf(c.Subject, c.SessionID), SessionID: c.SessionID, JTI: c.ID})
 	case isOpaqueAccess(raw):
 		at, err := s.opaqueAccess(ctx, raw)
 		if err != nil {
@@ -213,7 +238,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
 			return
 		}
-		s.log.Info("access token revoked", "jti", at.ID, "client_id", at.ClientID)
+		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenAccess, Format: "opaque", ClientID: at.ClientID, UserID: userOf(at.Subject, at.SessionID), SessionID: at.SessionID, JTI: at.ID})
 	case len(raw) == token.Len && raw[:4] == token.Refresh.Prefix():
 		tok, err := token.Parse(token.Refresh, raw)
 		if err != nil {
@@ -237,7 +262,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
 			return
 		}
-		s.log.Info("refresh family revoked", "session_id", rt.SessionID, "client_id", rt.ClientID)
+		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenRefresh, ClientID: rt.ClientID, SessionID: rt.SessionID})
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)

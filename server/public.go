@@ -79,19 +79,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	var te *authn.ThrottledError
 	switch {
 	case errors.As(err, &te):
-		s.metrics.login("throttled")
-		s.log.Warn("login throttled", "ip", ip.String(), "retry_after_s", te.RetryAfter.Seconds())
 		p := newProblem(http.StatusTooManyRequests, "too_many_attempts", "Too many failed login attempts; try again later.")
 		p.retryAfter = te.RetryAfter
 		writeProblem(w, p)
 		return
 	case errors.Is(err, authn.ErrInvalidCredentials):
-		s.metrics.login("invalid_credentials")
-		s.log.Info("login failed", "ip", ip.String())
 		writeProblem(w, newProblem(http.StatusUnauthorized, "invalid_credentials", "The username or password is incorrect."))
 		return
 	case err != nil:
-		s.metrics.login("error")
 		s.log.Error("login error", "err", err)
 		writeProblem(w, errUnavailableOr(err))
 		return
@@ -108,7 +103,6 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		client = c
 	}
 	s.startSession(w, r, u, []string{"pwd"}, 1, req.Delivery, client)
-	s.metrics.login("success")
 }
 
 // startSession creates a session for u and delivers its token by cookie or
@@ -124,8 +118,8 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.Us
 	}
 	tok, sess, err := s.sessions.Create(r.Context(), ns)
 	if errors.Is(err, session.ErrStaleCredentials) {
-		// The password changed while this login was checked against the old one.
-		s.metrics.login("invalid_credentials")
+		// The password changed while this login was checked against the old
+		// one (session.Create published the failed login).
 		writeProblem(w, newProblem(http.StatusUnauthorized, "invalid_credentials", "The username or password is incorrect."))
 		return
 	}
@@ -134,7 +128,6 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.Us
 		writeProblem(w, errUnavailable())
 		return
 	}
-	s.log.Info("session started", "user_id", u.ID, "session_id", sess.ID, "ip", s.clientIP(r), "delivery", delivery)
 	resp := loginResponse{Session: sessionOf(sess)}
 	if delivery == "token" {
 		// The session token itself is never handed out here: API clients
@@ -185,7 +178,6 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *princip
 		writeProblem(w, errUnavailable())
 		return
 	}
-	s.log.Info("session ended", "user_id", p.session.UserID, "session_id", p.session.ID, "reason", session.ReasonLogout)
 	s.endBrowserSession(w, p)
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -252,7 +244,6 @@ func (s *Server) handleRevokeSession(w http.ResponseWriter, r *http.Request, p *
 		writeProblem(w, errUnavailable())
 		return
 	}
-	s.log.Info("session ended", "user_id", p.session.UserID, "session_id", id, "reason", session.ReasonUser, "by_session", p.session.ID)
 	if id == p.session.ID {
 		s.endBrowserSession(w, p)
 	}
@@ -266,7 +257,6 @@ func (s *Server) handleRevokeOthers(w http.ResponseWriter, r *http.Request, p *p
 		writeProblem(w, errUnavailable())
 		return
 	}
-	s.log.Info("sessions ended", "user_id", p.session.UserID, "count", len(ids), "reason", session.ReasonOthers, "by_session", p.session.ID)
 	writeJSON(w, http.StatusOK, map[string]int{"revoked": len(ids)})
 }
 

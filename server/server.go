@@ -13,6 +13,7 @@ import (
 	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -39,6 +40,9 @@ type Config struct {
 	LogRequests        bool
 	// AdminToken is the admin API credential.
 	AdminToken string
+	// Events receives what the HTTP layer still decides itself:
+	// event.Introspected, TokenRevoked and AdminAction. nil: none.
+	Events event.Sink
 }
 
 // Server serves the public and admin APIs. Build one with New.
@@ -203,6 +207,26 @@ func (s *Server) clientIP(r *http.Request) string {
 		return ""
 	}
 	return a.String()
+}
+
+// use is the context of a request's credential, for validation events.
+func (s *Server) use(r *http.Request) session.Use {
+	return session.Use{IP: s.ips.ClientIP(r), UserAgent: r.UserAgent()}
+}
+
+func (s *Server) publish(ctx context.Context, e event.Event) {
+	if s.cfg.Events != nil {
+		if e.At.IsZero() {
+			e.At = s.now().UTC()
+		}
+		s.cfg.Events.Publish(ctx, e)
+	}
+}
+
+// adminAction publishes an event.AdminAction by the admin API.
+func (s *Server) adminAction(r *http.Request, e event.Event) {
+	e.Kind, e.Actor, e.IP, e.UserAgent = event.AdminAction, event.ActorAdminAPI, s.ips.ClientIP(r), r.UserAgent()
+	s.publish(r.Context(), e)
 }
 
 // sessionProblem maps a validation failure to its response.

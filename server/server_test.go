@@ -19,6 +19,7 @@ import (
 	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/password"
@@ -52,6 +53,7 @@ type env struct {
 	public   *httptest.Server
 	admin    *httptest.Server
 	logs     *bytes.Buffer
+	events   *event.Fanout
 }
 
 type envOption func(*Config, *session.Config)
@@ -75,7 +77,9 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		o(&cfg, &scfg)
 	}
 	metrics := NewMetrics(func(ctx context.Context) (int, error) { return st.CountLiveSessions(ctx, c.Now()) }, nil)
-	scfg.OnRevoke = metrics.Revoked
+	events := event.NewFanout(nil)
+	events.Subscribe(metrics, metrics.Kinds()...)
+	scfg.Events = events
 	sm := session.New(st, scfg)
 	// Cheap argon2 parameters keep the suite fast; the real cost is benchmarked.
 	h, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 2)
@@ -86,13 +90,16 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		PerIPBurst: 20, PerIPRefill: 6 * time.Second,
 		PerAccountIPBurst: 5, PerAccountIPRefill: time.Minute,
 		PerAccountBurst: 50, PerAccountRefill: 30 * time.Second,
-	}, c.Now, nil)
+	}, c.Now, nil, events)
 	ips, _ := clientip.New([]string{"127.0.0.0/8", "::1/128"}, clientip.XForwardedFor)
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.LogRequests = true
+	cfg.Events = events
+	el := event.NewLogger(log)
+	events.Subscribe(el, el.Kinds()...)
 	mk, _, _ := keys.NewMasterKey()
-	ks, err := keys.New(st, mk, keys.Config{Alg: "ES256", RetiredTTL: time.Hour, Now: c.Now})
+	ks, err := keys.New(st, mk, keys.Config{Alg: "ES256", RetiredTTL: time.Hour, Now: c.Now, Events: events})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +110,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Issuer: "https://auth.example.test", Audience: "https://auth.example.test",
 		Access: 15 * time.Minute, Refresh: 7 * 24 * time.Hour, Grace: 5 * time.Second,
 		Pepper: []byte("test-pepper"), Now: c.Now,
-		OnReuse: func(sid, _, _ string) { metrics.RefreshReuse(); sm.Forget("refresh_reuse", sid) },
+		Events: events, Sessions: sm,
 	})
 	verifier := &accesstoken.Verifier{
 		Issuer: "https://auth.example.test", Audience: "https://auth.example.test",
@@ -119,7 +126,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	srv := New(cfg, st, sm, an, ips, metrics, log, c.Now).WithKeys(ks).
 		WithOAuth(oa, verifier, OAuthConfig{Issuer: "https://auth.example.test", AccessTTL: 15 * time.Minute, SessionIdle: 7 * 24 * time.Hour, SessionAbsolute: 14 * 24 * time.Hour}, st)
-	e := &env{t: t, clock: c, dbPath: dbPath, st: st, srv: srv, sessions: sm, logs: logs}
+	e := &env{t: t, clock: c, dbPath: dbPath, st: st, srv: srv, sessions: sm, logs: logs, events: events}
 	e.public = httptest.NewServer(srv.Public())
 	e.admin = httptest.NewServer(srv.Admin())
 	t.Cleanup(e.public.Close)

@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/token"
@@ -67,9 +69,21 @@ type Config struct {
 	Notifier revocation.Notifier
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// OnRevoke, if set, is told of every revocation this node commits.
-	OnRevoke func(reason string, n int)
-	Logger   *slog.Logger
+	// Events receives the lifecycle events (event.SessionCreated,
+	// SessionValidated, SessionRenewed, SessionRevoked, and LoginFailed
+	// for stale credentials); nil publishes none.
+	Events event.Sink
+	Logger *slog.Logger
+}
+
+// Use is the context in which a credential is presented: what detection
+// rules compare between uses of one session.
+type Use struct {
+	IP        netip.Addr // the client's address; zero if unknown
+	UserAgent string
+	// At is when the credential was presented; zero means now by the
+	// manager's clock. Expiry is always decided by the manager's clock.
+	At time.Time
 }
 
 // Manager runs the session lifecycle. Safe for concurrent use; call Run in a
@@ -77,6 +91,7 @@ type Config struct {
 type Manager struct {
 	st    Store
 	cfg   Config
+	ev    event.Sink // nil: no events
 	now   func() time.Time
 	log   *slog.Logger
 	cache *cache
@@ -90,7 +105,7 @@ type Manager struct {
 
 // New returns a manager over st.
 func New(st Store, cfg Config) *Manager {
-	m := &Manager{st: st, cfg: cfg, now: cfg.Now, log: cfg.Logger, touches: map[string]time.Time{}}
+	m := &Manager{st: st, cfg: cfg, ev: cfg.Events, now: cfg.Now, log: cfg.Logger, touches: map[string]time.Time{}}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -183,7 +198,9 @@ func (m *Manager) Create(ctx context.Context, ns NewSession) (token.Token, Sessi
 		MaxPerUser:        m.cfg.MaxPerUser,
 		PasswordChangedAt: ns.PasswordChangedAt,
 	})
+	ip, _ := netip.ParseAddr(ns.IP)
 	if errors.Is(err, store.ErrStale) {
+		m.publish(ctx, event.Event{Kind: event.LoginFailed, At: now, IP: ip, UserAgent: s.UserAgent, UserID: ns.UserID, Reason: event.ReasonStaleCredentials})
 		return token.Token{}, Session{}, ErrStaleCredentials
 	}
 	if err != nil {
@@ -191,11 +208,12 @@ func (m *Manager) Create(ctx context.Context, ns NewSession) (token.Token, Sessi
 	}
 	if len(evicted) > 0 {
 		m.cache.evict(evicted...)
-		m.revoked(ctx, ReasonLimit, len(evicted))
+		m.revoked(ctx, event.Event{Reason: ReasonLimit, Count: len(evicted), UserID: ns.UserID})
 		gen = m.cache.generation()
 	}
 	e := m.entryOf(s, ns.Username, CSRFToken(tok.Reveal()))
 	m.cache.insert(s.TokenHash, e, gen)
+	m.publish(ctx, event.Event{Kind: event.SessionCreated, At: now, IP: ip, UserAgent: s.UserAgent, UserID: s.UserID, SessionID: s.ID})
 	return tok, m.view(e), nil
 }
 
@@ -248,17 +266,26 @@ func idleExpiry(expires, seen, idle int64) time.Time {
 // Validate checks a presented session token and, if it is live, slides its
 // idle timeout. It fails closed: if the store cannot answer, or this node
 // has lost track of the revocation feed, the token is not accepted from cache.
-func (m *Manager) Validate(ctx context.Context, raw string) (Session, error) {
+// u is the context of this use, published with event.SessionValidated.
+func (m *Manager) Validate(ctx context.Context, raw string, u Use) (Session, error) {
+	now := m.now().UnixNano()
+	s, err := m.validate(ctx, raw, now)
+	if m.ev != nil {
+		m.validated(ctx, u, now, s, err)
+	}
+	return s, err
+}
+
+func (m *Manager) validate(ctx context.Context, raw string, now int64) (Session, error) {
 	tok, err := token.Parse(token.Session, raw)
 	if err != nil {
 		return Session{}, ErrInvalid
 	}
 	h := tok.Hash()
-	now := m.now().UnixNano()
 	if m.fol.Trusted() {
 		if e := m.cache.get(h); e != nil {
 			if now < e.expires && now < e.lastSeen.Load()+e.idle {
-				m.touch(e, now)
+				m.touch(ctx, e, now)
 				v := m.view(e)
 				if v.CSRFToken == "" {
 					// Cached by ID (from an access token): no raw token then.
@@ -275,13 +302,42 @@ func (m *Manager) Validate(ctx context.Context, raw string) (Session, error) {
 
 // ValidateID checks that the session with this ID is live, for callers
 // holding a credential derived from it (an access token's "sid"). It slides
-// the idle timeout like Validate.
-func (m *Manager) ValidateID(ctx context.Context, id string) (Session, error) {
+// the idle timeout and publishes like Validate.
+func (m *Manager) ValidateID(ctx context.Context, id string, u Use) (Session, error) {
 	now := m.now().UnixNano()
+	s, err := m.validateID(ctx, id, now)
+	if m.ev != nil {
+		m.validated(ctx, u, now, s, err)
+	}
+	return s, err
+}
+
+// validated publishes event.SessionValidated for a validation's outcome.
+// A store that could not answer says nothing about the credential: no event.
+func (m *Manager) validated(ctx context.Context, u Use, now int64, s Session, err error) {
+	e := event.Event{Kind: event.SessionValidated, At: u.At, IP: u.IP, UserAgent: u.UserAgent, UserID: s.UserID, SessionID: s.ID}
+	if e.At.IsZero() {
+		e.At = time.Unix(0, now).UTC()
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrInvalid):
+		e.Reason = event.ReasonInvalid
+	case errors.Is(err, ErrExpired):
+		e.Reason = event.ReasonExpired
+	case errors.Is(err, ErrRevoked):
+		e.Reason = event.ReasonRevoked
+	default:
+		return
+	}
+	m.ev.Publish(ctx, e)
+}
+
+func (m *Manager) validateID(ctx context.Context, id string, now int64) (Session, error) {
 	if m.fol.Trusted() {
 		if h, e := m.cache.getByID(id); e != nil {
 			if now < e.expires && now < e.lastSeen.Load()+e.idle {
-				m.touch(e, now)
+				m.touch(ctx, e, now)
 				return m.view(e), nil
 			}
 			m.cache.drop(h, e)
@@ -325,14 +381,14 @@ func (m *Manager) admit(ctx context.Context, s store.Session, csrf string, now i
 		return Session{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	e := m.entryOf(s, u.Username, csrf)
-	m.touch(e, now)
+	m.touch(ctx, e, now)
 	m.cache.insert(s.TokenHash, e, gen)
 	return m.view(e), nil
 }
 
 // touch slides the idle timeout in memory and queues a store write at most
 // once per TouchInterval, so a busy session does not write on every request.
-func (m *Manager) touch(e *entry, now int64) {
+func (m *Manager) touch(ctx context.Context, e *entry, now int64) {
 	for {
 		old := e.lastSeen.Load()
 		if now <= old || e.lastSeen.CompareAndSwap(old, now) {
@@ -343,9 +399,11 @@ func (m *Manager) touch(e *entry, now int64) {
 	if now-w < int64(m.cfg.TouchInterval) || !e.lastWritten.CompareAndSwap(w, now) {
 		return
 	}
+	t := time.Unix(0, now).UTC()
 	m.touchMu.Lock()
-	m.touches[e.id] = time.Unix(0, now).UTC()
+	m.touches[e.id] = t
 	m.touchMu.Unlock()
+	m.publish(ctx, event.Event{Kind: event.SessionRenewed, At: t, UserID: e.userID, SessionID: e.id})
 }
 
 // FlushTouches writes queued last-seen times to the store.
@@ -436,7 +494,7 @@ func (m *Manager) Revoke(ctx context.Context, id, reason string) (store.Session,
 		return store.Session{}, fmt.Errorf("session: revoke: %w", err)
 	}
 	if s.RevokedAt.Equal(at) && s.RevokeReason == reason {
-		m.revoked(ctx, reason, 1)
+		m.revoked(ctx, event.Event{Reason: reason, Count: 1, SessionID: id, UserID: s.UserID})
 	}
 	return s, nil
 }
@@ -449,19 +507,26 @@ func (m *Manager) RevokeUser(ctx context.Context, userID, except, reason string)
 		return nil, fmt.Errorf("session: revoke user: %w", err)
 	}
 	m.cache.evict(ids...)
-	m.revoked(ctx, reason, len(ids))
+	m.revoked(ctx, event.Event{Reason: reason, Count: len(ids), UserID: userID})
 	return ids, nil
 }
 
-// revoked reports n revocations this node committed (and evicted): to
-// OnRevoke, and to the follower, which wakes this node's waiters and tells
-// other processes.
-func (m *Manager) revoked(ctx context.Context, reason string, n int) {
-	if n > 0 && m.cfg.OnRevoke != nil {
-		m.cfg.OnRevoke(reason, n)
+// revoked reports e.Count sessions this node revoked (or learned of from
+// another component's transaction): event.SessionRevoked, and a wake-up for
+// the feed's long polls.
+func (m *Manager) revoked(ctx context.Context, e event.Event) {
+	if e.Count <= 0 {
+		return
 	}
-	if n > 0 {
-		m.fol.Notify(ctx)
+	// Long polls and other processes first: subscribers may take their time.
+	m.fol.Notify(ctx)
+	e.Kind, e.At = event.SessionRevoked, m.now().UTC()
+	m.publish(ctx, e)
+}
+
+func (m *Manager) publish(ctx context.Context, e event.Event) {
+	if m.ev != nil {
+		m.ev.Publish(ctx, e)
 	}
 }
 
@@ -470,7 +535,11 @@ func (m *Manager) revoked(ctx context.Context, reason string, n int) {
 // reuse), which would otherwise reach this node only through the feed.
 func (m *Manager) Forget(reason string, ids ...string) {
 	m.cache.evict(ids...)
-	m.revoked(context.Background(), reason, len(ids))
+	e := event.Event{Reason: reason, Count: len(ids)}
+	if len(ids) == 1 {
+		e.SessionID = ids[0]
+	}
+	m.revoked(context.Background(), e)
 }
 
 // CacheLen returns the number of sessions cached on this node.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlite"
@@ -89,7 +90,7 @@ func TestCreateValidate(t *testing.T) {
 		if !cached {
 			m = f.manager(nil) // a fresh node must answer the same from the store
 		}
-		got, err := m.Validate(context.Background(), raw)
+		got, err := m.Validate(context.Background(), raw, Use{})
 		if err != nil {
 			t.Fatalf("cached=%v: %v", cached, err)
 		}
@@ -111,7 +112,7 @@ func TestValidateRejects(t *testing.T) {
 		"wrong kind":   refresh.Reveal(),
 		"bad checksum": other.Reveal()[:token.Len-1] + "0",
 	} {
-		if _, err := m.Validate(context.Background(), raw); !errors.Is(err, ErrInvalid) {
+		if _, err := m.Validate(context.Background(), raw, Use{}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}
 	}
@@ -126,7 +127,7 @@ func TestIdleTimeoutSlides(t *testing.T) {
 		ctx := context.Background()
 		for i := range 5 { // 5 × 29m = 2h25m of activity: well past one idle timeout
 			f.clock.Add(29 * time.Minute)
-			if _, err := m.Validate(ctx, raw); err != nil {
+			if _, err := m.Validate(ctx, raw, Use{}); err != nil {
 				t.Fatalf("cache=%d: use %d after 29m idle: %v", cacheSize, i, err)
 			}
 			if err := m.FlushTouches(ctx); err != nil {
@@ -134,7 +135,7 @@ func TestIdleTimeoutSlides(t *testing.T) {
 			}
 		}
 		f.clock.Add(30 * time.Minute)
-		if _, err := m.Validate(ctx, raw); !errors.Is(err, ErrExpired) {
+		if _, err := m.Validate(ctx, raw, Use{}); !errors.Is(err, ErrExpired) {
 			t.Fatalf("cache=%d: after 30m idle: %v, want ErrExpired", cacheSize, err)
 		}
 	}
@@ -147,15 +148,15 @@ func TestAbsoluteTimeout(t *testing.T) {
 	ctx := context.Background()
 	for elapsed := time.Duration(0); elapsed < 12*time.Hour-20*time.Minute; elapsed += 20 * time.Minute {
 		f.clock.Add(20 * time.Minute)
-		if _, err := m.Validate(ctx, raw); err != nil {
+		if _, err := m.Validate(ctx, raw, Use{}); err != nil {
 			t.Fatalf("at %v: %v", elapsed+20*time.Minute, err)
 		}
 	}
 	f.clock.Add(20 * time.Minute) // now 12h after login
-	if _, err := m.Validate(ctx, raw); !errors.Is(err, ErrExpired) {
+	if _, err := m.Validate(ctx, raw, Use{}); !errors.Is(err, ErrExpired) {
 		t.Fatalf("after 12h: %v, want ErrExpired", err)
 	}
-	if _, err := f.manager(nil).Validate(ctx, raw); !errors.Is(err, ErrExpired) {
+	if _, err := f.manager(nil).Validate(ctx, raw, Use{}); !errors.Is(err, ErrExpired) {
 		t.Fatalf("after 12h, uncached: %v, want ErrExpired", err)
 	}
 }
@@ -172,14 +173,14 @@ func TestTouchIsThrottled(t *testing.T) {
 	created := stored()
 	for range 10 {
 		f.clock.Add(5 * time.Second)
-		m.Validate(ctx, raw)
+		m.Validate(ctx, raw, Use{})
 	}
 	m.FlushTouches(ctx)
 	if got := stored(); !got.Equal(created) {
 		t.Fatalf("last-seen written within the touch interval: %v", got)
 	}
 	f.clock.Add(15 * time.Second) // 65s since login
-	m.Validate(ctx, raw)
+	m.Validate(ctx, raw, Use{})
 	m.FlushTouches(ctx)
 	if got := stored(); !got.Equal(f.clock.Now()) {
 		t.Fatalf("last-seen = %v after the interval, want %v", got, f.clock.Now())
@@ -191,15 +192,15 @@ func TestIdleSeenByAnotherNode(t *testing.T) {
 	a, b := f.manager(nil), f.manager(nil)
 	raw, _ := f.login(t, a)
 	ctx := context.Background()
-	if _, err := b.Validate(ctx, raw); err != nil { // b caches it now
+	if _, err := b.Validate(ctx, raw, Use{}); err != nil { // b caches it now
 		t.Fatal(err)
 	}
 	for range 3 { // the user keeps using node a only
 		f.clock.Add(20 * time.Minute)
-		a.Validate(ctx, raw)
+		a.Validate(ctx, raw, Use{})
 		a.FlushTouches(ctx)
 	}
-	if _, err := b.Validate(ctx, raw); err != nil {
+	if _, err := b.Validate(ctx, raw, Use{}); err != nil {
 		t.Fatalf("node b expired a session active on node a: %v", err)
 	}
 }
@@ -207,14 +208,18 @@ func TestIdleSeenByAnotherNode(t *testing.T) {
 func TestRevoke(t *testing.T) {
 	f := newFixture(t)
 	var revoked atomic.Int64
-	f.cfg.OnRevoke = func(_ string, n int) { revoked.Add(int64(n)) }
+	f.cfg.Events = event.SinkFunc(func(_ context.Context, e event.Event) {
+		if e.Kind == event.SessionRevoked {
+			revoked.Add(int64(e.Count))
+		}
+	})
 	m := f.manager(nil)
 	raw, s := f.login(t, m)
 	ctx := context.Background()
 	if _, err := m.Revoke(ctx, s.ID, ReasonLogout); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Validate(ctx, raw); !errors.Is(err, ErrRevoked) {
+	if _, err := m.Validate(ctx, raw, Use{}); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("after revoke: %v, want ErrRevoked", err)
 	}
 	f.clock.Add(time.Second)
@@ -222,7 +227,7 @@ func TestRevoke(t *testing.T) {
 		t.Fatalf("second revoke: %v", err)
 	}
 	if revoked.Load() != 1 {
-		t.Fatalf("OnRevoke counted %d, want 1", revoked.Load())
+		t.Fatalf("SessionRevoked counted %d, want 1", revoked.Load())
 	}
 	if _, err := m.Revoke(ctx, "nope", ReasonLogout); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown id: %v", err)
@@ -243,7 +248,7 @@ func TestRevocationReachesOtherNode(t *testing.T) {
 	if err := a.Follow(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Validate(ctx, raw); !errors.Is(err, ErrRevoked) {
+	if _, err := a.Validate(ctx, raw, Use{}); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("node a after following the feed: %v, want ErrRevoked", err)
 	}
 }
@@ -278,10 +283,10 @@ func TestRevocationDuringLookupIsNotCached(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if _, err := m.Validate(ctx, raw); err != nil {
+	if _, err := m.Validate(ctx, raw, Use{}); err != nil {
 		t.Fatalf("lookup that raced the revocation: %v", err) // read before the revocation: it may pass once
 	}
-	if _, err := m.Validate(ctx, raw); !errors.Is(err, ErrRevoked) {
+	if _, err := m.Validate(ctx, raw, Use{}); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("after the race: %v, want ErrRevoked (a stale entry was cached)", err)
 	}
 	if rs.reads.Load() != 2 {
@@ -299,11 +304,11 @@ func TestSessionCap(t *testing.T) {
 		raw, _ := f.login(t, m)
 		raws = append(raws, raw)
 	}
-	if _, err := m.Validate(ctx, raws[0]); !errors.Is(err, ErrRevoked) {
+	if _, err := m.Validate(ctx, raws[0], Use{}); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("oldest session over the cap of 3: %v, want ErrRevoked", err)
 	}
 	for _, raw := range raws[1:] {
-		if _, err := m.Validate(ctx, raw); err != nil {
+		if _, err := m.Validate(ctx, raw, Use{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -323,10 +328,10 @@ func TestRevokeUser(t *testing.T) {
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("RevokeUser = %v, %v", ids, err)
 	}
-	if _, err := m.Validate(ctx, other); !errors.Is(err, ErrRevoked) {
+	if _, err := m.Validate(ctx, other, Use{}); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("other session: %v", err)
 	}
-	if _, err := m.Validate(ctx, keep); err != nil {
+	if _, err := m.Validate(ctx, keep, Use{}); err != nil {
 		t.Fatalf("kept session: %v", err)
 	}
 }
@@ -341,7 +346,7 @@ func TestFailClosed(t *testing.T) {
 	raw, _ := f.login(t, m)
 	m.fol.Distrust() // the feed has been silent for too long
 	f.st.Close()
-	if _, err := m.Validate(ctx, raw); !errors.Is(err, ErrUnavailable) {
+	if _, err := m.Validate(ctx, raw, Use{}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("cached session with a dead feed and store: %v, want ErrUnavailable", err)
 	}
 }
@@ -401,14 +406,14 @@ func TestFlushAllKeepsIdleAcrossRestart(t *testing.T) {
 	raw, _ := f.login(t, m)
 	ctx := context.Background()
 	f.clock.Add(3 * time.Minute) // used within the touch interval: not yet queued
-	if _, err := m.Validate(ctx, raw); err != nil {
+	if _, err := m.Validate(ctx, raw, Use{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.FlushAll(ctx); err != nil { // what shutdown does
 		t.Fatal(err)
 	}
 	f.clock.Add(29 * time.Minute) // 32m after login, 29m after last use
-	if _, err := f.manager(nil).Validate(ctx, raw); err != nil {
+	if _, err := f.manager(nil).Validate(ctx, raw, Use{}); err != nil {
 		t.Fatalf("after a restart the last use was lost: %v", err)
 	}
 }
@@ -487,13 +492,13 @@ func TestRevokeErrorStillEvicts(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok, s := f.login(t, m)
-	if _, err := m.Validate(ctx, tok); err != nil {
+	if _, err := m.Validate(ctx, tok, Use{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.Revoke(ctx, s.ID, "logout"); err == nil {
 		t.Fatal("the store's error was swallowed")
 	}
-	if _, err := m.Validate(ctx, tok); err == nil {
+	if _, err := m.Validate(ctx, tok, Use{}); err == nil {
 		t.Fatal("a session whose revocation committed is still valid from the cache")
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tessera-auth/tessera/authn"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/internal/app"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/session"
@@ -69,7 +70,8 @@ The password is read from standard input (its first line) with
 		if err != nil {
 			return err
 		}
-		an, err := newAuthenticator(cfg, st, nil)
+		ev := newEvents(newLogger(cfg, c.stderr), nil)
+		an, err := newAuthenticator(cfg, st, nil, ev)
 		if err != nil {
 			return err
 		}
@@ -85,6 +87,7 @@ The password is read from standard input (its first line) with
 		case err != nil:
 			return err
 		}
+		ev.Publish(ctx, event.Event{Kind: event.AdminAction, At: time.Now().UTC(), Actor: event.ActorCLI, Action: event.ActionUserCreate, UserID: u.ID})
 		fmt.Fprintln(c.stdout, u.ID)
 		return nil
 	}
@@ -251,7 +254,10 @@ Running servers learn of it from the revocation feed within one poll.`,
 		defer st.Close()
 		// Through the session manager, as the admin API does, so the
 		// revocation reaches the feed that running servers follow.
-		sm := session.New(st, sessionConfig(cfg))
+		ev := newEvents(newLogger(cfg, c.stderr), nil)
+		scfg := sessionConfig(cfg)
+		scfg.Events = ev
+		sm := session.New(st, scfg)
 		if len(args) == 0 {
 			u, err := userByName(ctx, st, *revokeUser)
 			if err != nil {
@@ -261,6 +267,7 @@ Running servers learn of it from the revocation feed within one poll.`,
 			if err != nil {
 				return err
 			}
+			ev.Publish(ctx, event.Event{Kind: event.AdminAction, At: time.Now().UTC(), Actor: event.ActorCLI, Action: event.ActionUserRevoke, UserID: u.ID, Count: len(ids)})
 			fmt.Fprintf(c.stdout, "revoked %d session(s) of %s\n", len(ids), u.Username)
 			return nil
 		}
@@ -270,6 +277,7 @@ Running servers learn of it from the revocation feed within one poll.`,
 			}
 			return err
 		}
+		ev.Publish(ctx, event.Event{Kind: event.AdminAction, At: time.Now().UTC(), Actor: event.ActorCLI, Action: event.ActionSessionRevoke, SessionID: args[0]})
 		fmt.Fprintf(c.stdout, "revoked session %s\n", args[0])
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/oauth"
 )
 
@@ -43,11 +44,12 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 				return err
 			}
 		}
-		kr, err := openKeyset(ctx, cfg, st, nil)
+		ev := newEvents(newLogger(cfg, c.stderr), nil)
+		kr, err := openKeyset(ctx, cfg, st, nil, ev)
 		if err != nil {
 			return err
 		}
-		svc, _, err := newOAuth(cfg, st, kr, nil, nil, nil)
+		svc, _, err := newOAuth(cfg, st, kr, nil, ev, nil)
 		if err != nil {
 			return err
 		}
@@ -60,6 +62,7 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 		if err != nil {
 			return err
 		}
+		ev.Publish(ctx, event.Event{Kind: event.AdminAction, At: time.Now().UTC(), Actor: event.ActorCLI, Action: event.ActionClientRegister, ClientID: cl.ID})
 		fmt.Fprintf(c.stdout, "client_id:     %s\n", cl.ID)
 		if sec != "" && !*secretStdin {
 			fmt.Fprintf(c.stdout, "client_secret: %s\n", sec)

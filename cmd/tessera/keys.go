@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tessera-auth/tessera/config"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/internal/app"
 	"github.com/tessera-auth/tessera/keys"
 )
@@ -19,8 +20,8 @@ type keyring struct {
 	ring app.Keyring
 }
 
-func openKeyset(ctx context.Context, c config.Config, st keys.Store, log *slog.Logger) (keyring, error) {
-	r, err := app.OpenKeyring(ctx, c, st, log)
+func openKeyset(ctx context.Context, c config.Config, st keys.Store, log *slog.Logger, ev event.Sink) (keyring, error) {
+	r, err := app.OpenKeyring(ctx, c, st, log, ev)
 	if err != nil {
 		return keyring{}, err
 	}
@@ -60,7 +61,8 @@ func (c *cli) keys(ctx context.Context, rotate bool, out outputFlag) error {
 		return err
 	}
 	defer st.Close()
-	kr, err := openKeyset(ctx, cfg, st, nil)
+	ev := newEvents(newLogger(cfg, c.stderr), nil)
+	kr, err := openKeyset(ctx, cfg, st, nil, ev)
 	if err != nil {
 		return err
 	}
@@ -70,6 +72,7 @@ func (c *cli) keys(ctx context.Context, rotate bool, out outputFlag) error {
 		if err != nil {
 			return err
 		}
+		ev.Publish(ctx, event.Event{Kind: event.AdminAction, At: time.Now().UTC(), Actor: event.ActorCLI, Action: event.ActionKeyRotate, KID: kid})
 		fmt.Fprintf(c.stdout, "active key is now %s (running servers follow within 30s)\n", kid)
 	}
 	if out == "json" {

@@ -12,6 +12,7 @@ import (
 	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/config"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/internal/app"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/server"
@@ -78,9 +79,13 @@ func openWith(ctx context.Context, cf commonFlags, access app.Access) (config.Co
 	return c, st, nil
 }
 
-func newAuthenticator(c config.Config, st authn.Store, log *slog.Logger) (*authn.Authenticator, error) {
-	return app.NewAuthenticator(c, st, log)
+func newAuthenticator(c config.Config, st authn.Store, log *slog.Logger, ev event.Sink) (*authn.Authenticator, error) {
+	return app.NewAuthenticator(c, st, log, ev)
 }
+
+// newEvents is the sink every domain service publishes to: the logging
+// subscriber always, the metrics when the server runs (m nil for the CLI).
+func newEvents(log *slog.Logger, m *server.Metrics) *event.Fanout { return app.NewEvents(log, m) }
 
 func sessionConfig(c config.Config) session.Config { return app.SessionConfig(c) }
 
@@ -88,6 +93,6 @@ func newLogger(c config.Config, w io.Writer) *slog.Logger { return app.NewLogger
 
 // newOAuth builds the token service and the verifier of the server's own
 // access tokens.
-func newOAuth(c config.Config, st store.Store, kr keyring, sm *session.Manager, m *server.Metrics, log *slog.Logger) (*oauth.Service, *accesstoken.Verifier, error) {
-	return app.NewOAuth(c, st, kr.ring, sm, m, log)
+func newOAuth(c config.Config, st store.Store, kr keyring, sm *session.Manager, ev event.Sink, log *slog.Logger) (*oauth.Service, *accesstoken.Verifier, error) {
+	return app.NewOAuth(c, st, kr.ring, sm, ev, log)
 }

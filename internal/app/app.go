@@ -12,6 +12,7 @@ import (
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
 	"github.com/tessera-auth/tessera/config"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/server"
@@ -46,6 +47,7 @@ type App struct {
 	OAuth     *oauth.Service
 	Verifier  *accesstoken.Verifier
 	Metrics   *server.Metrics
+	Events    *event.Fanout // every domain event; subscribe before serving
 	Server    *server.Server
 
 	// AdminTokenSource is TESSERA_ADMIN_TOKEN, the admin-token file's path,
@@ -99,12 +101,17 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 			return err
 		}
 	}
-	kr, err := openKeyring(ctx, c, st, log, opt.Now)
+	a.Metrics = server.NewMetrics(
+		func(ctx context.Context) (int, error) { return st.CountLiveSessions(ctx, a.now()) },
+		func() int { return a.Sessions.CacheLen() },
+	)
+	a.Events = NewEvents(log, a.Metrics)
+	kr, err := openKeyring(ctx, c, st, log, a.Events, opt.Now)
 	if err != nil {
 		return err
 	}
 	a.Keyring, a.Keys = kr, kr.Keys
-	if a.Auth, err = newAuthenticator(c, st, log, opt.Now); err != nil {
+	if a.Auth, err = newAuthenticator(c, st, log, a.Events, opt.Now); err != nil {
 		return err
 	}
 	ips, err := clientip.New(c.TrustedProxies, c.ClientIPHeader)
@@ -112,12 +119,7 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 		return err
 	}
 	scfg := SessionConfig(c)
-	scfg.Logger, scfg.Now = log, opt.Now
-	a.Metrics = server.NewMetrics(
-		func(ctx context.Context) (int, error) { return st.CountLiveSessions(ctx, a.now()) },
-		func() int { return a.Sessions.CacheLen() },
-	)
-	scfg.OnRevoke = a.Metrics.Revoked
+	scfg.Logger, scfg.Now, scfg.Events = log, opt.Now, a.Events
 	a.Sessions = session.New(st, scfg)
 	// Load the revocation feed's denials before the first request: serving
 	// without them would accept tokens revoked before this start.
@@ -127,9 +129,9 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 	a.Server = server.New(server.Config{
 		PublicOrigin: c.PublicOrigin, AllowedOrigins: c.AllowedOrigins,
 		InsecureDevCookies: c.InsecureDevCookies, SameSiteStrict: c.Policy.Cookie.SameSite == "strict",
-		LogRequests: c.LogRequests, AdminToken: tok,
+		LogRequests: c.LogRequests, AdminToken: tok, Events: a.Events,
 	}, st, a.Sessions, a.Auth, ips, a.Metrics, log, opt.Now).WithKeys(a.Keys)
-	if a.OAuth, a.Verifier, err = newOAuth(c, st, kr, a.Sessions, a.Metrics, log, opt.Now); err != nil {
+	if a.OAuth, a.Verifier, err = newOAuth(c, st, kr, a.Sessions, a.Events, log, opt.Now); err != nil {
 		return err
 	}
 	a.Server.WithOAuth(a.OAuth, a.Verifier, server.OAuthConfig{

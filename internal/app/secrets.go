@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/config"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/token"
 )
@@ -114,18 +115,19 @@ type Keyring struct {
 }
 
 // OpenKeyring loads the signing keyset sealed under c's master key,
-// creating the first keys if the store has none.
-func OpenKeyring(ctx context.Context, c config.Config, st keys.Store, log *slog.Logger) (Keyring, error) {
-	return openKeyring(ctx, c, st, log, nil)
+// creating the first keys if the store has none; rotations it wins are
+// published to ev (may be nil).
+func OpenKeyring(ctx context.Context, c config.Config, st keys.Store, log *slog.Logger, ev event.Sink) (Keyring, error) {
+	return openKeyring(ctx, c, st, log, ev, nil)
 }
 
-func openKeyring(ctx context.Context, c config.Config, st keys.Store, log *slog.Logger, now func() time.Time) (Keyring, error) {
+func openKeyring(ctx context.Context, c config.Config, st keys.Store, log *slog.Logger, ev event.Sink, now func() time.Time) (Keyring, error) {
 	m, source, created, err := MasterKey(c)
 	if err != nil {
 		return Keyring{}, err
 	}
 	k := c.Policy.Keys
-	ks, err := keys.New(st, m, keys.Config{Alg: k.Algorithm, RotationInterval: k.RotationInterval.D(), RetiredTTL: k.RetiredTTL.D(), Logger: log, Now: now})
+	ks, err := keys.New(st, m, keys.Config{Alg: k.Algorithm, RotationInterval: k.RotationInterval.D(), RetiredTTL: k.RetiredTTL.D(), Logger: log, Events: ev, Now: now})
 	if err != nil {
 		return Keyring{}, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/config"
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/server"
@@ -25,12 +26,12 @@ func NewLogger(c config.Config, w io.Writer) *slog.Logger {
 }
 
 // NewAuthenticator builds password login with c's hashing cost, password
-// policy and login throttles.
-func NewAuthenticator(c config.Config, st authn.Store, log *slog.Logger) (*authn.Authenticator, error) {
-	return newAuthenticator(c, st, log, nil)
+// policy and login throttles; login outcomes are published to ev (may be nil).
+func NewAuthenticator(c config.Config, st authn.Store, log *slog.Logger, ev event.Sink) (*authn.Authenticator, error) {
+	return newAuthenticator(c, st, log, ev, nil)
 }
 
-func newAuthenticator(c config.Config, st authn.Store, log *slog.Logger, now func() time.Time) (*authn.Authenticator, error) {
+func newAuthenticator(c config.Config, st authn.Store, log *slog.Logger, ev event.Sink, now func() time.Time) (*authn.Authenticator, error) {
 	p := c.Policy.Password
 	params := password.DefaultParams()
 	params.Memory, params.Iterations, params.Parallelism = p.Argon2Memory, p.Argon2Iterations, p.Argon2Parallelism
@@ -48,11 +49,11 @@ func newAuthenticator(c config.Config, st authn.Store, log *slog.Logger, now fun
 		PerIPBurst: l.PerIPBurst, PerIPRefill: l.PerIPRefill.D(),
 		PerAccountIPBurst: l.PerAccountIPBurst, PerAccountIPRefill: l.PerAccountIPRefill.D(),
 		PerAccountBurst: l.PerAccountBurst, PerAccountRefill: l.PerAccountRefill.D(),
-	}, now, log), nil
+	}, now, log, ev), nil
 }
 
 // SessionConfig is c's session policy as the session manager takes it
-// (without the Logger, Now and OnRevoke hooks a server adds).
+// (without the Logger, Now and Events a server adds).
 func SessionConfig(c config.Config) session.Config {
 	s := c.Policy.Session
 	return session.Config{
@@ -61,32 +62,41 @@ func SessionConfig(c config.Config) session.Config {
 	}
 }
 
-// NewOAuth builds the token service and the verifier of the server's own
-// access tokens. sm and m may be nil (a CLI verb that registers a client
-// rotates no refresh token).
-func NewOAuth(c config.Config, st store.Store, kr Keyring, sm *session.Manager, m *server.Metrics, log *slog.Logger) (*oauth.Service, *accesstoken.Verifier, error) {
-	return newOAuth(c, st, kr, sm, m, log, nil)
+// NewEvents is the sink every domain service publishes to: the logging
+// subscriber, and m's counters when m is not nil. Audit, detection and
+// back-channel logout subscribe here too.
+func NewEvents(log *slog.Logger, m *server.Metrics) *event.Fanout {
+	f := event.NewFanout(log)
+	l := event.NewLogger(log)
+	f.Subscribe(l, l.Kinds()...)
+	if m != nil {
+		f.Subscribe(m, m.Kinds()...)
+	}
+	return f
 }
 
-func newOAuth(c config.Config, st store.Store, kr Keyring, sm *session.Manager, m *server.Metrics, log *slog.Logger, now func() time.Time) (*oauth.Service, *accesstoken.Verifier, error) {
+// NewOAuth builds the token service and the verifier of the server's own
+// access tokens. sm may be nil (a CLI verb that registers a client rotates
+// no refresh token); ev receives the token events (may be nil).
+func NewOAuth(c config.Config, st store.Store, kr Keyring, sm *session.Manager, ev event.Sink, log *slog.Logger) (*oauth.Service, *accesstoken.Verifier, error) {
+	return newOAuth(c, st, kr, sm, ev, log, nil)
+}
+
+func newOAuth(c config.Config, st store.Store, kr Keyring, sm *session.Manager, ev event.Sink, log *slog.Logger, now func() time.Time) (*oauth.Service, *accesstoken.Verifier, error) {
 	pepper, err := kr.Master.Derive("client-secret-pepper/v1")
 	if err != nil {
 		return nil, nil, err
 	}
 	t := c.Policy.Tokens
-	svc := oauth.New(st, kr.Keys, oauth.Config{
+	oc := oauth.Config{
 		Issuer: c.Issuer(), Audience: c.Audience(),
 		Access: t.AccessTTL.D(), Refresh: t.RefreshTTL.D(), Grace: t.RefreshGrace.D(), TouchInterval: c.Policy.Session.TouchInterval.D(),
-		Pepper: pepper, Logger: log, Now: now,
-		// A reused refresh token revoked its session in the store; count
-		// the theft signal and drop the session from this node's cache.
-		OnReuse: func(sid, _, _ string) {
-			m.RefreshReuse()
-			if sm != nil {
-				sm.Forget("refresh_reuse", sid)
-			}
-		},
-	})
+		Pepper: pepper, Logger: log, Now: now, Events: ev,
+	}
+	if sm != nil {
+		oc.Sessions = sm // a reused refresh token's session leaves this node's cache at once
+	}
+	svc := oauth.New(st, kr.Keys, oc)
 	v := &accesstoken.Verifier{
 		Issuer: c.Issuer(), Audience: c.Audience(),
 		Algorithms: []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256},

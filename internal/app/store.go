@@ -10,6 +10,7 @@ import (
 
 	"github.com/tessera-auth/tessera/config"
 	"github.com/tessera-auth/tessera/store"
+
 	// The embedded backend registers the "sqlite" scheme with store.Open.
 	_ "github.com/tessera-auth/tessera/store/sqlite"
 )

@@ -1,0 +1,233 @@
+package event
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/tessera-auth/tessera/token"
+)
+
+// Kind says what happened.
+type Kind uint8
+
+// The kinds of event. The comment on each lists the fields it fills
+// besides Kind and At.
+const (
+	// LoginSucceeded: a password was accepted. UserID, IP.
+	LoginSucceeded Kind = iota + 1
+	// LoginFailed: a login was refused. Reason (ReasonBadCredentials,
+	// ReasonThrottled with RetryAfter, ReasonStaleCredentials, ReasonError),
+	// IP, and UserID when the account is known.
+	LoginFailed
+	// SessionCreated: a session started. SessionID, UserID, IP, UserAgent.
+	SessionCreated
+	// SessionValidated: a session credential was presented. SessionID,
+	// UserID, IP, UserAgent; Reason is empty if it was accepted, else
+	// ReasonInvalid, ReasonExpired or ReasonRevoked (SessionID may then be
+	// empty). Published on every authenticated request: keep its
+	// subscribers cheap.
+	SessionValidated
+	// SessionRenewed: a session's sliding idle timeout was extended in the
+	// store (at most once per touch interval). SessionID, UserID.
+	SessionRenewed
+	// SessionRevoked: this node revoked Count sessions for Reason (a
+	// session.Reason* value or "refresh_reuse"). SessionID when Count is
+	// 1 and known, UserID when known.
+	SessionRevoked
+	// RefreshRotated: a refresh token was exchanged for its successor.
+	// SessionID, UserID, ClientID.
+	RefreshRotated
+	// RefreshGraceRetry: a just-rotated refresh token was presented again
+	// by its client within the grace window; another successor was issued.
+	// SessionID, UserID, ClientID.
+	RefreshGraceRetry
+	// RefreshReused: a rotated refresh token was presented again (RFC 9700
+	// §4.14.2: a theft signal); its family is revoked. SessionID, UserID,
+	// ClientID.
+	RefreshReused
+	// TokenIssued: an access or refresh token was minted. Token
+	// (TokenAccess, TokenRefresh), Format (access tokens: "jwt" or
+	// "opaque"), ClientID, UserID (the subject), SessionID, JTI.
+	TokenIssued
+	// TokenRevoked: a token was revoked at a client's request (RFC 7009).
+	// Token, ClientID, and JTI (access) or SessionID (refresh).
+	TokenRevoked
+	// Introspected: a client asked about a token (RFC 7662). ClientID (the
+	// caller), Active, and for an active token Token, UserID, SessionID, JTI.
+	Introspected
+	// KeyRotated: this node rotated the signing keys. KID is the new
+	// active key.
+	KeyRotated
+	// AdminAction: an administrator changed something. Actor (ActorAdminAPI,
+	// ActorCLI), Action (Action* values) and the object: UserID,
+	// SessionID, ClientID or KID; Count for bulk actions.
+	AdminAction
+
+	numKinds
+)
+
+var kindNames = [numKinds]string{
+	LoginSucceeded:    "login_succeeded",
+	LoginFailed:       "login_failed",
+	SessionCreated:    "session_created",
+	SessionValidated:  "session_validated",
+	SessionRenewed:    "session_renewed",
+	SessionRevoked:    "session_revoked",
+	RefreshRotated:    "refresh_rotated",
+	RefreshGraceRetry: "refresh_grace_retry",
+	RefreshReused:     "refresh_reused",
+	TokenIssued:       "token_issued",
+	TokenRevoked:      "token_revoked",
+	Introspected:      "introspected",
+	KeyRotated:        "key_rotated",
+	AdminAction:       "admin_action",
+}
+
+func (k Kind) String() string {
+	if k == 0 || k >= numKinds {
+		return "unknown"
+	}
+	return kindNames[k]
+}
+
+// Reasons events carry.
+const (
+	ReasonBadCredentials   = "bad_credentials"
+	ReasonThrottled        = "throttled"
+	ReasonStaleCredentials = "stale_credentials" // the password changed while the login was checked
+	ReasonError            = "error"             // the store or the hashing pool could not answer
+	ReasonInvalid          = "invalid"
+	ReasonExpired          = "expired"
+	ReasonRevoked          = "revoked"
+)
+
+// Token kinds, for TokenIssued, TokenRevoked and Introspected.
+const (
+	TokenAccess  = "access"
+	TokenRefresh = "refresh"
+	TokenSession = "session"
+)
+
+// Actors and actions of AdminAction.
+const (
+	ActorAdminAPI = "admin_api"
+	ActorCLI      = "cli"
+
+	ActionUserCreate     = "user_create"
+	ActionSessionRevoke  = "session_revoke"
+	ActionUserRevoke     = "user_sessions_revoke"
+	ActionClientRegister = "client_register"
+	ActionKeyRotate      = "key_rotate"
+)
+
+// Event is one thing that happened, with the context of the request or use
+// that caused it. It is a plain value: publishing one allocates nothing.
+// It never holds a raw token, password, secret or code: tokens are named by
+// SessionID or JTI.
+type Event struct {
+	Kind Kind
+	At   time.Time // when it happened (the time of use, for a validation)
+
+	// The request or use context.
+	IP        netip.Addr // client address; zero if unknown
+	UserAgent string
+	ClientID  string // the OAuth client concerned or calling; "" for Tessera's own login
+
+	// What it concerns.
+	UserID    string
+	SessionID string
+	JTI       string // an access token's id
+	KID       string // a signing key's id
+
+	Reason     string        // why (a Reason* value or a revocation reason)
+	Count      int           // how many sessions a bulk revocation ended
+	Token      string        // TokenAccess, TokenRefresh or TokenSession
+	Format     string        // an access token's format: "jwt" or "opaque"
+	Active     bool          // Introspected: whether the token was active
+	RetryAfter time.Duration // LoginFailed with ReasonThrottled
+
+	Actor, Action string // AdminAction
+}
+
+// LogValue renders the event as a group of its non-empty fields. Every
+// string passes through a filter that redacts anything shaped like a Tessera
+// token or a JWT, so even a field filled by mistake cannot leak one.
+func (e Event) LogValue() slog.Value { return slog.GroupValue(e.Attrs()...) }
+
+// Attrs returns the event's non-empty fields as log attributes, redacted as
+// LogValue does; for logging an event's fields at the top level of a line.
+func (e Event) Attrs() []slog.Attr {
+	as := make([]slog.Attr, 0, 8)
+	as = append(as, slog.String("event", e.Kind.String()))
+	str := func(k, v string) {
+		if v != "" {
+			as = append(as, slog.String(k, redact(v)))
+		}
+	}
+	if !e.At.IsZero() {
+		as = append(as, slog.Time("at", e.At))
+	}
+	if e.IP.IsValid() {
+		as = append(as, slog.String("ip", e.IP.String()))
+	}
+	str("user_agent", e.UserAgent)
+	str("client_id", e.ClientID)
+	str("user_id", e.UserID)
+	str("session_id", e.SessionID)
+	str("jti", e.JTI)
+	str("kid", e.KID)
+	str("reason", e.Reason)
+	if e.Count > 0 {
+		as = append(as, slog.Int("count", e.Count))
+	}
+	str("token", e.Token)
+	str("format", e.Format)
+	if e.Kind == Introspected {
+		as = append(as, slog.Bool("active", e.Active))
+	}
+	if e.RetryAfter > 0 {
+		as = append(as, slog.Float64("retry_after_s", e.RetryAfter.Seconds()))
+	}
+	str("actor", e.Actor)
+	str("action", e.Action)
+	return as
+}
+
+// redact hides v if it could be a credential: anything carrying a Tessera
+// token prefix (tss_, tsr_, tsa_, tsc_, tsx_) or shaped like a JWS compact
+// serialization (RFC 7515 §7.1: three base64url parts, a JSON header).
+func redact(v string) string {
+	for _, k := range []token.Kind{token.Session, token.Refresh, token.Access, token.ClientSecret, token.Admin} {
+		if strings.Contains(v, k.Prefix()) {
+			return "[redacted]"
+		}
+	}
+	if strings.Contains(v, "eyJ") && strings.Count(v, ".") >= 2 {
+		return "[redacted]"
+	}
+	return v
+}
+
+// Sink receives events. Publish must be safe for concurrent use, must not
+// block for long (it runs on the request path, after the state change
+// it reports) and cannot fail the operation: a subscriber that can fail
+// handles its own errors.
+type Sink interface {
+	Publish(ctx context.Context, e Event)
+}
+
+// SinkFunc adapts a function to a Sink.
+type SinkFunc func(ctx context.Context, e Event)
+
+// Publish calls f.
+func (f SinkFunc) Publish(ctx context.Context, e Event) { f(ctx, e) }
+
+// Discard is a Sink that drops every event.
+var Discard Sink = discard{}
+
+type discard struct{}
+
+func (discard) Publish(context.Context, Event) {}
