@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tessera-auth/tessera/session"
+	"github.com/tessera-auth/tessera/token"
 )
 
 // principal is the authenticated caller of a request.
@@ -20,7 +21,7 @@ type principal struct {
 
 // validateOpaqueAccess is validateAccessToken for tsa_ tokens.
 func (s *Server) validateOpaqueAccess(ctx context.Context, raw string, u session.Use) (session.Session, error) {
-	at, err := s.opaqueAccess(ctx, raw)
+	at, err := s.tokens.OpaqueAccess(ctx, raw)
 	if err != nil {
 		return session.Session{}, fmt.Errorf("%w: %w", session.ErrUnavailable, err)
 	}
@@ -113,11 +114,12 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 		var sess session.Session
 		var err error
 		u := s.use(r)
+		kind := token.KindOf(pr.raw)
 		switch {
-		case !pr.fromCookie && isJWT(pr.raw):
+		case !pr.fromCookie && kind == token.JWT:
 			sess, err = s.validateAccessToken(r.Context(), pr.raw, u)
 			pr.raw, pr.accessToken = "", true
-		case !pr.fromCookie && isOpaqueAccess(pr.raw) && s.tokenStore != nil:
+		case !pr.fromCookie && kind == token.Access && s.tokens != nil:
 			sess, err = s.validateOpaqueAccess(r.Context(), pr.raw, u)
 			pr.raw, pr.accessToken = "", true
 		default:

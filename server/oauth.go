@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -17,6 +16,7 @@ import (
 	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/token"
+	"github.com/tessera-auth/tessera/tokenstate"
 )
 
 // OAuth is the token service as the HTTP layer sees it.
@@ -61,7 +61,23 @@ func (s *Server) WithOAuth(o OAuth, v *accesstoken.Verifier, cfg OAuthConfig, ts
 		}
 		return s.keys.JWKS() // the keyset v's keys come from, in every wiring
 	})
+	var tv tokenstate.Verifier
+	if v != nil {
+		tv = jwtVerifier{s.verified, v}
+	}
+	s.tokens = tokenstate.New(s.sessions, s.revs, tv, ts, tokenstate.Config{Issuer: cfg.Issuer, Events: s.cfg.Events, Now: s.now})
 	return s
+}
+
+// jwtVerifier is the verified-token cache in front of the server's
+// access-token verifier, as tokenstate sees it.
+type jwtVerifier struct {
+	cache *verifiedTokens
+	v     *accesstoken.Verifier
+}
+
+func (j jwtVerifier) Verify(raw string, now time.Time) (*accesstoken.Claims, error) {
+	return j.cache.verify(j.v, raw, now)
 }
 
 // tokenError writes an RFC 6749 §5.2 error.
@@ -233,36 +249,4 @@ func (s *Server) handleAdminListClients(w http.ResponseWriter, r *http.Request) 
 		out = append(out, clientOf(c, ""))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"clients": out})
-}
-
-// isJWT tells an access token from an opaque session token by shape.
-func isJWT(tok string) bool { return strings.Count(tok, ".") == 2 }
-
-// isOpaqueAccess tells a tsa_ access token by its prefix.
-func isOpaqueAccess(tok string) bool {
-	return len(tok) == token.Len && tok[:4] == token.Access.Prefix()
-}
-
-// opaqueAccess looks up a live opaque access token: stored, unexpired,
-// not denied. nil if it is not one.
-func (s *Server) opaqueAccess(ctx context.Context, raw string) (*store.AccessToken, error) {
-	tok, err := token.Parse(token.Access, raw)
-	if err != nil {
-		return nil, nil
-	}
-	at, err := s.tokenStore.AccessTokenByHash(ctx, tok.Hash())
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !s.now().Before(at.ExpiresAt) {
-		return nil, nil
-	}
-	// Unknown (the feed cannot be read) counts as denied: fail closed.
-	if denied, err := s.revs.Denied(ctx, at.ID); denied || err != nil {
-		return nil, nil
-	}
-	return &at, nil
 }

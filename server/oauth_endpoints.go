@@ -1,19 +1,16 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
-	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/revocation"
-	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
-	"github.com/tessera-auth/tessera/token"
+	"github.com/tessera-auth/tessera/tokenstate"
 )
 
 // authenticatedClient authenticates the caller of introspection, revocation
@@ -63,118 +60,13 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusBadRequest, "invalid_request", "token is required")
 		return
 	}
-	out, err := s.introspect(r.Context(), caller, raw)
+	out, err := s.tokens.Introspect(r.Context(), caller, raw)
 	if err != nil {
 		s.log.Error("introspection failed", "err", err)
 		tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
 		return
 	}
-	if s.cfg.Events != nil {
-		e := event.Event{Kind: event.Introspected, ClientID: caller.ID, Active: out.Active, SessionID: out.Sid, JTI: out.Jti}
-		switch out.TokenType {
-		case "Bearer":
-			e.Token = event.TokenAccess
-		case "refresh_token":
-			e.Token = event.TokenRefresh
-		case "session":
-			e.Token = event.TokenSession
-		}
-		e.UserID = userOf(out.Sub, out.Sid)
-		s.publish(r.Context(), e)
-	}
 	writeAppended(w, &out, protocol.AppendIntrospection) // RFC 7662 §2.2
-}
-
-// userOf is an access token's user for events: a client_credentials
-// token has no session, and its subject is the client, not a user.
-func userOf(sub, sid string) string {
-	if sid == "" {
-		return ""
-	}
-	return sub
-}
-
-// introspect returns the token's state. Its error is only for a store that
-// cannot answer: the caller must not take that for "inactive". Sessions are
-// validated with an empty use: the caller is a resource server, whose
-// address is not the user's.
-func (s *Server) introspect(ctx context.Context, caller store.Client, raw string) (protocol.Introspection, error) {
-	inactive := protocol.Introspection{}
-	unavailable := func(err error) (protocol.Introspection, error) {
-		if errors.Is(err, session.ErrUnavailable) {
-			return inactive, err
-		}
-		return inactive, nil
-	}
-	switch {
-	case isJWT(raw):
-		now := s.now()
-		c, err := s.verified.verify(s.atVerifier, raw, now)
-		// Past exp a token is inactive here, whatever the verifier's leeway.
-		if err != nil || now.Unix() >= c.Expiry {
-			return inactive, nil
-		}
-		// Unknown (the feed cannot be read) counts as denied: inactive.
-		if denied, err := s.revs.Denied(ctx, c.ID); denied || err != nil {
-			return inactive, nil
-		}
-		return s.withSession(ctx, protocol.Introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry,
-			Iat: c.IssuedAt, Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, Jti: c.ID, Sid: c.SessionID})
-	case isOpaqueAccess(raw):
-		at, err := s.opaqueAccess(ctx, raw)
-		if err != nil || at == nil {
-			return inactive, err
-		}
-		return s.withSession(ctx, protocol.Introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, TokenType: "Bearer",
-			Exp: at.ExpiresAt.Unix(), Iat: at.CreatedAt.Unix(), Sub: at.Subject, Iss: s.oauthCfg.Issuer, Jti: at.ID, Sid: at.SessionID})
-	case len(raw) == token.Len && raw[:4] == token.Session.Prefix():
-		sess, err := s.sessions.Validate(ctx, raw, session.Use{})
-		if err != nil {
-			return unavailable(err)
-		}
-		return protocol.Introspection{Active: true, TokenType: "session", Sub: sess.UserID, Username: sess.Username, Sid: sess.ID,
-			Exp: sess.IdleExpiresAt.Unix(), Iat: sess.CreatedAt.Unix(), Iss: s.oauthCfg.Issuer}, nil
-	case len(raw) == token.Len && raw[:4] == token.Refresh.Prefix():
-		tok, err := token.Parse(token.Refresh, raw)
-		if err != nil {
-			return inactive, nil
-		}
-		rt, err := s.tokenStore.RefreshTokenByHash(ctx, tok.Hash())
-		if errors.Is(err, store.ErrNotFound) {
-			return inactive, nil
-		}
-		if err != nil {
-			return inactive, err
-		}
-		if rt.ClientID != caller.ID || !rt.UsedAt.IsZero() || !s.now().Before(rt.ExpiresAt) {
-			return inactive, nil
-		}
-		sess, err := s.sessions.ValidateID(ctx, rt.SessionID, session.Use{})
-		if err != nil {
-			return unavailable(err)
-		}
-		return protocol.Introspection{Active: true, TokenType: "refresh_token", Scope: rt.Scope, ClientID: rt.ClientID, Sub: sess.UserID,
-			Username: sess.Username, Sid: sess.ID, Exp: rt.ExpiresAt.Unix(), Iat: rt.CreatedAt.Unix(), Iss: s.oauthCfg.Issuer}, nil
-	}
-	return inactive, nil
-}
-
-// withSession completes an access token's introspection with its session:
-// a token whose session has ended is inactive, and the store's silence is
-// an error, not "inactive".
-func (s *Server) withSession(ctx context.Context, out protocol.Introspection) (protocol.Introspection, error) {
-	if out.Sid == "" {
-		return out, nil
-	}
-	sess, err := s.sessions.ValidateID(ctx, out.Sid, session.Use{})
-	if errors.Is(err, session.ErrUnavailable) {
-		return protocol.Introspection{}, err
-	}
-	if err != nil {
-		return protocol.Introspection{}, nil
-	}
-	out.Username = sess.Username
-	return out, nil
 }
 
 // handleRevoke is RFC 7009: 200 for every well-formed request, whether or
@@ -195,74 +87,14 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusBadRequest, "invalid_request", "token is required")
 		return
 	}
-	notYours := func() {
+	switch err := s.tokens.Revoke(r.Context(), caller, raw); {
+	case errors.Is(err, tokenstate.ErrNotYours):
 		tokenError(w, http.StatusBadRequest, "unauthorized_client", "the token was not issued to this client")
-	}
-	callerID := caller.ID
-	if callerID == "" {
-		callerID = "tessera" // first-party tokens name Tessera as their client
-	}
-	ctx := r.Context()
-	switch {
-	case isJWT(raw):
-		c, err := s.verified.verify(s.atVerifier, raw, s.now())
-		if err != nil {
-			break // invalid or expired: nothing left to revoke
-		}
-		if c.ClientID != callerID {
-			notYours()
-			return
-		}
-		if err := s.revs.Deny(ctx, c.ID, c.Subject, time.Unix(c.Expiry, 0), "token_revoked"); err != nil {
-			s.log.Error("access token revocation failed", "err", err)
-			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
-			return
-		}
-		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenAccess, Format: "jwt", ClientID: c.ClientID, UserID: userOf(c.Subject, c.SessionID), SessionID: c.SessionID, JTI: c.ID})
-	case isOpaqueAccess(raw):
-		at, err := s.opaqueAccess(ctx, raw)
-		if err != nil {
-			s.log.Error("access token lookup failed", "err", err)
-			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
-			return
-		}
-		if at == nil {
-			break
-		}
-		if at.ClientID != callerID {
-			notYours()
-			return
-		}
-		if err := s.revs.Deny(ctx, at.ID, at.Subject, at.ExpiresAt, "token_revoked"); err != nil {
-			s.log.Error("access token revocation failed", "err", err)
-			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
-			return
-		}
-		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenAccess, Format: "opaque", ClientID: at.ClientID, UserID: userOf(at.Subject, at.SessionID), SessionID: at.SessionID, JTI: at.ID})
-	case len(raw) == token.Len && raw[:4] == token.Refresh.Prefix():
-		tok, err := token.Parse(token.Refresh, raw)
-		if err != nil {
-			break
-		}
-		rt, err := s.tokenStore.RefreshTokenByHash(ctx, tok.Hash())
-		if errors.Is(err, store.ErrNotFound) {
-			break
-		}
-		if err != nil {
-			s.log.Error("refresh token lookup failed", "err", err)
-			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
-			return
-		}
-		if rt.ClientID != caller.ID {
-			notYours()
-			return
-		}
-		if _, err := s.sessions.Revoke(ctx, rt.SessionID, "token_revoked"); err != nil && !errors.Is(err, session.ErrNotFound) {
-			s.log.Error("refresh family revocation failed", "err", err)
-			tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
-			return
-		}
-		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenRefresh, ClientID: rt.ClientID, SessionID: rt.SessionID})
+		return
+	case err != nil:
+		s.log.Error("token revocation failed", "err", err)
+		tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
+		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)

@@ -17,6 +17,7 @@ import (
 	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/tokenstate"
 )
 
 // Store is what the handlers read directly; everything else goes through
@@ -65,6 +66,7 @@ type Server struct {
 	verified   *verifiedTokens
 	oauthCfg   OAuthConfig
 	tokenStore TokenStore
+	tokens     *tokenstate.Service // introspection and RFC 7009 revocation
 	now        func() time.Time
 
 	cookieName string

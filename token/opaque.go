@@ -56,6 +56,8 @@ func (k Kind) String() string {
 		return "client_secret"
 	case Admin:
 		return "admin"
+	case JWT:
+		return "jwt"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }

@@ -1,0 +1,300 @@
+package tokenstate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/event"
+	"github.com/tessera-auth/tessera/protocol"
+	"github.com/tessera-auth/tessera/session"
+	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/token"
+)
+
+// ErrNotYours is Revoke's answer when the token was issued to another
+// client (RFC 7009 §2.1); the endpoint renders it as unauthorized_client.
+var ErrNotYours = errors.New("tokenstate: the token was not issued to this client")
+
+// ErrUnavailable wraps a store or feed failure: the token's state is
+// unknown, which a caller must never take for "inactive" or "revoked".
+var ErrUnavailable = errors.New("tokenstate: unavailable")
+
+// Sessions validates and ends the sessions tokens belong to.
+type Sessions interface {
+	Validate(ctx context.Context, raw string, u session.Use) (session.Session, error)
+	ValidateID(ctx context.Context, id string, u session.Use) (session.Session, error)
+	Revoke(ctx context.Context, id, reason string) (store.Session, error)
+}
+
+// Denylist is the revocation follower's access-token denylist.
+type Denylist interface {
+	Denied(ctx context.Context, jti string) (bool, error)
+	Deny(ctx context.Context, jti, userID string, expires time.Time, reason string) error
+}
+
+// Verifier checks a JWT access token's signature and claims (the shared
+// verified-token cache in front of accesstoken.Verifier).
+type Verifier interface {
+	Verify(raw string, now time.Time) (*accesstoken.Claims, error)
+}
+
+// Store reads the stored tokens.
+type Store interface {
+	RefreshTokenByHash(ctx context.Context, h token.Hash) (store.RefreshToken, error)
+	AccessTokenByHash(ctx context.Context, h token.Hash) (store.AccessToken, error)
+}
+
+// Config is what the service needs besides its dependencies.
+type Config struct {
+	Issuer string // "iss" of opaque tokens' introspection answers
+	// Events receives event.Introspected and event.TokenRevoked; nil: none.
+	Events event.Sink
+	Now    func() time.Time // nil: time.Now
+}
+
+// Service answers introspection and revocation. Safe for concurrent use.
+type Service struct {
+	sessions Sessions
+	denylist Denylist
+	verifier Verifier // nil: JWTs are never active
+	st       Store
+	cfg      Config
+}
+
+// New returns a Service.
+func New(sessions Sessions, denylist Denylist, v Verifier, st Store, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{sessions: sessions, denylist: denylist, verifier: v, st: st, cfg: cfg}
+}
+
+// firstParty is the client_id Tessera's own tokens (issued at login with
+// no client) carry.
+const firstParty = "tessera"
+
+// Introspect returns the RFC 7662 §2.2 answer about raw for caller. Every
+// token that is not active — expired, revoked, unknown, malformed, or
+// another client's refresh token — answers exactly {"active": false}. The
+// error (wrapping ErrUnavailable) is only for a store that cannot answer.
+// Sessions are validated with an empty use: the caller is a resource
+// server, whose address is not the user's.
+func (s *Service) Introspect(ctx context.Context, caller store.Client, raw string) (protocol.Introspection, error) {
+	out, kind, err := s.introspect(ctx, caller, raw)
+	if err != nil {
+		return protocol.Introspection{}, fmt.Errorf("%w: introspection: %w", ErrUnavailable, err)
+	}
+	if s.cfg.Events != nil {
+		e := event.Event{Kind: event.Introspected, ClientID: caller.ID, Active: out.Active, SessionID: out.Sid, JTI: out.Jti}
+		if out.Active {
+			e.Token = kind
+		}
+		e.UserID = userOf(out.Sub, out.Sid)
+		s.publish(ctx, e)
+	}
+	return out, nil
+}
+
+func (s *Service) introspect(ctx context.Context, caller store.Client, raw string) (protocol.Introspection, string, error) {
+	var inactive protocol.Introspection
+	switch token.KindOf(raw) {
+	case token.JWT:
+		now := s.cfg.Now()
+		c, err := s.verify(raw, now)
+		// Past exp a token is inactive here, whatever the verifier's leeway.
+		if err != nil || now.Unix() >= c.Expiry {
+			return inactive, "", nil
+		}
+		// Unknown (the feed cannot be read) counts as denied: inactive.
+		if denied, err := s.denylist.Denied(ctx, c.ID); denied || err != nil {
+			return inactive, "", nil
+		}
+		out, err := s.withSession(ctx, protocol.Introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry,
+			Iat: c.IssuedAt, Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, Jti: c.ID, Sid: c.SessionID})
+		return out, event.TokenAccess, err
+	case token.Access:
+		at, err := s.OpaqueAccess(ctx, raw)
+		if err != nil || at == nil {
+			return inactive, "", err
+		}
+		out, err := s.withSession(ctx, protocol.Introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, TokenType: "Bearer",
+			Exp: at.ExpiresAt.Unix(), Iat: at.CreatedAt.Unix(), Sub: at.Subject, Iss: s.cfg.Issuer, Jti: at.ID, Sid: at.SessionID})
+		return out, event.TokenAccess, err
+	case token.Session:
+		sess, err := s.sessions.Validate(ctx, raw, session.Use{})
+		if err != nil {
+			return inactive, "", onlyUnavailable(err)
+		}
+		return protocol.Introspection{Active: true, TokenType: "session", Sub: sess.UserID, Username: sess.Username, Sid: sess.ID,
+			Exp: sess.IdleExpiresAt.Unix(), Iat: sess.CreatedAt.Unix(), Iss: s.cfg.Issuer}, event.TokenSession, nil
+	case token.Refresh:
+		rt, err := s.refreshToken(ctx, raw)
+		if err != nil || rt == nil {
+			return inactive, "", err
+		}
+		if rt.ClientID != caller.ID || !rt.UsedAt.IsZero() || !s.cfg.Now().Before(rt.ExpiresAt) {
+			return inactive, "", nil
+		}
+		sess, err := s.sessions.ValidateID(ctx, rt.SessionID, session.Use{})
+		if err != nil {
+			return inactive, "", onlyUnavailable(err)
+		}
+		return protocol.Introspection{Active: true, TokenType: "refresh_token", Scope: rt.Scope, ClientID: rt.ClientID, Sub: sess.UserID,
+			Username: sess.Username, Sid: sess.ID, Exp: rt.ExpiresAt.Unix(), Iat: rt.CreatedAt.Unix(), Iss: s.cfg.Issuer}, event.TokenRefresh, nil
+	}
+	return inactive, "", nil
+}
+
+// onlyUnavailable keeps a session failure only if the store could not
+// answer; every other failure means "inactive".
+func onlyUnavailable(err error) error {
+	if errors.Is(err, session.ErrUnavailable) {
+		return err
+	}
+	return nil
+}
+
+// withSession completes an access token's introspection with its session:
+// a token whose session has ended is inactive, and the store's silence is
+// an error, not "inactive".
+func (s *Service) withSession(ctx context.Context, out protocol.Introspection) (protocol.Introspection, error) {
+	if out.Sid == "" {
+		return out, nil
+	}
+	sess, err := s.sessions.ValidateID(ctx, out.Sid, session.Use{})
+	if err != nil {
+		return protocol.Introspection{}, onlyUnavailable(err)
+	}
+	out.Username = sess.Username
+	return out, nil
+}
+
+func (s *Service) verify(raw string, now time.Time) (*accesstoken.Claims, error) {
+	if s.verifier == nil {
+		return nil, errors.New("tokenstate: no access-token verifier")
+	}
+	return s.verifier.Verify(raw, now)
+}
+
+// OpaqueAccess looks up a live opaque access token: stored, unexpired,
+// not denied. nil if raw is not one; the error is only for a store that
+// cannot answer.
+func (s *Service) OpaqueAccess(ctx context.Context, raw string) (*store.AccessToken, error) {
+	tok, err := token.Parse(token.Access, raw)
+	if err != nil {
+		return nil, nil
+	}
+	at, err := s.st.AccessTokenByHash(ctx, tok.Hash())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !s.cfg.Now().Before(at.ExpiresAt) {
+		return nil, nil
+	}
+	// Unknown (the feed cannot be read) counts as denied: fail closed.
+	if denied, err := s.denylist.Denied(ctx, at.ID); denied || err != nil {
+		return nil, nil
+	}
+	return &at, nil
+}
+
+// refreshToken looks up a stored refresh token; nil if raw is not one.
+func (s *Service) refreshToken(ctx context.Context, raw string) (*store.RefreshToken, error) {
+	tok, err := token.Parse(token.Refresh, raw)
+	if err != nil {
+		return nil, nil
+	}
+	rt, err := s.st.RefreshTokenByHash(ctx, tok.Hash())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &rt, nil
+}
+
+// Revoke is RFC 7009 §2.1 for caller (the zero Client: Tessera's own
+// first-party login). A refresh token ends its whole family (its
+// session); an access token is denied until its expiry, on every node
+// through the feed. A token issued to another client is ErrNotYours; a
+// token that is invalid, expired or unknown is nothing to revoke and
+// succeeds (RFC 7009 §2.2). Session tokens are not revocable here. The
+// error otherwise wraps ErrUnavailable.
+func (s *Service) Revoke(ctx context.Context, caller store.Client, raw string) error {
+	callerID := caller.ID
+	if callerID == "" {
+		callerID = firstParty
+	}
+	switch token.KindOf(raw) {
+	case token.JWT:
+		c, err := s.verify(raw, s.cfg.Now())
+		if err != nil {
+			return nil // invalid or expired: nothing left to revoke
+		}
+		if c.ClientID != callerID {
+			return ErrNotYours
+		}
+		if err := s.denylist.Deny(ctx, c.ID, c.Subject, time.Unix(c.Expiry, 0), "token_revoked"); err != nil {
+			return fmt.Errorf("%w: access token revocation: %w", ErrUnavailable, err)
+		}
+		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenAccess, Format: "jwt", ClientID: c.ClientID, UserID: userOf(c.Subject, c.SessionID), SessionID: c.SessionID, JTI: c.ID})
+	case token.Access:
+		at, err := s.OpaqueAccess(ctx, raw)
+		if err != nil {
+			return fmt.Errorf("%w: access token lookup: %w", ErrUnavailable, err)
+		}
+		if at == nil {
+			return nil
+		}
+		if at.ClientID != callerID {
+			return ErrNotYours
+		}
+		if err := s.denylist.Deny(ctx, at.ID, at.Subject, at.ExpiresAt, "token_revoked"); err != nil {
+			return fmt.Errorf("%w: access token revocation: %w", ErrUnavailable, err)
+		}
+		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenAccess, Format: "opaque", ClientID: at.ClientID, UserID: userOf(at.Subject, at.SessionID), SessionID: at.SessionID, JTI: at.ID})
+	case token.Refresh:
+		rt, err := s.refreshToken(ctx, raw)
+		if err != nil {
+			return fmt.Errorf("%w: refresh token lookup: %w", ErrUnavailable, err)
+		}
+		if rt == nil {
+			return nil
+		}
+		// Refresh tokens name their client exactly: a first-party one
+		// carries "", which only a first-party caller matches.
+		if rt.ClientID != caller.ID {
+			return ErrNotYours
+		}
+		if _, err := s.sessions.Revoke(ctx, rt.SessionID, "token_revoked"); err != nil && !errors.Is(err, session.ErrNotFound) {
+			return fmt.Errorf("%w: refresh family revocation: %w", ErrUnavailable, err)
+		}
+		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenRefresh, ClientID: rt.ClientID, SessionID: rt.SessionID})
+	}
+	return nil
+}
+
+// userOf is an access token's user for events: a client_credentials
+// token has no session, and its subject is the client, not a user.
+func userOf(sub, sid string) string {
+	if sid == "" {
+		return ""
+	}
+	return sub
+}
+
+func (s *Service) publish(ctx context.Context, e event.Event) {
+	if s.cfg.Events != nil {
+		if e.At.IsZero() {
+			e.At = s.cfg.Now().UTC()
+		}
+		s.cfg.Events.Publish(ctx, e)
+	}
+}
