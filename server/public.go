@@ -3,12 +3,10 @@ package server
 import (
 	"errors"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
+	"github.com/tessera-auth/tessera/authflow"
 	"github.com/tessera-auth/tessera/authn"
-	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/session"
@@ -74,79 +72,42 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(http.StatusBadRequest, "missing_field", `Fields "username" and "password" are required.`))
 		return
 	}
-	ip := s.ips.ClientIP(r)
-	u, err := s.authn.Login(r.Context(), req.Username, req.Password, ip)
+	res, err := s.flows.Login(r.Context(), authflow.Login{Username: req.Username, Password: req.Password, Delivery: authflow.Delivery(req.Delivery), ClientID: req.ClientID}, s.use(r))
+	if err != nil {
+		writeProblem(w, s.loginProblem(err))
+		return
+	}
+	s.deliver(w, res)
+}
+
+// loginProblem maps a failed login or session start to its response.
+func (s *Server) loginProblem(err error) *problem {
 	var te *authn.ThrottledError
 	switch {
 	case errors.As(err, &te):
 		p := newProblem(http.StatusTooManyRequests, "too_many_attempts", "Too many failed login attempts; try again later.")
 		p.retryAfter = te.RetryAfter
-		writeProblem(w, p)
-		return
-	case errors.Is(err, authn.ErrInvalidCredentials):
-		writeProblem(w, newProblem(http.StatusUnauthorized, "invalid_credentials", "The username or password is incorrect."))
-		return
-	case err != nil:
-		s.log.Error("login error", "err", err)
-		writeProblem(w, errUnavailableOr(err))
-		return
+		return p
+	case errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, session.ErrStaleCredentials):
+		return newProblem(http.StatusUnauthorized, "invalid_credentials", "The username or password is incorrect.")
+	case errors.Is(err, authflow.ErrInvalidClient):
+		return newProblem(http.StatusBadRequest, "invalid_client", "Unknown client_id, or not a public client allowed refresh tokens.")
 	}
-	var client store.Client
-	if req.ClientID != "" && req.Delivery == "token" {
-		// Only public clients log users in directly; a confidential client
-		// would have to present its secret, which a browser cannot keep.
-		c, err := s.oauth.AuthenticateClient(r.Context(), req.ClientID, "")
-		if err != nil || !slices.Contains(c.Grants, oauth.GrantRefreshToken) {
-			writeProblem(w, newProblem(http.StatusBadRequest, "invalid_client", "Unknown client_id, or not a public client allowed refresh tokens."))
-			return
-		}
-		client = c
-	}
-	s.startSession(w, r, u, []string{"pwd"}, 1, req.Delivery, client)
+	s.log.Error("login error", "err", err)
+	return errUnavailableOr(err)
 }
 
-// startSession creates a session for u and delivers its token by cookie or
-// in the body.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.User, amr []string, aal int, delivery string, client store.Client) {
-	ns := session.NewSession{
-		UserID: u.ID, Username: u.Username, IP: s.clientIP(r), UserAgent: r.UserAgent(), AMR: amr, AAL: aal,
-		PasswordChangedAt: u.PasswordChangedAt,
-	}
-	if delivery == "token" {
-		// A refresh-token family lives longer than a browser session.
-		ns.IdleTimeout, ns.AbsoluteTimeout = s.oauthCfg.SessionIdle, s.oauthCfg.SessionAbsolute
-	}
-	tok, sess, err := s.sessions.Create(r.Context(), ns)
-	if errors.Is(err, session.ErrStaleCredentials) {
-		// The password changed while this login was checked against the old
-		// one (session.Create published the failed login).
-		writeProblem(w, newProblem(http.StatusUnauthorized, "invalid_credentials", "The username or password is incorrect."))
-		return
-	}
-	if err != nil {
-		s.log.Error("session create failed", "user_id", u.ID, "err", err)
-		writeProblem(w, errUnavailable())
-		return
-	}
-	resp := loginResponse{Session: sessionOf(sess)}
-	if delivery == "token" {
-		// The session token itself is never handed out here: API clients
-		// hold a short-lived access token and a rotating refresh token.
-		toks, err := s.oauth.IssueForSession(r.Context(), oauth.SessionGrant{
-			SessionID: sess.ID, UserID: u.ID, AuthTime: sess.AuthTime, AMR: sess.AMR, AAL: sess.AAL,
-			ClientID: client.ID, Scope: strings.Join(client.Scopes, " "), TokenFormat: client.TokenFormat,
-		}, sess.ExpiresAt)
-		if err != nil {
-			s.log.Error("token issuance failed", "session_id", sess.ID, "err", err)
-			s.sessions.Revoke(r.Context(), sess.ID, session.ReasonLogout)
-			writeProblem(w, errUnavailable())
-			return
-		}
-		resp.AccessToken, resp.TokenType, resp.ExpiresIn = toks.AccessToken, toks.TokenType, toks.ExpiresIn
-		resp.RefreshToken, resp.Scope = toks.RefreshToken, toks.Scope
+// deliver renders a started session: its token in the cookie, or the
+// OAuth tokens in the body.
+func (s *Server) deliver(w http.ResponseWriter, res authflow.Result) {
+	resp := loginResponse{Session: sessionOf(res.Session)}
+	if res.Delivery == authflow.Token {
+		t := res.Tokens
+		resp.AccessToken, resp.TokenType, resp.ExpiresIn = t.AccessToken, t.TokenType, t.ExpiresIn
+		resp.RefreshToken, resp.Scope = t.RefreshToken, t.Scope
 	} else {
-		http.SetCookie(w, s.sessionCookie(tok.Reveal()))
-		resp.CSRFToken = session.CSRFToken(tok.Reveal())
+		http.SetCookie(w, s.sessionCookie(res.SessionToken.Reveal()))
+		resp.CSRFToken = res.CSRFToken
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -279,7 +240,11 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p 
 		writeProblem(w, newProblem(http.StatusBadRequest, "missing_field", `Fields "current_password" and "new_password" are required.`))
 		return
 	}
-	err := s.authn.ChangePassword(r.Context(), p.session.UserID, req.CurrentPassword, req.NewPassword, s.ips.ClientIP(r))
+	delivery := authflow.Token
+	if p.fromCookie {
+		delivery = authflow.Cookie
+	}
+	res, err := s.flows.ChangePassword(r.Context(), p.session, req.CurrentPassword, req.NewPassword, delivery, s.use(r))
 	var pe *password.PolicyError
 	var te *authn.ThrottledError
 	switch {
@@ -291,6 +256,9 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p 
 		pr.retryAfter = te.RetryAfter
 		writeProblem(w, pr)
 		return
+	case errors.Is(err, session.ErrStaleCredentials):
+		writeProblem(w, newProblem(http.StatusUnauthorized, "invalid_credentials", "The username or password is incorrect."))
+		return
 	case errors.Is(err, authn.ErrInvalidCredentials):
 		writeProblem(w, newProblem(http.StatusForbidden, "invalid_credentials", "The current password is incorrect."))
 		return
@@ -299,27 +267,5 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p 
 		writeProblem(w, errUnavailableOr(err))
 		return
 	}
-	ids, err := s.sessions.RevokeUser(r.Context(), p.session.UserID, "", session.ReasonPasswordChange)
-	if err != nil {
-		// The password changed but old sessions live: fail loudly so the
-		// client retries the revocation (the new password works).
-		s.log.Error("revoking sessions after password change failed", "user_id", p.session.UserID, "err", err)
-		writeProblem(w, errUnavailable())
-		return
-	}
-	s.log.Info("password changed", "user_id", p.session.UserID, "sessions_revoked", len(ids))
-	u, err := s.st.UserByID(r.Context(), p.session.UserID)
-	if err != nil {
-		s.log.Error("password change: user lookup failed", "err", err)
-		writeProblem(w, errUnavailable())
-		return
-	}
-	delivery := "token"
-	if p.fromCookie {
-		delivery = "cookie"
-	}
-	if delivery == "token" && s.oauth == nil {
-		delivery = "cookie"
-	}
-	s.startSession(w, r, u, p.session.AMR, p.session.AAL, delivery, store.Client{})
+	s.deliver(w, res)
 }

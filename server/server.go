@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/authflow"
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
 	"github.com/tessera-auth/tessera/event"
@@ -67,6 +68,7 @@ type Server struct {
 	oauthCfg   OAuthConfig
 	tokenStore TokenStore
 	tokens     *tokenstate.Service // introspection and RFC 7009 revocation
+	flows      *authflow.Flows     // login and password change
 	now        func() time.Time
 
 	cookieName string
@@ -88,6 +90,7 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 		adminHash:  sha256.Sum256([]byte(cfg.AdminToken)),
 		origins:    map[string]bool{},
 	}
+	s.flows = authflow.New(an, sm, st, nil, authflow.Config{Logger: log})
 	if cfg.InsecureDevCookies {
 		// Browsers refuse __Host- cookies without Secure.
 		s.cookieName = "tessera_session"

@@ -1,0 +1,205 @@
+package authflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tessera-auth/tessera/oauth"
+	"github.com/tessera-auth/tessera/session"
+	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/token"
+)
+
+// Errors the flows return besides their dependencies' own
+// (authn.ErrInvalidCredentials, *authn.ThrottledError,
+// *password.PolicyError, password.ErrBusy, session.ErrStaleCredentials).
+var (
+	// ErrInvalidClient: token delivery named a client that is unknown, or
+	// not a public client allowed refresh tokens.
+	ErrInvalidClient = errors.New("authflow: unknown client, or not a public client allowed refresh tokens")
+	// ErrNoTokenDelivery: token delivery was asked of a flow without an issuer.
+	ErrNoTokenDelivery = errors.New("authflow: token delivery is not enabled")
+	// ErrUnavailable wraps a store failure after the credential was
+	// accepted: creating the session, issuing its tokens, or ending the
+	// user's other sessions.
+	ErrUnavailable = errors.New("authflow: unavailable")
+)
+
+// Delivery is how a new session reaches its client.
+type Delivery string
+
+const (
+	// Cookie: the session token itself, for a browser's cookie jar, with
+	// its CSRF token.
+	Cookie Delivery = "cookie"
+	// Token: a short-lived access token and a rotating refresh token; the
+	// session token is never handed out.
+	Token Delivery = "token"
+)
+
+// Authenticator checks passwords (authn.Authenticator).
+type Authenticator interface {
+	Login(ctx context.Context, username, pw string, ip netip.Addr) (store.User, error)
+	ChangePassword(ctx context.Context, userID, current, next string, ip netip.Addr) error
+}
+
+// Sessions starts and ends sessions (session.Manager).
+type Sessions interface {
+	Create(ctx context.Context, ns session.NewSession) (token.Token, session.Session, error)
+	Revoke(ctx context.Context, id, reason string) (store.Session, error)
+	RevokeUser(ctx context.Context, userID, except, reason string) ([]string, error)
+}
+
+// Issuer looks clients up and issues a session's tokens (oauth.Service).
+type Issuer interface {
+	AuthenticateClient(ctx context.Context, id, secret string) (store.Client, error)
+	IssueForSession(ctx context.Context, g oauth.SessionGrant, sessionExpires time.Time) (oauth.Tokens, error)
+}
+
+// Users reads users.
+type Users interface {
+	UserByID(ctx context.Context, id string) (store.User, error)
+}
+
+// Config is the flows' policy.
+type Config struct {
+	// TokenIdle and TokenAbsolute are the lifetimes of sessions delivered
+	// as tokens: a refresh-token family lives longer than a browser
+	// session. Zero: the session manager's own.
+	TokenIdle, TokenAbsolute time.Duration
+	Logger                   *slog.Logger // nil: discard
+}
+
+// Flows runs the login and password-change flows. Safe for concurrent use.
+type Flows struct {
+	authn    Authenticator
+	sessions Sessions
+	users    Users
+	issuer   Issuer // nil: no token delivery
+	cfg      Config
+}
+
+// New returns the flows. issuer may be nil: then every session is
+// delivered by cookie.
+func New(an Authenticator, sm Sessions, users Users, issuer Issuer, cfg Config) *Flows {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Flows{authn: an, sessions: sm, users: users, issuer: issuer, cfg: cfg}
+}
+
+// Login is a password login request.
+type Login struct {
+	Username, Password string
+	Delivery           Delivery
+	// ClientID, with token delivery, names the public client the tokens
+	// are for; "" is Tessera's own first-party login.
+	ClientID string
+}
+
+// Result is a started session and what delivers it.
+type Result struct {
+	Delivery Delivery
+	Session  session.Session
+	// SessionToken and CSRFToken are set for cookie delivery only.
+	SessionToken token.Token
+	CSRFToken    string
+	// Tokens is set for token delivery only.
+	Tokens oauth.Tokens
+}
+
+// Login checks the password (authn's throttles and errors pass through
+// unchanged) and starts a session delivered as asked. u is the login's
+// client address and user agent.
+func (f *Flows) Login(ctx context.Context, req Login, u session.Use) (Result, error) {
+	if req.Delivery == Token && f.issuer == nil {
+		return Result{}, ErrNoTokenDelivery
+	}
+	user, err := f.authn.Login(ctx, req.Username, req.Password, u.IP)
+	if err != nil {
+		return Result{}, err
+	}
+	var client store.Client
+	if req.ClientID != "" && req.Delivery == Token {
+		// Only public clients log users in directly; a confidential client
+		// would have to present its secret, which a browser cannot keep.
+		c, err := f.issuer.AuthenticateClient(ctx, req.ClientID, "")
+		if err != nil || !slices.Contains(c.Grants, oauth.GrantRefreshToken) {
+			return Result{}, ErrInvalidClient
+		}
+		client = c
+	}
+	return f.start(ctx, user, []string{"pwd"}, 1, req.Delivery, client, u)
+}
+
+// ChangePassword changes cur's user's password and then ends every
+// session of the user, cur included, and starts a fresh one delivered as
+// d (by cookie if there is no issuer): a credential change is a privilege
+// change, and a stolen copy of the current token must die with the old
+// password.
+func (f *Flows) ChangePassword(ctx context.Context, cur session.Session, current, next string, d Delivery, u session.Use) (Result, error) {
+	if err := f.authn.ChangePassword(ctx, cur.UserID, current, next, u.IP); err != nil {
+		return Result{}, err
+	}
+	ids, err := f.sessions.RevokeUser(ctx, cur.UserID, "", session.ReasonPasswordChange)
+	if err != nil {
+		// The password changed but old sessions live: fail loudly so the
+		// client retries the revocation (the new password works).
+		return Result{}, fmt.Errorf("%w: revoking sessions after a password change: %w", ErrUnavailable, err)
+	}
+	f.cfg.Logger.Info("password changed", "user_id", cur.UserID, "sessions_revoked", len(ids))
+	user, err := f.users.UserByID(ctx, cur.UserID)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: user lookup after a password change: %w", ErrUnavailable, err)
+	}
+	if d == Token && f.issuer == nil {
+		d = Cookie
+	}
+	return f.start(ctx, user, cur.AMR, cur.AAL, d, store.Client{}, u)
+}
+
+// start creates a session for user and what delivers it.
+func (f *Flows) start(ctx context.Context, user store.User, amr []string, aal int, d Delivery, client store.Client, u session.Use) (Result, error) {
+	ns := session.NewSession{
+		UserID: user.ID, Username: user.Username, UserAgent: u.UserAgent, AMR: amr, AAL: aal,
+		PasswordChangedAt: user.PasswordChangedAt,
+	}
+	if u.IP.IsValid() {
+		ns.IP = u.IP.String()
+	}
+	if d == Token {
+		ns.IdleTimeout, ns.AbsoluteTimeout = f.cfg.TokenIdle, f.cfg.TokenAbsolute
+	}
+	tok, sess, err := f.sessions.Create(ctx, ns)
+	if errors.Is(err, session.ErrStaleCredentials) {
+		// The password changed while this login was checked against the
+		// old one (session.Create published the failed login).
+		return Result{}, err
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: create session for user %s: %w", ErrUnavailable, user.ID, err)
+	}
+	res := Result{Delivery: d, Session: sess}
+	if d != Token {
+		res.Delivery, res.SessionToken, res.CSRFToken = Cookie, tok, session.CSRFToken(tok.Reveal())
+		return res, nil
+	}
+	// The session token itself is never handed out here: API clients
+	// hold a short-lived access token and a rotating refresh token.
+	res.Tokens, err = f.issuer.IssueForSession(ctx, oauth.SessionGrant{
+		SessionID: sess.ID, UserID: user.ID, AuthTime: sess.AuthTime, AMR: sess.AMR, AAL: sess.AAL,
+		ClientID: client.ID, Scope: strings.Join(client.Scopes, " "), TokenFormat: client.TokenFormat,
+	}, sess.ExpiresAt)
+	if err != nil {
+		// A session nobody can use must not linger.
+		f.sessions.Revoke(ctx, sess.ID, session.ReasonLogout)
+		return Result{}, fmt.Errorf("%w: token issuance for session %s: %w", ErrUnavailable, sess.ID, err)
+	}
+	return res, nil
+}
