@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -11,6 +12,16 @@ import (
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
 )
+
+// mountAdmin mounts the admin API's users and sessions.
+func (s *Server) mountAdmin(mux *http.ServeMux) {
+	mux.Handle("POST /admin/v1/users", s.handle(s.handleAdminCreateUser))
+	mux.Handle("GET /admin/v1/users", s.handle(s.handleAdminListUsers))
+	mux.Handle("GET /admin/v1/users/{id}/sessions", s.handle(s.handleAdminUserSessions))
+	mux.Handle("DELETE /admin/v1/users/{id}/sessions", s.handle(s.handleAdminRevokeUser))
+	mux.Handle("GET /admin/v1/sessions/{id}", s.handle(s.handleAdminGetSession))
+	mux.Handle("DELETE /admin/v1/sessions/{id}", s.handle(s.handleAdminRevokeSession))
+}
 
 type createUserRequest struct {
 	Username string `json:"username"`
@@ -23,89 +34,78 @@ type adminUserJSON struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-func (s *Server) handleAdminCreateUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleAdminCreateUser(w http.ResponseWriter, r *http.Request) error {
 	var req createUserRequest
 	if p := decodeJSON(w, r, &req); p != nil {
-		writeProblem(w, p)
-		return
+		return p
 	}
 	u, err := s.authn.CreateUser(r.Context(), req.Username, req.Password)
 	var pe *password.PolicyError
 	switch {
 	case errors.As(err, &pe):
-		writeProblem(w, newProblem(http.StatusBadRequest, pe.Code, pe.Message))
-		return
+		return newProblem(http.StatusBadRequest, pe.Code, pe.Message)
 	case errors.Is(err, authn.ErrInvalidUsername):
-		writeProblem(w, newProblem(http.StatusBadRequest, "invalid_username", "Usernames are 1 to 64 characters of a-z, 0-9 and . _ @ + -."))
-		return
+		return newProblem(http.StatusBadRequest, "invalid_username", "Usernames are 1 to 64 characters of a-z, 0-9 and . _ @ + -.")
 	case errors.Is(err, authn.ErrUsernameTaken):
-		writeProblem(w, newProblem(http.StatusConflict, "username_taken", "That username is taken."))
-		return
+		return newProblem(http.StatusConflict, "username_taken", "That username is taken.")
 	case err != nil:
-		s.log.Error("admin: create user failed", "err", err)
-		writeProblem(w, errUnavailableOr(err))
-		return
+		return errUnavailableOr(err).because(fmt.Errorf("admin: create user failed: %w", err))
 	}
 	s.adminAction(r, event.Event{Action: event.ActionUserCreate, UserID: u.ID})
 	writeJSON(w, http.StatusCreated, adminUserJSON{ID: u.ID, Username: u.Username, CreatedAt: u.CreatedAt})
+	return nil
 }
 
-func (s *Server) handleAdminListUsers(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleAdminListUsers(w http.ResponseWriter, r *http.Request) error {
 	us, err := s.st.ListUsers(r.Context())
 	if err != nil {
-		s.log.Error("admin: list users failed", "err", err)
-		writeProblem(w, errUnavailable())
-		return
+		return errUnavailable().because(fmt.Errorf("admin: list users failed: %w", err))
 	}
 	out := make([]adminUserJSON, 0, len(us))
 	for _, u := range us {
 		out = append(out, adminUserJSON{ID: u.ID, Username: u.Username, CreatedAt: u.CreatedAt})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"users": out})
+	return nil
 }
 
 // userOr404 resolves the {id} path value to an existing user.
-func (s *Server) userOr404(w http.ResponseWriter, r *http.Request) (store.User, bool) {
+func (s *Server) userOr404(r *http.Request) (store.User, error) {
 	u, err := s.st.UserByID(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		writeProblem(w, newProblem(http.StatusNotFound, "not_found", "No such user."))
-		return store.User{}, false
+		return store.User{}, newProblem(http.StatusNotFound, "not_found", "No such user.")
 	}
 	if err != nil {
-		s.log.Error("admin: user lookup failed", "err", err)
-		writeProblem(w, errUnavailable())
-		return store.User{}, false
+		return store.User{}, errUnavailable().because(fmt.Errorf("admin: user lookup failed: %w", err))
 	}
-	return u, true
+	return u, nil
 }
 
-func (s *Server) handleAdminUserSessions(w http.ResponseWriter, r *http.Request) {
-	u, ok := s.userOr404(w, r)
-	if !ok {
-		return
+func (s *Server) handleAdminUserSessions(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.userOr404(r)
+	if err != nil {
+		return err
 	}
 	ss, err := s.sessions.List(r.Context(), u.ID)
 	if err != nil {
-		s.log.Error("admin: list sessions failed", "err", err)
-		writeProblem(w, errUnavailable())
-		return
+		return errUnavailable().because(fmt.Errorf("admin: list sessions failed: %w", err))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sessions": s.listItems(ss, "")})
+	return nil
 }
 
-func (s *Server) handleAdminRevokeUser(w http.ResponseWriter, r *http.Request) {
-	u, ok := s.userOr404(w, r)
-	if !ok {
-		return
+func (s *Server) handleAdminRevokeUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.userOr404(r)
+	if err != nil {
+		return err
 	}
 	ids, err := s.sessions.RevokeUser(r.Context(), u.ID, "", session.ReasonAdmin)
 	if err != nil {
-		s.log.Error("admin: revoke user sessions failed", "err", err)
-		writeProblem(w, errUnavailable())
-		return
+		return errUnavailable().because(fmt.Errorf("admin: revoke user sessions failed: %w", err))
 	}
 	s.adminAction(r, event.Event{Action: event.ActionUserRevoke, UserID: u.ID, Count: len(ids)})
 	writeJSON(w, http.StatusOK, map[string]int{"revoked": len(ids)})
+	return nil
 }
 
 type adminSessionJSON struct {
@@ -115,36 +115,32 @@ type adminSessionJSON struct {
 	RevokeReason string     `json:"revoke_reason,omitempty"`
 }
 
-func (s *Server) handleAdminGetSession(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleAdminGetSession(w http.ResponseWriter, r *http.Request) error {
 	x, err := s.sessions.Lookup(r.Context(), r.PathValue("id"))
 	if errors.Is(err, session.ErrNotFound) {
-		writeProblem(w, errNotFound())
-		return
+		return errNotFound()
 	}
 	if err != nil {
-		s.log.Error("admin: session lookup failed", "err", err)
-		writeProblem(w, errUnavailable())
-		return
+		return errUnavailable().because(fmt.Errorf("admin: session lookup failed: %w", err))
 	}
 	out := adminSessionJSON{sessionListItem: s.listItems([]store.Session{x}, "")[0], UserID: x.UserID, RevokeReason: x.RevokeReason}
 	if x.Revoked() {
 		out.RevokedAt = &x.RevokedAt
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (s *Server) handleAdminRevokeSession(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleAdminRevokeSession(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	_, err := s.sessions.Revoke(r.Context(), id, session.ReasonAdmin)
 	if errors.Is(err, session.ErrNotFound) {
-		writeProblem(w, errNotFound())
-		return
+		return errNotFound()
 	}
 	if err != nil {
-		s.log.Error("admin: revoke failed", "session_id", id, "err", err)
-		writeProblem(w, errUnavailable())
-		return
+		return errUnavailable().because(fmt.Errorf("admin: revoke failed: %w", err))
 	}
 	s.adminAction(r, event.Event{Action: event.ActionSessionRevoke, SessionID: id})
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

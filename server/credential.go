@@ -89,10 +89,10 @@ func isB64Token(s string) bool {
 // (RFC 6750 §2.1) or in the session cookie. Cookie-authenticated state
 // changes must also pass the CSRF check. Tokens in the query string or a
 // form body (RFC 6750 §2.2, §2.3) are refused: they end up in logs and history.
-func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal)) http.Handler {
+func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := refuseMisplacedToken(r); p != nil {
-			writeProblem(w, p)
+			s.fail(w, r, p)
 			return
 		}
 		pr := &principal{}
@@ -101,14 +101,14 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 			if !ok {
 				p := newProblem(http.StatusUnauthorized, "invalid_request", "The Authorization header must be: Bearer <token>.")
 				p.bearer = "invalid_request"
-				writeProblem(w, p)
+				s.fail(w, r, p)
 				return
 			}
 			pr.raw = tok
 		} else if v := cookieValue(r.Header, s.cookieName); v != "" {
 			pr.raw, pr.fromCookie = v, true
 		} else {
-			writeProblem(w, errUnauthenticated())
+			s.fail(w, r, errUnauthenticated())
 			return
 		}
 		var sess session.Session
@@ -126,23 +126,25 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 			sess, err = s.sessions.Validate(r.Context(), pr.raw, u)
 		}
 		if err != nil {
-			p := s.sessionProblem(err)
+			p := sessionProblem(err)
 			if pr.fromCookie && p.Status == http.StatusUnauthorized {
 				// The browser holds a dead cookie; have it dropped.
 				http.SetCookie(w, s.clearCookie())
 				p.bearer = ""
 			}
-			writeProblem(w, p)
+			s.fail(w, r, p)
 			return
 		}
 		pr.session = sess
 		if pr.fromCookie && !isSafeMethod(r.Method) {
 			if p := s.checkCSRF(r, pr.raw); p != nil {
-				writeProblem(w, p)
+				s.fail(w, r, p)
 				return
 			}
 		}
-		next(w, r, pr)
+		if err := next(w, r, pr); err != nil {
+			s.fail(w, r, err)
+		}
 	})
 }
 

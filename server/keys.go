@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -18,21 +19,35 @@ type Keys interface {
 	List() []keys.Info
 }
 
+// mountJWKS mounts the public JWKS, if the server has keys.
+func (s *Server) mountJWKS(mux *http.ServeMux) {
+	if s.keys != nil {
+		mux.Handle("GET /.well-known/jwks.json", s.handle(s.handleJWKS))
+	}
+}
+
+// mountAdminKeys mounts the admin key routes, if the server has keys.
+func (s *Server) mountAdminKeys(mux *http.ServeMux) {
+	if s.keys != nil {
+		mux.Handle("GET /admin/v1/keys", s.handle(s.handleAdminKeys))
+		mux.Handle("POST /admin/v1/keys/rotate", s.handle(s.handleAdminRotateKeys))
+	}
+}
+
 // handleJWKS publishes the verification keys. Verifiers may cache it for
 // five minutes: the next key is published a whole rotation interval before
 // it signs, and verifiers refetch on an unknown kid anyway.
-func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) error {
 	body, err := json.Marshal(s.keys.JWKS())
 	if err != nil {
-		s.log.Error("jwks encode failed", "err", err)
-		writeProblem(w, errInternal())
-		return
+		return errInternal().because(fmt.Errorf("jwks encode failed: %w", err))
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "public, max-age=300")
 	h.Set("Access-Control-Allow-Origin", "*")
 	w.Write(body)
+	return nil
 }
 
 type keyJSON struct {
@@ -60,17 +75,17 @@ func keyList(in []keys.Info) []keyJSON {
 	return out
 }
 
-func (s *Server) handleAdminKeys(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleAdminKeys(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"keys": keyList(s.keys.List())})
+	return nil
 }
 
-func (s *Server) handleAdminRotateKeys(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleAdminRotateKeys(w http.ResponseWriter, r *http.Request) error {
 	kid, err := s.keys.Rotate(r.Context())
 	if err != nil {
-		s.log.Error("admin: key rotation failed", "err", err)
-		writeProblem(w, errUnavailable())
-		return
+		return errUnavailable().because(fmt.Errorf("admin: key rotation failed: %w", err))
 	}
 	s.adminAction(r, event.Event{Action: event.ActionKeyRotate, KID: kid})
 	writeJSON(w, http.StatusOK, map[string]any{"active_kid": kid, "keys": keyList(s.keys.List())})
+	return nil
 }

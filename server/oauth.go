@@ -2,8 +2,8 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -82,19 +82,6 @@ func (j jwtVerifier) Verify(raw string, now time.Time) (*accesstoken.Claims, err
 	return j.cache.verify(j.v, raw, now)
 }
 
-// tokenError writes an RFC 6749 §5.2 error.
-func tokenError(w http.ResponseWriter, status int, code, desc string) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	if status == http.StatusUnauthorized {
-		h.Set("WWW-Authenticate", `Basic realm="tessera", charset="UTF-8"`)
-	}
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(protocol.TokenError{Code: code, Description: desc})
-}
-
 // clientCredentials extracts client authentication: HTTP Basic (RFC 6749
 // §2.3.1, form-encoded id and secret) or client_id/client_secret in the
 // body, never both.
@@ -121,28 +108,24 @@ func clientCredentials(r *http.Request, form url.Values) (id, secret string, bas
 	return form.Get("client_id"), form.Get("client_secret"), false, ""
 }
 
-func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	form, msg := readForm(w, r)
 	if msg != "" {
-		tokenError(w, http.StatusBadRequest, "invalid_request", msg)
-		return
+		return newTokenError(http.StatusBadRequest, "invalid_request", msg)
 	}
 	id, secret, basic, msg := clientCredentials(r, form)
 	if msg != "" {
-		tokenError(w, http.StatusBadRequest, "invalid_request", msg)
-		return
+		return newTokenError(http.StatusBadRequest, "invalid_request", msg)
 	}
 	var client store.Client
 	if id != "" {
 		c, err := s.oauth.AuthenticateClient(r.Context(), id, secret)
 		if err != nil {
-			s.oauthFailure(w, err, basic)
-			return
+			return oauthFailure(err, basic)
 		}
 		client = c
 	} else if secret != "" {
-		tokenError(w, http.StatusBadRequest, "invalid_request", "client_secret without client_id")
-		return
+		return newTokenError(http.StatusBadRequest, "invalid_request", "client_secret without client_id")
 	}
 	var toks oauth.Tokens
 	var err error
@@ -150,38 +133,34 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	case "refresh_token":
 		rt := form.Get("refresh_token")
 		if rt == "" {
-			tokenError(w, http.StatusBadRequest, "invalid_request", "refresh_token is required")
-			return
+			return newTokenError(http.StatusBadRequest, "invalid_request", "refresh_token is required")
 		}
 		toks, err = s.oauth.Refresh(r.Context(), client, rt, form.Get("scope"))
 	case "client_credentials":
 		if client.ID == "" {
-			tokenError(w, http.StatusUnauthorized, "invalid_client", "client authentication is required")
-			return
+			return newTokenError(http.StatusUnauthorized, "invalid_client", "client authentication is required")
 		}
 		toks, err = s.oauth.ClientCredentials(r.Context(), client, form.Get("scope"))
 	case "":
-		tokenError(w, http.StatusBadRequest, "invalid_request", "grant_type is required")
-		return
+		return newTokenError(http.StatusBadRequest, "invalid_request", "grant_type is required")
 	default:
-		tokenError(w, http.StatusBadRequest, "unsupported_grant_type", "supported: refresh_token, client_credentials")
-		return
+		return newTokenError(http.StatusBadRequest, "unsupported_grant_type", "supported: refresh_token, client_credentials")
 	}
 	if err != nil {
-		s.oauthFailure(w, err, basic)
-		return
+		return oauthFailure(err, basic)
 	}
 	h := w.Header()
 	h.Set("Pragma", "no-cache")
 	writeJSON(w, http.StatusOK, protocol.TokenResponse{AccessToken: toks.AccessToken, TokenType: toks.TokenType, ExpiresIn: toks.ExpiresIn, RefreshToken: toks.RefreshToken, Scope: toks.Scope})
+	return nil
 }
 
-func (s *Server) oauthFailure(w http.ResponseWriter, err error, basic bool) {
+// oauthFailure is the RFC 6749 §5.2 answer to an oauth failure; basic
+// says whether the client tried HTTP authentication.
+func oauthFailure(err error, basic bool) *tokenError {
 	var oe *oauth.Error
 	if !errors.As(err, &oe) {
-		s.log.Error("token endpoint failed", "err", err)
-		tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
-		return
+		return errTemporarilyUnavailable(fmt.Errorf("token endpoint failed: %w", err))
 	}
 	status := http.StatusBadRequest
 	if oe.Code == "invalid_client" {
@@ -191,7 +170,15 @@ func (s *Server) oauthFailure(w http.ResponseWriter, err error, basic bool) {
 			status = http.StatusBadRequest
 		}
 	}
-	tokenError(w, status, oe.Code, oe.Description)
+	return newTokenError(status, oe.Code, oe.Description)
+}
+
+// mountAdminClients mounts client registration, if the server issues tokens.
+func (s *Server) mountAdminClients(mux *http.ServeMux) {
+	if s.oauth != nil {
+		mux.Handle("POST /admin/v1/clients", s.handle(s.handleAdminCreateClient))
+		mux.Handle("GET /admin/v1/clients", s.handle(s.handleAdminListClients))
+	}
 }
 
 type createClientRequest struct {
@@ -218,37 +205,33 @@ func clientOf(c store.Client, secret string) clientJSON {
 	return clientJSON{ClientID: c.ID, ClientSecret: secret, Name: c.Name, Grants: nonNil(c.Grants), Scopes: nonNil(c.Scopes), Public: c.SecretHash == nil, TokenFormat: c.TokenFormat, CreatedAt: c.CreatedAt}
 }
 
-func (s *Server) handleAdminCreateClient(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleAdminCreateClient(w http.ResponseWriter, r *http.Request) error {
 	var req createClientRequest
 	if p := decodeJSON(w, r, &req); p != nil {
-		writeProblem(w, p)
-		return
+		return p
 	}
 	c, secret, err := s.oauth.RegisterClient(r.Context(), oauth.ClientSpec{Name: req.Name, Grants: req.Grants, Scopes: req.Scopes, Public: req.Public, Secret: req.Secret, TokenFormat: req.TokenFormat})
 	var oe *oauth.Error
 	if errors.As(err, &oe) {
-		writeProblem(w, newProblem(http.StatusBadRequest, "invalid_client_metadata", oe.Description))
-		return
+		return newProblem(http.StatusBadRequest, "invalid_client_metadata", oe.Description)
 	}
 	if err != nil {
-		s.log.Error("admin: register client failed", "err", err)
-		writeProblem(w, errUnavailable())
-		return
+		return errUnavailable().because(fmt.Errorf("admin: register client failed: %w", err))
 	}
 	s.adminAction(r, event.Event{Action: event.ActionClientRegister, ClientID: c.ID})
 	writeJSON(w, http.StatusCreated, clientOf(c, secret))
+	return nil
 }
 
-func (s *Server) handleAdminListClients(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleAdminListClients(w http.ResponseWriter, r *http.Request) error {
 	cs, err := s.tokenStore.ListClients(r.Context())
 	if err != nil {
-		s.log.Error("admin: list clients failed", "err", err)
-		writeProblem(w, errUnavailable())
-		return
+		return errUnavailable().because(fmt.Errorf("admin: list clients failed: %w", err))
 	}
 	out := make([]clientJSON, 0, len(cs))
 	for _, c := range cs {
 		out = append(out, clientOf(c, ""))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"clients": out})
+	return nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,117 +14,116 @@ import (
 	"github.com/tessera-auth/tessera/tokenstate"
 )
 
+// mountOAuth mounts the OAuth endpoints, the revocation feed and RFC 8414
+// metadata, if the server issues tokens.
+func (s *Server) mountOAuth(mux *http.ServeMux) {
+	if s.oauth == nil {
+		return
+	}
+	mux.Handle("POST /oauth2/token", s.handle(s.handleToken))
+	mux.Handle("POST /oauth2/introspect", s.handle(s.handleIntrospect))
+	mux.Handle("POST /oauth2/revoke", s.handle(s.handleRevoke))
+	mux.Handle("GET /v1/revocations", s.handle(s.handleRevocations))
+	mux.Handle("GET /.well-known/oauth-authorization-server", s.handle(s.handleMetadata))
+}
+
 // authenticatedClient authenticates the caller of introspection, revocation
 // and the feed. Confidential clients use HTTP Basic or client_secret_post;
 // with allowPublic, a client_id alone names a public client, and no
 // client_id at all is Tessera's own first-party login ("").
-func (s *Server) authenticatedClient(w http.ResponseWriter, r *http.Request, form map[string][]string, allowPublic bool) (store.Client, bool) {
+func (s *Server) authenticatedClient(r *http.Request, form map[string][]string, allowPublic bool) (store.Client, error) {
 	id, secret, basic, msg := clientCredentials(r, form)
 	if msg != "" {
-		tokenError(w, http.StatusBadRequest, "invalid_request", msg)
-		return store.Client{}, false
+		return store.Client{}, newTokenError(http.StatusBadRequest, "invalid_request", msg)
 	}
 	if id == "" {
 		if allowPublic && secret == "" {
-			return store.Client{}, true
+			return store.Client{}, nil
 		}
-		tokenError(w, http.StatusUnauthorized, "invalid_client", "client authentication is required")
-		return store.Client{}, false
+		return store.Client{}, newTokenError(http.StatusUnauthorized, "invalid_client", "client authentication is required")
 	}
 	if secret == "" && !allowPublic {
-		tokenError(w, http.StatusUnauthorized, "invalid_client", "client authentication is required")
-		return store.Client{}, false
+		return store.Client{}, newTokenError(http.StatusUnauthorized, "invalid_client", "client authentication is required")
 	}
 	c, err := s.oauth.AuthenticateClient(r.Context(), id, secret)
 	if err != nil {
-		s.oauthFailure(w, err, basic)
-		return store.Client{}, false
+		return store.Client{}, oauthFailure(err, basic)
 	}
-	return c, true
+	return c, nil
 }
 
 // handleIntrospect is RFC 7662. Only confidential clients may ask. Every
 // token that is not active — expired, revoked, unknown, malformed, or
 // another client's refresh token — answers exactly {"active": false}.
-func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error {
 	form, msg := readForm(w, r)
 	if msg != "" {
-		tokenError(w, http.StatusBadRequest, "invalid_request", msg)
-		return
+		return newTokenError(http.StatusBadRequest, "invalid_request", msg)
 	}
-	caller, ok := s.authenticatedClient(w, r, form, false)
-	if !ok {
-		return
+	caller, err := s.authenticatedClient(r, form, false)
+	if err != nil {
+		return err
 	}
 	raw := form.Get("token")
 	if raw == "" {
-		tokenError(w, http.StatusBadRequest, "invalid_request", "token is required")
-		return
+		return newTokenError(http.StatusBadRequest, "invalid_request", "token is required")
 	}
 	out, err := s.tokens.Introspect(r.Context(), caller, raw)
 	if err != nil {
-		s.log.Error("introspection failed", "err", err)
-		tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
-		return
+		return errTemporarilyUnavailable(fmt.Errorf("introspection failed: %w", err))
 	}
 	writeAppended(w, &out, protocol.AppendIntrospection) // RFC 7662 §2.2
+	return nil
 }
 
 // handleRevoke is RFC 7009: 200 for every well-formed request, whether or
 // not the token was valid. A refresh token ends its whole family (session);
 // an access token is denied until its expiry, on every node via the feed.
-func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 	form, msg := readForm(w, r)
 	if msg != "" {
-		tokenError(w, http.StatusBadRequest, "invalid_request", msg)
-		return
+		return newTokenError(http.StatusBadRequest, "invalid_request", msg)
 	}
-	caller, ok := s.authenticatedClient(w, r, form, true)
-	if !ok {
-		return
+	caller, err := s.authenticatedClient(r, form, true)
+	if err != nil {
+		return err
 	}
 	raw := form.Get("token")
 	if raw == "" {
-		tokenError(w, http.StatusBadRequest, "invalid_request", "token is required")
-		return
+		return newTokenError(http.StatusBadRequest, "invalid_request", "token is required")
 	}
 	switch err := s.tokens.Revoke(r.Context(), caller, raw); {
 	case errors.Is(err, tokenstate.ErrNotYours):
-		tokenError(w, http.StatusBadRequest, "unauthorized_client", "the token was not issued to this client")
-		return
+		return newTokenError(http.StatusBadRequest, "unauthorized_client", "the token was not issued to this client")
 	case err != nil:
-		s.log.Error("token revocation failed", "err", err)
-		tokenError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
-		return
+		return errTemporarilyUnavailable(fmt.Errorf("token revocation failed: %w", err))
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+	return nil
 }
 
 // handleRevocations is the revocation feed verifiers follow. Without
 // since, it returns every entry that can still matter; with since, the
 // entries after that cursor, waiting up to wait seconds (long poll).
-func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error {
 	// Client credentials as on /oauth2/*: HTTP Basic, form-urlencoded
 	// (RFC 6749 §2.3.1); a GET has no body for client_secret_post.
 	id, secret, _, msg := clientCredentials(r, url.Values{})
 	if msg != "" || id == "" || secret == "" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="tessera"`)
-		writeProblem(w, newProblem(http.StatusUnauthorized, "invalid_client", "Authenticate as a registered confidential client (HTTP Basic)."))
-		return
+		return newProblem(http.StatusUnauthorized, "invalid_client", "Authenticate as a registered confidential client (HTTP Basic).")
 	}
 	if _, err := s.oauth.AuthenticateClient(r.Context(), id, secret); err != nil {
 		w.Header().Set("WWW-Authenticate", `Basic realm="tessera"`)
-		writeProblem(w, newProblem(http.StatusUnauthorized, "invalid_client", "Client authentication failed."))
-		return
+		return newProblem(http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
 	}
 	q := r.URL.Query()
 	var wait time.Duration
 	if v := q.Get("wait"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || time.Duration(n)*time.Second > revocation.MaxWait {
-			writeProblem(w, newProblem(http.StatusBadRequest, "invalid_field", `"wait" must be 0 to 30 seconds.`))
-			return
+			return newProblem(http.StatusBadRequest, "invalid_field", `"wait" must be 0 to 30 seconds.`)
 		}
 		wait = time.Duration(n) * time.Second
 	}
@@ -135,8 +135,7 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) {
 	} else {
 		since, perr := revocation.ParseCursor(v)
 		if perr != nil {
-			writeProblem(w, newProblem(http.StatusBadRequest, "invalid_field", `"since" must be a cursor from an earlier answer.`))
-			return
+			return newProblem(http.StatusBadRequest, "invalid_field", `"since" must be a cursor from an earlier answer.`)
 		}
 		if wait > 0 {
 			// The server's write timeout (30 s in serve) would cut a
@@ -146,28 +145,26 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) {
 		}
 		page, err = s.feed.Read(ctx, since, wait)
 		if errors.Is(err, revocation.ErrCursorAhead) {
-			writeProblem(w, newProblem(http.StatusBadRequest, "invalid_field",
-				`"since" is ahead of this feed (was the database restored?); read the feed again without it.`))
-			return
+			return newProblem(http.StatusBadRequest, "invalid_field",
+				`"since" is ahead of this feed (was the database restored?); read the feed again without it.`)
 		}
 		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			return // the client went away while waiting
+			return nil // the client went away while waiting
 		}
 	}
 	if err != nil {
-		s.log.Error("revocation feed read failed", "err", err)
-		writeProblem(w, errUnavailable())
-		return
+		return errUnavailable().because(fmt.Errorf("revocation feed read failed: %w", err))
 	}
 	out := make([]protocol.FeedEntry, 0, len(page.Entries))
 	for _, e := range page.Entries {
 		out = append(out, protocol.FeedEntry{Seq: e.Seq, SID: e.SessionID, JTI: e.JTI, At: e.At, Until: e.Until, Reason: e.Reason})
 	}
 	writeJSON(w, http.StatusOK, protocol.FeedPage{Cursor: strconv.FormatInt(page.Cursor, 10), Revocations: out})
+	return nil
 }
 
 // handleMetadata is RFC 8414 authorization server metadata.
-func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) error {
 	iss := s.oauthCfg.Issuer
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
@@ -185,4 +182,5 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "none"},
 		"tessera_revocations_endpoint":                  iss + "/v1/revocations",
 	})
+	return nil
 }

@@ -16,6 +16,7 @@ type problem struct {
 
 	retryAfter time.Duration
 	bearer     string // RFC 6750 error code for WWW-Authenticate, if any
+	cause      error  // logged, never sent (see fail)
 }
 
 func newProblem(status int, code, detail string) *problem {
@@ -28,7 +29,13 @@ func newProblem(status int, code, detail string) *problem {
 	}}
 }
 
-func (p *problem) Error() string { return p.Code + ": " + p.Detail }
+// Error is for logs: the code, the detail and the cause.
+func (p *problem) Error() string {
+	if p.cause != nil {
+		return p.Code + ": " + p.Detail + ": " + p.cause.Error()
+	}
+	return p.Code + ": " + p.Detail
+}
 
 // Problems used in more than one place.
 var (

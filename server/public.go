@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -12,6 +13,18 @@ import (
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
 )
+
+// mountSession mounts the session API: login, whoami, logout, the
+// user's sessions and password change.
+func (s *Server) mountSession(mux *http.ServeMux) {
+	mux.Handle("POST /v1/login", s.handle(s.handleLogin))
+	mux.Handle("GET /v1/session", s.authed(s.handleWhoami))
+	mux.Handle("POST /v1/logout", s.authed(s.handleLogout))
+	mux.Handle("GET /v1/sessions", s.authed(s.handleListSessions))
+	mux.Handle("DELETE /v1/sessions/{id}", s.authed(s.handleRevokeSession))
+	mux.Handle("POST /v1/sessions/revoke-others", s.authed(s.handleRevokeOthers))
+	mux.Handle("POST /v1/password", s.authed(s.handleChangePassword))
+}
 
 func sessionOf(s session.Session) protocol.Session {
 	return protocol.Session{
@@ -45,43 +58,38 @@ type loginResponse struct {
 	Scope        string           `json:"scope,omitempty"`
 }
 
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	// Login CSRF: a cross-site page must not log a victim into the attacker's account.
 	if !s.sameOrigin(r, false) {
-		writeProblem(w, errCSRF("Cross-origin login refused."))
-		return
+		return errCSRF("Cross-origin login refused.")
 	}
 	var req loginRequest
 	if p := decodeJSON(w, r, &req); p != nil {
-		writeProblem(w, p)
-		return
+		return p
 	}
 	switch req.Delivery {
 	case "", "cookie":
 		req.Delivery = "cookie"
 	case "token":
 		if s.oauth == nil {
-			writeProblem(w, newProblem(http.StatusBadRequest, "invalid_field", `Token delivery is not enabled on this server.`))
-			return
+			return newProblem(http.StatusBadRequest, "invalid_field", `Token delivery is not enabled on this server.`)
 		}
 	default:
-		writeProblem(w, newProblem(http.StatusBadRequest, "invalid_field", `Field "delivery" must be "cookie" or "token".`))
-		return
+		return newProblem(http.StatusBadRequest, "invalid_field", `Field "delivery" must be "cookie" or "token".`)
 	}
 	if req.Username == "" || req.Password == "" {
-		writeProblem(w, newProblem(http.StatusBadRequest, "missing_field", `Fields "username" and "password" are required.`))
-		return
+		return newProblem(http.StatusBadRequest, "missing_field", `Fields "username" and "password" are required.`)
 	}
 	res, err := s.flows.Login(r.Context(), authflow.Login{Username: req.Username, Password: req.Password, Delivery: authflow.Delivery(req.Delivery), ClientID: req.ClientID}, s.use(r))
 	if err != nil {
-		writeProblem(w, s.loginProblem(err))
-		return
+		return loginProblem(err)
 	}
 	s.deliver(w, res)
+	return nil
 }
 
 // loginProblem maps a failed login or session start to its response.
-func (s *Server) loginProblem(err error) *problem {
+func loginProblem(err error) *problem {
 	var te *authn.ThrottledError
 	switch {
 	case errors.As(err, &te):
@@ -93,8 +101,7 @@ func (s *Server) loginProblem(err error) *problem {
 	case errors.Is(err, authflow.ErrInvalidClient):
 		return newProblem(http.StatusBadRequest, "invalid_client", "Unknown client_id, or not a public client allowed refresh tokens.")
 	}
-	s.log.Error("login error", "err", err)
-	return errUnavailableOr(err)
+	return errUnavailableOr(err).because(fmt.Errorf("login: %w", err))
 }
 
 // deliver renders a started session: its token in the cookie, or the
@@ -121,7 +128,7 @@ func errUnavailableOr(err error) *problem {
 	return errUnavailable()
 }
 
-func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, p *principal) {
+func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, p *principal) error {
 	resp := protocol.Whoami{
 		Session: sessionOf(p.session),
 		User:    protocol.User{ID: p.session.UserID, Username: p.session.Username},
@@ -131,16 +138,16 @@ func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, p *princip
 		resp.CSRFToken = p.session.CSRFToken
 	}
 	writeAppended(w, &resp, protocol.AppendWhoami)
+	return nil
 }
 
-func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *principal) {
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *principal) error {
 	if _, err := s.sessions.Revoke(r.Context(), p.session.ID, session.ReasonLogout); err != nil && !errors.Is(err, session.ErrNotFound) {
-		s.log.Error("logout failed", "session_id", p.session.ID, "err", err)
-		writeProblem(w, errUnavailable())
-		return
+		return errUnavailable().because(fmt.Errorf("logout failed: %w", err))
 	}
 	s.endBrowserSession(w, p)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // endBrowserSession drops the cookie and, for browsers, any state the
@@ -177,48 +184,42 @@ func (s *Server) listItems(ss []store.Session, current string) []sessionListItem
 	return out
 }
 
-func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request, p *principal) {
+func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request, p *principal) error {
 	ss, err := s.sessions.List(r.Context(), p.session.UserID)
 	if err != nil {
-		s.log.Error("list sessions failed", "err", err)
-		writeProblem(w, errUnavailable())
-		return
+		return errUnavailable().because(fmt.Errorf("list sessions failed: %w", err))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sessions": s.listItems(ss, p.session.ID)})
+	return nil
 }
 
-func (s *Server) handleRevokeSession(w http.ResponseWriter, r *http.Request, p *principal) {
+func (s *Server) handleRevokeSession(w http.ResponseWriter, r *http.Request, p *principal) error {
 	id := r.PathValue("id")
 	target, err := s.sessions.Lookup(r.Context(), id)
 	// Another user's session answers exactly like a missing one.
 	if errors.Is(err, session.ErrNotFound) || (err == nil && target.UserID != p.session.UserID) {
-		writeProblem(w, errNotFound())
-		return
+		return errNotFound()
 	}
 	if err != nil {
-		s.log.Error("revoke lookup failed", "err", err)
-		writeProblem(w, errUnavailable())
-		return
+		return errUnavailable().because(fmt.Errorf("revoke lookup failed: %w", err))
 	}
 	if _, err := s.sessions.Revoke(r.Context(), id, session.ReasonUser); err != nil {
-		s.log.Error("revoke failed", "session_id", id, "err", err)
-		writeProblem(w, errUnavailable())
-		return
+		return errUnavailable().because(fmt.Errorf("revoke failed: %w", err))
 	}
 	if id == p.session.ID {
 		s.endBrowserSession(w, p)
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) handleRevokeOthers(w http.ResponseWriter, r *http.Request, p *principal) {
+func (s *Server) handleRevokeOthers(w http.ResponseWriter, r *http.Request, p *principal) error {
 	ids, err := s.sessions.RevokeUser(r.Context(), p.session.UserID, p.session.ID, session.ReasonOthers)
 	if err != nil {
-		s.log.Error("revoke others failed", "err", err)
-		writeProblem(w, errUnavailable())
-		return
+		return errUnavailable().because(fmt.Errorf("revoke others failed: %w", err))
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"revoked": len(ids)})
+	return nil
 }
 
 type passwordRequest struct {
@@ -230,15 +231,13 @@ type passwordRequest struct {
 // the user, this one included, and starts a fresh one for this client: a
 // credential change is a privilege change, and a stolen copy of the current
 // token must die with the old password.
-func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p *principal) {
+func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p *principal) error {
 	var req passwordRequest
 	if pr := decodeJSON(w, r, &req); pr != nil {
-		writeProblem(w, pr)
-		return
+		return pr
 	}
 	if req.CurrentPassword == "" || req.NewPassword == "" {
-		writeProblem(w, newProblem(http.StatusBadRequest, "missing_field", `Fields "current_password" and "new_password" are required.`))
-		return
+		return newProblem(http.StatusBadRequest, "missing_field", `Fields "current_password" and "new_password" are required.`)
 	}
 	delivery := authflow.Token
 	if p.fromCookie {
@@ -249,23 +248,18 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p 
 	var te *authn.ThrottledError
 	switch {
 	case errors.As(err, &pe):
-		writeProblem(w, newProblem(http.StatusBadRequest, pe.Code, pe.Message))
-		return
+		return newProblem(http.StatusBadRequest, pe.Code, pe.Message)
 	case errors.As(err, &te):
 		pr := newProblem(http.StatusTooManyRequests, "too_many_attempts", "Too many failed attempts; try again later.")
 		pr.retryAfter = te.RetryAfter
-		writeProblem(w, pr)
-		return
+		return pr
 	case errors.Is(err, session.ErrStaleCredentials):
-		writeProblem(w, newProblem(http.StatusUnauthorized, "invalid_credentials", "The username or password is incorrect."))
-		return
+		return newProblem(http.StatusUnauthorized, "invalid_credentials", "The username or password is incorrect.")
 	case errors.Is(err, authn.ErrInvalidCredentials):
-		writeProblem(w, newProblem(http.StatusForbidden, "invalid_credentials", "The current password is incorrect."))
-		return
+		return newProblem(http.StatusForbidden, "invalid_credentials", "The current password is incorrect.")
 	case err != nil:
-		s.log.Error("password change failed", "user_id", p.session.UserID, "err", err)
-		writeProblem(w, errUnavailableOr(err))
-		return
+		return errUnavailableOr(err).because(fmt.Errorf("password change failed: %w", err))
 	}
 	s.deliver(w, res)
+	return nil
 }

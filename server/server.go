@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -120,26 +121,13 @@ func (s *Server) WithKeys(ks Keys) *Server {
 // CookieName returns the session cookie's name.
 func (s *Server) CookieName() string { return s.cookieName }
 
-// Public returns the public API handler.
+// Public returns the public API handler. Each area mounts its own routes:
+// a new one (MFA, OIDC, web pages) adds a file and a mount call here.
 func (s *Server) Public() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/login", s.handleLogin)
-	mux.Handle("GET /v1/session", s.authed(s.handleWhoami))
-	mux.Handle("POST /v1/logout", s.authed(s.handleLogout))
-	mux.Handle("GET /v1/sessions", s.authed(s.handleListSessions))
-	mux.Handle("DELETE /v1/sessions/{id}", s.authed(s.handleRevokeSession))
-	mux.Handle("POST /v1/sessions/revoke-others", s.authed(s.handleRevokeOthers))
-	mux.Handle("POST /v1/password", s.authed(s.handleChangePassword))
-	if s.keys != nil {
-		mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
-	}
-	if s.oauth != nil {
-		mux.HandleFunc("POST /oauth2/token", s.handleToken)
-		mux.HandleFunc("POST /oauth2/introspect", s.handleIntrospect)
-		mux.HandleFunc("POST /oauth2/revoke", s.handleRevoke)
-		mux.HandleFunc("GET /v1/revocations", s.handleRevocations)
-		mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.handleMetadata)
-	}
+	s.mountSession(mux)
+	s.mountJWKS(mux)
+	s.mountOAuth(mux)
 	s.health(mux)
 	return s.common("public", mux)
 }
@@ -148,20 +136,9 @@ func (s *Server) Public() http.Handler {
 // the admin bearer token.
 func (s *Server) Admin() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /admin/v1/users", s.handleAdminCreateUser)
-	mux.HandleFunc("GET /admin/v1/users", s.handleAdminListUsers)
-	mux.HandleFunc("GET /admin/v1/users/{id}/sessions", s.handleAdminUserSessions)
-	mux.HandleFunc("DELETE /admin/v1/users/{id}/sessions", s.handleAdminRevokeUser)
-	mux.HandleFunc("GET /admin/v1/sessions/{id}", s.handleAdminGetSession)
-	mux.HandleFunc("DELETE /admin/v1/sessions/{id}", s.handleAdminRevokeSession)
-	if s.oauth != nil {
-		mux.HandleFunc("POST /admin/v1/clients", s.handleAdminCreateClient)
-		mux.HandleFunc("GET /admin/v1/clients", s.handleAdminListClients)
-	}
-	if s.keys != nil {
-		mux.HandleFunc("GET /admin/v1/keys", s.handleAdminKeys)
-		mux.HandleFunc("POST /admin/v1/keys/rotate", s.handleAdminRotateKeys)
-	}
+	s.mountAdmin(mux)
+	s.mountAdminClients(mux)
+	s.mountAdminKeys(mux)
 	outer := http.NewServeMux()
 	s.health(outer)
 	outer.Handle("/", s.adminOnly(mux))
@@ -172,16 +149,15 @@ func (s *Server) health(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /readyz", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.st.Ping(ctx); err != nil {
-			s.log.Error("readiness check failed", "err", err)
-			writeProblem(w, errUnavailable())
-			return
+			return errUnavailable().because(fmt.Errorf("readiness check failed: %w", err))
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+		return nil
+	}))
 	if s.metrics != nil {
 		mux.Handle("GET /metrics", s.metrics.Handler())
 	}
@@ -235,14 +211,12 @@ func (s *Server) adminAction(r *http.Request, e event.Event) {
 }
 
 // sessionProblem maps a validation failure to its response.
-func (s *Server) sessionProblem(err error) *problem {
+func sessionProblem(err error) *problem {
 	switch {
 	case errors.Is(err, session.ErrUnavailable):
-		s.log.Error("session validation failed", "err", err)
-		return errUnavailable()
+		return errUnavailable().because(fmt.Errorf("session validation failed: %w", err))
 	case errors.Is(err, session.ErrInvalid), errors.Is(err, session.ErrExpired), errors.Is(err, session.ErrRevoked):
 		return errInvalidToken()
 	}
-	s.log.Error("session validation failed", "err", err)
-	return errInternal()
+	return errInternal().because(fmt.Errorf("session validation failed: %w", err))
 }
