@@ -11,6 +11,7 @@ import (
 
 	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/protocol"
+	"github.com/tessera-auth/tessera/token"
 )
 
 // CookieName is Tessera's session cookie. The __Host- prefix makes browsers
@@ -171,10 +172,8 @@ func isB64Token(s string) bool {
 	return true
 }
 
-func isJWT(s string) bool { return strings.Count(s, ".") == 2 }
-
 func authenticate(ctx context.Context, opts MiddlewareOptions, raw string) (*Principal, error) {
-	if isJWT(raw) && opts.Verifier != nil {
+	if token.KindOf(raw) == token.JWT && opts.Verifier != nil {
 		c, err := opts.Verifier.Verify(ctx, raw)
 		if err != nil {
 			return nil, err
