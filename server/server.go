@@ -43,8 +43,9 @@ type Config struct {
 	LogRequests        bool
 	// AdminToken is the admin API credential.
 	AdminToken string
-	// Events receives what the HTTP layer still decides itself:
-	// event.Introspected, TokenRevoked and AdminAction. nil: none.
+	// Events receives what the HTTP layer still decides itself
+	// (event.AdminAction), and is handed to the token-state service
+	// (event.Introspected, TokenRevoked). nil: none.
 	Events event.Sink
 }
 
