@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"mime"
 	"net/http"
 	"strings"
@@ -19,41 +18,13 @@ type principal struct {
 	accessToken bool // authenticated by a JWT access token
 }
 
-// validateOpaqueAccess is validateAccessToken for tsa_ tokens.
-func (s *Server) validateOpaqueAccess(ctx context.Context, raw string, u session.Use) (session.Session, error) {
-	at, err := s.tokens.OpaqueAccess(ctx, raw)
-	if err != nil {
-		return session.Session{}, fmt.Errorf("%w: %w", session.ErrUnavailable, err)
-	}
-	if at == nil || at.SessionID == "" {
+// accessSession is the session a bearer access token stands for
+// (tokenstate.Service.AccessSession); without OAuth there are none.
+func (s *Server) accessSession(ctx context.Context, raw string, u session.Use) (session.Session, error) {
+	if s.tokens == nil {
 		return session.Session{}, session.ErrInvalid
 	}
-	return s.sessions.ValidateID(ctx, at.SessionID, u)
-}
-
-// validateAccessToken verifies a JWT access token and then its session:
-// an access token is worth no more than the session it was minted for, so
-// revoking the session stops it at once here.
-func (s *Server) validateAccessToken(ctx context.Context, raw string, u session.Use) (session.Session, error) {
-	if s.atVerifier == nil {
-		return session.Session{}, session.ErrInvalid
-	}
-	c, err := s.verified.verify(s.atVerifier, raw, s.now())
-	if err != nil || c.SessionID == "" {
-		return session.Session{}, session.ErrInvalid
-	}
-	// Unknown (the feed cannot be read) counts as denied: fail closed.
-	if denied, err := s.revs.Denied(ctx, c.ID); denied || err != nil {
-		return session.Session{}, session.ErrInvalid
-	}
-	sess, err := s.sessions.ValidateID(ctx, c.SessionID, u)
-	if err != nil {
-		return session.Session{}, err
-	}
-	if sess.UserID != c.Subject {
-		return session.Session{}, session.ErrInvalid
-	}
-	return sess, nil
+	return s.tokens.AccessSession(ctx, raw, u)
 }
 
 // bearerToken extracts an RFC 6750 §2.1 token from an Authorization header.
@@ -116,11 +87,8 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 		u := s.use(r)
 		kind := token.KindOf(pr.raw)
 		switch {
-		case !pr.fromCookie && kind == token.JWT:
-			sess, err = s.validateAccessToken(r.Context(), pr.raw, u)
-			pr.raw, pr.accessToken = "", true
-		case !pr.fromCookie && kind == token.Access && s.tokens != nil:
-			sess, err = s.validateOpaqueAccess(r.Context(), pr.raw, u)
+		case !pr.fromCookie && kind == token.JWT, !pr.fromCookie && kind == token.Access && s.tokens != nil:
+			sess, err = s.accessSession(r.Context(), pr.raw, u)
 			pr.raw, pr.accessToken = "", true
 		default:
 			sess, err = s.sessions.Validate(r.Context(), pr.raw, u)

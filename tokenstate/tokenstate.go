@@ -148,6 +148,46 @@ func (s *Service) introspect(ctx context.Context, caller store.Client, raw strin
 	return inactive, "", nil
 }
 
+// AccessSession is the session an access token (a JWT or a tsa_ token)
+// stands for, for bearer authentication: an access token is worth no more
+// than the session it was minted for, so revoking the session stops it at
+// once. Errors are session's: ErrInvalid for a token that is not a live
+// access token of that session's user (a JWT whose sub is not the
+// session's user is forged or misissued), the session's own ErrExpired or
+// ErrRevoked, and ErrUnavailable when the store cannot answer. u is the
+// use, for the session's validation events.
+func (s *Service) AccessSession(ctx context.Context, raw string, u session.Use) (session.Session, error) {
+	switch token.KindOf(raw) {
+	case token.JWT:
+		c, err := s.verify(raw, s.cfg.Now())
+		if err != nil || c.SessionID == "" {
+			return session.Session{}, session.ErrInvalid
+		}
+		// Unknown (the feed cannot be read) counts as denied: fail closed.
+		if denied, err := s.denylist.Denied(ctx, c.ID); denied || err != nil {
+			return session.Session{}, session.ErrInvalid
+		}
+		sess, err := s.sessions.ValidateID(ctx, c.SessionID, u)
+		if err != nil {
+			return session.Session{}, err
+		}
+		if sess.UserID != c.Subject {
+			return session.Session{}, session.ErrInvalid
+		}
+		return sess, nil
+	case token.Access:
+		at, err := s.OpaqueAccess(ctx, raw)
+		if err != nil {
+			return session.Session{}, fmt.Errorf("%w: %w", session.ErrUnavailable, err)
+		}
+		if at == nil || at.SessionID == "" {
+			return session.Session{}, session.ErrInvalid
+		}
+		return s.sessions.ValidateID(ctx, at.SessionID, u)
+	}
+	return session.Session{}, session.ErrInvalid
+}
+
 // onlyUnavailable keeps a session failure only if the store could not
 // answer; every other failure means "inactive".
 func onlyUnavailable(err error) error {

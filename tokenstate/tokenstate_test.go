@@ -33,6 +33,7 @@ type fixture struct {
 	st       *sqlite.Store
 	sessions *session.Manager
 	svc      *tokenstate.Service
+	oauth    *oauth.Service
 	rec      *eventtest.Recorder
 
 	spa, rs, first store.Client // spa: the tokens' client; rs: another; first: Tessera's own login
@@ -77,6 +78,7 @@ func newFixture(t *testing.T) *fixture {
 			}
 			return k, nil
 		}}
+	f.oauth = os
 	f.svc = tokenstate.New(f.sessions, f.sessions.Follower(), verifier{v}, st, tokenstate.Config{Issuer: "https://i", Events: f.rec, Now: clock})
 
 	if err := st.CreateUser(ctx, store.User{ID: "u1", Username: "ann", PasswordHash: "x", CreatedAt: f.now, PasswordChangedAt: f.now}); err != nil {
@@ -274,3 +276,52 @@ func firstJWT(f *fixture) string { return f.firstJWT }
 func opaque(f *fixture) string   { return f.opaque }
 func rt(f *fixture) string       { return f.rt }
 func firstRT(f *fixture) string  { return f.firstRT }
+
+func TestAccessSession(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	// A JWT naming another user than its session's: forged or misissued.
+	toks, err := f.oauth.IssueForSession(ctx, oauth.SessionGrant{SessionID: f.sid, UserID: "u2", AuthTime: f.now, ClientID: f.spa.ID}, f.now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSub := toks.AccessToken
+	for _, tc := range []struct {
+		name    string
+		raw     string
+		wantErr error
+	}{
+		{"jwt", f.jwt, nil},
+		{"opaque", f.opaque, nil},
+		{"first-party jwt", f.firstJWT, nil},
+		{"jwt whose sub is not the session's user", otherSub, session.ErrInvalid},
+		{"forged jwt", f.jwt[:len(f.jwt)-2] + "AA", session.ErrInvalid},
+		{"session token", f.sessionTok, session.ErrInvalid},
+		{"refresh token", f.rt, session.ErrInvalid},
+		{"garbage", "garbage", session.ErrInvalid},
+	} {
+		sess, err := f.svc.AccessSession(ctx, tc.raw, session.Use{})
+		if !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.wantErr)
+			continue
+		}
+		if err == nil && (sess.ID != f.sid || sess.UserID != "u1") {
+			t.Errorf("%s: session %+v", tc.name, sess)
+		}
+	}
+	// A denied token, and any token of an ended session, stop at once.
+	if err := f.svc.Revoke(ctx, f.spa, f.jwt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.AccessSession(ctx, f.jwt, session.Use{}); !errors.Is(err, session.ErrInvalid) {
+		t.Errorf("revoked jwt: %v", err)
+	}
+	if _, err := f.sessions.Revoke(ctx, f.sid, session.ReasonLogout); err != nil {
+		t.Fatal(err)
+	}
+	for name, raw := range map[string]string{"jwt": f.firstJWT, "opaque": f.opaque} {
+		if _, err := f.svc.AccessSession(ctx, raw, session.Use{}); !errors.Is(err, session.ErrRevoked) && !errors.Is(err, session.ErrInvalid) {
+			t.Errorf("%s of an ended session: %v", name, err)
+		}
+	}
+}
