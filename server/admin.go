@@ -138,7 +138,7 @@ func (s *Server) handleAdminRevokeSession(w http.ResponseWriter, r *http.Request
 		return errNotFound()
 	}
 	if err != nil {
-		return errUnavailable().because(fmt.Errorf("admin: revoke failed: %w", err))
+		return errUnavailable().because(fmt.Errorf("admin: revoke session %s failed: %w", id, err))
 	}
 	s.adminAction(r, event.Event{Action: event.ActionSessionRevoke, SessionID: id})
 	w.WriteHeader(http.StatusNoContent)

@@ -143,7 +143,7 @@ func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, p *princip
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *principal) error {
 	if _, err := s.sessions.Revoke(r.Context(), p.session.ID, session.ReasonLogout); err != nil && !errors.Is(err, session.ErrNotFound) {
-		return errUnavailable().because(fmt.Errorf("logout failed: %w", err))
+		return errUnavailable().because(fmt.Errorf("logout of session %s failed: %w", p.session.ID, err))
 	}
 	s.endBrowserSession(w, p)
 	w.WriteHeader(http.StatusNoContent)
@@ -204,7 +204,7 @@ func (s *Server) handleRevokeSession(w http.ResponseWriter, r *http.Request, p *
 		return errUnavailable().because(fmt.Errorf("revoke lookup failed: %w", err))
 	}
 	if _, err := s.sessions.Revoke(r.Context(), id, session.ReasonUser); err != nil {
-		return errUnavailable().because(fmt.Errorf("revoke failed: %w", err))
+		return errUnavailable().because(fmt.Errorf("revoke session %s failed: %w", id, err))
 	}
 	if id == p.session.ID {
 		s.endBrowserSession(w, p)
@@ -258,7 +258,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p 
 	case errors.Is(err, authn.ErrInvalidCredentials):
 		return newProblem(http.StatusForbidden, "invalid_credentials", "The current password is incorrect.")
 	case err != nil:
-		return errUnavailableOr(err).because(fmt.Errorf("password change failed: %w", err))
+		return errUnavailableOr(err).because(fmt.Errorf("password change of user %s failed: %w", p.session.UserID, err))
 	}
 	s.deliver(w, res)
 	return nil
