@@ -66,6 +66,14 @@ func TestFunnel(t *testing.T) {
 			if body[key] != tc.code {
 				t.Errorf("body %s: %v, want %q", key, body[key], tc.code)
 			}
+			if tc.code == "internal" {
+				// Exactly the generic answer, nothing of the error.
+				want := httptest.NewRecorder()
+				writeProblem(want, errInternal())
+				if rec.Body.String() != want.Body.String() {
+					t.Errorf("body %s, want %s", rec.Body, want.Body)
+				}
+			}
 			// The cause never reaches the client, in any form.
 			for _, leak := range []string{"cause-7f3a", "hunter2", "10.0.0.9", "list users"} {
 				if strings.Contains(rec.Body.String(), leak) {
