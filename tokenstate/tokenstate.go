@@ -278,13 +278,7 @@ func (s *Service) Revoke(ctx context.Context, caller store.Client, raw string) e
 		if err != nil {
 			return nil // invalid or expired: nothing left to revoke
 		}
-		if c.ClientID != callerID {
-			return ErrNotYours
-		}
-		if err := s.denylist.Deny(ctx, c.ID, c.Subject, time.Unix(c.Expiry, 0), "token_revoked"); err != nil {
-			return fmt.Errorf("%w: access token revocation: %w", ErrUnavailable, err)
-		}
-		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenAccess, Format: "jwt", ClientID: c.ClientID, UserID: userOf(c.Subject, c.SessionID), SessionID: c.SessionID, JTI: c.ID})
+		return s.revokeAccess(ctx, callerID, "jwt", store.AccessToken{ID: c.ID, ClientID: c.ClientID, Subject: c.Subject, SessionID: c.SessionID, ExpiresAt: time.Unix(c.Expiry, 0)})
 	case token.Access:
 		at, err := s.OpaqueAccess(ctx, raw)
 		if err != nil {
@@ -293,13 +287,7 @@ func (s *Service) Revoke(ctx context.Context, caller store.Client, raw string) e
 		if at == nil {
 			return nil
 		}
-		if at.ClientID != callerID {
-			return ErrNotYours
-		}
-		if err := s.denylist.Deny(ctx, at.ID, at.Subject, at.ExpiresAt, "token_revoked"); err != nil {
-			return fmt.Errorf("%w: access token revocation: %w", ErrUnavailable, err)
-		}
-		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenAccess, Format: "opaque", ClientID: at.ClientID, UserID: userOf(at.Subject, at.SessionID), SessionID: at.SessionID, JTI: at.ID})
+		return s.revokeAccess(ctx, callerID, "opaque", *at)
 	case token.Refresh:
 		rt, err := s.refreshToken(ctx, raw)
 		if err != nil {
@@ -318,6 +306,20 @@ func (s *Service) Revoke(ctx context.Context, caller store.Client, raw string) e
 		}
 		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenRefresh, ClientID: rt.ClientID, SessionID: rt.SessionID})
 	}
+	return nil
+}
+
+// revokeAccess denies the access token at (its ID, client, subject,
+// session and expiry) until it expires, if callerID owns it (RFC 7009
+// §2.1). format is "jwt" or "opaque", for the event.
+func (s *Service) revokeAccess(ctx context.Context, callerID, format string, at store.AccessToken) error {
+	if at.ClientID != callerID {
+		return ErrNotYours
+	}
+	if err := s.denylist.Deny(ctx, at.ID, at.Subject, at.ExpiresAt, "token_revoked"); err != nil {
+		return fmt.Errorf("%w: access token revocation: %w", ErrUnavailable, err)
+	}
+	s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenAccess, Format: format, ClientID: at.ClientID, UserID: userOf(at.Subject, at.SessionID), SessionID: at.SessionID, JTI: at.ID})
 	return nil
 }
 

@@ -247,6 +247,15 @@ func TestRevoke(t *testing.T) {
 			if tc.wantEvent == "" && len(ev) != 0 || tc.wantEvent != "" && (len(ev) != 1 || ev[0].Token != tc.wantEvent || ev[0].SessionID != f.sid) {
 				t.Errorf("TokenRevoked events: %+v", ev)
 			}
+			if len(ev) == 1 && ev[0].Token == event.TokenAccess {
+				want := "jwt"
+				if raw == f.opaque {
+					want = "opaque"
+				}
+				if ev[0].Format != want || ev[0].JTI == "" || ev[0].UserID != "u1" {
+					t.Errorf("TokenRevoked: %+v, want format %s", ev[0], want)
+				}
+			}
 			if (raw == f.rt || raw == f.firstRT) && tc.revoked {
 				// A refresh token ends its family: the session too.
 				if _, err := f.sessions.ValidateID(ctx, f.sid, session.Use{}); !errors.Is(err, session.ErrRevoked) {
