@@ -13,21 +13,10 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/internal/clocktest"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlite"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func newStore(t *testing.T) *sqlite.Store {
 	t.Helper()
@@ -39,7 +28,7 @@ func newStore(t *testing.T) *sqlite.Store {
 	return st
 }
 
-func newKeyset(t *testing.T, st Store, m MasterKey, c *clock, alg string) *Keyset {
+func newKeyset(t *testing.T, st Store, m MasterKey, c *clocktest.Clock, alg string) *Keyset {
 	t.Helper()
 	ks, err := New(st, m, Config{Alg: alg, RotationInterval: 24 * time.Hour, RetiredTTL: time.Hour, Now: c.Now})
 	if err != nil {
@@ -95,7 +84,7 @@ func signVerify(t *testing.T, ks *Keyset) string {
 func TestAlgorithms(t *testing.T) {
 	for _, alg := range Algorithms {
 		t.Run(alg, func(t *testing.T) {
-			c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 			ks := newKeyset(t, newStore(t), master(t), c, alg)
 			signVerify(t, ks)
 			set := ks.JWKS()
@@ -119,7 +108,7 @@ func TestAlgorithms(t *testing.T) {
 }
 
 func TestRotation(t *testing.T) {
-	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	st := newStore(t)
 	ks := newKeyset(t, st, master(t), c, "ES256")
 	ctx := context.Background()
@@ -161,7 +150,7 @@ func TestRotation(t *testing.T) {
 }
 
 func TestScheduledRotationAndOtherNodes(t *testing.T) {
-	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	st := newStore(t)
 	m := master(t)
 	a := newKeyset(t, st, m, c, "ES256")
@@ -204,7 +193,7 @@ func TestScheduledRotationAndOtherNodes(t *testing.T) {
 }
 
 func TestSealedAtRest(t *testing.T) {
-	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	st := newStore(t)
 	m := master(t)
 	newKeyset(t, st, m, c, "EdDSA")
@@ -260,7 +249,7 @@ func TestMasterKey(t *testing.T) {
 // TestAccessTokensVerifyAcrossRotation: a token signed before a rotation
 // still verifies against the JWKS after it, and new tokens use the new kid.
 func TestAccessTokensVerifyAcrossRotation(t *testing.T) {
-	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	ks := newKeyset(t, newStore(t), master(t), c, "ES256")
 	v := &accesstoken.Verifier{
 		Issuer: "https://tessera.test", Algorithms: []jose.SignatureAlgorithm{jose.ES256},

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tessera-auth/tessera/internal/clocktest"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlite"
 )
@@ -16,18 +17,6 @@ import (
 // watchdog only turns a hang into a failure: every wait it guards ends at
 // once when the code under test is right, and never when it is wrong.
 const watchdog = 20 * time.Second
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // evictions records what a follower evicts.
 type evictions struct {
@@ -47,7 +36,7 @@ func (e *evictions) evicted() []string {
 
 type fixture struct {
 	st    *sqlite.Store
-	clock *clock
+	clock *clocktest.Clock
 	user  store.User
 }
 
@@ -58,7 +47,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	c := &clock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
 	u := store.User{ID: "u1", Username: "alice", PasswordHash: "x", CreatedAt: c.Now(), PasswordChangedAt: c.Now()}
 	if err := st.CreateUser(context.Background(), u); err != nil {
 		t.Fatal(err)

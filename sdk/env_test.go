@@ -10,11 +10,11 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tessera-auth/tessera/bench"
+	"github.com/tessera-auth/tessera/internal/clocktest"
 	"github.com/tessera-auth/tessera/oauth"
 )
 
@@ -31,8 +31,8 @@ type env struct {
 
 	mu    sync.Mutex
 	hits  map[string]int
-	fail  map[string]int // path → status to answer instead of the server
-	clock *clock
+	fail  map[string]int   // path → status to answer instead of the server
+	clock *clocktest.Clock // advanced instead of sleeping
 }
 
 func newEnv(t testing.TB) *env {
@@ -42,8 +42,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.Close)
-	e := &env{t: t, f: f, hits: map[string]int{}, fail: map[string]int{}, clock: &clock{}}
-	e.clock.set(time.Now())
+	e := &env{t: t, f: f, hits: map[string]int{}, fail: map[string]int{}, clock: clocktest.New(time.Now())}
 	inner := f.Server.Public()
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
@@ -79,41 +78,34 @@ func (e *env) failPath(path string, status int) {
 
 func (e *env) verifier(mod func(*VerifierConfig)) *Verifier {
 	e.t.Helper()
-	cfg := VerifierConfig{Issuer: e.f.Issuer, Audience: e.f.Issuer, JWKSURL: e.srv.URL + "/.well-known/jwks.json", Now: e.clock.now}
-	if mod != nil {
-		mod(&cfg)
-	}
-	v, err := NewVerifier(cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return v
+	cfg := VerifierConfig{Issuer: e.f.Issuer, Audience: e.f.Issuer, JWKSURL: e.srv.URL + "/.well-known/jwks.json", Now: e.clock.Now}
+	return build(e.t, cfg, mod, NewVerifier)
 }
 
 func (e *env) revocations(mod func(*RevocationsConfig)) *Revocations {
 	e.t.Helper()
-	cfg := RevocationsConfig{URL: e.srv.URL + "/v1/revocations", ClientID: e.clientID, ClientSecret: e.secret, Now: e.clock.now}
-	if mod != nil {
-		mod(&cfg)
-	}
-	r, err := NewRevocations(cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return r
+	cfg := RevocationsConfig{URL: e.srv.URL + "/v1/revocations", ClientID: e.clientID, ClientSecret: e.secret, Now: e.clock.Now}
+	return build(e.t, cfg, mod, NewRevocations)
 }
 
 func (e *env) introspector(mod func(*IntrospectorConfig)) *Introspector {
 	e.t.Helper()
-	cfg := IntrospectorConfig{URL: e.srv.URL + "/oauth2/introspect", ClientID: e.clientID, ClientSecret: e.secret, Now: e.clock.now}
+	cfg := IntrospectorConfig{URL: e.srv.URL + "/oauth2/introspect", ClientID: e.clientID, ClientSecret: e.secret, Now: e.clock.Now}
+	return build(e.t, cfg, mod, NewIntrospector)
+}
+
+// build makes an SDK component from cfg as mod changes it (mod may be nil),
+// failing the test when the constructor refuses the config.
+func build[C, T any](t testing.TB, cfg C, mod func(*C), newT func(C) (T, error)) T {
+	t.Helper()
 	if mod != nil {
 		mod(&cfg)
 	}
-	in, err := NewIntrospector(cfg)
+	v, err := newT(cfg)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	return in
+	return v
 }
 
 type login struct {
@@ -212,13 +204,6 @@ func (e *env) logout(access string) {
 		e.t.Fatalf("logout: %d %s", res.StatusCode, body)
 	}
 }
-
-// clock is an injectable clock the tests advance instead of sleeping.
-type clock struct{ ns atomic.Int64 }
-
-func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) set(t time.Time)         { c.ns.Store(t.UnixNano()) }
-func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // eventually waits for an asynchronous event (a long poll answering, a
 // background refresh finishing). It is not used for expiry: that is the clock's.
