@@ -1,0 +1,24 @@
+package sqlitetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/tessera-auth/tessera/store"
+)
+
+// TestOpen: each call is a fresh, usable store of its own.
+func TestOpen(t *testing.T) {
+	ctx := context.Background()
+	a, b := Open(t), Open(t)
+	if err := a.CreateUser(ctx, store.User{ID: "u1", Username: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.UserByUsername(ctx, "alice"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a user created in one store is in another: %v", err)
+	}
+	if u, err := a.UserByUsername(ctx, "alice"); err != nil || u.ID != "u1" {
+		t.Fatalf("UserByUsername = %+v, %v", u, err)
+	}
+}
