@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,18 +14,8 @@ import (
 	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/internal/clocktest"
 	"github.com/tessera-auth/tessera/store"
-	"github.com/tessera-auth/tessera/store/sqlite"
+	"github.com/tessera-auth/tessera/store/sqlite/sqlitetest"
 )
-
-func newStore(t *testing.T) *sqlite.Store {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "k.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
 
 func newKeyset(t *testing.T, st Store, m MasterKey, c *clocktest.Clock, alg string) *Keyset {
 	t.Helper()
@@ -85,7 +74,7 @@ func TestAlgorithms(t *testing.T) {
 	for _, alg := range Algorithms {
 		t.Run(alg, func(t *testing.T) {
 			c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-			ks := newKeyset(t, newStore(t), master(t), c, alg)
+			ks := newKeyset(t, sqlitetest.Open(t), master(t), c, alg)
 			signVerify(t, ks)
 			set := ks.JWKS()
 			if len(set.Keys) != 2 {
@@ -102,14 +91,14 @@ func TestAlgorithms(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New(newStore(t), master(t), Config{Alg: "HS256"}); err == nil {
+	if _, err := New(sqlitetest.Open(t), master(t), Config{Alg: "HS256"}); err == nil {
 		t.Fatal("HS256 accepted")
 	}
 }
 
 func TestRotation(t *testing.T) {
 	c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	st := newStore(t)
+	st := sqlitetest.Open(t)
 	ks := newKeyset(t, st, master(t), c, "ES256")
 	ctx := context.Background()
 	first := signVerify(t, ks)
@@ -151,7 +140,7 @@ func TestRotation(t *testing.T) {
 
 func TestScheduledRotationAndOtherNodes(t *testing.T) {
 	c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	st := newStore(t)
+	st := sqlitetest.Open(t)
 	m := master(t)
 	a := newKeyset(t, st, m, c, "ES256")
 	b := newKeyset(t, st, m, c, "ES256")
@@ -194,7 +183,7 @@ func TestScheduledRotationAndOtherNodes(t *testing.T) {
 
 func TestSealedAtRest(t *testing.T) {
 	c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	st := newStore(t)
+	st := sqlitetest.Open(t)
 	m := master(t)
 	newKeyset(t, st, m, c, "EdDSA")
 	ctx := context.Background()
@@ -250,7 +239,7 @@ func TestMasterKey(t *testing.T) {
 // still verifies against the JWKS after it, and new tokens use the new kid.
 func TestAccessTokensVerifyAcrossRotation(t *testing.T) {
 	c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	ks := newKeyset(t, newStore(t), master(t), c, "ES256")
+	ks := newKeyset(t, sqlitetest.Open(t), master(t), c, "ES256")
 	v := &accesstoken.Verifier{
 		Issuer: "https://tessera.test", Algorithms: []jose.SignatureAlgorithm{jose.ES256},
 		Keys: func(kid string) (*jose.JSONWebKey, error) {

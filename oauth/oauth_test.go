@@ -3,7 +3,6 @@ package oauth
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,16 +10,13 @@ import (
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlite"
+	"github.com/tessera-auth/tessera/store/sqlite/sqlitetest"
 	"github.com/tessera-auth/tessera/token"
 )
 
 func newService(t *testing.T, pepper string) (*Service, *sqlite.Store) {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "o.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	mk, _, _ := keys.NewMasterKey()
 	ks, _ := keys.New(st, mk, keys.Config{RetiredTTL: time.Hour})
 	if err := ks.Load(context.Background()); err != nil {

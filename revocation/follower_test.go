@@ -3,7 +3,6 @@ package revocation
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/tessera-auth/tessera/internal/clocktest"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlite"
+	"github.com/tessera-auth/tessera/store/sqlite/sqlitetest"
 )
 
 // watchdog only turns a hang into a failure: every wait it guards ends at
@@ -42,11 +42,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	c := clocktest.New(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
 	u := store.User{ID: "u1", Username: "alice", PasswordHash: "x", CreatedAt: c.Now(), PasswordChangedAt: c.Now()}
 	if err := st.CreateUser(context.Background(), u); err != nil {

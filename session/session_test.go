@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlite"
+	"github.com/tessera-auth/tessera/store/sqlite/sqlitetest"
 	"github.com/tessera-auth/tessera/token"
 )
 
@@ -26,11 +26,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	c := clocktest.New(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
 	u := store.User{ID: "u1", Username: "alice", PasswordHash: "x", CreatedAt: c.Now(), PasswordChangedAt: c.Now()}
 	if err := st.CreateUser(context.Background(), u); err != nil {
