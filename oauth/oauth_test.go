@@ -25,6 +25,22 @@ func newService(t *testing.T, pepper string) (*Service, *sqlite.Store) {
 	return New(st, ks, Config{Issuer: "https://i", Audience: "https://i", Access: time.Minute, Refresh: time.Hour, Pepper: []byte(pepper)}), st
 }
 
+// newSession stores the user u1 (alice) and her one-hour session s1, both
+// created at at.
+func newSession(t *testing.T, st *sqlite.Store, at time.Time) store.Session {
+	t.Helper()
+	ctx := context.Background()
+	if err := st.CreateUser(ctx, store.User{ID: "u1", Username: "alice", CreatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	sid, _ := token.New(token.Session)
+	sess := store.Session{ID: "s1", TokenHash: sid.Hash(), UserID: "u1", CreatedAt: at, AuthTime: at, ExpiresAt: at.Add(time.Hour), LastSeenAt: at, IdleTimeout: time.Hour, AAL: 1}
+	if _, err := st.CreateSession(ctx, sess, store.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return sess
+}
+
 func code(err error) string {
 	var oe *Error
 	if errors.As(err, &oe) {
@@ -126,14 +142,7 @@ func TestRefreshNarrowedScope(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	if err := st.CreateUser(ctx, store.User{ID: "u1", Username: "alice", CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	sid, _ := token.New(token.Session)
-	sess := store.Session{ID: "s1", TokenHash: sid.Hash(), UserID: "u1", CreatedAt: now, AuthTime: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}
-	if _, err := st.CreateSession(ctx, sess, store.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	sess := newSession(t, st, now)
 	toks, err := s.IssueForSession(ctx, SessionGrant{SessionID: "s1", UserID: "u1", ClientID: c.ID, Scope: "read write", TokenFormat: FormatOpaque}, sess.ExpiresAt)
 	if err != nil {
 		t.Fatal(err)
