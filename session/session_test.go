@@ -28,10 +28,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	st := sqlitetest.Open(t)
 	c := clocktest.New(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
-	u := store.User{ID: "u1", Username: "alice", PasswordHash: "x", CreatedAt: c.Now(), PasswordChangedAt: c.Now()}
-	if err := st.CreateUser(context.Background(), u); err != nil {
-		t.Fatal(err)
-	}
+	u := sqlitetest.NewUser(t, st, c.Now())
 	return &fixture{st: st, clock: c, user: u, cfg: Config{
 		IdleTimeout:     30 * time.Minute,
 		AbsoluteTimeout: 12 * time.Hour,

@@ -4,7 +4,9 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlite"
 )
 
@@ -18,4 +20,16 @@ func Open(t testing.TB) *sqlite.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// NewUser stores the one account most tests need, u1 named alice with a
+// placeholder password hash, created (and her password set) at at, and
+// returns it.
+func NewUser(t testing.TB, st store.Store, at time.Time) store.User {
+	t.Helper()
+	u := store.User{ID: "u1", Username: "alice", PasswordHash: "x", CreatedAt: at, PasswordChangedAt: at}
+	if err := st.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/tessera-auth/tessera/store"
 )
@@ -20,5 +21,16 @@ func TestOpen(t *testing.T) {
 	}
 	if u, err := a.UserByUsername(ctx, "alice"); err != nil || u.ID != "u1" {
 		t.Fatalf("UserByUsername = %+v, %v", u, err)
+	}
+}
+
+// TestNewUser: the user is stored as returned.
+func TestNewUser(t *testing.T) {
+	st := Open(t)
+	at := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	u := NewUser(t, st, at)
+	got, err := st.UserByUsername(context.Background(), "alice")
+	if err != nil || got.ID != u.ID || !got.CreatedAt.Equal(at) || !got.PasswordChangedAt.Equal(at) || got.PasswordHash != u.PasswordHash {
+		t.Fatalf("stored %+v, %v; NewUser returned %+v", got, err, u)
 	}
 }
