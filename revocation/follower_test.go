@@ -55,6 +55,15 @@ func (f *fixture) follower(st Store, n Notifier) *Follower {
 	return NewFollower(st, &evictions{}, Config{Poll: time.Second, Notifier: n, Now: f.clock.Now})
 }
 
+// start starts fl, failing the test when its first read of the feed fails.
+func start(t *testing.T, ctx context.Context, fl *Follower) *Follower {
+	t.Helper()
+	if err := fl.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return fl
+}
+
 // session stores a live session of the fixture's user.
 func (f *fixture) session(t *testing.T, id string) {
 	t.Helper()
@@ -96,10 +105,7 @@ func TestAccessTokenDenial(t *testing.T) {
 		t.Fatal("the feed did not carry the denial to another node")
 	}
 	// A node that starts later loads denials that still matter.
-	c := f.follower(nil, nil)
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c := start(t, ctx, f.follower(nil, nil))
 	if !denied(c, "jti-1") {
 		t.Fatal("a node started after the denial does not know it")
 	}
@@ -119,10 +125,7 @@ func TestAccessTokenDenial(t *testing.T) {
 	}
 	// And when it cannot catch up, it denies, and says why.
 	broken := &feedless{Store: f.st}
-	d := f.follower(broken, nil)
-	if err := d.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	d := start(t, ctx, f.follower(broken, nil))
 	d.Distrust()
 	broken.fail.Store(true)
 	if !denied(d, "jti-never-denied") {
@@ -136,10 +139,7 @@ func TestAccessTokenDenial(t *testing.T) {
 		t.Fatal("a denial ended within the verifiers' leeway past exp")
 	}
 	// Also on a node that starts now, inside that leeway.
-	late := f.follower(nil, nil)
-	if err := late.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	late := start(t, ctx, f.follower(nil, nil))
 	if !denied(late, "jti-1") {
 		t.Fatal("a node started within the leeway past exp dropped the denial")
 	}
@@ -209,10 +209,7 @@ func TestFollowEvicts(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	ev := &evictions{}
-	fl := NewFollower(f.st, ev, Config{Poll: time.Second, Now: f.clock.Now})
-	if err := fl.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	fl := start(t, ctx, NewFollower(f.st, ev, Config{Poll: time.Second, Now: f.clock.Now}))
 	if ev.all != 1 {
 		t.Fatalf("Start evicted all %d times, want 1", ev.all)
 	}
@@ -242,10 +239,7 @@ func TestFollowerWakesOnNotification(t *testing.T) {
 	bus := NewLocal() // stands in for LISTEN/NOTIFY between two nodes
 	a := f.follower(nil, bus)
 	bst := newReadSignal(f.st)
-	b := NewFollower(bst, &evictions{}, Config{Poll: time.Hour, Notifier: bus, Now: f.clock.Now})
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	b := start(t, ctx, NewFollower(bst, &evictions{}, Config{Poll: time.Hour, Notifier: bus, Now: f.clock.Now}))
 	done := make(chan error, 1)
 	runCtx, stop := context.WithCancel(ctx)
 	go func() { done <- b.Run(runCtx) }()
