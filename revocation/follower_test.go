@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tessera-auth/tessera/internal/clocktest"
 	"github.com/tessera-auth/tessera/store"
-	"github.com/tessera-auth/tessera/store/sqlite"
 	"github.com/tessera-auth/tessera/store/sqlite/sqlitetest"
 )
 
@@ -34,25 +32,15 @@ func (e *evictions) evicted() []string {
 	return append([]string(nil), e.ids...)
 }
 
-type fixture struct {
-	st    *sqlite.Store
-	clock *clocktest.Clock
-	user  store.User
-}
+type fixture struct{ *sqlitetest.Fixture }
 
-func newFixture(t *testing.T) *fixture {
-	t.Helper()
-	st := sqlitetest.Open(t)
-	c := clocktest.New(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
-	u := sqlitetest.NewUser(t, st, c.Now())
-	return &fixture{st: st, clock: c, user: u}
-}
+func newFixture(t *testing.T) *fixture { return &fixture{sqlitetest.NewFixture(t)} }
 
 func (f *fixture) follower(st Store, n Notifier) *Follower {
 	if st == nil {
-		st = f.st
+		st = f.Store
 	}
-	return NewFollower(st, &evictions{}, Config{Poll: time.Second, Notifier: n, Now: f.clock.Now})
+	return NewFollower(st, &evictions{}, Config{Poll: time.Second, Notifier: n, Now: f.Clock.Now})
 }
 
 // start starts fl, failing the test when its first read of the feed fails.
@@ -67,12 +55,12 @@ func start(t *testing.T, ctx context.Context, fl *Follower) *Follower {
 // session stores a live session of the fixture's user.
 func (f *fixture) session(t *testing.T, id string) {
 	t.Helper()
-	now := f.clock.Now()
+	now := f.Clock.Now()
 	var h [32]byte
 	copy(h[:], id)
-	s := store.Session{ID: id, TokenHash: h, UserID: f.user.ID, CreatedAt: now, AuthTime: now,
+	s := store.Session{ID: id, TokenHash: h, UserID: f.User.ID, CreatedAt: now, AuthTime: now,
 		ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}
-	if _, err := f.st.CreateSession(context.Background(), s, store.CreateOptions{}); err != nil {
+	if _, err := f.Store.CreateSession(context.Background(), s, store.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -90,8 +78,8 @@ func TestAccessTokenDenial(t *testing.T) {
 	if err := b.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	exp := f.clock.Now().Add(15 * time.Minute)
-	if err := a.Deny(ctx, "jti-1", f.user.ID, exp, "revoked"); err != nil {
+	exp := f.Clock.Now().Add(15 * time.Minute)
+	if err := a.Deny(ctx, "jti-1", f.User.ID, exp, "revoked"); err != nil {
 		t.Fatal(err)
 	}
 	if !denied(a, "jti-1") || denied(a, "jti-2") {
@@ -111,7 +99,7 @@ func TestAccessTokenDenial(t *testing.T) {
 	}
 	// A node whose feed poller has fallen behind catches up before
 	// answering, rather than accepting what another node denied.
-	if err := a.Deny(ctx, "jti-3", f.user.ID, exp, "revoked"); err != nil {
+	if err := a.Deny(ctx, "jti-3", f.User.ID, exp, "revoked"); err != nil {
 		t.Fatal(err)
 	}
 	c.Distrust()
@@ -124,7 +112,7 @@ func TestAccessTokenDenial(t *testing.T) {
 		t.Fatal("a follower that was never started accepted a denied token")
 	}
 	// And when it cannot catch up, it denies, and says why.
-	broken := &feedless{Store: f.st}
+	broken := &feedless{Store: f.Store}
 	d := start(t, ctx, f.follower(broken, nil))
 	d.Distrust()
 	broken.fail.Store(true)
@@ -134,7 +122,7 @@ func TestAccessTokenDenial(t *testing.T) {
 	if denied, err := d.Denied(ctx, "jti-never-denied"); !denied || err == nil {
 		t.Fatalf("a node that cannot read the feed: Denied = %v, %v; want true and an error", denied, err)
 	}
-	f.clock.Add(15*time.Minute + 20*time.Second)
+	f.Clock.Add(15*time.Minute + 20*time.Second)
 	if !denied(a, "jti-1") {
 		t.Fatal("a denial ended within the verifiers' leeway past exp")
 	}
@@ -143,7 +131,7 @@ func TestAccessTokenDenial(t *testing.T) {
 	if !denied(late, "jti-1") {
 		t.Fatal("a node started within the leeway past exp dropped the denial")
 	}
-	f.clock.Add(time.Minute)
+	f.Clock.Add(time.Minute)
 	if denied(a, "jti-1") {
 		t.Fatal("a denial outlived its token by more than the margin")
 	}
@@ -153,7 +141,7 @@ func TestAccessTokenDenial(t *testing.T) {
 // context, not one of its own.
 func TestDeniedUsesCallersContext(t *testing.T) {
 	f := newFixture(t)
-	st := &ctxStore{Store: f.st}
+	st := &ctxStore{Store: f.Store}
 	fl := f.follower(st, nil)
 	type key struct{}
 	ctx := context.WithValue(context.Background(), key{}, "caller")
@@ -209,14 +197,14 @@ func TestFollowEvicts(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	ev := &evictions{}
-	fl := start(t, ctx, NewFollower(f.st, ev, Config{Poll: time.Second, Now: f.clock.Now}))
+	fl := start(t, ctx, NewFollower(f.Store, ev, Config{Poll: time.Second, Now: f.Clock.Now}))
 	if ev.all != 1 {
 		t.Fatalf("Start evicted all %d times, want 1", ev.all)
 	}
 	f.session(t, "s1")
 	f.session(t, "s2")
 	for _, id := range []string{"s1", "s2"} {
-		if _, err := f.st.RevokeSession(ctx, id, f.clock.Now(), "logout"); err != nil {
+		if _, err := f.Store.RevokeSession(ctx, id, f.Clock.Now(), "logout"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -238,8 +226,8 @@ func TestFollowerWakesOnNotification(t *testing.T) {
 	defer cancel()
 	bus := NewLocal() // stands in for LISTEN/NOTIFY between two nodes
 	a := f.follower(nil, bus)
-	bst := newReadSignal(f.st)
-	b := start(t, ctx, NewFollower(bst, &evictions{}, Config{Poll: time.Hour, Notifier: bus, Now: f.clock.Now}))
+	bst := newReadSignal(f.Store)
+	b := start(t, ctx, NewFollower(bst, &evictions{}, Config{Poll: time.Hour, Notifier: bus, Now: f.Clock.Now}))
 	done := make(chan error, 1)
 	runCtx, stop := context.WithCancel(ctx)
 	go func() { done <- b.Run(runCtx) }()
@@ -249,7 +237,7 @@ func TestFollowerWakesOnNotification(t *testing.T) {
 	bst.wait(t, ctx)
 
 	woken := b.Changed()
-	if err := a.Deny(ctx, "jti-1", f.user.ID, f.clock.Now().Add(time.Hour), "revoked"); err != nil {
+	if err := a.Deny(ctx, "jti-1", f.User.ID, f.Clock.Now().Add(time.Hour), "revoked"); err != nil {
 		t.Fatal(err)
 	}
 	select {

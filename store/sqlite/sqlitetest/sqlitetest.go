@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tessera-auth/tessera/internal/clocktest"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlite"
 )
@@ -32,4 +33,22 @@ func NewUser(t testing.TB, st store.Store, at time.Time) store.User {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// Fixture is where most store-backed tests start: a fresh store, a clock
+// that moves only when the test moves it, and one user created at its
+// start.
+type Fixture struct {
+	Store *sqlite.Store
+	Clock *clocktest.Clock
+	User  store.User
+}
+
+// NewFixture opens a store (see Open), starts the clock at 2026-05-01
+// 09:00 UTC and stores the user (see NewUser) at that time.
+func NewFixture(t testing.TB) *Fixture {
+	t.Helper()
+	st := Open(t)
+	c := clocktest.New(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
+	return &Fixture{Store: st, Clock: c, User: NewUser(t, st, c.Now())}
 }

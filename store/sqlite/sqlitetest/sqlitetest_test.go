@@ -34,3 +34,18 @@ func TestNewUser(t *testing.T) {
 		t.Fatalf("stored %+v, %v; NewUser returned %+v", got, err, u)
 	}
 }
+
+// TestNewFixture: the user is in the fixture's store, created at the
+// clock's start, and the clock moves only when told.
+func TestNewFixture(t *testing.T) {
+	f := NewFixture(t)
+	start := f.Clock.Now()
+	got, err := f.Store.UserByUsername(context.Background(), f.User.Username)
+	if err != nil || got.ID != f.User.ID || !got.CreatedAt.Equal(start) {
+		t.Fatalf("stored %+v, %v; want %+v created at %v", got, err, f.User, start)
+	}
+	f.Clock.Add(time.Minute)
+	if got := f.Clock.Now(); !got.Equal(start.Add(time.Minute)) {
+		t.Fatalf("clock at %v after a minute from %v", got, start)
+	}
+}
