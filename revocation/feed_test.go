@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tessera-auth/tessera/revocation/revocationtest"
 	"github.com/tessera-auth/tessera/store"
 )
 
@@ -107,7 +108,7 @@ func TestLongPollWakesOnNotify(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), watchdog)
 	defer cancel()
 	fl := f.follower(nil, nil)
-	st := newReadSignal(f.Store)
+	st := revocationtest.NewReadSignal(f.Store)
 	feed := NewFeed(st, fl, FeedConfig{AccessTTL: 15 * time.Minute, Poll: time.Hour, Now: f.Clock.Now})
 	type result struct {
 		p   Page
@@ -118,7 +119,7 @@ func TestLongPollWakesOnNotify(t *testing.T) {
 		p, err := feed.Read(ctx, 0, time.Hour)
 		done <- result{p, err}
 	}()
-	st.wait(t, ctx) // the poll found nothing and waits
+	st.Wait(t, ctx) // the poll found nothing and waits
 	if err := fl.Deny(ctx, "jti-1", f.User.ID, f.Clock.Now().Add(time.Minute), "token_revoked"); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tessera-auth/tessera/revocation/revocationtest"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlite/sqlitetest"
 )
@@ -226,7 +227,7 @@ func TestFollowerWakesOnNotification(t *testing.T) {
 	defer cancel()
 	bus := NewLocal() // stands in for LISTEN/NOTIFY between two nodes
 	a := f.follower(nil, bus)
-	bst := newReadSignal(f.Store)
+	bst := revocationtest.NewReadSignal(f.Store)
 	b := start(t, ctx, NewFollower(bst, &evictions{}, Config{Poll: time.Hour, Notifier: bus, Now: f.Clock.Now}))
 	done := make(chan error, 1)
 	runCtx, stop := context.WithCancel(ctx)
@@ -234,7 +235,7 @@ func TestFollowerWakesOnNotification(t *testing.T) {
 	defer func() { stop(); <-done }()
 	// Run has read the feed once and waits; with an hour's poll, only
 	// the notification can wake it.
-	bst.wait(t, ctx)
+	bst.Wait(t, ctx)
 
 	woken := b.Changed()
 	if err := a.Deny(ctx, "jti-1", f.User.ID, f.Clock.Now().Add(time.Hour), "revoked"); err != nil {
@@ -247,34 +248,5 @@ func TestFollowerWakesOnNotification(t *testing.T) {
 	}
 	if d, err := b.Denied(ctx, "jti-1"); !d || err != nil {
 		t.Fatalf("the woken follower did not read the denial: %v, %v", d, err)
-	}
-}
-
-// readSignal tells when a feed read has returned.
-type readSignal struct {
-	Store
-	reads chan struct{}
-}
-
-func newReadSignal(st Store) *readSignal {
-	return &readSignal{Store: st, reads: make(chan struct{}, 1)}
-}
-
-func (s *readSignal) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
-	revs, err := s.Store.Revocations(ctx, after, limit)
-	select {
-	case s.reads <- struct{}{}:
-	default:
-	}
-	return revs, err
-}
-
-// wait returns once a feed read has returned since the last wait.
-func (s *readSignal) wait(t *testing.T, ctx context.Context) {
-	t.Helper()
-	select {
-	case <-s.reads:
-	case <-ctx.Done():
-		t.Fatal("the feed was never read")
 	}
 }

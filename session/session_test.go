@@ -10,6 +10,7 @@ import (
 
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/revocation"
+	"github.com/tessera-auth/tessera/revocation/revocationtest"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlite/sqlitetest"
 	"github.com/tessera-auth/tessera/token"
@@ -478,21 +479,6 @@ func TestRevokeErrorStillEvicts(t *testing.T) {
 	}
 }
 
-// feedReads tells when a feed read has returned.
-type feedReads struct {
-	Store
-	reads chan struct{}
-}
-
-func (s *feedReads) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
-	revs, err := s.Store.Revocations(ctx, after, limit)
-	select {
-	case s.reads <- struct{}{}:
-	default:
-	}
-	return revs, err
-}
-
 // TestLongPollWakesOnLocalRevocation: a revocation this node commits wakes
 // a feed long poll at once. The poll bound is an hour, so nothing else can
 // end the wait; the watchdog only turns a missing wake-up into a failure.
@@ -502,7 +488,7 @@ func TestLongPollWakesOnLocalRevocation(t *testing.T) {
 	defer cancel()
 	m := f.manager(nil)
 	_, s := f.login(t, m)
-	st := &feedReads{Store: f.Store, reads: make(chan struct{}, 1)}
+	st := revocationtest.NewReadSignal(f.Store)
 	feed := revocation.NewFeed(st, m.Follower(), revocation.FeedConfig{AccessTTL: 15 * time.Minute, Poll: time.Hour, Now: f.Clock.Now})
 	type result struct {
 		p   revocation.Page
@@ -513,11 +499,7 @@ func TestLongPollWakesOnLocalRevocation(t *testing.T) {
 		p, err := feed.Read(ctx, 0, time.Hour)
 		done <- result{p, err}
 	}()
-	select {
-	case <-st.reads: // the poll found nothing and waits
-	case <-ctx.Done():
-		t.Fatal("the long poll never read the feed")
-	}
+	st.Wait(t, ctx) // the poll found nothing and waits
 	if _, err := m.Revoke(ctx, s.ID, ReasonLogout); err != nil {
 		t.Fatal(err)
 	}
