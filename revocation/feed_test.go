@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tessera-auth/tessera/revocation/revocationtest"
 	"github.com/tessera-auth/tessera/store"
 )
 
@@ -98,36 +97,5 @@ func TestFeed(t *testing.T) {
 	}
 	if _, err := feed.Read(ctx, -1, 0); !errors.Is(err, ErrBadCursor) {
 		t.Fatalf("Read(-1): %v, want ErrBadCursor", err)
-	}
-}
-
-// TestLongPollWakesOnNotify: with a poll bound no test outlives, only the
-// notification of a committed revocation can end a long poll.
-func TestLongPollWakesOnNotify(t *testing.T) {
-	f := newFixture(t)
-	ctx, cancel := context.WithTimeout(context.Background(), watchdog)
-	defer cancel()
-	fl := f.follower(nil, nil)
-	st := revocationtest.NewReadSignal(f.Store)
-	feed := NewFeed(st, fl, FeedConfig{AccessTTL: 15 * time.Minute, Poll: time.Hour, Now: f.Clock.Now})
-	type result struct {
-		p   Page
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		p, err := feed.Read(ctx, 0, time.Hour)
-		done <- result{p, err}
-	}()
-	st.Wait(t, ctx) // the poll found nothing and waits
-	if err := fl.Deny(ctx, "jti-1", f.User.ID, f.Clock.Now().Add(time.Minute), "token_revoked"); err != nil {
-		t.Fatal(err)
-	}
-	r := <-done
-	if r.err != nil {
-		t.Fatalf("long poll not woken by the revocation: %v", r.err)
-	}
-	if len(r.p.Entries) != 1 || r.p.Entries[0].JTI != "jti-1" {
-		t.Fatalf("long poll = %+v", r.p)
 	}
 }

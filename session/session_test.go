@@ -490,24 +490,16 @@ func TestLongPollWakesOnLocalRevocation(t *testing.T) {
 	_, s := f.login(t, m)
 	st := revocationtest.NewReadSignal(f.Store)
 	feed := revocation.NewFeed(st, m.Follower(), revocation.FeedConfig{AccessTTL: 15 * time.Minute, Poll: time.Hour, Now: f.Clock.Now})
-	type result struct {
-		p   revocation.Page
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		p, err := feed.Read(ctx, 0, time.Hour)
-		done <- result{p, err}
-	}()
+	done := revocationtest.LongPoll(ctx, feed, 0, time.Hour)
 	st.Wait(t, ctx) // the poll found nothing and waits
 	if _, err := m.Revoke(ctx, s.ID, ReasonLogout); err != nil {
 		t.Fatal(err)
 	}
 	r := <-done
-	if r.err != nil {
-		t.Fatalf("the long poll was not woken by a local revocation: %v", r.err)
+	if r.Err != nil {
+		t.Fatalf("the long poll was not woken by a local revocation: %v", r.Err)
 	}
-	if len(r.p.Entries) != 1 || r.p.Entries[0].SessionID != s.ID {
-		t.Fatalf("long poll = %+v", r.p)
+	if len(r.Page.Entries) != 1 || r.Page.Entries[0].SessionID != s.ID {
+		t.Fatalf("long poll = %+v", r.Page)
 	}
 }

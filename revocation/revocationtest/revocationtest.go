@@ -5,28 +5,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/store"
 )
 
-// Store is the revocation feed as revocation.Follower and revocation.Feed
-// read it: the method set of revocation.Store, repeated here because the
-// revocation package's own tests import this one.
-type Store interface {
-	Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error)
-	LastRevocationSeq(ctx context.Context) (int64, error)
-	ActiveRevocations(ctx context.Context, sessionsSince, now time.Time) ([]store.Revocation, error)
-	DenyAccessToken(ctx context.Context, jti, userID string, expires, at time.Time, reason string) error
-}
-
-// ReadSignal is a Store that signals each read of the feed (Revocations)
-// once it has returned. It is safe for concurrent use.
+// ReadSignal is a revocation.Store that signals each read of the feed
+// (Revocations) once it has returned. It is safe for concurrent use.
 type ReadSignal struct {
-	Store
+	revocation.Store
 	reads chan struct{}
 }
 
 // NewReadSignal wraps st.
-func NewReadSignal(st Store) *ReadSignal {
+func NewReadSignal(st revocation.Store) *ReadSignal {
 	return &ReadSignal{Store: st, reads: make(chan struct{}, 1)}
 }
 
@@ -49,4 +40,21 @@ func (s *ReadSignal) Wait(t testing.TB, ctx context.Context) {
 	case <-ctx.Done():
 		t.Fatal("the feed was never read")
 	}
+}
+
+// Poll is what a long poll of the feed answered.
+type Poll struct {
+	Page revocation.Page
+	Err  error
+}
+
+// LongPoll starts feed.Read(ctx, after, wait) in its own goroutine and
+// returns the channel its answer arrives on.
+func LongPoll(ctx context.Context, feed *revocation.Feed, after int64, wait time.Duration) <-chan Poll {
+	done := make(chan Poll, 1)
+	go func() {
+		p, err := feed.Read(ctx, after, wait)
+		done <- Poll{p, err}
+	}()
+	return done
 }

@@ -6,11 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/store"
 )
 
 // feed is a Store whose feed is empty.
-type feed struct{ Store }
+type feed struct{ revocation.Store }
 
 func (feed) Revocations(context.Context, int64, int) ([]store.Revocation, error) { return nil, nil }
 
