@@ -113,23 +113,35 @@ type login struct {
 	Cookie, CSRF               string
 }
 
-// loginTokens logs user i in with token delivery: a JWT access token.
-func (e *env) loginTokens(i int) login {
+// postLogin logs user i in, with extra appended to the request's JSON
+// fields, and decodes the answer.
+func (e *env) postLogin(i int, extra string) (*http.Response, loginAnswer) {
 	e.t.Helper()
-	res, body := e.post("/v1/login", "application/json", `{"username":"`+e.f.Users[i]+`","password":"`+bench.Password+`","delivery":"token"}`, nil)
+	res, body := e.post("/v1/login", "application/json", `{"username":"`+e.f.Users[i]+`","password":"`+bench.Password+`"`+extra+`}`, nil)
 	if res.StatusCode != 200 {
 		e.t.Fatalf("login: %d %s", res.StatusCode, body)
 	}
-	var m struct {
-		Session struct {
-			ID string `json:"id"`
-		} `json:"session"`
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
-	}
+	var m loginAnswer
 	if err := json.Unmarshal(body, &m); err != nil {
 		e.t.Fatal(err)
 	}
+	return res, m
+}
+
+// loginAnswer is what the SDK tests read of a login's answer.
+type loginAnswer struct {
+	Session struct {
+		ID string `json:"id"`
+	} `json:"session"`
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	CSRF         string `json:"csrf_token"`
+}
+
+// loginTokens logs user i in with token delivery: a JWT access token.
+func (e *env) loginTokens(i int) login {
+	e.t.Helper()
+	_, m := e.postLogin(i, `,"delivery":"token"`)
 	return login{Access: m.AccessToken, Refresh: m.RefreshToken, SessionID: m.Session.ID}
 }
 
@@ -137,19 +149,7 @@ func (e *env) loginTokens(i int) login {
 // in the cookie, and the CSRF token in the body.
 func (e *env) loginCookie(i int) login {
 	e.t.Helper()
-	res, body := e.post("/v1/login", "application/json", `{"username":"`+e.f.Users[i]+`","password":"`+bench.Password+`"}`, nil)
-	if res.StatusCode != 200 {
-		e.t.Fatalf("login: %d %s", res.StatusCode, body)
-	}
-	var m struct {
-		Session struct {
-			ID string `json:"id"`
-		} `json:"session"`
-		CSRF string `json:"csrf_token"`
-	}
-	if err := json.Unmarshal(body, &m); err != nil {
-		e.t.Fatal(err)
-	}
+	res, m := e.postLogin(i, "")
 	l := login{SessionID: m.Session.ID, CSRF: m.CSRF}
 	for _, c := range res.Cookies() {
 		if c.Name == CookieName {
