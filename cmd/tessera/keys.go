@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +11,7 @@ import (
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/internal/app"
 	"github.com/tessera-auth/tessera/keys"
+	"github.com/tessera-auth/tessera/store"
 )
 
 // keyring is the signing keyset and the master key it was opened with.
@@ -30,24 +30,18 @@ func openKeyset(ctx context.Context, c config.Config, st keys.Store, log *slog.L
 
 func (c *cli) newKeysCmd() *cobra.Command {
 	cmd := c.group(&cobra.Command{Use: "keys", Short: "List and rotate the signing keys (JWKS)"})
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the signing keys",
-		Args:  noArgs,
-	}
-	out := addOutputFlag(list)
-	list.RunE = func(cmd *cobra.Command, _ []string) error {
-		return c.keys(cmd.Context(), false, *out)
-	}
+	list := c.newListCmd("list", "List the signing keys", func(ctx context.Context, cfg config.Config, st store.Store, out outputFlag) error {
+		return c.keys(ctx, cfg, st, false, out)
+	})
 	rotate := &cobra.Command{
 		Use:   "rotate",
 		Short: "Retire the active key and activate the next one",
 		Long: `Retire the active key, activate the next one (already published, so
 verifiers have it) and create a new next key. Running servers follow within 30s.`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.keys(cmd.Context(), true, "text")
-		},
+		RunE: c.onStore(openForCommand, func(ctx context.Context, cfg config.Config, st store.Store, _ []string) error {
+			return c.keys(ctx, cfg, st, true, "text")
+		}),
 	}
 	cmd.AddCommand(list, rotate)
 	return cmd
@@ -55,13 +49,8 @@ verifiers have it) and create a new next key. Running servers follow within 30s.
 
 // keys rotates the keyset if asked, through the keys package as the admin
 // API does, then lists it.
-func (c *cli) keys(ctx context.Context, rotate bool, out outputFlag) error {
-	cfg, st, err := openForCommand(ctx, c.flags)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	ev := newEvents(newLogger(cfg, c.stderr), nil)
+func (c *cli) keys(ctx context.Context, cfg config.Config, st store.Store, rotate bool, out outputFlag) error {
+	ev := c.events(cfg)
 	kr, err := openKeyset(ctx, cfg, st, nil, ev)
 	if err != nil {
 		return err
@@ -72,7 +61,7 @@ func (c *cli) keys(ctx context.Context, rotate bool, out outputFlag) error {
 		if err != nil {
 			return err
 		}
-		ev.Publish(ctx, event.Event{Kind: event.AdminAction, At: time.Now().UTC(), Actor: event.ActorCLI, Action: event.ActionKeyRotate, KID: kid})
+		adminAction(ctx, ev, event.Event{Action: event.ActionKeyRotate, KID: kid})
 		fmt.Fprintf(c.stdout, "active key is now %s (running servers follow within 30s)\n", kid)
 	}
 	if out == "json" {
@@ -91,8 +80,7 @@ func (c *cli) keys(ctx context.Context, rotate bool, out outputFlag) error {
 		}
 		return writeJSON(c.stdout, js)
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tPUBLISHED")
+	tw := newTable(c.stdout, "KID\tALG\tSTATE\tCREATED\tPUBLISHED")
 	for _, k := range ks.List() {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", k.KID, k.Alg, k.State, k.CreatedAt.Format(time.RFC3339), k.Published)
 	}

@@ -55,11 +55,7 @@ func TestExistingCreatesNothing(t *testing.T) {
 func TestCreate(t *testing.T) {
 	ctx := context.Background()
 	c := testConfig(t)
-	st, info, err := app.OpenStore(ctx, c, app.Create)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	info := create(t, c)
 	if info.Schema.Current != info.Schema.Latest || len(info.Applied) != info.Schema.Latest || info.Location != filepath.Join(c.Data, "tessera.db") {
 		t.Fatalf("info %+v", info)
 	}
@@ -67,12 +63,23 @@ func TestCreate(t *testing.T) {
 		t.Fatalf("data folder: %v %v", fi, err)
 	}
 	for _, access := range []app.Access{app.Existing, app.Create, app.Migrate} {
-		st, info, err = app.OpenStore(ctx, c, access)
+		st, info, err := app.OpenStore(ctx, c, access)
 		if err != nil || len(info.Applied) != 0 {
 			t.Fatalf("reopen (access %d): applied %v, %v", access, info.Applied, err)
 		}
 		st.Close()
 	}
+}
+
+// create creates the store c names, closes it and says what it found.
+func create(t *testing.T, c config.Config) app.StoreInfo {
+	t.Helper()
+	st, info, err := app.OpenStore(context.Background(), c, app.Create)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	return info
 }
 
 // execSQL changes the database file behind the store's back.
@@ -93,11 +100,7 @@ func execSQL(t *testing.T, c config.Config, query string, args ...any) {
 func TestOutdatedSchema(t *testing.T) {
 	ctx := context.Background()
 	c := testConfig(t)
-	st, info, err := app.OpenStore(ctx, c, app.Create)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	info := create(t, c)
 	latest := info.Schema.Latest
 	// Pretend the last migration has not run: only its record goes, so
 	// nothing could apply it again without failing, and none must try.
@@ -115,11 +118,7 @@ func TestOutdatedSchema(t *testing.T) {
 func TestNewerSchemaRefused(t *testing.T) {
 	ctx := context.Background()
 	c := testConfig(t)
-	st, info, err := app.OpenStore(ctx, c, app.Create)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	info := create(t, c)
 	execSQL(t, c, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)", info.Schema.Latest+1)
 	for _, access := range []app.Access{app.Existing, app.Create, app.Migrate} {
 		if _, err := app.New(ctx, c, app.Options{Access: access, AdminToken: adminToken}); !errors.Is(err, store.ErrSchemaNewer) {
