@@ -48,22 +48,27 @@ verifiers have it) and create a new next key. Running servers follow within 30s.
 }
 
 // keys rotates the keyset if asked, through the keys package as the admin
-// API does, then lists it.
+// API does, then lists it. Listing alone reads the store and nothing else:
+// it needs no master key, and creates neither one nor the first keys.
 func (c *cli) keys(ctx context.Context, cfg config.Config, st store.Store, rotate bool, out outputFlag) error {
-	ev := c.events(cfg)
-	kr, err := openKeyset(ctx, cfg, st, nil, ev)
-	if err != nil {
-		return err
-	}
-	ks := kr.keys
 	if rotate {
-		kid, err := ks.Rotate(ctx)
+		ev := c.events(cfg)
+		kr, err := openKeyset(ctx, cfg, st, nil, ev)
+		if err != nil {
+			return err
+		}
+		kid, err := kr.keys.Rotate(ctx)
 		if err != nil {
 			return err
 		}
 		adminAction(ctx, ev, event.Event{Action: event.ActionKeyRotate, KID: kid})
 		fmt.Fprintf(c.stdout, "active key is now %s (running servers follow within 30s)\n", kid)
 	}
+	stored, err := st.ListSigningKeys(ctx)
+	if err != nil {
+		return err
+	}
+	infos := keys.Describe(stored, cfg.Policy.Keys.RetiredTTL.D(), time.Now())
 	if out == "json" {
 		type keyJSON struct {
 			KID         string     `json:"kid"`
@@ -75,14 +80,17 @@ func (c *cli) keys(ctx context.Context, cfg config.Config, st store.Store, rotat
 			Published   bool       `json:"published"`
 		}
 		js := []keyJSON{}
-		for _, k := range ks.List() {
+		for _, k := range infos {
 			js = append(js, keyJSON{k.KID, k.Alg, k.State, jsonTime(k.CreatedAt), jsonTime(k.ActivatedAt), jsonTime(k.RetiredAt), k.Published})
 		}
 		return writeJSON(c.stdout, js)
 	}
 	tw := newTable(c.stdout, "KID\tALG\tSTATE\tCREATED\tPUBLISHED")
-	for _, k := range ks.List() {
+	for _, k := range infos {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", k.KID, k.Alg, k.State, k.CreatedAt.Format(time.RFC3339), k.Published)
+	}
+	if len(infos) == 0 {
+		fmt.Fprintln(c.stderr, "no signing keys yet: tessera serve creates them on first start")
 	}
 	return tw.Flush()
 }

@@ -37,3 +37,23 @@ func TestReadOnlyCommandsCreateNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestKeysListCreatesNoKey: listing signing keys reads the store only; it
+// neither generates a master key (which a later serve would then use in
+// place of the operator's TESSERA_MASTER_KEY) nor creates the first keys.
+func TestKeysListCreatesNoKey(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "tessera-data")
+	if out, err := exec.Command(binary, "migrate", "--data", data).CombinedOutput(); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	out, err := exec.Command(binary, "keys", "list", "--data", data).CombinedOutput()
+	if err != nil {
+		t.Fatalf("keys list: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "active") {
+		t.Fatalf("keys list created keys:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(data, "master-key")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("keys list created a master key (stat: %v)", err)
+	}
+}
