@@ -59,11 +59,10 @@ The password is read from standard input (its first line) with
 		Args:    exactArgs("NAME"),
 	}
 	pwStdin := add.Flags().Bool("password-stdin", false, "read the password from standard input (first line)")
-	add.RunE = c.onStore(openCreating, func(ctx context.Context, cfg config.Config, st store.Store, args []string) error {
-		pw, err := readPassword(c.stdin, c.stderr, *pwStdin)
-		if err != nil {
-			return err
-		}
+	// The password is read before the store is opened: a command that
+	// fails for want of one leaves no fresh data folder behind.
+	var pw string
+	create := c.onStore(openCreating, func(ctx context.Context, cfg config.Config, st store.Store, args []string) error {
 		ev := c.events(cfg)
 		an, err := newAuthenticator(cfg, st, nil, ev)
 		if err != nil {
@@ -85,6 +84,14 @@ The password is read from standard input (its first line) with
 		fmt.Fprintln(c.stdout, u.ID)
 		return nil
 	})
+	add.RunE = func(cmd *cobra.Command, args []string) error {
+		var err error
+		pw, err = readPassword(c.stdin, c.stderr, *pwStdin)
+		if err != nil {
+			return err
+		}
+		return create(cmd, args)
+	}
 
 	list := c.newListCmd("list", "List users", func(ctx context.Context, _ config.Config, st store.Store, out outputFlag) error {
 		us, err := st.ListUsers(ctx)

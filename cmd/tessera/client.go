@@ -34,16 +34,10 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 	format := f.String("token-format", "jwt", "access tokens: jwt (verified locally) or opaque (validated by introspection)")
 	add.RegisterFlagCompletionFunc("grant", cobra.FixedCompletions([]string{"client_credentials", "refresh_token"}, cobra.ShellCompDirectiveNoFileComp))
 	add.RegisterFlagCompletionFunc("token-format", cobra.FixedCompletions([]string{"jwt", "opaque"}, cobra.ShellCompDirectiveNoFileComp))
-	add.RunE = c.onStore(openCreating, func(ctx context.Context, cfg config.Config, st store.Store, args []string) error {
-		var (
-			secret string
-			err    error
-		)
-		if *secretStdin {
-			if secret, err = readPassword(c.stdin, c.stderr, true); err != nil {
-				return err
-			}
-		}
+	// The secret is read before the store is opened: a command that fails
+	// for want of one leaves no fresh data folder behind.
+	var secret string
+	create := c.onStore(openCreating, func(ctx context.Context, cfg config.Config, st store.Store, args []string) error {
 		ev := c.events(cfg)
 		kr, err := openKeyset(ctx, cfg, st, nil, ev)
 		if err != nil {
@@ -70,6 +64,15 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 		}
 		return nil
 	})
+	add.RunE = func(cmd *cobra.Command, args []string) error {
+		if *secretStdin {
+			var err error
+			if secret, err = readPassword(c.stdin, c.stderr, true); err != nil {
+				return err
+			}
+		}
+		return create(cmd, args)
+	}
 
 	list := c.newListCmd("list", "List OAuth clients", func(ctx context.Context, _ config.Config, st store.Store, out outputFlag) error {
 		cs, err := st.ListClients(ctx)

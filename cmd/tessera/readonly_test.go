@@ -57,3 +57,27 @@ func TestKeysListCreatesNoKey(t *testing.T) {
 		t.Fatalf("keys list created a master key (stat: %v)", err)
 	}
 }
+
+// TestAddWithoutInputCreatesNothing: a user or client that cannot be added
+// for want of its password or secret on standard input leaves no data
+// folder behind: the input is read before the store is opened.
+func TestAddWithoutInputCreatesNothing(t *testing.T) {
+	for _, args := range [][]string{
+		{"user", "add", "dan", "--password-stdin"},
+		{"client", "add", "billing", "--secret-stdin"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "tessera-data")
+			cmd := exec.Command(binary, append(args, "--data", data)...)
+			cmd.Stdin = strings.NewReader("")
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Fatalf("exit %v, want 1\n%s", err, out)
+			}
+			if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("%s created the data folder %s", args, data)
+			}
+		})
+	}
+}
