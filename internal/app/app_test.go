@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tessera-auth/tessera/config"
 	"github.com/tessera-auth/tessera/internal/app"
@@ -234,4 +235,37 @@ func grep(s, word string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestDenylistLoadedBeforeServing: New loads the revocation feed's live
+// denials before it returns, so a server never answers before it knows what
+// was revoked before it started. After New, the follower judges a denied and
+// a clean token from memory even when the store has gone away; had the load
+// been left to the first request, both answers would be errors.
+func TestDenylistLoadedBeforeServing(t *testing.T) {
+	ctx := context.Background()
+	c := testConfig(t)
+	create(t, c)
+	st, err := store.Open(ctx, app.StoreURL(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := st.DenyAccessToken(ctx, "jti-revoked", "u1", now.Add(time.Hour), now, "token_revoked"); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	a, err := app.New(ctx, c, app.Options{AdminToken: adminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Store.Close() // the store goes away once the server has started
+	fol := a.Sessions.Follower()
+	if denied, err := fol.Denied(ctx, "jti-revoked"); !denied || err != nil {
+		t.Fatalf("Denied(revoked) = %v, %v; want true, nil from the denylist loaded by New", denied, err)
+	}
+	if denied, err := fol.Denied(ctx, "jti-clean"); denied || err != nil {
+		t.Fatalf("Denied(clean) = %v, %v; want false, nil", denied, err)
+	}
 }
