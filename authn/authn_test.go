@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/store/sqlite"
+	"github.com/tessera-auth/tessera/store/sqlite/sqlitetest"
 )
 
 // countingHasher counts the argon2 work each path does.
@@ -33,11 +33,7 @@ var cheap = password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLengt
 
 func newAuth(t *testing.T, p password.Params) (*Authenticator, *countingHasher, *sqlite.Store, *time.Time) {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "a.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	h, err := password.NewHasher(p, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -193,11 +189,7 @@ func TestCreateAndChangePassword(t *testing.T) {
 // from an address they logged in from before, still gets in; a new address
 // is throttled until the bucket refills.
 func TestDistributedAttackCannotLockOutKnownClient(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "a.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqlitetest.Open(t)
 	h, _ := password.NewHasher(cheap, 2)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	a := New(st, h, password.DefaultPolicy(), Limits{

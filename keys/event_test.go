@@ -7,13 +7,15 @@ import (
 
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/event/eventtest"
+	"github.com/tessera-auth/tessera/internal/clocktest"
+	"github.com/tessera-auth/tessera/store/sqlite/sqlitetest"
 )
 
 // A rotation this node commits is published with the new active key; a
 // rotation another node won is not (that node published it).
 func TestKeyRotatedEvent(t *testing.T) {
-	st := newStore(t)
-	c := &clock{t: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)}
+	st := sqlitetest.Open(t)
+	c := clocktest.New(time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC))
 	m := master(t)
 	a, b := newKeyset(t, st, m, c, "ES256"), newKeyset(t, st, m, c, "ES256")
 	rec := &eventtest.Recorder{}

@@ -217,15 +217,24 @@ func (ks *Keyset) Load(ctx context.Context) error {
 	return ks.use(stored)
 }
 
+// Describe lists stored keys as of now, with whether each is still
+// published (a retired key stays in the JWKS for retiredTTL). It needs no
+// master key: listing keys must not require, or create, one.
+func Describe(stored []store.SigningKey, retiredTTL time.Duration, now time.Time) []Info {
+	infos := make([]Info, 0, len(stored))
+	for _, k := range stored {
+		published := k.State != store.KeyRetired || now.Before(k.RetiredAt.Add(retiredTTL))
+		infos = append(infos, Info{KID: k.ID, Alg: k.Alg, State: k.State, CreatedAt: k.CreatedAt, ActivatedAt: k.ActivatedAt, RetiredAt: k.RetiredAt, Published: published})
+	}
+	return infos
+}
+
 func (ks *Keyset) use(stored []store.SigningKey) error {
-	now := ks.now()
 	var active *Signer
 	var set jose.JSONWebKeySet
-	var infos []Info
-	for _, k := range stored {
-		published := k.State != store.KeyRetired || now.Before(k.RetiredAt.Add(ks.cfg.RetiredTTL))
-		infos = append(infos, Info{KID: k.ID, Alg: k.Alg, State: k.State, CreatedAt: k.CreatedAt, ActivatedAt: k.ActivatedAt, RetiredAt: k.RetiredAt, Published: published})
-		if published {
+	infos := Describe(stored, ks.cfg.RetiredTTL, ks.now())
+	for i, k := range stored {
+		if infos[i].Published {
 			var pub jose.JSONWebKey
 			if err := pub.UnmarshalJSON(k.PublicJWK); err != nil {
 				return fmt.Errorf("keys: key %s: public JWK: %w", k.ID, err)

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,33 +12,12 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/internal/clocktest"
 	"github.com/tessera-auth/tessera/store"
-	"github.com/tessera-auth/tessera/store/sqlite"
+	"github.com/tessera-auth/tessera/store/sqlite/sqlitetest"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newStore(t *testing.T) *sqlite.Store {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "k.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
-func newKeyset(t *testing.T, st Store, m MasterKey, c *clock, alg string) *Keyset {
+func newKeyset(t *testing.T, st Store, m MasterKey, c *clocktest.Clock, alg string) *Keyset {
 	t.Helper()
 	ks, err := New(st, m, Config{Alg: alg, RotationInterval: 24 * time.Hour, RetiredTTL: time.Hour, Now: c.Now})
 	if err != nil {
@@ -95,8 +73,8 @@ func signVerify(t *testing.T, ks *Keyset) string {
 func TestAlgorithms(t *testing.T) {
 	for _, alg := range Algorithms {
 		t.Run(alg, func(t *testing.T) {
-			c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-			ks := newKeyset(t, newStore(t), master(t), c, alg)
+			c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+			ks := newKeyset(t, sqlitetest.Open(t), master(t), c, alg)
 			signVerify(t, ks)
 			set := ks.JWKS()
 			if len(set.Keys) != 2 {
@@ -113,14 +91,14 @@ func TestAlgorithms(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New(newStore(t), master(t), Config{Alg: "HS256"}); err == nil {
+	if _, err := New(sqlitetest.Open(t), master(t), Config{Alg: "HS256"}); err == nil {
 		t.Fatal("HS256 accepted")
 	}
 }
 
 func TestRotation(t *testing.T) {
-	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	st := newStore(t)
+	c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	st := sqlitetest.Open(t)
 	ks := newKeyset(t, st, master(t), c, "ES256")
 	ctx := context.Background()
 	first := signVerify(t, ks)
@@ -161,8 +139,8 @@ func TestRotation(t *testing.T) {
 }
 
 func TestScheduledRotationAndOtherNodes(t *testing.T) {
-	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	st := newStore(t)
+	c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	st := sqlitetest.Open(t)
 	m := master(t)
 	a := newKeyset(t, st, m, c, "ES256")
 	b := newKeyset(t, st, m, c, "ES256")
@@ -204,8 +182,8 @@ func TestScheduledRotationAndOtherNodes(t *testing.T) {
 }
 
 func TestSealedAtRest(t *testing.T) {
-	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	st := newStore(t)
+	c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	st := sqlitetest.Open(t)
 	m := master(t)
 	newKeyset(t, st, m, c, "EdDSA")
 	ctx := context.Background()
@@ -260,8 +238,8 @@ func TestMasterKey(t *testing.T) {
 // TestAccessTokensVerifyAcrossRotation: a token signed before a rotation
 // still verifies against the JWKS after it, and new tokens use the new kid.
 func TestAccessTokensVerifyAcrossRotation(t *testing.T) {
-	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	ks := newKeyset(t, newStore(t), master(t), c, "ES256")
+	c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	ks := newKeyset(t, sqlitetest.Open(t), master(t), c, "ES256")
 	v := &accesstoken.Verifier{
 		Issuer: "https://tessera.test", Algorithms: []jose.SignatureAlgorithm{jose.ES256},
 		Keys: func(kid string) (*jose.JSONWebKey, error) {

@@ -3,7 +3,6 @@ package oauth
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,22 +10,35 @@ import (
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlite"
+	"github.com/tessera-auth/tessera/store/sqlite/sqlitetest"
 	"github.com/tessera-auth/tessera/token"
 )
 
 func newService(t *testing.T, pepper string) (*Service, *sqlite.Store) {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "o.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	mk, _, _ := keys.NewMasterKey()
 	ks, _ := keys.New(st, mk, keys.Config{RetiredTTL: time.Hour})
 	if err := ks.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return New(st, ks, Config{Issuer: "https://i", Audience: "https://i", Access: time.Minute, Refresh: time.Hour, Pepper: []byte(pepper)}), st
+}
+
+// newSession stores the user u1 (alice) and her one-hour session s1, both
+// created at at.
+func newSession(t *testing.T, st *sqlite.Store, at time.Time) store.Session {
+	t.Helper()
+	ctx := context.Background()
+	if err := st.CreateUser(ctx, store.User{ID: "u1", Username: "alice", CreatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	sid, _ := token.New(token.Session)
+	sess := store.Session{ID: "s1", TokenHash: sid.Hash(), UserID: "u1", CreatedAt: at, AuthTime: at, ExpiresAt: at.Add(time.Hour), LastSeenAt: at, IdleTimeout: time.Hour, AAL: 1}
+	if _, err := st.CreateSession(ctx, sess, store.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return sess
 }
 
 func code(err error) string {
@@ -130,14 +142,7 @@ func TestRefreshNarrowedScope(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	if err := st.CreateUser(ctx, store.User{ID: "u1", Username: "alice", CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	sid, _ := token.New(token.Session)
-	sess := store.Session{ID: "s1", TokenHash: sid.Hash(), UserID: "u1", CreatedAt: now, AuthTime: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}
-	if _, err := st.CreateSession(ctx, sess, store.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	sess := newSession(t, st, now)
 	toks, err := s.IssueForSession(ctx, SessionGrant{SessionID: "s1", UserID: "u1", ClientID: c.ID, Scope: "read write", TokenFormat: FormatOpaque}, sess.ExpiresAt)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tessera-auth/tessera/internal/clocktest"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/token"
 )
@@ -156,21 +157,14 @@ func TestRefreshUsesTouchInterval(t *testing.T) {
 	s, st := newService(t, "p")
 	ctx := context.Background()
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	clock := t0
-	s.cfg.Now = func() time.Time { return clock }
+	clock := clocktest.New(t0)
+	s.cfg.Now = clock.Now
 	s.cfg.TouchInterval = 10 * time.Minute
 	c, _, err := s.RegisterClient(ctx, ClientSpec{Name: "app", Grants: []string{GrantRefreshToken}, Scopes: []string{"read"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.CreateUser(ctx, store.User{ID: "u1", Username: "alice", CreatedAt: t0}); err != nil {
-		t.Fatal(err)
-	}
-	sid, _ := token.New(token.Session)
-	sess := store.Session{ID: "s1", TokenHash: sid.Hash(), UserID: "u1", CreatedAt: t0, AuthTime: t0, ExpiresAt: t0.Add(time.Hour), LastSeenAt: t0, IdleTimeout: time.Hour, AAL: 1}
-	if _, err := st.CreateSession(ctx, sess, store.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	sess := newSession(t, st, t0)
 	toks, err := s.IssueForSession(ctx, SessionGrant{SessionID: "s1", UserID: "u1", ClientID: c.ID, Scope: "read"}, sess.ExpiresAt)
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +175,7 @@ func TestRefreshUsesTouchInterval(t *testing.T) {
 		{t0.Add(5 * time.Minute), t0},                        // within the interval: not written
 		{t0.Add(11 * time.Minute), t0.Add(11 * time.Minute)}, // past it: written
 	} {
-		clock = step.at
+		clock.Set(step.at)
 		if toks, err = s.Refresh(ctx, c, toks.RefreshToken, ""); err != nil {
 			t.Fatalf("refresh at %v: %v", step.at, err)
 		}

@@ -45,12 +45,12 @@ func TestFeed(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	fl := f.follower(nil, nil)
-	feed := NewFeed(f.st, fl, FeedConfig{AccessTTL: 15 * time.Minute, Now: f.clock.Now})
+	feed := NewFeed(f.Store, fl, FeedConfig{AccessTTL: 15 * time.Minute, Now: f.Clock.Now})
 	f.session(t, "s1")
-	if _, err := f.st.RevokeSession(ctx, "s1", f.clock.Now(), "logout"); err != nil {
+	if _, err := f.Store.RevokeSession(ctx, "s1", f.Clock.Now(), "logout"); err != nil {
 		t.Fatal(err)
 	}
-	if err := fl.Deny(ctx, "jti-1", f.user.ID, f.clock.Now().Add(5*time.Minute), "token_revoked"); err != nil {
+	if err := fl.Deny(ctx, "jti-1", f.User.ID, f.Clock.Now().Add(5*time.Minute), "token_revoked"); err != nil {
 		t.Fatal(err)
 	}
 	p, err := feed.Window(ctx)
@@ -60,21 +60,21 @@ func TestFeed(t *testing.T) {
 	if len(p.Entries) != 2 || p.Entries[0].SessionID != "s1" || p.Entries[1].JTI != "jti-1" || p.Cursor != p.Entries[1].Seq {
 		t.Fatalf("Window = %+v", p)
 	}
-	if want := f.clock.Now().Add(16 * time.Minute); !p.Entries[0].Until.Equal(want) {
+	if want := f.Clock.Now().Add(16 * time.Minute); !p.Entries[0].Until.Equal(want) {
 		t.Fatalf("session entry until %v, want %v", p.Entries[0].Until, want)
 	}
 	// A fresh follower needs the session entry until its Until, DenyMargin
 	// past the last access token of the session.
-	f.clock.Add(15*time.Minute + 30*time.Second)
+	f.Clock.Add(15*time.Minute + 30*time.Second)
 	if p, err := feed.Window(ctx); err != nil || len(p.Entries) != 1 || p.Entries[0].SessionID != "s1" {
 		t.Fatalf("Window within DenyMargin of the session entry's Until = %+v, %v", p, err)
 	}
 	// Past it, and past the denial's, it needs neither.
-	f.clock.Add(30*time.Second + time.Second)
+	f.Clock.Add(30*time.Second + time.Second)
 	if p, err := feed.Window(ctx); err != nil || len(p.Entries) != 0 {
 		t.Fatalf("Window after every Until = %+v, %v", p, err)
 	}
-	f.clock.Add(-6 * time.Minute)
+	f.Clock.Add(-6 * time.Minute)
 	if p, err := feed.Window(ctx); err != nil || len(p.Entries) != 1 || p.Entries[0].SessionID != "s1" {
 		t.Fatalf("Window within the session entry's Until only = %+v, %v", p, err)
 	}
@@ -97,36 +97,5 @@ func TestFeed(t *testing.T) {
 	}
 	if _, err := feed.Read(ctx, -1, 0); !errors.Is(err, ErrBadCursor) {
 		t.Fatalf("Read(-1): %v, want ErrBadCursor", err)
-	}
-}
-
-// TestLongPollWakesOnNotify: with a poll bound no test outlives, only the
-// notification of a committed revocation can end a long poll.
-func TestLongPollWakesOnNotify(t *testing.T) {
-	f := newFixture(t)
-	ctx, cancel := context.WithTimeout(context.Background(), watchdog)
-	defer cancel()
-	fl := f.follower(nil, nil)
-	st := newReadSignal(f.st)
-	feed := NewFeed(st, fl, FeedConfig{AccessTTL: 15 * time.Minute, Poll: time.Hour, Now: f.clock.Now})
-	type result struct {
-		p   Page
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		p, err := feed.Read(ctx, 0, time.Hour)
-		done <- result{p, err}
-	}()
-	st.wait(t, ctx) // the poll found nothing and waits
-	if err := fl.Deny(ctx, "jti-1", f.user.ID, f.clock.Now().Add(time.Minute), "token_revoked"); err != nil {
-		t.Fatal(err)
-	}
-	r := <-done
-	if r.err != nil {
-		t.Fatalf("long poll not woken by the revocation: %v", r.err)
-	}
-	if len(r.p.Entries) != 1 || r.p.Entries[0].JTI != "jti-1" {
-		t.Fatalf("long poll = %+v", r.p)
 	}
 }

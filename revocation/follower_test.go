@@ -3,31 +3,14 @@ package revocation
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tessera-auth/tessera/store"
-	"github.com/tessera-auth/tessera/store/sqlite"
+	"github.com/tessera-auth/tessera/store/sqlite/sqlitetest"
 )
-
-// watchdog only turns a hang into a failure: every wait it guards ends at
-// once when the code under test is right, and never when it is wrong.
-const watchdog = 20 * time.Second
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // evictions records what a follower evicts.
 type evictions struct {
@@ -45,43 +28,35 @@ func (e *evictions) evicted() []string {
 	return append([]string(nil), e.ids...)
 }
 
-type fixture struct {
-	st    *sqlite.Store
-	clock *clock
-	user  store.User
-}
+type fixture struct{ *sqlitetest.Fixture }
 
-func newFixture(t *testing.T) *fixture {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	c := &clock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
-	u := store.User{ID: "u1", Username: "alice", PasswordHash: "x", CreatedAt: c.Now(), PasswordChangedAt: c.Now()}
-	if err := st.CreateUser(context.Background(), u); err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{st: st, clock: c, user: u}
-}
+func newFixture(t *testing.T) *fixture { return &fixture{sqlitetest.NewFixture(t)} }
 
 func (f *fixture) follower(st Store, n Notifier) *Follower {
 	if st == nil {
-		st = f.st
+		st = f.Store
 	}
-	return NewFollower(st, &evictions{}, Config{Poll: time.Second, Notifier: n, Now: f.clock.Now})
+	return NewFollower(st, &evictions{}, Config{Poll: time.Second, Notifier: n, Now: f.Clock.Now})
+}
+
+// start starts fl, failing the test when its first read of the feed fails.
+func start(t *testing.T, ctx context.Context, fl *Follower) *Follower {
+	t.Helper()
+	if err := fl.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return fl
 }
 
 // session stores a live session of the fixture's user.
 func (f *fixture) session(t *testing.T, id string) {
 	t.Helper()
-	now := f.clock.Now()
+	now := f.Clock.Now()
 	var h [32]byte
 	copy(h[:], id)
-	s := store.Session{ID: id, TokenHash: h, UserID: f.user.ID, CreatedAt: now, AuthTime: now,
+	s := store.Session{ID: id, TokenHash: h, UserID: f.User.ID, CreatedAt: now, AuthTime: now,
 		ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}
-	if _, err := f.st.CreateSession(context.Background(), s, store.CreateOptions{}); err != nil {
+	if _, err := f.Store.CreateSession(context.Background(), s, store.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -99,8 +74,8 @@ func TestAccessTokenDenial(t *testing.T) {
 	if err := b.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	exp := f.clock.Now().Add(15 * time.Minute)
-	if err := a.Deny(ctx, "jti-1", f.user.ID, exp, "revoked"); err != nil {
+	exp := f.Clock.Now().Add(15 * time.Minute)
+	if err := a.Deny(ctx, "jti-1", f.User.ID, exp, "revoked"); err != nil {
 		t.Fatal(err)
 	}
 	if !denied(a, "jti-1") || denied(a, "jti-2") {
@@ -114,16 +89,13 @@ func TestAccessTokenDenial(t *testing.T) {
 		t.Fatal("the feed did not carry the denial to another node")
 	}
 	// A node that starts later loads denials that still matter.
-	c := f.follower(nil, nil)
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c := start(t, ctx, f.follower(nil, nil))
 	if !denied(c, "jti-1") {
 		t.Fatal("a node started after the denial does not know it")
 	}
 	// A node whose feed poller has fallen behind catches up before
 	// answering, rather than accepting what another node denied.
-	if err := a.Deny(ctx, "jti-3", f.user.ID, exp, "revoked"); err != nil {
+	if err := a.Deny(ctx, "jti-3", f.User.ID, exp, "revoked"); err != nil {
 		t.Fatal(err)
 	}
 	c.Distrust()
@@ -136,11 +108,8 @@ func TestAccessTokenDenial(t *testing.T) {
 		t.Fatal("a follower that was never started accepted a denied token")
 	}
 	// And when it cannot catch up, it denies, and says why.
-	broken := &feedless{Store: f.st}
-	d := f.follower(broken, nil)
-	if err := d.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	broken := &feedless{Store: f.Store}
+	d := start(t, ctx, f.follower(broken, nil))
 	d.Distrust()
 	broken.fail.Store(true)
 	if !denied(d, "jti-never-denied") {
@@ -149,19 +118,16 @@ func TestAccessTokenDenial(t *testing.T) {
 	if denied, err := d.Denied(ctx, "jti-never-denied"); !denied || err == nil {
 		t.Fatalf("a node that cannot read the feed: Denied = %v, %v; want true and an error", denied, err)
 	}
-	f.clock.Add(15*time.Minute + 20*time.Second)
+	f.Clock.Add(15*time.Minute + 20*time.Second)
 	if !denied(a, "jti-1") {
 		t.Fatal("a denial ended within the verifiers' leeway past exp")
 	}
 	// Also on a node that starts now, inside that leeway.
-	late := f.follower(nil, nil)
-	if err := late.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	late := start(t, ctx, f.follower(nil, nil))
 	if !denied(late, "jti-1") {
 		t.Fatal("a node started within the leeway past exp dropped the denial")
 	}
-	f.clock.Add(time.Minute)
+	f.Clock.Add(time.Minute)
 	if denied(a, "jti-1") {
 		t.Fatal("a denial outlived its token by more than the margin")
 	}
@@ -171,7 +137,7 @@ func TestAccessTokenDenial(t *testing.T) {
 // context, not one of its own.
 func TestDeniedUsesCallersContext(t *testing.T) {
 	f := newFixture(t)
-	st := &ctxStore{Store: f.st}
+	st := &ctxStore{Store: f.Store}
 	fl := f.follower(st, nil)
 	type key struct{}
 	ctx := context.WithValue(context.Background(), key{}, "caller")
@@ -227,17 +193,14 @@ func TestFollowEvicts(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	ev := &evictions{}
-	fl := NewFollower(f.st, ev, Config{Poll: time.Second, Now: f.clock.Now})
-	if err := fl.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	fl := start(t, ctx, NewFollower(f.Store, ev, Config{Poll: time.Second, Now: f.Clock.Now}))
 	if ev.all != 1 {
 		t.Fatalf("Start evicted all %d times, want 1", ev.all)
 	}
 	f.session(t, "s1")
 	f.session(t, "s2")
 	for _, id := range []string{"s1", "s2"} {
-		if _, err := f.st.RevokeSession(ctx, id, f.clock.Now(), "logout"); err != nil {
+		if _, err := f.Store.RevokeSession(ctx, id, f.Clock.Now(), "logout"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -248,69 +211,5 @@ func TestFollowEvicts(t *testing.T) {
 	}
 	if got := ev.evicted(); len(got) != 2 || got[0] != "s1" || got[1] != "s2" {
 		t.Fatalf("evicted %v, want [s1 s2] once each", got)
-	}
-}
-
-// TestFollowerWakesOnNotification: a running follower reads the feed when
-// another process notifies, without waiting for its poll.
-func TestFollowerWakesOnNotification(t *testing.T) {
-	f := newFixture(t)
-	ctx, cancel := context.WithTimeout(context.Background(), watchdog)
-	defer cancel()
-	bus := NewLocal() // stands in for LISTEN/NOTIFY between two nodes
-	a := f.follower(nil, bus)
-	bst := newReadSignal(f.st)
-	b := NewFollower(bst, &evictions{}, Config{Poll: time.Hour, Notifier: bus, Now: f.clock.Now})
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	runCtx, stop := context.WithCancel(ctx)
-	go func() { done <- b.Run(runCtx) }()
-	defer func() { stop(); <-done }()
-	// Run has read the feed once and waits; with an hour's poll, only
-	// the notification can wake it.
-	bst.wait(t, ctx)
-
-	woken := b.Changed()
-	if err := a.Deny(ctx, "jti-1", f.user.ID, f.clock.Now().Add(time.Hour), "revoked"); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-woken:
-	case <-ctx.Done():
-		t.Fatal("a notified revocation did not wake the other node's follower")
-	}
-	if d, err := b.Denied(ctx, "jti-1"); !d || err != nil {
-		t.Fatalf("the woken follower did not read the denial: %v, %v", d, err)
-	}
-}
-
-// readSignal tells when a feed read has returned.
-type readSignal struct {
-	Store
-	reads chan struct{}
-}
-
-func newReadSignal(st Store) *readSignal {
-	return &readSignal{Store: st, reads: make(chan struct{}, 1)}
-}
-
-func (s *readSignal) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
-	revs, err := s.Store.Revocations(ctx, after, limit)
-	select {
-	case s.reads <- struct{}{}:
-	default:
-	}
-	return revs, err
-}
-
-// wait returns once a feed read has returned since the last wait.
-func (s *readSignal) wait(t *testing.T, ctx context.Context) {
-	t.Helper()
-	select {
-	case <-s.reads:
-	case <-ctx.Done():
-		t.Fatal("the feed was never read")
 	}
 }

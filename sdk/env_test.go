@@ -10,11 +10,11 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tessera-auth/tessera/bench"
+	"github.com/tessera-auth/tessera/internal/clocktest"
 	"github.com/tessera-auth/tessera/oauth"
 )
 
@@ -31,8 +31,8 @@ type env struct {
 
 	mu    sync.Mutex
 	hits  map[string]int
-	fail  map[string]int // path → status to answer instead of the server
-	clock *clock
+	fail  map[string]int   // path → status to answer instead of the server
+	clock *clocktest.Clock // advanced instead of sleeping
 }
 
 func newEnv(t testing.TB) *env {
@@ -42,8 +42,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.Close)
-	e := &env{t: t, f: f, hits: map[string]int{}, fail: map[string]int{}, clock: &clock{}}
-	e.clock.set(time.Now())
+	e := &env{t: t, f: f, hits: map[string]int{}, fail: map[string]int{}, clock: clocktest.New(time.Now())}
 	inner := f.Server.Public()
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
@@ -79,41 +78,34 @@ func (e *env) failPath(path string, status int) {
 
 func (e *env) verifier(mod func(*VerifierConfig)) *Verifier {
 	e.t.Helper()
-	cfg := VerifierConfig{Issuer: e.f.Issuer, Audience: e.f.Issuer, JWKSURL: e.srv.URL + "/.well-known/jwks.json", Now: e.clock.now}
-	if mod != nil {
-		mod(&cfg)
-	}
-	v, err := NewVerifier(cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return v
+	cfg := VerifierConfig{Issuer: e.f.Issuer, Audience: e.f.Issuer, JWKSURL: e.srv.URL + "/.well-known/jwks.json", Now: e.clock.Now}
+	return build(e.t, cfg, mod, NewVerifier)
 }
 
 func (e *env) revocations(mod func(*RevocationsConfig)) *Revocations {
 	e.t.Helper()
-	cfg := RevocationsConfig{URL: e.srv.URL + "/v1/revocations", ClientID: e.clientID, ClientSecret: e.secret, Now: e.clock.now}
-	if mod != nil {
-		mod(&cfg)
-	}
-	r, err := NewRevocations(cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return r
+	cfg := RevocationsConfig{URL: e.srv.URL + "/v1/revocations", ClientID: e.clientID, ClientSecret: e.secret, Now: e.clock.Now}
+	return build(e.t, cfg, mod, NewRevocations)
 }
 
 func (e *env) introspector(mod func(*IntrospectorConfig)) *Introspector {
 	e.t.Helper()
-	cfg := IntrospectorConfig{URL: e.srv.URL + "/oauth2/introspect", ClientID: e.clientID, ClientSecret: e.secret, Now: e.clock.now}
+	cfg := IntrospectorConfig{URL: e.srv.URL + "/oauth2/introspect", ClientID: e.clientID, ClientSecret: e.secret, Now: e.clock.Now}
+	return build(e.t, cfg, mod, NewIntrospector)
+}
+
+// build makes an SDK component from cfg as mod changes it (mod may be nil),
+// failing the test when the constructor refuses the config.
+func build[C, T any](t testing.TB, cfg C, mod func(*C), newT func(C) (T, error)) T {
+	t.Helper()
 	if mod != nil {
 		mod(&cfg)
 	}
-	in, err := NewIntrospector(cfg)
+	v, err := newT(cfg)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	return in
+	return v
 }
 
 type login struct {
@@ -121,23 +113,35 @@ type login struct {
 	Cookie, CSRF               string
 }
 
-// loginTokens logs user i in with token delivery: a JWT access token.
-func (e *env) loginTokens(i int) login {
+// postLogin logs user i in, with extra appended to the request's JSON
+// fields, and decodes the answer.
+func (e *env) postLogin(i int, extra string) (*http.Response, loginAnswer) {
 	e.t.Helper()
-	res, body := e.post("/v1/login", "application/json", `{"username":"`+e.f.Users[i]+`","password":"`+bench.Password+`","delivery":"token"}`, nil)
+	res, body := e.post("/v1/login", "application/json", `{"username":"`+e.f.Users[i]+`","password":"`+bench.Password+`"`+extra+`}`, nil)
 	if res.StatusCode != 200 {
 		e.t.Fatalf("login: %d %s", res.StatusCode, body)
 	}
-	var m struct {
-		Session struct {
-			ID string `json:"id"`
-		} `json:"session"`
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
-	}
+	var m loginAnswer
 	if err := json.Unmarshal(body, &m); err != nil {
 		e.t.Fatal(err)
 	}
+	return res, m
+}
+
+// loginAnswer is what the SDK tests read of a login's answer.
+type loginAnswer struct {
+	Session struct {
+		ID string `json:"id"`
+	} `json:"session"`
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	CSRF         string `json:"csrf_token"`
+}
+
+// loginTokens logs user i in with token delivery: a JWT access token.
+func (e *env) loginTokens(i int) login {
+	e.t.Helper()
+	_, m := e.postLogin(i, `,"delivery":"token"`)
 	return login{Access: m.AccessToken, Refresh: m.RefreshToken, SessionID: m.Session.ID}
 }
 
@@ -145,19 +149,7 @@ func (e *env) loginTokens(i int) login {
 // in the cookie, and the CSRF token in the body.
 func (e *env) loginCookie(i int) login {
 	e.t.Helper()
-	res, body := e.post("/v1/login", "application/json", `{"username":"`+e.f.Users[i]+`","password":"`+bench.Password+`"}`, nil)
-	if res.StatusCode != 200 {
-		e.t.Fatalf("login: %d %s", res.StatusCode, body)
-	}
-	var m struct {
-		Session struct {
-			ID string `json:"id"`
-		} `json:"session"`
-		CSRF string `json:"csrf_token"`
-	}
-	if err := json.Unmarshal(body, &m); err != nil {
-		e.t.Fatal(err)
-	}
+	res, m := e.postLogin(i, "")
 	l := login{SessionID: m.Session.ID, CSRF: m.CSRF}
 	for _, c := range res.Cookies() {
 		if c.Name == CookieName {
@@ -212,13 +204,6 @@ func (e *env) logout(access string) {
 		e.t.Fatalf("logout: %d %s", res.StatusCode, body)
 	}
 }
-
-// clock is an injectable clock the tests advance instead of sleeping.
-type clock struct{ ns atomic.Int64 }
-
-func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) set(t time.Time)         { c.ns.Store(t.UnixNano()) }
-func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // eventually waits for an asynchronous event (a long poll answering, a
 // background refresh finishing). It is not used for expiry: that is the clock's.

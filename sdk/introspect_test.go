@@ -38,11 +38,11 @@ func TestIntrospectSessionToken(t *testing.T) {
 	if _, err := e.f.Sessions.Revoke(ctx, l.SessionID, session.ReasonLogout); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.advance(9 * time.Second)
+	e.clock.Add(9 * time.Second)
 	if _, err := in.Introspect(ctx, l.Cookie); err != nil {
 		t.Fatalf("within CacheTTL the cached answer stands: %v", err)
 	}
-	e.clock.advance(time.Second)
+	e.clock.Add(time.Second)
 	if _, err := in.Introspect(ctx, l.Cookie); !errors.Is(err, ErrInactive) {
 		t.Fatalf("after CacheTTL: %v, want ErrInactive", err)
 	}
@@ -70,7 +70,7 @@ func TestIntrospectJWTAndGarbage(t *testing.T) {
 	if n := e.count(introspectPath) - before; n != 1 {
 		t.Fatalf("%d requests for a replayed dead token, want 1 (negative cache)", n)
 	}
-	e.clock.advance(2 * time.Second)
+	e.clock.Add(2 * time.Second)
 	in.Introspect(ctx, "tss_not-a-real-token")
 	if n := e.count(introspectPath) - before; n != 2 {
 		t.Fatalf("%d requests after NegativeTTL, want 2", n)
@@ -86,7 +86,7 @@ func TestIntrospectNeverPastExp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.clock.set(time.Unix(got.Exp, 0))
+	e.clock.Set(time.Unix(got.Exp, 0))
 	before := e.count(introspectPath)
 	if _, err := in.Introspect(ctx, tok); !errors.Is(err, ErrInactive) {
 		t.Fatalf("at exp: %v, want ErrInactive", err)
@@ -152,7 +152,7 @@ func TestIntrospectStaleFeedBypassesCache(t *testing.T) {
 	}
 	in := e.introspector(func(c *IntrospectorConfig) { c.Revocations = rev })
 	e.failPath("/v1/revocations", http.StatusServiceUnavailable)
-	e.clock.advance(61 * time.Second)
+	e.clock.Add(61 * time.Second)
 	rev.Sync(ctx) // fails: the follower is now stale
 	// A cached answer (CacheTTL 10 s) would still say active after the
 	// revocation; a stale follower must not let it stand.

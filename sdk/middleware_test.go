@@ -105,8 +105,8 @@ func TestMiddleware(t *testing.T) {
 	}
 
 	t.Run("stale revocations answer 503", func(t *testing.T) {
-		e.clock.advance(time.Minute)
-		defer e.clock.advance(-time.Minute)
+		e.clock.Add(time.Minute)
+		defer e.clock.Add(-time.Minute)
 		req := httptest.NewRequest("GET", "/", nil)
 		req.Header.Set("Authorization", "Bearer "+user.Access)
 		w := httptest.NewRecorder()

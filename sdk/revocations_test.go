@@ -92,14 +92,14 @@ func TestRevocationsStaleFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.failPath("/v1/revocations", http.StatusServiceUnavailable)
-	e.clock.advance(59 * time.Second)
+	e.clock.Add(59 * time.Second)
 	if err := rev.Sync(ctx); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("poll during the outage: %v, want ErrUnavailable", err)
 	}
 	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Fatalf("within MaxStale: %v", err)
 	}
-	e.clock.advance(time.Second)
+	e.clock.Add(time.Second)
 	_, err := v.Verify(ctx, tok)
 	if !errors.Is(err, ErrRevocationsStale) || !Temporary(err) {
 		t.Fatalf("past MaxStale: %v, want ErrRevocationsStale", err)
@@ -130,11 +130,11 @@ func TestRevocationsExpireAtUntil(t *testing.T) {
 	}
 	// The feed says a session entry matters for one access-token lifetime
 	// (15 min) plus the server's one-minute deny margin; Retain adds a minute.
-	e.clock.advance(16*time.Minute + 59*time.Second)
+	e.clock.Add(16*time.Minute + 59*time.Second)
 	if !rev.Denied(l.SessionID, "") {
 		t.Fatal("dropped before until + Retain")
 	}
-	e.clock.advance(2 * time.Second)
+	e.clock.Add(2 * time.Second)
 	if rev.Denied(l.SessionID, "") {
 		t.Fatal("still denied after until + Retain")
 	}

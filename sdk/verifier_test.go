@@ -65,7 +65,7 @@ func TestJWKSFollowsRotation(t *testing.T) {
 			fresh := e.loginTokens(1)
 			// Unknown-kid refetches are spaced by MinRefetchInterval (30 s);
 			// the cold-start fetch just now counts as one.
-			e.clock.advance(30 * time.Second)
+			e.clock.Add(30 * time.Second)
 			if _, err := v.Verify(ctx, fresh.Access); err != nil {
 				t.Fatalf("token from the rotated key: %v", err)
 			}
@@ -124,7 +124,7 @@ func TestUnknownKidRefetchIsRateLimited(t *testing.T) {
 	if n := e.count(jwksPath); n != 1 {
 		t.Fatalf("%d JWKS fetches after a flood inside the interval, want 1", n)
 	}
-	e.clock.advance(30 * time.Second)
+	e.clock.Add(30 * time.Second)
 	flood(50)
 	if n := e.count(jwksPath); n != 2 {
 		t.Fatalf("%d JWKS fetches after a flood in the next interval, want 2", n)
@@ -182,7 +182,7 @@ func TestCachedTokenStillExpires(t *testing.T) {
 	if _, err := v.Verify(context.Background(), tok); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.advance(15*time.Minute + 31*time.Second) // access TTL + default leeway
+	e.clock.Add(15*time.Minute + 31*time.Second) // access TTL + default leeway
 	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, accesstoken.ErrExpired) {
 		t.Fatalf("cached token past exp: %v, want ErrExpired", err)
 	}
@@ -230,7 +230,7 @@ func TestJWKSFailures(t *testing.T) {
 		e.failPath(jwksPath, 500)
 		defer e.failPath(jwksPath, 0)
 		before := e.count(jwksPath)
-		e.clock.advance(6 * time.Minute) // past RefreshInterval, within the token's life
+		e.clock.Add(6 * time.Minute) // past RefreshInterval, within the token's life
 		if _, err := v.Verify(ctx, tok); err != nil {
 			t.Fatalf("with a failed background refresh: %v", err)
 		}
@@ -323,12 +323,12 @@ func TestKeyRemovalRaceDoesNotRefillCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.clock.advance(time.Minute)
+	e.clock.Add(time.Minute)
 	if err := v.fetch(ctx); err != nil { // …the key is pulled meanwhile…
 		t.Fatal(err)
 	}
 	key := accesstoken.KeyOf(tok)
-	now := e.clock.now()
+	now := e.clock.Now()
 	v.cache.Put(key, c, gen, now) // …and the verification ends.
 	if cached, _ := v.cache.Get(key, now); cached != nil {
 		t.Fatal("a verification that raced a key removal refilled the cache")

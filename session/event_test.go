@@ -20,26 +20,26 @@ func TestEvents(t *testing.T) {
 
 	raw, s := f.login(t, m)
 	created := rec.Of(event.SessionCreated)
-	if len(created) != 1 || created[0].SessionID != s.ID || created[0].UserID != f.user.ID ||
-		created[0].IP != netip.MustParseAddr("192.0.2.1") || !created[0].At.Equal(f.clock.Now()) {
+	if len(created) != 1 || created[0].SessionID != s.ID || created[0].UserID != f.User.ID ||
+		created[0].IP != netip.MustParseAddr("192.0.2.1") || !created[0].At.Equal(f.Clock.Now()) {
 		t.Fatalf("SessionCreated: %+v", created)
 	}
 
 	use := Use{IP: netip.MustParseAddr("198.51.100.7"), UserAgent: "curl/8.5"}
-	f.clock.Add(2 * time.Minute) // past the touch interval: this use renews
+	f.Clock.Add(2 * time.Minute) // past the touch interval: this use renews
 	if _, err := m.Validate(ctx, raw, use); err != nil {
 		t.Fatal(err)
 	}
 	v := rec.Of(event.SessionValidated)
-	if len(v) != 1 || v[0].SessionID != s.ID || v[0].UserID != f.user.ID || v[0].IP != use.IP ||
-		v[0].UserAgent != "curl/8.5" || v[0].Reason != "" || !v[0].At.Equal(f.clock.Now()) {
+	if len(v) != 1 || v[0].SessionID != s.ID || v[0].UserID != f.User.ID || v[0].IP != use.IP ||
+		v[0].UserAgent != "curl/8.5" || v[0].Reason != "" || !v[0].At.Equal(f.Clock.Now()) {
 		t.Fatalf("SessionValidated: %+v", v)
 	}
-	if r := rec.Of(event.SessionRenewed); len(r) != 1 || r[0].SessionID != s.ID || !r[0].At.Equal(f.clock.Now()) {
+	if r := rec.Of(event.SessionRenewed); len(r) != 1 || r[0].SessionID != s.ID || !r[0].At.Equal(f.Clock.Now()) {
 		t.Fatalf("SessionRenewed: %+v", r)
 	}
 	// Within the touch interval: validated, not renewed again.
-	at := f.clock.Now().Add(time.Hour) // a caller-supplied time of use is kept
+	at := f.Clock.Now().Add(time.Hour) // a caller-supplied time of use is kept
 	if _, err := m.ValidateID(ctx, s.ID, Use{At: at}); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	rv := rec.Of(event.SessionRevoked)
-	if len(rv) != 1 || rv[0].SessionID != s.ID || rv[0].UserID != f.user.ID || rv[0].Reason != ReasonLogout || rv[0].Count != 1 {
+	if len(rv) != 1 || rv[0].SessionID != s.ID || rv[0].UserID != f.User.ID || rv[0].Reason != ReasonLogout || rv[0].Count != 1 {
 		t.Fatalf("SessionRevoked: %+v", rv)
 	}
 	if _, err := m.Validate(ctx, raw, use); !errors.Is(err, ErrRevoked) {
@@ -76,10 +76,10 @@ func TestEvents(t *testing.T) {
 		f.login(t, m)
 	}
 	rv = rec.Of(event.SessionRevoked)
-	if last := rv[len(rv)-1]; last.Reason != ReasonLimit || last.Count != 1 || last.UserID != f.user.ID {
+	if last := rv[len(rv)-1]; last.Reason != ReasonLimit || last.Count != 1 || last.UserID != f.User.ID {
 		t.Fatalf("cap eviction: %+v", last)
 	}
-	ids, err := m.RevokeUser(ctx, f.user.ID, "", ReasonPasswordChange)
+	ids, err := m.RevokeUser(ctx, f.User.ID, "", ReasonPasswordChange)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,12 +106,12 @@ func TestStaleLoginEvent(t *testing.T) {
 	rec := &eventtest.Recorder{}
 	f.cfg.Events = rec
 	m := f.manager(nil)
-	_, _, err := m.Create(context.Background(), NewSession{UserID: f.user.ID, IP: "203.0.113.9", PasswordChangedAt: f.user.PasswordChangedAt.Add(-time.Hour)})
+	_, _, err := m.Create(context.Background(), NewSession{UserID: f.User.ID, IP: "203.0.113.9", PasswordChangedAt: f.User.PasswordChangedAt.Add(-time.Hour)})
 	if !errors.Is(err, ErrStaleCredentials) {
 		t.Fatalf("Create: %v", err)
 	}
 	fl := rec.Of(event.LoginFailed)
-	if len(fl) != 1 || fl[0].Reason != event.ReasonStaleCredentials || fl[0].UserID != f.user.ID || fl[0].IP != netip.MustParseAddr("203.0.113.9") {
+	if len(fl) != 1 || fl[0].Reason != event.ReasonStaleCredentials || fl[0].UserID != f.User.ID || fl[0].IP != netip.MustParseAddr("203.0.113.9") {
 		t.Fatalf("LoginFailed: %+v", fl)
 	}
 	if len(rec.Of(event.SessionCreated)) != 0 {

@@ -3,72 +3,48 @@ package session
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/revocation"
+	"github.com/tessera-auth/tessera/revocation/revocationtest"
 	"github.com/tessera-auth/tessera/store"
-	"github.com/tessera-auth/tessera/store/sqlite"
+	"github.com/tessera-auth/tessera/store/sqlite/sqlitetest"
 	"github.com/tessera-auth/tessera/token"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type fixture struct {
-	st    *sqlite.Store
-	clock *clock
-	cfg   Config
-	user  store.User
+	*sqlitetest.Fixture
+	cfg Config
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	c := &clock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
-	u := store.User{ID: "u1", Username: "alice", PasswordHash: "x", CreatedAt: c.Now(), PasswordChangedAt: c.Now()}
-	if err := st.CreateUser(context.Background(), u); err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{st: st, clock: c, user: u, cfg: Config{
+	e := sqlitetest.NewFixture(t)
+	return &fixture{Fixture: e, cfg: Config{
 		IdleTimeout:     30 * time.Minute,
 		AbsoluteTimeout: 12 * time.Hour,
 		MaxPerUser:      3,
 		TouchInterval:   time.Minute,
 		RevocationPoll:  time.Second,
 		CacheSize:       1000,
-		Now:             c.Now,
+		Now:             e.Clock.Now,
 	}}
 }
 
 func (f *fixture) manager(st Store) *Manager {
 	if st == nil {
-		st = f.st
+		st = f.Store
 	}
 	return New(st, f.cfg)
 }
 
 func (f *fixture) login(t *testing.T, m *Manager) (string, Session) {
 	t.Helper()
-	tok, s, err := m.Create(context.Background(), NewSession{UserID: f.user.ID, Username: f.user.Username, IP: "192.0.2.1", AMR: []string{"pwd"}, AAL: 1})
+	tok, s, err := m.Create(context.Background(), NewSession{UserID: f.User.ID, Username: f.User.Username, IP: "192.0.2.1", AMR: []string{"pwd"}, AAL: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +55,7 @@ func TestCreateValidate(t *testing.T) {
 	f := newFixture(t)
 	m := f.manager(nil)
 	raw, s := f.login(t, m)
-	if s.ExpiresAt != f.clock.Now().Add(12*time.Hour) || s.IdleExpiresAt != f.clock.Now().Add(30*time.Minute) {
+	if s.ExpiresAt != f.Clock.Now().Add(12*time.Hour) || s.IdleExpiresAt != f.Clock.Now().Add(30*time.Minute) {
 		t.Fatalf("new session expiries: %+v", s)
 	}
 	raw2, s2 := f.login(t, m)
@@ -126,7 +102,7 @@ func TestIdleTimeoutSlides(t *testing.T) {
 		raw, _ := f.login(t, m)
 		ctx := context.Background()
 		for i := range 5 { // 5 × 29m = 2h25m of activity: well past one idle timeout
-			f.clock.Add(29 * time.Minute)
+			f.Clock.Add(29 * time.Minute)
 			if _, err := m.Validate(ctx, raw, Use{}); err != nil {
 				t.Fatalf("cache=%d: use %d after 29m idle: %v", cacheSize, i, err)
 			}
@@ -134,7 +110,7 @@ func TestIdleTimeoutSlides(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		f.clock.Add(30 * time.Minute)
+		f.Clock.Add(30 * time.Minute)
 		if _, err := m.Validate(ctx, raw, Use{}); !errors.Is(err, ErrExpired) {
 			t.Fatalf("cache=%d: after 30m idle: %v, want ErrExpired", cacheSize, err)
 		}
@@ -147,12 +123,12 @@ func TestAbsoluteTimeout(t *testing.T) {
 	raw, _ := f.login(t, m)
 	ctx := context.Background()
 	for elapsed := time.Duration(0); elapsed < 12*time.Hour-20*time.Minute; elapsed += 20 * time.Minute {
-		f.clock.Add(20 * time.Minute)
+		f.Clock.Add(20 * time.Minute)
 		if _, err := m.Validate(ctx, raw, Use{}); err != nil {
 			t.Fatalf("at %v: %v", elapsed+20*time.Minute, err)
 		}
 	}
-	f.clock.Add(20 * time.Minute) // now 12h after login
+	f.Clock.Add(20 * time.Minute) // now 12h after login
 	if _, err := m.Validate(ctx, raw, Use{}); !errors.Is(err, ErrExpired) {
 		t.Fatalf("after 12h: %v, want ErrExpired", err)
 	}
@@ -167,23 +143,23 @@ func TestTouchIsThrottled(t *testing.T) {
 	raw, s := f.login(t, m)
 	ctx := context.Background()
 	stored := func() time.Time {
-		got, _ := f.st.SessionByID(ctx, s.ID)
+		got, _ := f.Store.SessionByID(ctx, s.ID)
 		return got.LastSeenAt
 	}
 	created := stored()
 	for range 10 {
-		f.clock.Add(5 * time.Second)
+		f.Clock.Add(5 * time.Second)
 		m.Validate(ctx, raw, Use{})
 	}
 	m.FlushTouches(ctx)
 	if got := stored(); !got.Equal(created) {
 		t.Fatalf("last-seen written within the touch interval: %v", got)
 	}
-	f.clock.Add(15 * time.Second) // 65s since login
+	f.Clock.Add(15 * time.Second) // 65s since login
 	m.Validate(ctx, raw, Use{})
 	m.FlushTouches(ctx)
-	if got := stored(); !got.Equal(f.clock.Now()) {
-		t.Fatalf("last-seen = %v after the interval, want %v", got, f.clock.Now())
+	if got := stored(); !got.Equal(f.Clock.Now()) {
+		t.Fatalf("last-seen = %v after the interval, want %v", got, f.Clock.Now())
 	}
 }
 
@@ -196,7 +172,7 @@ func TestIdleSeenByAnotherNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 { // the user keeps using node a only
-		f.clock.Add(20 * time.Minute)
+		f.Clock.Add(20 * time.Minute)
 		a.Validate(ctx, raw, Use{})
 		a.FlushTouches(ctx)
 	}
@@ -222,7 +198,7 @@ func TestRevoke(t *testing.T) {
 	if _, err := m.Validate(ctx, raw, Use{}); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("after revoke: %v, want ErrRevoked", err)
 	}
-	f.clock.Add(time.Second)
+	f.Clock.Add(time.Second)
 	if _, err := m.Revoke(ctx, s.ID, ReasonLogout); err != nil {
 		t.Fatalf("second revoke: %v", err)
 	}
@@ -274,7 +250,7 @@ func (r *raceStore) SessionByHash(ctx context.Context, h token.Hash) (store.Sess
 
 func TestRevocationDuringLookupIsNotCached(t *testing.T) {
 	f := newFixture(t)
-	rs := &raceStore{Store: f.st}
+	rs := &raceStore{Store: f.Store}
 	m := f.manager(rs)
 	ctx := context.Background()
 	raw, s := f.login(t, f.manager(nil)) // created elsewhere: m must read the store
@@ -300,7 +276,7 @@ func TestSessionCap(t *testing.T) {
 	ctx := context.Background()
 	var raws []string
 	for range 4 {
-		f.clock.Add(time.Second)
+		f.Clock.Add(time.Second)
 		raw, _ := f.login(t, m)
 		raws = append(raws, raw)
 	}
@@ -312,7 +288,7 @@ func TestSessionCap(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	list, _ := m.List(ctx, f.user.ID)
+	list, _ := m.List(ctx, f.User.ID)
 	if len(list) != 3 {
 		t.Fatalf("List = %d sessions, want 3", len(list))
 	}
@@ -324,7 +300,7 @@ func TestRevokeUser(t *testing.T) {
 	ctx := context.Background()
 	keep, ks := f.login(t, m)
 	other, _ := f.login(t, m)
-	ids, err := m.RevokeUser(ctx, f.user.ID, ks.ID, ReasonPasswordChange)
+	ids, err := m.RevokeUser(ctx, f.User.ID, ks.ID, ReasonPasswordChange)
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("RevokeUser = %v, %v", ids, err)
 	}
@@ -345,7 +321,7 @@ func TestFailClosed(t *testing.T) {
 	}
 	raw, _ := f.login(t, m)
 	m.fol.Distrust() // the feed has been silent for too long
-	f.st.Close()
+	f.Store.Close()
 	if _, err := m.Validate(ctx, raw, Use{}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("cached session with a dead feed and store: %v, want ErrUnavailable", err)
 	}
@@ -405,14 +381,14 @@ func TestFlushAllKeepsIdleAcrossRestart(t *testing.T) {
 	m := f.manager(nil)
 	raw, _ := f.login(t, m)
 	ctx := context.Background()
-	f.clock.Add(3 * time.Minute) // used within the touch interval: not yet queued
+	f.Clock.Add(3 * time.Minute) // used within the touch interval: not yet queued
 	if _, err := m.Validate(ctx, raw, Use{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.FlushAll(ctx); err != nil { // what shutdown does
 		t.Fatal(err)
 	}
-	f.clock.Add(29 * time.Minute) // 32m after login, 29m after last use
+	f.Clock.Add(29 * time.Minute) // 32m after login, 29m after last use
 	if _, err := f.manager(nil).Validate(ctx, raw, Use{}); err != nil {
 		t.Fatalf("after a restart the last use was lost: %v", err)
 	}
@@ -422,10 +398,10 @@ func TestCreateRefusesStaleCredentials(t *testing.T) {
 	f := newFixture(t)
 	m := f.manager(nil)
 	ctx := context.Background()
-	if err := f.st.SetPasswordHash(ctx, f.user.ID, "new", f.clock.Now().Add(time.Second)); err != nil {
+	if err := f.Store.SetPasswordHash(ctx, f.User.ID, "new", f.Clock.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := m.Create(ctx, NewSession{UserID: f.user.ID, Username: "alice", PasswordChangedAt: f.user.PasswordChangedAt})
+	_, _, err := m.Create(ctx, NewSession{UserID: f.User.ID, Username: "alice", PasswordChangedAt: f.User.PasswordChangedAt})
 	if !errors.Is(err, ErrStaleCredentials) {
 		t.Fatalf("login checked against the old password: %v, want ErrStaleCredentials", err)
 	}
@@ -460,7 +436,7 @@ func TestRevokedSignal(t *testing.T) {
 		{"feed read with entries", b, func() error { return b.Follow(ctx) }, true},
 		{"feed read with nothing new", b, func() error { return b.Follow(ctx) }, false},
 		{"access token denial", a, func() error {
-			return a.Follower().Deny(ctx, "jti-9", f.user.ID, f.clock.Now().Add(time.Minute), "revoked")
+			return a.Follower().Deny(ctx, "jti-9", f.User.ID, f.Clock.Now().Add(time.Minute), "revoked")
 		}, true},
 	} {
 		ch := tt.m.Follower().Changed()
@@ -486,7 +462,7 @@ func (s ackLost) RevokeSession(ctx context.Context, id string, at time.Time, rea
 // error must not leave the session live in this node's cache.
 func TestRevokeErrorStillEvicts(t *testing.T) {
 	f := newFixture(t)
-	m := f.manager(ackLost{f.st})
+	m := f.manager(ackLost{f.Store})
 	ctx := context.Background()
 	if err := m.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -503,21 +479,6 @@ func TestRevokeErrorStillEvicts(t *testing.T) {
 	}
 }
 
-// feedReads tells when a feed read has returned.
-type feedReads struct {
-	Store
-	reads chan struct{}
-}
-
-func (s *feedReads) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
-	revs, err := s.Store.Revocations(ctx, after, limit)
-	select {
-	case s.reads <- struct{}{}:
-	default:
-	}
-	return revs, err
-}
-
 // TestLongPollWakesOnLocalRevocation: a revocation this node commits wakes
 // a feed long poll at once. The poll bound is an hour, so nothing else can
 // end the wait; the watchdog only turns a missing wake-up into a failure.
@@ -527,30 +488,18 @@ func TestLongPollWakesOnLocalRevocation(t *testing.T) {
 	defer cancel()
 	m := f.manager(nil)
 	_, s := f.login(t, m)
-	st := &feedReads{Store: f.st, reads: make(chan struct{}, 1)}
-	feed := revocation.NewFeed(st, m.Follower(), revocation.FeedConfig{AccessTTL: 15 * time.Minute, Poll: time.Hour, Now: f.clock.Now})
-	type result struct {
-		p   revocation.Page
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		p, err := feed.Read(ctx, 0, time.Hour)
-		done <- result{p, err}
-	}()
-	select {
-	case <-st.reads: // the poll found nothing and waits
-	case <-ctx.Done():
-		t.Fatal("the long poll never read the feed")
-	}
+	st := revocationtest.NewReadSignal(f.Store)
+	feed := revocation.NewFeed(st, m.Follower(), revocation.FeedConfig{AccessTTL: 15 * time.Minute, Poll: time.Hour, Now: f.Clock.Now})
+	done := revocationtest.LongPoll(ctx, feed, 0, time.Hour)
+	st.Wait(t, ctx) // the poll found nothing and waits
 	if _, err := m.Revoke(ctx, s.ID, ReasonLogout); err != nil {
 		t.Fatal(err)
 	}
 	r := <-done
-	if r.err != nil {
-		t.Fatalf("the long poll was not woken by a local revocation: %v", r.err)
+	if r.Err != nil {
+		t.Fatalf("the long poll was not woken by a local revocation: %v", r.Err)
 	}
-	if len(r.p.Entries) != 1 || r.p.Entries[0].SessionID != s.ID {
-		t.Fatalf("long poll = %+v", r.p)
+	if len(r.Page.Entries) != 1 || r.Page.Entries[0].SessionID != s.ID {
+		t.Fatalf("long poll = %+v", r.Page)
 	}
 }

@@ -5,17 +5,15 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/tessera-auth/tessera/internal/clocktest"
 )
 
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time      { return c.t }
-func (c *clock) add(d time.Duration) { c.t = c.t.Add(d) }
-func newClock() *clock               { return &clock{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+func newClock() *clocktest.Clock { return clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) }
 
 func TestBurstThenRefill(t *testing.T) {
 	c := newClock()
-	l := New(3, time.Minute, c.now)
+	l := New(3, time.Minute, c.Now)
 	for i := range 3 {
 		if ok, _ := l.Take("k"); !ok {
 			t.Fatalf("attempt %d refused within the burst", i)
@@ -28,11 +26,11 @@ func TestBurstThenRefill(t *testing.T) {
 	if ok, _ := l.Take("other"); !ok {
 		t.Fatal("keys are not independent")
 	}
-	c.add(30 * time.Second)
+	c.Add(30 * time.Second)
 	if ok, wait := l.Take("k"); ok || wait != 30*time.Second {
 		t.Fatalf("half refilled: ok=%v wait=%v", ok, wait)
 	}
-	c.add(30 * time.Second)
+	c.Add(30 * time.Second)
 	if ok, _ := l.Take("k"); !ok {
 		t.Fatal("not refilled after the refill period: a lockout must end")
 	}
@@ -40,7 +38,7 @@ func TestBurstThenRefill(t *testing.T) {
 
 func TestRefund(t *testing.T) {
 	c := newClock()
-	l := New(1, time.Hour, c.now)
+	l := New(1, time.Hour, c.Now)
 	for range 10 {
 		if ok, _ := l.Take("k"); !ok {
 			t.Fatal("refunded attempts must not drain the bucket")
@@ -51,7 +49,7 @@ func TestRefund(t *testing.T) {
 
 func TestFloodDoesNotFreeADrainedKey(t *testing.T) {
 	c := newClock()
-	l := New(5, time.Hour, c.now)
+	l := New(5, time.Hour, c.Now)
 	l.maxKeys = 100
 	for range 5 {
 		l.Take("victim")
@@ -66,7 +64,7 @@ func TestFloodDoesNotFreeADrainedKey(t *testing.T) {
 
 func TestBoundedKeys(t *testing.T) {
 	c := newClock()
-	l := New(2, time.Minute, c.now)
+	l := New(2, time.Minute, c.Now)
 	l.maxKeys = 100
 	for i := range 1000 {
 		l.Take(fmt.Sprint(i))

@@ -8,11 +8,11 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/tessera-auth/tessera/authn"
+	"github.com/tessera-auth/tessera/config"
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/internal/app"
 	"github.com/tessera-auth/tessera/password"
@@ -59,18 +59,11 @@ The password is read from standard input (its first line) with
 		Args:    exactArgs("NAME"),
 	}
 	pwStdin := add.Flags().Bool("password-stdin", false, "read the password from standard input (first line)")
-	add.RunE = func(cmd *cobra.Command, args []string) error {
-		ctx := cmd.Context()
-		cfg, st, err := openCreating(ctx, c.flags)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		pw, err := readPassword(c.stdin, c.stderr, *pwStdin)
-		if err != nil {
-			return err
-		}
-		ev := newEvents(newLogger(cfg, c.stderr), nil)
+	// The password is read before the store is opened: a command that
+	// fails for want of one leaves no fresh data folder behind.
+	var pw string
+	create := c.onStore(openCreating, func(ctx context.Context, cfg config.Config, st store.Store, args []string) error {
+		ev := c.events(cfg)
 		an, err := newAuthenticator(cfg, st, nil, ev)
 		if err != nil {
 			return err
@@ -87,29 +80,25 @@ The password is read from standard input (its first line) with
 		case err != nil:
 			return err
 		}
-		ev.Publish(ctx, event.Event{Kind: event.AdminAction, At: time.Now().UTC(), Actor: event.ActorCLI, Action: event.ActionUserCreate, UserID: u.ID})
+		adminAction(ctx, ev, event.Event{Action: event.ActionUserCreate, UserID: u.ID})
 		fmt.Fprintln(c.stdout, u.ID)
 		return nil
-	}
-
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List users",
-		Args:  noArgs,
-	}
-	out := addOutputFlag(list)
-	list.RunE = func(cmd *cobra.Command, _ []string) error {
-		ctx := cmd.Context()
-		_, st, err := openForCommand(ctx, c.flags)
+	})
+	add.RunE = func(cmd *cobra.Command, args []string) error {
+		var err error
+		pw, err = readPassword(c.stdin, c.stderr, *pwStdin)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
+		return create(cmd, args)
+	}
+
+	list := c.newListCmd("list", "List users", func(ctx context.Context, _ config.Config, st store.Store, out outputFlag) error {
 		us, err := st.ListUsers(ctx)
 		if err != nil {
 			return err
 		}
-		if *out == "json" {
+		if out == "json" {
 			type userJSON struct {
 				ID        string     `json:"id"`
 				Username  string     `json:"username"`
@@ -121,13 +110,12 @@ The password is read from standard input (its first line) with
 			}
 			return writeJSON(c.stdout, js)
 		}
-		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tUSERNAME\tCREATED")
+		tw := newTable(c.stdout, "ID\tUSERNAME\tCREATED")
 		for _, u := range us {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.ID, u.Username, u.CreatedAt.Format(time.RFC3339))
 		}
 		return tw.Flush()
-	}
+	})
 	cmd.AddCommand(add, list)
 	return cmd
 }
@@ -165,22 +153,13 @@ func readPassword(stdin io.Reader, stderr io.Writer, fromStdin bool) (string, er
 
 func (c *cli) newSessionCmd() *cobra.Command {
 	cmd := c.group(&cobra.Command{Use: "session", Short: "List and revoke sessions"})
-	list := &cobra.Command{
-		Use:   "list [--user NAME]",
-		Short: "List live sessions, of every user or of one",
-		Args:  noArgs,
-	}
-	listUser := list.Flags().String("user", "", "only this user's sessions")
-	out := addOutputFlag(list)
-	list.RunE = func(cmd *cobra.Command, _ []string) error {
-		ctx := cmd.Context()
-		cfg, st, err := openForCommand(ctx, c.flags)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		sm := session.New(st, sessionConfig(cfg))
-		var users []store.User
+	var listUser *string
+	list := c.newListCmd("list [--user NAME]", "List live sessions, of every user or of one", func(ctx context.Context, cfg config.Config, st store.Store, out outputFlag) error {
+		sm := newSessions(cfg, st, nil)
+		var (
+			users []store.User
+			err   error
+		)
 		if *listUser != "" {
 			u, err := userByName(ctx, st, *listUser)
 			if err != nil {
@@ -203,8 +182,7 @@ func (c *cli) newSessionCmd() *cobra.Command {
 			AAL        int        `json:"aal"`
 		}
 		js := []sessionJSON{}
-		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SESSION\tUSER\tCREATED\tLAST SEEN\tIP\tAMR")
+		tw := newTable(c.stdout, "SESSION\tUSER\tCREATED\tLAST SEEN\tIP\tAMR")
 		for _, u := range users {
 			ss, err := sm.List(ctx, u.ID)
 			if err != nil {
@@ -217,13 +195,14 @@ func (c *cli) newSessionCmd() *cobra.Command {
 					s.LastSeenAt.Format(time.RFC3339), s.IP, strings.Join(s.AMR, ","))
 			}
 		}
-		if *out == "json" {
+		if out == "json" {
 			return writeJSON(c.stdout, js)
 		}
 		tw.Flush()
 		fmt.Fprintf(c.stderr, "%d live session(s)\n", len(js))
 		return nil
-	}
+	})
+	listUser = list.Flags().String("user", "", "only this user's sessions")
 
 	revoke := &cobra.Command{
 		Use:   "revoke ID | --user NAME",
@@ -245,19 +224,11 @@ Running servers learn of it from the revocation feed within one poll.`,
 		},
 	}
 	revokeUser := revoke.Flags().String("user", "", "revoke every session of this user")
-	revoke.RunE = func(cmd *cobra.Command, args []string) error {
-		ctx := cmd.Context()
-		cfg, st, err := openForCommand(ctx, c.flags)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
+	revoke.RunE = c.onStore(openForCommand, func(ctx context.Context, cfg config.Config, st store.Store, args []string) error {
 		// Through the session manager, as the admin API does, so the
 		// revocation reaches the feed that running servers follow.
-		ev := newEvents(newLogger(cfg, c.stderr), nil)
-		scfg := sessionConfig(cfg)
-		scfg.Events = ev
-		sm := session.New(st, scfg)
+		ev := c.events(cfg)
+		sm := newSessions(cfg, st, ev)
 		if len(args) == 0 {
 			u, err := userByName(ctx, st, *revokeUser)
 			if err != nil {
@@ -267,7 +238,7 @@ Running servers learn of it from the revocation feed within one poll.`,
 			if err != nil {
 				return err
 			}
-			ev.Publish(ctx, event.Event{Kind: event.AdminAction, At: time.Now().UTC(), Actor: event.ActorCLI, Action: event.ActionUserRevoke, UserID: u.ID, Count: len(ids)})
+			adminAction(ctx, ev, event.Event{Action: event.ActionUserRevoke, UserID: u.ID, Count: len(ids)})
 			fmt.Fprintf(c.stdout, "revoked %d session(s) of %s\n", len(ids), u.Username)
 			return nil
 		}
@@ -277,10 +248,10 @@ Running servers learn of it from the revocation feed within one poll.`,
 			}
 			return err
 		}
-		ev.Publish(ctx, event.Event{Kind: event.AdminAction, At: time.Now().UTC(), Actor: event.ActorCLI, Action: event.ActionSessionRevoke, SessionID: args[0]})
+		adminAction(ctx, ev, event.Event{Action: event.ActionSessionRevoke, SessionID: args[0]})
 		fmt.Fprintf(c.stdout, "revoked session %s\n", args[0])
 		return nil
-	}
+	})
 	cmd.AddCommand(list, revoke)
 	return cmd
 }

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/tessera-auth/tessera/config"
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/oauth"
+	"github.com/tessera-auth/tessera/store"
 )
 
 func (c *cli) newClientCmd() *cobra.Command {
@@ -31,20 +34,11 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 	format := f.String("token-format", "jwt", "access tokens: jwt (verified locally) or opaque (validated by introspection)")
 	add.RegisterFlagCompletionFunc("grant", cobra.FixedCompletions([]string{"client_credentials", "refresh_token"}, cobra.ShellCompDirectiveNoFileComp))
 	add.RegisterFlagCompletionFunc("token-format", cobra.FixedCompletions([]string{"jwt", "opaque"}, cobra.ShellCompDirectiveNoFileComp))
-	add.RunE = func(cmd *cobra.Command, args []string) error {
-		ctx := cmd.Context()
-		cfg, st, err := openCreating(ctx, c.flags)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		secret := ""
-		if *secretStdin {
-			if secret, err = readPassword(c.stdin, c.stderr, true); err != nil {
-				return err
-			}
-		}
-		ev := newEvents(newLogger(cfg, c.stderr), nil)
+	// The secret is read before the store is opened: a command that fails
+	// for want of one leaves no fresh data folder behind.
+	var secret string
+	create := c.onStore(openCreating, func(ctx context.Context, cfg config.Config, st store.Store, args []string) error {
+		ev := c.events(cfg)
 		kr, err := openKeyset(ctx, cfg, st, nil, ev)
 		if err != nil {
 			return err
@@ -62,28 +56,25 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 		if err != nil {
 			return err
 		}
-		ev.Publish(ctx, event.Event{Kind: event.AdminAction, At: time.Now().UTC(), Actor: event.ActorCLI, Action: event.ActionClientRegister, ClientID: cl.ID})
+		adminAction(ctx, ev, event.Event{Action: event.ActionClientRegister, ClientID: cl.ID})
 		fmt.Fprintf(c.stdout, "client_id:     %s\n", cl.ID)
 		if sec != "" && !*secretStdin {
 			fmt.Fprintf(c.stdout, "client_secret: %s\n", sec)
 			fmt.Fprintln(c.stderr, "Store the secret now: only a keyed hash of it is kept.")
 		}
 		return nil
+	})
+	add.RunE = func(cmd *cobra.Command, args []string) error {
+		if *secretStdin {
+			var err error
+			if secret, err = readPassword(c.stdin, c.stderr, true); err != nil {
+				return err
+			}
+		}
+		return create(cmd, args)
 	}
 
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List OAuth clients",
-		Args:  noArgs,
-	}
-	out := addOutputFlag(list)
-	list.RunE = func(cmd *cobra.Command, _ []string) error {
-		ctx := cmd.Context()
-		_, st, err := openForCommand(ctx, c.flags)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
+	list := c.newListCmd("list", "List OAuth clients", func(ctx context.Context, _ config.Config, st store.Store, out outputFlag) error {
 		cs, err := st.ListClients(ctx)
 		if err != nil {
 			return err
@@ -104,16 +95,16 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 			if x.SecretHash == nil {
 				kind = "public"
 			}
-			if *out != "json" {
+			if out != "json" {
 				fmt.Fprintf(c.stdout, "%s\t%s\t%s\tgrants=%s\tscopes=%s\n", x.ID, x.Name, kind, strings.Join(x.Grants, ","), strings.Join(x.Scopes, ","))
 			}
 			js = append(js, clientJSON{x.ID, x.Name, kind, orEmpty(x.Grants), orEmpty(x.Scopes), x.TokenFormat, jsonTime(x.CreatedAt)})
 		}
-		if *out == "json" {
+		if out == "json" {
 			return writeJSON(c.stdout, js)
 		}
 		return nil
-	}
+	})
 	cmd.AddCommand(add, list)
 	return cmd
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +11,7 @@ import (
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/internal/app"
 	"github.com/tessera-auth/tessera/keys"
+	"github.com/tessera-auth/tessera/store"
 )
 
 // keyring is the signing keyset and the master key it was opened with.
@@ -30,51 +30,45 @@ func openKeyset(ctx context.Context, c config.Config, st keys.Store, log *slog.L
 
 func (c *cli) newKeysCmd() *cobra.Command {
 	cmd := c.group(&cobra.Command{Use: "keys", Short: "List and rotate the signing keys (JWKS)"})
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the signing keys",
-		Args:  noArgs,
-	}
-	out := addOutputFlag(list)
-	list.RunE = func(cmd *cobra.Command, _ []string) error {
-		return c.keys(cmd.Context(), false, *out)
-	}
+	list := c.newListCmd("list", "List the signing keys", func(ctx context.Context, cfg config.Config, st store.Store, out outputFlag) error {
+		return c.keys(ctx, cfg, st, false, out)
+	})
 	rotate := &cobra.Command{
 		Use:   "rotate",
 		Short: "Retire the active key and activate the next one",
 		Long: `Retire the active key, activate the next one (already published, so
 verifiers have it) and create a new next key. Running servers follow within 30s.`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.keys(cmd.Context(), true, "text")
-		},
+		RunE: c.onStore(openForCommand, func(ctx context.Context, cfg config.Config, st store.Store, _ []string) error {
+			return c.keys(ctx, cfg, st, true, "text")
+		}),
 	}
 	cmd.AddCommand(list, rotate)
 	return cmd
 }
 
 // keys rotates the keyset if asked, through the keys package as the admin
-// API does, then lists it.
-func (c *cli) keys(ctx context.Context, rotate bool, out outputFlag) error {
-	cfg, st, err := openForCommand(ctx, c.flags)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	ev := newEvents(newLogger(cfg, c.stderr), nil)
-	kr, err := openKeyset(ctx, cfg, st, nil, ev)
-	if err != nil {
-		return err
-	}
-	ks := kr.keys
+// API does, then lists it. Listing alone reads the store and nothing else:
+// it needs no master key, and creates neither one nor the first keys.
+func (c *cli) keys(ctx context.Context, cfg config.Config, st store.Store, rotate bool, out outputFlag) error {
 	if rotate {
-		kid, err := ks.Rotate(ctx)
+		ev := c.events(cfg)
+		kr, err := openKeyset(ctx, cfg, st, nil, ev)
 		if err != nil {
 			return err
 		}
-		ev.Publish(ctx, event.Event{Kind: event.AdminAction, At: time.Now().UTC(), Actor: event.ActorCLI, Action: event.ActionKeyRotate, KID: kid})
+		kid, err := kr.keys.Rotate(ctx)
+		if err != nil {
+			return err
+		}
+		adminAction(ctx, ev, event.Event{Action: event.ActionKeyRotate, KID: kid})
 		fmt.Fprintf(c.stdout, "active key is now %s (running servers follow within 30s)\n", kid)
 	}
+	stored, err := st.ListSigningKeys(ctx)
+	if err != nil {
+		return err
+	}
+	infos := keys.Describe(stored, cfg.Policy.Keys.RetiredTTL.D(), time.Now())
 	if out == "json" {
 		type keyJSON struct {
 			KID         string     `json:"kid"`
@@ -86,15 +80,17 @@ func (c *cli) keys(ctx context.Context, rotate bool, out outputFlag) error {
 			Published   bool       `json:"published"`
 		}
 		js := []keyJSON{}
-		for _, k := range ks.List() {
+		for _, k := range infos {
 			js = append(js, keyJSON{k.KID, k.Alg, k.State, jsonTime(k.CreatedAt), jsonTime(k.ActivatedAt), jsonTime(k.RetiredAt), k.Published})
 		}
 		return writeJSON(c.stdout, js)
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tPUBLISHED")
-	for _, k := range ks.List() {
+	tw := newTable(c.stdout, "KID\tALG\tSTATE\tCREATED\tPUBLISHED")
+	for _, k := range infos {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", k.KID, k.Alg, k.State, k.CreatedAt.Format(time.RFC3339), k.Published)
+	}
+	if len(infos) == 0 {
+		fmt.Fprintln(c.stderr, "no signing keys yet: tessera serve creates them on first start")
 	}
 	return tw.Flush()
 }

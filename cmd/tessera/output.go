@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,6 +31,14 @@ func addOutputFlag(cmd *cobra.Command) *outputFlag {
 	cmd.Flags().VarP(&o, "output", "o", "output format: text or json")
 	cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return &o
+}
+
+// newTable starts the text output of a list command: the columns, tab
+// separated and headed by header, are aligned when it is flushed.
+func newTable(w io.Writer, header string) *tabwriter.Writer {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	return tw
 }
 
 // writeJSON writes v, a slice, as an indented JSON array ("[]" when empty).

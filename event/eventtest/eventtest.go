@@ -1,4 +1,3 @@
-// Package eventtest records domain events for tests.
 package eventtest
 
 import (

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tessera-auth/tessera/config"
 	"github.com/tessera-auth/tessera/internal/app"
@@ -55,11 +56,7 @@ func TestExistingCreatesNothing(t *testing.T) {
 func TestCreate(t *testing.T) {
 	ctx := context.Background()
 	c := testConfig(t)
-	st, info, err := app.OpenStore(ctx, c, app.Create)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	info := create(t, c)
 	if info.Schema.Current != info.Schema.Latest || len(info.Applied) != info.Schema.Latest || info.Location != filepath.Join(c.Data, "tessera.db") {
 		t.Fatalf("info %+v", info)
 	}
@@ -67,12 +64,23 @@ func TestCreate(t *testing.T) {
 		t.Fatalf("data folder: %v %v", fi, err)
 	}
 	for _, access := range []app.Access{app.Existing, app.Create, app.Migrate} {
-		st, info, err = app.OpenStore(ctx, c, access)
+		st, info, err := app.OpenStore(ctx, c, access)
 		if err != nil || len(info.Applied) != 0 {
 			t.Fatalf("reopen (access %d): applied %v, %v", access, info.Applied, err)
 		}
 		st.Close()
 	}
+}
+
+// create creates the store c names, closes it and says what it found.
+func create(t *testing.T, c config.Config) app.StoreInfo {
+	t.Helper()
+	st, info, err := app.OpenStore(context.Background(), c, app.Create)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	return info
 }
 
 // execSQL changes the database file behind the store's back.
@@ -93,11 +101,7 @@ func execSQL(t *testing.T, c config.Config, query string, args ...any) {
 func TestOutdatedSchema(t *testing.T) {
 	ctx := context.Background()
 	c := testConfig(t)
-	st, info, err := app.OpenStore(ctx, c, app.Create)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	info := create(t, c)
 	latest := info.Schema.Latest
 	// Pretend the last migration has not run: only its record goes, so
 	// nothing could apply it again without failing, and none must try.
@@ -115,11 +119,7 @@ func TestOutdatedSchema(t *testing.T) {
 func TestNewerSchemaRefused(t *testing.T) {
 	ctx := context.Background()
 	c := testConfig(t)
-	st, info, err := app.OpenStore(ctx, c, app.Create)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	info := create(t, c)
 	execSQL(t, c, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)", info.Schema.Latest+1)
 	for _, access := range []app.Access{app.Existing, app.Create, app.Migrate} {
 		if _, err := app.New(ctx, c, app.Options{Access: access, AdminToken: adminToken}); !errors.Is(err, store.ErrSchemaNewer) {
@@ -235,4 +235,37 @@ func grep(s, word string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestDenylistLoadedBeforeServing: New loads the revocation feed's live
+// denials before it returns, so a server never answers before it knows what
+// was revoked before it started. After New, the follower judges a denied and
+// a clean token from memory even when the store has gone away; had the load
+// been left to the first request, both answers would be errors.
+func TestDenylistLoadedBeforeServing(t *testing.T) {
+	ctx := context.Background()
+	c := testConfig(t)
+	create(t, c)
+	st, err := store.Open(ctx, app.StoreURL(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := st.DenyAccessToken(ctx, "jti-revoked", "u1", now.Add(time.Hour), now, "token_revoked"); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	a, err := app.New(ctx, c, app.Options{AdminToken: adminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Store.Close() // the store goes away once the server has started
+	fol := a.Sessions.Follower()
+	if denied, err := fol.Denied(ctx, "jti-revoked"); !denied || err != nil {
+		t.Fatalf("Denied(revoked) = %v, %v; want true, nil from the denylist loaded by New", denied, err)
+	}
+	if denied, err := fol.Denied(ctx, "jti-clean"); denied || err != nil {
+		t.Fatalf("Denied(clean) = %v, %v; want false, nil", denied, err)
+	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/storetest"
 )
 
 // TestAcknowledgedMeansSynced: with a disk whose fsync fails, every write
@@ -19,8 +20,8 @@ import (
 func TestAcknowledgedMeansSynced(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	sess := store.Session{ID: "s1", TokenHash: hashOf(t), UserID: "u1", CreatedAt: now, AuthTime: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}
-	refresh := store.RefreshToken{Hash: hashOf(t), SessionID: "s1", ClientID: "app", Scope: "read", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	sess := store.Session{ID: "s1", TokenHash: storetest.NewHash(t), UserID: "u1", CreatedAt: now, AuthTime: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}
+	refresh := store.RefreshToken{Hash: storetest.NewHash(t), SessionID: "s1", ClientID: "app", Scope: "read", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	// setup runs with a healthy disk; op runs after fsync starts failing.
 	for _, tt := range []struct {
 		name  string
@@ -54,11 +55,11 @@ func TestAcknowledgedMeansSynced(t *testing.T) {
 			}
 			return s.CreateRefreshToken(ctx, refresh)
 		}, func(s *Store) error {
-			_, err := s.RotateRefreshToken(ctx, refresh.Hash, decide(oauth.Presentation{ClientID: "app", Successor: hashOf(t), Now: now, TTL: time.Hour}))
+			_, err := s.RotateRefreshToken(ctx, refresh.Hash, storetest.Decide(oauth.Presentation{ClientID: "app", Successor: storetest.NewHash(t), Now: now, TTL: time.Hour}))
 			return err
 		}},
 		{"CreateAccessToken", nil, func(s *Store) error {
-			return s.CreateAccessToken(ctx, store.AccessToken{Hash: hashOf(t), ID: "jti-2", ClientID: "c1", Subject: "c1", CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+			return s.CreateAccessToken(ctx, store.AccessToken{Hash: storetest.NewHash(t), ID: "jti-2", ClientID: "c1", Subject: "c1", CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
 		}},
 		{"Revocations", func(s *Store) error { return s.DenyAccessToken(ctx, "jti-1", "u1", now.Add(time.Hour), now, "revoked") },
 			func(s *Store) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/storetest"
 	"github.com/tessera-auth/tessera/token"
 )
 
@@ -57,7 +58,7 @@ func BenchmarkRotate(b *testing.B) {
 					h := heads[i]
 					for range per {
 						next, _ := token.New(token.Refresh)
-						res, err := s.RotateRefreshToken(ctx, h, decide(oauth.Presentation{Successor: next.Hash(), Now: now, TTL: time.Hour}))
+						res, err := s.RotateRefreshToken(ctx, h, storetest.Decide(oauth.Presentation{Successor: next.Hash(), Now: now, TTL: time.Hour}))
 						if err != nil || res.Outcome != store.RefreshRotated {
 							b.Errorf("rotate: %v %v", res.Outcome, err)
 							return

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/storetest"
 	"github.com/tessera-auth/tessera/token"
 )
 
@@ -59,7 +60,7 @@ func TestMigrateRefreshChildLinks(t *testing.T) {
 		ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}, store.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	orphan := hashOf(t)
+	orphan := storetest.NewHash(t)
 	if _, err := s.w.ExecContext(ctx, strings.Replace(ins, "'s1'", "'s2'", 1), orphan[:], micros(now), micros(now.Add(time.Hour)), micros(now), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -76,37 +77,20 @@ func TestMigrateRefreshChildLinks(t *testing.T) {
 	// With no successor on record, a retry cannot replace it: only reuse
 	// is safe (the family dies, so check it last, on its own session).
 	defer func() {
-		res, err := s.RotateRefreshToken(ctx, orphan, decide(oauth.Presentation{ClientID: "app", Successor: hashOf(t), Now: now.Add(3 * time.Second), TTL: time.Hour, Grace: 5 * time.Second}))
+		res, err := s.RotateRefreshToken(ctx, orphan, storetest.Decide(oauth.Presentation{ClientID: "app", Successor: storetest.NewHash(t), Now: now.Add(3 * time.Second), TTL: time.Hour, Grace: 5 * time.Second}))
 		if err != nil || res.Outcome != store.RefreshReused {
 			t.Fatalf("a used token without a recorded successor: %v, %v; want reuse", res.Outcome, err)
 		}
 	}()
 	third, _ := token.New(token.Refresh)
-	res, err := s.RotateRefreshToken(ctx, f, decide(oauth.Presentation{ClientID: "app", Successor: third.Hash(), Now: now.Add(time.Second), TTL: time.Hour, Grace: 5 * time.Second}))
+	res, err := s.RotateRefreshToken(ctx, f, storetest.Decide(oauth.Presentation{ClientID: "app", Successor: third.Hash(), Now: now.Add(time.Second), TTL: time.Hour, Grace: 5 * time.Second}))
 	if err != nil || res.Outcome != store.RefreshGraceRetry {
 		t.Fatalf("grace retry after migration: %+v, %v", res.Outcome, err)
 	}
 	// The migrated link let the retry replace the unused successor, which
 	// is now a tombstone: presenting it is reuse.
-	res, err = s.RotateRefreshToken(ctx, sec, decide(oauth.Presentation{ClientID: "app", Successor: hashOf(t), Now: now.Add(2 * time.Second), TTL: time.Hour, Grace: 5 * time.Second}))
+	res, err = s.RotateRefreshToken(ctx, sec, storetest.Decide(oauth.Presentation{ClientID: "app", Successor: storetest.NewHash(t), Now: now.Add(2 * time.Second), TTL: time.Hour, Grace: 5 * time.Second}))
 	if err != nil || res.Outcome != store.RefreshReused {
 		t.Fatalf("the successor linked before the migration was not replaced: %v, %v", res.Outcome, err)
 	}
-}
-
-func hashOf(t *testing.T) token.Hash {
-	tok, err := token.New(token.Refresh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok.Hash()
-}
-
-// decide is the refresh policy the server runs, with the default last-seen
-// write interval.
-func decide(p oauth.Presentation) func(store.RefreshState) store.RefreshPlan {
-	if p.TouchInterval == 0 {
-		p.TouchInterval = time.Minute
-	}
-	return func(st store.RefreshState) store.RefreshPlan { return oauth.DecideRefresh(st, p) }
 }

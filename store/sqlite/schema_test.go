@@ -16,11 +16,7 @@ import (
 // latestVersion is the highest embedded migration.
 func latestVersion(t *testing.T) int {
 	t.Helper()
-	m, err := sqlite.NewMigrator(context.Background(), filepath.Join(t.TempDir(), "probe.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := newMigrator(t, filepath.Join(t.TempDir(), "probe.db"))
 	st, err := m.SchemaStatus(context.Background())
 	if err != nil || st.Latest < 7 {
 		t.Fatalf("SchemaStatus = %+v, %v", st, err)
@@ -28,16 +24,33 @@ func latestVersion(t *testing.T) int {
 	return st.Latest
 }
 
+// newMigrator opens a migrator on the database at path (created when
+// missing) and closes it when t ends.
+func newMigrator(t *testing.T, path string) *sqlite.Migrator {
+	t.Helper()
+	m, err := sqlite.NewMigrator(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// versionsUpTo is every migration version from 1 to latest, in order.
+func versionsUpTo(latest int) []int {
+	var vs []int
+	for v := 1; v <= latest; v++ {
+		vs = append(vs, v)
+	}
+	return vs
+}
+
 // TestMigratorIsIdempotent: the first Migrate applies every migration in
 // order, the second nothing, and the status says current.
 func TestMigratorIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	latest := latestVersion(t)
-	m, err := sqlite.NewMigrator(ctx, filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := newMigrator(t, filepath.Join(t.TempDir(), "t.db"))
 	if st, err := m.SchemaStatus(ctx); err != nil || st != (store.SchemaStatus{Current: 0, Latest: latest}) || !st.Pending() {
 		t.Fatalf("fresh database: %+v, %v", st, err)
 	}
@@ -45,10 +58,7 @@ func TestMigratorIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []int
-	for v := 1; v <= latest; v++ {
-		want = append(want, v)
-	}
+	want := versionsUpTo(latest)
 	if !slices.Equal(applied, want) {
 		t.Fatalf("first Migrate applied %v, want %v", applied, want)
 	}
@@ -72,12 +82,7 @@ func TestConcurrentMigrate(t *testing.T) {
 	const n = 4
 	ms := make([]*sqlite.Migrator, n)
 	for i := range ms {
-		m, err := sqlite.NewMigrator(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		ms[i] = m
+		ms[i] = newMigrator(t, path)
 	}
 	var (
 		wg      sync.WaitGroup
@@ -106,10 +111,7 @@ func TestConcurrentMigrate(t *testing.T) {
 		t.Fatalf("concurrent Migrate failed: %v", errs)
 	}
 	slices.Sort(applied)
-	var want []int
-	for v := 1; v <= latest; v++ {
-		want = append(want, v)
-	}
+	want := versionsUpTo(latest)
 	if !slices.Equal(applied, want) {
 		t.Fatalf("migrations applied %v: want each of 1..%d once", applied, latest)
 	}
@@ -126,11 +128,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 	ctx := context.Background()
 	latest := latestVersion(t)
 	path := filepath.Join(t.TempDir(), "t.db")
-	m, err := sqlite.NewMigrator(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := newMigrator(t, path)
 	if _, err := m.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}

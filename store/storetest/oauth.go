@@ -53,14 +53,16 @@ func refreshFamily(t *testing.T, s store.Store, name string) (store.Session, sto
 	sess.IdleTimeout = 7 * 24 * time.Hour
 	sess.ExpiresAt = base.Add(14 * 24 * time.Hour)
 	mustCreate(t, s, sess, 0)
-	rt := store.RefreshToken{Hash: newHash(t), SessionID: sess.ID, ClientID: "app", Scope: "read write", CreatedAt: base, ExpiresAt: base.Add(7 * 24 * time.Hour)}
+	rt := store.RefreshToken{Hash: NewHash(t), SessionID: sess.ID, ClientID: "app", Scope: "read write", CreatedAt: base, ExpiresAt: base.Add(7 * 24 * time.Hour)}
 	if err := s.CreateRefreshToken(context.Background(), rt); err != nil {
 		t.Fatal(err)
 	}
 	return sess, rt
 }
 
-func newHash(t *testing.T) token.Hash {
+// NewHash is the hash of a fresh refresh token.
+func NewHash(t testing.TB) token.Hash {
+	t.Helper()
 	tok, err := token.New(token.Refresh)
 	if err != nil {
 		t.Fatal(err)
@@ -68,10 +70,10 @@ func newHash(t *testing.T) token.Hash {
 	return tok.Hash()
 }
 
-// decide is the refresh policy the conformance suite drives the store's
-// primitive with: oauth's, the one the server runs, with the default
-// last-seen write interval.
-func decide(p oauth.Presentation) func(store.RefreshState) store.RefreshPlan {
+// Decide is the refresh policy the conformance suite drives the store's
+// primitive with, and a backend's own tests should too: oauth's, the one
+// the server runs, with the default last-seen write interval.
+func Decide(p oauth.Presentation) func(store.RefreshState) store.RefreshPlan {
 	if p.TouchInterval == 0 {
 		p.TouchInterval = time.Minute
 	}
@@ -81,7 +83,7 @@ func decide(p oauth.Presentation) func(store.RefreshState) store.RefreshPlan {
 func rotate(t *testing.T, s store.Store, h token.Hash, req oauth.Presentation) store.RefreshResult {
 	t.Helper()
 	if req.Successor == (token.Hash{}) {
-		req.Successor = newHash(t)
+		req.Successor = NewHash(t)
 	}
 	if req.TTL == 0 {
 		req.TTL = 7 * 24 * time.Hour
@@ -89,7 +91,7 @@ func rotate(t *testing.T, s store.Store, h token.Hash, req oauth.Presentation) s
 	if req.ClientID == "" {
 		req.ClientID = "app"
 	}
-	res, err := s.RotateRefreshToken(context.Background(), h, decide(req))
+	res, err := s.RotateRefreshToken(context.Background(), h, Decide(req))
 	if err != nil {
 		t.Fatalf("RotateRefreshToken: %v", err)
 	}
@@ -132,10 +134,10 @@ func testRefreshRotation(t *testing.T, s store.Store) {
 		t.Fatalf("feed after reuse: %+v", feed)
 	}
 	// The newest token of the family is dead too.
-	if _, err := s.RotateRefreshToken(ctx, r2.Successor.Hash, decide(oauth.Presentation{ClientID: "app", Successor: newHash(t), Now: now.Add(2 * time.Hour), TTL: time.Hour})); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RotateRefreshToken(ctx, r2.Successor.Hash, Decide(oauth.Presentation{ClientID: "app", Successor: NewHash(t), Now: now.Add(2 * time.Hour), TTL: time.Hour})); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("successor after the family was revoked: %v, want ErrNotFound", err)
 	}
-	if _, err := s.RotateRefreshToken(ctx, newHash(t), decide(oauth.Presentation{ClientID: "app", Now: now})); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RotateRefreshToken(ctx, NewHash(t), Decide(oauth.Presentation{ClientID: "app", Now: now})); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown token: %v", err)
 	}
 }
@@ -205,7 +207,7 @@ func testRefreshGraceAndRefusals(t *testing.T, s store.Store) {
 		if got, _ := s.SessionByID(ctx, sess.ID); !got.Revoked() {
 			t.Fatal("the family survived a replaced successor's presentation")
 		}
-		if _, err := s.RotateRefreshToken(ctx, thief.Successor.Hash, decide(oauth.Presentation{ClientID: "app", Successor: newHash(t), Now: now.Add(3 * time.Second), TTL: time.Hour})); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.RotateRefreshToken(ctx, thief.Successor.Hash, Decide(oauth.Presentation{ClientID: "app", Successor: NewHash(t), Now: now.Add(3 * time.Second), TTL: time.Hour})); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("the thief's successor after the family died: %v, want ErrNotFound", err)
 		}
 	}
@@ -255,13 +257,13 @@ func testRefreshFailureIsolated(t *testing.T, s store.Store) {
 	wg.Add(n + 1)
 	go func() {
 		defer wg.Done()
-		_, badErr = s.RotateRefreshToken(ctx, victim.Hash, decide(oauth.Presentation{ClientID: "app", Successor: taken.Hash, Now: now, TTL: time.Hour}))
+		_, badErr = s.RotateRefreshToken(ctx, victim.Hash, Decide(oauth.Presentation{ClientID: "app", Successor: taken.Hash, Now: now, TTL: time.Hour}))
 	}()
 	for i := range fams {
 		go func() {
 			defer wg.Done()
 			var res store.RefreshResult
-			res, errs[i] = s.RotateRefreshToken(ctx, fams[i].Hash, decide(oauth.Presentation{ClientID: "app", Successor: newHash(t), Now: now, TTL: time.Hour}))
+			res, errs[i] = s.RotateRefreshToken(ctx, fams[i].Hash, Decide(oauth.Presentation{ClientID: "app", Successor: NewHash(t), Now: now, TTL: time.Hour}))
 			if errs[i] == nil && res.Outcome != store.RefreshRotated {
 				errs[i] = fmt.Errorf("outcome %v", res.Outcome)
 			}
@@ -301,8 +303,8 @@ func testRefreshRace(t *testing.T, s store.Store) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res, err := s.RotateRefreshToken(context.Background(), rt.Hash, decide(oauth.Presentation{
-					ClientID: "app", Successor: newHash(t), Now: base.Add(time.Hour), TTL: time.Hour, Grace: grace}))
+				res, err := s.RotateRefreshToken(context.Background(), rt.Hash, Decide(oauth.Presentation{
+					ClientID: "app", Successor: NewHash(t), Now: base.Add(time.Hour), TTL: time.Hour, Grace: grace}))
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -404,14 +406,14 @@ func testRefreshTokenByHash(t *testing.T, s store.Store) {
 	if got, _ := s.RefreshTokenByHash(ctx, rt.Hash); !got.UsedAt.Equal(base.Add(time.Minute)) {
 		t.Fatalf("UsedAt after rotation: %v", got.UsedAt)
 	}
-	if _, err := s.RefreshTokenByHash(ctx, newHash(t)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RefreshTokenByHash(ctx, NewHash(t)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown: %v", err)
 	}
 }
 
 func testAccessTokens(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	at := store.AccessToken{Hash: newHash(t), ID: "jti-1", ClientID: "c1", Subject: "c1", Scope: "read", CreatedAt: base, ExpiresAt: base.Add(15 * time.Minute)}
+	at := store.AccessToken{Hash: NewHash(t), ID: "jti-1", ClientID: "c1", Subject: "c1", Scope: "read", CreatedAt: base, ExpiresAt: base.Add(15 * time.Minute)}
 	if err := s.CreateAccessToken(ctx, at); err != nil {
 		t.Fatal(err)
 	}
@@ -420,11 +422,11 @@ func testAccessTokens(t *testing.T, s store.Store) {
 		t.Fatalf("AccessTokenByHash = %+v, %v", got, err)
 	}
 	dup := at
-	dup.Hash = newHash(t)
+	dup.Hash = NewHash(t)
 	if err := s.CreateAccessToken(ctx, dup); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("duplicate jti: %v", err)
 	}
-	if _, err := s.AccessTokenByHash(ctx, newHash(t)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.AccessTokenByHash(ctx, NewHash(t)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown: %v", err)
 	}
 	if _, err := s.DeleteExpired(ctx, base.Add(time.Hour)); err != nil {
@@ -471,7 +473,7 @@ func testRefreshTouch(t *testing.T, s store.Store) {
 		t.Fatalf("a rotation within the touch interval wrote last-seen: %v, want %v", got.LastSeenAt, base)
 	}
 	backwards := func(st store.RefreshState) store.RefreshPlan {
-		p := oauth.DecideRefresh(st, oauth.Presentation{ClientID: "app", Successor: newHash(t), Now: at.Add(time.Minute), TTL: time.Hour})
+		p := oauth.DecideRefresh(st, oauth.Presentation{ClientID: "app", Successor: NewHash(t), Now: at.Add(time.Minute), TTL: time.Hour})
 		p.TouchAt = base.Add(-time.Hour)
 		return p
 	}

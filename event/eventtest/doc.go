@@ -1,0 +1,2 @@
+// Package eventtest records domain events for tests.
+package eventtest
