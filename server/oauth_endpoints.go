@@ -122,7 +122,7 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error
 	var wait time.Duration
 	if v := q.Get("wait"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || time.Duration(n)*time.Second > revocation.MaxWait {
+		if err != nil || n < 0 || n > int(revocation.MaxWait/time.Second) {
 			return newProblem(http.StatusBadRequest, "invalid_field", `"wait" must be 0 to 30 seconds.`)
 		}
 		wait = time.Duration(n) * time.Second

@@ -184,6 +184,8 @@ func TestRevocationFeed(t *testing.T) {
 	// follower must start over rather than skip what is numbered below it.
 	wantProblem(t, feed("?since=999999"), 400, "invalid_field")
 	wantProblem(t, feed("?since=0&wait=99"), 400, "invalid_field")
+	// Large enough to overflow a Duration once multiplied by a second.
+	wantProblem(t, feed("?since=0&wait=9223372037"), 400, "invalid_field")
 }
 
 // feedReads tells when a feed read of the store has returned.
