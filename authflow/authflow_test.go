@@ -11,6 +11,7 @@ import (
 	"github.com/tessera-auth/tessera/authflow"
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/keys"
+	"github.com/tessera-auth/tessera/keys/keystest"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/session"
@@ -63,14 +64,7 @@ func newFixture(t *testing.T) *fixture {
 	if f.user, err = an.CreateUser(ctx, "ann", pw); err != nil {
 		t.Fatal(err)
 	}
-	mk, _, _ := keys.NewMasterKey()
-	ks, err := keys.New(st, mk, keys.Config{RetiredTTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ks.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ks := keystest.New(t, st, keys.Config{RetiredTTL: time.Hour})
 	f.oauth = oauth.New(st, ks, oauth.Config{Issuer: "https://i", Audience: "https://i", Access: time.Minute, Refresh: time.Hour, Pepper: []byte("p"), Now: clock})
 	if f.spa, _, err = f.oauth.RegisterClient(ctx, oauth.ClientSpec{Name: "spa", Public: true, Grants: []string{oauth.GrantRefreshToken}, Scopes: []string{"read", "write"}, TokenFormat: oauth.FormatOpaque}); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/event/eventtest"
 	"github.com/tessera-auth/tessera/keys"
+	"github.com/tessera-auth/tessera/keys/keystest"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlite"
 	"github.com/tessera-auth/tessera/token"
@@ -32,11 +33,7 @@ func TestRefreshEvents(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	mk, _, _ := keys.NewMasterKey()
-	ks, _ := keys.New(st, mk, keys.Config{RetiredTTL: time.Hour, Now: clock})
-	if err := ks.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ks := keystest.New(t, st, keys.Config{RetiredTTL: time.Hour, Now: clock})
 	rec, cache := &eventtest.Recorder{}, &forgetter{}
 	s := New(st, ks, Config{Issuer: "https://i", Audience: "https://i", Access: time.Minute, Refresh: time.Hour, Grace: 5 * time.Second,
 		Pepper: []byte("p"), Now: clock, Events: rec, Sessions: cache})

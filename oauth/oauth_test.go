@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/keys"
+	"github.com/tessera-auth/tessera/keys/keystest"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlite"
 	"github.com/tessera-auth/tessera/store/sqlite/sqlitetest"
@@ -17,11 +18,7 @@ import (
 func newService(t *testing.T, pepper string) (*Service, *sqlite.Store) {
 	t.Helper()
 	st := sqlitetest.Open(t)
-	mk, _, _ := keys.NewMasterKey()
-	ks, _ := keys.New(st, mk, keys.Config{RetiredTTL: time.Hour})
-	if err := ks.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	ks := keystest.New(t, st, keys.Config{RetiredTTL: time.Hour})
 	return New(st, ks, Config{Issuer: "https://i", Audience: "https://i", Access: time.Minute, Refresh: time.Hour, Pepper: []byte(pepper)}), st
 }
 

@@ -20,7 +20,9 @@ import (
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
 	"github.com/tessera-auth/tessera/event"
+	"github.com/tessera-auth/tessera/internal/clocktest"
 	"github.com/tessera-auth/tessera/keys"
+	"github.com/tessera-auth/tessera/keys/keystest"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/session"
@@ -28,24 +30,12 @@ import (
 	"github.com/tessera-auth/tessera/token"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 const adminToken = "tsx_test-admin-token"
 
 // env is a real server on real listeners over a real SQLite file.
 type env struct {
 	t        testing.TB
-	clock    *clock
+	clock    *clocktest.Clock
 	dbPath   string
 	st       *sqlite.Store
 	srv      *Server
@@ -67,7 +57,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	c := &clock{t: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC))
 	cfg := Config{AdminToken: adminToken, PublicOrigin: "https://auth.example.test"}
 	scfg := session.Config{
 		IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour, MaxPerUser: 10,
@@ -98,14 +88,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	cfg.Events = events
 	el := event.NewLogger(log)
 	events.Subscribe(el, el.Kinds()...)
-	mk, _, _ := keys.NewMasterKey()
-	ks, err := keys.New(st, mk, keys.Config{Alg: "ES256", RetiredTTL: time.Hour, Now: c.Now, Events: events})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ks.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ks := keystest.New(t, st, keys.Config{Alg: "ES256", RetiredTTL: time.Hour, Now: c.Now, Events: events})
 	oa := oauth.New(st, ks, oauth.Config{
 		Issuer: "https://auth.example.test", Audience: "https://auth.example.test",
 		Access: 15 * time.Minute, Refresh: 7 * 24 * time.Hour, Grace: 5 * time.Second,

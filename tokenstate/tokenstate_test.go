@@ -13,6 +13,7 @@ import (
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/event/eventtest"
 	"github.com/tessera-auth/tessera/keys"
+	"github.com/tessera-auth/tessera/keys/keystest"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/session"
@@ -61,14 +62,7 @@ func newFixture(t *testing.T) *fixture {
 	if err := f.sessions.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mk, _, _ := keys.NewMasterKey()
-	ks, err := keys.New(st, mk, keys.Config{RetiredTTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ks.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ks := keystest.New(t, st, keys.Config{RetiredTTL: time.Hour})
 	os := oauth.New(st, ks, oauth.Config{Issuer: "https://i", Audience: "https://i", Access: time.Minute, Refresh: time.Hour, Pepper: []byte("p"), Now: clock})
 	v := &accesstoken.Verifier{Issuer: "https://i", Audience: "https://i", Algorithms: []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256}, Now: clock, Leeway: time.Second,
 		Keys: func(kid string) (*jose.JSONWebKey, error) {
