@@ -1,0 +1,5 @@
+// Package postgres is the PostgreSQL store backend (pgx, pgxpool), under
+// the store URL schemes postgres:// and postgresql://. Its schema mirrors
+// the SQLite backend's, applied by embedded migrations under an advisory
+// lock; its primitives are row locks and transactions, with no policy.
+package postgres

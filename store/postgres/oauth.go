@@ -1,0 +1,230 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/token"
+)
+
+const clientCols = "id, name, secret_hash, grants, scopes, token_format, created_at"
+
+func scanClient(row pgx.Row) (store.Client, error) {
+	var c store.Client
+	var grants, scopes string
+	var created int64
+	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &c.TokenFormat, &created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Client{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Client{}, err
+	}
+	c.Grants, c.Scopes, c.CreatedAt = strings.Fields(grants), strings.Fields(scopes), fromMicros(created)
+	return c, nil
+}
+
+func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
+	_, err := s.execOne(ctx, "INSERT INTO clients ("+clientCols+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, micros(c.CreatedAt))
+	if isUniqueViolation(err) {
+		return fmt.Errorf("postgres: create client: %w", store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: create client: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) ClientByID(ctx context.Context, id string) (store.Client, error) {
+	c, err := scanClient(s.pool.QueryRow(ctx, "SELECT "+clientCols+" FROM clients WHERE id = $1", id))
+	if err != nil {
+		return store.Client{}, fmt.Errorf("postgres: client: %w", err)
+	}
+	return c, nil
+}
+
+func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+clientCols+" FROM clients ORDER BY name COLLATE \"C\"")
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list clients: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Client
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: list clients: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list clients: %w", err)
+	}
+	return out, nil
+}
+
+const refreshCols = "token_hash, session_id, client_id, scope, created_at, expires_at, used_at"
+
+func insertRefresh(ctx context.Context, tx pgx.Tx, t store.RefreshToken) error {
+	_, err := tx.Exec(ctx, "INSERT INTO refresh_tokens ("+refreshCols+") VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+		t.Hash[:], t.SessionID, t.ClientID, t.Scope, micros(t.CreatedAt), micros(t.ExpiresAt))
+	return err
+}
+
+func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
+	err := s.tx(ctx, func(tx pgx.Tx) error { return insertRefresh(ctx, tx, t) })
+	if isUniqueViolation(err) {
+		return fmt.Errorf("postgres: create refresh token: %w", store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: create refresh token: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) RefreshTokenByHash(ctx context.Context, h token.Hash) (store.RefreshToken, error) {
+	var t store.RefreshToken
+	var hash []byte
+	var created, expires int64
+	var used *int64
+	err := s.pool.QueryRow(ctx, "SELECT "+refreshCols+" FROM refresh_tokens WHERE token_hash = $1", h[:]).
+		Scan(&hash, &t.SessionID, &t.ClientID, &t.Scope, &created, &expires, &used)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.RefreshToken{}, fmt.Errorf("postgres: refresh token: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.RefreshToken{}, fmt.Errorf("postgres: refresh token: %w", err)
+	}
+	t.Hash = h
+	t.CreatedAt, t.ExpiresAt = fromMicros(created), fromMicros(expires)
+	if used != nil {
+		t.UsedAt = fromMicros(*used)
+	}
+	return t, nil
+}
+
+// RotateRefreshToken runs one presentation in one transaction: it locks
+// the family's session row, then the presented token's row (FOR UPDATE),
+// loads the state under those locks, calls decide and applies its plan.
+// Every rotation of a family takes the session's lock first, so
+// presentations of one family run one after another, each seeing the
+// effects of those before it, on every node; families do not wait for
+// each other. A transaction PostgreSQL aborts (deadlock, serialization
+// failure) runs again, decide included: decide is pure.
+func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, decide func(store.RefreshState) store.RefreshPlan) (store.RefreshResult, error) {
+	var res store.RefreshResult
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		res, err = rotateInTx(ctx, tx, presented, decide)
+		return err
+	})
+	if err != nil {
+		return store.RefreshResult{}, fmt.Errorf("postgres: rotate refresh token: %w", err)
+	}
+	return res, nil
+}
+
+func rotateInTx(ctx context.Context, tx pgx.Tx, presented token.Hash, decide func(store.RefreshState) store.RefreshPlan) (store.RefreshResult, error) {
+	// The family first, unlocked: the session row is locked before the
+	// token's, in the order every writer of a family takes them.
+	var sessionID string
+	err := tx.QueryRow(ctx, "SELECT session_id FROM refresh_tokens WHERE token_hash = $1", presented[:]).Scan(&sessionID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.RefreshResult{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.RefreshResult{}, err
+	}
+	var st store.RefreshState
+	st.Session, err = scanSession(tx.QueryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = $1 FOR NO KEY UPDATE", sessionID))
+	if err != nil {
+		return store.RefreshResult{}, err // ErrNotFound: the family went with its session
+	}
+	// Read again under the session's lock: a rotation that committed while
+	// this one waited has changed the token (or reuse deleted it).
+	var hash, child []byte
+	var created, expires int64
+	var used *int64
+	old := &st.Token
+	err = tx.QueryRow(ctx, "SELECT r.token_hash, r.session_id, r.client_id, r.scope, r.created_at, r.expires_at, r.used_at, r.child, r.superseded, c.used_at IS NOT NULL"+
+		" FROM refresh_tokens AS r LEFT JOIN refresh_tokens AS c ON c.token_hash = r.child WHERE r.token_hash = $1 FOR UPDATE OF r", presented[:]).
+		Scan(&hash, &old.SessionID, &old.ClientID, &old.Scope, &created, &expires, &used, &child, &st.Superseded, &st.SuccessorUsed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.RefreshResult{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.RefreshResult{}, err
+	}
+	old.Hash = presented
+	old.CreatedAt, old.ExpiresAt = fromMicros(created), fromMicros(expires)
+	if used != nil {
+		old.UsedAt = fromMicros(*used)
+	}
+	copy(st.Successor[:], child) // NULL (none recorded) leaves it zero
+
+	plan := decide(st)
+	if plan.Supersede != (token.Hash{}) {
+		if _, err := tx.Exec(ctx, "UPDATE refresh_tokens SET used_at = $1, superseded = true WHERE token_hash = $2", micros(plan.SupersededAt), plan.Supersede[:]); err != nil {
+			return store.RefreshResult{}, err
+		}
+	}
+	if next := plan.Successor.Hash; next != (token.Hash{}) {
+		if _, err := tx.Exec(ctx, "UPDATE refresh_tokens SET used_at = $1, child = $2 WHERE token_hash = $3", micros(plan.UsedAt), next[:], presented[:]); err != nil {
+			return store.RefreshResult{}, err
+		}
+		if err := insertRefresh(ctx, tx, plan.Successor); err != nil {
+			return store.RefreshResult{}, err
+		}
+	}
+	if !plan.TouchAt.IsZero() {
+		if _, err := tx.Exec(ctx, "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1", micros(plan.TouchAt), sessionID); err != nil {
+			return store.RefreshResult{}, err
+		}
+	}
+	if plan.RevokeReason != "" {
+		if _, err := tx.Exec(ctx, "DELETE FROM refresh_tokens WHERE session_id = $1", sessionID); err != nil {
+			return store.RefreshResult{}, err
+		}
+		if _, err := revokeTx(ctx, tx, []string{sessionID}, plan.RevokedAt, plan.RevokeReason); err != nil {
+			return store.RefreshResult{}, err
+		}
+	}
+	return store.RefreshResult{Outcome: plan.Outcome, Reason: plan.Reason, Presented: st.Token, Successor: plan.Successor, Session: st.Session}, nil
+}
+
+const accessCols = "token_hash, jti, client_id, subject, scope, session_id, created_at, expires_at"
+
+func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {
+	_, err := s.execOne(ctx, "INSERT INTO access_tokens ("+accessCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		t.Hash[:], t.ID, t.ClientID, t.Subject, t.Scope, t.SessionID, micros(t.CreatedAt), micros(t.ExpiresAt))
+	if isUniqueViolation(err) {
+		return fmt.Errorf("postgres: create access token: %w", store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: create access token: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) AccessTokenByHash(ctx context.Context, h token.Hash) (store.AccessToken, error) {
+	var t store.AccessToken
+	var hash []byte
+	var created, expires int64
+	err := s.pool.QueryRow(ctx, "SELECT "+accessCols+" FROM access_tokens WHERE token_hash = $1", h[:]).
+		Scan(&hash, &t.ID, &t.ClientID, &t.Subject, &t.Scope, &t.SessionID, &created, &expires)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.AccessToken{}, fmt.Errorf("postgres: access token: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.AccessToken{}, fmt.Errorf("postgres: access token: %w", err)
+	}
+	t.Hash = h
+	t.CreatedAt, t.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return t, nil
+}
