@@ -208,4 +208,3 @@ func init() {
 	store.Register("postgres", b)
 	store.Register("postgresql", b)
 }
-
