@@ -1,0 +1,13 @@
+package postgres
+
+import "context"
+
+// ShowForTest returns a server setting as one of the pool's connections sees it.
+func (s *Store) ShowForTest(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.pool.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&v)
+	return v, err
+}
+
+// MaxConnsForTest returns the pool's connection limit.
+func (s *Store) MaxConnsForTest() int32 { return s.pool.Config().MaxConns }
