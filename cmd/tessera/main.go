@@ -115,7 +115,7 @@ func (c *cli) newRootCmd() *cobra.Command {
 		"{{if .Runnable}}", "{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.flags.data, "data", "", "data folder of the embedded store (default ./tessera-data)")
-	pf.StringVar(&c.flags.store, "store", "", "store URL instead of the embedded store (sqlite:PATH)")
+	pf.StringVar(&c.flags.store, "store", "", "store URL instead of the embedded store (sqlite:PATH or postgres://…)")
 	pf.StringVar(&c.flags.config, "config", "", "YAML config file")
 	root.AddCommand(
 		c.newServeCmd(),

@@ -41,6 +41,11 @@ func AdminToken(c config.Config) (tok, source string, created bool, err error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return "", "", false, err
 	}
+	// With a store URL (--store) nothing else creates the data folder
+	// before this; MasterKey creates it the same way.
+	if err := os.MkdirAll(c.Data, 0o700); err != nil {
+		return "", "", false, err
+	}
 	t, err := token.New(token.Admin)
 	if err != nil {
 		return "", "", false, err

@@ -11,7 +11,9 @@ import (
 	"github.com/tessera-auth/tessera/config"
 	"github.com/tessera-auth/tessera/store"
 
-	// The embedded backend registers the "sqlite" scheme with store.Open.
+	// The backends register their schemes with store.Open: "sqlite" (the
+	// embedded store) and "postgres"/"postgresql".
+	_ "github.com/tessera-auth/tessera/store/postgres"
 	_ "github.com/tessera-auth/tessera/store/sqlite"
 )
 
