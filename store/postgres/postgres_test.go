@@ -10,8 +10,9 @@ import (
 	"github.com/tessera-auth/tessera/store/storetest"
 )
 
-// migrated returns an empty store at the latest schema in its own schema.
-func migrated(t *testing.T) *postgres.Store {
+// migratedURL returns the URL of an empty store at the latest schema, in
+// a schema of its own.
+func migratedURL(t testing.TB) string {
 	t.Helper()
 	ctx := context.Background()
 	u := pgtest.URL(t)
@@ -19,11 +20,17 @@ func migrated(t *testing.T) *postgres.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer m.Close()
 	if _, err := m.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	m.Close()
-	s, err := postgres.Open(ctx, u)
+	return u
+}
+
+// migrated opens an empty store at the latest schema.
+func migrated(t testing.TB) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), migratedURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
