@@ -131,23 +131,19 @@ func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, de
 }
 
 func rotateInTx(ctx context.Context, tx pgx.Tx, presented token.Hash, decide func(store.RefreshState) store.RefreshPlan) (store.RefreshResult, error) {
-	// The family first, unlocked: the session row is locked before the
-	// token's, in the order every writer of a family takes them.
-	var sessionID string
-	err := tx.QueryRow(ctx, "SELECT session_id FROM refresh_tokens WHERE token_hash = $1", presented[:]).Scan(&sessionID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.RefreshResult{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.RefreshResult{}, err
-	}
+	// The family's session first: its row lock is the one every rotation
+	// of the family takes before the token's. (The sub-select that finds
+	// it locks nothing; a locking clause applies to its own FROM only.)
 	var st store.RefreshState
-	st.Session, err = scanSession(tx.QueryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = $1 FOR NO KEY UPDATE", sessionID))
+	var err error
+	st.Session, err = scanSession(tx.QueryRow(ctx, "SELECT "+sessionCols+
+		" FROM sessions WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1) FOR NO KEY UPDATE", presented[:]))
 	if err != nil {
-		return store.RefreshResult{}, err // ErrNotFound: the family went with its session
+		return store.RefreshResult{}, err // ErrNotFound: no such token, or its family went with its session
 	}
-	// Read again under the session's lock: a rotation that committed while
-	// this one waited has changed the token (or reuse deleted it).
+	sessionID := st.Session.ID
+	// Read the token under the session's lock: a rotation that committed
+	// while this one waited has changed it (or reuse deleted it).
 	var hash, child []byte
 	var created, expires int64
 	var used *int64
@@ -169,28 +165,29 @@ func rotateInTx(ctx context.Context, tx pgx.Tx, presented token.Hash, decide fun
 	copy(st.Successor[:], child) // NULL (none recorded) leaves it zero
 
 	plan := decide(st)
+	// The plan's row writes go in one round trip, in the plan's order.
+	var b pgx.Batch
 	if plan.Supersede != (token.Hash{}) {
-		if _, err := tx.Exec(ctx, "UPDATE refresh_tokens SET used_at = $1, superseded = true WHERE token_hash = $2", micros(plan.SupersededAt), plan.Supersede[:]); err != nil {
-			return store.RefreshResult{}, err
-		}
+		b.Queue("UPDATE refresh_tokens SET used_at = $1, superseded = true WHERE token_hash = $2", micros(plan.SupersededAt), plan.Supersede[:])
 	}
 	if next := plan.Successor.Hash; next != (token.Hash{}) {
-		if _, err := tx.Exec(ctx, "UPDATE refresh_tokens SET used_at = $1, child = $2 WHERE token_hash = $3", micros(plan.UsedAt), next[:], presented[:]); err != nil {
-			return store.RefreshResult{}, err
-		}
-		if err := insertRefresh(ctx, tx, plan.Successor); err != nil {
-			return store.RefreshResult{}, err
-		}
+		t := plan.Successor
+		b.Queue("UPDATE refresh_tokens SET used_at = $1, child = $2 WHERE token_hash = $3", micros(plan.UsedAt), next[:], presented[:])
+		b.Queue("INSERT INTO refresh_tokens ("+refreshCols+") VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+			t.Hash[:], t.SessionID, t.ClientID, t.Scope, micros(t.CreatedAt), micros(t.ExpiresAt))
 	}
 	if !plan.TouchAt.IsZero() {
-		if _, err := tx.Exec(ctx, "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1", micros(plan.TouchAt), sessionID); err != nil {
+		b.Queue("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1", micros(plan.TouchAt), sessionID)
+	}
+	if plan.RevokeReason != "" {
+		b.Queue("DELETE FROM refresh_tokens WHERE session_id = $1", sessionID)
+	}
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 			return store.RefreshResult{}, err
 		}
 	}
 	if plan.RevokeReason != "" {
-		if _, err := tx.Exec(ctx, "DELETE FROM refresh_tokens WHERE session_id = $1", sessionID); err != nil {
-			return store.RefreshResult{}, err
-		}
 		if _, err := revokeTx(ctx, tx, []string{sessionID}, plan.RevokedAt, plan.RevokeReason); err != nil {
 			return store.RefreshResult{}, err
 		}
