@@ -11,3 +11,9 @@ func (s *Store) ShowForTest(ctx context.Context, name string) (string, error) {
 
 // MaxConnsForTest returns the pool's connection limit.
 func (s *Store) MaxConnsForTest() int32 { return s.pool.Config().MaxConns }
+
+// SetForTest changes a setting for the session of one pooled connection.
+func (s *Store) SetForTest(ctx context.Context, name, value string) error {
+	_, err := s.pool.Exec(ctx, "SELECT set_config($1, $2, false)", name, value)
+	return err
+}

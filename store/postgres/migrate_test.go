@@ -143,11 +143,19 @@ func TestRefusesAsyncCommit(t *testing.T) {
 	if !errors.Is(err, postgres.ErrAsyncCommit) {
 		t.Fatalf("Open with synchronous_commit=off: %v, want ErrAsyncCommit", err)
 	}
-	s, err := postgres.Open(context.Background(), withParam(t, u, "synchronous_commit", "local"))
+	s, err := postgres.Open(context.Background(), withParam(t, withParam(t, u, "synchronous_commit", "local"), "pool_max_conns", "1"))
 	if err != nil {
 		t.Fatalf("Open with synchronous_commit=local: %v", err)
 	}
-	s.Close()
+	defer s.Close()
+	// Turned off later (on the one connection, as a configuration reload
+	// would): the store stops answering ready.
+	if err := s.SetForTest(context.Background(), "synchronous_commit", "off"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(context.Background()); !errors.Is(err, postgres.ErrAsyncCommit) {
+		t.Fatalf("Ping with synchronous_commit turned off: %v, want ErrAsyncCommit", err)
+	}
 }
 
 // TestURLParameters: the statement timeout has a default, the URL can

@@ -133,9 +133,17 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ping checks that the database answers a query.
+// Ping checks that the database answers a query, and that commits are
+// still durable: a reload of the server's configuration reaches open
+// connections, so synchronous_commit can be turned off after they were
+// checked. /readyz then reports the node not ready.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	defer c.Release()
+	if err := checkDurable(ctx, c.Conn()); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
 	return nil
