@@ -205,6 +205,9 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
+// Text orderings say COLLATE "C": bytewise, as SQLite compares, whatever
+// the database's default collation.
+
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
@@ -385,7 +388,7 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 		}
 		rows, err := tx.Query(ctx, `SELECT id FROM sessions
 			WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND last_seen_at + idle_us > $2
-			ORDER BY last_seen_at DESC, created_at DESC, id DESC OFFSET $3`,
+			ORDER BY last_seen_at DESC, created_at DESC, id COLLATE "C" DESC OFFSET $3`,
 			sess.UserID, micros(sess.CreatedAt), opt.MaxPerUser)
 		if err != nil {
 			return err
@@ -492,7 +495,7 @@ func (s *Store) SessionByID(ctx context.Context, id string) (store.Session, erro
 func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
 	rows, err := s.pool.Query(ctx, "SELECT "+sessionCols+` FROM sessions
 		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND last_seen_at + idle_us > $2
-		ORDER BY created_at DESC, id DESC`, userID, micros(now))
+		ORDER BY created_at DESC, id COLLATE "C" DESC`, userID, micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list sessions: %w", err)
 	}
