@@ -265,8 +265,11 @@ func (s *Service) refreshToken(ctx context.Context, raw string) (*store.RefreshT
 // session); an access token is denied until its expiry, on every node
 // through the feed. A token issued to another client is ErrNotYours; a
 // token that is invalid, expired or unknown is nothing to revoke and
-// succeeds (RFC 7009 §2.2). Session tokens are not revocable here. The
-// error otherwise wraps ErrUnavailable.
+// succeeds (RFC 7009 §2.2). A session token ends its session: it belongs
+// to Tessera's own first-party login, so only its holder presenting it
+// with no client (or as the first party) may revoke it, as /v1/logout
+// allows; a client that is handed a user's session token is never its
+// owner and gets ErrNotYours. The error otherwise wraps ErrUnavailable.
 func (s *Service) Revoke(ctx context.Context, caller store.Client, raw string) error {
 	callerID := caller.ID
 	if callerID == "" {
@@ -305,6 +308,25 @@ func (s *Service) Revoke(ctx context.Context, caller store.Client, raw string) e
 			return fmt.Errorf("%w: refresh family revocation: %w", ErrUnavailable, err)
 		}
 		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenRefresh, ClientID: rt.ClientID, SessionID: rt.SessionID})
+	case token.Session:
+		// Validated with an empty use: revoking is not a use of the
+		// session, and the caller's address says nothing of the user's.
+		sess, err := s.sessions.Validate(ctx, raw, session.Use{})
+		if errors.Is(err, session.ErrUnavailable) {
+			return fmt.Errorf("%w: session lookup: %w", ErrUnavailable, err)
+		}
+		if err != nil {
+			return nil // unknown, expired or already ended: nothing to revoke
+		}
+		// Session tokens are the first party's: a caller that names a
+		// client is not their holder.
+		if caller.ID != "" {
+			return ErrNotYours
+		}
+		if _, err := s.sessions.Revoke(ctx, sess.ID, "token_revoked"); err != nil && !errors.Is(err, session.ErrNotFound) {
+			return fmt.Errorf("%w: session revocation: %w", ErrUnavailable, err)
+		}
+		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenSession, ClientID: firstParty, UserID: sess.UserID, SessionID: sess.ID})
 	}
 	return nil
 }

@@ -212,7 +212,11 @@ func TestRevoke(t *testing.T) {
 		// RFC 7009 §2.2: an invalid token is not an error.
 		{"garbage", rs, func(*fixture) string { return "garbage" }, nil, false, ""},
 		{"forged jwt", spa, func(f *fixture) string { return f.jwt[:len(f.jwt)-2] + "AA" }, nil, false, ""},
-		{"session tokens are not revocable here", spa, func(f *fixture) string { return f.sessionTok }, nil, false, ""},
+		// A session token is the first party's: its holder may end it,
+		// as /v1/logout allows; no client may end a user's session.
+		{"session by the first party", first, sessionTok, nil, true, event.TokenSession},
+		{"session by a client", spa, sessionTok, tokenstate.ErrNotYours, false, ""},
+		{"session by a confidential client", rs, sessionTok, tokenstate.ErrNotYours, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
@@ -250,8 +254,9 @@ func TestRevoke(t *testing.T) {
 					t.Errorf("TokenRevoked: %+v, want format %s", ev[0], want)
 				}
 			}
-			if (raw == f.rt || raw == f.firstRT) && tc.revoked {
-				// A refresh token ends its family: the session too.
+			if (raw == f.rt || raw == f.firstRT || raw == f.sessionTok) && tc.revoked {
+				// A refresh token ends its family, a session token its
+				// session: the session is revoked.
 				if _, err := f.sessions.ValidateID(ctx, f.sid, session.Use{}); !errors.Is(err, session.ErrRevoked) {
 					t.Errorf("session after its refresh token was revoked: %v", err)
 				}
@@ -263,7 +268,7 @@ func TestRevoke(t *testing.T) {
 func TestRevokeUnavailable(t *testing.T) {
 	f := newFixture(t)
 	f.st.Close()
-	for name, raw := range map[string]string{"opaque": f.opaque, "refresh": f.rt, "jwt": f.jwt} {
+	for name, raw := range map[string]string{"opaque": f.opaque, "refresh": f.rt, "jwt": f.jwt, "session": f.sessionTok} {
 		if err := f.svc.Revoke(context.Background(), f.spa, raw); !errors.Is(err, tokenstate.ErrUnavailable) {
 			t.Errorf("%s with the store closed: %v, want ErrUnavailable", name, err)
 		}
@@ -274,11 +279,12 @@ func spa(f *fixture) store.Client   { return f.spa }
 func rs(f *fixture) store.Client    { return f.rs }
 func first(f *fixture) store.Client { return f.first }
 
-func jwt(f *fixture) string      { return f.jwt }
-func firstJWT(f *fixture) string { return f.firstJWT }
-func opaque(f *fixture) string   { return f.opaque }
-func rt(f *fixture) string       { return f.rt }
-func firstRT(f *fixture) string  { return f.firstRT }
+func jwt(f *fixture) string        { return f.jwt }
+func firstJWT(f *fixture) string   { return f.firstJWT }
+func opaque(f *fixture) string     { return f.opaque }
+func rt(f *fixture) string         { return f.rt }
+func sessionTok(f *fixture) string { return f.sessionTok }
+func firstRT(f *fixture) string    { return f.firstRT }
 
 func TestAccessSession(t *testing.T) {
 	f := newFixture(t)
