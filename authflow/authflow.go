@@ -49,9 +49,10 @@ type Authenticator interface {
 	ChangePassword(ctx context.Context, userID, current, next string, ip netip.Addr) error
 }
 
-// Sessions starts and ends sessions (session.Manager).
+// Sessions starts, finds and ends sessions (session.Manager).
 type Sessions interface {
 	Create(ctx context.Context, ns session.NewSession) (token.Token, session.Session, error)
+	Validate(ctx context.Context, raw string, u session.Use) (session.Session, error)
 	Revoke(ctx context.Context, id, reason string) (store.Session, error)
 	RevokeUser(ctx context.Context, userID, except, reason string) ([]string, error)
 }
@@ -60,6 +61,12 @@ type Sessions interface {
 type Issuer interface {
 	AuthenticateClient(ctx context.Context, id, secret string) (store.Client, error)
 	IssueForSession(ctx context.Context, g oauth.SessionGrant, sessionExpires time.Time) (oauth.Tokens, error)
+}
+
+// AccessSessions tells which session an access token stands for
+// (tokenstate.Service.AccessSession).
+type AccessSessions interface {
+	AccessSession(ctx context.Context, raw string, u session.Use) (session.Session, error)
 }
 
 // Users reads users.
@@ -73,7 +80,11 @@ type Config struct {
 	// as tokens: a refresh-token family lives longer than a browser
 	// session. Zero: the session manager's own.
 	TokenIdle, TokenAbsolute time.Duration
-	Logger                   *slog.Logger // nil: discard
+	// Access resolves an access token presented with a login to its
+	// session, so that the login ends it; nil: only session tokens are
+	// recognised.
+	Access AccessSessions
+	Logger *slog.Logger // nil: discard
 }
 
 // Flows runs the login and password-change flows. Safe for concurrent use.
@@ -101,6 +112,10 @@ type Login struct {
 	// ClientID, with token delivery, names the public client the tokens
 	// are for; "" is Tessera's own first-party login.
 	ClientID string
+	// Presented are the credentials the request carried besides the
+	// password (the session cookie, the bearer token; never logged): a
+	// successful login ends the live sessions they stand for.
+	Presented []string
 }
 
 // Result is a started session and what delivers it.
@@ -116,7 +131,11 @@ type Result struct {
 
 // Login checks the password (authn's throttles and errors pass through
 // unchanged) and starts a session delivered as asked. u is the login's
-// client address and user agent.
+// client address and user agent. A successful login first ends every live
+// session req.Presented stands for, whoever's it is, and the new session
+// is always a fresh one (ASVS 5.0 7.2.4: a new session token on
+// authentication, the current one terminated; no fixation). A failed
+// login ends nothing.
 func (f *Flows) Login(ctx context.Context, req Login, u session.Use) (Result, error) {
 	if req.Delivery == Token && f.issuer == nil {
 		return Result{}, ErrNoTokenDelivery
@@ -135,7 +154,42 @@ func (f *Flows) Login(ctx context.Context, req Login, u session.Use) (Result, er
 		}
 		client = c
 	}
+	if err := f.endPresented(ctx, req.Presented, u); err != nil {
+		return Result{}, err
+	}
 	return f.start(ctx, user, []string{"pwd"}, 1, req.Delivery, client, u)
+}
+
+// endPresented ends the live sessions the credentials presented with a
+// login stand for: a session token's, or an access token's. A credential
+// that is not live is nothing to end; a store that cannot answer fails
+// the login, since the session it would leave behind must not live on.
+func (f *Flows) endPresented(ctx context.Context, presented []string, u session.Use) error {
+	for _, raw := range presented {
+		var sess session.Session
+		var err error
+		switch token.KindOf(raw) {
+		case token.Session:
+			sess, err = f.sessions.Validate(ctx, raw, u)
+		case token.JWT, token.Access:
+			if f.cfg.Access == nil {
+				continue
+			}
+			sess, err = f.cfg.Access.AccessSession(ctx, raw, u)
+		default:
+			continue
+		}
+		if errors.Is(err, session.ErrUnavailable) {
+			return fmt.Errorf("%w: checking the session presented with a login: %w", ErrUnavailable, err)
+		}
+		if err != nil {
+			continue // not live: nothing to end
+		}
+		if _, err := f.sessions.Revoke(ctx, sess.ID, session.ReasonRelogin); err != nil && !errors.Is(err, session.ErrNotFound) {
+			return fmt.Errorf("%w: ending the session presented with a login: %w", ErrUnavailable, err)
+		}
+	}
+	return nil
 }
 
 // ChangePassword changes cur's user's password and then ends every

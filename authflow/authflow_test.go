@@ -268,3 +268,58 @@ func TestLoginIssuanceFails(t *testing.T) {
 		t.Fatalf("%d sessions left behind", len(live))
 	}
 }
+
+// accessSessions stands in for tokenstate: one access token, one session.
+type accessSessions struct {
+	raw string
+	s   *session.Manager
+	id  string
+}
+
+func (a accessSessions) AccessSession(ctx context.Context, raw string, u session.Use) (session.Session, error) {
+	if raw != a.raw {
+		return session.Session{}, session.ErrInvalid
+	}
+	return a.s.ValidateID(ctx, a.id, u)
+}
+
+// A login ends the live sessions its request presented, and only after
+// the password was accepted; the new session is fresh (ASVS 5.0 7.2.4).
+func TestLoginEndsPresentedSession(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a, err := f.flows.Login(ctx, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Cookie}, use)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.flows.Login(ctx, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token}, use)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := f.flows.Login(ctx, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Cookie}, use)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := authflow.New(f.an, f.sessions, nil, f.oauth, authflow.Config{Access: accessSessions{b.Tokens.AccessToken, f.sessions, b.Session.ID}})
+	presented := []string{a.SessionToken.Reveal(), b.Tokens.AccessToken, "garbage", "tss_x"}
+	live := func(id string) bool {
+		_, err := f.sessions.ValidateID(ctx, id, session.Use{})
+		return err == nil
+	}
+	if _, err := flows.Login(ctx, authflow.Login{Username: "ann", Password: "wrong", Presented: presented}, use); !errors.Is(err, authn.ErrInvalidCredentials) {
+		t.Fatalf("Login: %v", err)
+	}
+	if !live(a.Session.ID) || !live(b.Session.ID) {
+		t.Fatal("a failed login ended a presented session")
+	}
+	res, err := flows.Login(ctx, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Cookie, Presented: presented}, use)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live(a.Session.ID) || live(b.Session.ID) {
+		t.Fatal("the presented sessions live on")
+	}
+	if !live(other.Session.ID) || !live(res.Session.ID) || res.Session.ID == a.Session.ID || res.SessionToken.Reveal() == a.SessionToken.Reveal() {
+		t.Fatalf("new session %s (presented %s); the unpresented one live: %v", res.Session.ID, a.Session.ID, live(other.Session.ID))
+	}
+}

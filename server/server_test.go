@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -867,5 +868,46 @@ func TestJWKSAndKeyRotation(t *testing.T) {
 	published := jwks()
 	if len(published) != 3 {
 		t.Fatalf("after rotation JWKS has %d keys, want 3 (retired %s stays published)", len(published), active)
+	}
+}
+
+// Logging in while presenting a live session ends that session, and the
+// new one is fresh (ASVS 5.0 7.2.4; issue 10, L2): a cookie, a session
+// token or an access token as bearer; a failed login ends nothing.
+func TestLoginEndsPresentedSession(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("jo", pw)
+	e.addUser("kim", pw)
+	cookie := func(b browser) []string { return []string{"Cookie", "__Host-tessera_session=" + b.cookie} }
+
+	old := e.loginCookie("jo", pw)
+	r := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "jo", "password": "wrong"}, cookie(old)...)
+	wantProblem(t, r, 401, "invalid_credentials")
+	if e.whoami(cookie(old)...).StatusCode != 200 {
+		t.Fatal("a failed login ended the presented session")
+	}
+	fresh := e.loginCookie("jo", pw, cookie(old)...)
+	if fresh.cookie == old.cookie {
+		t.Fatal("login kept the presented session token (fixation)")
+	}
+	wantProblem(t, e.whoami(cookie(old)...), 401, "invalid_token")
+	if e.whoami(cookie(fresh)...).StatusCode != 200 {
+		t.Fatal("the new session does not work")
+	}
+
+	// A session token as bearer, logging in as another user: it ends too.
+	kim := e.loginCookie("kim", pw, bearer(fresh.cookie)...)
+	wantProblem(t, e.whoami(cookie(fresh)...), 401, "invalid_token")
+
+	// An access token as bearer ends its session, refresh token included.
+	at, rt := e.loginTokens("jo", nil)
+	r = e.do(e.public, "POST", "/v1/login", map[string]string{"username": "jo", "password": pw, "delivery": "token"}, bearer(at)...)
+	if r.StatusCode != 200 {
+		t.Fatalf("login: %d %s", r.StatusCode, r.body)
+	}
+	wantProblem(t, e.whoami(bearer(at)...), 401, "invalid_token")
+	wantOAuthError(t, e.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}), 400, "invalid_grant")
+	if e.whoami(bearer(r.json(t)["access_token"].(string))...).StatusCode != 200 || e.whoami(cookie(kim)...).StatusCode != 200 {
+		t.Fatal("a session nobody presented ended")
 	}
 }
