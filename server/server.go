@@ -142,6 +142,11 @@ func (s *Server) Admin() http.Handler {
 	s.mountAdminKeys(mux)
 	outer := http.NewServeMux()
 	s.health(outer)
+	// Metrics only here: login, session and theft-signal counts are the
+	// operator's, not anyone's who can reach the public listener.
+	if s.metrics != nil {
+		outer.Handle("GET /metrics", s.metrics.Handler())
+	}
 	outer.Handle("/", s.adminOnly(mux))
 	return s.common("admin", outer)
 }
@@ -159,9 +164,6 @@ func (s *Server) health(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return nil
 	}))
-	if s.metrics != nil {
-		mux.Handle("GET /metrics", s.metrics.Handler())
-	}
 }
 
 func (s *Server) adminOnly(next http.Handler) http.Handler {

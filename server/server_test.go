@@ -799,7 +799,12 @@ func TestHealthAndMetrics(t *testing.T) {
 			}
 		}
 	}
-	m := string(e.do(e.public, "GET", "/metrics", nil).body)
+	// Metrics are the operator's: login, session and theft-signal counts
+	// are not for anyone on the public listener (issue 10, L5).
+	if r := e.do(e.public, "GET", "/metrics", nil); r.StatusCode != http.StatusNotFound || strings.Contains(string(r.body), "tessera_") {
+		t.Fatalf("public /metrics: %d %.80s", r.StatusCode, r.body)
+	}
+	m := string(e.do(e.admin, "GET", "/metrics", nil).body)
 	for _, want := range []string{
 		`tessera_logins_total{outcome="success"} 1`,
 		`tessera_logins_total{outcome="invalid_credentials"} 1`,

@@ -199,7 +199,7 @@ func TestRefreshReuseWiring(t *testing.T) {
 	if n := a.Sessions.CacheLen(); n != 0 {
 		t.Errorf("the reused family's session is still cached (%d entries)", n)
 	}
-	m := do(a.Public(), "GET", "/metrics", "", "")
+	m := do(a.Admin(), "GET", "/metrics", "", "")
 	if !strings.Contains(m.Body.String(), "tessera_refresh_reuse_total 1") {
 		t.Errorf("reuse not counted:\n%s", grep(m.Body.String(), "reuse"))
 	}
