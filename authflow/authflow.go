@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -84,7 +85,13 @@ type Config struct {
 	// session, so that the login ends it; nil: only session tokens are
 	// recognised.
 	Access AccessSessions
-	Logger *slog.Logger // nil: discard
+	// Events receives event.LoginSucceeded once a login started its
+	// session, and event.LoginFailed for a login refused after its
+	// password was accepted (authn publishes the refusals before; nil:
+	// none).
+	Events event.Sink
+	Now    func() time.Time // event times; nil: time.Now
+	Logger *slog.Logger     // nil: discard
 }
 
 // Flows runs the login and password-change flows. Safe for concurrent use.
@@ -101,6 +108,9 @@ type Flows struct {
 func New(an Authenticator, sm Sessions, users Users, issuer Issuer, cfg Config) *Flows {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	return &Flows{authn: an, sessions: sm, users: users, issuer: issuer, cfg: cfg}
 }
@@ -142,8 +152,31 @@ func (f *Flows) Login(ctx context.Context, req Login, u session.Use) (Result, er
 	}
 	user, err := f.authn.Login(ctx, req.Username, req.Password, u.IP)
 	if err != nil {
-		return Result{}, err
+		return Result{}, err // authn published the failure
 	}
+	res, err := f.login(ctx, req, user, u)
+	// The login's outcome, counted once: a right password whose login
+	// still failed is not a success.
+	e := event.Event{Kind: event.LoginSucceeded, IP: u.IP, UserAgent: u.UserAgent, UserID: user.ID}
+	switch {
+	case err == nil:
+		e.SessionID = res.Session.ID
+		if res.Delivery == Token {
+			e.ClientID = req.ClientID
+		}
+	case errors.Is(err, session.ErrStaleCredentials):
+		return Result{}, err // session.Create published the failure
+	case errors.Is(err, ErrInvalidClient):
+		e.Kind, e.Reason = event.LoginFailed, event.ReasonInvalidClient
+	default:
+		e.Kind, e.Reason = event.LoginFailed, event.ReasonError
+	}
+	f.publish(ctx, e)
+	return res, err
+}
+
+// login is Login once the password was accepted.
+func (f *Flows) login(ctx context.Context, req Login, user store.User, u session.Use) (Result, error) {
 	var client store.Client
 	if req.ClientID != "" && req.Delivery == Token {
 		// Only public clients log users in directly; a confidential client
@@ -256,4 +289,11 @@ func (f *Flows) start(ctx context.Context, user store.User, amr []string, aal in
 		return Result{}, fmt.Errorf("%w: token issuance for session %s: %w", ErrUnavailable, sess.ID, err)
 	}
 	return res, nil
+}
+
+func (f *Flows) publish(ctx context.Context, e event.Event) {
+	if f.cfg.Events != nil {
+		e.At = f.cfg.Now().UTC()
+		f.cfg.Events.Publish(ctx, e)
+	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/tessera-auth/tessera/authflow"
 	"github.com/tessera-auth/tessera/authn"
+	"github.com/tessera-auth/tessera/event"
+	"github.com/tessera-auth/tessera/event/eventtest"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/keys/keystest"
 	"github.com/tessera-auth/tessera/oauth"
@@ -321,5 +323,36 @@ func TestLoginEndsPresentedSession(t *testing.T) {
 	}
 	if !live(other.Session.ID) || !live(res.Session.ID) || res.Session.ID == a.Session.ID || res.SessionToken.Reveal() == a.SessionToken.Reveal() {
 		t.Fatalf("new session %s (presented %s); the unpresented one live: %v", res.Session.ID, a.Session.ID, live(other.Session.ID))
+	}
+}
+
+// A login is counted once, by its outcome: LoginSucceeded only once the
+// session exists; a right password whose login failed afterwards is a
+// LoginFailed (issue 10, R5: it was counted as a success).
+func TestLoginEvents(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rec := &eventtest.Recorder{}
+	cfg := authflow.Config{Events: rec, Now: func() time.Time { return f.now }}
+	ok := authflow.New(f.an, f.sessions, nil, f.oauth, cfg)
+	broken := authflow.New(f.an, f.sessions, nil, failingIssuer{f.oauth}, cfg)
+	for _, tc := range []struct {
+		name       string
+		flows      *authflow.Flows
+		req        authflow.Login
+		wantKind   event.Kind
+		wantReason string
+	}{
+		{"session started", ok, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token, ClientID: f.spa.ID}, event.LoginSucceeded, ""},
+		{"unusable client", ok, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token, ClientID: f.conf.ID}, event.LoginFailed, event.ReasonInvalidClient},
+		{"tokens not issued", broken, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token}, event.LoginFailed, event.ReasonError},
+	} {
+		rec.Reset()
+		res, err := tc.flows.Login(ctx, tc.req, use)
+		evs := rec.Events()
+		if len(evs) != 1 || evs[0].Kind != tc.wantKind || evs[0].Reason != tc.wantReason || evs[0].UserID != f.user.ID ||
+			evs[0].IP != use.IP || !evs[0].At.Equal(f.now) || evs[0].SessionID != res.Session.ID || (err == nil) != (tc.wantKind == event.LoginSucceeded) {
+			t.Errorf("%s: %v, events %+v", tc.name, err, evs)
+		}
 	}
 }

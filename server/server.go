@@ -92,7 +92,7 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 		adminHash:  sha256.Sum256([]byte(cfg.AdminToken)),
 		origins:    map[string]bool{},
 	}
-	s.flows = authflow.New(an, sm, st, nil, authflow.Config{Logger: log})
+	s.flows = authflow.New(an, sm, st, nil, authflow.Config{Events: cfg.Events, Now: s.now, Logger: log})
 	if cfg.InsecureDevCookies {
 		// Browsers refuse __Host- cookies without Secure.
 		s.cookieName = "tessera_session"

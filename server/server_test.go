@@ -916,3 +916,31 @@ func TestLoginEndsPresentedSession(t *testing.T) {
 		t.Fatal("a session nobody presented ended")
 	}
 }
+
+// tessera_logins_total counts a login as a success only when it started a
+// session: a right password whose login still failed (an unusable
+// client_id here, a store failure elsewhere) is not a success (issue 10, R5).
+func TestLoginMetricCountsOutcomes(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("mia", pw)
+	r := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "mia", "password": pw, "delivery": "token", "client_id": "nope"})
+	if r.StatusCode != http.StatusBadRequest {
+		t.Fatalf("login with an unknown client: %d %s", r.StatusCode, r.body)
+	}
+	m := string(e.do(e.admin, "GET", "/metrics", nil).body)
+	for _, want := range []string{`tessera_logins_total{outcome="success"} 0`, `tessera_logins_total{outcome="error"} 1`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s:\n%s", want, grepLines(m, "tessera_logins_total"))
+		}
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
