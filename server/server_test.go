@@ -944,3 +944,33 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// A valid JWT whose denylist cannot be consulted (the store is down and
+// the feed cannot be read) is unknown, not bad: 503, never 401
+// invalid_token, so the client keeps it (issue 10, R3; docs/api.md).
+func TestValidJWTFailsClosedWithoutStore(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("olga", pw)
+	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
+	at := e.loginToken("olga", pw)
+	if r := e.whoami(bearer(at)...); r.StatusCode != 200 {
+		t.Fatalf("whoami: %d %s", r.StatusCode, r.body)
+	}
+	// The introspecting client is cached, as it is on a busy node.
+	introspect := func() resp {
+		return e.form("/oauth2/introspect", url.Values{"token": {at}}, basic(rsID, rsSecret)...)
+	}
+	if introspect().json(t)["active"] != true {
+		t.Fatal("introspection: inactive")
+	}
+	e.st.Close()
+	// What 5 failed feed polls (3 s) do on a running node, without waiting:
+	// the node's cache and denylist are no longer trusted.
+	e.sessions.Follower().Distrust()
+	r := e.whoami(bearer(at)...)
+	wantProblem(t, r, 503, "unavailable")
+	if r.Header.Get("WWW-Authenticate") != "" {
+		t.Fatalf("a 503 asks for new credentials: %q", r.Header.Get("WWW-Authenticate"))
+	}
+	wantOAuthError(t, introspect(), 503, "temporarily_unavailable")
+}

@@ -108,8 +108,14 @@ func (s *Service) introspect(ctx context.Context, caller store.Client, raw strin
 		if err != nil || now.Unix() >= c.Expiry {
 			return inactive, "", nil
 		}
-		// Unknown (the feed cannot be read) counts as denied: inactive.
-		if denied, err := s.denylist.Denied(ctx, c.ID); denied || err != nil {
+		// A denylist that cannot be consulted leaves the token's state
+		// unknown: an error (503), never "inactive", which a resource
+		// server would take as "drop this token".
+		denied, err := s.denylist.Denied(ctx, c.ID)
+		if err != nil {
+			return inactive, "", err
+		}
+		if denied {
 			return inactive, "", nil
 		}
 		out, err := s.withSession(ctx, protocol.Introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry,
@@ -163,8 +169,13 @@ func (s *Service) AccessSession(ctx context.Context, raw string, u session.Use) 
 		if err != nil || c.SessionID == "" {
 			return session.Session{}, session.ErrInvalid
 		}
-		// Unknown (the feed cannot be read) counts as denied: fail closed.
-		if denied, err := s.denylist.Denied(ctx, c.ID); denied || err != nil {
+		// Unknown (the feed cannot be read) fails closed as unavailable
+		// (503): the token is not known to be bad, so the client keeps it.
+		denied, err := s.denylist.Denied(ctx, c.ID)
+		if err != nil {
+			return session.Session{}, fmt.Errorf("%w: %w", session.ErrUnavailable, err)
+		}
+		if denied {
 			return session.Session{}, session.ErrInvalid
 		}
 		sess, err := s.sessions.ValidateID(ctx, c.SessionID, u)
@@ -220,8 +231,8 @@ func (s *Service) verify(raw string, now time.Time) (*accesstoken.Claims, error)
 }
 
 // OpaqueAccess looks up a live opaque access token: stored, unexpired,
-// not denied. nil if raw is not one; the error is only for a store that
-// cannot answer.
+// not denied. nil if raw is not one; the error is only for a store (or a
+// denylist) that cannot answer.
 func (s *Service) OpaqueAccess(ctx context.Context, raw string) (*store.AccessToken, error) {
 	tok, err := token.Parse(token.Access, raw)
 	if err != nil {
@@ -237,8 +248,13 @@ func (s *Service) OpaqueAccess(ctx context.Context, raw string) (*store.AccessTo
 	if !s.cfg.Now().Before(at.ExpiresAt) {
 		return nil, nil
 	}
-	// Unknown (the feed cannot be read) counts as denied: fail closed.
-	if denied, err := s.denylist.Denied(ctx, at.ID); denied || err != nil {
+	// Unknown (the feed cannot be read) is the store's silence: an error,
+	// never "not a live token".
+	denied, err := s.denylist.Denied(ctx, at.ID)
+	if err != nil {
+		return nil, err
+	}
+	if denied {
 		return nil, nil
 	}
 	return &at, nil

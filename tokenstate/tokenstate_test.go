@@ -36,6 +36,7 @@ type fixture struct {
 	svc      *tokenstate.Service
 	oauth    *oauth.Service
 	rec      *eventtest.Recorder
+	verifier verifier
 
 	spa, rs, first store.Client // spa: the tokens' client; rs: another; first: Tessera's own login
 	sessionTok     string
@@ -73,6 +74,7 @@ func newFixture(t *testing.T) *fixture {
 			return k, nil
 		}}
 	f.oauth = os
+	f.verifier = verifier{v}
 	f.svc = tokenstate.New(f.sessions, f.sessions.Follower(), verifier{v}, st, tokenstate.Config{Issuer: "https://i", Events: f.rec, Now: clock})
 
 	if err := st.CreateUser(ctx, store.User{ID: "u1", Username: "ann", PasswordHash: "x", CreatedAt: f.now, PasswordChangedAt: f.now}); err != nil {
@@ -332,5 +334,40 @@ func TestAccessSession(t *testing.T) {
 		if _, err := f.svc.AccessSession(ctx, raw, session.Use{}); !errors.Is(err, session.ErrRevoked) && !errors.Is(err, session.ErrInvalid) {
 			t.Errorf("%s of an ended session: %v", name, err)
 		}
+	}
+}
+
+// unreadableFeed is a denylist that cannot be consulted: the feed cannot
+// be read (a store failure while the follower is not trusted).
+type unreadableFeed struct{ tokenstate.Denylist }
+
+func (unreadableFeed) Denied(context.Context, string) (bool, error) {
+	return true, errors.New("feed: database is closed")
+}
+
+// A denylist that cannot be consulted makes a token's state unknown:
+// unavailable, never inactive or invalid — a client must keep a token that
+// is not known to be bad (issue 10, R3).
+func TestDenylistUnavailable(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	svc := tokenstate.New(f.sessions, unreadableFeed{f.sessions.Follower()}, f.verifier, f.st, tokenstate.Config{Issuer: "https://i", Now: func() time.Time { return f.now }})
+	for name, raw := range map[string]string{"jwt": f.jwt, "opaque": f.opaque} {
+		if got, err := svc.Introspect(ctx, f.rs, raw); !errors.Is(err, tokenstate.ErrUnavailable) {
+			t.Errorf("introspect %s: %+v, %v; want ErrUnavailable", name, got, err)
+		}
+		if _, err := svc.AccessSession(ctx, raw, session.Use{}); !errors.Is(err, session.ErrUnavailable) {
+			t.Errorf("access session of %s: %v, want session.ErrUnavailable", name, err)
+		}
+		if at, err := svc.OpaqueAccess(ctx, f.opaque); name == "opaque" && (at != nil || err == nil) {
+			t.Errorf("OpaqueAccess: %v, %v; want an error", at, err)
+		}
+	}
+	// What needs no denylist still answers: a forged JWT is invalid.
+	if got, err := svc.Introspect(ctx, f.rs, f.jwt[:len(f.jwt)-2]+"AA"); err != nil || got.Active {
+		t.Errorf("forged jwt: %+v, %v", got, err)
+	}
+	if _, err := svc.AccessSession(ctx, f.jwt[:len(f.jwt)-2]+"AA", session.Use{}); !errors.Is(err, session.ErrInvalid) {
+		t.Errorf("forged jwt: %v, want ErrInvalid", err)
 	}
 }
