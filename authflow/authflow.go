@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -49,9 +50,10 @@ type Authenticator interface {
 	ChangePassword(ctx context.Context, userID, current, next string, ip netip.Addr) error
 }
 
-// Sessions starts and ends sessions (session.Manager).
+// Sessions starts, finds and ends sessions (session.Manager).
 type Sessions interface {
 	Create(ctx context.Context, ns session.NewSession) (token.Token, session.Session, error)
+	Validate(ctx context.Context, raw string, u session.Use) (session.Session, error)
 	Revoke(ctx context.Context, id, reason string) (store.Session, error)
 	RevokeUser(ctx context.Context, userID, except, reason string) ([]string, error)
 }
@@ -60,6 +62,12 @@ type Sessions interface {
 type Issuer interface {
 	AuthenticateClient(ctx context.Context, id, secret string) (store.Client, error)
 	IssueForSession(ctx context.Context, g oauth.SessionGrant, sessionExpires time.Time) (oauth.Tokens, error)
+}
+
+// AccessSessions tells which session an access token stands for
+// (tokenstate.Service.AccessSession).
+type AccessSessions interface {
+	AccessSession(ctx context.Context, raw string, u session.Use) (session.Session, error)
 }
 
 // Users reads users.
@@ -73,7 +81,17 @@ type Config struct {
 	// as tokens: a refresh-token family lives longer than a browser
 	// session. Zero: the session manager's own.
 	TokenIdle, TokenAbsolute time.Duration
-	Logger                   *slog.Logger // nil: discard
+	// Access resolves an access token presented with a login to its
+	// session, so that the login ends it; nil: only session tokens are
+	// recognised.
+	Access AccessSessions
+	// Events receives event.LoginSucceeded once a login started its
+	// session, and event.LoginFailed for a login refused after its
+	// password was accepted (authn publishes the refusals before; nil:
+	// none).
+	Events event.Sink
+	Now    func() time.Time // event times; nil: time.Now
+	Logger *slog.Logger     // nil: discard
 }
 
 // Flows runs the login and password-change flows. Safe for concurrent use.
@@ -91,6 +109,9 @@ func New(an Authenticator, sm Sessions, users Users, issuer Issuer, cfg Config) 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Flows{authn: an, sessions: sm, users: users, issuer: issuer, cfg: cfg}
 }
 
@@ -101,6 +122,10 @@ type Login struct {
 	// ClientID, with token delivery, names the public client the tokens
 	// are for; "" is Tessera's own first-party login.
 	ClientID string
+	// Presented are the credentials the request carried besides the
+	// password (the session cookie, the bearer token; never logged): a
+	// successful login ends the live sessions they stand for.
+	Presented []string
 }
 
 // Result is a started session and what delivers it.
@@ -116,15 +141,42 @@ type Result struct {
 
 // Login checks the password (authn's throttles and errors pass through
 // unchanged) and starts a session delivered as asked. u is the login's
-// client address and user agent.
+// client address and user agent. A successful login first ends every live
+// session req.Presented stands for, whoever's it is, and the new session
+// is always a fresh one (ASVS 5.0 7.2.4: a new session token on
+// authentication, the current one terminated; no fixation). A failed
+// login ends nothing.
 func (f *Flows) Login(ctx context.Context, req Login, u session.Use) (Result, error) {
 	if req.Delivery == Token && f.issuer == nil {
 		return Result{}, ErrNoTokenDelivery
 	}
 	user, err := f.authn.Login(ctx, req.Username, req.Password, u.IP)
 	if err != nil {
-		return Result{}, err
+		return Result{}, err // authn published the failure
 	}
+	res, err := f.login(ctx, req, user, u)
+	// The login's outcome, counted once: a right password whose login
+	// still failed is not a success.
+	e := event.Event{Kind: event.LoginSucceeded, IP: u.IP, UserAgent: u.UserAgent, UserID: user.ID}
+	switch {
+	case err == nil:
+		e.SessionID = res.Session.ID
+		if res.Delivery == Token {
+			e.ClientID = req.ClientID
+		}
+	case errors.Is(err, session.ErrStaleCredentials):
+		return Result{}, err // session.Create published the failure
+	case errors.Is(err, ErrInvalidClient):
+		e.Kind, e.Reason = event.LoginFailed, event.ReasonInvalidClient
+	default:
+		e.Kind, e.Reason = event.LoginFailed, event.ReasonError
+	}
+	f.publish(ctx, e)
+	return res, err
+}
+
+// login is Login once the password was accepted.
+func (f *Flows) login(ctx context.Context, req Login, user store.User, u session.Use) (Result, error) {
 	var client store.Client
 	if req.ClientID != "" && req.Delivery == Token {
 		// Only public clients log users in directly; a confidential client
@@ -135,7 +187,42 @@ func (f *Flows) Login(ctx context.Context, req Login, u session.Use) (Result, er
 		}
 		client = c
 	}
+	if err := f.endPresented(ctx, req.Presented, u); err != nil {
+		return Result{}, err
+	}
 	return f.start(ctx, user, []string{"pwd"}, 1, req.Delivery, client, u)
+}
+
+// endPresented ends the live sessions the credentials presented with a
+// login stand for: a session token's, or an access token's. A credential
+// that is not live is nothing to end; a store that cannot answer fails
+// the login, since the session it would leave behind must not live on.
+func (f *Flows) endPresented(ctx context.Context, presented []string, u session.Use) error {
+	for _, raw := range presented {
+		var sess session.Session
+		var err error
+		switch token.KindOf(raw) {
+		case token.Session:
+			sess, err = f.sessions.Validate(ctx, raw, u)
+		case token.JWT, token.Access:
+			if f.cfg.Access == nil {
+				continue
+			}
+			sess, err = f.cfg.Access.AccessSession(ctx, raw, u)
+		default:
+			continue
+		}
+		if errors.Is(err, session.ErrUnavailable) {
+			return fmt.Errorf("%w: checking the session presented with a login: %w", ErrUnavailable, err)
+		}
+		if err != nil {
+			continue // not live: nothing to end
+		}
+		if _, err := f.sessions.Revoke(ctx, sess.ID, session.ReasonRelogin); err != nil && !errors.Is(err, session.ErrNotFound) {
+			return fmt.Errorf("%w: ending the session presented with a login: %w", ErrUnavailable, err)
+		}
+	}
+	return nil
 }
 
 // ChangePassword changes cur's user's password and then ends every
@@ -202,4 +289,11 @@ func (f *Flows) start(ctx context.Context, user store.User, amr []string, aal in
 		return Result{}, fmt.Errorf("%w: token issuance for session %s: %w", ErrUnavailable, sess.ID, err)
 	}
 	return res, nil
+}
+
+func (f *Flows) publish(ctx context.Context, e event.Event) {
+	if f.cfg.Events != nil {
+		e.At = f.cfg.Now().UTC()
+		f.cfg.Events.Publish(ctx, e)
+	}
 }

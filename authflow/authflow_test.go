@@ -10,6 +10,8 @@ import (
 
 	"github.com/tessera-auth/tessera/authflow"
 	"github.com/tessera-auth/tessera/authn"
+	"github.com/tessera-auth/tessera/event"
+	"github.com/tessera-auth/tessera/event/eventtest"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/keys/keystest"
 	"github.com/tessera-auth/tessera/oauth"
@@ -266,5 +268,91 @@ func TestLoginIssuanceFails(t *testing.T) {
 	}
 	if live, _ := f.sessions.List(ctx, f.user.ID); len(live) != 0 {
 		t.Fatalf("%d sessions left behind", len(live))
+	}
+}
+
+// accessSessions stands in for tokenstate: one access token, one session.
+type accessSessions struct {
+	raw string
+	s   *session.Manager
+	id  string
+}
+
+func (a accessSessions) AccessSession(ctx context.Context, raw string, u session.Use) (session.Session, error) {
+	if raw != a.raw {
+		return session.Session{}, session.ErrInvalid
+	}
+	return a.s.ValidateID(ctx, a.id, u)
+}
+
+// A login ends the live sessions its request presented, and only after
+// the password was accepted; the new session is fresh (ASVS 5.0 7.2.4).
+func TestLoginEndsPresentedSession(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a, err := f.flows.Login(ctx, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Cookie}, use)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.flows.Login(ctx, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token}, use)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := f.flows.Login(ctx, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Cookie}, use)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := authflow.New(f.an, f.sessions, nil, f.oauth, authflow.Config{Access: accessSessions{b.Tokens.AccessToken, f.sessions, b.Session.ID}})
+	presented := []string{a.SessionToken.Reveal(), b.Tokens.AccessToken, "garbage", "tss_x"}
+	live := func(id string) bool {
+		_, err := f.sessions.ValidateID(ctx, id, session.Use{})
+		return err == nil
+	}
+	if _, err := flows.Login(ctx, authflow.Login{Username: "ann", Password: "wrong", Presented: presented}, use); !errors.Is(err, authn.ErrInvalidCredentials) {
+		t.Fatalf("Login: %v", err)
+	}
+	if !live(a.Session.ID) || !live(b.Session.ID) {
+		t.Fatal("a failed login ended a presented session")
+	}
+	res, err := flows.Login(ctx, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Cookie, Presented: presented}, use)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live(a.Session.ID) || live(b.Session.ID) {
+		t.Fatal("the presented sessions live on")
+	}
+	if !live(other.Session.ID) || !live(res.Session.ID) || res.Session.ID == a.Session.ID || res.SessionToken.Reveal() == a.SessionToken.Reveal() {
+		t.Fatalf("new session %s (presented %s); the unpresented one live: %v", res.Session.ID, a.Session.ID, live(other.Session.ID))
+	}
+}
+
+// A login is counted once, by its outcome: LoginSucceeded only once the
+// session exists; a right password whose login failed afterwards is a
+// LoginFailed (issue 10, R5: it was counted as a success).
+func TestLoginEvents(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rec := &eventtest.Recorder{}
+	cfg := authflow.Config{Events: rec, Now: func() time.Time { return f.now }}
+	ok := authflow.New(f.an, f.sessions, nil, f.oauth, cfg)
+	broken := authflow.New(f.an, f.sessions, nil, failingIssuer{f.oauth}, cfg)
+	for _, tc := range []struct {
+		name       string
+		flows      *authflow.Flows
+		req        authflow.Login
+		wantKind   event.Kind
+		wantReason string
+	}{
+		{"session started", ok, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token, ClientID: f.spa.ID}, event.LoginSucceeded, ""},
+		{"unusable client", ok, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token, ClientID: f.conf.ID}, event.LoginFailed, event.ReasonInvalidClient},
+		{"tokens not issued", broken, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token}, event.LoginFailed, event.ReasonError},
+	} {
+		rec.Reset()
+		res, err := tc.flows.Login(ctx, tc.req, use)
+		evs := rec.Events()
+		if len(evs) != 1 || evs[0].Kind != tc.wantKind || evs[0].Reason != tc.wantReason || evs[0].UserID != f.user.ID ||
+			evs[0].IP != use.IP || !evs[0].At.Equal(f.now) || evs[0].SessionID != res.Session.ID || (err == nil) != (tc.wantKind == event.LoginSucceeded) {
+			t.Errorf("%s: %v, events %+v", tc.name, err, evs)
+		}
 	}
 }

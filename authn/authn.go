@@ -73,7 +73,8 @@ type Authenticator struct {
 }
 
 // New returns an authenticator. now is the clock (nil: time.Now). ev
-// receives event.LoginSucceeded and LoginFailed (nil: none).
+// receives event.LoginFailed for the logins it refuses (nil: none);
+// event.LoginSucceeded is the login flow's, once a session started.
 func New(st Store, h Hasher, p password.Policy, l Limits, now func() time.Time, log *slog.Logger, ev event.Sink) *Authenticator {
 	if now == nil {
 		now = time.Now
@@ -144,11 +145,12 @@ func (a *Authenticator) CreateUser(ctx context.Context, username, pw string) (st
 // own logins.
 func (a *Authenticator) Login(ctx context.Context, username, pw string, ip netip.Addr) (store.User, error) {
 	u, err := a.login(ctx, username, pw, ip)
-	if a.ev != nil {
-		e := event.Event{Kind: event.LoginSucceeded, At: a.now().UTC(), IP: ip, UserID: u.ID}
+	// Only failures: an accepted password is not yet a login (the caller
+	// publishes event.LoginSucceeded once it has started a session).
+	if a.ev != nil && err != nil {
+		e := event.Event{At: a.now().UTC(), IP: ip, UserID: u.ID}
 		var te *ThrottledError
 		switch {
-		case err == nil:
 		case errors.As(err, &te):
 			e.Kind, e.Reason, e.RetryAfter = event.LoginFailed, event.ReasonThrottled, te.RetryAfter
 		case errors.Is(err, ErrInvalidCredentials):

@@ -16,11 +16,14 @@ type Kind uint8
 // The kinds of event. The comment on each lists the fields it fills
 // besides Kind and At.
 const (
-	// LoginSucceeded: a password was accepted. UserID, IP.
+	// LoginSucceeded: a login started a session (published once the
+	// session exists, not when the password was accepted: a login can
+	// still fail after that). UserID, SessionID, ClientID, IP, UserAgent.
 	LoginSucceeded Kind = iota + 1
 	// LoginFailed: a login was refused. Reason (ReasonBadCredentials,
-	// ReasonThrottled with RetryAfter, ReasonStaleCredentials, ReasonError),
-	// IP, and UserID when the account is known.
+	// ReasonThrottled with RetryAfter, ReasonStaleCredentials,
+	// ReasonInvalidClient, ReasonError), IP, and UserID when the account
+	// is known.
 	LoginFailed
 	// SessionCreated: a session started. SessionID, UserID, IP, UserAgent.
 	SessionCreated
@@ -99,6 +102,7 @@ const (
 	ReasonThrottled        = "throttled"
 	ReasonStaleCredentials = "stale_credentials" // the password changed while the login was checked
 	ReasonError            = "error"             // the store or the hashing pool could not answer
+	ReasonInvalidClient    = "invalid_client"    // the password was right, the login's client_id unusable
 	ReasonInvalid          = "invalid"
 	ReasonExpired          = "expired"
 	ReasonRevoked          = "revoked"

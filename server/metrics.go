@@ -104,8 +104,9 @@ func (m *Metrics) Kinds() []event.Kind {
 	return []event.Kind{event.LoginSucceeded, event.LoginFailed, event.SessionRevoked, event.RefreshReused}
 }
 
-// Publish counts an event: logins by outcome, revocations by reason, and
-// refresh-token reuse.
+// Publish counts an event: logins by outcome (LoginSucceeded is published
+// once a session started, so a login is counted once), revocations by
+// reason, and refresh-token reuse.
 func (m *Metrics) Publish(_ context.Context, e event.Event) {
 	if m == nil {
 		return

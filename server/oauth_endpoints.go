@@ -78,7 +78,8 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error 
 
 // handleRevoke is RFC 7009: 200 for every well-formed request, whether or
 // not the token was valid. A refresh token ends its whole family (session);
-// an access token is denied until its expiry, on every node via the feed.
+// an access token is denied until its expiry, on every node via the feed;
+// a session token ends its session (its holder only: no client named).
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 	form, msg := readForm(w, r)
 	if msg != "" {

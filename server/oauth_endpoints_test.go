@@ -127,6 +127,37 @@ func TestRevocationEndpoint(t *testing.T) {
 	wantOAuthError(t, e.form("/oauth2/revoke", url.Values{"token": {"x"}}, basic(rsID, "wrong")...), 401, "invalid_client")
 }
 
+// RFC 7009 with a session token: its holder (no client) ends the session,
+// which cookie, bearer and introspection then refuse; a client is not its
+// holder (issue 10, M1: it answered 200 and revoked nothing).
+func TestRevokeSessionToken(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("jo", pw)
+	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
+	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true})
+	b := e.loginCookie("jo", pw)
+	introspect := func() any {
+		return e.form("/oauth2/introspect", url.Values{"token": {b.cookie}}, basic(rsID, rsSecret)...).json(t)["active"]
+	}
+	wantOAuthError(t, e.form("/oauth2/revoke", url.Values{"token": {b.cookie}, "client_id": {spa}}), 400, "unauthorized_client")
+	wantOAuthError(t, e.form("/oauth2/revoke", url.Values{"token": {b.cookie}}, basic(rsID, rsSecret)...), 400, "unauthorized_client")
+	if e.whoami("Cookie", "__Host-tessera_session="+b.cookie).StatusCode != 200 || introspect() != true {
+		t.Fatal("a refused revocation ended the session")
+	}
+	if r := e.form("/oauth2/revoke", url.Values{"token": {b.cookie}, "token_type_hint": {"access_token"}}); r.StatusCode != 200 {
+		t.Fatalf("revoke session token: %d %s", r.StatusCode, r.body)
+	}
+	wantProblem(t, e.whoami("Cookie", "__Host-tessera_session="+b.cookie), 401, "invalid_token")
+	wantProblem(t, e.whoami(bearer(b.cookie)...), 401, "invalid_token")
+	if introspect() != false {
+		t.Fatal("revoked session token still active")
+	}
+	// Revoking it again: nothing left to revoke, still 200 (§2.2).
+	if r := e.form("/oauth2/revoke", url.Values{"token": {b.cookie}}); r.StatusCode != 200 {
+		t.Fatalf("revoke again: %d", r.StatusCode)
+	}
+}
+
 func TestRevocationFeed(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("kai", pw)

@@ -147,7 +147,7 @@ func TestRefreshGrant(t *testing.T) {
 	wantOAuthError(t, refresh(rt1), 400, "invalid_grant")
 	wantOAuthError(t, refresh(rt2), 400, "invalid_grant")
 	wantProblem(t, e.whoami(bearer(at)...), 401, "invalid_token")
-	metrics := string(e.do(e.public, "GET", "/metrics", nil).body)
+	metrics := string(e.do(e.admin, "GET", "/metrics", nil).body)
 	for _, want := range []string{"tessera_refresh_reuse_total 1", `tessera_sessions_revoked_total{reason="refresh_reuse"} 1`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)

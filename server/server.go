@@ -92,7 +92,7 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 		adminHash:  sha256.Sum256([]byte(cfg.AdminToken)),
 		origins:    map[string]bool{},
 	}
-	s.flows = authflow.New(an, sm, st, nil, authflow.Config{Logger: log})
+	s.flows = authflow.New(an, sm, st, nil, authflow.Config{Events: cfg.Events, Now: s.now, Logger: log})
 	if cfg.InsecureDevCookies {
 		// Browsers refuse __Host- cookies without Secure.
 		s.cookieName = "tessera_session"
@@ -142,6 +142,11 @@ func (s *Server) Admin() http.Handler {
 	s.mountAdminKeys(mux)
 	outer := http.NewServeMux()
 	s.health(outer)
+	// Metrics only here: login, session and theft-signal counts are the
+	// operator's, not anyone's who can reach the public listener.
+	if s.metrics != nil {
+		outer.Handle("GET /metrics", s.metrics.Handler())
+	}
 	outer.Handle("/", s.adminOnly(mux))
 	return s.common("admin", outer)
 }
@@ -159,9 +164,6 @@ func (s *Server) health(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return nil
 	}))
-	if s.metrics != nil {
-		mux.Handle("GET /metrics", s.metrics.Handler())
-	}
 }
 
 func (s *Server) adminOnly(next http.Handler) http.Handler {

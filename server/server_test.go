@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -798,7 +799,12 @@ func TestHealthAndMetrics(t *testing.T) {
 			}
 		}
 	}
-	m := string(e.do(e.public, "GET", "/metrics", nil).body)
+	// Metrics are the operator's: login, session and theft-signal counts
+	// are not for anyone on the public listener (issue 10, L5).
+	if r := e.do(e.public, "GET", "/metrics", nil); r.StatusCode != http.StatusNotFound || strings.Contains(string(r.body), "tessera_") {
+		t.Fatalf("public /metrics: %d %.80s", r.StatusCode, r.body)
+	}
+	m := string(e.do(e.admin, "GET", "/metrics", nil).body)
 	for _, want := range []string{
 		`tessera_logins_total{outcome="success"} 1`,
 		`tessera_logins_total{outcome="invalid_credentials"} 1`,
@@ -868,4 +874,103 @@ func TestJWKSAndKeyRotation(t *testing.T) {
 	if len(published) != 3 {
 		t.Fatalf("after rotation JWKS has %d keys, want 3 (retired %s stays published)", len(published), active)
 	}
+}
+
+// Logging in while presenting a live session ends that session, and the
+// new one is fresh (ASVS 5.0 7.2.4; issue 10, L2): a cookie, a session
+// token or an access token as bearer; a failed login ends nothing.
+func TestLoginEndsPresentedSession(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("jo", pw)
+	e.addUser("kim", pw)
+	cookie := func(b browser) []string { return []string{"Cookie", "__Host-tessera_session=" + b.cookie} }
+
+	old := e.loginCookie("jo", pw)
+	r := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "jo", "password": "wrong"}, cookie(old)...)
+	wantProblem(t, r, 401, "invalid_credentials")
+	if e.whoami(cookie(old)...).StatusCode != 200 {
+		t.Fatal("a failed login ended the presented session")
+	}
+	fresh := e.loginCookie("jo", pw, cookie(old)...)
+	if fresh.cookie == old.cookie {
+		t.Fatal("login kept the presented session token (fixation)")
+	}
+	wantProblem(t, e.whoami(cookie(old)...), 401, "invalid_token")
+	if e.whoami(cookie(fresh)...).StatusCode != 200 {
+		t.Fatal("the new session does not work")
+	}
+
+	// A session token as bearer, logging in as another user: it ends too.
+	kim := e.loginCookie("kim", pw, bearer(fresh.cookie)...)
+	wantProblem(t, e.whoami(cookie(fresh)...), 401, "invalid_token")
+
+	// An access token as bearer ends its session, refresh token included.
+	at, rt := e.loginTokens("jo", nil)
+	r = e.do(e.public, "POST", "/v1/login", map[string]string{"username": "jo", "password": pw, "delivery": "token"}, bearer(at)...)
+	if r.StatusCode != 200 {
+		t.Fatalf("login: %d %s", r.StatusCode, r.body)
+	}
+	wantProblem(t, e.whoami(bearer(at)...), 401, "invalid_token")
+	wantOAuthError(t, e.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}), 400, "invalid_grant")
+	if e.whoami(bearer(r.json(t)["access_token"].(string))...).StatusCode != 200 || e.whoami(cookie(kim)...).StatusCode != 200 {
+		t.Fatal("a session nobody presented ended")
+	}
+}
+
+// tessera_logins_total counts a login as a success only when it started a
+// session: a right password whose login still failed (an unusable
+// client_id here, a store failure elsewhere) is not a success (issue 10, R5).
+func TestLoginMetricCountsOutcomes(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("mia", pw)
+	r := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "mia", "password": pw, "delivery": "token", "client_id": "nope"})
+	if r.StatusCode != http.StatusBadRequest {
+		t.Fatalf("login with an unknown client: %d %s", r.StatusCode, r.body)
+	}
+	m := string(e.do(e.admin, "GET", "/metrics", nil).body)
+	for _, want := range []string{`tessera_logins_total{outcome="success"} 0`, `tessera_logins_total{outcome="error"} 1`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s:\n%s", want, grepLines(m, "tessera_logins_total"))
+		}
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// A valid JWT whose denylist cannot be consulted (the store is down and
+// the feed cannot be read) is unknown, not bad: 503, never 401
+// invalid_token, so the client keeps it (issue 10, R3; docs/api.md).
+func TestValidJWTFailsClosedWithoutStore(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("olga", pw)
+	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
+	at := e.loginToken("olga", pw)
+	if r := e.whoami(bearer(at)...); r.StatusCode != 200 {
+		t.Fatalf("whoami: %d %s", r.StatusCode, r.body)
+	}
+	// The introspecting client is cached, as it is on a busy node.
+	introspect := func() resp {
+		return e.form("/oauth2/introspect", url.Values{"token": {at}}, basic(rsID, rsSecret)...)
+	}
+	if introspect().json(t)["active"] != true {
+		t.Fatal("introspection: inactive")
+	}
+	e.st.Close()
+	// What 5 failed feed polls (3 s) do on a running node, without waiting:
+	// the node's cache and denylist are no longer trusted.
+	e.sessions.Follower().Distrust()
+	r := e.whoami(bearer(at)...)
+	wantProblem(t, r, 503, "unavailable")
+	if r.Header.Get("WWW-Authenticate") != "" {
+		t.Fatalf("a 503 asks for new credentials: %q", r.Header.Get("WWW-Authenticate"))
+	}
+	wantOAuthError(t, introspect(), 503, "temporarily_unavailable")
 }

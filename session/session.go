@@ -39,6 +39,8 @@ const (
 	ReasonPasswordChange = "password_change"
 	ReasonAdmin          = "admin"
 	ReasonLimit          = "session_limit"
+	// ReasonRelogin: a login presented this session (ASVS 5.0 7.2.4).
+	ReasonRelogin = "relogin"
 )
 
 // Store is what the engine needs from storage: its own records, and the

@@ -108,8 +108,14 @@ func (s *Service) introspect(ctx context.Context, caller store.Client, raw strin
 		if err != nil || now.Unix() >= c.Expiry {
 			return inactive, "", nil
 		}
-		// Unknown (the feed cannot be read) counts as denied: inactive.
-		if denied, err := s.denylist.Denied(ctx, c.ID); denied || err != nil {
+		// A denylist that cannot be consulted leaves the token's state
+		// unknown: an error (503), never "inactive", which a resource
+		// server would take as "drop this token".
+		denied, err := s.denylist.Denied(ctx, c.ID)
+		if err != nil {
+			return inactive, "", err
+		}
+		if denied {
 			return inactive, "", nil
 		}
 		out, err := s.withSession(ctx, protocol.Introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry,
@@ -163,8 +169,13 @@ func (s *Service) AccessSession(ctx context.Context, raw string, u session.Use) 
 		if err != nil || c.SessionID == "" {
 			return session.Session{}, session.ErrInvalid
 		}
-		// Unknown (the feed cannot be read) counts as denied: fail closed.
-		if denied, err := s.denylist.Denied(ctx, c.ID); denied || err != nil {
+		// Unknown (the feed cannot be read) fails closed as unavailable
+		// (503): the token is not known to be bad, so the client keeps it.
+		denied, err := s.denylist.Denied(ctx, c.ID)
+		if err != nil {
+			return session.Session{}, fmt.Errorf("%w: %w", session.ErrUnavailable, err)
+		}
+		if denied {
 			return session.Session{}, session.ErrInvalid
 		}
 		sess, err := s.sessions.ValidateID(ctx, c.SessionID, u)
@@ -220,8 +231,8 @@ func (s *Service) verify(raw string, now time.Time) (*accesstoken.Claims, error)
 }
 
 // OpaqueAccess looks up a live opaque access token: stored, unexpired,
-// not denied. nil if raw is not one; the error is only for a store that
-// cannot answer.
+// not denied. nil if raw is not one; the error is only for a store (or a
+// denylist) that cannot answer.
 func (s *Service) OpaqueAccess(ctx context.Context, raw string) (*store.AccessToken, error) {
 	tok, err := token.Parse(token.Access, raw)
 	if err != nil {
@@ -237,8 +248,13 @@ func (s *Service) OpaqueAccess(ctx context.Context, raw string) (*store.AccessTo
 	if !s.cfg.Now().Before(at.ExpiresAt) {
 		return nil, nil
 	}
-	// Unknown (the feed cannot be read) counts as denied: fail closed.
-	if denied, err := s.denylist.Denied(ctx, at.ID); denied || err != nil {
+	// Unknown (the feed cannot be read) is the store's silence: an error,
+	// never "not a live token".
+	denied, err := s.denylist.Denied(ctx, at.ID)
+	if err != nil {
+		return nil, err
+	}
+	if denied {
 		return nil, nil
 	}
 	return &at, nil
@@ -265,8 +281,11 @@ func (s *Service) refreshToken(ctx context.Context, raw string) (*store.RefreshT
 // session); an access token is denied until its expiry, on every node
 // through the feed. A token issued to another client is ErrNotYours; a
 // token that is invalid, expired or unknown is nothing to revoke and
-// succeeds (RFC 7009 §2.2). Session tokens are not revocable here. The
-// error otherwise wraps ErrUnavailable.
+// succeeds (RFC 7009 §2.2). A session token ends its session: it belongs
+// to Tessera's own first-party login, so only its holder presenting it
+// with no client (or as the first party) may revoke it, as /v1/logout
+// allows; a client that is handed a user's session token is never its
+// owner and gets ErrNotYours. The error otherwise wraps ErrUnavailable.
 func (s *Service) Revoke(ctx context.Context, caller store.Client, raw string) error {
 	callerID := caller.ID
 	if callerID == "" {
@@ -305,6 +324,25 @@ func (s *Service) Revoke(ctx context.Context, caller store.Client, raw string) e
 			return fmt.Errorf("%w: refresh family revocation: %w", ErrUnavailable, err)
 		}
 		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenRefresh, ClientID: rt.ClientID, SessionID: rt.SessionID})
+	case token.Session:
+		// Validated with an empty use: revoking is not a use of the
+		// session, and the caller's address says nothing of the user's.
+		sess, err := s.sessions.Validate(ctx, raw, session.Use{})
+		if errors.Is(err, session.ErrUnavailable) {
+			return fmt.Errorf("%w: session lookup: %w", ErrUnavailable, err)
+		}
+		if err != nil {
+			return nil // unknown, expired or already ended: nothing to revoke
+		}
+		// Session tokens are the first party's: a caller that names a
+		// client is not their holder.
+		if caller.ID != "" {
+			return ErrNotYours
+		}
+		if _, err := s.sessions.Revoke(ctx, sess.ID, "token_revoked"); err != nil && !errors.Is(err, session.ErrNotFound) {
+			return fmt.Errorf("%w: session revocation: %w", ErrUnavailable, err)
+		}
+		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenSession, ClientID: firstParty, UserID: sess.UserID, SessionID: sess.ID})
 	}
 	return nil
 }

@@ -36,6 +36,7 @@ type fixture struct {
 	svc      *tokenstate.Service
 	oauth    *oauth.Service
 	rec      *eventtest.Recorder
+	verifier verifier
 
 	spa, rs, first store.Client // spa: the tokens' client; rs: another; first: Tessera's own login
 	sessionTok     string
@@ -73,6 +74,7 @@ func newFixture(t *testing.T) *fixture {
 			return k, nil
 		}}
 	f.oauth = os
+	f.verifier = verifier{v}
 	f.svc = tokenstate.New(f.sessions, f.sessions.Follower(), verifier{v}, st, tokenstate.Config{Issuer: "https://i", Events: f.rec, Now: clock})
 
 	if err := st.CreateUser(ctx, store.User{ID: "u1", Username: "ann", PasswordHash: "x", CreatedAt: f.now, PasswordChangedAt: f.now}); err != nil {
@@ -212,7 +214,11 @@ func TestRevoke(t *testing.T) {
 		// RFC 7009 §2.2: an invalid token is not an error.
 		{"garbage", rs, func(*fixture) string { return "garbage" }, nil, false, ""},
 		{"forged jwt", spa, func(f *fixture) string { return f.jwt[:len(f.jwt)-2] + "AA" }, nil, false, ""},
-		{"session tokens are not revocable here", spa, func(f *fixture) string { return f.sessionTok }, nil, false, ""},
+		// A session token is the first party's: its holder may end it,
+		// as /v1/logout allows; no client may end a user's session.
+		{"session by the first party", first, sessionTok, nil, true, event.TokenSession},
+		{"session by a client", spa, sessionTok, tokenstate.ErrNotYours, false, ""},
+		{"session by a confidential client", rs, sessionTok, tokenstate.ErrNotYours, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
@@ -250,8 +256,9 @@ func TestRevoke(t *testing.T) {
 					t.Errorf("TokenRevoked: %+v, want format %s", ev[0], want)
 				}
 			}
-			if (raw == f.rt || raw == f.firstRT) && tc.revoked {
-				// A refresh token ends its family: the session too.
+			if (raw == f.rt || raw == f.firstRT || raw == f.sessionTok) && tc.revoked {
+				// A refresh token ends its family, a session token its
+				// session: the session is revoked.
 				if _, err := f.sessions.ValidateID(ctx, f.sid, session.Use{}); !errors.Is(err, session.ErrRevoked) {
 					t.Errorf("session after its refresh token was revoked: %v", err)
 				}
@@ -263,7 +270,7 @@ func TestRevoke(t *testing.T) {
 func TestRevokeUnavailable(t *testing.T) {
 	f := newFixture(t)
 	f.st.Close()
-	for name, raw := range map[string]string{"opaque": f.opaque, "refresh": f.rt, "jwt": f.jwt} {
+	for name, raw := range map[string]string{"opaque": f.opaque, "refresh": f.rt, "jwt": f.jwt, "session": f.sessionTok} {
 		if err := f.svc.Revoke(context.Background(), f.spa, raw); !errors.Is(err, tokenstate.ErrUnavailable) {
 			t.Errorf("%s with the store closed: %v, want ErrUnavailable", name, err)
 		}
@@ -274,11 +281,12 @@ func spa(f *fixture) store.Client   { return f.spa }
 func rs(f *fixture) store.Client    { return f.rs }
 func first(f *fixture) store.Client { return f.first }
 
-func jwt(f *fixture) string      { return f.jwt }
-func firstJWT(f *fixture) string { return f.firstJWT }
-func opaque(f *fixture) string   { return f.opaque }
-func rt(f *fixture) string       { return f.rt }
-func firstRT(f *fixture) string  { return f.firstRT }
+func jwt(f *fixture) string        { return f.jwt }
+func firstJWT(f *fixture) string   { return f.firstJWT }
+func opaque(f *fixture) string     { return f.opaque }
+func rt(f *fixture) string         { return f.rt }
+func sessionTok(f *fixture) string { return f.sessionTok }
+func firstRT(f *fixture) string    { return f.firstRT }
 
 func TestAccessSession(t *testing.T) {
 	f := newFixture(t)
@@ -326,5 +334,40 @@ func TestAccessSession(t *testing.T) {
 		if _, err := f.svc.AccessSession(ctx, raw, session.Use{}); !errors.Is(err, session.ErrRevoked) && !errors.Is(err, session.ErrInvalid) {
 			t.Errorf("%s of an ended session: %v", name, err)
 		}
+	}
+}
+
+// unreadableFeed is a denylist that cannot be consulted: the feed cannot
+// be read (a store failure while the follower is not trusted).
+type unreadableFeed struct{ tokenstate.Denylist }
+
+func (unreadableFeed) Denied(context.Context, string) (bool, error) {
+	return true, errors.New("feed: database is closed")
+}
+
+// A denylist that cannot be consulted makes a token's state unknown:
+// unavailable, never inactive or invalid — a client must keep a token that
+// is not known to be bad (issue 10, R3).
+func TestDenylistUnavailable(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	svc := tokenstate.New(f.sessions, unreadableFeed{f.sessions.Follower()}, f.verifier, f.st, tokenstate.Config{Issuer: "https://i", Now: func() time.Time { return f.now }})
+	for name, raw := range map[string]string{"jwt": f.jwt, "opaque": f.opaque} {
+		if got, err := svc.Introspect(ctx, f.rs, raw); !errors.Is(err, tokenstate.ErrUnavailable) {
+			t.Errorf("introspect %s: %+v, %v; want ErrUnavailable", name, got, err)
+		}
+		if _, err := svc.AccessSession(ctx, raw, session.Use{}); !errors.Is(err, session.ErrUnavailable) {
+			t.Errorf("access session of %s: %v, want session.ErrUnavailable", name, err)
+		}
+		if at, err := svc.OpaqueAccess(ctx, f.opaque); name == "opaque" && (at != nil || err == nil) {
+			t.Errorf("OpaqueAccess: %v, %v; want an error", at, err)
+		}
+	}
+	// What needs no denylist still answers: a forged JWT is invalid.
+	if got, err := svc.Introspect(ctx, f.rs, f.jwt[:len(f.jwt)-2]+"AA"); err != nil || got.Active {
+		t.Errorf("forged jwt: %+v, %v", got, err)
+	}
+	if _, err := svc.AccessSession(ctx, f.jwt[:len(f.jwt)-2]+"AA", session.Use{}); !errors.Is(err, session.ErrInvalid) {
+		t.Errorf("forged jwt: %v, want ErrInvalid", err)
 	}
 }

@@ -199,7 +199,7 @@ func TestRefreshReuseWiring(t *testing.T) {
 	if n := a.Sessions.CacheLen(); n != 0 {
 		t.Errorf("the reused family's session is still cached (%d entries)", n)
 	}
-	m := do(a.Public(), "GET", "/metrics", "", "")
+	m := do(a.Admin(), "GET", "/metrics", "", "")
 	if !strings.Contains(m.Body.String(), "tessera_refresh_reuse_total 1") {
 		t.Errorf("reuse not counted:\n%s", grep(m.Body.String(), "reuse"))
 	}
@@ -267,5 +267,52 @@ func TestDenylistLoadedBeforeServing(t *testing.T) {
 	}
 	if denied, err := fol.Denied(ctx, "jti-clean"); denied || err != nil {
 		t.Fatalf("Denied(clean) = %v, %v; want false, nil", denied, err)
+	}
+}
+
+// A data folder an older version (or a careless mkdir) left readable by
+// others is tightened to 0700, its database to 0600; a shared folder
+// (world-writable, such as /tmp) is refused, not changed (issue 10, L6).
+func TestDataFolderTightened(t *testing.T) {
+	c := testConfig(t)
+	create(t, c)
+	db := filepath.Join(c.Data, "tessera.db")
+	if err := os.Chmod(c.Data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(db, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, access := range []app.Access{app.Existing, app.Migrate} {
+		st, _, err := app.OpenStore(context.Background(), c, access)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		if fi, err := os.Stat(c.Data); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Fatalf("access %d: data folder %v %v, want 0700", access, fi.Mode(), err)
+		}
+		if fi, err := os.Stat(db); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("access %d: database %v %v, want 0600", access, fi.Mode(), err)
+		}
+		os.Chmod(c.Data, 0o750)
+	}
+
+	shared := testConfig(t)
+	if err := os.Mkdir(shared.Data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared.Data, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := app.OpenStore(context.Background(), shared, app.Migrate)
+	if err == nil || !strings.Contains(err.Error(), "shared") {
+		t.Fatalf("OpenStore in a world-writable folder: %v, want a refusal", err)
+	}
+	if fi, _ := os.Stat(shared.Data); fi.Mode().Perm() != 0o777 {
+		t.Fatalf("the shared folder was changed: %v", fi.Mode())
+	}
+	if _, err := os.Stat(filepath.Join(shared.Data, "tessera.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a database was created in the shared folder: %v", err)
 	}
 }

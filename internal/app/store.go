@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,6 +72,11 @@ func OpenStore(ctx context.Context, c config.Config, access Access) (store.Store
 	if p, ok := strings.CutPrefix(url, "sqlite:"); ok {
 		info.Location = p
 	}
+	if c.Store == "" {
+		if err := privateFolder(c.Data); err != nil {
+			return nil, info, err
+		}
+	}
 	if access != Existing {
 		if c.Store == "" {
 			if err := os.MkdirAll(c.Data, 0o700); err != nil {
@@ -109,6 +115,37 @@ func OpenStore(ctx context.Context, c config.Config, access Access) (store.Store
 		}
 	}
 	return st, info, nil
+}
+
+// privateFolder makes an existing data folder its owner's only (0700):
+// it holds the database, the admin token and the master key. Earlier
+// versions left it as the umask made it, so a looser folder is tightened,
+// not refused: the fault was ours, and refusing would stop every existing
+// installation at its first start after an upgrade. (The database files
+// themselves are tightened by the sqlite backend on open.) A shared
+// folder — writable by others, as /tmp is — is refused instead: it is not
+// Tessera's to change, and anyone could replace the files in it.
+func privateFolder(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // created 0700 by whoever needs it
+	}
+	if err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("data folder %s is not a folder", dir)
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o002 != 0 || fi.Mode()&fs.ModeSticky != 0 {
+		return fmt.Errorf("data folder %s is shared (mode %v, writable by others): it holds the database and secrets; give tessera a folder of its own (--data)", dir, fi.Mode())
+	}
+	if perm&0o077 != 0 {
+		if err := os.Chmod(dir, perm&^0o077); err != nil {
+			return fmt.Errorf("data folder %s is readable by others (mode %v) and could not be made private: %w", dir, perm, err)
+		}
+	}
+	return nil
 }
 
 // explain adds to a store error what the user can do about it.

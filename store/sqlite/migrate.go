@@ -68,6 +68,12 @@ var _ store.Migrator = (*Migrator)(nil)
 // NewMigrator opens path for schema work, creating an empty database file
 // if there is none (its folder must exist).
 func NewMigrator(ctx context.Context, path string) (*Migrator, error) {
+	if err := createPrivate(path); err != nil {
+		return nil, err
+	}
+	if err := tighten(path); err != nil {
+		return nil, err
+	}
 	// FULL: each migration's commit is durable by itself; the group-commit
 	// syncer of a Store is not running here.
 	db, err := sql.Open("sqlite", dsn(path, "FULL"))

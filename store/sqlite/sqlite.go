@@ -88,6 +88,9 @@ func OpenExisting(ctx context.Context, path string, opt Options) (*Store, error)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	if err := tighten(path); err != nil {
+		return nil, err
+	}
 	// NORMAL appends commits to the WAL without fsync; walSyncer then makes
 	// each acknowledged write durable with group commit (see durable.go).
 	sync := "NORMAL"
