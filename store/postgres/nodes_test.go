@@ -45,7 +45,9 @@ func TestRefreshRaceAcrossNodes(t *testing.T) {
 	u := migratedURL(t)
 	var nodes []store.Store
 	for range 3 {
-		s, err := postgres.Open(ctx, u)
+		// Small pools: three of them share the test server's connections
+		// with whatever else runs.
+		s, err := postgres.Open(ctx, withParam(t, u, "pool_max_conns", "8"))
 		if err != nil {
 			t.Fatal(err)
 		}
