@@ -2,4 +2,6 @@
 // the store URL schemes postgres:// and postgresql://. Its schema mirrors
 // the SQLite backend's, applied by embedded migrations under an advisory
 // lock; its primitives are row locks and transactions, with no policy.
+// Text is ordered bytewise (COLLATE "C"), as SQLite orders it, whatever the
+// database's default collation.
 package postgres

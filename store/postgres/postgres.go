@@ -59,7 +59,6 @@ func parseConfig(rawURL string) (*pgxpool.Config, string, error) {
 		return nil, "", fmt.Errorf("postgres: store URL %s: default_query_exec_mode=simple_protocol is not supported", name)
 	}
 	cfg.AfterConnect = checkDurable
-	cfg.ConnConfig.AfterConnect = nil
 	return cfg, name, nil
 }
 
@@ -204,9 +203,6 @@ func isUniqueViolation(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
-
-// Text orderings say COLLATE "C": bytewise, as SQLite compares, whatever
-// the database's default collation.
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
