@@ -86,6 +86,10 @@ func NewMigrator(ctx context.Context, rawURL string) (*Migrator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %s: %w", name, connectError(err))
 	}
+	if err := checkDurable(ctx, conn); err != nil {
+		conn.Close(ctx)
+		return nil, fmt.Errorf("postgres: %s: %w", name, err)
+	}
 	// Migrations on large tables may outlast the statement timeout meant
 	// for requests; the caller's context bounds them instead.
 	if _, err := conn.Exec(ctx, "SET statement_timeout = 0"); err != nil {

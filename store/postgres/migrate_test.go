@@ -139,9 +139,12 @@ func TestRefusesAsyncCommit(t *testing.T) {
 	}
 	// A server setting in the URL reaches every connection, as a
 	// postgresql.conf or ALTER ROLE setting would.
-	_, err := postgres.Open(context.Background(), withParam(t, u, "synchronous_commit", "off"))
-	if !errors.Is(err, postgres.ErrAsyncCommit) {
+	off := withParam(t, u, "synchronous_commit", "off")
+	if _, err := postgres.Open(context.Background(), off); !errors.Is(err, postgres.ErrAsyncCommit) {
 		t.Fatalf("Open with synchronous_commit=off: %v, want ErrAsyncCommit", err)
+	}
+	if _, err := postgres.NewMigrator(context.Background(), off); !errors.Is(err, postgres.ErrAsyncCommit) {
+		t.Fatalf("NewMigrator with synchronous_commit=off: %v, want ErrAsyncCommit", err)
 	}
 	s, err := postgres.Open(context.Background(), withParam(t, withParam(t, u, "synchronous_commit", "local"), "pool_max_conns", "1"))
 	if err != nil {
