@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/url"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,6 +32,24 @@ func TestCLIOnPostgres(t *testing.T) {
 		t.Fatalf("user list: %s", out)
 	}
 	run("", 0, "schema at version 7", "migrate") // nothing left to apply
+
+	// A database that does not exist: said so, without the URL's password
+	// (trust authentication ignores it).
+	missing, _ := url.Parse(u)
+	missing.Path = "/tessera_no_such_database"
+	name := missing.User.Username()
+	if name == "" {
+		me, err := user.Current()
+		if err != nil {
+			t.Fatal(err)
+		}
+		name = me.Username
+	}
+	missing.User = url.UserPassword(name, "sekrit-password")
+	out, errOut, code := tessera(t, data, "", nil, "user", "list", "--store", missing.String())
+	if code != 1 || !strings.Contains(errOut, "no Tessera data in postgres://"+name+":xxxxx@") || strings.Contains(out+errOut, "sekrit") {
+		t.Fatalf("missing database: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
 
 	r := serve(t, data, "TESSERA_STORE="+u)
 	tok, _ := login(t, r, "dan")

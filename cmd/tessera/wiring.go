@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/authn"
@@ -69,7 +68,7 @@ func openWith(ctx context.Context, cf commonFlags, access app.Access) (config.Co
 	if errors.Is(err, store.ErrNoDatabase) {
 		where := c.Data
 		if c.Store != "" {
-			where = strings.TrimPrefix(c.Store, "sqlite:")
+			where = app.Location(c) // a store URL's password stays out of messages
 		}
 		return config.Config{}, nil, fmt.Errorf("no Tessera data in %s (no database there); run tessera serve or tessera migrate first", where)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,14 +65,24 @@ func StoreURL(c config.Config) string {
 	return "sqlite:" + filepath.Join(c.Data, "tessera.db")
 }
 
+// Location says where c's store is, for people and logs: the file of a
+// sqlite: URL, or the URL without its password.
+func Location(c config.Config) string {
+	u := StoreURL(c)
+	if p, ok := strings.CutPrefix(u, "sqlite:"); ok {
+		return p
+	}
+	if pu, err := neturl.Parse(u); err == nil {
+		return pu.Redacted()
+	}
+	return "(unparsable store URL)"
+}
+
 // OpenStore opens the store c names, doing what access allows; its errors
 // say what to do (check --data, run tessera migrate, upgrade tessera).
 func OpenStore(ctx context.Context, c config.Config, access Access) (store.Store, StoreInfo, error) {
 	url := StoreURL(c)
-	info := StoreInfo{URL: url, Location: url}
-	if p, ok := strings.CutPrefix(url, "sqlite:"); ok {
-		info.Location = p
-	}
+	info := StoreInfo{URL: url, Location: Location(c)}
 	if c.Store == "" {
 		if err := privateFolder(c.Data); err != nil {
 			return nil, info, err
@@ -152,6 +163,9 @@ func privateFolder(dir string) error {
 func explain(err error, c config.Config) error {
 	switch {
 	case errors.Is(err, store.ErrNoDatabase):
+		if c.Store != "" && !strings.HasPrefix(c.Store, "sqlite:") {
+			return fmt.Errorf("%w (check --store %s; create the database, then run `tessera migrate`)", err, Location(c))
+		}
 		where := "--data " + c.Data
 		if c.Store != "" {
 			where = "--store " + c.Store
