@@ -974,3 +974,32 @@ func TestValidJWTFailsClosedWithoutStore(t *testing.T) {
 	}
 	wantOAuthError(t, introspect(), 503, "temporarily_unavailable")
 }
+
+// Every 503 on /oauth2/* tells the client when to retry, as /v1 does
+// (issue 10, L12; RFC 9110 §10.2.3).
+func TestOAuth503CarriesRetryAfter(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("olga", pw)
+	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
+	at, rt := e.loginTokens("olga", nil)
+	introspect := func() resp {
+		return e.form("/oauth2/introspect", url.Values{"token": {at}}, basic(rsID, rsSecret)...)
+	}
+	if introspect().json(t)["active"] != true { // caches the client, as on a busy node
+		t.Fatal("introspection: inactive")
+	}
+	e.st.Close()
+	e.sessions.Follower().Distrust()
+	for name, r := range map[string]resp{
+		"introspect": introspect(),
+		"refresh":    e.form("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}),
+	} {
+		if r.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("%s: %d %s, want 503", name, r.StatusCode, r.body)
+			continue
+		}
+		if r.Header.Get("Retry-After") == "" {
+			t.Errorf("%s: 503 without Retry-After", name)
+		}
+	}
+}
