@@ -362,8 +362,13 @@ func TestTokenDeliveryAndBearer(t *testing.T) {
 	}{
 		{"no credential", "/v1/session", nil, 401, "unauthenticated", `Bearer realm="tessera"`},
 		{"bad token", "/v1/session", bearer("tss_nope"), 401, "invalid_token", `Bearer realm="tessera", error="invalid_token"`},
-		{"not bearer", "/v1/session", []string{"Authorization", "Basic Ym9iOnB3"}, 401, "invalid_request", `Bearer realm="tessera", error="invalid_request"`},
-		{"bad b64token", "/v1/session", []string{"Authorization", "Bearer a b"}, 401, "invalid_request", `Bearer realm="tessera", error="invalid_request"`},
+		// Another scheme is no bearer credential (RFC 6750 §3.1: no error code).
+		{"not bearer", "/v1/session", []string{"Authorization", "Basic Ym9iOnB3"}, 401, "unauthenticated", `Bearer realm="tessera"`},
+		// A malformed Bearer header is a malformed request: 400 (RFC 6750 §3.1; issue 10, L13).
+		{"bad b64token", "/v1/session", []string{"Authorization", "Bearer a b"}, 400, "invalid_request", `Bearer realm="tessera", error="invalid_request"`},
+		{"bearer without token", "/v1/session", []string{"Authorization", "Bearer"}, 400, "invalid_request", `Bearer realm="tessera", error="invalid_request"`},
+		{"bearer with blank token", "/v1/session", []string{"Authorization", "Bearer   "}, 400, "invalid_request", `Bearer realm="tessera", error="invalid_request"`},
+		{"bearer bad character", "/v1/session", []string{"Authorization", "Bearer tss_a%b"}, 400, "invalid_request", `Bearer realm="tessera", error="invalid_request"`},
 		{"oversized", "/v1/session", bearer(strings.Repeat("A", 4000)), 401, "invalid_token", `Bearer realm="tessera", error="invalid_token"`},
 		{"query token", "/v1/session?access_token=" + tok, nil, 400, "invalid_request", `Bearer realm="tessera", error="invalid_request"`},
 	}
