@@ -40,8 +40,9 @@ func (s *Server) common(listener string, next http.Handler) http.Handler {
 				s.metrics.observe(listener, route, rw.status, time.Since(start))
 			}
 			if s.cfg.LogRequests {
-				// The path only: a query string may hold a token someone misplaced.
-				s.log.Info("request", "listener", listener, "method", r.Method, "path", r.URL.Path,
+				// The route pattern, never the path or query: a token someone
+				// put in a path segment or the query must not reach the log.
+				s.log.Info("request", "listener", listener, "method", r.Method, "route", route,
 					"status", rw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000, "ip", s.clientIP(r))
 			}
 		}()

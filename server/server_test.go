@@ -1008,3 +1008,21 @@ func TestOAuth503CarriesRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// The request log writes the route pattern, never the raw path: a token
+// someone put in a path segment must not reach the log (issue 10, L11).
+func TestRequestLogWritesRouteNotPath(t *testing.T) {
+	e := newEnv(t)
+	const secret = "tss_s3cretInThePath0123456789"
+	e.do(e.admin, "GET", "/admin/v1/sessions/"+secret, nil, "Authorization", "Bearer "+adminToken)
+	e.do(e.public, "GET", "/no/such/"+secret, nil)
+	logs := e.logs.String()
+	if strings.Contains(logs, secret) {
+		t.Fatalf("the log holds a path segment:\n%s", grepLines(logs, secret))
+	}
+	for _, want := range []string{`"route":"GET /admin/v1/sessions/{id}"`, `"route":"unmatched"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the request log lacks %s:\n%s", want, grepLines(logs, `"msg":"request"`))
+		}
+	}
+}
