@@ -20,6 +20,12 @@ func (s *Server) common(listener string, next http.Handler) http.Handler {
 		h["X-Frame-Options"] = hdrDeny
 		h["Referrer-Policy"] = hdrNoReferrer
 		h["Content-Security-Policy"] = hdrCSP
+		if r.TLS != nil {
+			// Tessera serves TLS itself (tls_cert/tls_key): browsers must
+			// never fall back to plain HTTP. Never sent over plain HTTP
+			// (RFC 6797 §7.2), where a TLS proxy in front owns the policy.
+			h["Strict-Transport-Security"] = hdrHSTS
+		}
 		rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if v := recover(); v != nil {
@@ -55,6 +61,9 @@ var (
 	hdrDeny       = []string{"DENY"}
 	hdrNoReferrer = []string{"no-referrer"}
 	hdrCSP        = []string{"default-src 'none'; frame-ancestors 'none'"}
+	// One year (RFC 6797 §6.1.1); no includeSubDomains or preload: those
+	// bind hosts Tessera does not own.
+	hdrHSTS = []string{"max-age=31536000"}
 )
 
 // responseWriter records the status and turns the plain-text 404 and 405

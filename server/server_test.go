@@ -1026,3 +1026,33 @@ func TestRequestLogWritesRouteNotPath(t *testing.T) {
 		}
 	}
 }
+
+// Strict-Transport-Security goes with every response Tessera serves over
+// TLS itself, and never over plain HTTP (RFC 6797 §7.2), where a proxy in
+// front owns the policy (issue 10, L8).
+func TestHSTSWhenServingTLS(t *testing.T) {
+	e := newEnv(t)
+	tlsPub := httptest.NewTLSServer(e.srv.Public())
+	defer tlsPub.Close()
+	tlsAdm := httptest.NewTLSServer(e.srv.Admin())
+	defer tlsAdm.Close()
+	for _, tc := range []struct {
+		name string
+		srv  *httptest.Server
+		path string
+	}{{"public", tlsPub, "/healthz"}, {"public 404", tlsPub, "/nope"}, {"admin", tlsAdm, "/admin/v1/users"}} {
+		r, err := tlsPub.Client().Get(tc.srv.URL + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if got := r.Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
+			t.Errorf("%s over TLS: Strict-Transport-Security %q", tc.name, got)
+		}
+	}
+	for _, base := range []*httptest.Server{e.public, e.admin} {
+		if got := e.do(base, "GET", "/healthz", nil).Header.Get("Strict-Transport-Security"); got != "" {
+			t.Errorf("plain HTTP: Strict-Transport-Security %q", got)
+		}
+	}
+}
