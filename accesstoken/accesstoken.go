@@ -119,8 +119,17 @@ type Verifier struct {
 	Keys       KeyFunc
 	// Leeway tolerates clock skew on exp, nbf and iat. Default 30s if 0.
 	Leeway time.Duration
-	Now    func() time.Time
+	// MaxLifetime is the longest exp − iat accepted (plus Leeway): the
+	// issuer's access-token lifetime. A token claiming to live longer was
+	// not minted by a well-behaved issuer, and one minted with a stolen key
+	// must not outlive the key's revocation. Default DefaultMaxLifetime if 0.
+	MaxLifetime time.Duration
+	Now         func() time.Time
 }
+
+// DefaultMaxLifetime is a Verifier's MaxLifetime when none is set: four
+// times Tessera's default access-token lifetime (15 min).
+const DefaultMaxLifetime = time.Hour
 
 // Verify checks a compact JWS and returns its claims. It refuses: anything
 // over MaxLen, any algorithm not in Algorithms (so "none" and HMAC key
@@ -265,6 +274,10 @@ func (v *Verifier) checkClaims(c *Claims) error {
 	if leeway == 0 {
 		leeway = 30 * time.Second
 	}
+	maxLife := v.MaxLifetime
+	if maxLife == 0 {
+		maxLife = DefaultMaxLifetime
+	}
 	t := now()
 	switch {
 	case c.Issuer != v.Issuer:
@@ -279,6 +292,10 @@ func (v *Verifier) checkClaims(c *Claims) error {
 		return fmt.Errorf("%w: not yet valid", ErrClaims)
 	case t.Add(leeway).Before(time.Unix(c.IssuedAt, 0)):
 		return fmt.Errorf("%w: issued in the future", ErrClaims)
+	case time.Unix(c.Expiry, 0).Sub(time.Unix(c.IssuedAt, 0)) > maxLife+leeway:
+		// Compared as durations from Unix seconds: exp − iat of a forged
+		// token can be anything, and time.Duration saturates rather than wraps.
+		return fmt.Errorf("%w: exp - iat exceeds the access-token lifetime", ErrClaims)
 	}
 	return nil
 }

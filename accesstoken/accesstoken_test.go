@@ -386,3 +386,40 @@ func TestNoKeyLookupForJunk(t *testing.T) {
 		t.Fatalf("%d key lookups for undecodable tokens", lookups)
 	}
 }
+
+// A token is refused when it claims to live longer than the verifier's
+// MaxLifetime (plus leeway) or was issued in the future: a stolen signing
+// key must not mint tokens that outlive every revocation (issue 10, M2(c)).
+func TestMaxLifetime(t *testing.T) {
+	f := newFixture(t, jose.ES256)
+	decade := claims()
+	decade.Expiry = now.AddDate(10, 0, 0).Unix()
+	if _, err := f.v.Verify(f.mint(t, decade)); !errors.Is(err, ErrClaims) {
+		t.Fatalf("exp ten years ahead with the default MaxLifetime: %v", err)
+	}
+
+	f.v.MaxLifetime = 15 * time.Minute
+	f.v.Leeway = 10 * time.Second
+	edge := claims()
+	edge.Expiry = now.Add(15*time.Minute + 10*time.Second).Unix()
+	if _, err := f.v.Verify(f.mint(t, edge)); err != nil {
+		t.Fatalf("exp - iat = MaxLifetime + leeway: %v", err)
+	}
+	over := claims()
+	over.Expiry = now.Add(15*time.Minute + 11*time.Second).Unix()
+	if _, err := f.v.Verify(f.mint(t, over)); !errors.Is(err, ErrClaims) {
+		t.Fatalf("exp - iat = MaxLifetime + leeway + 1s: %v", err)
+	}
+	// iat in the past does not stretch the window: exp - iat is what counts.
+	backdated := claims()
+	backdated.IssuedAt = now.Add(-time.Hour).Unix()
+	if _, err := f.v.Verify(f.mint(t, backdated)); !errors.Is(err, ErrClaims) {
+		t.Fatalf("iat an hour ago, exp in 15 min: %v", err)
+	}
+	future := claims()
+	future.IssuedAt = now.Add(11 * time.Second).Unix()
+	future.Expiry = future.IssuedAt + 60
+	if _, err := f.v.Verify(f.mint(t, future)); !errors.Is(err, ErrClaims) {
+		t.Fatalf("iat 11s ahead with 10s leeway: %v", err)
+	}
+}

@@ -292,7 +292,7 @@ func (s *Service) IssueForSession(ctx context.Context, g SessionGrant, sessionEx
 		return Tokens{}, fmt.Errorf("oauth: store refresh token: %w", err)
 	}
 	s.publish(ctx, event.Event{Kind: event.TokenIssued, At: now, Token: event.TokenRefresh, ClientID: g.ClientID, UserID: g.UserID, SessionID: g.SessionID})
-	at, ttl, err := s.mint(ctx, g.TokenFormat, g.UserID, g.ClientID, g.Scope, g.SessionID, g.AuthTime, g.AMR, g.AAL)
+	at, ttl, err := s.mint(ctx, g.TokenFormat, g.UserID, g.ClientID, g.Scope, g.SessionID, g.AuthTime, g.AMR, g.AAL, sessionExpires)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -354,7 +354,7 @@ func (s *Service) Refresh(ctx context.Context, c store.Client, presented, scope 
 	if scope == "" {
 		scope = res.Successor.Scope
 	}
-	at, ttl, err := s.mint(ctx, c.TokenFormat, sess.UserID, c.ID, scope, sess.ID, sess.AuthTime, sess.AMR, sess.AAL)
+	at, ttl, err := s.mint(ctx, c.TokenFormat, sess.UserID, c.ID, scope, sess.ID, sess.AuthTime, sess.AMR, sess.AAL, sess.ExpiresAt)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -380,19 +380,28 @@ func (s *Service) ClientCredentials(ctx context.Context, c store.Client, scope s
 		}
 		granted = strings.Join(strings.Fields(scope), " ")
 	}
-	at, ttl, err := s.mint(ctx, c.TokenFormat, c.ID, c.ID, granted, "", time.Time{}, nil, 0)
+	at, ttl, err := s.mint(ctx, c.TokenFormat, c.ID, c.ID, granted, "", time.Time{}, nil, 0, time.Time{})
 	if err != nil {
 		return Tokens{}, err
 	}
 	return Tokens{AccessToken: at, TokenType: "Bearer", ExpiresIn: ttl, Scope: granted}, nil
 }
 
-func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid string, authTime time.Time, amr []string, aal int) (string, int64, error) {
+// mint issues an access token. until, if not zero, is the session's
+// absolute expiry: the token never outlives it, so a verifier that only
+// learns of revocations still stops accepting it when the session ends.
+func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid string, authTime time.Time, amr []string, aal int, until time.Time) (string, int64, error) {
 	jti, err := uuid.NewV7()
 	if err != nil {
 		return "", 0, fmt.Errorf("oauth: %w", err)
 	}
 	now := s.cfg.Now()
+	life := s.cfg.Access
+	if !until.IsZero() && until.Sub(now) < life {
+		// Whole seconds, rounded down: JWT exp is in seconds, and
+		// expires_in must not promise more than the session has.
+		life = max(until.Sub(now).Truncate(time.Second), 0)
+	}
 	if format == FormatOpaque {
 		tok, err := token.New(token.Access)
 		if err != nil {
@@ -400,11 +409,11 @@ func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid st
 		}
 		at := now.UTC().Truncate(time.Microsecond)
 		if err := s.st.CreateAccessToken(ctx, store.AccessToken{Hash: tok.Hash(), ID: jti.String(), ClientID: clientID, Subject: sub,
-			Scope: scope, SessionID: sid, CreatedAt: at, ExpiresAt: at.Add(s.cfg.Access)}); err != nil {
+			Scope: scope, SessionID: sid, CreatedAt: at, ExpiresAt: at.Add(life)}); err != nil {
 			return "", 0, fmt.Errorf("oauth: store access token: %w", err)
 		}
 		s.issued(ctx, now, format, sub, clientID, sid, jti.String())
-		return tok.Reveal(), int64(s.cfg.Access.Seconds()), nil
+		return tok.Reveal(), int64(life.Seconds()), nil
 	}
 	k, err := s.keys.Active()
 	if err != nil {
@@ -412,7 +421,7 @@ func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid st
 	}
 	c := accesstoken.Claims{
 		Issuer: s.cfg.Issuer, Subject: sub, Audience: accesstoken.Audience{s.cfg.Audience},
-		Expiry: now.Add(s.cfg.Access).Unix(), IssuedAt: now.Unix(), ID: jti.String(),
+		Expiry: now.Unix() + int64(life.Seconds()), IssuedAt: now.Unix(), ID: jti.String(),
 		ClientID: clientID, Scope: scope, SessionID: sid, AMR: amr,
 	}
 	if clientID == "" {
@@ -429,7 +438,7 @@ func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid st
 		return "", 0, err
 	}
 	s.issued(ctx, now, FormatJWT, sub, clientID, sid, c.ID)
-	return tok, int64(s.cfg.Access.Seconds()), nil
+	return tok, int64(life.Seconds()), nil
 }
 
 // issued publishes event.TokenIssued for an access token. A

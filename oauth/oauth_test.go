@@ -2,11 +2,14 @@ package oauth
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/keys/keystest"
 	"github.com/tessera-auth/tessera/store"
@@ -166,5 +169,69 @@ func TestRefreshNarrowedScope(t *testing.T) {
 	full, err := s.Refresh(ctx, c, narrow.RefreshToken, "")
 	if err != nil || full.Scope != "read write" || scopeOf(full.AccessToken) != "read write" {
 		t.Fatalf("refresh after a narrowed one: %+v, %v", full, err)
+	}
+}
+
+// TestAccessTokenCappedAtSessionExpiry: an access token never outlives its
+// session's absolute expiry, at issue and at refresh, in either format, so a
+// verifier that only learns of revocations still stops accepting it when the
+// session ends (issue 10).
+func TestAccessTokenCappedAtSessionExpiry(t *testing.T) {
+	for _, format := range []string{FormatJWT, FormatOpaque} {
+		t.Run(format, func(t *testing.T) {
+			st := sqlitetest.Open(t)
+			ks := keystest.New(t, st, keys.Config{RetiredTTL: time.Hour})
+			now := time.Now().UTC().Truncate(time.Second)
+			s := New(st, ks, Config{Issuer: "https://i", Audience: "https://i", Access: 15 * time.Minute, Refresh: time.Hour,
+				Pepper: []byte("p"), Now: func() time.Time { return now }})
+			ctx := context.Background()
+			c, _, err := s.RegisterClient(ctx, ClientSpec{Name: "app", Grants: []string{GrantRefreshToken}, Scopes: []string{"read"}, TokenFormat: format})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sess := newSession(t, st, now.Add(-time.Hour+5*time.Minute)) // ends in 5 min
+			expiryOf := func(access string) time.Time {
+				t.Helper()
+				if format == FormatOpaque {
+					tok, err := token.Parse(token.Access, access)
+					if err != nil {
+						t.Fatal(err)
+					}
+					rec, err := st.AccessTokenByHash(ctx, tok.Hash())
+					if err != nil {
+						t.Fatal(err)
+					}
+					return rec.ExpiresAt
+				}
+				payload, err := base64.RawURLEncoding.DecodeString(strings.Split(access, ".")[1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				var cl accesstoken.Claims
+				if err := json.Unmarshal(payload, &cl); err != nil {
+					t.Fatal(err)
+				}
+				return time.Unix(cl.Expiry, 0)
+			}
+			check := func(what string, toks Tokens) {
+				t.Helper()
+				if exp := expiryOf(toks.AccessToken); exp.After(sess.ExpiresAt) {
+					t.Fatalf("%s: access token expires %v, after the session (%v)", what, exp, sess.ExpiresAt)
+				}
+				if toks.ExpiresIn > int64(sess.ExpiresAt.Sub(now).Seconds()) {
+					t.Fatalf("%s: expires_in %d outlives the session (%v)", what, toks.ExpiresIn, sess.ExpiresAt.Sub(now))
+				}
+			}
+			toks, err := s.IssueForSession(ctx, SessionGrant{SessionID: sess.ID, UserID: "u1", ClientID: c.ID, Scope: "read", TokenFormat: format}, sess.ExpiresAt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("issue", toks)
+			next, err := s.Refresh(ctx, c, toks.RefreshToken, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("refresh", next)
+		})
 	}
 }

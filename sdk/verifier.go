@@ -66,6 +66,13 @@ type VerifierConfig struct {
 	HTTPClient *http.Client
 	// Leeway tolerates clock skew on exp, nbf and iat. Default 30 s.
 	Leeway time.Duration
+	// MaxLifetime is the longest access-token lifetime accepted: a token
+	// whose exp − iat exceeds it (plus Leeway) is refused, so a token
+	// minted with a stolen signing key cannot claim to live for years.
+	// Set it to Tessera's policy.tokens.access_ttl. Default 1 h
+	// (accesstoken.DefaultMaxLifetime), which covers the default 15 min;
+	// there is no "unlimited" (Tessera's own maximum is 24 h).
+	MaxLifetime time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// MinRefetchInterval is the least time between two JWKS fetches caused
@@ -100,7 +107,7 @@ func (c VerifierConfig) Validate() error {
 		return errors.New("sdk: VerifierConfig.Issuer is required")
 	case c.Audience == "":
 		return errors.New("sdk: VerifierConfig.Audience is required")
-	case c.Leeway < 0 || c.MinRefetchInterval < 0 || c.RefreshInterval < 0:
+	case c.Leeway < 0 || c.MaxLifetime < 0 || c.MinRefetchInterval < 0 || c.RefreshInterval < 0:
 		return errors.New("sdk: VerifierConfig durations must not be negative")
 	}
 	for _, a := range c.Algorithms {
@@ -129,6 +136,9 @@ func (c *VerifierConfig) defaults() {
 	}
 	if c.Leeway == 0 {
 		c.Leeway = 30 * time.Second
+	}
+	if c.MaxLifetime == 0 {
+		c.MaxLifetime = accesstoken.DefaultMaxLifetime
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -183,7 +193,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	v.atv = accesstoken.Verifier{
 		Issuer: cfg.Issuer, Audience: cfg.Audience, Algorithms: cfg.Algorithms,
-		Leeway: cfg.Leeway, Now: cfg.Now, Keys: v.lookup,
+		Leeway: cfg.Leeway, MaxLifetime: cfg.MaxLifetime, Now: cfg.Now, Keys: v.lookup,
 	}
 	return v, nil
 }

@@ -160,6 +160,8 @@ func TestAttackTokensRefused(t *testing.T) {
 			c.Now = func() time.Time { return time.Now().Add(16 * time.Minute) }
 		}, accesstoken.ErrExpired},
 		{"oversized", good + strings.Repeat("A", accesstoken.MaxLen), nil, accesstoken.ErrMalformed},
+		// A 15 min token against a verifier told tokens live at most 5 min.
+		{"longer than MaxLifetime", good, func(c *VerifierConfig) { c.MaxLifetime = 5 * time.Minute }, accesstoken.ErrClaims},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -199,6 +201,7 @@ func TestNewVerifierRefusesUnsafeConfig(t *testing.T) {
 		{"none", VerifierConfig{Issuer: "https://i", Audience: "a", Algorithms: []jose.SignatureAlgorithm{"none"}}},
 		{"relative JWKS URL", VerifierConfig{Issuer: "https://i", Audience: "a", JWKSURL: "/jwks"}},
 		{"negative leeway", VerifierConfig{Issuer: "https://i", Audience: "a", Leeway: -time.Second}},
+		{"negative max lifetime", VerifierConfig{Issuer: "https://i", Audience: "a", MaxLifetime: -time.Second}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := NewVerifier(tc.cfg); err == nil {

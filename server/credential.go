@@ -29,15 +29,24 @@ func (s *Server) accessSession(ctx context.Context, raw string, u session.Use) (
 
 // bearerToken extracts an RFC 6750 §2.1 token from an Authorization header.
 func bearerToken(h string) (string, bool) {
-	scheme, tok, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
+	tok, ok, _ := bearerCredential(h)
+	return tok, ok
+}
+
+// bearerCredential reads an Authorization header as RFC 6750 §2.1 does. A
+// header of another scheme carries no bearer credential (ok and malformed
+// both false); a Bearer header without a b64token is malformed, which
+// RFC 6750 §3.1 answers with 400 invalid_request rather than 401.
+func bearerCredential(h string) (tok string, ok, malformed bool) {
+	scheme, tok, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", false, false
 	}
 	tok = strings.TrimLeft(tok, " ")
 	if tok == "" || !isB64Token(tok) {
-		return "", false
+		return "", false, true
 	}
-	return tok, true
+	return tok, true, false
 }
 
 // isB64Token reports whether s matches RFC 6750's b64token syntax.
@@ -67,14 +76,16 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 			return
 		}
 		pr := &principal{}
-		if h := r.Header.Get("Authorization"); h != "" {
-			tok, ok := bearerToken(h)
-			if !ok {
-				p := newProblem(http.StatusUnauthorized, "invalid_request", "The Authorization header must be: Bearer <token>.")
-				p.bearer = "invalid_request"
-				s.fail(w, r, p)
-				return
-			}
+		tok, ok, malformed := bearerCredential(r.Header.Get("Authorization"))
+		if malformed {
+			p := newProblem(http.StatusBadRequest, "invalid_request", "The Authorization header must be: Bearer <token>.")
+			p.bearer = "invalid_request"
+			s.fail(w, r, p)
+			return
+		}
+		// Another scheme (Basic, …) is no bearer credential: the cookie, if
+		// any, is the credential, or the answer is 401 unauthenticated.
+		if ok {
 			pr.raw = tok
 		} else if v := cookieValue(r.Header, s.cookieName); v != "" {
 			pr.raw, pr.fromCookie = v, true

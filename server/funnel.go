@@ -122,8 +122,13 @@ func writeTokenError(w http.ResponseWriter, e *tokenError) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
-	if e.Status == http.StatusUnauthorized {
+	switch e.Status {
+	case http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Basic realm="tessera", charset="UTF-8"`)
+	case http.StatusServiceUnavailable:
+		// Every 503 says when to retry (RFC 9110 §10.2.3), as errUnavailable
+		// does on /v1: clients and proxies back off instead of hammering.
+		h.Set("Retry-After", "1")
 	}
 	w.WriteHeader(e.Status)
 	json.NewEncoder(w).Encode(protocol.TokenError{Code: e.Code, Description: e.Description})

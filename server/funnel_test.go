@@ -36,7 +36,7 @@ func TestFunnel(t *testing.T) {
 		{"problem without a cause", errNotFound(), 404, "not_found", nil, false, false},
 		{"wrapped problem", fmt.Errorf("lookup: %w", errNotFound()), 404, "not_found", nil, false, false},
 		{"invalid token", errInvalidToken(), 401, "invalid_token", map[string]string{"WWW-Authenticate": `Bearer realm="tessera", error="invalid_token"`}, false, false},
-		{"token error with a cause", errTemporarilyUnavailable(cause), 503, "temporarily_unavailable", map[string]string{"Content-Type": "application/json", "Pragma": "no-cache", "Cache-Control": "no-store"}, true, true},
+		{"token error with a cause", errTemporarilyUnavailable(cause), 503, "temporarily_unavailable", map[string]string{"Content-Type": "application/json", "Pragma": "no-cache", "Cache-Control": "no-store", "Retry-After": "1"}, true, true},
 		{"token error 401", newTokenError(401, "invalid_client", "client authentication is required"), 401, "invalid_client", map[string]string{"WWW-Authenticate": `Basic realm="tessera", charset="UTF-8"`}, false, true},
 		// A public error whose cause is another public error renders the outer one.
 		{"problem caused by a token error", errUnavailable().because(errTemporarilyUnavailable(cause)), 503, "unavailable", nil, true, false},

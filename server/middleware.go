@@ -20,6 +20,12 @@ func (s *Server) common(listener string, next http.Handler) http.Handler {
 		h["X-Frame-Options"] = hdrDeny
 		h["Referrer-Policy"] = hdrNoReferrer
 		h["Content-Security-Policy"] = hdrCSP
+		if r.TLS != nil {
+			// Tessera serves TLS itself (tls_cert/tls_key): browsers must
+			// never fall back to plain HTTP. Never sent over plain HTTP
+			// (RFC 6797 §7.2), where a TLS proxy in front owns the policy.
+			h["Strict-Transport-Security"] = hdrHSTS
+		}
 		rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if v := recover(); v != nil {
@@ -40,8 +46,9 @@ func (s *Server) common(listener string, next http.Handler) http.Handler {
 				s.metrics.observe(listener, route, rw.status, time.Since(start))
 			}
 			if s.cfg.LogRequests {
-				// The path only: a query string may hold a token someone misplaced.
-				s.log.Info("request", "listener", listener, "method", r.Method, "path", r.URL.Path,
+				// The route pattern, never the path or query: a token someone
+				// put in a path segment or the query must not reach the log.
+				s.log.Info("request", "listener", listener, "method", r.Method, "route", route,
 					"status", rw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000, "ip", s.clientIP(r))
 			}
 		}()
@@ -54,6 +61,9 @@ var (
 	hdrDeny       = []string{"DENY"}
 	hdrNoReferrer = []string{"no-referrer"}
 	hdrCSP        = []string{"default-src 'none'; frame-ancestors 'none'"}
+	// One year (RFC 6797 §6.1.1); no includeSubDomains or preload: those
+	// bind hosts Tessera does not own.
+	hdrHSTS = []string{"max-age=31536000"}
 )
 
 // responseWriter records the status and turns the plain-text 404 and 405

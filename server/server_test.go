@@ -362,8 +362,13 @@ func TestTokenDeliveryAndBearer(t *testing.T) {
 	}{
 		{"no credential", "/v1/session", nil, 401, "unauthenticated", `Bearer realm="tessera"`},
 		{"bad token", "/v1/session", bearer("tss_nope"), 401, "invalid_token", `Bearer realm="tessera", error="invalid_token"`},
-		{"not bearer", "/v1/session", []string{"Authorization", "Basic Ym9iOnB3"}, 401, "invalid_request", `Bearer realm="tessera", error="invalid_request"`},
-		{"bad b64token", "/v1/session", []string{"Authorization", "Bearer a b"}, 401, "invalid_request", `Bearer realm="tessera", error="invalid_request"`},
+		// Another scheme is no bearer credential (RFC 6750 §3.1: no error code).
+		{"not bearer", "/v1/session", []string{"Authorization", "Basic Ym9iOnB3"}, 401, "unauthenticated", `Bearer realm="tessera"`},
+		// A malformed Bearer header is a malformed request: 400 (RFC 6750 §3.1; issue 10, L13).
+		{"bad b64token", "/v1/session", []string{"Authorization", "Bearer a b"}, 400, "invalid_request", `Bearer realm="tessera", error="invalid_request"`},
+		{"bearer without token", "/v1/session", []string{"Authorization", "Bearer"}, 400, "invalid_request", `Bearer realm="tessera", error="invalid_request"`},
+		{"bearer with blank token", "/v1/session", []string{"Authorization", "Bearer   "}, 400, "invalid_request", `Bearer realm="tessera", error="invalid_request"`},
+		{"bearer bad character", "/v1/session", []string{"Authorization", "Bearer tss_a%b"}, 400, "invalid_request", `Bearer realm="tessera", error="invalid_request"`},
 		{"oversized", "/v1/session", bearer(strings.Repeat("A", 4000)), 401, "invalid_token", `Bearer realm="tessera", error="invalid_token"`},
 		{"query token", "/v1/session?access_token=" + tok, nil, 400, "invalid_request", `Bearer realm="tessera", error="invalid_request"`},
 	}
@@ -973,4 +978,81 @@ func TestValidJWTFailsClosedWithoutStore(t *testing.T) {
 		t.Fatalf("a 503 asks for new credentials: %q", r.Header.Get("WWW-Authenticate"))
 	}
 	wantOAuthError(t, introspect(), 503, "temporarily_unavailable")
+}
+
+// Every 503 on /oauth2/* tells the client when to retry, as /v1 does
+// (issue 10, L12; RFC 9110 §10.2.3).
+func TestOAuth503CarriesRetryAfter(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("olga", pw)
+	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
+	at, rt := e.loginTokens("olga", nil)
+	introspect := func() resp {
+		return e.form("/oauth2/introspect", url.Values{"token": {at}}, basic(rsID, rsSecret)...)
+	}
+	if introspect().json(t)["active"] != true { // caches the client, as on a busy node
+		t.Fatal("introspection: inactive")
+	}
+	e.st.Close()
+	e.sessions.Follower().Distrust()
+	for name, r := range map[string]resp{
+		"introspect": introspect(),
+		"refresh":    e.form("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}),
+	} {
+		if r.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("%s: %d %s, want 503", name, r.StatusCode, r.body)
+			continue
+		}
+		if r.Header.Get("Retry-After") == "" {
+			t.Errorf("%s: 503 without Retry-After", name)
+		}
+	}
+}
+
+// The request log writes the route pattern, never the raw path: a token
+// someone put in a path segment must not reach the log (issue 10, L11).
+func TestRequestLogWritesRouteNotPath(t *testing.T) {
+	e := newEnv(t)
+	const secret = "tss_s3cretInThePath0123456789"
+	e.do(e.admin, "GET", "/admin/v1/sessions/"+secret, nil, "Authorization", "Bearer "+adminToken)
+	e.do(e.public, "GET", "/no/such/"+secret, nil)
+	logs := e.logs.String()
+	if strings.Contains(logs, secret) {
+		t.Fatalf("the log holds a path segment:\n%s", grepLines(logs, secret))
+	}
+	for _, want := range []string{`"route":"GET /admin/v1/sessions/{id}"`, `"route":"unmatched"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the request log lacks %s:\n%s", want, grepLines(logs, `"msg":"request"`))
+		}
+	}
+}
+
+// Strict-Transport-Security goes with every response Tessera serves over
+// TLS itself, and never over plain HTTP (RFC 6797 §7.2), where a proxy in
+// front owns the policy (issue 10, L8).
+func TestHSTSWhenServingTLS(t *testing.T) {
+	e := newEnv(t)
+	tlsPub := httptest.NewTLSServer(e.srv.Public())
+	defer tlsPub.Close()
+	tlsAdm := httptest.NewTLSServer(e.srv.Admin())
+	defer tlsAdm.Close()
+	for _, tc := range []struct {
+		name string
+		srv  *httptest.Server
+		path string
+	}{{"public", tlsPub, "/healthz"}, {"public 404", tlsPub, "/nope"}, {"admin", tlsAdm, "/admin/v1/users"}} {
+		r, err := tlsPub.Client().Get(tc.srv.URL + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if got := r.Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
+			t.Errorf("%s over TLS: Strict-Transport-Security %q", tc.name, got)
+		}
+	}
+	for _, base := range []*httptest.Server{e.public, e.admin} {
+		if got := e.do(base, "GET", "/healthz", nil).Header.Get("Strict-Transport-Security"); got != "" {
+			t.Errorf("plain HTTP: Strict-Transport-Security %q", got)
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/config"
 	"github.com/tessera-auth/tessera/internal/app"
 	"github.com/tessera-auth/tessera/oauth"
@@ -314,5 +315,50 @@ func TestDataFolderTightened(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(shared.Data, "tessera.db")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a database was created in the shared folder: %v", err)
+	}
+}
+
+// TestVerifierMaxLifetimeIsAccessTTL: the server's verifier refuses a token
+// signed with its own key whose exp − iat exceeds policy.tokens.access_ttl
+// (plus leeway), well below the verifier's 1 h default (issue 10, M2(c)).
+func TestVerifierMaxLifetimeIsAccessTTL(t *testing.T) {
+	ctx := context.Background()
+	c := testConfig(t)
+	c.Policy.Tokens.AccessTTL = config.Duration(time.Minute)
+	a, err := app.New(ctx, c, app.Options{Access: app.Migrate, AdminToken: adminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if _, err := a.Auth.CreateUser(ctx, "alice", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	w := do(a.Public(), "POST", "/v1/login", `{"username":"alice","password":"correct horse battery staple","delivery":"token"}`, "")
+	if w.Code != 200 {
+		t.Fatalf("login: %d %s", w.Code, w.Body)
+	}
+	issued, err := a.Verifier.Verify(between(w.Body.String(), `"access_token":"`, `"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := a.Keys.Active()
+	if err != nil {
+		t.Fatal(err)
+	}
+	whoami := func(life time.Duration) int {
+		t.Helper()
+		cl := *issued
+		cl.Expiry = cl.IssuedAt + int64(life.Seconds())
+		tok, err := accesstoken.Mint(cl, k.KID, k.Alg, k.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return do(a.Public(), "GET", "/v1/session", "", "Bearer "+tok).Code
+	}
+	if code := whoami(time.Minute); code != 200 {
+		t.Fatalf("a token living access_ttl: %d", code)
+	}
+	if code := whoami(10 * time.Minute); code != 401 {
+		t.Fatalf("a token living 10 × access_ttl: %d, want 401", code)
 	}
 }

@@ -99,7 +99,8 @@ func newOAuth(c config.Config, st store.Store, kr Keyring, sm *session.Manager, 
 	svc := oauth.New(st, kr.Keys, oc)
 	v := &accesstoken.Verifier{
 		Issuer: c.Issuer(), Audience: c.Audience(),
-		Algorithms: []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256},
+		MaxLifetime: t.AccessTTL.D(), // exp − iat of a token Tessera minted never exceeds it
+		Algorithms:  []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256},
 		Keys: func(kid string) (*jose.JSONWebKey, error) {
 			k, err := kr.Keys.PublicKey(kid)
 			if err != nil {
