@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -71,22 +70,9 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 }
 
 func (s *Store) RefreshTokenByHash(ctx context.Context, h token.Hash) (store.RefreshToken, error) {
-	var t store.RefreshToken
-	var hash []byte
-	var created, expires int64
-	var used *int64
-	err := s.pool.QueryRow(ctx, "SELECT "+sqlrow.RefreshCols+" FROM refresh_tokens WHERE token_hash = $1", h[:]).
-		Scan(&hash, &t.SessionID, &t.ClientID, &t.Scope, &created, &expires, &used)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.RefreshToken{}, fmt.Errorf("postgres: refresh token: %w", store.ErrNotFound)
-	}
+	t, err := found(sqlrow.RefreshToken(s.pool.QueryRow(ctx, "SELECT "+sqlrow.RefreshCols+" FROM refresh_tokens WHERE token_hash = $1", h[:])))
 	if err != nil {
 		return store.RefreshToken{}, fmt.Errorf("postgres: refresh token: %w", err)
-	}
-	t.Hash = h
-	t.CreatedAt, t.ExpiresAt = sqlrow.FromMicros(created), sqlrow.FromMicros(expires)
-	if used != nil {
-		t.UsedAt = sqlrow.FromMicros(*used)
 	}
 	return t, nil
 }
@@ -116,35 +102,20 @@ func rotateInTx(ctx context.Context, tx pgx.Tx, presented token.Hash, decide fun
 	// The family's session first: its row lock is the one every rotation
 	// of the family takes before the token's. (The sub-select that finds
 	// it locks nothing; a locking clause applies to its own FROM only.)
-	var st store.RefreshState
-	var err error
-	st.Session, err = scanSession(tx.QueryRow(ctx, "SELECT "+sqlrow.SessionCols+
+	sess, err := scanSession(tx.QueryRow(ctx, "SELECT "+sqlrow.SessionCols+
 		" FROM sessions WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1) FOR NO KEY UPDATE", presented[:]))
 	if err != nil {
 		return store.RefreshResult{}, err // ErrNotFound: no such token, or its family went with its session
 	}
-	sessionID := st.Session.ID
+	sessionID := sess.ID
 	// Read the token under the session's lock: a rotation that committed
 	// while this one waited has changed it (or reuse deleted it).
-	var hash, child []byte
-	var created, expires int64
-	var used *int64
-	old := &st.Token
-	err = tx.QueryRow(ctx, "SELECT r.token_hash, r.session_id, r.client_id, r.scope, r.created_at, r.expires_at, r.used_at, r.child, r.superseded, c.used_at IS NOT NULL"+
-		" FROM refresh_tokens AS r LEFT JOIN refresh_tokens AS c ON c.token_hash = r.child WHERE r.token_hash = $1 FOR UPDATE OF r", presented[:]).
-		Scan(&hash, &old.SessionID, &old.ClientID, &old.Scope, &created, &expires, &used, &child, &st.Superseded, &st.SuccessorUsed)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.RefreshResult{}, store.ErrNotFound
-	}
+	st, err := found(sqlrow.RefreshState(tx.QueryRow(ctx, "SELECT r.token_hash, r.session_id, r.client_id, r.scope, r.created_at, r.expires_at, r.used_at, r.child, r.superseded, c.used_at IS NOT NULL"+
+		" FROM refresh_tokens AS r LEFT JOIN refresh_tokens AS c ON c.token_hash = r.child WHERE r.token_hash = $1 FOR UPDATE OF r", presented[:])))
 	if err != nil {
 		return store.RefreshResult{}, err
 	}
-	old.Hash = presented
-	old.CreatedAt, old.ExpiresAt = sqlrow.FromMicros(created), sqlrow.FromMicros(expires)
-	if used != nil {
-		old.UsedAt = sqlrow.FromMicros(*used)
-	}
-	copy(st.Successor[:], child) // NULL (none recorded) leaves it zero
+	st.Session = sess
 
 	plan := decide(st)
 	// The plan's row writes go in one round trip, in the plan's order.
@@ -190,19 +161,10 @@ func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) erro
 }
 
 func (s *Store) AccessTokenByHash(ctx context.Context, h token.Hash) (store.AccessToken, error) {
-	var t store.AccessToken
-	var hash []byte
-	var created, expires int64
-	err := s.pool.QueryRow(ctx, "SELECT "+sqlrow.AccessCols+" FROM access_tokens WHERE token_hash = $1", h[:]).
-		Scan(&hash, &t.ID, &t.ClientID, &t.Subject, &t.Scope, &t.SessionID, &created, &expires)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.AccessToken{}, fmt.Errorf("postgres: access token: %w", store.ErrNotFound)
-	}
+	t, err := found(sqlrow.AccessToken(s.pool.QueryRow(ctx, "SELECT "+sqlrow.AccessCols+" FROM access_tokens WHERE token_hash = $1", h[:])))
 	if err != nil {
 		return store.AccessToken{}, fmt.Errorf("postgres: access token: %w", err)
 	}
-	t.Hash = h
-	t.CreatedAt, t.ExpiresAt = sqlrow.FromMicros(created), sqlrow.FromMicros(expires)
 	return t, nil
 }
 

@@ -67,22 +67,9 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 }
 
 func (s *Store) RefreshTokenByHash(ctx context.Context, h token.Hash) (store.RefreshToken, error) {
-	var t store.RefreshToken
-	var hash []byte
-	var created, expires int64
-	var used sql.NullInt64
-	err := s.r.QueryRowContext(ctx, "SELECT "+sqlrow.RefreshCols+" FROM refresh_tokens WHERE token_hash = ?", h[:]).
-		Scan(&hash, &t.SessionID, &t.ClientID, &t.Scope, &created, &expires, &used)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.RefreshToken{}, fmt.Errorf("sqlite: refresh token: %w", store.ErrNotFound)
-	}
+	t, err := found(sqlrow.RefreshToken(s.r.QueryRowContext(ctx, "SELECT "+sqlrow.RefreshCols+" FROM refresh_tokens WHERE token_hash = ?", h[:])))
 	if err != nil {
 		return store.RefreshToken{}, fmt.Errorf("sqlite: refresh token: %w", err)
-	}
-	t.Hash = h
-	t.CreatedAt, t.ExpiresAt = sqlrow.FromMicros(created), sqlrow.FromMicros(expires)
-	if used.Valid {
-		t.UsedAt = sqlrow.FromMicros(used.Int64)
 	}
 	return t, nil
 }
@@ -90,25 +77,11 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, h token.Hash) (store.Ref
 // rotateInTx is one presentation of a refresh token inside tx: load its
 // state, let decide judge it, apply the plan. The policy is decide's alone.
 func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash, decide func(store.RefreshState) store.RefreshPlan) (store.RefreshResult, error) {
-	var st store.RefreshState
-	var hash, child []byte
-	var created, expires int64
-	var used sql.NullInt64
-	old := &st.Token
-	err := tx.StmtContext(ctx, s.wRefreshByHash).QueryRowContext(ctx, presented[:]).
-		Scan(&hash, &old.SessionID, &old.ClientID, &old.Scope, &created, &expires, &used, &child, &st.Superseded, &st.SuccessorUsed)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.RefreshResult{}, store.ErrNotFound
-	}
+	st, err := found(sqlrow.RefreshState(tx.StmtContext(ctx, s.wRefreshByHash).QueryRowContext(ctx, presented[:])))
 	if err != nil {
 		return store.RefreshResult{}, err
 	}
-	old.Hash = presented
-	old.CreatedAt, old.ExpiresAt = sqlrow.FromMicros(created), sqlrow.FromMicros(expires)
-	if used.Valid {
-		old.UsedAt = sqlrow.FromMicros(used.Int64)
-	}
-	copy(st.Successor[:], child) // NULL (none recorded) leaves it zero
+	old := &st.Token
 	if st.Session, err = scanSession(tx.StmtContext(ctx, s.wSessionByID).QueryRowContext(ctx, old.SessionID)); err != nil {
 		return store.RefreshResult{}, err
 	}
@@ -267,19 +240,10 @@ func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) erro
 }
 
 func (s *Store) AccessTokenByHash(ctx context.Context, h token.Hash) (store.AccessToken, error) {
-	var t store.AccessToken
-	var hash []byte
-	var created, expires int64
-	err := s.r.QueryRowContext(ctx, "SELECT "+sqlrow.AccessCols+" FROM access_tokens WHERE token_hash = ?", h[:]).
-		Scan(&hash, &t.ID, &t.ClientID, &t.Subject, &t.Scope, &t.SessionID, &created, &expires)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.AccessToken{}, fmt.Errorf("sqlite: access token: %w", store.ErrNotFound)
-	}
+	t, err := found(sqlrow.AccessToken(s.r.QueryRowContext(ctx, "SELECT "+sqlrow.AccessCols+" FROM access_tokens WHERE token_hash = ?", h[:])))
 	if err != nil {
 		return store.AccessToken{}, fmt.Errorf("sqlite: access token: %w", err)
 	}
-	t.Hash = h
-	t.CreatedAt, t.ExpiresAt = sqlrow.FromMicros(created), sqlrow.FromMicros(expires)
 	return t, nil
 }
 
