@@ -18,24 +18,8 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 		return nil, fmt.Errorf("postgres: list signing keys: %w", err)
 	}
 	defer rows.Close()
-	var out []store.SigningKey
-	for rows.Next() {
-		var k store.SigningKey
-		var created int64
-		var activated, retired *int64
-		if err := rows.Scan(&k.ID, &k.Alg, &k.State, &created, &activated, &retired, &k.PublicJWK, &k.PrivateJWE); err != nil {
-			return nil, fmt.Errorf("postgres: list signing keys: %w", err)
-		}
-		k.CreatedAt = sqlrow.FromMicros(created)
-		if activated != nil {
-			k.ActivatedAt = sqlrow.FromMicros(*activated)
-		}
-		if retired != nil {
-			k.RetiredAt = sqlrow.FromMicros(*retired)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.All(rows, sqlrow.SigningKey)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: list signing keys: %w", err)
 	}
 	return out, nil

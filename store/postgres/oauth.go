@@ -38,15 +38,8 @@ func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
 		return nil, fmt.Errorf("postgres: list clients: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Client
-	for rows.Next() {
-		c, err := scanClient(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: list clients: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.All(rows, sqlrow.Client)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: list clients: %w", err)
 	}
 	return out, nil

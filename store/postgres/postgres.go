@@ -244,15 +244,8 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 		return nil, fmt.Errorf("postgres: list users: %w", err)
 	}
 	defer rows.Close()
-	var out []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: list users: %w", err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.All(rows, sqlrow.User)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: list users: %w", err)
 	}
 	return out, nil
@@ -445,15 +438,8 @@ func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Ti
 		return nil, fmt.Errorf("postgres: list sessions: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: list sessions: %w", err)
-		}
-		out = append(out, sess)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.All(rows, sqlrow.Session)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: list sessions: %w", err)
 	}
 	return out, nil

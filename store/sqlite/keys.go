@@ -17,24 +17,8 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 		return nil, fmt.Errorf("sqlite: list signing keys: %w", err)
 	}
 	defer rows.Close()
-	var out []store.SigningKey
-	for rows.Next() {
-		var k store.SigningKey
-		var created int64
-		var activated, retired sql.NullInt64
-		if err := rows.Scan(&k.ID, &k.Alg, &k.State, &created, &activated, &retired, &k.PublicJWK, &k.PrivateJWE); err != nil {
-			return nil, fmt.Errorf("sqlite: list signing keys: %w", err)
-		}
-		k.CreatedAt = sqlrow.FromMicros(created)
-		if activated.Valid {
-			k.ActivatedAt = sqlrow.FromMicros(activated.Int64)
-		}
-		if retired.Valid {
-			k.RetiredAt = sqlrow.FromMicros(retired.Int64)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.All(rows, sqlrow.SigningKey)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: list signing keys: %w", err)
 	}
 	return out, nil

@@ -38,15 +38,11 @@ func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
 		return nil, fmt.Errorf("sqlite: list clients: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Client
-	for rows.Next() {
-		c, err := scanClient(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list clients: %w", err)
-		}
-		out = append(out, c)
+	out, err := sqlrow.All(rows, sqlrow.Client)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list clients: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func (s *Store) insertRefresh(ctx context.Context, tx *sql.Tx, t store.RefreshToken) error {
