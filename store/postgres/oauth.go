@@ -103,8 +103,7 @@ func rotateInTx(ctx context.Context, tx pgx.Tx, presented token.Hash, decide fun
 	sessionID := sess.ID
 	// Read the token under the session's lock: a rotation that committed
 	// while this one waited has changed it (or reuse deleted it).
-	st, err := found(sqlrow.RefreshState(tx.QueryRow(ctx, "SELECT r.token_hash, r.session_id, r.client_id, r.scope, r.created_at, r.expires_at, r.used_at, r.child, r.superseded, c.used_at IS NOT NULL"+
-		" FROM refresh_tokens AS r LEFT JOIN refresh_tokens AS c ON c.token_hash = r.child WHERE r.token_hash = $1 FOR UPDATE OF r", presented[:])))
+	st, err := found(sqlrow.RefreshState(tx.QueryRow(ctx, sqlrow.RefreshStateFrom+" WHERE r.token_hash = $1 FOR UPDATE OF r", presented[:])))
 	if err != nil {
 		return store.RefreshResult{}, err
 	}

@@ -122,6 +122,12 @@ func RefreshToken(row Scanner) (store.RefreshToken, error) {
 	return t, nil
 }
 
+// RefreshStateFrom selects what RefreshState reads: a refresh token (r)
+// joined to its child (c). The backend adds the WHERE on r.token_hash and
+// any locking clause.
+const RefreshStateFrom = "SELECT r.token_hash, r.session_id, r.client_id, r.scope, r.created_at, r.expires_at, r.used_at, r.child, r.superseded, c.used_at IS NOT NULL" +
+	" FROM refresh_tokens AS r LEFT JOIN refresh_tokens AS c ON c.token_hash = r.child"
+
 // RefreshState reads RefreshCols followed by the token's child, its
 // superseded flag and whether the child was used: the state a rotation
 // decides on, less the session.
