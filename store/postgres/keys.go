@@ -9,34 +9,17 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/sqlrow"
 )
 
-const keyCols = "id, alg, state, created_at, activated_at, retired_at, public_jwk, private_jwe"
-
 func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+keyCols+" FROM signing_keys ORDER BY created_at, id COLLATE \"C\"")
+	rows, err := s.pool.Query(ctx, "SELECT "+sqlrow.KeyCols+" FROM signing_keys ORDER BY created_at, id COLLATE \"C\"")
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list signing keys: %w", err)
 	}
 	defer rows.Close()
-	var out []store.SigningKey
-	for rows.Next() {
-		var k store.SigningKey
-		var created int64
-		var activated, retired *int64
-		if err := rows.Scan(&k.ID, &k.Alg, &k.State, &created, &activated, &retired, &k.PublicJWK, &k.PrivateJWE); err != nil {
-			return nil, fmt.Errorf("postgres: list signing keys: %w", err)
-		}
-		k.CreatedAt = fromMicros(created)
-		if activated != nil {
-			k.ActivatedAt = fromMicros(*activated)
-		}
-		if retired != nil {
-			k.RetiredAt = fromMicros(*retired)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.All(rows, sqlrow.SigningKey)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: list signing keys: %w", err)
 	}
 	return out, nil
@@ -45,11 +28,11 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 func insertKey(ctx context.Context, tx pgx.Tx, k store.SigningKey) error {
 	var activated *int64
 	if !k.ActivatedAt.IsZero() {
-		v := micros(k.ActivatedAt)
+		v := sqlrow.Micros(k.ActivatedAt)
 		activated = &v
 	}
-	_, err := tx.Exec(ctx, "INSERT INTO signing_keys ("+keyCols+") VALUES ($1, $2, $3, $4, $5, NULL, $6, $7)",
-		k.ID, k.Alg, k.State, micros(k.CreatedAt), activated, k.PublicJWK, k.PrivateJWE)
+	_, err := tx.Exec(ctx, "INSERT INTO signing_keys ("+sqlrow.KeyCols+") VALUES ($1, $2, $3, $4, $5, NULL, $6, $7)",
+		k.ID, k.Alg, k.State, sqlrow.Micros(k.CreatedAt), activated, k.PublicJWK, k.PrivateJWE)
 	return err
 }
 
@@ -104,10 +87,10 @@ func (s *Store) RotateSigningKeys(ctx context.Context, expectActive string, newN
 			}
 			return err
 		}
-		if _, err := tx.Exec(ctx, "UPDATE signing_keys SET state = 'retired', retired_at = $1 WHERE id = $2", micros(at), active); err != nil {
+		if _, err := tx.Exec(ctx, "UPDATE signing_keys SET state = 'retired', retired_at = $1 WHERE id = $2", sqlrow.Micros(at), active); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "UPDATE signing_keys SET state = 'active', activated_at = $1 WHERE id = $2", micros(at), next); err != nil {
+		if _, err := tx.Exec(ctx, "UPDATE signing_keys SET state = 'active', activated_at = $1 WHERE id = $2", sqlrow.Micros(at), next); err != nil {
 			return err
 		}
 		return insertKey(ctx, tx, newNext)
@@ -119,7 +102,7 @@ func (s *Store) RotateSigningKeys(ctx context.Context, expectActive string, newN
 }
 
 func (s *Store) DeleteRetiredKeys(ctx context.Context, cutoff time.Time) (int, error) {
-	n, err := s.execOne(ctx, "DELETE FROM signing_keys WHERE state = 'retired' AND retired_at < $1", micros(cutoff))
+	n, err := s.execOne(ctx, "DELETE FROM signing_keys WHERE state = 'retired' AND retired_at < $1", sqlrow.Micros(cutoff))
 	if err != nil {
 		return 0, fmt.Errorf("postgres: delete retired keys: %w", err)
 	}

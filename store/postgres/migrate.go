@@ -4,58 +4,27 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/sqlmigrate"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migration is one embedded schema change.
-type migration struct {
-	version int
-	name    string
-	body    string
-}
-
 // migrations are the embedded migrations in version order, read once.
 // Their versions match the SQLite backend's: one schema, two dialects.
 var migrations, latest = loadMigrations()
 
-func loadMigrations() ([]migration, int) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+func loadMigrations() ([]sqlmigrate.Migration, int) {
+	ms, latest, err := sqlmigrate.Load(migrationFS, "migrations/*.sql")
 	if err != nil {
-		panic(err)
+		panic("postgres: " + err.Error())
 	}
-	sort.Strings(names)
-	var ms []migration
-	for _, name := range names {
-		base := path.Base(name)
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			panic(fmt.Sprintf("postgres: migration %s: bad version: %v", base, err))
-		}
-		body, err := migrationFS.ReadFile(name)
-		if err != nil {
-			panic(err)
-		}
-		if len(ms) > 0 && ms[len(ms)-1].version >= v {
-			panic(fmt.Sprintf("postgres: migration %s: version %d repeats or goes back", base, v))
-		}
-		ms = append(ms, migration{version: v, name: base, body: string(body)})
-	}
-	if len(ms) == 0 {
-		return nil, 0
-	}
-	return ms, ms[len(ms)-1].version
+	return ms, latest
 }
 
 // migrationLock is the first key of the session-level advisory lock that
@@ -141,19 +110,19 @@ func (m *Migrator) Migrate(ctx context.Context) (applied []int, err error) {
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
 	for _, mg := range migrations {
-		if mg.version <= st.Current {
+		if mg.Version <= st.Current {
 			continue
 		}
 		// A migration is a script of several statements without
 		// parameters: pgx sends it as one simple-protocol Query message,
 		// the only way to run a script; nothing is interpolated into it.
-		if _, err := tx.Exec(ctx, mg.body); err != nil {
-			return nil, fmt.Errorf("postgres: migration %s: %w", mg.name, err)
+		if _, err := tx.Exec(ctx, mg.Body); err != nil {
+			return nil, fmt.Errorf("postgres: migration %s: %w", mg.Name, err)
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", mg.version, time.Now().UnixMicro()); err != nil {
-			return nil, fmt.Errorf("postgres: migration %s: %w", mg.name, err)
+		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", mg.Version, time.Now().UnixMicro()); err != nil {
+			return nil, fmt.Errorf("postgres: migration %s: %w", mg.Name, err)
 		}
-		applied = append(applied, mg.version)
+		applied = append(applied, mg.Version)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("postgres: migrate: %w", err)

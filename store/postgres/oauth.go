@@ -2,36 +2,19 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/sqlrow"
 	"github.com/tessera-auth/tessera/token"
 )
 
-const clientCols = "id, name, secret_hash, grants, scopes, token_format, created_at"
-
-func scanClient(row pgx.Row) (store.Client, error) {
-	var c store.Client
-	var grants, scopes string
-	var created int64
-	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &c.TokenFormat, &created)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Client{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.Client{}, err
-	}
-	c.Grants, c.Scopes, c.CreatedAt = strings.Fields(grants), strings.Fields(scopes), fromMicros(created)
-	return c, nil
-}
-
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
-	_, err := s.execOne(ctx, "INSERT INTO clients ("+clientCols+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, micros(c.CreatedAt))
+	_, err := s.execOne(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, sqlrow.Micros(c.CreatedAt))
 	if isUniqueViolation(err) {
 		return fmt.Errorf("postgres: create client: %w", store.ErrConflict)
 	}
@@ -42,7 +25,7 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 }
 
 func (s *Store) ClientByID(ctx context.Context, id string) (store.Client, error) {
-	c, err := scanClient(s.pool.QueryRow(ctx, "SELECT "+clientCols+" FROM clients WHERE id = $1", id))
+	c, err := scanClient(s.pool.QueryRow(ctx, "SELECT "+sqlrow.ClientCols+" FROM clients WHERE id = $1", id))
 	if err != nil {
 		return store.Client{}, fmt.Errorf("postgres: client: %w", err)
 	}
@@ -50,30 +33,21 @@ func (s *Store) ClientByID(ctx context.Context, id string) (store.Client, error)
 }
 
 func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+clientCols+" FROM clients ORDER BY name COLLATE \"C\"")
+	rows, err := s.pool.Query(ctx, "SELECT "+sqlrow.ClientCols+" FROM clients ORDER BY name COLLATE \"C\"")
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list clients: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Client
-	for rows.Next() {
-		c, err := scanClient(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: list clients: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.All(rows, sqlrow.Client)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: list clients: %w", err)
 	}
 	return out, nil
 }
 
-const refreshCols = "token_hash, session_id, client_id, scope, created_at, expires_at, used_at"
-
 func insertRefresh(ctx context.Context, tx pgx.Tx, t store.RefreshToken) error {
-	_, err := tx.Exec(ctx, "INSERT INTO refresh_tokens ("+refreshCols+") VALUES ($1, $2, $3, $4, $5, $6, NULL)",
-		t.Hash[:], t.SessionID, t.ClientID, t.Scope, micros(t.CreatedAt), micros(t.ExpiresAt))
+	_, err := tx.Exec(ctx, "INSERT INTO refresh_tokens ("+sqlrow.RefreshCols+") VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+		t.Hash[:], t.SessionID, t.ClientID, t.Scope, sqlrow.Micros(t.CreatedAt), sqlrow.Micros(t.ExpiresAt))
 	return err
 }
 
@@ -89,22 +63,9 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 }
 
 func (s *Store) RefreshTokenByHash(ctx context.Context, h token.Hash) (store.RefreshToken, error) {
-	var t store.RefreshToken
-	var hash []byte
-	var created, expires int64
-	var used *int64
-	err := s.pool.QueryRow(ctx, "SELECT "+refreshCols+" FROM refresh_tokens WHERE token_hash = $1", h[:]).
-		Scan(&hash, &t.SessionID, &t.ClientID, &t.Scope, &created, &expires, &used)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.RefreshToken{}, fmt.Errorf("postgres: refresh token: %w", store.ErrNotFound)
-	}
+	t, err := found(sqlrow.RefreshToken(s.pool.QueryRow(ctx, "SELECT "+sqlrow.RefreshCols+" FROM refresh_tokens WHERE token_hash = $1", h[:])))
 	if err != nil {
 		return store.RefreshToken{}, fmt.Errorf("postgres: refresh token: %w", err)
-	}
-	t.Hash = h
-	t.CreatedAt, t.ExpiresAt = fromMicros(created), fromMicros(expires)
-	if used != nil {
-		t.UsedAt = fromMicros(*used)
 	}
 	return t, nil
 }
@@ -134,50 +95,34 @@ func rotateInTx(ctx context.Context, tx pgx.Tx, presented token.Hash, decide fun
 	// The family's session first: its row lock is the one every rotation
 	// of the family takes before the token's. (The sub-select that finds
 	// it locks nothing; a locking clause applies to its own FROM only.)
-	var st store.RefreshState
-	var err error
-	st.Session, err = scanSession(tx.QueryRow(ctx, "SELECT "+sessionCols+
+	sess, err := scanSession(tx.QueryRow(ctx, "SELECT "+sqlrow.SessionCols+
 		" FROM sessions WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1) FOR NO KEY UPDATE", presented[:]))
 	if err != nil {
 		return store.RefreshResult{}, err // ErrNotFound: no such token, or its family went with its session
 	}
-	sessionID := st.Session.ID
+	sessionID := sess.ID
 	// Read the token under the session's lock: a rotation that committed
 	// while this one waited has changed it (or reuse deleted it).
-	var hash, child []byte
-	var created, expires int64
-	var used *int64
-	old := &st.Token
-	err = tx.QueryRow(ctx, "SELECT r.token_hash, r.session_id, r.client_id, r.scope, r.created_at, r.expires_at, r.used_at, r.child, r.superseded, c.used_at IS NOT NULL"+
-		" FROM refresh_tokens AS r LEFT JOIN refresh_tokens AS c ON c.token_hash = r.child WHERE r.token_hash = $1 FOR UPDATE OF r", presented[:]).
-		Scan(&hash, &old.SessionID, &old.ClientID, &old.Scope, &created, &expires, &used, &child, &st.Superseded, &st.SuccessorUsed)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.RefreshResult{}, store.ErrNotFound
-	}
+	st, err := found(sqlrow.RefreshState(tx.QueryRow(ctx, sqlrow.RefreshStateFrom+" WHERE r.token_hash = $1 FOR UPDATE OF r", presented[:])))
 	if err != nil {
 		return store.RefreshResult{}, err
 	}
-	old.Hash = presented
-	old.CreatedAt, old.ExpiresAt = fromMicros(created), fromMicros(expires)
-	if used != nil {
-		old.UsedAt = fromMicros(*used)
-	}
-	copy(st.Successor[:], child) // NULL (none recorded) leaves it zero
+	st.Session = sess
 
 	plan := decide(st)
 	// The plan's row writes go in one round trip, in the plan's order.
 	var b pgx.Batch
 	if plan.Supersede != (token.Hash{}) {
-		b.Queue("UPDATE refresh_tokens SET used_at = $1, superseded = true WHERE token_hash = $2", micros(plan.SupersededAt), plan.Supersede[:])
+		b.Queue("UPDATE refresh_tokens SET used_at = $1, superseded = true WHERE token_hash = $2", sqlrow.Micros(plan.SupersededAt), plan.Supersede[:])
 	}
 	if next := plan.Successor.Hash; next != (token.Hash{}) {
 		t := plan.Successor
-		b.Queue("UPDATE refresh_tokens SET used_at = $1, child = $2 WHERE token_hash = $3", micros(plan.UsedAt), next[:], presented[:])
-		b.Queue("INSERT INTO refresh_tokens ("+refreshCols+") VALUES ($1, $2, $3, $4, $5, $6, NULL)",
-			t.Hash[:], t.SessionID, t.ClientID, t.Scope, micros(t.CreatedAt), micros(t.ExpiresAt))
+		b.Queue("UPDATE refresh_tokens SET used_at = $1, child = $2 WHERE token_hash = $3", sqlrow.Micros(plan.UsedAt), next[:], presented[:])
+		b.Queue("INSERT INTO refresh_tokens ("+sqlrow.RefreshCols+") VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+			t.Hash[:], t.SessionID, t.ClientID, t.Scope, sqlrow.Micros(t.CreatedAt), sqlrow.Micros(t.ExpiresAt))
 	}
 	if !plan.TouchAt.IsZero() {
-		b.Queue("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1", micros(plan.TouchAt), sessionID)
+		b.Queue("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1", sqlrow.Micros(plan.TouchAt), sessionID)
 	}
 	if plan.RevokeReason != "" {
 		b.Queue("DELETE FROM refresh_tokens WHERE session_id = $1", sessionID)
@@ -195,11 +140,9 @@ func rotateInTx(ctx context.Context, tx pgx.Tx, presented token.Hash, decide fun
 	return store.RefreshResult{Outcome: plan.Outcome, Reason: plan.Reason, Presented: st.Token, Successor: plan.Successor, Session: st.Session}, nil
 }
 
-const accessCols = "token_hash, jti, client_id, subject, scope, session_id, created_at, expires_at"
-
 func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {
-	_, err := s.execOne(ctx, "INSERT INTO access_tokens ("+accessCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-		t.Hash[:], t.ID, t.ClientID, t.Subject, t.Scope, t.SessionID, micros(t.CreatedAt), micros(t.ExpiresAt))
+	_, err := s.execOne(ctx, "INSERT INTO access_tokens ("+sqlrow.AccessCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		t.Hash[:], t.ID, t.ClientID, t.Subject, t.Scope, t.SessionID, sqlrow.Micros(t.CreatedAt), sqlrow.Micros(t.ExpiresAt))
 	if isUniqueViolation(err) {
 		return fmt.Errorf("postgres: create access token: %w", store.ErrConflict)
 	}
@@ -210,18 +153,11 @@ func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) erro
 }
 
 func (s *Store) AccessTokenByHash(ctx context.Context, h token.Hash) (store.AccessToken, error) {
-	var t store.AccessToken
-	var hash []byte
-	var created, expires int64
-	err := s.pool.QueryRow(ctx, "SELECT "+accessCols+" FROM access_tokens WHERE token_hash = $1", h[:]).
-		Scan(&hash, &t.ID, &t.ClientID, &t.Subject, &t.Scope, &t.SessionID, &created, &expires)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.AccessToken{}, fmt.Errorf("postgres: access token: %w", store.ErrNotFound)
-	}
+	t, err := found(sqlrow.AccessToken(s.pool.QueryRow(ctx, "SELECT "+sqlrow.AccessCols+" FROM access_tokens WHERE token_hash = $1", h[:])))
 	if err != nil {
 		return store.AccessToken{}, fmt.Errorf("postgres: access token: %w", err)
 	}
-	t.Hash = h
-	t.CreatedAt, t.ExpiresAt = fromMicros(created), fromMicros(expires)
 	return t, nil
 }
+
+func scanClient(row sqlrow.Scanner) (store.Client, error) { return found(sqlrow.Client(row)) }

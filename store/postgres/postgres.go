@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/sqlrow"
 	"github.com/tessera-auth/tessera/token"
 )
 
@@ -204,16 +205,12 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
-
 // Users
 
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO users (id, username, password_hash, created_at, password_changed_at)
-			VALUES ($1, $2, $3, $4, $5)`, u.ID, u.Username, u.PasswordHash, micros(u.CreatedAt), micros(u.PasswordChangedAt))
+			VALUES ($1, $2, $3, $4, $5)`, u.ID, u.Username, u.PasswordHash, sqlrow.Micros(u.CreatedAt), sqlrow.Micros(u.PasswordChangedAt))
 		return err
 	})
 	if isUniqueViolation(err) {
@@ -225,24 +222,8 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	return nil
 }
 
-const userCols = "id, username, password_hash, created_at, password_changed_at"
-
-func scanUser(row pgx.Row) (store.User, error) {
-	var u store.User
-	var created, changed int64
-	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &created, &changed)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.User{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.User{}, err
-	}
-	u.CreatedAt, u.PasswordChangedAt = fromMicros(created), fromMicros(changed)
-	return u, nil
-}
-
 func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, "SELECT "+userCols+" FROM users WHERE id = $1", id))
+	u, err := scanUser(s.pool.QueryRow(ctx, "SELECT "+sqlrow.UserCols+" FROM users WHERE id = $1", id))
 	if err != nil {
 		return store.User{}, fmt.Errorf("postgres: user by id: %w", err)
 	}
@@ -250,7 +231,7 @@ func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
 }
 
 func (s *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, "SELECT "+userCols+" FROM users WHERE username = $1", username))
+	u, err := scanUser(s.pool.QueryRow(ctx, "SELECT "+sqlrow.UserCols+" FROM users WHERE username = $1", username))
 	if err != nil {
 		return store.User{}, fmt.Errorf("postgres: user by username: %w", err)
 	}
@@ -258,20 +239,13 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (store.User
 }
 
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+userCols+" FROM users ORDER BY username COLLATE \"C\"")
+	rows, err := s.pool.Query(ctx, "SELECT "+sqlrow.UserCols+" FROM users ORDER BY username COLLATE \"C\"")
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list users: %w", err)
 	}
 	defer rows.Close()
-	var out []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: list users: %w", err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.All(rows, sqlrow.User)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: list users: %w", err)
 	}
 	return out, nil
@@ -290,7 +264,7 @@ func (s *Store) execOne(ctx context.Context, query string, args ...any) (int64, 
 }
 
 func (s *Store) SetPasswordHash(ctx context.Context, userID, hash string, at time.Time) error {
-	n, err := s.execOne(ctx, "UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3", hash, micros(at), userID)
+	n, err := s.execOne(ctx, "UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3", hash, sqlrow.Micros(at), userID)
 	if err != nil {
 		return fmt.Errorf("postgres: set password: %w", err)
 	}
@@ -316,38 +290,6 @@ func (s *Store) UpgradePasswordHash(ctx context.Context, userID, oldHash, newHas
 
 // Sessions
 
-const sessionCols = "id, token_hash, user_id, created_at, auth_time, expires_at, last_seen_at, idle_us, ip, user_agent, amr, aal, revoked_at, revoke_reason"
-
-func scanSession(row pgx.Row) (store.Session, error) {
-	var s store.Session
-	var hash []byte
-	var created, authTime, expires, seen, idle int64
-	var revoked *int64
-	var amr string
-	var aal int32
-	err := row.Scan(&s.ID, &hash, &s.UserID, &created, &authTime, &expires, &seen, &idle, &s.IP, &s.UserAgent, &amr, &aal, &revoked, &s.RevokeReason)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Session{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.Session{}, err
-	}
-	if len(hash) != len(s.TokenHash) {
-		return store.Session{}, fmt.Errorf("session %s: token hash has %d bytes", s.ID, len(hash))
-	}
-	copy(s.TokenHash[:], hash)
-	s.AAL = int(aal)
-	s.CreatedAt, s.AuthTime, s.ExpiresAt, s.LastSeenAt = fromMicros(created), fromMicros(authTime), fromMicros(expires), fromMicros(seen)
-	s.IdleTimeout = time.Duration(idle) * time.Microsecond
-	if revoked != nil {
-		s.RevokedAt = fromMicros(*revoked)
-	}
-	if amr != "" {
-		s.AMR = strings.Split(amr, ",")
-	}
-	return s, nil
-}
-
 func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store.CreateOptions) ([]string, error) {
 	if sess.IdleTimeout <= 0 {
 		return nil, errors.New("postgres: create session: session without an idle timeout")
@@ -366,13 +308,13 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 		if err != nil {
 			return err
 		}
-		if !opt.PasswordChangedAt.IsZero() && changed != micros(opt.PasswordChangedAt) {
+		if !opt.PasswordChangedAt.IsZero() && changed != sqlrow.Micros(opt.PasswordChangedAt) {
 			return store.ErrStale
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO sessions (`+sessionCols+`)
+		_, err = tx.Exec(ctx, `INSERT INTO sessions (`+sqlrow.SessionCols+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, '')`,
-			sess.ID, sess.TokenHash[:], sess.UserID, micros(sess.CreatedAt), micros(sess.AuthTime), micros(sess.ExpiresAt),
-			micros(sess.LastSeenAt), sess.IdleTimeout.Microseconds(), sess.IP, sess.UserAgent, strings.Join(sess.AMR, ","), sess.AAL)
+			sess.ID, sess.TokenHash[:], sess.UserID, sqlrow.Micros(sess.CreatedAt), sqlrow.Micros(sess.AuthTime), sqlrow.Micros(sess.ExpiresAt),
+			sqlrow.Micros(sess.LastSeenAt), sess.IdleTimeout.Microseconds(), sess.IP, sess.UserAgent, strings.Join(sess.AMR, ","), sess.AAL)
 		if isUniqueViolation(err) {
 			return store.ErrConflict
 		}
@@ -385,7 +327,7 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 		rows, err := tx.Query(ctx, `SELECT id FROM sessions
 			WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND last_seen_at + idle_us > $2
 			ORDER BY last_seen_at DESC, created_at DESC, id COLLATE "C" DESC OFFSET $3`,
-			sess.UserID, micros(sess.CreatedAt), opt.MaxPerUser)
+			sess.UserID, sqlrow.Micros(sess.CreatedAt), opt.MaxPerUser)
 		if err != nil {
 			return err
 		}
@@ -429,10 +371,10 @@ func appendFeed(ctx context.Context, tx pgx.Tx, entries []feedEntry) error {
 		seq++
 		var exp int64
 		if !e.expires.IsZero() {
-			exp = micros(e.expires)
+			exp = sqlrow.Micros(e.expires)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO revocations (seq, session_id, jti, user_id, at, expires_at, reason)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, seq, e.sessionID, e.jti, e.userID, micros(e.at), exp, e.reason); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, seq, e.sessionID, e.jti, e.userID, sqlrow.Micros(e.at), exp, e.reason); err != nil {
 			return err
 		}
 	}
@@ -450,7 +392,7 @@ func revokeTx(ctx context.Context, tx pgx.Tx, ids []string, at time.Time, reason
 	ids = append([]string(nil), ids...)
 	sort.Strings(ids) // one lock order for every revoker
 	rows, err := tx.Query(ctx, `UPDATE sessions SET revoked_at = $1, revoke_reason = $2
-		WHERE id = ANY($3) AND revoked_at IS NULL RETURNING id, user_id`, micros(at), reason, ids)
+		WHERE id = ANY($3) AND revoked_at IS NULL RETURNING id, user_id`, sqlrow.Micros(at), reason, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -473,7 +415,7 @@ func revokeTx(ctx context.Context, tx pgx.Tx, ids []string, at time.Time, reason
 }
 
 func (s *Store) SessionByHash(ctx context.Context, h token.Hash) (store.Session, error) {
-	sess, err := scanSession(s.pool.QueryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE token_hash = $1", h[:]))
+	sess, err := scanSession(s.pool.QueryRow(ctx, "SELECT "+sqlrow.SessionCols+" FROM sessions WHERE token_hash = $1", h[:]))
 	if err != nil {
 		return store.Session{}, fmt.Errorf("postgres: session by hash: %w", err)
 	}
@@ -481,7 +423,7 @@ func (s *Store) SessionByHash(ctx context.Context, h token.Hash) (store.Session,
 }
 
 func (s *Store) SessionByID(ctx context.Context, id string) (store.Session, error) {
-	sess, err := scanSession(s.pool.QueryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = $1", id))
+	sess, err := scanSession(s.pool.QueryRow(ctx, "SELECT "+sqlrow.SessionCols+" FROM sessions WHERE id = $1", id))
 	if err != nil {
 		return store.Session{}, fmt.Errorf("postgres: session by id: %w", err)
 	}
@@ -489,22 +431,15 @@ func (s *Store) SessionByID(ctx context.Context, id string) (store.Session, erro
 }
 
 func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+sessionCols+` FROM sessions
+	rows, err := s.pool.Query(ctx, "SELECT "+sqlrow.SessionCols+` FROM sessions
 		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND last_seen_at + idle_us > $2
-		ORDER BY created_at DESC, id COLLATE "C" DESC`, userID, micros(now))
+		ORDER BY created_at DESC, id COLLATE "C" DESC`, userID, sqlrow.Micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list sessions: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: list sessions: %w", err)
-		}
-		out = append(out, sess)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.All(rows, sqlrow.Session)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: list sessions: %w", err)
 	}
 	return out, nil
@@ -521,7 +456,7 @@ func (s *Store) TouchSessions(ctx context.Context, seen map[string]time.Time) er
 	sort.Strings(ids)
 	ats := make([]int64, len(ids))
 	for i, id := range ids {
-		ats[i] = micros(seen[id])
+		ats[i] = sqlrow.Micros(seen[id])
 	}
 	_, err := s.execOne(ctx, `UPDATE sessions AS s SET last_seen_at = v.at
 		FROM unnest($1::text[], $2::bigint[]) AS v(id, at)
@@ -535,7 +470,7 @@ func (s *Store) TouchSessions(ctx context.Context, seen map[string]time.Time) er
 func (s *Store) RevokeSession(ctx context.Context, id string, at time.Time, reason string) (store.Session, error) {
 	var out store.Session
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		sess, err := scanSession(tx.QueryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = $1 FOR NO KEY UPDATE", id))
+		sess, err := scanSession(tx.QueryRow(ctx, "SELECT "+sqlrow.SessionCols+" FROM sessions WHERE id = $1 FOR NO KEY UPDATE", id))
 		if err != nil {
 			return err
 		}
@@ -558,7 +493,7 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, except string, a
 	var ids []string
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, "SELECT id FROM sessions WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL AND expires_at > $3",
-			userID, except, micros(at))
+			userID, except, sqlrow.Micros(at))
 		if err != nil {
 			return err
 		}
@@ -575,30 +510,10 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, except string, a
 	return ids, nil
 }
 
-const revocationCols = "seq, session_id, jti, user_id, at, expires_at, reason"
-
-func scanRevocations(rows pgx.Rows) ([]store.Revocation, error) {
-	defer rows.Close()
-	var out []store.Revocation
-	for rows.Next() {
-		var r store.Revocation
-		var at, exp int64
-		if err := rows.Scan(&r.Seq, &r.SessionID, &r.JTI, &r.UserID, &at, &exp, &r.Reason); err != nil {
-			return nil, err
-		}
-		r.At = fromMicros(at)
-		if exp != 0 {
-			r.ExpiresAt = fromMicros(exp)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
 // Revocations reads committed entries. Numbers follow commit order (see
 // appendFeed), so no entry at or below the highest seq read commits later.
 func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+revocationCols+" FROM revocations WHERE seq > $1 ORDER BY seq LIMIT $2", after, limit)
+	rows, err := s.pool.Query(ctx, "SELECT "+sqlrow.RevocationCols+" FROM revocations WHERE seq > $1 ORDER BY seq LIMIT $2", after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: revocations: %w", err)
 	}
@@ -610,8 +525,8 @@ func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]stor
 }
 
 func (s *Store) ActiveRevocations(ctx context.Context, sessionsSince, now time.Time) ([]store.Revocation, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+revocationCols+` FROM revocations
-		WHERE (jti = '' AND at >= $1) OR (jti <> '' AND expires_at > $2) ORDER BY seq`, micros(sessionsSince), micros(now))
+	rows, err := s.pool.Query(ctx, "SELECT "+sqlrow.RevocationCols+` FROM revocations
+		WHERE (jti = '' AND at >= $1) OR (jti <> '' AND expires_at > $2) ORDER BY seq`, sqlrow.Micros(sessionsSince), sqlrow.Micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: active revocations: %w", err)
 	}
@@ -626,7 +541,7 @@ func (s *Store) DenyAccessToken(ctx context.Context, jti, userID string, expires
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		// A concurrent denial of the same jti waits on the key, then finds
 		// it taken: one feed entry.
-		tag, err := tx.Exec(ctx, "INSERT INTO denied_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING", jti, micros(expires))
+		tag, err := tx.Exec(ctx, "INSERT INTO denied_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING", jti, sqlrow.Micros(expires))
 		if err != nil {
 			return err
 		}
@@ -655,7 +570,7 @@ func (s *Store) LastRevocationSeq(ctx context.Context) (int64, error) {
 
 func (s *Store) CountLiveSessions(ctx context.Context, now time.Time) (int, error) {
 	var n int64
-	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1", micros(now)).Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1", sqlrow.Micros(now)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("postgres: count sessions: %w", err)
 	}
 	return int(n), nil
@@ -663,7 +578,7 @@ func (s *Store) CountLiveSessions(ctx context.Context, now time.Time) (int, erro
 
 func (s *Store) DeleteExpired(ctx context.Context, cutoff time.Time) (int, error) {
 	var n int64
-	c := micros(cutoff)
+	c := sqlrow.Micros(cutoff)
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, "DELETE FROM sessions WHERE expires_at < $1", c)
 		if err != nil {
@@ -686,4 +601,22 @@ func (s *Store) DeleteExpired(ctx context.Context, cutoff time.Time) (int, error
 		return 0, fmt.Errorf("postgres: delete expired: %w", err)
 	}
 	return int(n), nil
+}
+
+// found maps the driver's no-rows error to store.ErrNotFound.
+func found[T any](v T, err error) (T, error) {
+	if errors.Is(err, pgx.ErrNoRows) {
+		var zero T
+		return zero, store.ErrNotFound
+	}
+	return v, err
+}
+
+func scanUser(row sqlrow.Scanner) (store.User, error) { return found(sqlrow.User(row)) }
+
+func scanSession(row sqlrow.Scanner) (store.Session, error) { return found(sqlrow.Session(row)) }
+
+func scanRevocations(rows pgx.Rows) ([]store.Revocation, error) {
+	defer rows.Close()
+	return sqlrow.All(rows, sqlrow.Revocation)
 }

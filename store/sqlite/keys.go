@@ -8,34 +8,17 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/sqlrow"
 )
 
-const keyCols = "id, alg, state, created_at, activated_at, retired_at, public_jwk, private_jwe"
-
 func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+keyCols+" FROM signing_keys ORDER BY created_at, id")
+	rows, err := s.r.QueryContext(ctx, "SELECT "+sqlrow.KeyCols+" FROM signing_keys ORDER BY created_at, id")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list signing keys: %w", err)
 	}
 	defer rows.Close()
-	var out []store.SigningKey
-	for rows.Next() {
-		var k store.SigningKey
-		var created int64
-		var activated, retired sql.NullInt64
-		if err := rows.Scan(&k.ID, &k.Alg, &k.State, &created, &activated, &retired, &k.PublicJWK, &k.PrivateJWE); err != nil {
-			return nil, fmt.Errorf("sqlite: list signing keys: %w", err)
-		}
-		k.CreatedAt = fromMicros(created)
-		if activated.Valid {
-			k.ActivatedAt = fromMicros(activated.Int64)
-		}
-		if retired.Valid {
-			k.RetiredAt = fromMicros(retired.Int64)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.All(rows, sqlrow.SigningKey)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: list signing keys: %w", err)
 	}
 	return out, nil
@@ -44,10 +27,10 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 func insertKey(ctx context.Context, tx *sql.Tx, k store.SigningKey) error {
 	var activated sql.NullInt64
 	if !k.ActivatedAt.IsZero() {
-		activated = sql.NullInt64{Int64: micros(k.ActivatedAt), Valid: true}
+		activated = sql.NullInt64{Int64: sqlrow.Micros(k.ActivatedAt), Valid: true}
 	}
-	_, err := tx.ExecContext(ctx, "INSERT INTO signing_keys ("+keyCols+") VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
-		k.ID, k.Alg, k.State, micros(k.CreatedAt), activated, k.PublicJWK, k.PrivateJWE)
+	_, err := tx.ExecContext(ctx, "INSERT INTO signing_keys ("+sqlrow.KeyCols+") VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
+		k.ID, k.Alg, k.State, sqlrow.Micros(k.CreatedAt), activated, k.PublicJWK, k.PrivateJWE)
 	return err
 }
 
@@ -88,10 +71,10 @@ func (s *Store) RotateSigningKeys(ctx context.Context, expectActive string, newN
 			}
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE signing_keys SET state = 'retired', retired_at = ? WHERE id = ?", micros(at), active); err != nil {
+		if _, err := tx.ExecContext(ctx, "UPDATE signing_keys SET state = 'retired', retired_at = ? WHERE id = ?", sqlrow.Micros(at), active); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE signing_keys SET state = 'active', activated_at = ? WHERE id = ?", micros(at), next); err != nil {
+		if _, err := tx.ExecContext(ctx, "UPDATE signing_keys SET state = 'active', activated_at = ? WHERE id = ?", sqlrow.Micros(at), next); err != nil {
 			return err
 		}
 		return insertKey(ctx, tx, newNext)
@@ -103,7 +86,7 @@ func (s *Store) RotateSigningKeys(ctx context.Context, expectActive string, newN
 }
 
 func (s *Store) DeleteRetiredKeys(ctx context.Context, cutoff time.Time) (int, error) {
-	res, err := s.exec(ctx, "DELETE FROM signing_keys WHERE state = 'retired' AND retired_at < ?", micros(cutoff))
+	res, err := s.exec(ctx, "DELETE FROM signing_keys WHERE state = 'retired' AND retired_at < ?", sqlrow.Micros(cutoff))
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: delete retired keys: %w", err)
 	}

@@ -6,55 +6,25 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/sqlmigrate"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migration is one embedded schema change.
-type migration struct {
-	version int
-	name    string
-	body    string
-}
-
 // migrations are the embedded migrations in version order, read once.
 var migrations, latest = loadMigrations()
 
-func loadMigrations() ([]migration, int) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+func loadMigrations() ([]sqlmigrate.Migration, int) {
+	ms, latest, err := sqlmigrate.Load(migrationFS, "migrations/*.sql")
 	if err != nil {
-		panic(err)
+		panic("sqlite: " + err.Error())
 	}
-	sort.Strings(names)
-	var ms []migration
-	for _, name := range names {
-		base := path.Base(name)
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			panic(fmt.Sprintf("sqlite: migration %s: bad version: %v", base, err))
-		}
-		body, err := migrationFS.ReadFile(name)
-		if err != nil {
-			panic(err)
-		}
-		if len(ms) > 0 && ms[len(ms)-1].version >= v {
-			panic(fmt.Sprintf("sqlite: migration %s: version %d repeats or goes back", base, v))
-		}
-		ms = append(ms, migration{version: v, name: base, body: string(body)})
-	}
-	if len(ms) == 0 {
-		return nil, 0
-	}
-	return ms, ms[len(ms)-1].version
+	return ms, latest
 }
 
 // Migrator applies the embedded migrations to one database file.
@@ -119,19 +89,19 @@ func (m *Migrator) Migrate(ctx context.Context) ([]int, error) {
 	var applied []int
 	for _, mg := range migrations {
 		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", mg.version).Scan(&n); err != nil {
-			return nil, fmt.Errorf("sqlite: migration %s: %w", mg.name, err)
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", mg.Version).Scan(&n); err != nil {
+			return nil, fmt.Errorf("sqlite: migration %s: %w", mg.Name, err)
 		}
 		if n > 0 {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, mg.body); err != nil {
-			return nil, fmt.Errorf("sqlite: migration %s: %w", mg.name, err)
+		if _, err := tx.ExecContext(ctx, mg.Body); err != nil {
+			return nil, fmt.Errorf("sqlite: migration %s: %w", mg.Name, err)
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", mg.version, time.Now().UnixMicro()); err != nil {
-			return nil, fmt.Errorf("sqlite: migration %s: %w", mg.name, err)
+		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", mg.Version, time.Now().UnixMicro()); err != nil {
+			return nil, fmt.Errorf("sqlite: migration %s: %w", mg.Name, err)
 		}
-		applied = append(applied, mg.version)
+		applied = append(applied, mg.Version)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("sqlite: migrate: %w", err)

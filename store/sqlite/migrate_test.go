@@ -9,6 +9,7 @@ import (
 
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/sqlrow"
 	"github.com/tessera-auth/tessera/store/storetest"
 	"github.com/tessera-auth/tessera/token"
 )
@@ -48,10 +49,10 @@ func TestMigrateRefreshChildLinks(t *testing.T) {
 	}
 	ins := "INSERT INTO refresh_tokens (token_hash, session_id, client_id, scope, created_at, expires_at, used_at, parent) VALUES (?, 's1', 'app', 'read', ?, ?, ?, ?)"
 	f, sec := first.Hash(), second.Hash()
-	if _, err := s.w.ExecContext(ctx, ins, f[:], micros(now), micros(now.Add(time.Hour)), micros(now), nil); err != nil {
+	if _, err := s.w.ExecContext(ctx, ins, f[:], sqlrow.Micros(now), sqlrow.Micros(now.Add(time.Hour)), sqlrow.Micros(now), nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.w.ExecContext(ctx, ins, sec[:], micros(now), micros(now.Add(time.Hour)), nil, f[:]); err != nil {
+	if _, err := s.w.ExecContext(ctx, ins, sec[:], sqlrow.Micros(now), sqlrow.Micros(now.Add(time.Hour)), nil, f[:]); err != nil {
 		t.Fatal(err)
 	}
 	// A token rotated before schema 6 (no successor names it).
@@ -61,7 +62,7 @@ func TestMigrateRefreshChildLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	orphan := storetest.NewHash(t)
-	if _, err := s.w.ExecContext(ctx, strings.Replace(ins, "'s1'", "'s2'", 1), orphan[:], micros(now), micros(now.Add(time.Hour)), micros(now), nil); err != nil {
+	if _, err := s.w.ExecContext(ctx, strings.Replace(ins, "'s1'", "'s2'", 1), orphan[:], sqlrow.Micros(now), sqlrow.Micros(now.Add(time.Hour)), sqlrow.Micros(now), nil); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

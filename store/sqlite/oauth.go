@@ -8,29 +8,13 @@ import (
 	"strings"
 
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/sqlrow"
 	"github.com/tessera-auth/tessera/token"
 )
 
-const clientCols = "id, name, secret_hash, grants, scopes, token_format, created_at"
-
-func scanClient(row interface{ Scan(...any) error }) (store.Client, error) {
-	var c store.Client
-	var grants, scopes string
-	var created int64
-	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &c.TokenFormat, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Client{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.Client{}, err
-	}
-	c.Grants, c.Scopes, c.CreatedAt = strings.Fields(grants), strings.Fields(scopes), fromMicros(created)
-	return c, nil
-}
-
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
-	_, err := s.exec(ctx, "INSERT INTO clients ("+clientCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-		c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, micros(c.CreatedAt))
+	_, err := s.exec(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+		c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, sqlrow.Micros(c.CreatedAt))
 	if isUniqueViolation(err) {
 		return fmt.Errorf("sqlite: create client: %w", store.ErrConflict)
 	}
@@ -41,7 +25,7 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 }
 
 func (s *Store) ClientByID(ctx context.Context, id string) (store.Client, error) {
-	c, err := scanClient(s.r.QueryRowContext(ctx, "SELECT "+clientCols+" FROM clients WHERE id = ?", id))
+	c, err := scanClient(s.r.QueryRowContext(ctx, "SELECT "+sqlrow.ClientCols+" FROM clients WHERE id = ?", id))
 	if err != nil {
 		return store.Client{}, fmt.Errorf("sqlite: client: %w", err)
 	}
@@ -49,27 +33,21 @@ func (s *Store) ClientByID(ctx context.Context, id string) (store.Client, error)
 }
 
 func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+clientCols+" FROM clients ORDER BY name")
+	rows, err := s.r.QueryContext(ctx, "SELECT "+sqlrow.ClientCols+" FROM clients ORDER BY name")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list clients: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Client
-	for rows.Next() {
-		c, err := scanClient(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list clients: %w", err)
-		}
-		out = append(out, c)
+	out, err := sqlrow.All(rows, sqlrow.Client)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list clients: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
-
-const refreshCols = "token_hash, session_id, client_id, scope, created_at, expires_at, used_at"
 
 func (s *Store) insertRefresh(ctx context.Context, tx *sql.Tx, t store.RefreshToken) error {
 	_, err := tx.StmtContext(ctx, s.wRefreshInsert).ExecContext(ctx,
-		t.Hash[:], t.SessionID, t.ClientID, t.Scope, micros(t.CreatedAt), micros(t.ExpiresAt))
+		t.Hash[:], t.SessionID, t.ClientID, t.Scope, sqlrow.Micros(t.CreatedAt), sqlrow.Micros(t.ExpiresAt))
 	return err
 }
 
@@ -85,22 +63,9 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 }
 
 func (s *Store) RefreshTokenByHash(ctx context.Context, h token.Hash) (store.RefreshToken, error) {
-	var t store.RefreshToken
-	var hash []byte
-	var created, expires int64
-	var used sql.NullInt64
-	err := s.r.QueryRowContext(ctx, "SELECT "+refreshCols+" FROM refresh_tokens WHERE token_hash = ?", h[:]).
-		Scan(&hash, &t.SessionID, &t.ClientID, &t.Scope, &created, &expires, &used)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.RefreshToken{}, fmt.Errorf("sqlite: refresh token: %w", store.ErrNotFound)
-	}
+	t, err := found(sqlrow.RefreshToken(s.r.QueryRowContext(ctx, "SELECT "+sqlrow.RefreshCols+" FROM refresh_tokens WHERE token_hash = ?", h[:])))
 	if err != nil {
 		return store.RefreshToken{}, fmt.Errorf("sqlite: refresh token: %w", err)
-	}
-	t.Hash = h
-	t.CreatedAt, t.ExpiresAt = fromMicros(created), fromMicros(expires)
-	if used.Valid {
-		t.UsedAt = fromMicros(used.Int64)
 	}
 	return t, nil
 }
@@ -108,36 +73,22 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, h token.Hash) (store.Ref
 // rotateInTx is one presentation of a refresh token inside tx: load its
 // state, let decide judge it, apply the plan. The policy is decide's alone.
 func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash, decide func(store.RefreshState) store.RefreshPlan) (store.RefreshResult, error) {
-	var st store.RefreshState
-	var hash, child []byte
-	var created, expires int64
-	var used sql.NullInt64
-	old := &st.Token
-	err := tx.StmtContext(ctx, s.wRefreshByHash).QueryRowContext(ctx, presented[:]).
-		Scan(&hash, &old.SessionID, &old.ClientID, &old.Scope, &created, &expires, &used, &child, &st.Superseded, &st.SuccessorUsed)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.RefreshResult{}, store.ErrNotFound
-	}
+	st, err := found(sqlrow.RefreshState(tx.StmtContext(ctx, s.wRefreshByHash).QueryRowContext(ctx, presented[:])))
 	if err != nil {
 		return store.RefreshResult{}, err
 	}
-	old.Hash = presented
-	old.CreatedAt, old.ExpiresAt = fromMicros(created), fromMicros(expires)
-	if used.Valid {
-		old.UsedAt = fromMicros(used.Int64)
-	}
-	copy(st.Successor[:], child) // NULL (none recorded) leaves it zero
+	old := &st.Token
 	if st.Session, err = scanSession(tx.StmtContext(ctx, s.wSessionByID).QueryRowContext(ctx, old.SessionID)); err != nil {
 		return store.RefreshResult{}, err
 	}
 	plan := decide(st)
 	if plan.Supersede != (token.Hash{}) {
-		if _, err := tx.ExecContext(ctx, "UPDATE refresh_tokens SET used_at = ?, superseded = 1 WHERE token_hash = ?", micros(plan.SupersededAt), plan.Supersede[:]); err != nil {
+		if _, err := tx.ExecContext(ctx, "UPDATE refresh_tokens SET used_at = ?, superseded = 1 WHERE token_hash = ?", sqlrow.Micros(plan.SupersededAt), plan.Supersede[:]); err != nil {
 			return store.RefreshResult{}, err
 		}
 	}
 	if next := plan.Successor.Hash; next != (token.Hash{}) {
-		if _, err := tx.StmtContext(ctx, s.wRefreshUse).ExecContext(ctx, micros(plan.UsedAt), next[:], presented[:]); err != nil {
+		if _, err := tx.StmtContext(ctx, s.wRefreshUse).ExecContext(ctx, sqlrow.Micros(plan.UsedAt), next[:], presented[:]); err != nil {
 			return store.RefreshResult{}, err
 		}
 		if err := s.insertRefresh(ctx, tx, plan.Successor); err != nil {
@@ -145,7 +96,7 @@ func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash
 		}
 	}
 	if !plan.TouchAt.IsZero() {
-		t := micros(plan.TouchAt)
+		t := sqlrow.Micros(plan.TouchAt)
 		if _, err := tx.StmtContext(ctx, s.wSessionTouch).ExecContext(ctx, t, old.SessionID, t); err != nil {
 			return store.RefreshResult{}, err
 		}
@@ -272,11 +223,9 @@ func (s *Store) commitRotations(batch []*rotateOp) error {
 	return tx.Commit()
 }
 
-const accessCols = "token_hash, jti, client_id, subject, scope, session_id, created_at, expires_at"
-
 func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {
-	_, err := s.exec(ctx, "INSERT INTO access_tokens ("+accessCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		t.Hash[:], t.ID, t.ClientID, t.Subject, t.Scope, t.SessionID, micros(t.CreatedAt), micros(t.ExpiresAt))
+	_, err := s.exec(ctx, "INSERT INTO access_tokens ("+sqlrow.AccessCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		t.Hash[:], t.ID, t.ClientID, t.Subject, t.Scope, t.SessionID, sqlrow.Micros(t.CreatedAt), sqlrow.Micros(t.ExpiresAt))
 	if isUniqueViolation(err) {
 		return fmt.Errorf("sqlite: create access token: %w", store.ErrConflict)
 	}
@@ -287,18 +236,11 @@ func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) erro
 }
 
 func (s *Store) AccessTokenByHash(ctx context.Context, h token.Hash) (store.AccessToken, error) {
-	var t store.AccessToken
-	var hash []byte
-	var created, expires int64
-	err := s.r.QueryRowContext(ctx, "SELECT "+accessCols+" FROM access_tokens WHERE token_hash = ?", h[:]).
-		Scan(&hash, &t.ID, &t.ClientID, &t.Subject, &t.Scope, &t.SessionID, &created, &expires)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.AccessToken{}, fmt.Errorf("sqlite: access token: %w", store.ErrNotFound)
-	}
+	t, err := found(sqlrow.AccessToken(s.r.QueryRowContext(ctx, "SELECT "+sqlrow.AccessCols+" FROM access_tokens WHERE token_hash = ?", h[:])))
 	if err != nil {
 		return store.AccessToken{}, fmt.Errorf("sqlite: access token: %w", err)
 	}
-	t.Hash = h
-	t.CreatedAt, t.ExpiresAt = fromMicros(created), fromMicros(expires)
 	return t, nil
 }
+
+func scanClient(row sqlrow.Scanner) (store.Client, error) { return found(sqlrow.Client(row)) }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/sqlrow"
 	"github.com/tessera-auth/tessera/token"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -127,10 +128,10 @@ func OpenExisting(ctx context.Context, path string, opt Options) (*Store, error)
 		dst   **sql.Stmt
 		query string
 	}{
-		{&s.sessionByHash, "SELECT " + sessionCols + " FROM sessions WHERE token_hash = ?"},
-		{&s.sessionByID, "SELECT " + sessionCols + " FROM sessions WHERE id = ?"},
-		{&s.userByID, "SELECT " + userCols + " FROM users WHERE id = ?"},
-		{&s.userByUsername, "SELECT " + userCols + " FROM users WHERE username = ?"},
+		{&s.sessionByHash, "SELECT " + sqlrow.SessionCols + " FROM sessions WHERE token_hash = ?"},
+		{&s.sessionByID, "SELECT " + sqlrow.SessionCols + " FROM sessions WHERE id = ?"},
+		{&s.userByID, "SELECT " + sqlrow.UserCols + " FROM users WHERE id = ?"},
+		{&s.userByUsername, "SELECT " + sqlrow.UserCols + " FROM users WHERE username = ?"},
 	} {
 		if *p.dst, err = r.PrepareContext(ctx, p.query); err != nil {
 			s.Close()
@@ -141,11 +142,10 @@ func OpenExisting(ctx context.Context, path string, opt Options) (*Store, error)
 		dst   **sql.Stmt
 		query string
 	}{
-		{&s.wRefreshByHash, "SELECT r.token_hash, r.session_id, r.client_id, r.scope, r.created_at, r.expires_at, r.used_at, r.child, r.superseded, c.used_at IS NOT NULL" +
-			" FROM refresh_tokens AS r LEFT JOIN refresh_tokens AS c ON c.token_hash = r.child WHERE r.token_hash = ?"},
-		{&s.wSessionByID, "SELECT " + sessionCols + " FROM sessions WHERE id = ?"},
+		{&s.wRefreshByHash, sqlrow.RefreshStateFrom + " WHERE r.token_hash = ?"},
+		{&s.wSessionByID, "SELECT " + sqlrow.SessionCols + " FROM sessions WHERE id = ?"},
 		{&s.wRefreshUse, "UPDATE refresh_tokens SET used_at = ?, child = ? WHERE token_hash = ?"},
-		{&s.wRefreshInsert, "INSERT INTO refresh_tokens (" + refreshCols + ") VALUES (?, ?, ?, ?, ?, ?, NULL)"},
+		{&s.wRefreshInsert, "INSERT INTO refresh_tokens (" + sqlrow.RefreshCols + ") VALUES (?, ?, ?, ?, ?, ?, NULL)"},
 		{&s.wSessionTouch, "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?"},
 		{&s.wSavepoint, "SAVEPOINT rotation"},
 		{&s.wRollbackTo, "ROLLBACK TO rotation"},
@@ -262,10 +262,6 @@ func (s *Store) durable(ctx context.Context) error {
 	return s.wal.sync(ctx)
 }
 
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
-
 func isUniqueViolation(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -275,7 +271,7 @@ func isUniqueViolation(err error) bool {
 
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	_, err := s.exec(ctx, `INSERT INTO users (id, username, password_hash, created_at, password_changed_at)
-		VALUES (?, ?, ?, ?, ?)`, u.ID, u.Username, u.PasswordHash, micros(u.CreatedAt), micros(u.PasswordChangedAt))
+		VALUES (?, ?, ?, ?, ?)`, u.ID, u.Username, u.PasswordHash, sqlrow.Micros(u.CreatedAt), sqlrow.Micros(u.PasswordChangedAt))
 	if isUniqueViolation(err) {
 		return fmt.Errorf("sqlite: create user: %w", store.ErrConflict)
 	}
@@ -283,22 +279,6 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 		return fmt.Errorf("sqlite: create user: %w", err)
 	}
 	return nil
-}
-
-const userCols = "id, username, password_hash, created_at, password_changed_at"
-
-func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
-	var u store.User
-	var created, changed int64
-	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &created, &changed)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.User{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.User{}, err
-	}
-	u.CreatedAt, u.PasswordChangedAt = fromMicros(created), fromMicros(changed)
-	return u, nil
 }
 
 func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
@@ -318,27 +298,20 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (store.User
 }
 
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+userCols+" FROM users ORDER BY username")
+	rows, err := s.r.QueryContext(ctx, "SELECT "+sqlrow.UserCols+" FROM users ORDER BY username")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list users: %w", err)
 	}
 	defer rows.Close()
-	var out []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list users: %w", err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.All(rows, sqlrow.User)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: list users: %w", err)
 	}
 	return out, nil
 }
 
 func (s *Store) SetPasswordHash(ctx context.Context, userID, hash string, at time.Time) error {
-	res, err := s.exec(ctx, "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?", hash, micros(at), userID)
+	res, err := s.exec(ctx, "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?", hash, sqlrow.Micros(at), userID)
 	if err != nil {
 		return fmt.Errorf("sqlite: set password: %w", err)
 	}
@@ -361,36 +334,6 @@ func (s *Store) UpgradePasswordHash(ctx context.Context, userID, oldHash, newHas
 
 // Sessions
 
-const sessionCols = "id, token_hash, user_id, created_at, auth_time, expires_at, last_seen_at, idle_us, ip, user_agent, amr, aal, revoked_at, revoke_reason"
-
-func scanSession(row interface{ Scan(...any) error }) (store.Session, error) {
-	var s store.Session
-	var hash []byte
-	var created, authTime, expires, seen, idle int64
-	var revoked sql.NullInt64
-	var amr string
-	err := row.Scan(&s.ID, &hash, &s.UserID, &created, &authTime, &expires, &seen, &idle, &s.IP, &s.UserAgent, &amr, &s.AAL, &revoked, &s.RevokeReason)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Session{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.Session{}, err
-	}
-	if len(hash) != len(s.TokenHash) {
-		return store.Session{}, fmt.Errorf("session %s: token hash has %d bytes", s.ID, len(hash))
-	}
-	copy(s.TokenHash[:], hash)
-	s.CreatedAt, s.AuthTime, s.ExpiresAt, s.LastSeenAt = fromMicros(created), fromMicros(authTime), fromMicros(expires), fromMicros(seen)
-	s.IdleTimeout = time.Duration(idle) * time.Microsecond
-	if revoked.Valid {
-		s.RevokedAt = fromMicros(revoked.Int64)
-	}
-	if amr != "" {
-		s.AMR = strings.Split(amr, ",")
-	}
-	return s, nil
-}
-
 func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store.CreateOptions) ([]string, error) {
 	var evicted []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -403,17 +346,17 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 			if err != nil {
 				return err
 			}
-			if changed != micros(opt.PasswordChangedAt) {
+			if changed != sqlrow.Micros(opt.PasswordChangedAt) {
 				return store.ErrStale
 			}
 		}
 		if sess.IdleTimeout <= 0 {
 			return errors.New("session without an idle timeout")
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`)
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sqlrow.SessionCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '')`,
-			sess.ID, sess.TokenHash[:], sess.UserID, micros(sess.CreatedAt), micros(sess.AuthTime), micros(sess.ExpiresAt),
-			micros(sess.LastSeenAt), sess.IdleTimeout.Microseconds(), sess.IP, sess.UserAgent, strings.Join(sess.AMR, ","), sess.AAL)
+			sess.ID, sess.TokenHash[:], sess.UserID, sqlrow.Micros(sess.CreatedAt), sqlrow.Micros(sess.AuthTime), sqlrow.Micros(sess.ExpiresAt),
+			sqlrow.Micros(sess.LastSeenAt), sess.IdleTimeout.Microseconds(), sess.IP, sess.UserAgent, strings.Join(sess.AMR, ","), sess.AAL)
 		if isUniqueViolation(err) {
 			return store.ErrConflict
 		}
@@ -426,7 +369,7 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 		rows, err := tx.QueryContext(ctx, `SELECT id FROM sessions
 			WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 AND last_seen_at + idle_us > ?2
 			ORDER BY last_seen_at DESC, created_at DESC, id DESC LIMIT -1 OFFSET ?3`,
-			sess.UserID, micros(sess.CreatedAt), opt.MaxPerUser)
+			sess.UserID, sqlrow.Micros(sess.CreatedAt), opt.MaxPerUser)
 		if err != nil {
 			return err
 		}
@@ -456,10 +399,10 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 }
 
 func revokeTx(ctx context.Context, tx *sql.Tx, id, userID string, at time.Time, reason string) error {
-	if _, err := tx.ExecContext(ctx, "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL", micros(at), reason, id); err != nil {
+	if _, err := tx.ExecContext(ctx, "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL", sqlrow.Micros(at), reason, id); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, "INSERT INTO revocations (session_id, user_id, at, reason) VALUES (?, ?, ?, ?)", id, userID, micros(at), reason)
+	_, err := tx.ExecContext(ctx, "INSERT INTO revocations (session_id, user_id, at, reason) VALUES (?, ?, ?, ?)", id, userID, sqlrow.Micros(at), reason)
 	return err
 }
 
@@ -480,22 +423,15 @@ func (s *Store) SessionByID(ctx context.Context, id string) (store.Session, erro
 }
 
 func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+sessionCols+` FROM sessions
+	rows, err := s.r.QueryContext(ctx, "SELECT "+sqlrow.SessionCols+` FROM sessions
 		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND last_seen_at + idle_us > ?
-		ORDER BY created_at DESC, id DESC`, userID, micros(now), micros(now))
+		ORDER BY created_at DESC, id DESC`, userID, sqlrow.Micros(now), sqlrow.Micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list sessions: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list sessions: %w", err)
-		}
-		out = append(out, sess)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.All(rows, sqlrow.Session)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: list sessions: %w", err)
 	}
 	return out, nil
@@ -512,7 +448,7 @@ func (s *Store) TouchSessions(ctx context.Context, seen map[string]time.Time) er
 		}
 		defer st.Close()
 		for id, at := range seen {
-			if _, err := st.ExecContext(ctx, micros(at), id, micros(at)); err != nil {
+			if _, err := st.ExecContext(ctx, sqlrow.Micros(at), id, sqlrow.Micros(at)); err != nil {
 				return err
 			}
 		}
@@ -527,7 +463,7 @@ func (s *Store) TouchSessions(ctx context.Context, seen map[string]time.Time) er
 func (s *Store) RevokeSession(ctx context.Context, id string, at time.Time, reason string) (store.Session, error) {
 	var out store.Session
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		sess, err := scanSession(tx.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = ?", id))
+		sess, err := scanSession(tx.QueryRowContext(ctx, "SELECT "+sqlrow.SessionCols+" FROM sessions WHERE id = ?", id))
 		if err != nil {
 			return err
 		}
@@ -549,7 +485,7 @@ func (s *Store) RevokeSession(ctx context.Context, id string, at time.Time, reas
 func (s *Store) RevokeUserSessions(ctx context.Context, userID, except string, at time.Time, reason string) ([]string, error) {
 	var ids []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, "SELECT id FROM sessions WHERE user_id = ? AND id <> ? AND revoked_at IS NULL AND expires_at > ?", userID, except, micros(at))
+		rows, err := tx.QueryContext(ctx, "SELECT id FROM sessions WHERE user_id = ? AND id <> ? AND revoked_at IS NULL AND expires_at > ?", userID, except, sqlrow.Micros(at))
 		if err != nil {
 			return err
 		}
@@ -578,28 +514,8 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, except string, a
 	return ids, nil
 }
 
-const revocationCols = "seq, session_id, jti, user_id, at, expires_at, reason"
-
-func scanRevocations(rows *sql.Rows) ([]store.Revocation, error) {
-	defer rows.Close()
-	var out []store.Revocation
-	for rows.Next() {
-		var r store.Revocation
-		var at, exp int64
-		if err := rows.Scan(&r.Seq, &r.SessionID, &r.JTI, &r.UserID, &at, &exp, &r.Reason); err != nil {
-			return nil, err
-		}
-		r.At = fromMicros(at)
-		if exp != 0 {
-			r.ExpiresAt = fromMicros(exp)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
 func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+revocationCols+" FROM revocations WHERE seq > ? ORDER BY seq LIMIT ?", after, limit)
+	rows, err := s.r.QueryContext(ctx, "SELECT "+sqlrow.RevocationCols+" FROM revocations WHERE seq > ? ORDER BY seq LIMIT ?", after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: revocations: %w", err)
 	}
@@ -616,8 +532,8 @@ func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]stor
 }
 
 func (s *Store) ActiveRevocations(ctx context.Context, sessionsSince, now time.Time) ([]store.Revocation, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+revocationCols+` FROM revocations
-		WHERE (jti = '' AND at >= ?) OR (jti <> '' AND expires_at > ?) ORDER BY seq`, micros(sessionsSince), micros(now))
+	rows, err := s.r.QueryContext(ctx, "SELECT "+sqlrow.RevocationCols+` FROM revocations
+		WHERE (jti = '' AND at >= ?) OR (jti <> '' AND expires_at > ?) ORDER BY seq`, sqlrow.Micros(sessionsSince), sqlrow.Micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: active revocations: %w", err)
 	}
@@ -636,7 +552,7 @@ func (s *Store) ActiveRevocations(ctx context.Context, sessionsSince, now time.T
 
 func (s *Store) DenyAccessToken(ctx context.Context, jti, userID string, expires, at time.Time, reason string) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "INSERT INTO denied_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING", jti, micros(expires))
+		res, err := tx.ExecContext(ctx, "INSERT INTO denied_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING", jti, sqlrow.Micros(expires))
 		if err != nil {
 			return err
 		}
@@ -644,7 +560,7 @@ func (s *Store) DenyAccessToken(ctx context.Context, jti, userID string, expires
 			return nil // already denied
 		}
 		_, err = tx.ExecContext(ctx, "INSERT INTO revocations (session_id, jti, user_id, at, expires_at, reason) VALUES ('', ?, ?, ?, ?, ?)",
-			jti, userID, micros(at), micros(expires), reason)
+			jti, userID, sqlrow.Micros(at), sqlrow.Micros(expires), reason)
 		return err
 	})
 	if err != nil {
@@ -691,7 +607,7 @@ func (s *Store) feedDurable(ctx context.Context, seq int64) error {
 
 func (s *Store) CountLiveSessions(ctx context.Context, now time.Time) (int, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?", micros(now)).Scan(&n); err != nil {
+	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?", sqlrow.Micros(now)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: count sessions: %w", err)
 	}
 	return n, nil
@@ -700,25 +616,43 @@ func (s *Store) CountLiveSessions(ctx context.Context, now time.Time) (int, erro
 func (s *Store) DeleteExpired(ctx context.Context, cutoff time.Time) (int, error) {
 	var n int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE expires_at < ?", micros(cutoff))
+		res, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE expires_at < ?", sqlrow.Micros(cutoff))
 		if err != nil {
 			return err
 		}
 		n, _ = res.RowsAffected()
-		if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE expires_at < ?", micros(cutoff)); err != nil {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE expires_at < ?", sqlrow.Micros(cutoff)); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM access_tokens WHERE expires_at < ?", micros(cutoff)); err != nil {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM access_tokens WHERE expires_at < ?", sqlrow.Micros(cutoff)); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM denied_tokens WHERE expires_at < ?", micros(cutoff)); err != nil {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM denied_tokens WHERE expires_at < ?", sqlrow.Micros(cutoff)); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM revocations WHERE at < ? AND expires_at < ?", micros(cutoff), micros(cutoff))
+		_, err = tx.ExecContext(ctx, "DELETE FROM revocations WHERE at < ? AND expires_at < ?", sqlrow.Micros(cutoff), sqlrow.Micros(cutoff))
 		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: delete expired: %w", err)
 	}
 	return int(n), nil
+}
+
+// found maps the driver's no-rows error to store.ErrNotFound.
+func found[T any](v T, err error) (T, error) {
+	if errors.Is(err, sql.ErrNoRows) {
+		var zero T
+		return zero, store.ErrNotFound
+	}
+	return v, err
+}
+
+func scanUser(row sqlrow.Scanner) (store.User, error) { return found(sqlrow.User(row)) }
+
+func scanSession(row sqlrow.Scanner) (store.Session, error) { return found(sqlrow.Session(row)) }
+
+func scanRevocations(rows *sql.Rows) ([]store.Revocation, error) {
+	defer rows.Close()
+	return sqlrow.All(rows, sqlrow.Revocation)
 }

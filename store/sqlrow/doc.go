@@ -1,0 +1,9 @@
+// Package sqlrow is the record ↔ row mapping shared by the SQL backends:
+// column lists and scanners over any interface{ Scan(...any) error }, with
+// times stored as microseconds since the Unix epoch.
+//
+// It imports no driver. Placeholders, transactions, locking and the mapping
+// of a driver's "no rows" error to store.ErrNotFound stay in each backend:
+// a scanner returns the Scan error unchanged, so errors.Is still sees the
+// driver's sentinel.
+package sqlrow

@@ -1,0 +1,143 @@
+package sqlrow
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// row stands in for a driver's row: Scan stores its values in order,
+// a nil value as the zero of the destination (as drivers store NULL into
+// a pointer).
+type row []any
+
+func (r row) Scan(dest ...any) error {
+	if len(dest) != len(r) {
+		return errors.New("column count mismatch")
+	}
+	for i, d := range dest {
+		e := reflect.ValueOf(d).Elem()
+		if r[i] == nil {
+			e.SetZero()
+			continue
+		}
+		e.Set(reflect.ValueOf(r[i]).Convert(e.Type()))
+	}
+	return nil
+}
+
+var t0 = time.Date(2026, 12, 3, 9, 0, 0, 123000, time.UTC)
+
+func ptr(v int64) *int64 { return &v }
+
+func TestMicrosRoundTrip(t *testing.T) {
+	in := time.Date(2026, 12, 3, 10, 0, 0, 123456789, time.FixedZone("x", 3600))
+	got := FromMicros(Micros(in))
+	if !got.Equal(in.Truncate(time.Microsecond)) || got.Location() != time.UTC {
+		t.Fatalf("FromMicros(Micros(%v)) = %v", in, got)
+	}
+}
+
+func TestSession(t *testing.T) {
+	hash := make([]byte, 32)
+	hash[0] = 7
+	m := Micros(t0)
+	s, err := Session(row{"s1", hash, "u1", m, m, m + 10, m + 5, int64(30_000_000), "ip", "ua", "pwd,otp", int64(2), ptr(m + 7), "why"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.TokenHash[0] != 7 || s.AAL != 2 || !reflect.DeepEqual(s.AMR, []string{"pwd", "otp"}) ||
+		s.IdleTimeout != 30*time.Second || !s.RevokedAt.Equal(t0.Add(7*time.Microsecond)) || !s.ExpiresAt.Equal(t0.Add(10*time.Microsecond)) {
+		t.Fatalf("Session = %+v", s)
+	}
+	s, err = Session(row{"s1", hash, "u1", m, m, m, m, int64(0), "", "", "", int64(1), nil, ""})
+	if err != nil || !s.RevokedAt.IsZero() || s.AMR != nil {
+		t.Fatalf("Session (NULL revoked, no AMR) = %+v, %v", s, err)
+	}
+	if _, err := Session(row{"s1", hash[:31], "u1", m, m, m, m, int64(0), "", "", "", int64(1), nil, ""}); err == nil {
+		t.Fatal("Session accepted a 31-byte token hash")
+	}
+}
+
+func TestScanErrorPassesThrough(t *testing.T) {
+	noRows := errors.New("no rows")
+	bad := errRow{noRows}
+	if _, err := User(bad); !errors.Is(err, noRows) {
+		t.Fatalf("User err = %v", err)
+	}
+	if _, err := RefreshState(bad); !errors.Is(err, noRows) {
+		t.Fatalf("RefreshState err = %v", err)
+	}
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+func TestRevocation(t *testing.T) {
+	m := Micros(t0)
+	r, err := Revocation(row{int64(3), "s1", "", "u1", m, int64(0), "logout"})
+	if err != nil || !r.ExpiresAt.IsZero() || !r.At.Equal(t0) || r.Seq != 3 {
+		t.Fatalf("Revocation = %+v, %v", r, err)
+	}
+	r, err = Revocation(row{int64(4), "", "j", "u1", m, m + 1, "deny"})
+	if err != nil || !r.ExpiresAt.Equal(t0.Add(time.Microsecond)) {
+		t.Fatalf("Revocation = %+v, %v", r, err)
+	}
+}
+
+func TestRefreshState(t *testing.T) {
+	hash, child := make([]byte, 32), make([]byte, 32)
+	hash[0], child[0] = 1, 2
+	m := Micros(t0)
+	st, err := RefreshState(row{hash, "s1", "c1", "openid", m, m + 1, ptr(m + 2), child, true, true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Token.Hash[0] != 1 || st.Successor[0] != 2 || !st.Superseded || !st.SuccessorUsed || !st.Token.UsedAt.Equal(t0.Add(2*time.Microsecond)) {
+		t.Fatalf("RefreshState = %+v", st)
+	}
+	st, err = RefreshState(row{hash, "s1", "c1", "openid", m, m + 1, nil, nil, false, false})
+	if err != nil || st.Successor != ([32]byte{}) || !st.Token.UsedAt.IsZero() {
+		t.Fatalf("RefreshState (NULLs) = %+v, %v", st, err)
+	}
+}
+
+func TestClientAndKey(t *testing.T) {
+	m := Micros(t0)
+	c, err := Client(row{"c1", "n", "h", "authorization_code refresh_token", "", "jwt", m})
+	if err != nil || !reflect.DeepEqual(c.Grants, []string{"authorization_code", "refresh_token"}) || len(c.Scopes) != 0 || !c.CreatedAt.Equal(t0) {
+		t.Fatalf("Client = %+v, %v", c, err)
+	}
+	k, err := SigningKey(row{"k1", "EdDSA", "retired", m, ptr(m + 1), ptr(m + 3), "pub", "priv"})
+	if err != nil || !k.ActivatedAt.Equal(t0.Add(time.Microsecond)) || !k.RetiredAt.Equal(t0.Add(3*time.Microsecond)) {
+		t.Fatalf("SigningKey = %+v, %v", k, err)
+	}
+}
+
+type rows struct {
+	rs  []row
+	i   int
+	err error
+}
+
+func (r *rows) Next() bool             { r.i++; return r.i <= len(r.rs) }
+func (r *rows) Scan(dest ...any) error { return r.rs[r.i-1].Scan(dest...) }
+func (r *rows) Err() error             { return r.err }
+
+func TestAll(t *testing.T) {
+	m := Micros(t0)
+	rs := &rows{rs: []row{{"u1", "a", "h", m, m}, {"u2", "b", "h", m, m}}}
+	us, err := All(rs, User)
+	if err != nil || len(us) != 2 || us[1].Username != "b" {
+		t.Fatalf("All = %+v, %v", us, err)
+	}
+	boom := errors.New("boom")
+	if _, err := All(&rows{rs: []row{{"u1", "a", "h", m, m}}, err: boom}, User); !errors.Is(err, boom) {
+		t.Fatalf("All ignored rows.Err: %v", err)
+	}
+	if _, err := All(&rows{rs: []row{{"u1"}}}, User); err == nil {
+		t.Fatal("All ignored a scan error")
+	}
+}
