@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 
@@ -193,5 +194,21 @@ func TestURLParameters(t *testing.T) {
 	}
 	if _, err := postgres.Open(ctx, withParam(t, u, "pool_max_conns", "zero")); err == nil {
 		t.Fatal("a bad pool_max_conns was accepted")
+	}
+}
+
+// TestBadURLHidesPassword: a store URL that does not parse, or that pgx
+// refuses, is refused without the password in the message (it ends up in
+// logs and on the terminal). No server is needed.
+func TestBadURLHidesPassword(t *testing.T) {
+	for _, u := range []string{
+		"postgres://root:SECRET PW@127.0.0.1:5432/te%zst",
+		"postgres://root:SECRETPW@127.0.0.1:5432/test?pool_max_conns=zero",
+		"postgres://root:SECRETPW@127.0.0.1:5432/test?default_query_exec_mode=simple_protocol",
+	} {
+		_, err := postgres.Open(context.Background(), u)
+		if err == nil || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("Open(%s): %v; want an error without the password", "…", err)
+		}
 	}
 }

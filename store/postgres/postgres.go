@@ -40,6 +40,12 @@ var defaults = map[string]string{
 func parseConfig(rawURL string) (*pgxpool.Config, string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
+		// A *url.Error quotes the whole URL, password included: keep only
+		// what was wrong with it.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, "", fmt.Errorf("postgres: store URL: %w", err)
 	}
 	name := u.Redacted()
