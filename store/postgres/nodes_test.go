@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"reflect"
 	"sync"
 	"testing"
@@ -13,28 +12,7 @@ import (
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/postgres"
 	"github.com/tessera-auth/tessera/store/storetest"
-	"github.com/tessera-auth/tessera/token"
 )
-
-// family stores a user, a session and its first refresh token in s.
-func family(t testing.TB, s store.Store, name string, now time.Time) token.Hash {
-	t.Helper()
-	ctx := context.Background()
-	if err := s.CreateUser(ctx, store.User{ID: "u-" + name, Username: name, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	st, _ := token.New(token.Session)
-	if _, err := s.CreateSession(ctx, store.Session{ID: "s-" + name, TokenHash: st.Hash(), UserID: "u-" + name, CreatedAt: now, AuthTime: now,
-		ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}, store.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	h := storetest.NewHash(t)
-	if err := s.CreateRefreshToken(ctx, store.RefreshToken{Hash: h, SessionID: "s-" + name, ClientID: "app", Scope: "read",
-		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
 
 // TestRefreshRaceAcrossNodes: three stores (three nodes' pools) on one
 // database present one refresh token 48 times at once. The row locks are
@@ -55,7 +33,7 @@ func TestRefreshRaceAcrossNodes(t *testing.T) {
 		nodes = append(nodes, s)
 	}
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	h := family(t, nodes[0], "racer", now)
+	h := storetest.Family(t, nodes[0], "racer", now)
 	const notFound = store.RefreshOutcome(-1)
 	const n = 48
 	var mu sync.Mutex
@@ -91,44 +69,8 @@ func TestRefreshRaceAcrossNodes(t *testing.T) {
 	}
 }
 
-// BenchmarkRotate measures durable refresh rotation in the store alone, as
-// store/sqlite's BenchmarkRotate does: "serial" is one presentation at a
-// time, "concurrent-32" is 32 families rotating at once.
+// BenchmarkRotate measures durable refresh rotation in the store alone
+// (storetest.BenchRotate, as store/sqlite's BenchmarkRotate does).
 func BenchmarkRotate(b *testing.B) {
-	for _, conc := range []int{1, 32} {
-		name := "serial"
-		if conc > 1 {
-			name = fmt.Sprintf("concurrent-%d", conc)
-		}
-		b.Run(name, func(b *testing.B) {
-			ctx := context.Background()
-			s := migrated(b)
-			defer s.Close()
-			now := time.Now().UTC().Truncate(time.Microsecond)
-			heads := make([]token.Hash, conc)
-			for i := range heads {
-				heads[i] = family(b, s, fmt.Sprintf("f%d", i), now)
-			}
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			per := b.N / conc
-			for i := range conc {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					h := heads[i]
-					for range per {
-						next, _ := token.New(token.Refresh)
-						res, err := s.RotateRefreshToken(ctx, h, storetest.Decide(oauth.Presentation{ClientID: "app", Successor: next.Hash(), Now: now, TTL: time.Hour}))
-						if err != nil || res.Outcome != store.RefreshRotated {
-							b.Errorf("rotate: %v %v", res.Outcome, err)
-							return
-						}
-						h = next.Hash()
-					}
-				}()
-			}
-			wg.Wait()
-		})
-	}
+	storetest.BenchRotate(b, func(t testing.TB) store.Store { return migrated(t) })
 }
