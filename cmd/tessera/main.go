@@ -24,7 +24,7 @@ const long = `tessera — session-token server
   tessera client list
   tessera keys list | keys rotate      signing keys (JWKS) and their rotation
   tessera policy show                  print the effective lifecycle policy
-  tessera completion bash|zsh|fish     shell completion script
+  tessera completion bash|zsh|fish|powershell   shell completion script
   tessera version
 
 Every command takes --data DIR (embedded store, default ./tessera-data),
