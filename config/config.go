@@ -225,9 +225,17 @@ func (c Config) Validate() error {
 		bad("data", "must be set when store is empty")
 	}
 	if c.Store != "" {
+		// The URL may hold a password: messages describe it, never quote it.
 		u, err := url.Parse(c.Store)
-		if err != nil || (u.Scheme != "sqlite" && u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		switch {
+		case err != nil:
+			// Not even the parser's reason: it may quote a part of the
+			// URL ("invalid port \":secret\"").
+			bad("store", "does not parse as a URL; want sqlite:PATH or postgres://…")
+		case (u.Scheme != "sqlite" && u.Scheme != "postgres" && u.Scheme != "postgresql"):
 			bad("store", "want sqlite:PATH or postgres://…")
+		case u.Scheme != "sqlite" && u.Opaque != "":
+			bad("store", "want postgres://[user[:password]@]host[:port]/database")
 		}
 	}
 	for _, o := range append([]string{c.PublicOrigin}, c.AllowedOrigins...) {

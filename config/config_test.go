@@ -147,3 +147,21 @@ func TestEnvNames(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreURLMessagesHidePassword: a store URL that is not one Tessera
+// takes is refused without quoting it: it may hold a password.
+func TestStoreURLMessagesHidePassword(t *testing.T) {
+	for _, u := range []string{
+		"postgres://root:SEC%zzRETPW@db/test",
+		"postgres://root:SECRETPW/test",
+		"postgres:root:SECRETPW",
+		"mysql://root:SECRETPW@db/test",
+	} {
+		c := Default()
+		c.Store = u
+		err := c.Validate()
+		if err == nil || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("Validate(store=…): %v; want a refusal without the password", err)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -68,7 +69,11 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "tessera %s\n", version)
 	fmt.Fprintf(stdout, "  public API  %s://%s\n", scheme, pubLn.Addr())
 	fmt.Fprintf(stdout, "  admin API   http://%s  (admin token: %s)\n", admLn.Addr(), a.AdminTokenSource)
-	fmt.Fprintf(stdout, "  data        %s (SQLite, WAL)\n", dbPath)
+	backend := "SQLite, WAL"
+	if c.Store != "" && !strings.HasPrefix(strings.ToLower(c.Store), "sqlite:") {
+		backend = "PostgreSQL"
+	}
+	fmt.Fprintf(stdout, "  data        %s (%s)\n", dbPath, backend)
 	if ap := a.StoreInfo.Applied; len(ap) > 0 {
 		fmt.Fprintf(stdout, "  schema      applied migrations %d to %d; now at version %d\n", ap[0], ap[len(ap)-1], a.StoreInfo.Schema.Current)
 	}
@@ -81,7 +86,11 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  first start: generated the master key into %s (mode 0600); back it up apart from the database\n", a.Keyring.MasterSource)
 	}
 	if len(users) == 0 {
-		fmt.Fprintf(stdout, "  no users yet: add one with  tessera user add alice --data %s\n", c.Data)
+		where := "--data " + c.Data
+		if c.Store != "" {
+			where = "--store URL" // the URL may hold a password: not printed
+		}
+		fmt.Fprintf(stdout, "  no users yet: add one with  tessera user add alice %s\n", where)
 	}
 	if c.InsecureDevCookies {
 		fmt.Fprintln(stdout, "  WARNING: --insecure-dev-cookies: session cookies lack Secure and __Host-. Local development only.")

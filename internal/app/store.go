@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,10 +71,7 @@ func Location(c config.Config) string {
 	if p, ok := strings.CutPrefix(u, "sqlite:"); ok {
 		return p
 	}
-	if pu, err := neturl.Parse(u); err == nil {
-		return pu.Redacted()
-	}
-	return "(unparsable store URL)"
+	return store.Redact(u)
 }
 
 // OpenStore opens the store c names, doing what access allows; its errors

@@ -205,6 +205,11 @@ func TestBadURLHidesPassword(t *testing.T) {
 		"postgres://root:SECRET PW@127.0.0.1:5432/te%zst",
 		"postgres://root:SECRETPW@127.0.0.1:5432/test?pool_max_conns=zero",
 		"postgres://root:SECRETPW@127.0.0.1:5432/test?default_query_exec_mode=simple_protocol",
+		"postgres://root:SECRETPW/test", // no @: the password reads as a port
+		"postgres://root@127.0.0.1:5432/test?password=SECRETPW&pool_max_conns=zero",
+		"postgres:root:SECRETPW",
+		"postgres://root:SECRETPW@127.0.0.1:1/test?connect_timeout=1",          // nobody listens
+		"postgres://root@127.0.0.1:1/test?password=SECRETPW&connect_timeout=1", // libpq's other place
 	} {
 		_, err := postgres.Open(context.Background(), u)
 		if err == nil || strings.Contains(err.Error(), "SECRET") {

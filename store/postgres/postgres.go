@@ -40,15 +40,19 @@ var defaults = map[string]string{
 func parseConfig(rawURL string) (*pgxpool.Config, string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		// A *url.Error quotes the whole URL, password included: keep only
-		// what was wrong with it.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, "", fmt.Errorf("postgres: store URL: %w", err)
+		// A *url.Error quotes the whole URL, and even its inner reason may
+		// quote a part of it ("invalid port \":secret\""): say no more.
+		return nil, "", errors.New("postgres: the store URL does not parse as a URL")
 	}
-	name := u.Redacted()
+	// postgres:host… (no //) would be written back as a libpq key=value
+	// string and misread; it is not a URL this backend takes.
+	if u.Opaque != "" {
+		return nil, "", fmt.Errorf("postgres: store URL: want postgres://[user@]host[:port]/database")
+	}
+	if u.Host == "" && u.Path == "" {
+		u.Path = "/" // keep the // when the URL is written back
+	}
+	name := store.Redact(rawURL)
 	q := u.Query()
 	for k, v := range defaults {
 		if !q.Has(k) {
