@@ -102,10 +102,8 @@ func (s *Service) introspect(ctx context.Context, caller store.Client, raw strin
 	var inactive protocol.Introspection
 	switch token.KindOf(raw) {
 	case token.JWT:
-		now := s.cfg.Now()
-		c, err := s.verify(raw, now)
-		// Past exp a token is inactive here, whatever the verifier's leeway.
-		if err != nil || now.Unix() >= c.Expiry {
+		c, err := s.live(raw)
+		if err != nil {
 			return inactive, "", nil
 		}
 		// A denylist that cannot be consulted leaves the token's state
@@ -165,7 +163,7 @@ func (s *Service) introspect(ctx context.Context, caller store.Client, raw strin
 func (s *Service) AccessSession(ctx context.Context, raw string, u session.Use) (session.Session, error) {
 	switch token.KindOf(raw) {
 	case token.JWT:
-		c, err := s.verify(raw, s.cfg.Now())
+		c, err := s.live(raw)
 		if err != nil || c.SessionID == "" {
 			return session.Session{}, session.ErrInvalid
 		}
@@ -221,6 +219,23 @@ func (s *Service) withSession(ctx context.Context, out protocol.Introspection) (
 	}
 	out.Username = sess.Username
 	return out, nil
+}
+
+// live verifies a JWT Tessera itself is asked to honour (introspection, a
+// bearer credential): past its exp it is expired here, whatever the
+// verifier's leeway, which exists for other verifiers' clocks, not for the
+// issuer's own. Revoke keeps the leeway: a token other verifiers still
+// accept is still worth denying.
+func (s *Service) live(raw string) (*accesstoken.Claims, error) {
+	now := s.cfg.Now()
+	c, err := s.verify(raw, now)
+	if err != nil {
+		return nil, err
+	}
+	if now.Unix() >= c.Expiry {
+		return nil, accesstoken.ErrExpired
+	}
+	return c, nil
 }
 
 func (s *Service) verify(raw string, now time.Time) (*accesstoken.Claims, error) {

@@ -371,3 +371,18 @@ func TestDenylistUnavailable(t *testing.T) {
 		t.Errorf("forged jwt: %v, want ErrInvalid", err)
 	}
 }
+
+// TestAccessTokenPastExpInLeeway: at its exp a JWT is expired for Tessera
+// itself, as a bearer credential and in introspection alike, even while the
+// verifier's leeway (for other verifiers' clocks) would still accept it.
+func TestAccessTokenPastExpInLeeway(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.now = f.now.Add(time.Minute) // the JWT's exp; the verifier allows 1 s more
+	if _, err := f.svc.AccessSession(ctx, f.jwt, session.Use{}); !errors.Is(err, session.ErrInvalid) {
+		t.Errorf("AccessSession at exp: %v, want ErrInvalid", err)
+	}
+	if out, err := f.svc.Introspect(ctx, f.spa, f.jwt); err != nil || out.Active {
+		t.Errorf("Introspect at exp: %+v, %v; want inactive", out, err)
+	}
+}
