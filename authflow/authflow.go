@@ -284,8 +284,11 @@ func (f *Flows) start(ctx context.Context, user store.User, amr []string, aal in
 		ClientID: client.ID, Scope: strings.Join(client.Scopes, " "), TokenFormat: client.TokenFormat,
 	}, sess.ExpiresAt)
 	if err != nil {
-		// A session nobody can use must not linger.
-		f.sessions.Revoke(ctx, sess.ID, session.ReasonLogout)
+		// A session nobody can use must not linger; if it cannot be ended
+		// either, it expires unused (nobody holds its token), but say so.
+		if _, rerr := f.sessions.Revoke(ctx, sess.ID, session.ReasonLogout); rerr != nil {
+			f.cfg.Logger.Warn("unusable session left to expire", "session_id", sess.ID, "err", rerr)
+		}
 		return Result{}, fmt.Errorf("%w: token issuance for session %s: %w", ErrUnavailable, sess.ID, err)
 	}
 	return res, nil

@@ -39,6 +39,7 @@ type fixture struct {
 	user       store.User
 	spa        store.Client // public, refresh_token
 	conf       store.Client // confidential
+	noRefresh  store.Client // public, without the refresh_token grant
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -74,6 +75,12 @@ func newFixture(t *testing.T) *fixture {
 	if f.conf, _, err = f.oauth.RegisterClient(ctx, oauth.ClientSpec{Name: "conf", Grants: []string{oauth.GrantRefreshToken}}); err != nil {
 		t.Fatal(err)
 	}
+	// oauth.RegisterClient no longer makes such a client; a store may
+	// still hold one (registered by an older version, or edited).
+	f.noRefresh = store.Client{ID: "no-refresh", Name: "no-refresh", Grants: []string{oauth.GrantClientCredentials}, TokenFormat: oauth.FormatJWT, CreatedAt: f.now}
+	if err := st.CreateClient(ctx, f.noRefresh); err != nil {
+		t.Fatal(err)
+	}
 	f.flows = authflow.New(an, f.sessions, st, f.oauth, authflow.Config{TokenIdle: tokenIdle, TokenAbsolute: tokenAbsol})
 	f.cookieOnly = authflow.New(an, f.sessions, st, nil, authflow.Config{TokenIdle: tokenIdle, TokenAbsolute: tokenAbsol})
 	return f
@@ -104,6 +111,9 @@ func TestLogin(t *testing.T) {
 		}, nil, authflow.Token, "read write"},
 		{"token for a confidential client", false, func(f *fixture) authflow.Login {
 			return authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token, ClientID: f.conf.ID}
+		}, authflow.ErrInvalidClient, "", ""},
+		{"token for a public client without refresh_token", false, func(f *fixture) authflow.Login {
+			return authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token, ClientID: f.noRefresh.ID}
 		}, authflow.ErrInvalidClient, "", ""},
 		{"token for an unknown client", false, func(*fixture) authflow.Login {
 			return authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token, ClientID: "nope"}

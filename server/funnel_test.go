@@ -46,7 +46,9 @@ func TestFunnel(t *testing.T) {
 			s := &Server{log: slog.New(slog.NewJSONHandler(&logs, nil))}
 			h := s.handle(func(w http.ResponseWriter, r *http.Request) error { return tc.err })
 			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest("GET", "/x", nil))
+			req := httptest.NewRequest("GET", "/x", nil)
+			req.Pattern = "GET /x" // as the mux sets it: logged in place of the path
+			h.ServeHTTP(rec, req)
 			if rec.Code != tc.status {
 				t.Fatalf("status %d, want %d", rec.Code, tc.status)
 			}
@@ -82,6 +84,9 @@ func TestFunnel(t *testing.T) {
 			}
 			if got := strings.Contains(logs.String(), "cause-7f3a"); got != tc.logged {
 				t.Errorf("cause logged: %v, want %v (log %q)", got, tc.logged, logs.String())
+			}
+			if tc.logged && !strings.Contains(logs.String(), `"route":"GET /x"`) {
+				t.Errorf("the log line lacks the route: %q", logs.String())
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/store"
@@ -116,6 +117,12 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error
 		return newProblem(http.StatusUnauthorized, "invalid_client", "Authenticate as a registered confidential client (HTTP Basic).")
 	}
 	if _, err := s.oauth.AuthenticateClient(r.Context(), id, secret); err != nil {
+		var oe *oauth.Error
+		if !errors.As(err, &oe) {
+			// The store could not answer: unknown, not bad credentials, or
+			// the SDK would take an outage for a wrong secret.
+			return errUnavailable().because(fmt.Errorf("revocation feed: client lookup: %w", err))
+		}
 		w.Header().Set("WWW-Authenticate", `Basic realm="tessera"`)
 		return newProblem(http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
 	}

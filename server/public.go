@@ -71,6 +71,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	case "", "cookie":
 		req.Delivery = "cookie"
 	case "token":
+		// authflow says so too (ErrNoTokenDelivery); asking first spares an
+		// argon2 hash on a request that cannot succeed.
 		if s.oauth == nil {
 			return newProblem(http.StatusBadRequest, "invalid_field", `Token delivery is not enabled on this server.`)
 		}
@@ -108,6 +110,8 @@ func loginProblem(err error) *problem {
 		return p
 	case errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, session.ErrStaleCredentials):
 		return newProblem(http.StatusUnauthorized, "invalid_credentials", "The username or password is incorrect.")
+	case errors.Is(err, authflow.ErrNoTokenDelivery):
+		return newProblem(http.StatusBadRequest, "invalid_field", `Token delivery is not enabled on this server.`)
 	case errors.Is(err, authflow.ErrInvalidClient):
 		return newProblem(http.StatusBadRequest, "invalid_client", "Unknown client_id, or not a public client allowed refresh tokens.")
 	}

@@ -1056,3 +1056,16 @@ func TestHSTSWhenServingTLS(t *testing.T) {
 		}
 	}
 }
+
+// A store that cannot look the client up makes the revocation feed
+// unavailable (503), not a bad-credentials 401: the SDK would take an
+// outage for a wrong secret and stop retrying.
+func TestRevocationFeedStoreDownIs503(t *testing.T) {
+	e := newEnv(t)
+	id, secret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
+	e.st.Close()
+	r := e.do(e.public, "GET", "/v1/revocations", nil, basic(id, secret)...)
+	if r.StatusCode != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("feed with the store down: %d %s (Retry-After %q), want 503 with Retry-After", r.StatusCode, r.body, r.Header.Get("Retry-After"))
+	}
+}
