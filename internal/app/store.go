@@ -68,7 +68,7 @@ func StoreURL(c config.Config) string {
 // sqlite: URL, or the URL without its password.
 func Location(c config.Config) string {
 	u := StoreURL(c)
-	if p, ok := strings.CutPrefix(u, "sqlite:"); ok {
+	if p, ok := strings.CutPrefix(u, "sqlite:"); ok && !strings.HasPrefix(p, "//") {
 		return p
 	}
 	return store.Redact(u)
