@@ -194,6 +194,9 @@ func (s *Store) commitRotations(batch []*rotateOp) error {
 	// its presentation was queued must not undo the others'. Its rotation
 	// still happens; a retry within the grace window recovers the successor.
 	ctx := context.Background()
+	if err := s.failure(); err != nil {
+		return err
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -220,7 +223,10 @@ func (s *Store) commitRotations(batch []*rotateOp) error {
 			return err
 		}
 	}
-	return tx.Commit()
+	// A failure recorded meanwhile rolls the batch back (the deferred
+	// Rollback): an unacknowledged rotation retried later would otherwise
+	// look like reuse and end the family.
+	return s.commit(tx.Commit)
 }
 
 func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {

@@ -225,8 +225,13 @@ func (s *Store) SchemaStatus(ctx context.Context) (store.SchemaStatus, error) {
 }
 
 // tx runs fn in an immediate transaction and returns once the commit is
-// durable.
+// durable. Once the store has failed (a failed fsync) it begins nothing,
+// and a failure recorded while fn ran rolls the transaction back: a write
+// that will not be acknowledged must not become visible.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if err := s.failure(); err != nil {
+		return err
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -235,19 +240,45 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commit(tx.Commit); err != nil {
+		tx.Rollback() // a no-op if the COMMIT itself failed and ended it
 		return err
 	}
 	return s.durable(context.WithoutCancel(ctx))
 }
 
-// exec runs one write statement and returns once it is durable.
+// exec runs one write statement and returns once it is durable. Once the
+// store has failed the statement does not run.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	res, err := s.w.ExecContext(ctx, query, args...)
+	var res sql.Result
+	err := s.commit(func() error {
+		var err error
+		res, err = s.w.ExecContext(ctx, query, args...)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
 	return res, s.durable(context.WithoutCancel(ctx))
+}
+
+// failure is the sticky fsync failure (see walSyncer), wrapped for callers.
+func (s *Store) failure() error {
+	if s.wal == nil {
+		return nil
+	}
+	if err := s.wal.err(); err != nil {
+		return failedErr(err)
+	}
+	return nil
+}
+
+// commit runs c, which commits, unless the store has failed (see walSyncer.commit).
+func (s *Store) commit(c func() error) error {
+	if s.wal == nil {
+		return c()
+	}
+	return s.wal.commit(c)
 }
 
 // durable waits for the group-commit fsync. Writers pass a context that
