@@ -76,11 +76,11 @@ func NewFixture(opt Options) (*Fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := password.NewHasher(password.DefaultParams(), 0)
+	h, err := password.NewHasher(password.DefaultParams(), 0, 0)
 	if err != nil {
 		return nil, err
 	}
-	cheapHasher, _ := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 0)
+	cheapHasher, _ := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 0, 0)
 	cheap, err := cheapHasher.Hash(ctx, Password)
 	if err != nil {
 		return nil, err

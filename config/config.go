@@ -151,6 +151,9 @@ type PasswordPolicy struct {
 	Argon2Parallelism uint8 `yaml:"argon2_parallelism"`
 	// MaxConcurrentHashes bounds hashing memory under a login flood. Default 0 = number of CPUs.
 	MaxConcurrentHashes int `yaml:"max_concurrent_hashes"`
+	// MaxQueuedHashes bounds the logins waiting for a hashing slot; one more
+	// is answered 503 with Retry-After at once. Default 0 = 16 per slot.
+	MaxQueuedHashes int `yaml:"max_queued_hashes"`
 }
 
 // CookiePolicy governs the session cookie.
@@ -307,6 +310,9 @@ func (c Config) Validate() error {
 	}
 	if p.MaxConcurrentHashes < 0 {
 		bad("policy.password.max_concurrent_hashes", "must be 0 (number of CPUs) or more")
+	}
+	if p.MaxQueuedHashes < 0 {
+		bad("policy.password.max_queued_hashes", "must be 0 (16 per hashing slot) or more")
 	}
 	switch c.Policy.Cookie.SameSite {
 	case "lax", "strict":

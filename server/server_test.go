@@ -73,7 +73,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	scfg.Events = events
 	sm := session.New(st, scfg)
 	// Cheap argon2 parameters keep the suite fast; the real cost is benchmarked.
-	h, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 2)
+	h, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 2, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func newAuthenticator(c config.Config, st authn.Store, log *slog.Logger, ev even
 	p := c.Policy.Password
 	params := password.DefaultParams()
 	params.Memory, params.Iterations, params.Parallelism = p.Argon2Memory, p.Argon2Iterations, p.Argon2Parallelism
-	h, err := password.NewHasher(params, p.MaxConcurrentHashes)
+	h, err := password.NewHasher(params, p.MaxConcurrentHashes, p.MaxQueuedHashes)
 	if err != nil {
 		return nil, fmt.Errorf("policy.password: %w", err)
 	}
