@@ -158,8 +158,14 @@ func (s *Server) health(mux *http.ServeMux) {
 	mux.Handle("GET /readyz", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
+		// Ready means able to commit, not only to answer: the store
+		// reports recent write failures and probes an idle disk
+		// (store/readiness). The answer names the dependency; the log
+		// says why.
 		if err := s.st.Ping(ctx); err != nil {
-			return errUnavailable().because(fmt.Errorf("readiness check failed: %w", err))
+			p := errUnavailable()
+			p.Detail = "Not ready: the store cannot answer or cannot commit writes (disk full, read-only or damaged database, failed fsync, lost connection); the server log says which."
+			return p.because(fmt.Errorf("readiness check failed: %w", err))
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/readiness"
 	"github.com/tessera-auth/tessera/store/sqlrow"
 	"github.com/tessera-auth/tessera/token"
 )
@@ -103,6 +104,8 @@ func connectError(err error) error {
 type Store struct {
 	pool *pgxpool.Pool
 	name string
+	// health is whether writes commit, for Ping (readiness).
+	health *readiness.Tracker
 }
 
 var _ store.Store = (*Store)(nil)
@@ -121,7 +124,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %s: %w", name, err)
 	}
-	s := &Store{pool: pool, name: name}
+	s := &Store{pool: pool, name: name, health: readiness.New(storageFailure, probeEvery)}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %s: %w", name, connectError(err))
@@ -143,18 +146,26 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ping checks that the database answers a query, and that commits are
-// still durable: a reload of the server's configuration reaches open
+// Ping checks that the database answers a query, that commits are still
+// durable (a reload of the server's configuration reaches open
 // connections, so synchronous_commit can be turned off after they were
-// checked. /readyz then reports the node not ready.
+// checked), and that writes commit: a write that failed for a storage
+// reason (disk full, read-only, I/O, lost connection) makes the store not
+// ready until a write commits again (store/readiness; an idle store is
+// probed with a small write every probeEvery). /readyz then reports the
+// node not ready.
 func (s *Store) Ping(ctx context.Context) error {
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
-	defer c.Release()
-	if err := checkDurable(ctx, c.Conn()); err != nil {
+	err = checkDurable(ctx, c.Conn())
+	c.Release()
+	if err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	if err := s.health.Ready(ctx, s.probe); err != nil {
+		return fmt.Errorf("postgres: %s: %w", s.name, err)
 	}
 	return nil
 }
@@ -176,7 +187,8 @@ const commitWait = time.Minute
 // by a deadlock or a serialization failure did nothing, so it runs again,
 // fn included: fn must be safe to repeat. A commit returns once the
 // commit record is flushed (synchronous_commit, see checkDurable).
-func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) (err error) {
+	defer func() { s.health.Record(err) }()
 	for attempt := 1; ; attempt++ {
 		err := s.txOnce(ctx, fn)
 		if err == nil || attempt == maxAttempts || !retryable(err) || ctx.Err() != nil {
@@ -200,7 +212,16 @@ func (s *Store) txOnce(ctx context.Context, fn func(pgx.Tx) error) error {
 	// its caller believes failed).
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitWait)
 	defer cancel()
-	return tx.Commit(cctx)
+	err = tx.Commit(cctx)
+	var pe *pgconn.PgError
+	if err != nil && !errors.As(err, &pe) && !errors.Is(err, pgx.ErrTxCommitRollback) {
+		// COMMIT was sent (or may have been) and no answer came back: it
+		// may have committed or not. The write is not acknowledged: the
+		// caller answers "unavailable", never "done" nor "refused", and a
+		// retry meets whichever happened.
+		return fmt.Errorf("postgres: commit outcome unknown: %w", err)
+	}
+	return err
 }
 
 // retryable reports a transaction PostgreSQL aborted so that another could

@@ -67,8 +67,12 @@ func (w *walSyncer) fail(err error) {
 	}
 }
 
+// ErrNotDurable wraps the sticky failure: writes can no longer be made
+// durable, and the store refuses them until restarted.
+var ErrNotDurable = errors.New("sqlite: cannot make writes durable; restart after checking the disk")
+
 func failedErr(err error) error {
-	return fmt.Errorf("sqlite: cannot make writes durable; restart after checking the disk: %w", err)
+	return fmt.Errorf("%w: %w", ErrNotDurable, err)
 }
 
 func newWALSyncer(dbPath string) *walSyncer {

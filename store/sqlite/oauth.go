@@ -180,6 +180,7 @@ func (s *Store) runRotations(batch []*rotateOp) {
 	if err == nil {
 		err = s.durable(context.Background())
 	}
+	s.health.Record(err)
 	for _, op := range batch {
 		if err != nil && op.err == nil {
 			// The batch did not commit, or is not durable: nothing it did counts.

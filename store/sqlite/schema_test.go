@@ -11,6 +11,7 @@ import (
 
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlite"
+	"github.com/tessera-auth/tessera/store/sqlmigrate"
 )
 
 // latestVersion is the highest embedded migration.
@@ -36,11 +37,18 @@ func newMigrator(t *testing.T, path string) *sqlite.Migrator {
 	return m
 }
 
-// versionsUpTo is every migration version from 1 to latest, in order.
+// versionsUpTo is every embedded migration version up to latest, in
+// order (the numbers may have gaps).
 func versionsUpTo(latest int) []int {
+	ms, _, err := sqlmigrate.Load(os.DirFS("."), "migrations/*.sql")
+	if err != nil {
+		panic(err)
+	}
 	var vs []int
-	for v := 1; v <= latest; v++ {
-		vs = append(vs, v)
+	for _, m := range ms {
+		if m.Version <= latest {
+			vs = append(vs, m.Version)
+		}
 	}
 	return vs
 }
@@ -113,7 +121,7 @@ func TestConcurrentMigrate(t *testing.T) {
 	slices.Sort(applied)
 	want := versionsUpTo(latest)
 	if !slices.Equal(applied, want) {
-		t.Fatalf("migrations applied %v: want each of 1..%d once", applied, latest)
+		t.Fatalf("migrations applied %v: want each of %v once", applied, want)
 	}
 	s, err := sqlite.OpenExisting(ctx, path, sqlite.Options{})
 	if err != nil {

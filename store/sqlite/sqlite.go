@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/readiness"
 	"github.com/tessera-auth/tessera/store/sqlrow"
 	"github.com/tessera-auth/tessera/token"
 	"modernc.org/sqlite"
@@ -48,6 +49,9 @@ type Store struct {
 	// writer connection and bound to each transaction with tx.StmtContext.
 	wRefreshByHash, wSessionByID, wRefreshUse, wRefreshInsert, wSessionTouch *sql.Stmt
 	wSavepoint, wRollbackTo, wRelease                                        *sql.Stmt
+
+	// health is whether writes commit, for Ping (readiness).
+	health *readiness.Tracker
 
 	rotations   chan *rotateOp
 	closed      chan struct{}
@@ -112,7 +116,7 @@ func OpenExisting(ctx context.Context, path string, opt Options) (*Store, error)
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &Store{w: w, r: r, path: path, rotations: make(chan *rotateOp), closed: make(chan struct{}), batcherDone: make(chan struct{})}
+	s := &Store{w: w, r: r, path: path, health: readiness.New(storageFailure, probeEvery), rotations: make(chan *rotateOp), closed: make(chan struct{}), batcherDone: make(chan struct{})}
 	if !opt.NoSync {
 		s.wal = newWALSyncer(path)
 	}
@@ -122,6 +126,9 @@ func OpenExisting(ctx context.Context, path string, opt Options) (*Store, error)
 	}
 	if err != nil {
 		s.Close()
+		if corrupt(err) {
+			return nil, fmt.Errorf("%w: %s: %w (restore it from a backup)", ErrCorrupt, path, err)
+		}
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	for _, p := range []struct {
@@ -197,18 +204,22 @@ func (s *Store) Close() error {
 	return errors.Join(s.r.Close(), s.w.Close(), werr)
 }
 
-// Ping checks that the database answers a query.
+// Ping checks that the database answers a query and can commit: after a
+// failed fsync every write is refused, and a write that failed for want of
+// space, a read-only or damaged file makes the store not ready until a
+// write commits again (store/readiness; an idle store is probed with a
+// small write every probeEvery). Not ready, a load balancer sends traffic
+// elsewhere.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
 	}
-	// After a failed fsync every write is refused: not ready, so a load
-	// balancer sends traffic elsewhere.
-	if s.wal != nil {
-		if err := s.wal.err(); err != nil {
-			return fmt.Errorf("sqlite: ping: %w", err)
-		}
+	if err := s.failure(); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	if err := s.health.Ready(ctx, s.probe); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", s.path, err)
 	}
 	return nil
 }
@@ -228,7 +239,8 @@ func (s *Store) SchemaStatus(ctx context.Context) (store.SchemaStatus, error) {
 // durable. Once the store has failed (a failed fsync) it begins nothing,
 // and a failure recorded while fn ran rolls the transaction back: a write
 // that will not be acknowledged must not become visible.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
+	defer func() { s.health.Record(err) }()
 	if err := s.failure(); err != nil {
 		return err
 	}
@@ -249,9 +261,10 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 
 // exec runs one write statement and returns once it is durable. Once the
 // store has failed the statement does not run.
-func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (s *Store) exec(ctx context.Context, query string, args ...any) (_ sql.Result, err error) {
+	defer func() { s.health.Record(err) }()
 	var res sql.Result
-	err := s.commit(func() error {
+	err = s.commit(func() error {
 		var err error
 		res, err = s.w.ExecContext(ctx, query, args...)
 		return err
