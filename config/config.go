@@ -28,6 +28,13 @@ type Config struct {
 	Data string `yaml:"data"`
 	// Store is a store URL; empty means the embedded SQLite store in Data.
 	Store string `yaml:"store"`
+	// MasterKeyFile is the file holding the master key that seals the
+	// signing keys (base64 of 32 bytes), when TESSERA_MASTER_KEY is not
+	// set. Default empty: Data/master-key, beside the keys it seals. In
+	// production keep it apart from the data folder (another volume, a
+	// mounted secret) or use TESSERA_MASTER_KEY, so a copy of the data
+	// folder does not hold both.
+	MasterKeyFile string `yaml:"master_key_file"`
 	// PublicOrigin is the browser-visible origin of the public API, such as
 	// https://auth.example.com. CSRF checks compare Origin with it. Empty
 	// means the origin is taken from the request (scheme and Host).

@@ -821,7 +821,12 @@ func TestHealthAndMetrics(t *testing.T) {
 		}
 	}
 	e.st.Close()
-	wantProblem(t, e.do(e.public, "GET", "/readyz", nil), 503, "unavailable")
+	r := e.do(e.public, "GET", "/readyz", nil)
+	wantProblem(t, r, 503, "unavailable")
+	// The answer names the dependency (issue 10, R2), and says when to retry.
+	if !strings.Contains(string(r.body), "the store cannot") || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("readyz while the store is down: %s (Retry-After %q)", r.body, r.Header.Get("Retry-After"))
+	}
 }
 
 func TestInsecureDevCookies(t *testing.T) {

@@ -85,6 +85,12 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 	if a.Keyring.MasterCreated {
 		fmt.Fprintf(stdout, "  first start: generated the master key into %s (mode 0600); back it up apart from the database\n", a.Keyring.MasterSource)
 	}
+	if !c.InsecureDevCookies && app.MasterKeyBeside(c, a.Keyring.MasterSource) {
+		fmt.Fprintf(stdout, "  WARNING: %s\n", app.MasterKeyBesideWarning)
+	}
+	if w := a.StoreInfo.CheckWarning; w != "" {
+		fmt.Fprintf(stdout, "  WARNING: %s; started without it\n", w)
+	}
 	if len(users) == 0 {
 		where := "--data " + c.Data
 		if c.Store != "" {

@@ -84,6 +84,9 @@ func New(ctx context.Context, c config.Config, opt Options) (*App, error) {
 	if len(info.Applied) > 0 {
 		a.log.Info("schema migrated", "store", info.Location, "applied", info.Applied, "version", info.Schema.Current)
 	}
+	if info.CheckWarning != "" {
+		a.log.Warn("store check incomplete; started without it", "store", info.Location, "err", info.CheckWarning)
+	}
 	if err := a.wire(ctx, opt); err != nil {
 		st.Close()
 		return nil, err
@@ -111,6 +114,9 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 		return err
 	}
 	a.Keyring, a.Keys = kr, kr.Keys
+	if !c.InsecureDevCookies && MasterKeyBeside(c, kr.MasterSource) {
+		log.Warn(MasterKeyBesideWarning, "master_key", kr.MasterSource)
+	}
 	if a.Auth, err = newAuthenticator(c, st, log, a.Events, opt.Now); err != nil {
 		return err
 	}
