@@ -212,16 +212,33 @@ func (s *Store) txOnce(ctx context.Context, fn func(pgx.Tx) error) error {
 	// its caller believes failed).
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitWait)
 	defer cancel()
-	err = tx.Commit(cctx)
-	var pe *pgconn.PgError
-	if err != nil && !errors.As(err, &pe) && !errors.Is(err, pgx.ErrTxCommitRollback) {
-		// COMMIT was sent (or may have been) and no answer came back: it
-		// may have committed or not. The write is not acknowledged: the
-		// caller answers "unavailable", never "done" nor "refused", and a
-		// retry meets whichever happened.
-		return fmt.Errorf("postgres: commit outcome unknown: %w", err)
+	if err := tx.Commit(cctx); err != nil {
+		if commitUnknown(err) {
+			// COMMIT was sent (or may have been) and no clean answer came
+			// back: it may have committed or not. The write is not
+			// acknowledged: the caller answers "unavailable", never "done"
+			// nor "refused", and a retry meets whichever happened.
+			return fmt.Errorf("postgres: commit outcome unknown: %w", err)
+		}
+		return err // refused: rolled back, nothing happened
 	}
-	return err
+	return nil
+}
+
+// commitUnknown reports a failed COMMIT whose outcome the client cannot
+// know: no answer (the connection broke, the wait ran out), or the session
+// ended by a FATAL error (terminated, server shutting down) instead of an
+// ERROR, which would mean the transaction was rolled back.
+func commitUnknown(err error) bool {
+	if errors.Is(err, pgx.ErrTxCommitRollback) {
+		return false
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return true
+	}
+	return pe.Severity == "FATAL" || pe.Severity == "PANIC" ||
+		strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P")
 }
 
 // retryable reports a transaction PostgreSQL aborted so that another could
