@@ -65,6 +65,20 @@ func TestEmptyDatabaseBesideSecretsRefused(t *testing.T) {
 	}
 }
 
+// TestProvisionedAdminTokenFirstStart: an admin token put in the data
+// folder before the first start (a mounted secret) is not taken for the
+// trace of a lost database.
+func TestProvisionedAdminTokenFirstStart(t *testing.T) {
+	c := testConfig(t)
+	if err := os.MkdirAll(c.Data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(c.Data, "admin-token"), []byte(adminToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	firstStart(t, c)
+}
+
 // TestMissingMasterKeyNotRegenerated (issue 10, R4): a store whose signing
 // keys were sealed under a master key that is gone refuses to start, says
 // to restore it, and leaves no new master key behind.

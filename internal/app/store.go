@@ -201,7 +201,11 @@ func lostDatabase(c config.Config, url string, access Access) error {
 			held = append(held, filepath.Join(c.Data, name))
 		}
 	}
-	if len(held) == 0 {
+	// A missing database beside only an admin token may be a first start
+	// with the token provisioned ahead (a mounted secret); the master key
+	// in the data folder is written only by a start that created the store.
+	// An empty file is never a store's state once a secret is there.
+	if len(held) == 0 || fi == nil && !strings.HasSuffix(held[0], "master-key") {
 		return nil // a first start (or one that stopped before writing anything)
 	}
 	return fmt.Errorf("the database %s %s, but %s from an earlier start exist: the database was lost or truncated, and starting would create an empty store (no users, sessions, clients or signing keys). Restore the database from a backup; to start afresh on purpose, move the data folder aside", p, state, strings.Join(held, " and "))

@@ -88,7 +88,7 @@ func TestCommitOutcomeUnknown(t *testing.T) {
 		select {
 		case err := <-done:
 			t.Fatalf("CreateUser returned before its COMMIT was cut: %v", err)
-		default:
+		case <-time.After(10 * time.Millisecond): // poll again, gently
 		}
 	}
 	err = <-done
