@@ -46,7 +46,8 @@ type walSyncer struct {
 
 // commit runs c, a COMMIT or a single autocommit write, unless the store
 // has failed: then it returns the failure and c does not run (the caller
-// rolls its transaction back).
+// rolls its transaction back). The caller must already hold what c needs
+// (the writer connection): c must not wait for another committer.
 func (w *walSyncer) commit(c func() error) error {
 	w.gate.RLock()
 	defer w.gate.RUnlock()

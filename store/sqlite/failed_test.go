@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -166,5 +169,57 @@ func TestFailureDuringRotationBatchRollsBack(t *testing.T) {
 	}
 	if !rt.UsedAt.IsZero() {
 		t.Fatal("the rolled-back rotation is visible")
+	}
+}
+
+// TestFailureUnderConcurrentWrites: an fsync that fails while many writers
+// (single statements, transactions, rotations) are in flight ends every
+// one of them with an answer (none hangs on the commit gate), and every
+// write after the failure is refused.
+func TestFailureUnderConcurrentWrites(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "t.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Username: "alice", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	disk := errors.New("disk on fire")
+	var fsyncs atomic.Int64
+	s.wal.mu.Lock()
+	good := s.wal.fsyncFn
+	s.wal.fsyncFn = func() error {
+		if fsyncs.Add(1) > 5 {
+			return disk
+		}
+		return good()
+	}
+	s.wal.mu.Unlock()
+	const n = 60
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch i % 3 {
+			case 0:
+				s.CreateUser(ctx, store.User{ID: fmt.Sprint("u-", i), Username: fmt.Sprint("user", i), CreatedAt: now})
+			case 1:
+				s.CreateSession(ctx, store.Session{ID: fmt.Sprint("s-", i), TokenHash: storetest.NewHash(t), UserID: "u1", CreatedAt: now, AuthTime: now,
+					ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}, store.CreateOptions{})
+			case 2:
+				s.RotateRefreshToken(ctx, storetest.NewHash(t), storetest.Decide(oauth.Presentation{ClientID: "app", Successor: storetest.NewHash(t), Now: now, TTL: time.Hour}))
+			}
+		}()
+	}
+	wg.Wait() // a deadlock on the commit gate hangs here
+	if err := s.CreateUser(ctx, store.User{ID: "late", Username: "late", CreatedAt: now}); !errors.Is(err, disk) {
+		if fsyncs.Load() <= 5 {
+			t.Skipf("only %d fsyncs: the failure was never met", fsyncs.Load())
+		}
+		t.Fatalf("a write after the failure: %v", err)
 	}
 }

@@ -263,12 +263,21 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
 // store has failed the statement does not run.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (_ sql.Result, err error) {
 	defer func() { s.health.Record(err) }()
+	// Take the one writer connection before the commit gate, as tx does
+	// (BEGIN before COMMIT): waiting for the connection while holding the
+	// gate could deadlock with a transaction that holds the connection and
+	// waits for the gate behind a failure being recorded.
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var res sql.Result
 	err = s.commit(func() error {
 		var err error
-		res, err = s.w.ExecContext(ctx, query, args...)
+		res, err = conn.ExecContext(ctx, query, args...)
 		return err
 	})
+	conn.Close() // back to the pool
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +295,8 @@ func (s *Store) failure() error {
 	return nil
 }
 
-// commit runs c, which commits, unless the store has failed (see walSyncer.commit).
+// commit runs c, which commits, unless the store has failed (see
+// walSyncer.commit). The caller holds the writer connection already.
 func (s *Store) commit(c func() error) error {
 	if s.wal == nil {
 		return c()
