@@ -17,3 +17,9 @@ func (s *Store) SetForTest(ctx context.Context, name, value string) error {
 	_, err := s.pool.Exec(ctx, "SELECT set_config($1, $2, false)", name, value)
 	return err
 }
+
+// PIDForTest returns the listening backend's process id; 0 while disconnected.
+func (l *Listener) PIDForTest() uint32 { return l.pid.Load() }
+
+// ChannelForTest returns the store's NOTIFY channel.
+func (s *Store) ChannelForTest() string { return s.channel }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -103,6 +104,10 @@ func connectError(err error) error {
 type Store struct {
 	pool *pgxpool.Pool
 	name string
+	// url is the store URL, for the listener's connection (ListenFeed).
+	url string
+	// channel is the NOTIFY channel of this schema's revocation feed.
+	channel string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -121,7 +126,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %s: %w", name, err)
 	}
-	s := &Store{pool: pool, name: name}
+	s := &Store{pool: pool, name: name, url: rawURL}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %s: %w", name, connectError(err))
@@ -129,6 +134,9 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	st, err := schemaStatus(ctx, pool)
 	if err == nil {
 		err = st.Check()
+	}
+	if err == nil {
+		s.channel, err = feedChannel(ctx, pool)
 	}
 	if err != nil {
 		pool.Close()
@@ -345,7 +353,7 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 		if err != nil {
 			return err
 		}
-		evicted, err = revokeTx(ctx, tx, over, sess.CreatedAt, "session_limit")
+		evicted, err = s.revokeTx(ctx, tx, over, sess.CreatedAt, "session_limit")
 		return err
 	})
 	if err != nil {
@@ -368,7 +376,12 @@ type feedEntry struct {
 // commits (the feed ordering contract on store.Revocation). Call it after
 // the transaction's other row locks, so the counter is held briefly and
 // never while waiting for another lock.
-func appendFeed(ctx context.Context, tx pgx.Tx, entries []feedEntry) error {
+//
+// It also NOTIFYs the feed's channel (see ListenFeed). PostgreSQL delivers
+// a notification when, and only if, its transaction commits, so listeners
+// hear of the entries exactly once they are readable, and never of a
+// rolled-back one.
+func (s *Store) appendFeed(ctx context.Context, tx pgx.Tx, entries []feedEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -388,14 +401,15 @@ func appendFeed(ctx context.Context, tx pgx.Tx, entries []feedEntry) error {
 			return err
 		}
 	}
-	return nil
+	_, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(last, 10))
+	return err
 }
 
 // revokeTx revokes the sessions ids that are not revoked yet, with their
 // feed entries, and returns the ones it revoked. An UPDATE that waited for
 // a concurrent revocation re-checks revoked_at IS NULL against the
 // committed row, so a session is revoked, and on the feed, once.
-func revokeTx(ctx context.Context, tx pgx.Tx, ids []string, at time.Time, reason string) ([]string, error) {
+func (s *Store) revokeTx(ctx context.Context, tx pgx.Tx, ids []string, at time.Time, reason string) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -421,7 +435,7 @@ func revokeTx(ctx context.Context, tx pgx.Tx, ids []string, at time.Time, reason
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	return done, appendFeed(ctx, tx, entries)
+	return done, s.appendFeed(ctx, tx, entries)
 }
 
 func (s *Store) SessionByHash(ctx context.Context, h token.Hash) (store.Session, error) {
@@ -485,7 +499,7 @@ func (s *Store) RevokeSession(ctx context.Context, id string, at time.Time, reas
 			return err
 		}
 		if !sess.Revoked() {
-			if _, err := revokeTx(ctx, tx, []string{id}, at, reason); err != nil {
+			if _, err := s.revokeTx(ctx, tx, []string{id}, at, reason); err != nil {
 				return err
 			}
 			sess.RevokedAt, sess.RevokeReason = at.UTC().Truncate(time.Microsecond), reason
@@ -511,7 +525,7 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, except string, a
 		if err != nil {
 			return err
 		}
-		ids, err = revokeTx(ctx, tx, live, at, reason)
+		ids, err = s.revokeTx(ctx, tx, live, at, reason)
 		return err
 	})
 	if err != nil {
@@ -558,7 +572,7 @@ func (s *Store) DenyAccessToken(ctx context.Context, jti, userID string, expires
 		if tag.RowsAffected() == 0 {
 			return nil // already denied
 		}
-		return appendFeed(ctx, tx, []feedEntry{{jti: jti, userID: userID, at: at, expires: expires, reason: reason}})
+		return s.appendFeed(ctx, tx, []feedEntry{{jti: jti, userID: userID, at: at, expires: expires, reason: reason}})
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: deny access token: %w", err)
