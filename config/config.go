@@ -28,6 +28,12 @@ type Config struct {
 	Data string `yaml:"data"`
 	// Store is a store URL; empty means the embedded SQLite store in Data.
 	Store string `yaml:"store"`
+	// StoreDirect is a URL of the same PostgreSQL database that reaches the
+	// server directly, for the connections that need a session of their
+	// own: the revocation listener (LISTEN) and the migration lock (a
+	// session-level advisory lock). Set it when store goes through a
+	// pooler in transaction mode (PgBouncer). Default: the store URL.
+	StoreDirect string `yaml:"store_direct"`
 	// PublicOrigin is the browser-visible origin of the public API, such as
 	// https://auth.example.com. CSRF checks compare Origin with it. Empty
 	// means the origin is taken from the request (scheme and Host).
@@ -236,6 +242,17 @@ func (c Config) Validate() error {
 			bad("store", "want sqlite:PATH or postgres://…")
 		case u.Scheme != "sqlite" && u.Opaque != "":
 			bad("store", "want postgres://[user[:password]@]host[:port]/database")
+		}
+	}
+	if c.StoreDirect != "" {
+		u, err := url.Parse(c.StoreDirect)
+		switch {
+		case err != nil:
+			bad("store_direct", "does not parse as a URL; want postgres://…")
+		case u.Scheme != "postgres" && u.Scheme != "postgresql", u.Opaque != "":
+			bad("store_direct", "want postgres://[user[:password]@]host[:port]/database")
+		case !strings.HasPrefix(c.Store, "postgres"):
+			bad("store_direct", "needs a postgres:// store")
 		}
 	}
 	for _, o := range append([]string{c.PublicOrigin}, c.AllowedOrigins...) {

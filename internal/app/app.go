@@ -49,6 +49,9 @@ type App struct {
 	Metrics   *server.Metrics
 	Events    *event.Fanout // every domain event; subscribe before serving
 	Server    *server.Server
+	// Listener carries revocations between the nodes sharing the store
+	// when its backend offers that (PostgreSQL LISTEN/NOTIFY); nil otherwise.
+	Listener store.FeedListener
 
 	// AdminTokenSource is TESSERA_ADMIN_TOKEN, the admin-token file's path,
 	// or "Options.AdminToken"; AdminTokenCreated is set on first start.
@@ -85,10 +88,17 @@ func New(ctx context.Context, c config.Config, opt Options) (*App, error) {
 		a.log.Info("schema migrated", "store", info.Location, "applied", info.Applied, "version", info.Schema.Current)
 	}
 	if err := a.wire(ctx, opt); err != nil {
-		st.Close()
+		a.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// feedListening is a store backend that tells the processes sharing it of
+// each other's revocations itself (PostgreSQL: LISTEN/NOTIFY). directURL,
+// if set, reaches the same database without a transaction-mode pooler.
+type feedListening interface {
+	ListenFeed(ctx context.Context, directURL string, log *slog.Logger) (store.FeedListener, error)
 }
 
 func (a *App) wire(ctx context.Context, opt Options) error {
@@ -120,6 +130,14 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 	}
 	scfg := SessionConfig(c)
 	scfg.Logger, scfg.Now, scfg.Events = log, opt.Now, a.Events
+	// Listening starts before the follower loads its cursor, so no
+	// revocation falls between the two.
+	if fl, ok := st.(feedListening); ok {
+		if a.Listener, err = fl.ListenFeed(ctx, c.StoreDirect, log); err != nil {
+			return err
+		}
+		scfg.Notifier = a.Listener
+	}
 	a.Sessions = session.New(st, scfg)
 	// Load the revocation feed's denials before the first request: serving
 	// without them would accept tokens revoked before this start.
@@ -162,8 +180,14 @@ func (a *App) Run(ctx context.Context) error {
 	return err
 }
 
-// Close closes the store. Call it after Run has returned.
-func (a *App) Close() error { return a.Store.Close() }
+// Close stops the revocation listener and closes the store. Call it after
+// Run has returned.
+func (a *App) Close() error {
+	if a.Listener != nil {
+		a.Listener.Close()
+	}
+	return a.Store.Close()
+}
 
 // gcLoop deletes sessions and feed entries that can no longer matter.
 func (a *App) gcLoop(ctx context.Context) {
