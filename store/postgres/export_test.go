@@ -23,3 +23,12 @@ func (l *Listener) PIDForTest() uint32 { return l.pid.Load() }
 
 // ChannelForTest returns the store's NOTIFY channel.
 func (s *Store) ChannelForTest() string { return s.channel }
+
+// VersionsForTest returns the embedded migrations' versions, in order.
+func VersionsForTest() []int {
+	var vs []int
+	for _, m := range migrations {
+		vs = append(vs, m.Version)
+	}
+	return vs
+}
