@@ -2,13 +2,20 @@ package app_test
 
 import (
 	"context"
+	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tessera-auth/tessera/cluster"
 	"github.com/tessera-auth/tessera/config"
+	"github.com/tessera-auth/tessera/event"
+	"github.com/tessera-auth/tessera/event/eventtest"
 	"github.com/tessera-auth/tessera/internal/app"
+	"github.com/tessera-auth/tessera/internal/clocktest"
 	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -30,6 +37,18 @@ func pgConfig(t *testing.T) config.Config {
 	c.Policy.Tokens.Issuer = "https://auth.cluster.test"
 	c.Policy.Session.RevocationPoll = config.Duration(time.Minute)
 	return c
+}
+
+// newNode builds one node over c on now's clock (nil: time.Now), without
+// its background loops, and closes it when the test ends.
+func newNode(t *testing.T, c config.Config, now func() time.Time) *app.App {
+	t.Helper()
+	a, err := app.New(context.Background(), c, app.Options{AdminToken: adminToken, Access: app.Migrate, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
 }
 
 // node starts one node over c, running its background loops until the
@@ -156,4 +175,95 @@ func killListeners(t *testing.T, u string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestClusterIssuer: on PostgreSQL the issuer must be named; the first
+// node records it, a node configured without one adopts it, and a node
+// configured with another refuses to start, naming both.
+func TestClusterIssuer(t *testing.T) {
+	ctx := context.Background()
+	c := pgConfig(t)
+	bare := c
+	bare.Policy.Tokens.Issuer = ""
+	if _, err := app.New(ctx, bare, app.Options{AdminToken: adminToken, Access: app.Migrate}); !errors.Is(err, cluster.ErrNoIssuer) {
+		t.Fatalf("first node without an issuer on PostgreSQL: %v, want ErrNoIssuer", err)
+	}
+	first := newNode(t, c, nil)
+	if got := first.Config.Issuer(); got != "https://auth.cluster.test" {
+		t.Fatalf("first node's issuer %q", got)
+	}
+	if got := newNode(t, bare, nil).Config.Issuer(); got != "https://auth.cluster.test" {
+		t.Fatalf("a node without an issuer uses %q, want the cluster's", got)
+	}
+	other := c
+	other.Policy.Tokens.Issuer = "http://127.0.0.1:8080"
+	_, err := app.New(ctx, other, app.Options{AdminToken: adminToken, Access: app.Migrate})
+	if !errors.Is(err, cluster.ErrMismatch) || !strings.Contains(err.Error(), "http://127.0.0.1:8080") || !strings.Contains(err.Error(), "https://auth.cluster.test") {
+		t.Fatalf("node with another issuer: %v, want ErrMismatch naming both", err)
+	}
+}
+
+// TestCleanupOncePerCluster: of two nodes on one store, the one holding
+// the "gc" lease cleans up; the other skips until the lease is released.
+func TestCleanupOncePerCluster(t *testing.T) {
+	ctx := context.Background()
+	c := pgConfig(t)
+	a, b := newNode(t, c, nil), newNode(t, c, nil)
+	if ran, _, err := a.Collect(ctx); err != nil || !ran {
+		t.Fatalf("first node: ran %v, %v", ran, err)
+	}
+	if ran, _, err := b.Collect(ctx); err != nil || ran {
+		t.Fatalf("second node: ran %v, %v; the cleanup ran twice in one term", ran, err)
+	}
+	if ran, _, err := a.Collect(ctx); err != nil || !ran {
+		t.Fatalf("holder renewing: ran %v, %v", ran, err)
+	}
+}
+
+// TestKeyRotationOncePerCluster: two nodes on one PostgreSQL schema tick
+// their keysets at once, twice per schedule, over three schedules: one
+// rotation per schedule for the whole cluster.
+func TestKeyRotationOncePerCluster(t *testing.T) {
+	ctx := context.Background()
+	c := pgConfig(t)
+	clock := clocktest.New(time.Now())
+	var rec eventtest.Recorder
+	var nodes []*app.App
+	for range 2 {
+		n := newNode(t, c, clock.Now)
+		n.Events.Subscribe(&rec, event.KeyRotated)
+		nodes = append(nodes, n)
+	}
+	first, _ := nodes[0].Keys.Active()
+	seen := map[string]bool{first.KID: true}
+	for schedule := 1; schedule <= 3; schedule++ {
+		clock.Add(c.Policy.Keys.RotationInterval.D() + time.Minute)
+		for range 2 {
+			var wg sync.WaitGroup
+			for _, n := range nodes {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := n.Keys.Tick(ctx); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+		}
+		if got := len(rec.Of(event.KeyRotated)); got != schedule {
+			t.Fatalf("schedule %d: %d rotations in the cluster so far, want %d", schedule, got, schedule)
+		}
+		for i, n := range nodes {
+			n.Keys.Tick(ctx) // follow the other's rotation
+			k, _ := n.Keys.Active()
+			if i == 0 && seen[k.KID] {
+				t.Fatalf("schedule %d: the active key %s did not change", schedule, k.KID)
+			}
+			seen[k.KID] = true
+		}
+		if len(seen) != schedule+1 {
+			t.Fatalf("schedule %d: the nodes use different keys: %v", schedule, seen)
+		}
+	}
 }

@@ -54,3 +54,7 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	}
 	return nil
 }
+
+// Shared reports that nodes on several hosts may share this store: the
+// cluster's issuer must then be settled explicitly (cluster.Settle).
+func (s *Store) Shared() bool { return true }
