@@ -1,6 +1,9 @@
 package postgres
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // ShowForTest returns a server setting as one of the pool's connections sees it.
 func (s *Store) ShowForTest(ctx context.Context, name string) (string, error) {
@@ -31,4 +34,12 @@ func VersionsForTest() []int {
 		vs = append(vs, m.Version)
 	}
 	return vs
+}
+
+// SetListenIdleForTest changes how long new listeners wait before checking
+// a silent connection, until the test ends.
+func SetListenIdleForTest(t interface{ Cleanup(func()) }, d time.Duration) {
+	old := listenIdle
+	listenIdle = d
+	t.Cleanup(func() { listenIdle = old })
 }

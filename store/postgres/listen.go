@@ -36,13 +36,14 @@ func feedChannel(ctx context.Context, pool *pgxpool.Pool) (string, error) {
 	return prefix + hex.EncodeToString(h[:16]), nil
 }
 
-// Listener timing: how long a connection may stay silent before it is
-// checked, and the bounds of the reconnection backoff.
+// Listener timing: the bounds of the reconnection backoff, and how long a
+// connection may stay silent before it is checked (a variable for tests).
 const (
-	listenIdle     = 30 * time.Second
 	backoffInitial = 100 * time.Millisecond
 	backoffMax     = 5 * time.Second
 )
+
+var listenIdle = 30 * time.Second
 
 // Listener LISTENs on the feed's channel and wakes its waiters at every
 // revocation any process commits to the store (appendFeed NOTIFYs it in
@@ -57,6 +58,7 @@ type Listener struct {
 	cfg     *pgx.ConnConfig
 	channel string
 	log     *slog.Logger
+	idle    time.Duration
 
 	mu sync.Mutex
 	ch chan struct{}
@@ -88,7 +90,7 @@ func (s *Store) ListenFeed(ctx context.Context, directURL string, log *slog.Logg
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	l := &Listener{cfg: cfg.ConnConfig, channel: s.channel, log: log, ch: make(chan struct{}), done: make(chan struct{})}
+	l := &Listener{cfg: cfg.ConnConfig, channel: s.channel, log: log, idle: listenIdle, ch: make(chan struct{}), done: make(chan struct{})}
 	conn, err := l.connect(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: revocation listener: %s: %w", name, connectError(err))
@@ -185,11 +187,11 @@ func (l *Listener) run(ctx context.Context, conn *pgx.Conn) {
 }
 
 // wait relays notifications until the connection fails or ctx ends. A
-// connection silent for listenIdle is pinged: a peer that vanished without
+// connection silent for l.idle is pinged: a peer that vanished without
 // closing the socket would otherwise keep this waiting forever.
 func (l *Listener) wait(ctx context.Context, conn *pgx.Conn) error {
 	for {
-		wctx, cancel := context.WithTimeout(ctx, listenIdle)
+		wctx, cancel := context.WithTimeout(ctx, l.idle)
 		_, err := conn.WaitForNotification(wctx)
 		cancel()
 		switch {

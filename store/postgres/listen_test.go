@@ -123,3 +123,25 @@ func TestListenerReconnects(t *testing.T) {
 	}
 	woken(t, ch, "after a revocation on the new connection")
 }
+
+// TestListenerIdleCheck: a listener whose connection stays silent checks
+// it (a ping after each idle period) and keeps it: the same backend hears
+// the next revocation, with no reconnection in between.
+func TestListenerIdleCheck(t *testing.T) {
+	postgres.SetListenIdleForTest(t, 20*time.Millisecond)
+	ctx := context.Background()
+	u := migratedURL(t)
+	a, b := openNode(t, u), openNode(t, u)
+	l := listen(t, b)
+	seedSession(t, a, "s-idle")
+	pid := l.PIDForTest()
+	time.Sleep(200 * time.Millisecond) // several idle periods: not a timing assertion
+	ch := l.Changed()
+	if _, err := a.RevokeSession(ctx, "s-idle", time.Now(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	woken(t, ch, "after idle checks")
+	if got := l.PIDForTest(); got != pid {
+		t.Fatalf("the listener reconnected (pid %d, was %d): idle checks broke its connection", got, pid)
+	}
+}
