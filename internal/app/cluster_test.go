@@ -3,6 +3,8 @@ package app_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -266,4 +268,81 @@ func TestKeyRotationOncePerCluster(t *testing.T) {
 			t.Fatalf("schedule %d: the nodes use different keys: %v", schedule, seen)
 		}
 	}
+}
+
+// BenchmarkRevocationFanOutNotify measures how long a revocation made on
+// node A takes to leave node B's cache on PostgreSQL with LISTEN/NOTIFY
+// (both polling only once a minute): from the start of A's Revoke (its
+// durable commit included) until B's follower has evicted the session.
+// revoke-p50-ms is A's Revoke alone; after-ack is from its return to B's
+// eviction (0 when B evicted before A's caller heard back).
+func BenchmarkRevocationFanOutNotify(b *testing.B) {
+	ctx := context.Background()
+	c := pgConfigB(b)
+	na, nb := benchNode(b, c), benchNode(b, c)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if err := na.Store.CreateUser(ctx, store.User{ID: "u-bench", Username: "bench", PasswordHash: "x", CreatedAt: now, PasswordChangedAt: now}); err != nil {
+		b.Fatal(err)
+	}
+	var total, revoke, after []time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		tok, s, err := na.Sessions.Create(ctx, session.NewSession{UserID: "u-bench", Username: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := nb.Sessions.Validate(ctx, tok.Reveal(), session.Use{}); err != nil {
+			b.Fatal(err)
+		}
+		evicted := nb.Sessions.Follower().Changed()
+		b.StartTimer()
+		start := time.Now()
+		if _, err := na.Sessions.Revoke(ctx, s.ID, session.ReasonAdmin); err != nil {
+			b.Fatal(err)
+		}
+		revoked := time.Now()
+		select {
+		case <-evicted:
+		case <-time.After(liveness):
+			b.Fatal("B never evicted")
+		}
+		end := time.Now()
+		total = append(total, end.Sub(start))
+		revoke = append(revoke, revoked.Sub(start))
+		after = append(after, max(0, end.Sub(revoked)))
+	}
+	b.ReportMetric(pct(total, 50), "p50-ms")
+	b.ReportMetric(pct(total, 99), "p99-ms")
+	b.ReportMetric(pct(revoke, 50), "revoke-p50-ms")
+	b.ReportMetric(pct(after, 50), "after-ack-p50-ms")
+	b.ReportMetric(pct(after, 99), "after-ack-p99-ms")
+}
+
+func pct(ds []time.Duration, p int) float64 {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return float64(s[(len(s)-1)*p/100]) / float64(time.Millisecond)
+}
+
+// pgConfigB and benchNode are pgConfig and node for benchmarks.
+func pgConfigB(b *testing.B) config.Config {
+	c := config.Default()
+	c.Data = filepath.Join(b.TempDir(), "tessera-data")
+	c.Policy.Password.Argon2Memory, c.Policy.Password.Argon2Iterations = 64, 1
+	c.Store = pgtest.URL(b)
+	c.Policy.Tokens.Issuer = "https://auth.cluster.test"
+	c.Policy.Session.RevocationPoll = config.Duration(time.Minute)
+	return c
+}
+
+func benchNode(b *testing.B, c config.Config) *app.App {
+	a, err := app.New(context.Background(), c, app.Options{AdminToken: adminToken, Access: app.Migrate})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-done; a.Close() })
+	return a
 }
