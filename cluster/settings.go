@@ -48,7 +48,7 @@ type Settings struct {
 }
 
 // changeHint tells an operator how to change a setting deliberately.
-const changeHint = "to change it for the whole cluster, stop every node, run `UPDATE cluster_settings SET value = 'NEW' WHERE name = '%s';` on the store, then start the nodes with the new value (docs/operations.md, \"Cluster settings\")"
+const changeHint = "to change it for the whole cluster, stop every node, run `UPDATE cluster_settings SET value = 'NEW' WHERE name = '%s';` on the store, then start the nodes with the new value (docs/operations.md, \"Several nodes\")"
 
 // Settle reconciles one node's configuration with the store at start. A
 // setting the configuration sets is recorded if the store has none yet
@@ -59,10 +59,12 @@ const changeHint = "to change it for the whole cluster, stop every node, run `UP
 func Settle(ctx context.Context, st SettingsStore, w Want) (Settings, error) {
 	var s Settings
 	var err error
-	if s.Issuer, err = settle(ctx, st, store.SettingIssuer, w.Issuer, "policy.tokens.issuer"); err != nil {
+	if s.Issuer, err = settle(ctx, st, store.SettingIssuer, w.Issuer,
+		"set policy.tokens.issuer to %q (or leave it, and public_origin, unset to adopt it)"); err != nil {
 		return Settings{}, err
 	}
-	if s.PublicOrigin, err = settle(ctx, st, store.SettingPublicOrigin, w.PublicOrigin, "public_origin"); err != nil {
+	if s.PublicOrigin, err = settle(ctx, st, store.SettingPublicOrigin, w.PublicOrigin,
+		"set public_origin to %q (or leave it unset to adopt it)"); err != nil {
 		return Settings{}, err
 	}
 	if w.Shared && s.Issuer == "" {
@@ -71,7 +73,9 @@ func Settle(ctx context.Context, st SettingsStore, w Want) (Settings, error) {
 	return s, nil
 }
 
-func settle(ctx context.Context, st SettingsStore, name, want, field string) (string, error) {
+// settle settles one setting; fix is the advice for a mismatch, with a %q
+// for the cluster's value.
+func settle(ctx context.Context, st SettingsStore, name, want, fix string) (string, error) {
 	if want == "" {
 		v, err := st.Setting(ctx, name)
 		if errors.Is(err, store.ErrNotFound) {
@@ -87,8 +91,8 @@ func settle(ctx context.Context, st SettingsStore, name, want, field string) (st
 		return "", fmt.Errorf("cluster: record %s: %w", name, err)
 	}
 	if v != want {
-		return "", fmt.Errorf("%w: this node's configuration makes the %s %q, but the cluster's is %q; set %s to %q (or leave it unset to adopt it); "+changeHint,
-			ErrMismatch, name, want, v, field, v, name)
+		return "", fmt.Errorf("%w: this node's configuration makes the %s %q, but the cluster's is %q; %s; "+changeHint,
+			ErrMismatch, name, want, v, fmt.Sprintf(fix, v), name)
 	}
 	return v, nil
 }
