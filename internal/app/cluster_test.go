@@ -100,6 +100,9 @@ func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
 func TestRevocationFanOutPostgres(t *testing.T) {
 	ctx := context.Background()
 	c := pgConfig(t)
+	// The listener's own connection goes to store_direct (here the same
+	// server, told apart by its application name).
+	c.StoreDirect = c.Store + "&application_name=tessera_direct"
 	a, b := node(t, c), node(t, c)
 	if a.Listener == nil || b.Listener == nil {
 		t.Fatal("a PostgreSQL store gave no revocation listener")
@@ -142,7 +145,7 @@ func TestRevocationFanOutPostgres(t *testing.T) {
 
 	// Kill both listening backends; they reconnect by themselves.
 	if n := killListeners(t, c.Store); n != 2 {
-		t.Fatalf("terminated %d listening backends, want 2 (A's and B's)", n)
+		t.Fatalf("terminated %d listening backends on store_direct, want 2 (A's and B's)", n)
 	}
 	tok2, s2 := login(t, a, "bob")
 	if _, err := b.Sessions.Validate(ctx, tok2, session.Use{}); err != nil {
@@ -159,7 +162,8 @@ func TestRevocationFanOutPostgres(t *testing.T) {
 }
 
 // killListeners terminates the backends listening on the feed channel of
-// u's schema, as a failover or an administrator would, and says how many.
+// u's schema through store_direct, as a failover or an administrator
+// would, and says how many.
 func killListeners(t *testing.T, u string) int {
 	t.Helper()
 	ctx := context.Background()
@@ -171,7 +175,8 @@ func killListeners(t *testing.T, u string) int {
 	var n int
 	// MATERIALIZED: the filter runs first, so no other backend is hit.
 	err = conn.QueryRow(ctx, `WITH l AS MATERIALIZED (SELECT pid FROM pg_stat_activity
-			WHERE query LIKE 'LISTEN %' || 'tessera_feed_' || current_schema() || '%' AND pid <> pg_backend_pid())
+			WHERE query LIKE 'LISTEN %' || 'tessera_feed_' || current_schema() || '%'
+				AND application_name = 'tessera_direct' AND pid <> pg_backend_pid())
 		SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM l`).Scan(&n)
 	if err != nil {
 		t.Fatal(err)
@@ -345,4 +350,24 @@ func benchNode(b *testing.B, c config.Config) *app.App {
 	go func() { defer close(done); a.Run(ctx) }()
 	b.Cleanup(func() { cancel(); <-done; a.Close() })
 	return a
+}
+
+// TestStoreDirectUsed: the migration lock and the listener connect to
+// store_direct, not through store: with an unreachable store_direct both
+// fail, though store itself answers.
+func TestStoreDirectUsed(t *testing.T) {
+	ctx := context.Background()
+	c := pgConfig(t)
+	st, _, err := app.OpenStore(ctx, c, app.Migrate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	c.StoreDirect = "postgres://127.0.0.1:1/test?connect_timeout=2"
+	if _, _, err := app.OpenStore(ctx, c, app.Migrate); err == nil {
+		t.Fatal("migrating ignored store_direct")
+	}
+	if _, err := app.New(ctx, c, app.Options{AdminToken: adminToken}); err == nil || !strings.Contains(err.Error(), "revocation listener") {
+		t.Fatalf("New with an unreachable store_direct: %v; want the listener's connection refused", err)
+	}
 }
