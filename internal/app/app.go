@@ -209,6 +209,9 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 	a.Server.WithOAuth(a.OAuth, a.Verifier, server.OAuthConfig{
 		Issuer: c.Issuer(), AccessTTL: c.Policy.Tokens.AccessTTL.D(),
 		SessionIdle: c.Policy.Tokens.RefreshTTL.D(), SessionAbsolute: c.Policy.Tokens.SessionAbsolute.D(),
+		// A long poll re-reads the store as often as the follower does;
+		// revocations wake it sooner (this node's, or NOTIFY's).
+		FeedPoll: c.Policy.Session.RevocationPoll.D(),
 	}, st)
 	return nil
 }

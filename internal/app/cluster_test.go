@@ -19,6 +19,7 @@ import (
 	"github.com/tessera-auth/tessera/internal/app"
 	"github.com/tessera-auth/tessera/internal/clocktest"
 	"github.com/tessera-auth/tessera/revocation"
+	"github.com/tessera-auth/tessera/revocation/revocationtest"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/postgres/pgtest"
@@ -116,16 +117,14 @@ func TestRevocationFanOutPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// B's long poll, as GET /v1/revocations runs it (woken by B's follower).
-	feed := revocation.NewFeed(b.Store, b.Sessions.Follower(), revocation.FeedConfig{AccessTTL: time.Minute, Poll: time.Minute})
-	polled := make(chan revocation.Page, 1)
-	go func() {
-		p, err := feed.Read(ctx, cursor, time.Minute)
-		if err != nil {
-			t.Error(err)
-		}
-		polled <- p
-	}()
+	// B's long poll, as GET /v1/revocations runs it (woken by B's
+	// follower), waiting once it has read the feed and found nothing.
+	reads := revocationtest.NewReadSignal(b.Store)
+	feed := revocation.NewFeed(reads, b.Sessions.Follower(), revocation.FeedConfig{AccessTTL: time.Minute, Poll: time.Minute})
+	wctx, cancel := context.WithTimeout(ctx, liveness)
+	defer cancel()
+	polled := revocationtest.LongPoll(wctx, feed, cursor, time.Minute)
+	reads.Wait(t, wctx)
 	evicted := b.Sessions.Follower().Changed()
 	if _, err := a.Sessions.Revoke(ctx, s.ID, session.ReasonAdmin); err != nil {
 		t.Fatal(err)
@@ -134,13 +133,8 @@ func TestRevocationFanOutPostgres(t *testing.T) {
 	if _, err := b.Sessions.Validate(ctx, tok, session.Use{}); err == nil {
 		t.Fatal("B still accepts the session A revoked")
 	}
-	select {
-	case p := <-polled:
-		if len(p.Entries) != 1 || p.Entries[0].SessionID != s.ID {
-			t.Fatalf("B's long poll returned %+v", p)
-		}
-	case <-time.After(liveness):
-		t.Fatal("B's long poll did not return the revocation")
+	if p := <-polled; p.Err != nil || len(p.Page.Entries) != 1 || p.Page.Entries[0].SessionID != s.ID {
+		t.Fatalf("B's long poll returned %+v, %v; want the revocation", p.Page, p.Err)
 	}
 
 	// Kill both listening backends; they reconnect by themselves.
