@@ -96,8 +96,9 @@ func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
 // TestRevocationFanOutPostgres: two nodes (two pools) on one PostgreSQL
 // schema, each polling the feed only once a minute. A session revoked on
 // A leaves B's cache, and B's feed long poll returns it, as soon as
-// PostgreSQL delivers the NOTIFY; then B's listener connection is killed,
-// and after it reconnects the next revocation reaches B the same way.
+// PostgreSQL delivers the NOTIFY; an access token denied on A is denied
+// on B the same way; then the listeners' connections are killed, and
+// after they reconnect the next revocation reaches B the same way.
 func TestRevocationFanOutPostgres(t *testing.T) {
 	ctx := context.Background()
 	c := pgConfig(t)
@@ -135,6 +136,16 @@ func TestRevocationFanOutPostgres(t *testing.T) {
 	}
 	if p := <-polled; p.Err != nil || len(p.Page.Entries) != 1 || p.Page.Entries[0].SessionID != s.ID {
 		t.Fatalf("B's long poll returned %+v, %v; want the revocation", p.Page, p.Err)
+	}
+
+	// An access token denied on A is denied on B.
+	evicted = b.Sessions.Follower().Changed()
+	if err := a.Sessions.Follower().Deny(ctx, "jti-fanout", "u-alice", time.Now().Add(time.Hour), "test"); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, evicted, "B's follower after a denial")
+	if denied, err := b.Sessions.Follower().Denied(ctx, "jti-fanout"); err != nil || !denied {
+		t.Fatalf("B: Denied = %v, %v after A denied the token", denied, err)
 	}
 
 	// Kill both listening backends; they reconnect by themselves.
