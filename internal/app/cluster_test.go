@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -280,13 +281,16 @@ func TestKeyRotationOncePerCluster(t *testing.T) {
 	}
 }
 
-// BenchmarkRevocationFanOutNotify measures how long a revocation made on
-// node A takes to leave node B's cache on PostgreSQL with LISTEN/NOTIFY
-// (both polling only once a minute): from the start of A's Revoke (its
-// durable commit included) until B's follower has evicted the session.
-// revoke-p50-ms is A's Revoke alone; after-ack is from its return to B's
-// eviction (0 when B evicted before A's caller heard back).
-func BenchmarkRevocationFanOutNotify(b *testing.B) {
+// BenchmarkRevocationFanOut measures how long a revocation made on node A
+// takes to leave node B's cache on PostgreSQL: from the start of A's
+// Revoke (its durable commit included) until B's follower has evicted the
+// session; revocations one at a time. notify: B is a node as serve builds
+// it, LISTENing, polling once a minute; poll1s: B's session manager has no
+// listener and polls every second (the safety net alone), revocations
+// falling anywhere in its period. revoke-p50-ms
+// is A's Revoke alone; after-ack is from its return to B's eviction (0
+// when B evicted before A's caller heard back).
+func BenchmarkRevocationFanOut(b *testing.B) {
 	ctx := context.Background()
 	c := pgConfigB(b)
 	na, nb := benchNode(b, c), benchNode(b, c)
@@ -294,20 +298,41 @@ func BenchmarkRevocationFanOutNotify(b *testing.B) {
 	if err := na.Store.CreateUser(ctx, store.User{ID: "u-bench", Username: "bench", PasswordHash: "x", CreatedAt: now, PasswordChangedAt: now}); err != nil {
 		b.Fatal(err)
 	}
+	b.Run("notify", func(b *testing.B) { benchFanOut(b, na.Sessions, nb.Sessions, 0) })
+	b.Run("poll1s", func(b *testing.B) {
+		pc := app.SessionConfig(c)
+		pc.RevocationPoll = time.Second
+		pm := session.New(nb.Store, pc)
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); pm.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		benchFanOut(b, na.Sessions, pm, time.Second)
+	})
+}
+
+// benchFanOut revokes on on and waits for to's eviction. Each revocation
+// waits a random part of phase first (untimed), so that revocations fall
+// anywhere in a poll period instead of locking onto the poller's tick.
+func benchFanOut(b *testing.B, on, to *session.Manager, phase time.Duration) {
+	ctx := context.Background()
 	var total, revoke, after []time.Duration
 	for b.Loop() {
 		b.StopTimer()
-		tok, s, err := na.Sessions.Create(ctx, session.NewSession{UserID: "u-bench", Username: "bench"})
+		tok, s, err := on.Create(ctx, session.NewSession{UserID: "u-bench", Username: "bench"})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := nb.Sessions.Validate(ctx, tok.Reveal(), session.Use{}); err != nil {
+		if _, err := to.Validate(ctx, tok.Reveal(), session.Use{}); err != nil {
 			b.Fatal(err)
 		}
-		evicted := nb.Sessions.Follower().Changed()
+		if phase > 0 {
+			time.Sleep(rand.N(phase))
+		}
+		evicted := to.Follower().Changed()
 		b.StartTimer()
 		start := time.Now()
-		if _, err := na.Sessions.Revoke(ctx, s.ID, session.ReasonAdmin); err != nil {
+		if _, err := on.Revoke(ctx, s.ID, session.ReasonAdmin); err != nil {
 			b.Fatal(err)
 		}
 		revoked := time.Now()
