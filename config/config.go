@@ -35,6 +35,12 @@ type Config struct {
 	// mounted secret) or use TESSERA_MASTER_KEY, so a copy of the data
 	// folder does not hold both.
 	MasterKeyFile string `yaml:"master_key_file"`
+	// StoreDirect is a URL of the same PostgreSQL database that reaches the
+	// server directly, for the connections that need a session of their
+	// own: the revocation listener (LISTEN) and the migration lock (a
+	// session-level advisory lock). Set it when store goes through a
+	// pooler in transaction mode (PgBouncer). Default: the store URL.
+	StoreDirect string `yaml:"store_direct"`
 	// PublicOrigin is the browser-visible origin of the public API, such as
 	// https://auth.example.com. CSRF checks compare Origin with it. Empty
 	// means the origin is taken from the request (scheme and Host).
@@ -246,6 +252,17 @@ func (c Config) Validate() error {
 			bad("store", "want sqlite:PATH or postgres://…")
 		case u.Scheme != "sqlite" && u.Opaque != "":
 			bad("store", "want postgres://[user[:password]@]host[:port]/database")
+		}
+	}
+	if c.StoreDirect != "" {
+		u, err := url.Parse(c.StoreDirect)
+		switch {
+		case err != nil:
+			bad("store_direct", "does not parse as a URL; want postgres://…")
+		case u.Scheme != "postgres" && u.Scheme != "postgresql", u.Opaque != "":
+			bad("store_direct", "want postgres://[user[:password]@]host[:port]/database")
+		case !strings.HasPrefix(c.Store, "postgres"):
+			bad("store_direct", "needs a postgres:// store")
 		}
 	}
 	for _, o := range append([]string{c.PublicOrigin}, c.AllowedOrigins...) {

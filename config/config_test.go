@@ -34,6 +34,8 @@ func TestValidate(t *testing.T) {
 		{"half tls", func(c *Config) { c.TLSCert = "c.pem" }, "tls_cert"},
 		{"zero burst", func(c *Config) { c.Policy.Login.PerIPBurst = 0 }, "per_ip_burst"},
 		{"bad store", func(c *Config) { c.Store = "mysql://x" }, "store"},
+		{"direct without postgres", func(c *Config) { c.StoreDirect = "postgres://db/tessera" }, "store_direct"},
+		{"direct not postgres", func(c *Config) { c.Store, c.StoreDirect = "postgres://pgb/t", "sqlite:x.db" }, "store_direct"},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "log_level"},
 		{"hmac keys", func(c *Config) { c.Policy.Keys.Algorithm = "HS256" }, "policy.keys.algorithm"},
 		{"rotation too often", func(c *Config) { c.Policy.Keys.RotationInterval = Duration(time.Minute) }, "rotation_interval"},

@@ -164,6 +164,7 @@ type Store interface {
 	Clients
 	RefreshTokens
 	AccessTokens
+	Cluster
 	// Ping reports whether the backend can answer and commit (a recent
 	// storage failure, or a failed probe write when idle, makes it fail);
 	// /readyz uses it.

@@ -51,7 +51,19 @@ func TestCLIOnPostgres(t *testing.T) {
 		t.Fatalf("missing database: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 
-	r := serve(t, data, "TESSERA_STORE="+u)
+	// A shared store refuses to start without the cluster's issuer.
+	_, errOut, code = tessera(t, data, "", nil, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--store", u)
+	if code != 1 || !strings.Contains(errOut, "policy.tokens.issuer") {
+		t.Fatalf("serve on PostgreSQL without an issuer: exit %d\nstderr: %s", code, errOut)
+	}
+	r := serve(t, data, "TESSERA_STORE="+u, "TESSERA_POLICY_TOKENS_ISSUER=https://auth.cli.test")
+	if !strings.Contains(r.banner, "https://auth.cli.test") || !strings.Contains(r.banner, "LISTEN/NOTIFY") {
+		t.Fatalf("banner does not name the issuer and the fan-out:\n%s", r.banner)
+	}
+	// Another node configured without an issuer adopts the cluster's.
+	if r2 := serve(t, data, "TESSERA_STORE="+u); !strings.Contains(r2.banner, "https://auth.cli.test") {
+		t.Fatalf("second node's banner:\n%s", r2.banner)
+	}
 	tok, _ := login(t, r, "dan")
 	if code := whoami(t, r, tok); code != 200 {
 		t.Fatalf("whoami on PostgreSQL: %d", code)

@@ -77,6 +77,10 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 	if ap := a.StoreInfo.Applied; len(ap) > 0 {
 		fmt.Fprintf(stdout, "  schema      applied migrations %d to %d; now at version %d\n", ap[0], ap[len(ap)-1], a.StoreInfo.Schema.Current)
 	}
+	fmt.Fprintf(stdout, "  issuer      %s\n", a.Config.Issuer())
+	if a.Listener != nil {
+		fmt.Fprintf(stdout, "  revocations LISTEN/NOTIFY across nodes, feed read every %v\n", c.Policy.Session.RevocationPoll)
+	}
 	fmt.Fprintf(stdout, "  policy      idle %v, absolute %v, max %d sessions per user  (tessera policy show)\n",
 		c.Policy.Session.IdleTimeout, c.Policy.Session.AbsoluteTimeout, c.Policy.Session.MaxPerUser)
 	if a.AdminTokenCreated {

@@ -169,10 +169,12 @@ type Keyring struct {
 // creating the first keys if the store has none; rotations it wins are
 // published to ev (may be nil).
 func OpenKeyring(ctx context.Context, c config.Config, st keys.Store, log *slog.Logger, ev event.Sink) (Keyring, error) {
-	return openKeyring(ctx, c, st, log, ev, nil)
+	return openKeyring(ctx, c, st, log, ev, nil, nil)
 }
 
-func openKeyring(ctx context.Context, c config.Config, st keys.Store, log *slog.Logger, ev event.Sink, now func() time.Time) (Keyring, error) {
+// openKeyring is OpenKeyring on now's clock; lease, if not nil, gates the
+// scheduled rotation and cleanup (keys.Config.Lease).
+func openKeyring(ctx context.Context, c config.Config, st keys.Store, log *slog.Logger, ev event.Sink, now func() time.Time, lease keys.Lease) (Keyring, error) {
 	m, source, err := MasterKey(c)
 	created := false
 	if errors.Is(err, errNoMasterKey) {
@@ -194,7 +196,7 @@ func openKeyring(ctx context.Context, c config.Config, st keys.Store, log *slog.
 		return Keyring{}, err
 	}
 	k := c.Policy.Keys
-	ks, err := keys.New(st, m, keys.Config{Alg: k.Algorithm, RotationInterval: k.RotationInterval.D(), RetiredTTL: k.RetiredTTL.D(), Logger: log, Events: ev, Now: now})
+	ks, err := keys.New(st, m, keys.Config{Alg: k.Algorithm, RotationInterval: k.RotationInterval.D(), RetiredTTL: k.RetiredTTL.D(), Logger: log, Events: ev, Now: now, Lease: lease})
 	if err == nil {
 		err = ks.Load(ctx)
 	}

@@ -96,7 +96,13 @@ func OpenStore(ctx context.Context, c config.Config, access Access) (store.Store
 				return nil, info, fmt.Errorf("data folder: %w", err)
 			}
 		}
-		m, err := store.OpenMigrator(ctx, url)
+		// The migration lock is a session's: through a transaction-mode
+		// pooler it needs the direct URL.
+		murl := url
+		if c.StoreDirect != "" {
+			murl = c.StoreDirect
+		}
+		m, err := store.OpenMigrator(ctx, murl)
 		if err != nil {
 			return nil, info, err
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -13,7 +12,6 @@ import (
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/postgres"
 	"github.com/tessera-auth/tessera/store/postgres/pgtest"
-	"github.com/tessera-auth/tessera/store/sqlmigrate"
 )
 
 func migrate(t *testing.T, u string) ([]int, error) {
@@ -35,7 +33,7 @@ func TestOpenNeverMigrates(t *testing.T) {
 		t.Fatalf("Open of an empty schema: %v, want ErrSchemaOutdated", err)
 	}
 	applied, err := migrate(t, u)
-	if want := embeddedVersions(t); err != nil || !reflect.DeepEqual(applied, want) {
+	if want := postgres.VersionsForTest(); err != nil || !reflect.DeepEqual(applied, want) {
 		t.Fatalf("Migrate = %v, %v; want %v", applied, err, want)
 	}
 	alt, _ := url.Parse(u)
@@ -83,7 +81,7 @@ func TestConcurrentMigrate(t *testing.T) {
 			t.Fatalf("migrator %d: %v", i, errs[i])
 		}
 		switch {
-		case reflect.DeepEqual(results[i], embeddedVersions(t)):
+		case reflect.DeepEqual(results[i], postgres.VersionsForTest()):
 			migrated++
 		case len(results[i]) != 0:
 			t.Fatalf("migrator %d applied %v", i, results[i])
@@ -218,19 +216,4 @@ func TestBadURLHidesPassword(t *testing.T) {
 			t.Errorf("Open(%s): %v; want an error without the password", "…", err)
 		}
 	}
-}
-
-// embeddedVersions is every embedded migration's version, in order (the
-// numbers may have gaps).
-func embeddedVersions(t *testing.T) []int {
-	t.Helper()
-	ms, _, err := sqlmigrate.Load(os.DirFS("."), "migrations/*.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var vs []int
-	for _, m := range ms {
-		vs = append(vs, m.Version)
-	}
-	return vs
 }

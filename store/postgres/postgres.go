@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -106,6 +107,10 @@ type Store struct {
 	name string
 	// health is whether writes commit, for Ping (readiness).
 	health *readiness.Tracker
+	// url is the store URL, for the listener's connection (ListenFeed).
+	url string
+	// channel is the NOTIFY channel of this schema's revocation feed.
+	channel string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -124,7 +129,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %s: %w", name, err)
 	}
-	s := &Store{pool: pool, name: name, health: readiness.New(storageFailure, probeEvery)}
+	s := &Store{pool: pool, name: name, url: rawURL, health: readiness.New(storageFailure, probeEvery)}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %s: %w", name, connectError(err))
@@ -132,6 +137,9 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	st, err := schemaStatus(ctx, pool)
 	if err == nil {
 		err = st.Check()
+	}
+	if err == nil {
+		s.channel, err = feedChannel(ctx, pool)
 	}
 	if err != nil {
 		pool.Close()
@@ -383,7 +391,7 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 		if err != nil {
 			return err
 		}
-		evicted, err = revokeTx(ctx, tx, over, sess.CreatedAt, "session_limit")
+		evicted, err = s.revokeTx(ctx, tx, over, sess.CreatedAt, "session_limit")
 		return err
 	})
 	if err != nil {
@@ -406,7 +414,12 @@ type feedEntry struct {
 // commits (the feed ordering contract on store.Revocation). Call it after
 // the transaction's other row locks, so the counter is held briefly and
 // never while waiting for another lock.
-func appendFeed(ctx context.Context, tx pgx.Tx, entries []feedEntry) error {
+//
+// It also NOTIFYs the feed's channel (see ListenFeed). PostgreSQL delivers
+// a notification when, and only if, its transaction commits, so listeners
+// hear of the entries exactly once they are readable, and never of a
+// rolled-back one.
+func (s *Store) appendFeed(ctx context.Context, tx pgx.Tx, entries []feedEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -426,14 +439,15 @@ func appendFeed(ctx context.Context, tx pgx.Tx, entries []feedEntry) error {
 			return err
 		}
 	}
-	return nil
+	_, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(last, 10))
+	return err
 }
 
 // revokeTx revokes the sessions ids that are not revoked yet, with their
 // feed entries, and returns the ones it revoked. An UPDATE that waited for
 // a concurrent revocation re-checks revoked_at IS NULL against the
 // committed row, so a session is revoked, and on the feed, once.
-func revokeTx(ctx context.Context, tx pgx.Tx, ids []string, at time.Time, reason string) ([]string, error) {
+func (s *Store) revokeTx(ctx context.Context, tx pgx.Tx, ids []string, at time.Time, reason string) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -459,7 +473,7 @@ func revokeTx(ctx context.Context, tx pgx.Tx, ids []string, at time.Time, reason
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	return done, appendFeed(ctx, tx, entries)
+	return done, s.appendFeed(ctx, tx, entries)
 }
 
 func (s *Store) SessionByHash(ctx context.Context, h token.Hash) (store.Session, error) {
@@ -523,7 +537,7 @@ func (s *Store) RevokeSession(ctx context.Context, id string, at time.Time, reas
 			return err
 		}
 		if !sess.Revoked() {
-			if _, err := revokeTx(ctx, tx, []string{id}, at, reason); err != nil {
+			if _, err := s.revokeTx(ctx, tx, []string{id}, at, reason); err != nil {
 				return err
 			}
 			sess.RevokedAt, sess.RevokeReason = at.UTC().Truncate(time.Microsecond), reason
@@ -549,7 +563,7 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, except string, a
 		if err != nil {
 			return err
 		}
-		ids, err = revokeTx(ctx, tx, live, at, reason)
+		ids, err = s.revokeTx(ctx, tx, live, at, reason)
 		return err
 	})
 	if err != nil {
@@ -596,7 +610,7 @@ func (s *Store) DenyAccessToken(ctx context.Context, jti, userID string, expires
 		if tag.RowsAffected() == 0 {
 			return nil // already denied
 		}
-		return appendFeed(ctx, tx, []feedEntry{{jti: jti, userID: userID, at: at, expires: expires, reason: reason}})
+		return s.appendFeed(ctx, tx, []feedEntry{{jti: jti, userID: userID, at: at, expires: expires, reason: reason}})
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: deny access token: %w", err)

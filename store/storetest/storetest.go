@@ -49,6 +49,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RefreshTokenByHash", testRefreshTokenByHash},
 		{"AccessTokens", testAccessTokens},
 		{"ConcurrentKeyRotation", testConcurrentKeyRotation},
+		{"ClusterSettings", testClusterSettings},
+		{"Leases", testLeases},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
