@@ -36,17 +36,92 @@ func bearerToken(h string) (string, bool) {
 // bearerCredential reads an Authorization header as RFC 6750 §2.1 does. A
 // header of another scheme carries no bearer credential (ok and malformed
 // both false); a Bearer header without a b64token is malformed, which
-// RFC 6750 §3.1 answers with 400 invalid_request rather than 401.
+// RFC 6750 §3.1 answers with 400 invalid_request rather than 401. The
+// scheme ends at the first byte that cannot be in one (RFC 9110 §11.4: a
+// token), and only one or more spaces may follow it (1*SP): "Bearer\t<tok>"
+// is a malformed Bearer header, not a header of the scheme "Bearer\t<tok>".
 func bearerCredential(h string) (tok string, ok, malformed bool) {
-	scheme, tok, _ := strings.Cut(h, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
+	n := 0
+	for n < len(h) && isTchar(h[n]) {
+		n++
+	}
+	if !strings.EqualFold(h[:n], "Bearer") {
 		return "", false, false
 	}
-	tok = strings.TrimLeft(tok, " ")
+	if n == len(h) || h[n] != ' ' {
+		return "", false, true
+	}
+	tok = strings.TrimLeft(h[n:], " ")
 	if tok == "" || !isB64Token(tok) {
 		return "", false, true
 	}
 	return tok, true, false
+}
+
+// isTchar reports whether c may appear in an RFC 9110 §5.6.2 token.
+func isTchar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// authorization is the request's one Authorization header ("" if none).
+// Two are ambiguous (ok false): the field is not a list (RFC 9110 §11.6.2),
+// and which one a server honours — Go's Header.Get takes the first, a
+// proxy may take the last — must not be a guess. Every reader of the
+// header goes through here.
+func authorization(h http.Header) (v string, ok bool) {
+	switch vs := h["Authorization"]; len(vs) {
+	case 0:
+		return "", true
+	case 1:
+		return vs[0], true
+	}
+	return "", false
+}
+
+// presented is the user credential a request carries: a bearer token or
+// the session cookie.
+type presented struct {
+	raw        string // "" if none; never logged
+	fromCookie bool
+}
+
+// errAmbiguousCredential is the answer to a request that presents more
+// than one credential.
+func errAmbiguousCredential(detail string) *problem {
+	p := newProblem(http.StatusBadRequest, "invalid_request", detail)
+	p.bearer = "invalid_request"
+	return p
+}
+
+// credential reads the one user credential of a request: the one rule
+// every endpoint that takes a session cookie or a bearer token follows
+// (authed, and login, which ends what was presented). RFC 6750 §2: a
+// client MUST NOT use more than one method to transmit the token in each
+// request. Two Authorization headers, a bearer token and a session cookie
+// together, or two different session cookies are therefore refused, not
+// resolved silently: 400 invalid_request. So is a malformed Bearer header
+// (RFC 6750 §3.1). A header of another scheme is no credential (the
+// cookie, if any, is). No credential at all is the zero presented.
+func (s *Server) credential(h http.Header) (presented, *problem) {
+	authz, ok := authorization(h)
+	if !ok {
+		return presented{}, errAmbiguousCredential("Send one Authorization header, not several.")
+	}
+	tok, isBearer, malformed := bearerCredential(authz)
+	if malformed {
+		return presented{}, errAmbiguousCredential("The Authorization header must be: Bearer <token>.")
+	}
+	cookie, ok := cookieValue(h, s.cookieName)
+	if !ok {
+		return presented{}, errAmbiguousCredential("The request carries more than one session cookie.")
+	}
+	switch {
+	case isBearer && cookie != "":
+		return presented{}, errAmbiguousCredential("Send a bearer token or the session cookie, not both (RFC 6750 §2).")
+	case isBearer:
+		return presented{raw: tok}, nil
+	}
+	return presented{raw: cookie, fromCookie: cookie != ""}, nil
 }
 
 // isB64Token reports whether s matches RFC 6750's b64token syntax.
@@ -75,24 +150,16 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 			s.fail(w, r, p)
 			return
 		}
-		pr := &principal{}
-		tok, ok, malformed := bearerCredential(r.Header.Get("Authorization"))
-		if malformed {
-			p := newProblem(http.StatusBadRequest, "invalid_request", "The Authorization header must be: Bearer <token>.")
-			p.bearer = "invalid_request"
+		c, p := s.credential(r.Header)
+		if p != nil {
 			s.fail(w, r, p)
 			return
 		}
-		// Another scheme (Basic, …) is no bearer credential: the cookie, if
-		// any, is the credential, or the answer is 401 unauthenticated.
-		if ok {
-			pr.raw = tok
-		} else if v := cookieValue(r.Header, s.cookieName); v != "" {
-			pr.raw, pr.fromCookie = v, true
-		} else {
+		if c.raw == "" {
 			s.fail(w, r, errUnauthenticated())
 			return
 		}
+		pr := &principal{raw: c.raw, fromCookie: c.fromCookie}
 		var sess session.Session
 		var err error
 		u := s.use(r)
@@ -128,24 +195,34 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 }
 
 // cookieValue finds one cookie without parsing every cookie the browser
-// sent (r.Cookie allocates them all); it runs on every authenticated request.
-// Like r.Cookie, it takes the first cookie of that name.
-func cookieValue(h http.Header, name string) string {
+// sent (r.Cookie allocates them all); it runs on every authenticated
+// request. Two cookies of that name with different values are ambiguous
+// (ok false): a sibling host or a path-scoped cookie can plant a second
+// one (cookie tossing), and which a browser sends first is not ours to
+// trust. An empty value is no cookie.
+func cookieValue(h http.Header, name string) (value string, ok bool) {
 	for _, line := range h["Cookie"] {
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
 			part = strings.TrimSpace(part)
-			k, v, ok := strings.Cut(part, "=")
-			if ok && k == name {
-				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-					v = v[1 : len(v)-1]
-				}
-				return v
+			k, v, found := strings.Cut(part, "=")
+			if !found || k != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			switch {
+			case v == "" || v == value:
+			case value == "":
+				value = v
+			default:
+				return "", false
 			}
 		}
 	}
-	return ""
+	return value, true
 }
 
 func refuseMisplacedToken(r *http.Request) *problem {

@@ -75,7 +75,7 @@ func FuzzDecodeLogin(f *testing.F) {
 // FuzzBearerToken checks the Authorization header parser: whatever it
 // accepts is a non-empty RFC 6750 b64token.
 func FuzzBearerToken(f *testing.F) {
-	for _, s := range []string{"Bearer tss_abc", "bearer x", "Bearer", "Bearer ", "Basic abc", "Bearer a b", "Bearer abc==", "Bearer ==", "Bearer \x00", "Bearer  abc"} {
+	for _, s := range []string{"Bearer tss_abc", "bearer x", "Bearer", "Bearer ", "Basic abc", "Bearer a b", "Bearer abc==", "Bearer ==", "Bearer \x00", "Bearer  abc", "Bearer\tabc", "Bearer,abc", "Bearerx abc", "BEARER abc"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, h string) {

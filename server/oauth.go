@@ -86,7 +86,11 @@ func (j jwtVerifier) Verify(raw string, now time.Time) (*accesstoken.Claims, err
 // §2.3.1, form-encoded id and secret) or client_id/client_secret in the
 // body, never both.
 func clientCredentials(r *http.Request, form url.Values) (id, secret string, basic bool, problem string) {
-	if h := r.Header.Get("Authorization"); h != "" {
+	h, one := authorization(r.Header)
+	if !one {
+		return "", "", true, "send one Authorization header, not several"
+	}
+	if h != "" {
 		u, p, ok := r.BasicAuth()
 		if !ok {
 			return "", "", true, "malformed Authorization header"

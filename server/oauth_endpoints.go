@@ -113,8 +113,9 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error
 	// (RFC 6749 §2.3.1); a GET has no body for client_secret_post.
 	id, secret, _, msg := clientCredentials(r, url.Values{})
 	if msg != "" || id == "" || secret == "" {
-		w.Header().Set("WWW-Authenticate", `Basic realm="tessera"`)
-		return newProblem(http.StatusUnauthorized, "invalid_client", "Authenticate as a registered confidential client (HTTP Basic).")
+		p := newProblem(http.StatusUnauthorized, "invalid_client", "Authenticate as a registered confidential client (HTTP Basic).")
+		p.challenge = `Basic realm="tessera", charset="UTF-8"`
+		return p
 	}
 	if _, err := s.oauth.AuthenticateClient(r.Context(), id, secret); err != nil {
 		var oe *oauth.Error
@@ -123,8 +124,9 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error
 			// the SDK would take an outage for a wrong secret.
 			return errUnavailable().because(fmt.Errorf("revocation feed: client lookup: %w", err))
 		}
-		w.Header().Set("WWW-Authenticate", `Basic realm="tessera"`)
-		return newProblem(http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
+		p := newProblem(http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
+		p.challenge = `Basic realm="tessera", charset="UTF-8"`
+		return p
 	}
 	q := r.URL.Query()
 	var wait time.Duration

@@ -16,7 +16,11 @@ type problem struct {
 
 	retryAfter time.Duration
 	bearer     string // RFC 6750 error code for WWW-Authenticate, if any
-	cause      error  // logged, never sent (see fail)
+	// challenge, if set, is the whole WWW-Authenticate value, for the
+	// answers that are not the public API's bearer challenge (the admin
+	// API's realm, HTTP Basic on the revocation feed).
+	challenge string
+	cause     error // logged, never sent (see fail)
 }
 
 func newProblem(status int, code, detail string) *problem {
@@ -71,6 +75,8 @@ func writeProblem(w http.ResponseWriter, p *problem) {
 		h.Set("Retry-After", strconv.Itoa(int((p.retryAfter+time.Second-1)/time.Second)))
 	}
 	switch {
+	case p.challenge != "":
+		h.Set("WWW-Authenticate", p.challenge)
 	case p.bearer != "":
 		h.Set("WWW-Authenticate", `Bearer realm="tessera", error="`+p.bearer+`"`)
 	case p.Status == http.StatusUnauthorized:

@@ -82,15 +82,17 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if req.Username == "" || req.Password == "" {
 		return newProblem(http.StatusBadRequest, "missing_field", `Fields "username" and "password" are required.`)
 	}
-	// The credentials the request carried: a successful login ends the
-	// sessions they stand for (ASVS 5.0 7.2.4). A malformed Authorization
-	// header presents nothing.
-	var presented []string
-	if tok, ok := bearerToken(r.Header.Get("Authorization")); ok {
-		presented = append(presented, tok)
+	// The credential the request carried: a successful login ends the
+	// session it stands for (ASVS 5.0 7.2.4). Read by the one rule
+	// (credential): an ambiguous or malformed one is refused before the
+	// password is hashed.
+	c, p := s.credential(r.Header)
+	if p != nil {
+		return p
 	}
-	if v := cookieValue(r.Header, s.cookieName); v != "" {
-		presented = append(presented, v)
+	var presented []string
+	if c.raw != "" {
+		presented = append(presented, c.raw)
 	}
 	res, err := s.flows.Login(r.Context(), authflow.Login{Username: req.Username, Password: req.Password, Delivery: authflow.Delivery(req.Delivery), ClientID: req.ClientID, Presented: presented}, s.use(r))
 	if err != nil {
