@@ -2,29 +2,52 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"mime"
 	"net/http"
 	"strings"
 
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/token"
+	"github.com/tessera-auth/tessera/tokenstate"
 )
 
 // principal is the authenticated caller of a request.
 type principal struct {
-	session     session.Session
-	raw         string // the presented session token; never logged
-	fromCookie  bool
-	accessToken bool // authenticated by a JWT access token
+	session    session.Session
+	raw        string // the presented session token; never logged
+	fromCookie bool
+	// grant is what the access token the request was authenticated by
+	// was issued for; nil for a session token (cookie or bearer), which
+	// is the first party's.
+	grant *tokenstate.Grant
 }
 
-// accessSession is the session a bearer access token stands for
-// (tokenstate.Service.AccessSession); without OAuth there are none.
-func (s *Server) accessSession(ctx context.Context, raw string, u session.Use) (session.Session, error) {
+// accessGrant is the session a bearer access token stands for and its
+// grant (tokenstate.Service.AccessGrant); without OAuth there are none.
+func (s *Server) accessGrant(ctx context.Context, raw string, u session.Use) (session.Session, *tokenstate.Grant, error) {
 	if s.tokens == nil {
-		return session.Session{}, session.ErrInvalid
+		return session.Session{}, nil, session.ErrInvalid
 	}
-	return s.tokens.AccessSession(ctx, raw, u)
+	sess, g, err := s.tokens.AccessGrant(ctx, raw, u)
+	return sess, &g, err
+}
+
+// permits guards what only the user's own credentials may do (issue 10,
+// L14): session management and password change. A session token is the
+// first party's; an access token must be the first party's, or another
+// client's granted scope explicitly (tokenstate.Service.Permits).
+// Otherwise 403 insufficient_scope (RFC 6750 §3.1), naming the scope.
+func (s *Server) permits(scope string, next func(http.ResponseWriter, *http.Request, *principal) error) func(http.ResponseWriter, *http.Request, *principal) error {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
+		if p.grant != nil && !s.tokens.Permits(*p.grant, scope) {
+			pr := newProblem(http.StatusForbidden, "insufficient_scope",
+				fmt.Sprintf("This needs the user's own login (a session, or a token of the first-party client) or an access token with scope %q.", scope))
+			pr.challenge = `Bearer realm="tessera", error="insufficient_scope", scope="` + scope + `"`
+			return pr
+		}
+		return next(w, r, p)
+	}
 }
 
 // bearerToken extracts an RFC 6750 §2.1 token from an Authorization header.
@@ -166,8 +189,8 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 		kind := token.KindOf(pr.raw)
 		switch {
 		case !pr.fromCookie && kind == token.JWT, !pr.fromCookie && kind == token.Access && s.tokens != nil:
-			sess, err = s.accessSession(r.Context(), pr.raw, u)
-			pr.raw, pr.accessToken = "", true
+			sess, pr.grant, err = s.accessGrant(r.Context(), pr.raw, u)
+			pr.raw = ""
 		default:
 			sess, err = s.sessions.Validate(r.Context(), pr.raw, u)
 		}

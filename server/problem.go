@@ -70,7 +70,7 @@ var (
 func writeProblem(w http.ResponseWriter, p *problem) {
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")
-	h.Set("Cache-Control", "no-store")
+	h["Cache-Control"], h["Pragma"] = noStore, noCache
 	if p.retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int((p.retryAfter+time.Second-1)/time.Second)))
 	}
@@ -90,7 +90,7 @@ func writeProblem(w http.ResponseWriter, p *problem) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
+	h["Cache-Control"], h["Pragma"] = noStore, noCache
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }

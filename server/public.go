@@ -12,6 +12,7 @@ import (
 	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/tokenstate"
 )
 
 // mountSession mounts the session API: login, whoami, logout, the
@@ -20,10 +21,12 @@ func (s *Server) mountSession(mux *http.ServeMux) {
 	mux.Handle("POST /v1/login", s.handle(s.handleLogin))
 	mux.Handle("GET /v1/session", s.authed(s.handleWhoami))
 	mux.Handle("POST /v1/logout", s.authed(s.handleLogout))
-	mux.Handle("GET /v1/sessions", s.authed(s.handleListSessions))
-	mux.Handle("DELETE /v1/sessions/{id}", s.authed(s.handleRevokeSession))
-	mux.Handle("POST /v1/sessions/revoke-others", s.authed(s.handleRevokeOthers))
-	mux.Handle("POST /v1/password", s.authed(s.handleChangePassword))
+	// Managing the user's sessions and password takes the user's own
+	// credentials or an explicit grant (issue 10, L14).
+	mux.Handle("GET /v1/sessions", s.authed(s.permits(tokenstate.ScopeSessions, s.handleListSessions)))
+	mux.Handle("DELETE /v1/sessions/{id}", s.authed(s.permits(tokenstate.ScopeSessions, s.handleRevokeSession)))
+	mux.Handle("POST /v1/sessions/revoke-others", s.authed(s.permits(tokenstate.ScopeSessions, s.handleRevokeOthers)))
+	mux.Handle("POST /v1/password", s.authed(s.permits(tokenstate.ScopePassword, s.handleChangePassword)))
 }
 
 func sessionOf(s session.Session) protocol.Session {

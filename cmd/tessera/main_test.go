@@ -548,9 +548,11 @@ func TestCLIOutputJSON(t *testing.T) {
 	if len(users) != 1 || users[0]["username"] != "dan" {
 		t.Fatalf("users: %v", users)
 	}
-	clients := list(t, []string{"client_id", "client_name", "client_type", "grant_types", "scopes", "token_format", "created_at"}, []string{"created_at"},
+	clients := list(t, []string{"client_id", "client_name", "client_type", "grant_types", "scopes", "token_format"}, []string{"created_at"},
 		"client", "list", "--output", "json")
-	if len(clients) != 2 || clients[0]["client_name"] != "billing" || fmt.Sprint(clients[0]["scopes"]) != "[a b]" || clients[1]["client_type"] != "public" {
+	// The first party (configured, not stored) comes first.
+	if len(clients) != 3 || clients[0]["client_id"] != "tessera" || clients[0]["client_type"] != "public" || fmt.Sprint(clients[0]["grant_types"]) != "[refresh_token]" ||
+		clients[1]["client_name"] != "billing" || fmt.Sprint(clients[1]["scopes"]) != "[a b]" || clients[2]["client_type"] != "public" || clients[1]["created_at"] == nil {
 		t.Fatalf("clients: %v", clients)
 	}
 	for _, c := range clients { // lists are arrays even when empty, never null
