@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/token"
 	"github.com/tessera-auth/tessera/tokenstate"
@@ -56,34 +57,11 @@ func bearerToken(h string) (string, bool) {
 	return tok, ok
 }
 
-// bearerCredential reads an Authorization header as RFC 6750 §2.1 does. A
-// header of another scheme carries no bearer credential (ok and malformed
-// both false); a Bearer header without a b64token is malformed, which
-// RFC 6750 §3.1 answers with 400 invalid_request rather than 401. The
-// scheme ends at the first byte that cannot be in one (RFC 9110 §11.4: a
-// token), and only one or more spaces may follow it (1*SP): "Bearer\t<tok>"
-// is a malformed Bearer header, not a header of the scheme "Bearer\t<tok>".
+// bearerCredential reads an Authorization header by the rule Tessera and
+// its SDK share (protocol.ParseBearer): a token, no bearer credential
+// (another scheme), or a malformed Bearer header.
 func bearerCredential(h string) (tok string, ok, malformed bool) {
-	n := 0
-	for n < len(h) && isTchar(h[n]) {
-		n++
-	}
-	if !strings.EqualFold(h[:n], "Bearer") {
-		return "", false, false
-	}
-	if n == len(h) || h[n] != ' ' {
-		return "", false, true
-	}
-	tok = strings.TrimLeft(h[n:], " ")
-	if tok == "" || !isB64Token(tok) {
-		return "", false, true
-	}
-	return tok, true, false
-}
-
-// isTchar reports whether c may appear in an RFC 9110 §5.6.2 token.
-func isTchar(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+	return protocol.ParseBearer(h)
 }
 
 // authorization is the request's one Authorization header ("" if none).
@@ -145,22 +123,6 @@ func (s *Server) credential(h http.Header) (presented, *problem) {
 		return presented{raw: tok}, nil
 	}
 	return presented{raw: cookie, fromCookie: cookie != ""}, nil
-}
-
-// isB64Token reports whether s matches RFC 6750's b64token syntax.
-func isB64Token(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
-			for _, rest := range s[i:] {
-				if rest != '=' {
-					return false
-				}
-			}
-			return i > 0
-		}
-	}
-	return true
 }
 
 // authed admits requests carrying a valid session token, as a bearer token

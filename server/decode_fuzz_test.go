@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/tessera-auth/tessera/protocol"
 )
 
 // FuzzDecodeLogin feeds hostile bodies to the JSON decoder the login uses:
@@ -86,8 +88,11 @@ func FuzzBearerToken(f *testing.F) {
 			}
 			return
 		}
-		if tok == "" || strings.ContainsAny(tok, " \t\r\n\x00") || !isB64Token(tok) {
+		if tok == "" || strings.ContainsAny(tok, " \t\r\n\x00") || !protocol.IsB64Token(tok) {
 			t.Fatalf("accepted %q from %q", tok, h)
+		}
+		if h[len("Bearer")] != ' ' {
+			t.Fatalf("accepted %q: the scheme is followed by 1*SP only (RFC 7235 §2.1)", h)
 		}
 		if !strings.HasSuffix(h, tok) {
 			t.Fatalf("token %q is not the tail of %q", tok, h)
