@@ -37,17 +37,23 @@ func (s *Server) accessGrant(ctx context.Context, raw string, u session.Use) (se
 // permits guards what only the user's own credentials may do (issue 10,
 // L14): session management and password change. A session token is the
 // first party's; an access token must be the first party's, or another
-// client's granted scope explicitly (tokenstate.Service.Permits).
-// Otherwise 403 insufficient_scope (RFC 6750 §3.1), naming the scope.
+// client's granted scope explicitly (tokenstate.Service.Permits; "": no
+// scope will do). Otherwise 403 insufficient_scope (RFC 6750 §3.1),
+// naming the scope if there is one.
 func (s *Server) permits(scope string, next func(http.ResponseWriter, *http.Request, *principal) error) func(http.ResponseWriter, *http.Request, *principal) error {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
-		if p.grant != nil && !s.tokens.Permits(*p.grant, scope) {
-			pr := newProblem(http.StatusForbidden, "insufficient_scope",
-				fmt.Sprintf("This needs the user's own login (a session, or a token of the first-party client) or an access token with scope %q.", scope))
-			pr.challenge = `Bearer realm="tessera", error="insufficient_scope", scope="` + scope + `"`
+		if p.grant == nil || s.tokens.Permits(*p.grant, scope) {
+			return next(w, r, p)
+		}
+		if scope == "" {
+			pr := newProblem(http.StatusForbidden, "insufficient_scope", "This needs the user's own login: a session, or a token of the first-party client.")
+			pr.challenge = `Bearer realm="tessera", error="insufficient_scope"`
 			return pr
 		}
-		return next(w, r, p)
+		pr := newProblem(http.StatusForbidden, "insufficient_scope",
+			fmt.Sprintf("This needs the user's own login (a session, or a token of the first-party client) or an access token with scope %q.", scope))
+		pr.challenge = `Bearer realm="tessera", error="insufficient_scope", scope="` + scope + `"`
+		return pr
 	}
 }
 

@@ -212,15 +212,15 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// scopesSupported is RFC 8414's scopes_supported: the scopes Tessera
-// itself gives meaning to (tokenstate.ScopeSessions, ScopePassword) and
-// every scope a registered client may be granted, sorted.
+// scopesSupported is RFC 8414's scopes_supported: the scope Tessera
+// itself gives meaning to (tokenstate.ScopeSessions) and every scope a
+// registered client may be granted, sorted.
 func (s *Server) scopesSupported(ctx context.Context) ([]string, error) {
 	cs, err := s.tokenStore.ListClients(ctx)
 	if err != nil {
 		return nil, err
 	}
-	scopes := []string{tokenstate.ScopeSessions, tokenstate.ScopePassword}
+	scopes := []string{tokenstate.ScopeSessions}
 	for _, c := range cs {
 		scopes = append(scopes, c.Scopes...)
 	}

@@ -30,7 +30,7 @@ func TestSessionManagementNeedsFirstPartyOrScope(t *testing.T) {
 			{"GET", "/v1/sessions", "sessions"},
 			{"POST", "/v1/sessions/revoke-others", "sessions"},
 			{"DELETE", "/v1/sessions/" + browserSID, "sessions"},
-			{"POST", "/v1/password", "password"},
+			{"POST", "/v1/password", ""},
 		} {
 			var body any
 			if c.path == "/v1/password" {
@@ -38,7 +38,11 @@ func TestSessionManagementNeedsFirstPartyOrScope(t *testing.T) {
 			}
 			r := e.do(e.public, c.method, c.path, body, bearer(at)...)
 			wantProblem(t, r, http.StatusForbidden, "insufficient_scope")
-			if got, want := r.Header.Get("WWW-Authenticate"), `Bearer realm="tessera", error="insufficient_scope", scope="`+c.scope+`"`; got != want {
+			want := `Bearer realm="tessera", error="insufficient_scope"`
+			if c.scope != "" {
+				want += `, scope="` + c.scope + `"`
+			}
+			if got := r.Header.Get("WWW-Authenticate"); got != want {
 				t.Fatalf("%s %s: WWW-Authenticate %q, want %q", c.method, c.path, got, want)
 			}
 		}
@@ -54,12 +58,17 @@ func TestSessionManagementNeedsFirstPartyOrScope(t *testing.T) {
 		t.Fatalf("a refused token ended the browser session: %d", r.StatusCode)
 	}
 
-	// Granted "sessions" explicitly: it may manage sessions, not the password.
+	// Granted "sessions" explicitly: it may manage sessions. Not the
+	// password, whatever its scope: the answer is a fresh first-party
+	// session, no other client's to hold.
 	mat, _ := e.loginTokens("ada", map[string]string{"client_id": manager})
 	if r := e.do(e.public, "GET", "/v1/sessions", nil, bearer(mat)...); r.StatusCode != http.StatusOK {
 		t.Fatalf("sessions scope: %d %s", r.StatusCode, r.body)
 	}
 	wantProblem(t, e.do(e.public, "POST", "/v1/password", pwBody, bearer(mat)...), http.StatusForbidden, "insufficient_scope")
+	pwClient, _ := e.addClient(map[string]any{"name": "pw", "grants": []string{"refresh_token"}, "public": true, "scopes": []string{"password", "sessions"}})
+	pat, _ := e.loginTokens("ada", map[string]string{"client_id": pwClient})
+	wantProblem(t, e.do(e.public, "POST", "/v1/password", pwBody, bearer(pat)...), http.StatusForbidden, "insufficient_scope")
 
 	// The first party's access token and session credentials may do all.
 	fat, _ := e.loginTokens("ada", nil)
@@ -207,7 +216,7 @@ func TestMetadataScopesAndIssuerPath(t *testing.T) {
 	e.addClient(map[string]any{"name": "svc", "grants": []string{"client_credentials"}, "scopes": []string{"orders:read", "read"}})
 	e.addClient(map[string]any{"name": "app", "grants": []string{"refresh_token"}, "public": true, "scopes": []string{"read"}})
 	m := e.do(e.public, "GET", "/.well-known/oauth-authorization-server", nil).json(t)
-	if got := strings.Join(toStrings(m["scopes_supported"]), " "); got != "orders:read password read sessions" {
+	if got := strings.Join(toStrings(m["scopes_supported"]), " "); got != "orders:read read sessions" {
 		t.Fatalf("scopes_supported %q", got)
 	}
 

@@ -234,26 +234,21 @@ func (s *Service) AccessGrant(ctx context.Context, raw string, u session.Use) (s
 	return session.Session{}, Grant{}, session.ErrInvalid
 }
 
-// Scopes that let a third-party access token do what only the first
-// party's credentials may otherwise (issue 10, L14): a token a user gave
-// an app to read with must not be able to end the user's other sessions or
-// change the password.
-const (
-	// ScopeSessions: list the user's sessions and end them (one, or all
-	// but the token's own).
-	ScopeSessions = "sessions"
-	// ScopePassword: change the user's password (which ends every session).
-	ScopePassword = "password"
-)
+// ScopeSessions lets a third-party access token list its user's sessions
+// and end them (one, or all but the token's own), which otherwise only the
+// user's own credentials may (issue 10, L14): a token a user gave an app
+// to read with must not end the user's other sessions.
+const ScopeSessions = "sessions"
 
 // FirstParty reports whether g is a grant of Tessera's own login.
 func (s *Service) FirstParty(g Grant) bool { return g.ClientID == s.cfg.FirstPartyID }
 
 // Permits reports whether an access token of grant g may do what scope
 // guards: the first party's tokens may do everything its session tokens
-// may; another client's only what it was granted explicitly.
+// may; another client's only what it was granted explicitly. An empty
+// scope is for the first party alone.
 func (s *Service) Permits(g Grant, scope string) bool {
-	return s.FirstParty(g) || slices.Contains(strings.Fields(g.Scope), scope)
+	return s.FirstParty(g) || scope != "" && slices.Contains(strings.Fields(g.Scope), scope)
 }
 
 // onlyUnavailable keeps a session failure only if the store could not
