@@ -92,9 +92,9 @@ type presented struct {
 	fromCookie bool
 }
 
-// errAmbiguousCredential is the answer to a request that presents more
-// than one credential.
-func errAmbiguousCredential(detail string) *problem {
+// errCredentialRequest is the answer to a request whose credential is
+// malformed or ambiguous: 400 invalid_request (RFC 6750 §3.1).
+func errCredentialRequest(detail string) *problem {
 	p := newProblem(http.StatusBadRequest, "invalid_request", detail)
 	p.bearer = "invalid_request"
 	return p
@@ -112,19 +112,19 @@ func errAmbiguousCredential(detail string) *problem {
 func (s *Server) credential(h http.Header) (presented, *problem) {
 	authz, ok := authorization(h)
 	if !ok {
-		return presented{}, errAmbiguousCredential("Send one Authorization header, not several.")
+		return presented{}, errCredentialRequest("Send one Authorization header, not several.")
 	}
 	tok, isBearer, malformed := bearerCredential(authz)
 	if malformed {
-		return presented{}, errAmbiguousCredential("The Authorization header must be: Bearer <token>.")
+		return presented{}, errCredentialRequest("The Authorization header must be: Bearer <token>.")
 	}
 	cookie, ok := cookieValue(h, s.cookieName)
 	if !ok {
-		return presented{}, errAmbiguousCredential("The request carries more than one session cookie.")
+		return presented{}, errCredentialRequest("The request carries more than one session cookie.")
 	}
 	switch {
 	case isBearer && cookie != "":
-		return presented{}, errAmbiguousCredential("Send a bearer token or the session cookie, not both (RFC 6750 §2).")
+		return presented{}, errCredentialRequest("Send a bearer token or the session cookie, not both (RFC 6750 §2).")
 	case isBearer:
 		return presented{raw: tok}, nil
 	}
