@@ -202,19 +202,23 @@ type createClientRequest struct {
 }
 
 type clientJSON struct {
-	ClientID     string    `json:"client_id"`
-	FirstParty   bool      `json:"first_party,omitempty"`
-	ClientSecret string    `json:"client_secret,omitempty"`
-	Name         string    `json:"name"`
-	Grants       []string  `json:"grants"`
-	Scopes       []string  `json:"scopes"`
-	Public       bool      `json:"public"`
-	TokenFormat  string    `json:"token_format"`
-	CreatedAt    time.Time `json:"created_at"`
+	ClientID     string     `json:"client_id"`
+	FirstParty   bool       `json:"first_party,omitempty"`
+	ClientSecret string     `json:"client_secret,omitempty"`
+	Name         string     `json:"name"`
+	Grants       []string   `json:"grants"`
+	Scopes       []string   `json:"scopes"`
+	Public       bool       `json:"public"`
+	TokenFormat  string     `json:"token_format"`
+	CreatedAt    *time.Time `json:"created_at,omitempty"` // none for the first party
 }
 
 func clientOf(c store.Client, secret string) clientJSON {
-	return clientJSON{ClientID: c.ID, ClientSecret: secret, Name: c.Name, Grants: nonNil(c.Grants), Scopes: nonNil(c.Scopes), Public: c.SecretHash == nil, TokenFormat: c.TokenFormat, CreatedAt: c.CreatedAt}
+	out := clientJSON{ClientID: c.ID, ClientSecret: secret, Name: c.Name, Grants: nonNil(c.Grants), Scopes: nonNil(c.Scopes), Public: c.SecretHash == nil, TokenFormat: c.TokenFormat}
+	if !c.CreatedAt.IsZero() {
+		out.CreatedAt = &c.CreatedAt
+	}
+	return out
 }
 
 func (s *Server) handleAdminCreateClient(w http.ResponseWriter, r *http.Request) error {

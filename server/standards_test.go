@@ -135,7 +135,7 @@ func TestFirstPartyIsAClient(t *testing.T) {
 	// Listed, first.
 	cs := e.adminDo("GET", "/admin/v1/clients", nil).json(t)["clients"].([]any)
 	fp := cs[0].(map[string]any)
-	if len(cs) != 3 || fp["client_id"] != "tessera" || fp["public"] != true || fp["first_party"] != true || strings.Join(toStrings(fp["grants"]), ",") != "refresh_token" {
+	if len(cs) != 3 || fp["client_id"] != "tessera" || fp["public"] != true || fp["first_party"] != true || fp["created_at"] != nil || cs[1].(map[string]any)["created_at"] == nil || strings.Join(toStrings(fp["grants"]), ",") != "refresh_token" {
 		t.Fatalf("clients: %v", cs)
 	}
 }
