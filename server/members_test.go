@@ -87,3 +87,16 @@ func TestCheckMembers(t *testing.T) {
 }
 
 func reflectTypeOf[T any](T) reflect.Type { return reflect.TypeFor[T]() }
+
+// BenchmarkDecodeLogin measures the strict decoder on a login body: the
+// member check runs before encoding/json (issue 10, L9).
+func BenchmarkDecodeLogin(b *testing.B) {
+	body := []byte(`{"username":"alice","password":"correct horse battery staple","delivery":"token","client_id":"01a23b58-b23c-7dba-acf2-4d24cd87a304"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		var dst loginRequest
+		if p := decodeBytes(body, &dst); p != nil {
+			b.Fatal(p)
+		}
+	}
+}
