@@ -100,6 +100,13 @@ type TokenPolicy struct {
 	// RefreshGrace lets the same client retry a just-rotated refresh token
 	// this long; 0 disables. Default 5s.
 	RefreshGrace Duration `yaml:"refresh_grace"`
+	// FirstPartyClientID is the client_id of Tessera's own login: a public
+	// client allowed refresh tokens, which OAuth libraries name when they
+	// refresh or revoke the tokens /v1/login delivered, and the client_id
+	// claim of its access tokens. 1 to 64 of A-Z a-z 0-9 - . _ ~ (it
+	// travels unencoded in forms and HTTP Basic), not a UUID (registered
+	// clients' ids are). Default tessera.
+	FirstPartyClientID string `yaml:"first_party_client_id"`
 }
 
 // KeyPolicy governs JWS signing keys.
@@ -209,10 +216,11 @@ func Default() Config {
 			},
 			Cookie: CookiePolicy{SameSite: "lax"},
 			Tokens: TokenPolicy{
-				AccessTTL:       Duration(15 * time.Minute),
-				RefreshTTL:      Duration(7 * 24 * time.Hour),
-				SessionAbsolute: Duration(14 * 24 * time.Hour),
-				RefreshGrace:    Duration(5 * time.Second),
+				AccessTTL:          Duration(15 * time.Minute),
+				RefreshTTL:         Duration(7 * 24 * time.Hour),
+				SessionAbsolute:    Duration(14 * 24 * time.Hour),
+				RefreshGrace:       Duration(5 * time.Second),
+				FirstPartyClientID: "tessera",
 			},
 			Keys: KeyPolicy{
 				Algorithm:        "ES256",
@@ -365,7 +373,60 @@ func (c Config) Validate() error {
 	if tp.RefreshGrace < 0 || tp.RefreshGrace > Duration(time.Minute) {
 		bad("policy.tokens.refresh_grace", "must be between 0 and 1m")
 	}
+	if id := tp.FirstPartyClientID; len(id) < 1 || len(id) > 64 || strings.Trim(id, unreserved) != "" || isUUID(id) {
+		bad("policy.tokens.first_party_client_id", "%q: want 1 to 64 of A-Z a-z 0-9 - . _ ~, and not a UUID (registered clients have those)", id)
+	}
+	c.validateIssuer(bad)
 	return errors.Join(errs...)
+}
+
+// unreserved are RFC 3986's unreserved characters: the ones form
+// encoding (RFC 6749 §2.3.1) leaves as they are.
+const unreserved = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+
+// isUUID reports whether s is spelt as a UUID (8-4-4-4-12 hex digits).
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'):
+			return false
+		}
+	}
+	return true
+}
+
+// validateIssuer checks the issuer (RFC 8414 §2: an https URL with no
+// query or fragment; http is for development behind no TLS at all). When
+// Tessera serves TLS itself the issuer is https: an http issuer would put
+// http:// endpoint URLs in the metadata, and clients that follow them
+// would send tokens in the clear or fail the iss comparison.
+func (c Config) validateIssuer(bad func(field, format string, args ...any)) {
+	field := "policy.tokens.issuer"
+	if c.Policy.Tokens.Issuer == "" {
+		field = "public_origin"
+	}
+	iss := c.Issuer()
+	u, err := url.Parse(iss)
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil:
+		bad(field, "issuer %q is not an https:// URL", iss)
+		return
+	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(iss, "?") || strings.HasSuffix(iss, "#"):
+		bad(field, "issuer %q has a query or fragment (RFC 8414 §2)", iss)
+	case strings.HasSuffix(u.Path, "/"):
+		bad(field, "issuer %q ends in /: iss is compared as a string, and endpoint URLs are the issuer plus /oauth2/…", iss)
+	}
+	if c.TLSCert != "" && u.Scheme != "https" {
+		bad(field, "issuer %q must be https:// when Tessera serves TLS (tls_cert)", iss)
+	}
 }
 
 // Load returns the defaults, overlaid by the YAML file at path (if path is
@@ -507,13 +568,16 @@ func (p Policy) YAML() ([]byte, error) {
 }
 
 // Issuer returns the access-token issuer: tokens.issuer, else public_origin,
-// else http://<listen>.
+// else https://<listen> when Tessera serves TLS, else http://<listen>.
 func (c Config) Issuer() string {
 	switch {
 	case c.Policy.Tokens.Issuer != "":
 		return c.Policy.Tokens.Issuer
 	case c.PublicOrigin != "":
 		return c.PublicOrigin
+	case c.TLSCert != "":
+		// Tessera serves TLS itself: so does its issuer.
+		return "https://" + c.Listen
 	}
 	return "http://" + c.Listen
 }

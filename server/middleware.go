@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -32,10 +33,17 @@ func (s *Server) common(listener string, next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				// The request itself is not logged: it may hold credentials.
-				s.log.Error("panic serving request", "method", r.Method, "route", r.Pattern, "panic", v)
-				if !rw.wroteHeader {
-					writeProblem(rw, errInternal())
+				// Through the funnel, as every failure: it logs the cause
+				// (never the request, which may hold credentials) and
+				// renders the problem, unless the handler had already
+				// answered.
+				err := fmt.Errorf("panic serving request: %v", v)
+				if rw.wroteHeader {
+					s.logCause(r, rw.status, "internal", err)
+				} else {
+					// Nothing the failed handler meant to set is sent.
+					rw.Header().Del("Set-Cookie")
+					s.fail(rw, r, errInternal().because(err))
 				}
 			}
 			route := r.Pattern

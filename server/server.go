@@ -174,16 +174,24 @@ func (s *Server) health(mux *http.ServeMux) {
 
 func (s *Server) adminOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, ok := bearerToken(r.Header.Get("Authorization"))
+		// The public API's rule for the header (credential): one
+		// Authorization header, a well-formed Bearer one. Answers go
+		// through the funnel like every other.
+		authz, one := authorization(r.Header)
+		raw, ok, malformed := bearerCredential(authz)
+		if !one || malformed {
+			p := newProblem(http.StatusBadRequest, "invalid_request", "Send one header: Authorization: Bearer <admin token>.")
+			p.challenge = `Bearer realm="tessera-admin", error="invalid_request"`
+			s.fail(w, r, p)
+			return
+		}
 		got := sha256.Sum256([]byte(raw))
 		// Comparing fixed-length hashes in constant time leaks neither the
 		// token nor its length.
 		if !ok || s.cfg.AdminToken == "" || subtle.ConstantTimeCompare(got[:], s.adminHash[:]) != 1 {
 			p := newProblem(http.StatusUnauthorized, "unauthenticated", "The admin API needs Authorization: Bearer <admin token>.")
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tessera-admin"`)
-			w.Header().Set("Content-Type", "application/problem+json")
-			w.WriteHeader(p.Status)
-			writeBody(w, p)
+			p.challenge = `Bearer realm="tessera-admin"`
+			s.fail(w, r, p)
 			return
 		}
 		next.ServeHTTP(w, r)
