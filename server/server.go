@@ -82,6 +82,8 @@ type Server struct {
 	cookieName string
 	adminHash  [32]byte
 	origins    map[string]bool
+	// crossSite are the allowed_origins, which may be another site.
+	crossSite map[string]bool
 }
 
 // New returns a server. now is the clock (nil: time.Now).
@@ -97,6 +99,7 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 		cookieName: "__Host-tessera_session",
 		adminHash:  sha256.Sum256([]byte(cfg.AdminToken)),
 		origins:    map[string]bool{},
+		crossSite:  map[string]bool{},
 	}
 	s.flows = authflow.New(an, sm, st, nil, authflow.Config{Events: cfg.Events, Now: s.now, Logger: log})
 	if cfg.InsecureDevCookies {
@@ -106,6 +109,11 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 	for _, o := range append([]string{cfg.PublicOrigin}, cfg.AllowedOrigins...) {
 		if o != "" {
 			s.origins[normalizeOrigin(o)] = true
+		}
+	}
+	for _, o := range cfg.AllowedOrigins {
+		if o != "" && normalizeOrigin(o) != normalizeOrigin(cfg.PublicOrigin) {
+			s.crossSite[normalizeOrigin(o)] = true
 		}
 	}
 	s.buildForwardAuth()
@@ -138,7 +146,7 @@ func (s *Server) Public() http.Handler {
 	s.mountJWKS(mux)
 	s.mountOAuth(mux)
 	s.health(mux)
-	return s.common("public", mux)
+	return s.common("public", s.cors(mux))
 }
 
 // Admin returns the admin API handler. Every route but health checks needs
