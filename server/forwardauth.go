@@ -82,16 +82,19 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	switch d.Outcome {
 	case forwardauth.Allow:
 		id := d.Identity
-		h[s.fwd.userID] = []string{id.UserID}
-		h[s.fwd.username] = []string{id.Username}
-		h[s.fwd.sessionID] = []string{id.SessionID}
-		h[s.fwd.clientID] = []string{id.ClientID}
-		h[s.fwd.scope] = []string{id.Scope}
-		if id.Service {
-			h[s.fwd.aal] = []string{""}
-		} else {
-			h[s.fwd.aal] = []string{strconv.Itoa(id.AAL)}
+		aal := ""
+		if !id.Service {
+			aal = strconv.Itoa(id.AAL)
 		}
+		// One backing array for the six values: this is a hot path.
+		v := [...]string{id.UserID, id.Username, id.SessionID, id.ClientID, id.Scope, aal}
+		vs := v[:]
+		h[s.fwd.userID] = vs[0:1:1]
+		h[s.fwd.username] = vs[1:2:2]
+		h[s.fwd.sessionID] = vs[2:3:3]
+		h[s.fwd.clientID] = vs[3:4:4]
+		h[s.fwd.scope] = vs[4:5:5]
+		h[s.fwd.aal] = vs[5:6:6]
 		w.WriteHeader(http.StatusOK)
 	case forwardauth.Unauthenticated:
 		p := newProblem(http.StatusUnauthorized, d.Reason, "A valid session cookie or bearer token is required.")
