@@ -91,6 +91,10 @@ func (f ForwardAuth) validate(bad func(field, format string, args ...any)) {
 			continue
 		}
 		c := textproto.CanonicalMIMEHeaderKey(name)
+		if reservedHeaders[c] {
+			bad("forward_auth.headers."+field, "%q is a header HTTP or the proxy gives a meaning", name)
+			continue
+		}
 		if other, dup := seen[c]; dup {
 			bad("forward_auth.headers."+field, "%q is also the %s header", name, other)
 		}
@@ -114,6 +118,16 @@ func (f ForwardAuth) validate(bad func(field, format string, args ...any)) {
 			bad(field, "requires nothing: set scope, aal or max_auth_age")
 		}
 	}
+}
+
+// reservedHeaders may not carry the identity: the proxy or HTTP itself
+// act on them.
+var reservedHeaders = map[string]bool{
+	"Authorization": true, "Cookie": true, "Set-Cookie": true, "Host": true, "Connection": true,
+	"Content-Length": true, "Content-Type": true, "Transfer-Encoding": true, "Trailer": true, "Upgrade": true,
+	"Cache-Control": true, "Www-Authenticate": true, "Location": true, "Retry-After": true, "Vary": true,
+	"X-Forwarded-For": true, "X-Forwarded-Host": true, "X-Forwarded-Proto": true, "X-Forwarded-Method": true,
+	"X-Forwarded-Uri": true, "Forwarded": true,
 }
 
 // validHeaderName reports whether s is an RFC 9110 §5.1 field name.

@@ -17,6 +17,7 @@ func TestValidateForwardAuth(t *testing.T) {
 		{"bad csrf mode", func(f *ForwardAuth) { f.CSRF = "off" }, "forward_auth.csrf"},
 		{"header name with a space", func(f *ForwardAuth) { f.Headers.Username = "Remote User" }, "forward_auth.headers.username"},
 		{"empty header name", func(f *ForwardAuth) { f.Headers.AAL = "" }, "forward_auth.headers.aal"},
+		{"a header HTTP acts on", func(f *ForwardAuth) { f.Headers.UserID = "content-length" }, "gives a meaning"},
 		{"two fields one header", func(f *ForwardAuth) { f.Headers.Username = "x-tessera-user-id" }, "also the"},
 		{"service tokens for anyone", func(f *ForwardAuth) { f.ServiceTokens.Enabled = true }, "forward_auth.service_tokens"},
 		{"relative path prefix", func(f *ForwardAuth) { f.Rules = []ForwardAuthRule{{PathPrefix: "admin", AAL: 2}} }, "path_prefix"},

@@ -32,7 +32,7 @@ var (
 // visitor's, which forwardauth judges itself.
 func corsScope(path string) bool {
 	if strings.HasPrefix(path, "/v1/") {
-		return path != "/v1/auth/verify"
+		return path != verifyPath
 	}
 	return strings.HasPrefix(path, "/oauth2/")
 }

@@ -55,8 +55,10 @@ func (s *Server) buildForwardAuth() {
 func (s *Server) mountForwardAuth(mux *http.ServeMux) {
 	// Every method: a proxy set to pass the original method on must get
 	// 401 or 403, never a 405 that nginx would turn into a 500.
-	mux.HandleFunc("/v1/auth/verify", s.handleVerify)
+	mux.HandleFunc(verifyPath, s.handleVerify)
 }
+
+const verifyPath = "/v1/auth/verify"
 
 // handleVerify is forward auth for reverse proxies. It answers only 200,
 // 401 or 403: nginx's auth_request turns any other status into a 500,
@@ -97,6 +99,8 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		h[s.fwd.aal] = vs[5:6:6]
 		w.WriteHeader(http.StatusOK)
 	case forwardauth.Unauthenticated:
+		// Caddy and Traefik pass a refusal on to the browser as it is.
+		securityHeaders(h, r)
 		p := newProblem(http.StatusUnauthorized, d.Reason, "A valid session cookie or bearer token is required.")
 		if d.Reason != forwardauth.ReasonNoCredential {
 			// RFC 6750 §3.1: a malformed header is invalid_request, a
@@ -108,6 +112,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		}
 		writeProblem(w, p)
 	default:
+		securityHeaders(h, r)
 		p := newProblem(http.StatusForbidden, d.Reason, forbiddenDetail(d.Reason))
 		if d.Reason == forwardauth.ReasonUnavailable {
 			// Logged here, as the funnel logs causes: never the credential.

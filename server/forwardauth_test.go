@@ -35,6 +35,10 @@ func wantVerify(t *testing.T, r resp, status int, reason string) {
 		if r.Header.Get("X-Tessera-User-Id") != "" {
 			t.Fatal("identity headers on a refusal")
 		}
+		// Caddy and Traefik pass a refusal on to the browser.
+		if r.Header.Get("X-Content-Type-Options") != "nosniff" || r.Header.Get("Content-Security-Policy") == "" {
+			t.Fatalf("refusal without the security headers: %v", r.Header)
+		}
 	}
 }
 

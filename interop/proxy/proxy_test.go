@@ -454,6 +454,14 @@ func testProxy(t *testing.T, kind string) {
 		if st, _ := r.through("GET", "/api", "", "Authorization", "Bearer "+at[:len(at)-4]+"AAAA"); st != 401 {
 			t.Fatalf("tampered JWT: %d, want 401", st)
 		}
+		// RFC 7009 revocation of the JWT itself (its jti is denied).
+		res := send(t, plain, "POST", "http://"+r.tessera+"/oauth2/revoke", "token="+at, "Content-Type", "application/x-www-form-urlencoded")
+		if res.status != 200 {
+			t.Fatalf("revoke: %d %s", res.status, res.body)
+		}
+		if st, _ := r.through("GET", "/api", "", "Authorization", "Bearer "+at); st != 401 {
+			t.Fatalf("revoked JWT: %d, want 401", st)
+		}
 	})
 	t.Run("CSRF for cookie unsafe methods", func(t *testing.T) {
 		// The attack: a cross-origin page posts text/plain (no preflight)
