@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ func (s *Server) buildForwardAuth() {
 		scope: canonical(h.Scope, "X-Tessera-Scope"), aal: canonical(h.AAL, "X-Tessera-Aal"),
 	}
 	cfg := s.cfg.ForwardAuth
+	cfg.Origins = slices.Clone(cfg.Origins) // appended to below: not the caller's array
 	for o := range s.origins {
 		cfg.Origins = append(cfg.Origins, o)
 	}
