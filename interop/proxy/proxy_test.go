@@ -59,6 +59,8 @@ type rig struct {
 	admin    string // base URL of the admin API
 	proxy    string // base URL of the proxy
 	upstream *upstream
+	// closeStore takes Tessera's store away, as an outage would.
+	closeStore func()
 }
 
 // upstream records the headers of every request that reaches it.
@@ -91,7 +93,7 @@ func (u *upstream) count() int {
 // startTessera serves the public API on 127.0.0.1 and trusts only
 // 127.0.0.1 as a proxy: the proxies connect from it, and the test's own
 // "direct" requests come from 127.0.0.3, an untrusted address.
-func startTessera(t *testing.T) (public, admin string) {
+func startTessera(t *testing.T) (public, admin string, closeStore func()) {
 	t.Helper()
 	c := config.Default()
 	c.Data = t.TempDir()
@@ -117,7 +119,7 @@ func startTessera(t *testing.T) (public, admin string) {
 		<-done
 		a.Close()
 	})
-	return ln.Addr().String(), adm.URL
+	return ln.Addr().String(), adm.URL, func() { a.Store.Close() }
 }
 
 func freePort(t *testing.T) int {
@@ -292,7 +294,7 @@ func newRig(t *testing.T, kind string) *rig {
 	case "caddy":
 		bin = need(t, "caddy")
 	}
-	pub, adm := startTessera(t)
+	pub, adm, closeStore := startTessera(t)
 	up := &upstream{}
 	us := httptest.NewServer(up)
 	t.Cleanup(us.Close)
@@ -310,7 +312,7 @@ func newRig(t *testing.T, kind string) *rig {
 		render(t, filepath.Join(dir, "Caddyfile"), caddyConf, d)
 		runProxy(t, addr, filepath.Join(dir, "caddy.log"), bin, "run", "--config", filepath.Join(dir, "Caddyfile"), "--adapter", "caddyfile")
 	}
-	return &rig{t: t, tessera: pub, admin: adm, proxy: "http://" + addr, upstream: up}
+	return &rig{t: t, tessera: pub, admin: adm, proxy: "http://" + addr, upstream: up, closeStore: closeStore}
 }
 
 type reply struct {
@@ -509,6 +511,28 @@ func testProxy(t *testing.T, kind string) {
 		}
 		if st, _ := r.through("GET", "/hello", "", "Cookie", cookie); st != 401 {
 			t.Fatalf("revoked cookie: %d, want 401", st)
+		}
+	})
+	t.Run("store outage is 403, never 200 or 500", func(t *testing.T) {
+		// An opaque access token is looked up in the store on every use:
+		// no cache can answer for it.
+		res := send(t, plain, "POST", r.admin+"/admin/v1/clients", `{"name":"spa","grants":["refresh_token"],"public":true,"token_format":"opaque"}`,
+			"Content-Type", "application/json", "Authorization", "Bearer "+adminToken)
+		if res.status != 201 {
+			t.Fatalf("client: %d %s", res.status, res.body)
+		}
+		res = send(t, plain, "POST", r.proxy+"/v1/login", fmt.Sprintf(`{"username":"ada","password":%q,"delivery":"token","client_id":%q}`, password, res.json(t)["client_id"]),
+			"Content-Type", "application/json")
+		at, _ := res.json(t)["access_token"].(string)
+		if res.status != 200 || !strings.HasPrefix(at, "tsa_") {
+			t.Fatalf("opaque login: %d %s", res.status, res.body)
+		}
+		if st, _ := r.through("GET", "/api", "", "Authorization", "Bearer "+at); st != 200 {
+			t.Fatalf("opaque token: %d", st)
+		}
+		r.closeStore()
+		if st, _ := r.through("GET", "/api", "", "Authorization", "Bearer "+at); st != 403 {
+			t.Fatalf("opaque token with the store down: %d, want 403", st)
 		}
 	})
 }
