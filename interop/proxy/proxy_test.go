@@ -70,8 +70,10 @@ type upstream struct {
 }
 
 func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := r.Header.Clone()
+	h.Set("Test-Request", r.Method+" "+r.URL.Path) // what arrived, for the tests
 	u.mu.Lock()
-	u.seen = append(u.seen, r.Header.Clone())
+	u.seen = append(u.seen, h)
 	u.mu.Unlock()
 	io.WriteString(w, "upstream ok")
 }
@@ -85,6 +87,20 @@ func (u *upstream) last() (http.Header, int) {
 	return u.seen[len(u.seen)-1], len(u.seen)
 }
 
+// arrived returns the headers of the requests that reached the upstream
+// as method and path.
+func (u *upstream) arrived(methodPath string) []http.Header {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var out []http.Header
+	for _, h := range u.seen {
+		if h.Get("Test-Request") == methodPath {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
 func (u *upstream) count() int {
 	_, n := u.last()
 	return n
@@ -93,11 +109,13 @@ func (u *upstream) count() int {
 // startTessera serves the public API on 127.0.0.1 and trusts only
 // 127.0.0.1 as a proxy: the proxies connect from it, and the test's own
 // "direct" requests come from 127.0.0.3, an untrusted address.
-func startTessera(t *testing.T) (public, admin string, closeStore func()) {
+func startTessera(t *testing.T, devCookies bool) (public, admin string, closeStore func()) {
 	t.Helper()
 	c := config.Default()
 	c.Data = t.TempDir()
 	c.TrustedProxies = []string{"127.0.0.1/32"}
+	// Plain-HTTP cookies (tessera_session) for the browser test.
+	c.InsecureDevCookies = devCookies
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, c, app.Options{Access: app.Migrate, AdminToken: adminToken})
 	if err != nil {
@@ -285,7 +303,9 @@ http://127.0.0.1:{{.Port}} {
 }
 `
 
-func newRig(t *testing.T, kind string) *rig {
+func newRig(t *testing.T, kind string) *rig { return newRigWith(t, kind, false) }
+
+func newRigWith(t *testing.T, kind string, devCookies bool) *rig {
 	t.Helper()
 	var bin string
 	switch kind {
@@ -294,7 +314,7 @@ func newRig(t *testing.T, kind string) *rig {
 	case "caddy":
 		bin = need(t, "caddy")
 	}
-	pub, adm, closeStore := startTessera(t)
+	pub, adm, closeStore := startTessera(t, devCookies)
 	up := &upstream{}
 	us := httptest.NewServer(up)
 	t.Cleanup(us.Close)
