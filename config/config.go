@@ -45,8 +45,11 @@ type Config struct {
 	// https://auth.example.com. CSRF checks compare Origin with it. Empty
 	// means the origin is taken from the request (scheme and Host).
 	PublicOrigin string `yaml:"public_origin"`
-	// AllowedOrigins are further origins trusted to send cookie-authenticated
-	// state changes (same-site front ends). Default none.
+	// AllowedOrigins are further origins trusted to call the public API
+	// from a browser: CORS with credentials on /v1 and /oauth2 (an SPA on
+	// another origin), and cookie-authenticated state changes (same-site
+	// front ends). A browser request from any other origin is refused
+	// before it changes anything. Default none.
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For / Forwarded headers are
 	// believed. Default none: the client IP is the TCP peer.
@@ -69,6 +72,8 @@ type Config struct {
 	LogRequests bool `yaml:"log_requests"`
 	// Policy is the session lifecycle policy.
 	Policy Policy `yaml:"policy"`
+	// ForwardAuth configures the forward-auth endpoint for reverse proxies.
+	ForwardAuth ForwardAuth `yaml:"forward_auth"`
 }
 
 // Policy is every lifetime, limit and rule that decides how sessions live.
@@ -190,6 +195,7 @@ func Default() Config {
 		Data:           "./tessera-data",
 		LogLevel:       "info",
 		ClientIPHeader: "x-forwarded-for",
+		ForwardAuth:    DefaultForwardAuth(),
 		Policy: Policy{
 			Session: SessionPolicy{
 				IdleTimeout:     Duration(30 * time.Minute),
@@ -377,6 +383,7 @@ func (c Config) Validate() error {
 		bad("policy.tokens.first_party_client_id", "%q: want 1 to 64 of A-Z a-z 0-9 - . _ ~, and not a UUID (registered clients have those)", id)
 	}
 	c.validateIssuer(bad)
+	c.ForwardAuth.validate(bad)
 	return errors.Join(errs...)
 }
 
@@ -541,6 +548,9 @@ func setFromString(f reflect.Value, s string) error {
 		}
 		f.SetUint(n)
 	case reflect.Slice:
+		if f.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("unsupported type %s: set it in the config file", f.Type())
+		}
 		var parts []string
 		for _, p := range strings.Split(s, ",") {
 			if p = strings.TrimSpace(p); p != "" {

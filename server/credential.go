@@ -263,6 +263,11 @@ func (s *Server) checkCSRF(r *http.Request, rawSession string) *problem {
 func (s *Server) sameOrigin(r *http.Request, requireHeader bool) bool {
 	origin := r.Header.Get("Origin")
 	site := r.Header.Get("Sec-Fetch-Site")
+	if origin != "" && s.crossSite[origin] {
+		// Listed in allowed_origins: an SPA on another site is cross-site
+		// by nature.
+		return true
+	}
 	if site == "cross-site" {
 		return false
 	}

@@ -73,6 +73,7 @@ func (s *Server) WithOAuth(o OAuth, v *accesstoken.Verifier, cfg OAuthConfig, ts
 		tv = jwtVerifier{s.verified, v}
 	}
 	s.tokens = tokenstate.New(s.sessions, s.revs, tv, ts, tokenstate.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, FirstPartyID: o.FirstPartyID(), Events: s.cfg.Events, Now: s.now})
+	s.buildForwardAuth() // now with access tokens
 	s.flows = authflow.New(s.authn, s.sessions, s.st, o, authflow.Config{TokenIdle: cfg.SessionIdle, TokenAbsolute: cfg.SessionAbsolute, Access: s.tokens, Events: s.cfg.Events, Now: s.now, Logger: s.log})
 	return s
 }

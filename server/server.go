@@ -16,6 +16,7 @@ import (
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
 	"github.com/tessera-auth/tessera/event"
+	"github.com/tessera-auth/tessera/forwardauth"
 	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -43,6 +44,10 @@ type Config struct {
 	LogRequests        bool
 	// AdminToken is the admin API credential.
 	AdminToken string
+	// ForwardAuth is the policy of /v1/auth/verify (its Origins and Now are
+	// the server's); ForwardAuthHeaders names its identity headers.
+	ForwardAuth        forwardauth.Config
+	ForwardAuthHeaders ForwardAuthHeaders
 	// Events receives what the HTTP layer still decides itself
 	// (event.AdminAction), and is handed to the token-state service
 	// (event.Introspected, TokenRevoked). nil: none.
@@ -71,11 +76,14 @@ type Server struct {
 	tokenStore TokenStore
 	tokens     *tokenstate.Service // introspection and RFC 7009 revocation
 	flows      *authflow.Flows     // login and password change
+	fwd        *forwardAuth        // /v1/auth/verify
 	now        func() time.Time
 
 	cookieName string
 	adminHash  [32]byte
 	origins    map[string]bool
+	// crossSite are the allowed_origins, which may be another site.
+	crossSite map[string]bool
 }
 
 // New returns a server. now is the clock (nil: time.Now).
@@ -91,6 +99,7 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 		cookieName: "__Host-tessera_session",
 		adminHash:  sha256.Sum256([]byte(cfg.AdminToken)),
 		origins:    map[string]bool{},
+		crossSite:  map[string]bool{},
 	}
 	s.flows = authflow.New(an, sm, st, nil, authflow.Config{Events: cfg.Events, Now: s.now, Logger: log})
 	if cfg.InsecureDevCookies {
@@ -102,6 +111,12 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 			s.origins[normalizeOrigin(o)] = true
 		}
 	}
+	for _, o := range cfg.AllowedOrigins {
+		if o != "" && normalizeOrigin(o) != normalizeOrigin(cfg.PublicOrigin) {
+			s.crossSite[normalizeOrigin(o)] = true
+		}
+	}
+	s.buildForwardAuth()
 	return s
 }
 
@@ -127,10 +142,11 @@ func (s *Server) CookieName() string { return s.cookieName }
 func (s *Server) Public() http.Handler {
 	mux := http.NewServeMux()
 	s.mountSession(mux)
+	s.mountForwardAuth(mux)
 	s.mountJWKS(mux)
 	s.mountOAuth(mux)
 	s.health(mux)
-	return s.common("public", mux)
+	return s.common("public", s.cors(mux))
 }
 
 // Admin returns the admin API handler. Every route but health checks needs

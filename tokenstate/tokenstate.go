@@ -172,9 +172,10 @@ func (s *Service) introspect(ctx context.Context, caller store.Client, raw strin
 // than the session it was minted for, so revoking the session stops it at
 // once. Errors are session's: ErrInvalid for a token that is not a live
 // access token of that session's user (a JWT whose sub is not the
-// session's user is forged or misissued), the session's own ErrExpired or
-// ErrRevoked, and ErrUnavailable when the store cannot answer. u is the
-// use, for the session's validation events.
+// session's user is forged or misissued, and a client_credentials token
+// has no session), the session's own ErrExpired or ErrRevoked, and
+// ErrUnavailable when the store cannot answer. u is the use, for the
+// session's validation events.
 func (s *Service) AccessSession(ctx context.Context, raw string, u session.Use) (session.Session, error) {
 	sess, _, err := s.AccessGrant(ctx, raw, u)
 	return sess, err
@@ -190,48 +191,82 @@ type Grant struct {
 // AccessGrant is AccessSession with the token's grant, for the checks
 // that depend on whom the token was issued to (Permits).
 func (s *Service) AccessGrant(ctx context.Context, raw string, u session.Use) (session.Session, Grant, error) {
+	a, err := s.Access(ctx, raw, u)
+	if err != nil {
+		return session.Session{}, Grant{}, err
+	}
+	if a.Session.ID == "" {
+		return session.Session{}, Grant{}, session.ErrInvalid
+	}
+	return a.Session, Grant{ClientID: a.ClientID, Scope: a.Scope}, nil
+}
+
+// Access is what a live access token stands for.
+type Access struct {
+	ClientID, Subject, Scope string
+	Audience                 []string
+	// Session is the session of a user's token; zero (ID "") for a
+	// client_credentials token, whose subject is the client itself.
+	Session session.Session
+}
+
+// Access checks raw as a bearer access token (a JWT or a tsa_ token) and
+// returns what it stands for: a user's token is live only while its
+// session is, and a client_credentials token while it is unexpired and
+// not revoked. Errors as AccessSession's.
+func (s *Service) Access(ctx context.Context, raw string, u session.Use) (Access, error) {
+	var a Access
 	switch token.KindOf(raw) {
 	case token.JWT:
 		c, err := s.live(raw)
-		if err != nil || c.SessionID == "" {
-			return session.Session{}, Grant{}, session.ErrInvalid
+		if err != nil {
+			return a, session.ErrInvalid
 		}
 		// Unknown (the feed cannot be read) fails closed as unavailable
 		// (503): the token is not known to be bad, so the client keeps it.
 		denied, err := s.denylist.Denied(ctx, c.ID)
 		if err != nil {
-			return session.Session{}, Grant{}, fmt.Errorf("%w: %w", session.ErrUnavailable, err)
+			return a, fmt.Errorf("%w: %w", session.ErrUnavailable, err)
 		}
 		if denied {
-			return session.Session{}, Grant{}, session.ErrInvalid
+			return a, session.ErrInvalid
+		}
+		a = Access{ClientID: c.ClientID, Subject: c.Subject, Scope: c.Scope, Audience: c.Audience}
+		if c.SessionID == "" {
+			return a, nil
 		}
 		sess, err := s.sessions.ValidateID(ctx, c.SessionID, u)
 		if err != nil {
-			return session.Session{}, Grant{}, err
+			return Access{}, err
 		}
 		if sess.UserID != c.Subject {
-			return session.Session{}, Grant{}, session.ErrInvalid
+			return Access{}, session.ErrInvalid
 		}
-		return sess, Grant{ClientID: c.ClientID, Scope: c.Scope}, nil
+		a.Session = sess
+		return a, nil
 	case token.Access:
 		at, err := s.OpaqueAccess(ctx, raw)
 		if err != nil {
-			return session.Session{}, Grant{}, fmt.Errorf("%w: %w", session.ErrUnavailable, err)
+			return a, fmt.Errorf("%w: %w", session.ErrUnavailable, err)
 		}
-		if at == nil || at.SessionID == "" {
-			return session.Session{}, Grant{}, session.ErrInvalid
+		if at == nil {
+			return a, session.ErrInvalid
+		}
+		a = Access{ClientID: at.ClientID, Subject: at.Subject, Scope: at.Scope}
+		if a.ClientID == "" {
+			a.ClientID = s.cfg.FirstPartyID // the first party's opaque tokens name no client
+		}
+		if at.SessionID == "" {
+			return a, nil
 		}
 		sess, err := s.sessions.ValidateID(ctx, at.SessionID, u)
 		if err != nil {
-			return session.Session{}, Grant{}, err
+			return Access{}, err
 		}
-		clientID := at.ClientID
-		if clientID == "" {
-			clientID = s.cfg.FirstPartyID
-		}
-		return sess, Grant{ClientID: clientID, Scope: at.Scope}, nil
+		a.Session = sess
+		return a, nil
 	}
-	return session.Session{}, Grant{}, session.ErrInvalid
+	return a, session.ErrInvalid
 }
 
 // ScopeSessions lets a third-party access token list its user's sessions

@@ -204,8 +204,10 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 	if err := a.Sessions.Start(ctx); err != nil {
 		return fmt.Errorf("load revocations: %w", err)
 	}
+	fa, fh := forwardAuth(c.ForwardAuth)
 	a.Server = server.New(server.Config{
 		PublicOrigin: c.PublicOrigin, AllowedOrigins: c.AllowedOrigins,
+		ForwardAuth: fa, ForwardAuthHeaders: fh,
 		InsecureDevCookies: c.InsecureDevCookies, SameSiteStrict: c.Policy.Cookie.SameSite == "strict",
 		LogRequests: c.LogRequests, AdminToken: tok, Events: a.Events,
 	}, st, a.Sessions, a.Auth, ips, a.Metrics, log, opt.Now).WithKeys(a.Keys)
