@@ -72,10 +72,15 @@ type Revocation struct {
 	Seq       int64
 	SessionID string // set for a session revocation
 	JTI       string // set for an access-token denial
+	// KID is set for a signing-key revocation: every token the key signed
+	// is refused, and verifiers drop the key (see SigningKeys.RevokeSigningKey).
+	KID    string
 	UserID    string
 	At        time.Time
-	// ExpiresAt, for a denial, is the token's own expiry: after it the
-	// entry no longer matters.
+	// ExpiresAt, for a denial, is the token's own expiry; for a key
+	// revocation, when no token the key signed can still be accepted and
+	// no verifier can still hold the key from a JWKS it cached before the
+	// revocation. After it the entry no longer matters.
 	ExpiresAt time.Time
 	Reason    string
 }
@@ -134,8 +139,8 @@ type Sessions interface {
 	// order, under the feed ordering contract (see Revocation).
 	Revocations(ctx context.Context, after int64, limit int) ([]Revocation, error)
 	// ActiveRevocations returns the feed entries that can still matter at
-	// now: session revocations at or after sessionsSince, and denials whose
-	// token has not expired; in Seq order.
+	// now: session revocations at or after sessionsSince, and denials and
+	// key revocations whose ExpiresAt is after now; in Seq order.
 	ActiveRevocations(ctx context.Context, sessionsSince, now time.Time) ([]Revocation, error)
 	// DenyAccessToken records that the access token jti is revoked until its
 	// expiry, with a feed entry, atomically; denying twice succeeds once.
@@ -184,6 +189,9 @@ type SigningKey struct {
 	CreatedAt   time.Time
 	ActivatedAt time.Time // zero while next
 	RetiredAt   time.Time // zero until retired
+	// RevokedAt, if not zero, is when the key was revoked (compromised): it
+	// is retired and no longer published, whatever RetiredTTL says.
+	RevokedAt  time.Time
 	PublicJWK   []byte    // JSON Web Key, public part only
 	PrivateJWE  string    // the private JWK sealed as a compact JWE under the master key
 }
@@ -202,6 +210,15 @@ type SigningKeys interface {
 	RotateSigningKeys(ctx context.Context, expectActive string, newNext SigningKey, at time.Time) error
 	// DeleteRetiredKeys removes keys retired before cutoff.
 	DeleteRetiredKeys(ctx context.Context, cutoff time.Time) (int, error)
+	// RevokeSigningKey revokes the key kid at once: it becomes retired with
+	// RevokedAt set, and one feed entry (Revocation.KID, ExpiresAt until,
+	// reason) is appended in the same transaction, so every node and SDK
+	// verifier following the feed drops the key. If kid was the next key,
+	// newNext (required then) takes its place. The active key cannot be
+	// revoked (ErrConflict: rotate first, the caller's policy); ErrNotFound
+	// if there is no such key; revoking a revoked key succeeds and changes
+	// nothing. It returns the key as it was.
+	RevokeSigningKey(ctx context.Context, kid string, newNext SigningKey, at, until time.Time, reason string) (SigningKey, error)
 }
 
 // Client is a registered OAuth 2.0 client.

@@ -533,7 +533,7 @@ func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]stor
 
 func (s *Store) ActiveRevocations(ctx context.Context, sessionsSince, now time.Time) ([]store.Revocation, error) {
 	rows, err := s.r.QueryContext(ctx, "SELECT "+sqlrow.RevocationCols+` FROM revocations
-		WHERE (jti = '' AND at >= ?) OR (jti <> '' AND expires_at > ?) ORDER BY seq`, sqlrow.Micros(sessionsSince), sqlrow.Micros(now))
+		WHERE (jti = '' AND kid = '' AND at >= ?) OR ((jti <> '' OR kid <> '') AND expires_at > ?) ORDER BY seq`, sqlrow.Micros(sessionsSince), sqlrow.Micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: active revocations: %w", err)
 	}

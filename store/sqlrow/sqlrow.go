@@ -40,11 +40,11 @@ func fromNullMicros(v *int64) time.Time {
 const (
 	UserCols       = "id, username, password_hash, created_at, password_changed_at"
 	SessionCols    = "id, token_hash, user_id, created_at, auth_time, expires_at, last_seen_at, idle_us, ip, user_agent, amr, aal, revoked_at, revoke_reason"
-	RevocationCols = "seq, session_id, jti, user_id, at, expires_at, reason"
+	RevocationCols = "seq, session_id, jti, kid, user_id, at, expires_at, reason"
 	ClientCols     = "id, name, secret_hash, grants, scopes, token_format, created_at"
 	RefreshCols    = "token_hash, session_id, client_id, scope, created_at, expires_at, used_at"
 	AccessCols     = "token_hash, jti, client_id, subject, scope, session_id, created_at, expires_at"
-	KeyCols        = "id, alg, state, created_at, activated_at, retired_at, public_jwk, private_jwe"
+	KeyCols        = "id, alg, state, created_at, activated_at, retired_at, public_jwk, private_jwe, revoked_at"
 )
 
 // User reads UserCols.
@@ -87,7 +87,7 @@ func Session(row Scanner) (store.Session, error) {
 func Revocation(row Scanner) (store.Revocation, error) {
 	var r store.Revocation
 	var at, exp int64
-	if err := row.Scan(&r.Seq, &r.SessionID, &r.JTI, &r.UserID, &at, &exp, &r.Reason); err != nil {
+	if err := row.Scan(&r.Seq, &r.SessionID, &r.JTI, &r.KID, &r.UserID, &at, &exp, &r.Reason); err != nil {
 		return store.Revocation{}, err
 	}
 	r.At = FromMicros(at)
@@ -172,12 +172,12 @@ func AccessToken(row Scanner) (store.AccessToken, error) {
 func SigningKey(row Scanner) (store.SigningKey, error) {
 	var k store.SigningKey
 	var created int64
-	var activated, retired *int64
-	if err := row.Scan(&k.ID, &k.Alg, &k.State, &created, &activated, &retired, &k.PublicJWK, &k.PrivateJWE); err != nil {
+	var activated, retired, revoked *int64
+	if err := row.Scan(&k.ID, &k.Alg, &k.State, &created, &activated, &retired, &k.PublicJWK, &k.PrivateJWE, &revoked); err != nil {
 		return store.SigningKey{}, err
 	}
 	k.CreatedAt = FromMicros(created)
-	k.ActivatedAt, k.RetiredAt = fromNullMicros(activated), fromNullMicros(retired)
+	k.ActivatedAt, k.RetiredAt, k.RevokedAt = fromNullMicros(activated), fromNullMicros(retired), fromNullMicros(revoked)
 	return k, nil
 }
 

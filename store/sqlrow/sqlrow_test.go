@@ -77,12 +77,16 @@ func (r errRow) Scan(...any) error { return r.err }
 
 func TestRevocation(t *testing.T) {
 	m := Micros(t0)
-	r, err := Revocation(row{int64(3), "s1", "", "u1", m, int64(0), "logout"})
+	r, err := Revocation(row{int64(3), "s1", "", "", "u1", m, int64(0), "logout"})
 	if err != nil || !r.ExpiresAt.IsZero() || !r.At.Equal(t0) || r.Seq != 3 {
 		t.Fatalf("Revocation = %+v, %v", r, err)
 	}
-	r, err = Revocation(row{int64(4), "", "j", "u1", m, m + 1, "deny"})
+	r, err = Revocation(row{int64(4), "", "j", "", "u1", m, m + 1, "deny"})
 	if err != nil || !r.ExpiresAt.Equal(t0.Add(time.Microsecond)) {
+		t.Fatalf("Revocation = %+v, %v", r, err)
+	}
+	r, err = Revocation(row{int64(5), "", "", "k1", "", m, m + 1, "compromised"})
+	if err != nil || r.KID != "k1" || !r.ExpiresAt.Equal(t0.Add(time.Microsecond)) {
 		t.Fatalf("Revocation = %+v, %v", r, err)
 	}
 }
@@ -110,8 +114,8 @@ func TestClientAndKey(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(c.Grants, []string{"authorization_code", "refresh_token"}) || len(c.Scopes) != 0 || !c.CreatedAt.Equal(t0) {
 		t.Fatalf("Client = %+v, %v", c, err)
 	}
-	k, err := SigningKey(row{"k1", "EdDSA", "retired", m, ptr(m + 1), ptr(m + 3), "pub", "priv"})
-	if err != nil || !k.ActivatedAt.Equal(t0.Add(time.Microsecond)) || !k.RetiredAt.Equal(t0.Add(3*time.Microsecond)) {
+	k, err := SigningKey(row{"k1", "EdDSA", "retired", m, ptr(m + 1), ptr(m + 3), "pub", "priv", ptr(m + 4)})
+	if err != nil || !k.ActivatedAt.Equal(t0.Add(time.Microsecond)) || !k.RetiredAt.Equal(t0.Add(3*time.Microsecond)) || !k.RevokedAt.Equal(t0.Add(4*time.Microsecond)) {
 		t.Fatalf("SigningKey = %+v, %v", k, err)
 	}
 }
