@@ -64,6 +64,9 @@ const (
 	// KeyRotated: this node rotated the signing keys. KID is the new
 	// active key.
 	KeyRotated
+	// KeyRevoked: this node revoked a signing key (emergency revocation of
+	// a compromised key). KID is the revoked key.
+	KeyRevoked
 	// AdminAction: an administrator changed something. Actor (ActorAdminAPI,
 	// ActorCLI), Action (Action* values) and the object: UserID,
 	// SessionID, ClientID or KID; Count for bulk actions.
@@ -86,6 +89,7 @@ var kindNames = [numKinds]string{
 	TokenRevoked:      "token_revoked",
 	Introspected:      "introspected",
 	KeyRotated:        "key_rotated",
+	KeyRevoked:        "key_revoked",
 	AdminAction:       "admin_action",
 }
 
@@ -125,6 +129,7 @@ const (
 	ActionUserRevoke     = "user_sessions_revoke"
 	ActionClientRegister = "client_register"
 	ActionKeyRotate      = "key_rotate"
+	ActionKeyRevoke      = "key_revoke"
 )
 
 // Event is one thing that happened, with the context of the request or use

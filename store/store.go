@@ -75,8 +75,8 @@ type Revocation struct {
 	// KID is set for a signing-key revocation: every token the key signed
 	// is refused, and verifiers drop the key (see SigningKeys.RevokeSigningKey).
 	KID    string
-	UserID    string
-	At        time.Time
+	UserID string
+	At     time.Time
 	// ExpiresAt, for a denial, is the token's own expiry; for a key
 	// revocation, when no token the key signed can still be accepted and
 	// no verifier can still hold the key from a JWKS it cached before the
@@ -192,8 +192,8 @@ type SigningKey struct {
 	// RevokedAt, if not zero, is when the key was revoked (compromised): it
 	// is retired and no longer published, whatever RetiredTTL says.
 	RevokedAt  time.Time
-	PublicJWK   []byte    // JSON Web Key, public part only
-	PrivateJWE  string    // the private JWK sealed as a compact JWE under the master key
+	PublicJWK  []byte // JSON Web Key, public part only
+	PrivateJWE string // the private JWK sealed as a compact JWE under the master key
 }
 
 // SigningKeys stores the signing keyset. Rotation MUST be atomic: at every

@@ -121,6 +121,9 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 	scfg := SessionConfig(c)
 	scfg.Logger, scfg.Now, scfg.Events = log, opt.Now, a.Events
 	a.Sessions = session.New(st, scfg)
+	// A key revoked on another node (or by the CLI) leaves this node's
+	// keyset as soon as the feed says so, not at its next reload.
+	a.Sessions.Follower().OnKeyRevoked(a.Keys.Revoked)
 	// Load the revocation feed's denials before the first request: serving
 	// without them would accept tokens revoked before this start.
 	if err := a.Sessions.Start(ctx); err != nil {

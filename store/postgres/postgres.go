@@ -357,8 +357,8 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 // feedEntry is a revocation to append to the feed.
 type feedEntry struct {
 	sessionID, jti, kid, userID string
-	at, expires            time.Time
-	reason                 string
+	at, expires                 time.Time
+	reason                      string
 }
 
 // appendFeed appends entries to the revocation feed. It numbers them from
