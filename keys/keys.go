@@ -401,7 +401,11 @@ func (ks *Keyset) Tick(ctx context.Context) error {
 			// next key has been published long enough.
 			switch _, err := ks.RotateChecked(ctx, false); {
 			case errors.Is(err, ErrRotationUnsafe):
+				// Perhaps another node has just rotated: follow it now.
 				ks.log.Debug("scheduled key rotation postponed", "why", err)
+				if err := ks.reload(ctx); err != nil {
+					return err
+				}
 			case err != nil:
 				return err
 			}
