@@ -44,12 +44,14 @@ const (
 	// SessionID, UserID, ClientID.
 	RefreshRotated
 	// RefreshGraceRetry: a just-rotated refresh token was presented again
-	// by its client within the grace window; another successor was issued.
-	// SessionID, UserID, ClientID.
+	// by its client, from the rotation's network and user agent, within
+	// the grace window; another successor was issued (once per token).
+	// SessionID, UserID, ClientID, IP, UserAgent.
 	RefreshGraceRetry
 	// RefreshReused: a rotated refresh token was presented again (RFC 9700
 	// §4.14.2: a theft signal); its family is revoked. SessionID, UserID,
-	// ClientID.
+	// ClientID, IP, UserAgent; Reason says why a retry was not forgiven
+	// (oauth.Reuse* values).
 	RefreshReused
 	// TokenIssued: an access or refresh token was minted. Token
 	// (TokenAccess, TokenRefresh), Format (access tokens: "jwt" or

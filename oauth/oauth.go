@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/throttle"
 	"github.com/tessera-auth/tessera/token"
 )
 
@@ -299,8 +301,38 @@ func (s *Service) IssueForSession(ctx context.Context, g SessionGrant, sessionEx
 	return Tokens{AccessToken: at, TokenType: "Bearer", ExpiresIn: ttl, RefreshToken: rt.Reveal(), Scope: g.Scope}, nil
 }
 
-// Refresh runs the refresh_token grant for client c (RFC 6749 §6).
+// Origin is where a token request came from: the client's address and
+// user agent. A grace retry of a refresh token must come from the
+// rotation's origin (see DecideRefresh).
+type Origin struct {
+	IP        netip.Addr
+	UserAgent string
+}
+
+// originHash is the Presentation.Origin of o: a hash keyed with the pepper
+// (a stored copy reveals neither address nor user agent) of the network
+// the address belongs to as the throttles group it (an IPv6 /64) and the
+// user agent.
+func (s *Service) originHash(o Origin) []byte {
+	m := hmac.New(sha256.New, s.cfg.Pepper)
+	m.Write([]byte("tessera refresh origin v1\x00"))
+	if o.IP.IsValid() {
+		m.Write([]byte(throttle.IPKey(o.IP)))
+	}
+	m.Write([]byte{0})
+	m.Write([]byte(o.UserAgent))
+	return m.Sum(nil)
+}
+
+// Refresh runs the refresh_token grant for client c (RFC 6749 §6) from
+// an unknown origin; see RefreshFrom.
 func (s *Service) Refresh(ctx context.Context, c store.Client, presented, scope string) (Tokens, error) {
+	return s.RefreshFrom(ctx, c, presented, scope, Origin{})
+}
+
+// RefreshFrom runs the refresh_token grant for client c (RFC 6749 §6),
+// presented from origin o.
+func (s *Service) RefreshFrom(ctx context.Context, c store.Client, presented, scope string, o Origin) (Tokens, error) {
 	if c.ID != "" && !slices.Contains(c.Grants, GrantRefreshToken) {
 		return Tokens{}, oauthErr("unauthorized_client", "this client may not use the refresh_token grant")
 	}
@@ -318,7 +350,7 @@ func (s *Service) Refresh(ctx context.Context, c store.Client, presented, scope 
 	}
 	p := Presentation{
 		ClientID: c.ID, Scope: scope, Successor: next.Hash(), Now: s.cfg.Now().UTC().Truncate(time.Microsecond),
-		TTL: s.cfg.Refresh, Grace: s.cfg.Grace, TouchInterval: s.cfg.TouchInterval,
+		TTL: s.cfg.Refresh, Grace: s.cfg.Grace, TouchInterval: s.cfg.TouchInterval, Origin: s.originHash(o),
 	}
 	res, err := s.st.RotateRefreshToken(ctx, old.Hash(), func(st store.RefreshState) store.RefreshPlan { return DecideRefresh(st, p) })
 	if errors.Is(err, store.ErrNotFound) {
@@ -327,9 +359,10 @@ func (s *Service) Refresh(ctx context.Context, c store.Client, presented, scope 
 	if err != nil {
 		return Tokens{}, fmt.Errorf("oauth: rotate: %w", err)
 	}
-	ev := event.Event{At: s.cfg.Now().UTC(), ClientID: c.ID, UserID: res.Session.UserID, SessionID: res.Session.ID}
+	ev := event.Event{At: s.cfg.Now().UTC(), ClientID: c.ID, UserID: res.Session.UserID, SessionID: res.Session.ID, IP: o.IP, UserAgent: o.UserAgent}
 	switch res.Outcome {
 	case store.RefreshReused:
+		ev.Reason = res.Reason
 		if s.cfg.Sessions != nil {
 			s.cfg.Sessions.Forget(ReasonRefreshReuse, res.Session.ID)
 		}

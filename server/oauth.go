@@ -25,7 +25,7 @@ type OAuth interface {
 	AuthenticateClient(ctx context.Context, id, secret string) (store.Client, error)
 	RegisterClient(ctx context.Context, spec oauth.ClientSpec) (store.Client, string, error)
 	IssueForSession(ctx context.Context, g oauth.SessionGrant, sessionExpires time.Time) (oauth.Tokens, error)
-	Refresh(ctx context.Context, c store.Client, presented, scope string) (oauth.Tokens, error)
+	RefreshFrom(ctx context.Context, c store.Client, presented, scope string, o oauth.Origin) (oauth.Tokens, error)
 	ClientCredentials(ctx context.Context, c store.Client, scope string) (oauth.Tokens, error)
 }
 
@@ -135,7 +135,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		if rt == "" {
 			return newTokenError(http.StatusBadRequest, "invalid_request", "refresh_token is required")
 		}
-		toks, err = s.oauth.Refresh(r.Context(), client, rt, form.Get("scope"))
+		toks, err = s.oauth.RefreshFrom(r.Context(), client, rt, form.Get("scope"), oauth.Origin{IP: s.ips.ClientIP(r), UserAgent: r.UserAgent()})
 	case "client_credentials":
 		if client.ID == "" {
 			return newTokenError(http.StatusUnauthorized, "invalid_client", "client authentication is required")

@@ -266,7 +266,13 @@ type RefreshState struct {
 	// SuccessorUsed reports that Successor has been used (or superseded). A
 	// successor no longer stored (deleted after expiry) is not used.
 	SuccessorUsed bool
-	Session       Session // the family's session, as it is
+	// RotatedBy is what the plan that rotated this token recorded of the
+	// rotating request (oauth: a keyed hash of its network and user agent);
+	// nil if it was never rotated, or before this was recorded.
+	RotatedBy []byte
+	// GraceUsed reports that a grace retry of this token already happened.
+	GraceUsed bool
+	Session   Session // the family's session, as it is
 }
 
 // RefreshOutcome is what a presentation did.
@@ -298,9 +304,12 @@ type RefreshPlan struct {
 	Supersede    token.Hash
 	SupersededAt time.Time
 	// Successor, if its Hash is not zero, is stored, and the presented token
-	// is marked used at UsedAt with Successor as its recorded successor.
+	// is marked used at UsedAt with Successor as its recorded successor,
+	// RotatedBy as its RefreshState.RotatedBy and GraceUsed as its flag.
 	Successor RefreshToken
 	UsedAt    time.Time
+	RotatedBy []byte
+	GraceUsed bool
 	// TouchAt, if not zero, moves the session's last-seen time to TouchAt,
 	// unless the stored one is already later.
 	TouchAt time.Time
@@ -317,7 +326,7 @@ type RefreshResult struct {
 	Presented RefreshToken // the presented token's record, as it was
 	Successor RefreshToken // for RefreshRotated and RefreshGraceRetry
 	Session   Session      // the family's session, as it was
-	Reason    string       // for RefreshRefused: why
+	Reason    string       // for RefreshRefused (and RefreshReused, if the plan says): why
 }
 
 // RefreshTokens stores rotating refresh tokens.

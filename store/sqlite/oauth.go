@@ -88,7 +88,7 @@ func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash
 		}
 	}
 	if next := plan.Successor.Hash; next != (token.Hash{}) {
-		if _, err := tx.StmtContext(ctx, s.wRefreshUse).ExecContext(ctx, sqlrow.Micros(plan.UsedAt), next[:], presented[:]); err != nil {
+		if _, err := tx.StmtContext(ctx, s.wRefreshUse).ExecContext(ctx, sqlrow.Micros(plan.UsedAt), next[:], plan.RotatedBy, plan.GraceUsed, presented[:]); err != nil {
 			return store.RefreshResult{}, err
 		}
 		if err := s.insertRefresh(ctx, tx, plan.Successor); err != nil {

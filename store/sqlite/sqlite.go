@@ -144,7 +144,7 @@ func OpenExisting(ctx context.Context, path string, opt Options) (*Store, error)
 	}{
 		{&s.wRefreshByHash, sqlrow.RefreshStateFrom + " WHERE r.token_hash = ?"},
 		{&s.wSessionByID, "SELECT " + sqlrow.SessionCols + " FROM sessions WHERE id = ?"},
-		{&s.wRefreshUse, "UPDATE refresh_tokens SET used_at = ?, child = ? WHERE token_hash = ?"},
+		{&s.wRefreshUse, "UPDATE refresh_tokens SET used_at = ?, child = ?, rotated_by = ?, grace_used = ? WHERE token_hash = ?"},
 		{&s.wRefreshInsert, "INSERT INTO refresh_tokens (" + sqlrow.RefreshCols + ") VALUES (?, ?, ?, ?, ?, ?, NULL)"},
 		{&s.wSessionTouch, "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?"},
 		{&s.wSavepoint, "SAVEPOINT rotation"},

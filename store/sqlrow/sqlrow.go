@@ -125,18 +125,19 @@ func RefreshToken(row Scanner) (store.RefreshToken, error) {
 // RefreshStateFrom selects what RefreshState reads: a refresh token (r)
 // joined to its child (c). The backend adds the WHERE on r.token_hash and
 // any locking clause.
-const RefreshStateFrom = "SELECT r.token_hash, r.session_id, r.client_id, r.scope, r.created_at, r.expires_at, r.used_at, r.child, r.superseded, c.used_at IS NOT NULL" +
+const RefreshStateFrom = "SELECT r.token_hash, r.session_id, r.client_id, r.scope, r.created_at, r.expires_at, r.used_at, r.child, r.superseded, c.used_at IS NOT NULL, r.rotated_by, r.grace_used" +
 	" FROM refresh_tokens AS r LEFT JOIN refresh_tokens AS c ON c.token_hash = r.child"
 
 // RefreshState reads RefreshCols followed by the token's child, its
-// superseded flag and whether the child was used: the state a rotation
-// decides on, less the session.
+// superseded flag, whether the child was used, the origin hash of its
+// rotation and its grace-used flag: the state a rotation decides on, less
+// the session.
 func RefreshState(row Scanner) (store.RefreshState, error) {
 	var st store.RefreshState
 	var hash, child []byte
 	var created, expires int64
 	var used *int64
-	dest := append(refreshDest(&st.Token, &hash, &created, &expires, &used), &child, &st.Superseded, &st.SuccessorUsed)
+	dest := append(refreshDest(&st.Token, &hash, &created, &expires, &used), &child, &st.Superseded, &st.SuccessorUsed, &st.RotatedBy, &st.GraceUsed)
 	if err := row.Scan(dest...); err != nil {
 		return store.RefreshState{}, err
 	}

@@ -95,14 +95,15 @@ func TestRefreshState(t *testing.T) {
 	hash, child := make([]byte, 32), make([]byte, 32)
 	hash[0], child[0] = 1, 2
 	m := Micros(t0)
-	st, err := RefreshState(row{hash, "s1", "c1", "openid", m, m + 1, ptr(m + 2), child, true, true})
+	st, err := RefreshState(row{hash, "s1", "c1", "openid", m, m + 1, ptr(m + 2), child, true, true, []byte{9}, true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Token.Hash[0] != 1 || st.Successor[0] != 2 || !st.Superseded || !st.SuccessorUsed || !st.Token.UsedAt.Equal(t0.Add(2*time.Microsecond)) {
+	if st.Token.Hash[0] != 1 || st.Successor[0] != 2 || !st.Superseded || !st.SuccessorUsed || !st.Token.UsedAt.Equal(t0.Add(2*time.Microsecond)) ||
+		len(st.RotatedBy) != 1 || st.RotatedBy[0] != 9 || !st.GraceUsed {
 		t.Fatalf("RefreshState = %+v", st)
 	}
-	st, err = RefreshState(row{hash, "s1", "c1", "openid", m, m + 1, nil, nil, false, false})
+	st, err = RefreshState(row{hash, "s1", "c1", "openid", m, m + 1, nil, nil, false, false, nil, false})
 	if err != nil || st.Successor != ([32]byte{}) || !st.Token.UsedAt.IsZero() {
 		t.Fatalf("RefreshState (NULLs) = %+v, %v", st, err)
 	}

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AccessTokens", testAccessTokens},
 		{"ConcurrentKeyRotation", testConcurrentKeyRotation},
 		{"RevokeSigningKey", testRevokeSigningKey},
+		{"RefreshGraceOrigin", testRefreshGraceOrigin},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
