@@ -66,6 +66,11 @@ const (
 	// KeyRotated: this node rotated the signing keys. KID is the new
 	// active key.
 	KeyRotated
+	// TokenProbeThrottled: failed token presentations emptied a probing
+	// budget (probe package): further ones are refused (429) for
+	// RetryAfter. Token (probe.Bearer or probe.Introspection), IP,
+	// UserAgent, and ClientID for introspection.
+	TokenProbeThrottled
 	// KeyRevoked: this node revoked a signing key (emergency revocation of
 	// a compromised key). KID is the revoked key.
 	KeyRevoked
@@ -78,21 +83,22 @@ const (
 )
 
 var kindNames = [numKinds]string{
-	LoginSucceeded:    "login_succeeded",
-	LoginFailed:       "login_failed",
-	SessionCreated:    "session_created",
-	SessionValidated:  "session_validated",
-	SessionRenewed:    "session_renewed",
-	SessionRevoked:    "session_revoked",
-	RefreshRotated:    "refresh_rotated",
-	RefreshGraceRetry: "refresh_grace_retry",
-	RefreshReused:     "refresh_reused",
-	TokenIssued:       "token_issued",
-	TokenRevoked:      "token_revoked",
-	Introspected:      "introspected",
-	KeyRotated:        "key_rotated",
-	KeyRevoked:        "key_revoked",
-	AdminAction:       "admin_action",
+	LoginSucceeded:      "login_succeeded",
+	LoginFailed:         "login_failed",
+	SessionCreated:      "session_created",
+	SessionValidated:    "session_validated",
+	SessionRenewed:      "session_renewed",
+	SessionRevoked:      "session_revoked",
+	RefreshRotated:      "refresh_rotated",
+	RefreshGraceRetry:   "refresh_grace_retry",
+	RefreshReused:       "refresh_reused",
+	TokenIssued:         "token_issued",
+	TokenRevoked:        "token_revoked",
+	Introspected:        "introspected",
+	KeyRotated:          "key_rotated",
+	KeyRevoked:          "key_revoked",
+	TokenProbeThrottled: "token_probe_throttled",
+	AdminAction:         "admin_action",
 }
 
 func (k Kind) String() string {
@@ -158,7 +164,7 @@ type Event struct {
 	Token      string        // TokenAccess, TokenRefresh or TokenSession
 	Format     string        // an access token's format: "jwt" or "opaque"
 	Active     bool          // Introspected: whether the token was active
-	RetryAfter time.Duration // LoginFailed with ReasonThrottled
+	RetryAfter time.Duration // LoginFailed with ReasonThrottled, TokenProbeThrottled
 
 	Actor, Action string // AdminAction
 }

@@ -69,9 +69,18 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error 
 	if raw == "" {
 		return newTokenError(http.StatusBadRequest, "invalid_request", "token is required")
 	}
+	// Issue 10, L4: a client (or an address) whose introspections keep
+	// finding dead tokens is probing; it waits before it may ask again.
+	pu := s.probeUse(r, caller.ID)
+	if wait, blocked := s.probes.IntrospectBlocked(pu); blocked {
+		return errProbingOAuth(wait)
+	}
 	out, err := s.tokens.Introspect(r.Context(), caller, raw)
 	if err != nil {
 		return errTemporarilyUnavailable(fmt.Errorf("introspection failed: %w", err))
+	}
+	if !out.Active {
+		s.probes.IntrospectFailed(r.Context(), pu)
 	}
 	writeAppended(w, &out, protocol.AppendIntrospection) // RFC 7662 §2.2
 	return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
 	"github.com/tessera-auth/tessera/event"
+	"github.com/tessera-auth/tessera/probe"
 	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -47,6 +48,9 @@ type Config struct {
 	// (event.AdminAction), and is handed to the token-state service
 	// (event.Introspected, TokenRevoked). nil: none.
 	Events event.Sink
+	// Probes bounds token probing (failed bearer credentials and
+	// introspections); nil: probe.DefaultLimits, events to Events.
+	Probes *probe.Limiter
 }
 
 // Server serves the public and admin APIs. Build one with New.
@@ -70,7 +74,8 @@ type Server struct {
 	oauthCfg   OAuthConfig
 	tokenStore TokenStore
 	tokens     *tokenstate.Service // introspection and RFC 7009 revocation
-	flows      *authflow.Flows     // login and password change
+	probes     *probe.Limiter
+	flows      *authflow.Flows // login and password change
 	now        func() time.Time
 
 	cookieName string
@@ -93,6 +98,9 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 		origins:    map[string]bool{},
 	}
 	s.flows = authflow.New(an, sm, st, nil, authflow.Config{Events: cfg.Events, Now: s.now, Logger: log})
+	if s.probes = cfg.Probes; s.probes == nil {
+		s.probes = probe.New(probe.DefaultLimits(), cfg.Events, now)
+	}
 	if cfg.InsecureDevCookies {
 		// Browsers refuse __Host- cookies without Secure.
 		s.cookieName = "tessera_session"

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,8 +17,11 @@ type Limiter struct {
 	now     func() time.Time
 	maxKeys int
 
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	buckets map[string]*bucket
+	// drained counts the tracked buckets, so Blocked answers a limiter no
+	// failure has touched with one atomic load (it runs on hot paths).
+	drained atomic.Int64
 }
 
 type bucket struct {
@@ -59,6 +63,7 @@ func (l *Limiter) Take(key string) (ok bool, retryAfter time.Duration) {
 		}
 		b = &bucket{tokens: l.burst, at: now}
 		l.buckets[key] = b
+		l.drained.Store(int64(len(l.buckets)))
 	}
 	l.level(b, now)
 	if b.tokens < 1 {
@@ -67,6 +72,29 @@ func (l *Limiter) Take(key string) (ok bool, retryAfter time.Duration) {
 	}
 	b.tokens--
 	return true, 0
+}
+
+// Blocked reports, without taking anything, whether key has no attempt
+// left, and if so how long until it will. For callers that drain a bucket
+// only after a failure (Take once the attempt failed) rather than reserving
+// before it: the success path then costs a read.
+func (l *Limiter) Blocked(key string) (blocked bool, retryAfter time.Duration) {
+	if l.drained.Load() == 0 {
+		return false, 0
+	}
+	now := l.now()
+	l.mu.RLock()
+	b := l.buckets[key]
+	var tokens float64
+	if b != nil {
+		tokens = min(l.burst, b.tokens+float64(max(now.Sub(b.at), 0))/float64(l.refill))
+	}
+	l.mu.RUnlock()
+	if b == nil || tokens >= 1 {
+		return false, 0
+	}
+	wait := time.Duration((1 - tokens) * float64(l.refill))
+	return true, max(wait, time.Second).Round(time.Second)
 }
 
 // Refund returns a token taken for key.
@@ -91,6 +119,7 @@ func (l *Limiter) prune(now time.Time) {
 			delete(l.buckets, k)
 		}
 	}
+	defer func() { l.drained.Store(int64(len(l.buckets))) }()
 	target := l.maxKeys * 9 / 10
 	if len(l.buckets) <= target {
 		return

@@ -85,3 +85,31 @@ func TestIPKey(t *testing.T) {
 		t.Fatalf("IPv4 key %s", k)
 	}
 }
+
+// TestBlocked: Blocked takes nothing, answers false for an untouched
+// limiter and key, and true with the wait once failures emptied the bucket.
+func TestBlocked(t *testing.T) {
+	c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := New(2, 10*time.Second, c.Now)
+	if blocked, _ := l.Blocked("k"); blocked {
+		t.Fatal("untouched limiter blocks")
+	}
+	l.Take("k")
+	for range 5 {
+		if blocked, _ := l.Blocked("k"); blocked {
+			t.Fatal("one failure of two blocks (or Blocked takes)")
+		}
+	}
+	l.Take("k")
+	blocked, wait := l.Blocked("k")
+	if !blocked || wait != 10*time.Second {
+		t.Fatalf("after the burst: %v %v", blocked, wait)
+	}
+	if blocked, _ := l.Blocked("other"); blocked {
+		t.Fatal("another key blocks")
+	}
+	c.Add(10 * time.Second)
+	if blocked, _ := l.Blocked("k"); blocked {
+		t.Fatal("still blocked after a refill period")
+	}
+}
