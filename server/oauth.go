@@ -25,13 +25,15 @@ type OAuth interface {
 	AuthenticateClient(ctx context.Context, id, secret string) (store.Client, error)
 	RegisterClient(ctx context.Context, spec oauth.ClientSpec) (store.Client, string, error)
 	IssueForSession(ctx context.Context, g oauth.SessionGrant, sessionExpires time.Time) (oauth.Tokens, error)
-	RefreshFrom(ctx context.Context, c store.Client, presented, scope string, o oauth.Origin) (oauth.Tokens, error)
-	ClientCredentials(ctx context.Context, c store.Client, scope string) (oauth.Tokens, error)
+	RefreshFrom(ctx context.Context, c store.Client, presented, scope string, resources []string, o oauth.Origin) (oauth.Tokens, error)
+	ClientCredentialsFor(ctx context.Context, c store.Client, scope string, resources []string) (oauth.Tokens, error)
 }
 
 // OAuthConfig is what the OAuth endpoints need to know.
 type OAuthConfig struct {
-	Issuer    string        // base of every endpoint URL in the metadata
+	Issuer string // base of every endpoint URL in the metadata
+	// Audience is the default "aud" of access tokens (tokenstate.Config.Audience).
+	Audience  string
 	AccessTTL time.Duration // how long a revoked session's access tokens may live
 	// Lifetimes of sessions that back refresh tokens.
 	SessionIdle, SessionAbsolute time.Duration
@@ -66,7 +68,7 @@ func (s *Server) WithOAuth(o OAuth, v *accesstoken.Verifier, cfg OAuthConfig, ts
 	if v != nil {
 		tv = jwtVerifier{s.verified, v}
 	}
-	s.tokens = tokenstate.New(s.sessions, s.revs, tv, ts, tokenstate.Config{Issuer: cfg.Issuer, Events: s.cfg.Events, Now: s.now})
+	s.tokens = tokenstate.New(s.sessions, s.revs, tv, ts, tokenstate.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, Events: s.cfg.Events, Now: s.now})
 	s.flows = authflow.New(s.authn, s.sessions, s.st, o, authflow.Config{TokenIdle: cfg.SessionIdle, TokenAbsolute: cfg.SessionAbsolute, Access: s.tokens, Events: s.cfg.Events, Now: s.now, Logger: s.log})
 	return s
 }
@@ -135,12 +137,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		if rt == "" {
 			return newTokenError(http.StatusBadRequest, "invalid_request", "refresh_token is required")
 		}
-		toks, err = s.oauth.RefreshFrom(r.Context(), client, rt, form.Get("scope"), oauth.Origin{IP: s.ips.ClientIP(r), UserAgent: r.UserAgent()})
+		toks, err = s.oauth.RefreshFrom(r.Context(), client, rt, form.Get("scope"), form["resource"], oauth.Origin{IP: s.ips.ClientIP(r), UserAgent: r.UserAgent()})
 	case "client_credentials":
 		if client.ID == "" {
 			return newTokenError(http.StatusUnauthorized, "invalid_client", "client authentication is required")
 		}
-		toks, err = s.oauth.ClientCredentials(r.Context(), client, form.Get("scope"))
+		toks, err = s.oauth.ClientCredentialsFor(r.Context(), client, form.Get("scope"), form["resource"])
 	case "":
 		return newTokenError(http.StatusBadRequest, "invalid_request", "grant_type is required")
 	default:
@@ -188,6 +190,9 @@ type createClientRequest struct {
 	Public      bool     `json:"public"`
 	Secret      string   `json:"client_secret"`
 	TokenFormat string   `json:"token_format"`
+	Introspect  bool     `json:"introspect"`
+	Resources   []string `json:"resources"`
+	Audience    string   `json:"audience"`
 }
 
 type clientJSON struct {
@@ -198,11 +203,15 @@ type clientJSON struct {
 	Scopes       []string  `json:"scopes"`
 	Public       bool      `json:"public"`
 	TokenFormat  string    `json:"token_format"`
+	Introspect   bool      `json:"introspect"`
+	Resources    []string  `json:"resources"`
+	Audience     string    `json:"audience,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
 }
 
 func clientOf(c store.Client, secret string) clientJSON {
-	return clientJSON{ClientID: c.ID, ClientSecret: secret, Name: c.Name, Grants: nonNil(c.Grants), Scopes: nonNil(c.Scopes), Public: c.SecretHash == nil, TokenFormat: c.TokenFormat, CreatedAt: c.CreatedAt}
+	return clientJSON{ClientID: c.ID, ClientSecret: secret, Name: c.Name, Grants: nonNil(c.Grants), Scopes: nonNil(c.Scopes), Public: c.SecretHash == nil, TokenFormat: c.TokenFormat,
+		Introspect: c.Introspect, Resources: nonNil(c.Resources), Audience: c.Audience, CreatedAt: c.CreatedAt}
 }
 
 func (s *Server) handleAdminCreateClient(w http.ResponseWriter, r *http.Request) error {
@@ -210,7 +219,8 @@ func (s *Server) handleAdminCreateClient(w http.ResponseWriter, r *http.Request)
 	if p := decodeJSON(w, r, &req); p != nil {
 		return p
 	}
-	c, secret, err := s.oauth.RegisterClient(r.Context(), oauth.ClientSpec{Name: req.Name, Grants: req.Grants, Scopes: req.Scopes, Public: req.Public, Secret: req.Secret, TokenFormat: req.TokenFormat})
+	c, secret, err := s.oauth.RegisterClient(r.Context(), oauth.ClientSpec{Name: req.Name, Grants: req.Grants, Scopes: req.Scopes, Public: req.Public, Secret: req.Secret, TokenFormat: req.TokenFormat,
+		Introspect: req.Introspect, Resources: req.Resources, Audience: req.Audience})
 	var oe *oauth.Error
 	if errors.As(err, &oe) {
 		return newProblem(http.StatusBadRequest, "invalid_client_metadata", oe.Description)

@@ -76,6 +76,11 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error 
 		return errProbingOAuth(wait)
 	}
 	out, err := s.tokens.Introspect(r.Context(), caller, raw)
+	if errors.Is(err, tokenstate.ErrNotPermitted) {
+		// RFC 7662 §2.1 leaves the authorization of callers to the server:
+		// introspection is a resource server's permission (issue 10, L3).
+		return newTokenError(http.StatusForbidden, "unauthorized_client", "this client may not introspect tokens")
+	}
 	if err != nil {
 		return errTemporarilyUnavailable(fmt.Errorf("introspection failed: %w", err))
 	}

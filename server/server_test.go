@@ -97,7 +97,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Events: events, Sessions: sm,
 	})
 	verifier := &accesstoken.Verifier{
-		Issuer: "https://auth.example.test", Audience: "https://auth.example.test",
+		Issuer: "https://auth.example.test", Audience: "", // tokenstate judges the audience (OAuthConfig.Audience)
 		Algorithms: []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256},
 		Keys: func(kid string) (*jose.JSONWebKey, error) {
 			k, err := ks.PublicKey(kid)
@@ -109,7 +109,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Now: c.Now,
 	}
 	srv := New(cfg, st, sm, an, ips, metrics, log, c.Now).WithKeys(ks).
-		WithOAuth(oa, verifier, OAuthConfig{Issuer: "https://auth.example.test", AccessTTL: 15 * time.Minute, SessionIdle: 7 * 24 * time.Hour, SessionAbsolute: 14 * 24 * time.Hour}, st)
+		WithOAuth(oa, verifier, OAuthConfig{Issuer: "https://auth.example.test", Audience: "https://auth.example.test", AccessTTL: 15 * time.Minute, SessionIdle: 7 * 24 * time.Hour, SessionAbsolute: 14 * 24 * time.Hour}, st)
 	e := &env{t: t, clock: c, dbPath: dbPath, st: st, srv: srv, sessions: sm, logs: logs, events: events}
 	e.public = httptest.NewServer(srv.Public())
 	e.admin = httptest.NewServer(srv.Admin())

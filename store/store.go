@@ -230,6 +230,15 @@ type Client struct {
 	Scopes      []string
 	TokenFormat string // "jwt" or "opaque"
 	CreatedAt   time.Time
+	// Introspect allows the client to call RFC 7662 introspection (a
+	// resource server's permission).
+	Introspect bool
+	// Resources are the RFC 8707 resource indicators (absolute URIs) the
+	// client may request access tokens for: their "aud".
+	Resources []string
+	// Audience is the resource this client serves, if it is a resource
+	// server: introspection shows it only tokens meant for it.
+	Audience string
 }
 
 // Clients stores OAuth clients.

@@ -18,6 +18,10 @@ import (
 // client (RFC 7009 §2.1); the endpoint renders it as unauthorized_client.
 var ErrNotYours = errors.New("tokenstate: the token was not issued to this client")
 
+// ErrNotPermitted is Introspect's answer to a client without the
+// introspection permission (store.Client.Introspect).
+var ErrNotPermitted = errors.New("tokenstate: this client may not introspect")
+
 // ErrUnavailable wraps a store or feed failure: the token's state is
 // unknown, which a caller must never take for "inactive" or "revoked".
 var ErrUnavailable = errors.New("tokenstate: unavailable")
@@ -50,6 +54,13 @@ type Store interface {
 // Config is what the service needs besides its dependencies.
 type Config struct {
 	Issuer string // "iss" of opaque tokens' introspection answers
+	// Audience is the default "aud" of access tokens: one minted without an
+	// RFC 8707 resource. Only such tokens are bearer credentials for
+	// Tessera's own API, and every resource server may introspect them; a
+	// token restricted to resources is active only for the resource server
+	// whose client Audience it names. "": no audience policy (the verifier
+	// checks a fixed one).
+	Audience string
 	// Events receives event.Introspected and event.TokenRevoked; nil: none.
 	Events event.Sink
 	Now    func() time.Time // nil: time.Now
@@ -83,6 +94,9 @@ const firstParty = "tessera"
 // Sessions are validated with an empty use: the caller is a resource
 // server, whose address is not the user's.
 func (s *Service) Introspect(ctx context.Context, caller store.Client, raw string) (protocol.Introspection, error) {
+	if !caller.Introspect {
+		return protocol.Introspection{}, ErrNotPermitted
+	}
 	out, kind, err := s.introspect(ctx, caller, raw)
 	if err != nil {
 		return protocol.Introspection{}, fmt.Errorf("%w: introspection: %w", ErrUnavailable, err)
@@ -103,7 +117,7 @@ func (s *Service) introspect(ctx context.Context, caller store.Client, raw strin
 	switch token.KindOf(raw) {
 	case token.JWT:
 		c, err := s.live(raw)
-		if err != nil {
+		if err != nil || !s.meantFor(c.Audience, caller.Audience) {
 			return inactive, "", nil
 		}
 		// A denylist that cannot be consulted leaves the token's state
@@ -164,7 +178,7 @@ func (s *Service) AccessSession(ctx context.Context, raw string, u session.Use) 
 	switch token.KindOf(raw) {
 	case token.JWT:
 		c, err := s.live(raw)
-		if err != nil || c.SessionID == "" {
+		if err != nil || c.SessionID == "" || !s.meantFor(c.Audience, "") {
 			return session.Session{}, session.ErrInvalid
 		}
 		// Unknown (the feed cannot be read) fails closed as unavailable
@@ -226,6 +240,19 @@ func (s *Service) withSession(ctx context.Context, out protocol.Introspection) (
 // verifier's leeway, which exists for other verifiers' clocks, not for the
 // issuer's own. Revoke keeps the leeway: a token other verifiers still
 // accept is still worth denying.
+// meantFor reports whether a token with audience aud is meant for the
+// resource server audience rs ("" for Tessera's own API, or a resource
+// server that names none): an unrestricted token (the default audience) is
+// meant for every one; a token restricted with RFC 8707 resources only for
+// the resource servers it names, so a token leaked from one app is not
+// accepted by every service.
+func (s *Service) meantFor(aud accesstoken.Audience, rs string) bool {
+	if s.cfg.Audience == "" || aud.Contains(s.cfg.Audience) {
+		return true
+	}
+	return rs != "" && aud.Contains(rs)
+}
+
 func (s *Service) live(raw string) (*accesstoken.Claims, error) {
 	now := s.cfg.Now()
 	c, err := s.verify(raw, now)

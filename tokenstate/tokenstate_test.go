@@ -83,9 +83,13 @@ func newFixture(t *testing.T) *fixture {
 	if f.spa, _, err = os.RegisterClient(ctx, oauth.ClientSpec{Name: "spa", Public: true, Grants: []string{oauth.GrantRefreshToken}, Scopes: []string{"read"}}); err != nil {
 		t.Fatal(err)
 	}
-	if f.rs, _, err = os.RegisterClient(ctx, oauth.ClientSpec{Name: "rs", Grants: []string{oauth.GrantClientCredentials}}); err != nil {
+	if f.rs, _, err = os.RegisterClient(ctx, oauth.ClientSpec{Name: "rs", Grants: []string{oauth.GrantClientCredentials}, Introspect: true}); err != nil {
 		t.Fatal(err)
 	}
+	// The domain judges whatever caller it is given; the HTTP layer
+	// admits only confidential clients. These checks ask as spa and as
+	// the first party too, to see what their own tokens look like.
+	f.spa.Introspect, f.first.Introspect = true, true
 	tok, sess, err := f.sessions.Create(ctx, session.NewSession{UserID: "u1", Username: "ann", PasswordChangedAt: f.now})
 	if err != nil {
 		t.Fatal(err)

@@ -138,7 +138,7 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 		return err
 	}
 	a.Server.WithOAuth(a.OAuth, a.Verifier, server.OAuthConfig{
-		Issuer: c.Issuer(), AccessTTL: c.Policy.Tokens.AccessTTL.D(),
+		Issuer: c.Issuer(), Audience: c.Audience(), AccessTTL: c.Policy.Tokens.AccessTTL.D(),
 		SessionIdle: c.Policy.Tokens.RefreshTTL.D(), SessionAbsolute: c.Policy.Tokens.SessionAbsolute.D(),
 	}, st)
 	return nil

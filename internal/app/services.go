@@ -98,7 +98,10 @@ func newOAuth(c config.Config, st store.Store, kr Keyring, sm *session.Manager, 
 	}
 	svc := oauth.New(st, kr.Keys, oc)
 	v := &accesstoken.Verifier{
-		Issuer: c.Issuer(), Audience: c.Audience(),
+		// Any audience verifies: tokens restricted to RFC 8707 resources
+		// are Tessera's too, and tokenstate decides who they are meant for
+		// (server.OAuthConfig.Audience).
+		Issuer: c.Issuer(), Audience: "",
 		MaxLifetime: t.AccessTTL.D(), // exp − iat of a token Tessera minted never exceeds it
 		Algorithms:  []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256},
 		Keys: func(kid string) (*jose.JSONWebKey, error) {

@@ -13,8 +13,9 @@ import (
 )
 
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
-	_, err := s.execOne(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, sqlrow.Micros(c.CreatedAt))
+	_, err := s.execOne(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+		c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, sqlrow.Micros(c.CreatedAt),
+		c.Introspect, strings.Join(c.Resources, " "), c.Audience)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("postgres: create client: %w", store.ErrConflict)
 	}

@@ -13,8 +13,9 @@ import (
 )
 
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
-	_, err := s.exec(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-		c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, sqlrow.Micros(c.CreatedAt))
+	_, err := s.exec(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, sqlrow.Micros(c.CreatedAt),
+		c.Introspect, strings.Join(c.Resources, " "), c.Audience)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("sqlite: create client: %w", store.ErrConflict)
 	}

@@ -41,7 +41,7 @@ const (
 	UserCols       = "id, username, password_hash, created_at, password_changed_at"
 	SessionCols    = "id, token_hash, user_id, created_at, auth_time, expires_at, last_seen_at, idle_us, ip, user_agent, amr, aal, revoked_at, revoke_reason"
 	RevocationCols = "seq, session_id, jti, kid, user_id, at, expires_at, reason"
-	ClientCols     = "id, name, secret_hash, grants, scopes, token_format, created_at"
+	ClientCols     = "id, name, secret_hash, grants, scopes, token_format, created_at, introspect, resources, audience"
 	RefreshCols    = "token_hash, session_id, client_id, scope, created_at, expires_at, used_at"
 	AccessCols     = "token_hash, jti, client_id, subject, scope, session_id, created_at, expires_at"
 	KeyCols        = "id, alg, state, created_at, activated_at, retired_at, public_jwk, private_jwe, revoked_at"
@@ -100,12 +100,15 @@ func Revocation(row Scanner) (store.Revocation, error) {
 // Client reads ClientCols; grants and scopes are stored space-separated.
 func Client(row Scanner) (store.Client, error) {
 	var c store.Client
-	var grants, scopes string
+	var grants, scopes, resources string
 	var created int64
-	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &c.TokenFormat, &created); err != nil {
+	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &c.TokenFormat, &created, &c.Introspect, &resources, &c.Audience); err != nil {
 		return store.Client{}, err
 	}
 	c.Grants, c.Scopes, c.CreatedAt = strings.Fields(grants), strings.Fields(scopes), FromMicros(created)
+	if resources != "" {
+		c.Resources = strings.Fields(resources)
+	}
 	return c, nil
 }
 

@@ -111,8 +111,9 @@ func TestRefreshState(t *testing.T) {
 
 func TestClientAndKey(t *testing.T) {
 	m := Micros(t0)
-	c, err := Client(row{"c1", "n", "h", "authorization_code refresh_token", "", "jwt", m})
-	if err != nil || !reflect.DeepEqual(c.Grants, []string{"authorization_code", "refresh_token"}) || len(c.Scopes) != 0 || !c.CreatedAt.Equal(t0) {
+	c, err := Client(row{"c1", "n", "h", "authorization_code refresh_token", "", "jwt", m, true, "https://a.example https://b.example", "https://me.example"})
+	if err != nil || !reflect.DeepEqual(c.Grants, []string{"authorization_code", "refresh_token"}) || len(c.Scopes) != 0 || !c.CreatedAt.Equal(t0) ||
+		!c.Introspect || !reflect.DeepEqual(c.Resources, []string{"https://a.example", "https://b.example"}) || c.Audience != "https://me.example" {
 		t.Fatalf("Client = %+v, %v", c, err)
 	}
 	k, err := SigningKey(row{"k1", "EdDSA", "retired", m, ptr(m + 1), ptr(m + 3), "pub", "priv", ptr(m + 4)})

@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentKeyRotation", testConcurrentKeyRotation},
 		{"RevokeSigningKey", testRevokeSigningKey},
 		{"RefreshGraceOrigin", testRefreshGraceOrigin},
+		{"ClientPermissions", testClientPermissions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
