@@ -86,6 +86,9 @@ type Use struct {
 // BearerBlocked reports whether bearer credentials from u.IP are refused
 // for now, and for how long. It takes nothing: only failures count.
 func (l *Limiter) BearerBlocked(u Use) (time.Duration, bool) {
+	if l.bearerIP.Idle() {
+		return 0, false // no formatting of the address on the common path
+	}
 	blocked, wait := l.bearerIP.Blocked(throttle.IPKey(u.IP))
 	return wait, blocked
 }

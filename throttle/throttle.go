@@ -97,6 +97,10 @@ func (l *Limiter) Blocked(key string) (blocked bool, retryAfter time.Duration) {
 	return true, max(wait, time.Second).Round(time.Second)
 }
 
+// Idle reports whether no failure is on record (every key's bucket is
+// full): a hot path may then skip computing keys at all.
+func (l *Limiter) Idle() bool { return l.drained.Load() == 0 }
+
 // Refund returns a token taken for key.
 func (l *Limiter) Refund(key string) {
 	now := l.now()

@@ -113,3 +113,24 @@ func TestBlocked(t *testing.T) {
 		t.Fatal("still blocked after a refill period")
 	}
 }
+
+// BenchmarkBlocked is what a request pays for the probing check (probe
+// package): with no failure recorded (one atomic load), and with a table
+// of drained buckets (a read lock and a map lookup).
+func BenchmarkBlocked(b *testing.B) {
+	for _, n := range []int{0, 10000} {
+		b.Run(fmt.Sprintf("buckets=%d", n), func(b *testing.B) {
+			l := New(50, time.Second, time.Now)
+			for i := range n {
+				l.Take(fmt.Sprintf("198.51.%d.%d", i/256, i%256))
+			}
+			key := IPKey(netip.MustParseAddr("203.0.113.9"))
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					l.Blocked(key)
+				}
+			})
+		})
+	}
+}
