@@ -91,6 +91,9 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 			GrantTypes  []string   `json:"grant_types"`
 			Scopes      []string   `json:"scopes"`
 			TokenFormat string     `json:"token_format"`
+			Introspect  bool       `json:"introspect"`
+			Resources   []string   `json:"resources"`
+			Audience    string     `json:"audience,omitempty"`
 			CreatedAt   *time.Time `json:"created_at,omitempty"`
 		}
 		js := make([]clientJSON, 0, len(cs))
@@ -100,9 +103,19 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 				kind = "public"
 			}
 			if out != "json" {
-				fmt.Fprintf(c.stdout, "%s\t%s\t%s\tgrants=%s\tscopes=%s\n", x.ID, x.Name, kind, strings.Join(x.Grants, ","), strings.Join(x.Scopes, ","))
+				extra := ""
+				if x.Introspect {
+					extra += "\tintrospect"
+				}
+				if len(x.Resources) > 0 {
+					extra += "\tresources=" + strings.Join(x.Resources, ",")
+				}
+				if x.Audience != "" {
+					extra += "\taudience=" + x.Audience
+				}
+				fmt.Fprintf(c.stdout, "%s\t%s\t%s\tgrants=%s\tscopes=%s%s\n", x.ID, x.Name, kind, strings.Join(x.Grants, ","), strings.Join(x.Scopes, ","), extra)
 			}
-			js = append(js, clientJSON{x.ID, x.Name, kind, orEmpty(x.Grants), orEmpty(x.Scopes), x.TokenFormat, jsonTime(x.CreatedAt)})
+			js = append(js, clientJSON{x.ID, x.Name, kind, orEmpty(x.Grants), orEmpty(x.Scopes), x.TokenFormat, x.Introspect, orEmpty(x.Resources), x.Audience, jsonTime(x.CreatedAt)})
 		}
 		if out == "json" {
 			return writeJSON(c.stdout, js)

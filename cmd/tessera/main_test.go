@@ -303,6 +303,8 @@ func TestCLI(t *testing.T) {
 		{"keys list", [][]string{{"client", "add", "billing"}}, "", nil, []string{"keys", "list"}, 0, "active", ""},
 		{"keys list before any key", migrated, "", nil, []string{"keys", "list"}, 0, "KID", "no signing keys yet"},
 		{"client add", nil, "", nil, []string{"client", "add", "billing", "--scope", "a,b", "--scope", "c"}, 0, "client_secret: tsc_", ""},
+		{"client add resource server", [][]string{{"client", "add", "notes-api", "--introspect", "--audience", "https://notes.example"}}, "", nil, []string{"client", "list"}, 0, "introspect\taudience=https://notes.example", ""},
+		{"client add bad resource", nil, "", nil, []string{"client", "add", "app", "--resource", "notes"}, 1, "", "absolute URI"},
 		{"client add public", nil, "", nil, []string{"client", "add", "spa", "--public", "--grant", "refresh_token"}, 0, "client_id:", ""},
 		{"client add own secret", nil, strings.Repeat("s", 40) + "\n", nil, []string{"client", "add", "own", "--secret-stdin"}, 0, "client_id:", ""},
 		{"client add short secret", nil, "short\n", nil, []string{"client", "add", "own2", "--secret-stdin"}, 1, "", "at least 32"},
