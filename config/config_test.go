@@ -33,6 +33,8 @@ func TestValidate(t *testing.T) {
 		{"origin with path", func(c *Config) { c.PublicOrigin = "https://a.example/x" }, "origin"},
 		{"half tls", func(c *Config) { c.TLSCert = "c.pem" }, "tls_cert"},
 		{"zero burst", func(c *Config) { c.Policy.Login.PerIPBurst = 0 }, "per_ip_burst"},
+		{"zero probe burst", func(c *Config) { c.Policy.Probe.BearerPerIPBurst = 0 }, "policy.probe.bearer_per_ip_burst"},
+		{"zero probe refill", func(c *Config) { c.Policy.Probe.IntrospectPerClientRefill = 0 }, "policy.probe.introspect_per_client_refill"},
 		{"bad store", func(c *Config) { c.Store = "mysql://x" }, "store"},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "log_level"},
 		{"hmac keys", func(c *Config) { c.Policy.Keys.Algorithm = "HS256" }, "policy.keys.algorithm"},

@@ -133,6 +133,7 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 		PublicOrigin: c.PublicOrigin, AllowedOrigins: c.AllowedOrigins,
 		InsecureDevCookies: c.InsecureDevCookies, SameSiteStrict: c.Policy.Cookie.SameSite == "strict",
 		LogRequests: c.LogRequests, AdminToken: tok, Events: a.Events,
+		Probes: NewProbes(c, a.Events, opt.Now),
 	}, st, a.Sessions, a.Auth, ips, a.Metrics, log, opt.Now).WithKeys(a.Keys)
 	if a.OAuth, a.Verifier, err = newOAuth(c, st, kr, a.Sessions, a.Events, log, opt.Now); err != nil {
 		return err
