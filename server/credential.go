@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"mime"
 	"net/http"
 	"strings"
@@ -115,7 +116,10 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 		}
 		if err != nil {
 			p := sessionProblem(err)
-			if !pr.fromCookie && p.Status == http.StatusUnauthorized {
+			// An expired token is one Tessera issued (its signature or its
+			// record was checked first): a client late to refresh, not a
+			// probe. Forged, unknown and revoked tokens count.
+			if !pr.fromCookie && p.Status == http.StatusUnauthorized && !errors.Is(err, session.ErrExpired) {
 				s.probes.BearerFailed(r.Context(), probe.Use{IP: u.IP, UserAgent: u.UserAgent})
 			}
 			if pr.fromCookie && p.Status == http.StatusUnauthorized {

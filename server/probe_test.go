@@ -90,3 +90,18 @@ func TestIntrospectionProbingThrottled(t *testing.T) {
 		t.Fatalf("after the refill: %d %s", r.StatusCode, r.body)
 	}
 }
+
+// TestExpiredTokensAreNoProbe: expired access tokens (Tessera's own,
+// signature checked first) answer 401 but never drain the probing budget:
+// a wave of clients late to refresh is not a scan.
+func TestExpiredTokensAreNoProbe(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("uma", pw)
+	at, _ := e.loginTokens("uma", nil)
+	e.clock.Add(time.Hour) // past the 15-minute lifetime and the leeway
+	for range 2 * probe.DefaultLimits().BearerPerIPBurst {
+		if r := e.whoami(append(bearer(at), "X-Forwarded-For", "198.51.100.10")...); r.StatusCode != 401 {
+			t.Fatalf("expired token: %d", r.StatusCode)
+		}
+	}
+}

@@ -178,6 +178,10 @@ func (s *Service) AccessSession(ctx context.Context, raw string, u session.Use) 
 	switch token.KindOf(raw) {
 	case token.JWT:
 		c, err := s.live(raw)
+		if errors.Is(err, accesstoken.ErrExpired) {
+			// Signed by us, then expired: a genuine token, not a guess.
+			return session.Session{}, session.ErrExpired
+		}
 		if err != nil || c.SessionID == "" || !s.meantFor(c.Audience, "") {
 			return session.Session{}, session.ErrInvalid
 		}

@@ -383,8 +383,10 @@ func TestAccessTokenPastExpInLeeway(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.now = f.now.Add(time.Minute) // the JWT's exp; the verifier allows 1 s more
-	if _, err := f.svc.AccessSession(ctx, f.jwt, session.Use{}); !errors.Is(err, session.ErrInvalid) {
-		t.Errorf("AccessSession at exp: %v, want ErrInvalid", err)
+	// ErrExpired, not ErrInvalid: a genuine token, late (issue 10, L4
+	// counts invalid tokens as probing, expired ones not).
+	if _, err := f.svc.AccessSession(ctx, f.jwt, session.Use{}); !errors.Is(err, session.ErrExpired) {
+		t.Errorf("AccessSession at exp: %v, want ErrExpired", err)
 	}
 	if out, err := f.svc.Introspect(ctx, f.spa, f.jwt); err != nil || out.Active {
 		t.Errorf("Introspect at exp: %+v, %v; want inactive", out, err)
