@@ -74,7 +74,7 @@ type Policy struct {
 // presentations drain per-address and per-client buckets; an empty one
 // answers 429 with Retry-After until it refills.
 type ProbePolicy struct {
-	// BearerPerIPBurst bearer tokens refused as invalid, expired or revoked
+	// BearerPerIPBurst bearer tokens refused as invalid or revoked (not expired)
 	// from one client IP (IPv6 by /64) before throttling. Default 50.
 	BearerPerIPBurst int `yaml:"bearer_per_ip_burst"`
 	// BearerPerIPRefill is the time to regain one. Default 1s.

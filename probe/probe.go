@@ -12,9 +12,10 @@ import (
 // Limits are the probing budgets: Burst failures, then one more per Refill.
 type Limits struct {
 	// BearerPerIP: failed bearer credentials (an access or session token
-	// refused as invalid, expired or revoked) from one address (an IPv6
-	// /64). Default 50, then one a second: a client whose token expired
-	// fails once and refreshes; thousands of failures are a scan.
+	// refused as invalid or revoked; an expired one is genuine and does
+	// not count) from one address (an IPv6 /64). Default 50, then one a
+	// second: honest clients rarely present such tokens; thousands of
+	// them are a scan.
 	BearerPerIPBurst  int
 	BearerPerIPRefill time.Duration
 	// IntrospectPerClient: introspections answered inactive for one
