@@ -161,6 +161,7 @@ type Store interface {
 	Clients
 	RefreshTokens
 	AccessTokens
+	Factors
 	// Ping reports whether the backend can answer; /readyz uses it.
 	Ping(ctx context.Context) error
 	Close() error

@@ -17,3 +17,13 @@ func (s *Store) SetForTest(ctx context.Context, name, value string) error {
 	_, err := s.pool.Exec(ctx, "SELECT set_config($1, $2, false)", name, value)
 	return err
 }
+
+// MigrationVersionsForTest lists the embedded migrations' versions, in
+// order; gaps are allowed (helpers are assigned number ranges).
+func MigrationVersionsForTest() []int {
+	var vs []int
+	for _, m := range migrations {
+		vs = append(vs, m.Version)
+	}
+	return vs
+}

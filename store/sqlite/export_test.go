@@ -16,3 +16,13 @@ func ExecForTest(ctx context.Context, path, query string, args ...any) error {
 	_, err = db.ExecContext(ctx, query, args...)
 	return err
 }
+
+// MigrationVersionsForTest lists the embedded migrations' versions, in
+// order; gaps are allowed (helpers are assigned number ranges).
+func MigrationVersionsForTest() []int {
+	var vs []int
+	for _, m := range migrations {
+		vs = append(vs, m.Version)
+	}
+	return vs
+}

@@ -48,6 +48,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RefreshTokenByHash", testRefreshTokenByHash},
 		{"AccessTokens", testAccessTokens},
 		{"ConcurrentKeyRotation", testConcurrentKeyRotation},
+		{"TOTP", testTOTP},
+		{"TOTPStepRace", testTOTPStepRace},
+		{"RecoveryCodes", testRecoveryCodes},
+		{"RecoveryCodeRace", testRecoveryCodeRace},
+		{"MFAChallenge", testMFAChallenge},
+		{"MFAChallengeRace", testMFAChallengeRace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
