@@ -86,6 +86,10 @@ type Factors interface {
 
 	// CreateMFAChallenge stores c; ErrConflict if its hash exists.
 	CreateMFAChallenge(ctx context.Context, c MFAChallenge) error
+	// MFAChallengeByHash returns a challenge as stored, counting nothing
+	// (a WebAuthn ceremony reads its user before the attempt); ErrNotFound
+	// if none.
+	MFAChallengeByHash(ctx context.Context, h token.Hash) (MFAChallenge, error)
 	// AttemptMFAChallenge counts one second-factor attempt on the
 	// challenge, only if it is unused, unexpired at now and has had fewer
 	// than maxAttempts attempts, and returns it as updated. Otherwise it

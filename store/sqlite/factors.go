@@ -167,6 +167,14 @@ func (s *Store) CreateMFAChallenge(ctx context.Context, c store.MFAChallenge) er
 	return nil
 }
 
+func (s *Store) MFAChallengeByHash(ctx context.Context, h token.Hash) (store.MFAChallenge, error) {
+	c, err := found(sqlrow.MFAChallenge(s.r.QueryRowContext(ctx, "SELECT "+sqlrow.MFAChallengeCols+" FROM mfa_challenges WHERE token_hash = ?", h[:])))
+	if err != nil {
+		return store.MFAChallenge{}, fmt.Errorf("sqlite: mfa challenge: %w", err)
+	}
+	return c, nil
+}
+
 func (s *Store) AttemptMFAChallenge(ctx context.Context, h token.Hash, maxAttempts int, now time.Time) (store.MFAChallenge, error) {
 	var c store.MFAChallenge
 	err := s.tx(ctx, func(tx *sql.Tx) error {

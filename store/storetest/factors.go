@@ -246,6 +246,12 @@ func testMFAChallenge(t *testing.T, s store.Store) {
 	if _, err := s.AttemptMFAChallenge(ctx, NewHash(t), 5, base); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown challenge: %v, want ErrNotFound", err)
 	}
+	if _, err := s.MFAChallengeByHash(ctx, NewHash(t)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("MFAChallengeByHash unknown: %v, want ErrNotFound", err)
+	}
+	if got, err := s.MFAChallengeByHash(ctx, c.Hash); err != nil || got.Attempts != 0 || got.UserID != u.ID || got.ClientID != "spa" {
+		t.Fatalf("MFAChallengeByHash = %+v, %v", got, err)
+	}
 	got, err := s.AttemptMFAChallenge(ctx, c.Hash, 3, base.Add(time.Minute))
 	if err != nil || got.Attempts != 1 || got.UserID != u.ID || got.Delivery != "token" || got.ClientID != "spa" ||
 		len(got.AMR) != 1 || got.AMR[0] != "pwd" || !got.ExpiresAt.Equal(c.ExpiresAt) || !got.UsedAt.IsZero() {
