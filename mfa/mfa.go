@@ -114,9 +114,9 @@ const (
 
 // Service manages and verifies second factors. Safe for concurrent use.
 type Service struct {
-	st     Store
-	sealer Sealer
-	cfg    Config
+	st             Store
+	sealer         Sealer
+	cfg            Config
 	perUser, perIP *throttle.Limiter
 }
 

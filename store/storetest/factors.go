@@ -351,4 +351,3 @@ func testMFAChallengeRace(t *testing.T, s store.Store) {
 		t.Fatalf("%d concurrent completions of one challenge succeeded, want 1", wins)
 	}
 }
-
