@@ -67,6 +67,7 @@ type Policy struct {
 	Cookie   CookiePolicy   `yaml:"cookie"`
 	Keys     KeyPolicy      `yaml:"keys"`
 	Tokens   TokenPolicy    `yaml:"tokens"`
+	MFA      MFAPolicy      `yaml:"mfa"`
 }
 
 // TokenPolicy governs access and refresh tokens.
@@ -203,6 +204,7 @@ func Default() Config {
 				RotationInterval: Duration(30 * 24 * time.Hour),
 				RetiredTTL:       Duration(24 * time.Hour),
 			},
+			MFA: defaultMFA(),
 		},
 	}
 }
@@ -335,6 +337,7 @@ func (c Config) Validate() error {
 	if tp.RefreshGrace < 0 || tp.RefreshGrace > Duration(time.Minute) {
 		bad("policy.tokens.refresh_grace", "must be between 0 and 1m")
 	}
+	c.Policy.MFA.validate(bad)
 	return errors.Join(errs...)
 }
 
