@@ -390,9 +390,10 @@ func (f *Flows) RevokeAll(ctx context.Context, userID, reason string) (int, erro
 }
 
 // RenewAfterReset ends every session of cur's user, cur included, and
-// starts a fresh one for cur's client with cur's assurance: what removing
-// the last second factor does (the sessions that relied on it end).
-func (f *Flows) RenewAfterReset(ctx context.Context, cur session.Session, reason string, d Delivery, u session.Use) (Result, error) {
+// starts a fresh one for cur's client with cur's assurance less the amr
+// values in drop (those of a factor just removed): what removing a
+// second factor does (the sessions that relied on it end).
+func (f *Flows) RenewAfterReset(ctx context.Context, cur session.Session, reason string, drop []string, d Delivery, u session.Use) (Result, error) {
 	if _, err := f.RevokeAll(ctx, cur.UserID, reason); err != nil {
 		return Result{}, err
 	}
@@ -403,7 +404,8 @@ func (f *Flows) RenewAfterReset(ctx context.Context, cur session.Session, reason
 	if d == Token && f.issuer == nil {
 		d = Cookie
 	}
-	amr, aal := mfa.Assess(cur.AMR)
+	kept := slices.DeleteFunc(slices.Clone(cur.AMR), func(v string) bool { return slices.Contains(drop, v) })
+	amr, aal := mfa.Assess(kept)
 	return f.start(ctx, user, amr, min(aal, cur.AAL), d, store.Client{}, u)
 }
 

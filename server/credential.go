@@ -121,6 +121,10 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 				return
 			}
 		}
+		if p := s.enrollmentGate(r, sess); p != nil {
+			s.fail(w, r, p)
+			return
+		}
 		if err := next(w, r, pr); err != nil {
 			s.fail(w, r, err)
 		}

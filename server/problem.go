@@ -16,7 +16,10 @@ type problem struct {
 
 	retryAfter time.Duration
 	bearer     string // RFC 6750 error code for WWW-Authenticate, if any
-	cause      error  // logged, never sent (see fail)
+	// challenge holds more WWW-Authenticate parameters after the error
+	// (RFC 9470 §3: max_age, acr_values), already formatted.
+	challenge string
+	cause     error // logged, never sent (see fail)
 }
 
 func newProblem(status int, code, detail string) *problem {
@@ -72,7 +75,7 @@ func writeProblem(w http.ResponseWriter, p *problem) {
 	}
 	switch {
 	case p.bearer != "":
-		h.Set("WWW-Authenticate", `Bearer realm="tessera", error="`+p.bearer+`"`)
+		h.Set("WWW-Authenticate", `Bearer realm="tessera", error="`+p.bearer+`"`+p.challenge)
 	case p.Status == http.StatusUnauthorized:
 		// RFC 6750 §3.1: no error code when the request carried no credential.
 		h.Set("WWW-Authenticate", `Bearer realm="tessera"`)

@@ -70,8 +70,13 @@ type Server struct {
 	oauthCfg   OAuthConfig
 	tokenStore TokenStore
 	tokens     *tokenstate.Service // introspection and RFC 7009 revocation
-	flows      *authflow.Flows     // login and password change
+	flows      *authflow.Flows     // login, second factors, step-up, password change
 	now        func() time.Time
+
+	// mfa manages second factors (nil: none); see WithMFA.
+	mfa        MFA
+	mfaPolicy  authflow.MFAPolicy
+	challenges authflow.Challenges
 
 	cookieName string
 	adminHash  [32]byte
@@ -92,7 +97,7 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 		adminHash:  sha256.Sum256([]byte(cfg.AdminToken)),
 		origins:    map[string]bool{},
 	}
-	s.flows = authflow.New(an, sm, st, nil, authflow.Config{Events: cfg.Events, Now: s.now, Logger: log})
+	s.flows = s.newFlows()
 	if cfg.InsecureDevCookies {
 		// Browsers refuse __Host- cookies without Secure.
 		s.cookieName = "tessera_session"
@@ -127,6 +132,7 @@ func (s *Server) CookieName() string { return s.cookieName }
 func (s *Server) Public() http.Handler {
 	mux := http.NewServeMux()
 	s.mountSession(mux)
+	s.mountMFA(mux)
 	s.mountJWKS(mux)
 	s.mountOAuth(mux)
 	s.health(mux)
@@ -138,6 +144,7 @@ func (s *Server) Public() http.Handler {
 func (s *Server) Admin() http.Handler {
 	mux := http.NewServeMux()
 	s.mountAdmin(mux)
+	s.mountAdminMFA(mux)
 	s.mountAdminClients(mux)
 	s.mountAdminKeys(mux)
 	outer := http.NewServeMux()

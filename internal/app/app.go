@@ -14,6 +14,7 @@ import (
 	"github.com/tessera-auth/tessera/config"
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/keys"
+	"github.com/tessera-auth/tessera/mfa"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/server"
 	"github.com/tessera-auth/tessera/session"
@@ -46,6 +47,7 @@ type App struct {
 	Keys      *keys.Keyset
 	OAuth     *oauth.Service
 	Verifier  *accesstoken.Verifier
+	MFA       *mfa.Service
 	Metrics   *server.Metrics
 	Events    *event.Fanout // every domain event; subscribe before serving
 	Server    *server.Server
@@ -138,6 +140,8 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 		Issuer: c.Issuer(), AccessTTL: c.Policy.Tokens.AccessTTL.D(),
 		SessionIdle: c.Policy.Tokens.RefreshTTL.D(), SessionAbsolute: c.Policy.Tokens.SessionAbsolute.D(),
 	}, st)
+	a.MFA = NewMFA(c, st, kr.Master, a.Events, opt.Now)
+	a.Server.WithMFA(a.MFA, st, MFAPolicy(c))
 	return nil
 }
 
@@ -175,6 +179,9 @@ func (a *App) gcLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if _, err := a.Store.DeleteExpiredMFAChallenges(ctx, a.now().Add(-time.Hour)); err != nil {
+				a.log.Warn("expired mfa challenge cleanup failed", "err", err)
+			}
 			n, err := a.Store.DeleteExpired(ctx, a.now().Add(-keep))
 			if err != nil {
 				a.log.Warn("expired-session cleanup failed", "err", err)
