@@ -103,4 +103,3 @@ func (m MFAPolicy) validate(bad func(field, format string, args ...any)) {
 		bad("policy.mfa.totp_issuer", "must be 1 to 64 characters")
 	}
 }
-
