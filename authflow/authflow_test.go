@@ -30,6 +30,7 @@ const (
 )
 
 type fixture struct {
+	st         *sqlite.Store
 	now        time.Time
 	sessions   *session.Manager
 	oauth      *oauth.Service
@@ -52,6 +53,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	f.st = st
 	f.sessions = session.New(st, session.Config{IdleTimeout: idle, AbsoluteTimeout: absolute, TouchInterval: time.Minute, CacheSize: 100, Now: clock})
 	if err := f.sessions.Start(ctx); err != nil {
 		t.Fatal(err)
