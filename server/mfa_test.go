@@ -1,10 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -416,4 +419,61 @@ func TestMFAStatusAndMethodsPolicy(t *testing.T) {
 		t.Fatalf("methods under a totp-only policy: %s", r.body)
 	}
 	wantProblem(t, e.completeMFA(m["mfa_token"].(string), "recovery_code", codes[0]), http.StatusBadRequest, "invalid_method")
+}
+
+// TestDatabaseHoldsNoSecondFactorSecret: neither the TOTP secret, nor a
+// recovery code, nor an mfa_token is in the database files or the log.
+func TestDatabaseHoldsNoSecondFactorSecret(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("gina", pw)
+	secret, codes, _ := e.enrollTOTP(t, e.login(true))
+	secrets := append([]string{secret}, codes...)
+	for _, c := range codes {
+		secrets = append(secrets, strings.ReplaceAll(c, "-", ""))
+	}
+	tok := e.challenge(t, map[string]string{})
+	secrets = append(secrets, tok, tok[4:])
+	e.completeMFA(tok, "recovery_code", codes[0])
+	files, _ := filepath.Glob(e.dbPath + "*")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				t.Fatalf("%s holds a second-factor secret", filepath.Base(f))
+			}
+		}
+	}
+	for _, s := range secrets {
+		if strings.Contains(e.logs.String(), s) {
+			t.Fatal("the log holds a second-factor secret")
+		}
+	}
+}
+
+// TestSecondFactorThrottle: failures drain the per-user bucket across
+// challenges; then even the right code is refused unchecked with 429.
+func TestSecondFactorThrottle(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("gina", pw)
+	secret, _, _ := e.enrollTOTP(t, e.login(true))
+	failures := 0
+	for failures < 10 { // mfa.Service's default per-user burst
+		tok := e.challenge(t, map[string]string{})
+		for range 5 {
+			if failures == 10 {
+				break
+			}
+			wantProblem(t, e.completeMFA(tok, "totp", "000002"), http.StatusUnauthorized, "invalid_code")
+			failures++
+		}
+	}
+	e.clock.Add(30 * time.Second)
+	r := e.completeMFA(e.challenge(t, map[string]string{}), "totp", totpAt(t, secret, e.clock.Now()))
+	wantProblem(t, r, http.StatusTooManyRequests, "too_many_attempts")
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
 }
