@@ -226,7 +226,7 @@ func TestMFALoginBothDeliveries(t *testing.T) {
 
 func jwtClaims(t *testing.T, raw string) accesstoken.Claims {
 	t.Helper()
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,6 +279,12 @@ func TestMFATokenLifecycle(t *testing.T) {
 		wantProblem(t, e.completeMFA("tss_"+strings.Repeat("A", 49), "totp", "123456"), http.StatusUnauthorized, "invalid_mfa_token")
 		wantProblem(t, e.completeMFA(e.challenge(t, map[string]string{}), "sms", "123456"), http.StatusBadRequest, "invalid_method")
 		wantProblem(t, e.do(e.public, "POST", "/v1/login/mfa", map[string]string{"mfa_token": "x"}), http.StatusBadRequest, "missing_field")
+	})
+	t.Run("cross-origin browser", func(t *testing.T) {
+		tok := e.challenge(t, map[string]string{})
+		r := e.do(e.public, "POST", "/v1/login/mfa", map[string]string{"mfa_token": tok, "method": "totp", "code": next()},
+			"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
+		wantProblem(t, r, http.StatusForbidden, "csrf")
 	})
 }
 
