@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/authflow"
+	"github.com/tessera-auth/tessera/event"
+	"github.com/tessera-auth/tessera/event/eventtest"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/mfa"
 	"github.com/tessera-auth/tessera/session"
@@ -132,5 +134,42 @@ func TestMethodsPolicy(t *testing.T) {
 	var su *authflow.StepUpError
 	if err := flows.RequireRecent(res.Session); !errors.As(err, &su) || su.MaxAge != 10*time.Minute {
 		t.Fatalf("stale session: %v", err)
+	}
+}
+
+// TestSecondFactorEvents: a challenge is MFAChallenged (no login yet); a
+// refused mfa_token is MFAFailed; the completed login is LoginSucceeded
+// once, naming the second factor's method and the new session.
+func TestSecondFactorEvents(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	rec := &eventtest.Recorder{}
+	mk, _, _ := keys.NewMasterKey()
+	clock := func() time.Time { return f.now }
+	svc := mfa.New(f.st, mk, mfa.Config{Now: clock, Factors: []mfa.Factor{passkeys{}}, Events: rec})
+	flows := authflow.New(f.an, f.sessions, f.st, f.oauth, authflow.Config{Now: clock, Events: rec, Factors: svc, Challenges: f.st})
+	res, err := flows.Login(ctx, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Cookie}, use)
+	if err != nil || res.MFA == nil {
+		t.Fatal(res, err)
+	}
+	if n := len(rec.Of(event.MFAChallenged)); n != 1 || len(rec.Of(event.LoginSucceeded)) != 0 {
+		t.Fatalf("after the password step: %v", rec.Events())
+	}
+	prove := func(context.Context, string) (mfa.Proof, error) {
+		return mfa.Proof{Method: mfa.WebAuthn, AMR: []string{"hwk"}}, nil
+	}
+	if _, err := flows.CompleteWith(ctx, authflow.SecondFactor{MFAToken: "tsm_bogus", Method: mfa.WebAuthn}, prove, use); !errors.Is(err, authflow.ErrChallenge) {
+		t.Fatal(err)
+	}
+	if ev := rec.Of(event.MFAFailed); len(ev) != 1 || ev[0].Reason != event.ReasonChallenge {
+		t.Fatalf("MFAFailed events: %v", ev)
+	}
+	done, err := flows.CompleteWith(ctx, authflow.SecondFactor{MFAToken: res.MFA.Token.Reveal(), Method: mfa.WebAuthn}, prove, use)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := rec.Of(event.LoginSucceeded)
+	if len(ev) != 1 || ev[0].Method != "webauthn" || ev[0].SessionID != done.Session.ID || ev[0].UserID != f.user.ID {
+		t.Fatalf("LoginSucceeded events: %v", ev)
 	}
 }
