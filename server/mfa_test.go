@@ -483,3 +483,31 @@ func TestSecondFactorThrottle(t *testing.T) {
 		t.Fatal("429 without Retry-After")
 	}
 }
+
+// TestGoldenMFA pins the second-factor answers: the login challenge, the
+// completed login at AAL2, the factor status and the step-up problem.
+func TestGoldenMFA(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("gina", pw)
+	secret, _, c := e.enrollTOTP(t, e.login(true))
+	status := e.do(e.public, "GET", "/v1/mfa", nil, c.headers()...)
+	challenge := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "gina", "password": pw, "delivery": "cookie"})
+	e.clock.Add(30 * time.Second)
+	done := e.completeMFA(challenge.json(t)["mfa_token"].(string), "totp", totpAt(t, secret, e.clock.Now()))
+	e.clock.Add(11 * time.Minute)
+	stepUp := e.do(e.public, "POST", "/v1/mfa/recovery-codes", nil, c.headers()...)
+	n := newNormalizer()
+	for _, tc := range []struct {
+		name   string
+		r      resp
+		status int
+		ct     string
+	}{
+		{"mfa-status", status, 200, "application/json"},
+		{"login-mfa-challenge", challenge, 200, "application/json"},
+		{"login-mfa-complete", done, 200, "application/json"},
+		{"error-step-up", stepUp, 401, "application/problem+json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { checkGolden(t, n, tc.name, tc.r, tc.status, tc.ct) })
+	}
+}
