@@ -16,6 +16,9 @@ type principal struct {
 	raw         string // the presented session token; never logged
 	fromCookie  bool
 	accessToken bool // authenticated by a JWT access token
+	// access is the presented access token (JWT or tsa_), kept to find
+	// its client when a renewal re-issues tokens; never logged.
+	access string
 }
 
 // accessSession is the session a bearer access token stands for
@@ -100,7 +103,7 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 		switch {
 		case !pr.fromCookie && kind == token.JWT, !pr.fromCookie && kind == token.Access && s.tokens != nil:
 			sess, err = s.accessSession(r.Context(), pr.raw, u)
-			pr.raw, pr.accessToken = "", true
+			pr.access, pr.raw, pr.accessToken = pr.raw, "", true
 		default:
 			sess, err = s.sessions.Validate(r.Context(), pr.raw, u)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/tessera-auth/tessera/mfa"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/token"
 )
 
 // MFA is the second-factor service as the HTTP layer sees it (mfa.Service).
@@ -95,14 +96,36 @@ func (s *Server) recent(next func(http.ResponseWriter, *http.Request, *principal
 	}
 }
 
-// deliveryOf is how a principal holds its session: a renewal reaches it
-// the same way.
-func deliveryOf(p *principal) authflow.Delivery {
+// target is how a principal holds its session, which a renewal reaches
+// the same way: the cookie, or tokens for the client its access token
+// was issued to (a bearer session token is the first-party login's).
+func (s *Server) target(ctx context.Context, p *principal) authflow.Target {
 	if p.fromCookie {
-		return authflow.Cookie
+		return authflow.Target{Delivery: authflow.Cookie}
 	}
-	return authflow.Token
+	t := authflow.Target{Delivery: authflow.Token}
+	switch token.KindOf(p.access) {
+	case token.JWT:
+		if s.verified != nil && s.atVerifier != nil {
+			if c, err := s.verified.verify(s.atVerifier, p.access, s.now()); err == nil {
+				t.ClientID = c.ClientID
+			}
+		}
+	case token.Access:
+		if s.tokens != nil {
+			if at, err := s.tokens.OpaqueAccess(ctx, p.access); err == nil && at != nil {
+				t.ClientID = at.ClientID
+			}
+		}
+	}
+	if t.ClientID == firstPartyClient {
+		t.ClientID = ""
+	}
+	return t
 }
+
+// firstPartyClient is the client_id in the JWTs of Tessera's own login.
+const firstPartyClient = "tessera"
 
 type mfaChallengeResponse struct {
 	MFARequired bool     `json:"mfa_required"`
@@ -190,7 +213,7 @@ func (s *Server) handleReauth(w http.ResponseWriter, r *http.Request, p *princip
 		req.Method != string(mfa.Password) && req.Code == "":
 		return newProblem(http.StatusBadRequest, "missing_field", `Field "method" and its "password" or "code" are required.`)
 	}
-	res, err := s.flows.Reauth(r.Context(), p.session, authflow.Reauth{Method: mfa.Method(req.Method), Password: req.Password, Code: req.Code}, deliveryOf(p), s.use(r))
+	res, err := s.flows.Reauth(r.Context(), p.session, authflow.Reauth{Method: mfa.Method(req.Method), Password: req.Password, Code: req.Code}, s.target(r.Context(), p), s.use(r))
 	if err != nil {
 		return reauthProblem(err)
 	}
@@ -320,7 +343,7 @@ func (s *Server) handleTOTPConfirm(w http.ResponseWriter, r *http.Request, p *pr
 	case err != nil:
 		return mfaProblem(err)
 	}
-	res, err := s.flows.StepUp(r.Context(), p.session, mfa.Proof{Method: mfa.TOTP, AMR: []string{mfa.AMROTP}}, deliveryOf(p), s.use(r))
+	res, err := s.flows.StepUp(r.Context(), p.session, mfa.Proof{Method: mfa.TOTP, AMR: []string{mfa.AMROTP}}, s.target(r.Context(), p), s.use(r))
 	if err != nil {
 		// TOTP is on; the codes are lost with this answer and can be
 		// regenerated after the next login.
@@ -341,7 +364,7 @@ func (s *Server) handleTOTPRemove(w http.ResponseWriter, r *http.Request, p *pri
 	case err != nil:
 		return errUnavailable().because(fmt.Errorf("removing totp of user %s: %w", p.session.UserID, err))
 	}
-	res, err := s.flows.RenewAfterReset(r.Context(), p.session, session.ReasonMFAReset, []string{mfa.AMROTP}, deliveryOf(p), s.use(r))
+	res, err := s.flows.RenewAfterReset(r.Context(), p.session, session.ReasonMFAReset, []string{mfa.AMROTP}, s.target(r.Context(), p), s.use(r))
 	if err != nil {
 		return errUnavailableOr(err).because(fmt.Errorf("revoking sessions after totp removal: %w", err))
 	}

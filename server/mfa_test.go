@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -509,5 +510,35 @@ func TestGoldenMFA(t *testing.T) {
 		{"error-step-up", stepUp, 401, "application/problem+json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) { checkGolden(t, n, tc.name, tc.r, tc.status, tc.ct) })
+	}
+}
+
+// TestStepUpKeepsTheClient: a public client's tokens renewed by a
+// step-up are still that client's, so it keeps refreshing them; the old
+// refresh token dies with the old session.
+func TestStepUpKeepsTheClient(t *testing.T) {
+	for _, format := range []string{"jwt", "opaque"} {
+		t.Run(format, func(t *testing.T) {
+			e := newEnv(t)
+			e.addUser("gina", pw)
+			spa, _ := e.addClient(map[string]any{"name": "spa", "public": true, "grants": []string{"refresh_token"}, "token_format": format})
+			at, rt := e.loginTokens("gina", map[string]string{"client_id": spa})
+			e.clock.Add(11 * time.Minute)
+			r := e.do(e.public, "POST", "/v1/reauth", map[string]string{"method": "password", "password": pw}, bearer(at)...)
+			if r.StatusCode != http.StatusOK {
+				t.Fatalf("reauth: %d %s", r.StatusCode, r.body)
+			}
+			m := r.json(t)
+			at2, rt2 := m["access_token"].(string), m["refresh_token"].(string)
+			if format == "jwt" {
+				if c := jwtClaims(t, at2); c.ClientID != spa {
+					t.Fatalf("renewed access token for client %q, want %q", c.ClientID, spa)
+				}
+			}
+			if r := e.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt2}, "client_id": {spa}}); r.StatusCode != http.StatusOK {
+				t.Fatalf("the client refreshing its renewed token: %d %s", r.StatusCode, r.body)
+			}
+			wantOAuthError(t, e.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {spa}}), http.StatusBadRequest, "invalid_grant")
+		})
 	}
 }
