@@ -224,7 +224,7 @@ func TestChangePassword(t *testing.T) {
 			if tc.cookieOnly {
 				flows = f.cookieOnly
 			}
-			res, err := flows.ChangePassword(ctx, a.Session, tc.current, tc.next, tc.delivery, use)
+			res, err := flows.ChangePassword(ctx, a.Session, tc.current, tc.next, authflow.Target{Delivery: tc.delivery}, use)
 			if pe := new(password.PolicyError); errors.As(tc.wantErr, &pe) {
 				if !errors.As(err, &pe) {
 					t.Fatalf("ChangePassword: %v, want a policy error", err)

@@ -514,7 +514,7 @@ func TestGoldenMFA(t *testing.T) {
 }
 
 // TestStepUpKeepsTheClient: a public client's tokens renewed by a
-// step-up are still that client's, so it keeps refreshing them; the old
+// step-up (or a password change) are still that client's, so it keeps refreshing them; the old
 // refresh token dies with the old session.
 func TestStepUpKeepsTheClient(t *testing.T) {
 	for _, format := range []string{"jwt", "opaque"} {
@@ -539,6 +539,15 @@ func TestStepUpKeepsTheClient(t *testing.T) {
 				t.Fatalf("the client refreshing its renewed token: %d %s", r.StatusCode, r.body)
 			}
 			wantOAuthError(t, e.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {spa}}), http.StatusBadRequest, "invalid_grant")
+			// A password change (recent now) renews to the same client too.
+			r = e.do(e.public, "POST", "/v1/password", map[string]string{"current_password": pw, "new_password": "another long passphrase"}, bearer(at2)...)
+			if r.StatusCode != http.StatusOK {
+				t.Fatalf("password change: %d %s", r.StatusCode, r.body)
+			}
+			rt3 := r.json(t)["refresh_token"].(string)
+			if r := e.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt3}, "client_id": {spa}}); r.StatusCode != http.StatusOK {
+				t.Fatalf("the client refreshing after a password change: %d %s", r.StatusCode, r.body)
+			}
 		})
 	}
 }

@@ -258,11 +258,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p 
 	if req.CurrentPassword == "" || req.NewPassword == "" {
 		return newProblem(http.StatusBadRequest, "missing_field", `Fields "current_password" and "new_password" are required.`)
 	}
-	delivery := authflow.Token
-	if p.fromCookie {
-		delivery = authflow.Cookie
-	}
-	res, err := s.flows.ChangePassword(r.Context(), p.session, req.CurrentPassword, req.NewPassword, delivery, s.use(r))
+	res, err := s.flows.ChangePassword(r.Context(), p.session, req.CurrentPassword, req.NewPassword, s.target(r.Context(), p), s.use(r))
 	var pe *password.PolicyError
 	var te *authn.ThrottledError
 	switch {
