@@ -483,6 +483,16 @@ func TestSecondFactorThrottle(t *testing.T) {
 	if r.Header.Get("Retry-After") == "" {
 		t.Fatal("429 without Retry-After")
 	}
+	metrics := string(e.do(e.admin, "GET", "/metrics", nil).body)
+	for _, want := range []string{
+		`tessera_second_factor_total{method="totp",outcome="bad_code"} 10`,
+		`tessera_second_factor_total{method="totp",outcome="throttled"} 1`,
+		`tessera_second_factor_total{method="",outcome="challenged"} 3`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s:\n%s", want, grepLines(metrics, "second_factor"))
+		}
+	}
 }
 
 // TestGoldenMFA pins the second-factor answers: the login challenge, the
