@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"context"
 	"net/netip"
 	"sort"
 	"sync"
@@ -47,8 +48,9 @@ func (l *Limiter) level(b *bucket, now time.Time) {
 
 // Take reserves one attempt for key. If none is left it returns false and how
 // long until one will be. A caller whose attempt then succeeds gives the
-// token back with Refund, so only failures drain the bucket.
-func (l *Limiter) Take(key string) (ok bool, retryAfter time.Duration) {
+// token back with Refund, so only failures drain the bucket. ctx is unused:
+// it is there for limiters shared between nodes, which answer over a network.
+func (l *Limiter) Take(_ context.Context, key string) (ok bool, retryAfter time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -62,15 +64,20 @@ func (l *Limiter) Take(key string) (ok bool, retryAfter time.Duration) {
 	}
 	l.level(b, now)
 	if b.tokens < 1 {
-		wait := time.Duration((1 - b.tokens) * float64(l.refill))
-		return false, max(wait, time.Second).Round(time.Second)
+		return false, RetryAfter(time.Duration((1 - b.tokens) * float64(l.refill)))
 	}
 	b.tokens--
 	return true, 0
 }
 
+// RetryAfter is how a wait for the next token is told to a client (HTTP
+// Retry-After has whole seconds): rounded to the second, at least one.
+func RetryAfter(wait time.Duration) time.Duration {
+	return max(wait, time.Second).Round(time.Second)
+}
+
 // Refund returns a token taken for key.
-func (l *Limiter) Refund(key string) {
+func (l *Limiter) Refund(_ context.Context, key string) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()

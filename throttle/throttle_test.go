@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -9,29 +10,31 @@ import (
 	"github.com/tessera-auth/tessera/internal/clocktest"
 )
 
+var ctx = context.Background()
+
 func newClock() *clocktest.Clock { return clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) }
 
 func TestBurstThenRefill(t *testing.T) {
 	c := newClock()
 	l := New(3, time.Minute, c.Now)
 	for i := range 3 {
-		if ok, _ := l.Take("k"); !ok {
+		if ok, _ := l.Take(ctx, "k"); !ok {
 			t.Fatalf("attempt %d refused within the burst", i)
 		}
 	}
-	ok, wait := l.Take("k")
+	ok, wait := l.Take(ctx, "k")
 	if ok || wait != time.Minute {
 		t.Fatalf("4th attempt: ok=%v wait=%v, want refused for 1m", ok, wait)
 	}
-	if ok, _ := l.Take("other"); !ok {
+	if ok, _ := l.Take(ctx, "other"); !ok {
 		t.Fatal("keys are not independent")
 	}
 	c.Add(30 * time.Second)
-	if ok, wait := l.Take("k"); ok || wait != 30*time.Second {
+	if ok, wait := l.Take(ctx, "k"); ok || wait != 30*time.Second {
 		t.Fatalf("half refilled: ok=%v wait=%v", ok, wait)
 	}
 	c.Add(30 * time.Second)
-	if ok, _ := l.Take("k"); !ok {
+	if ok, _ := l.Take(ctx, "k"); !ok {
 		t.Fatal("not refilled after the refill period: a lockout must end")
 	}
 }
@@ -40,10 +43,10 @@ func TestRefund(t *testing.T) {
 	c := newClock()
 	l := New(1, time.Hour, c.Now)
 	for range 10 {
-		if ok, _ := l.Take("k"); !ok {
+		if ok, _ := l.Take(ctx, "k"); !ok {
 			t.Fatal("refunded attempts must not drain the bucket")
 		}
-		l.Refund("k")
+		l.Refund(ctx, "k")
 	}
 }
 
@@ -52,12 +55,12 @@ func TestFloodDoesNotFreeADrainedKey(t *testing.T) {
 	l := New(5, time.Hour, c.Now)
 	l.maxKeys = 100
 	for range 5 {
-		l.Take("victim")
+		l.Take(ctx, "victim")
 	}
 	for i := range 1000 { // an attacker churns fresh keys, one failure each
-		l.Take(fmt.Sprint("churn", i))
+		l.Take(ctx, fmt.Sprint("churn", i))
 	}
-	if ok, _ := l.Take("victim"); ok {
+	if ok, _ := l.Take(ctx, "victim"); ok {
 		t.Fatal("flooding the table reset a drained bucket")
 	}
 }
@@ -67,7 +70,7 @@ func TestBoundedKeys(t *testing.T) {
 	l := New(2, time.Minute, c.Now)
 	l.maxKeys = 100
 	for i := range 1000 {
-		l.Take(fmt.Sprint(i))
+		l.Take(ctx, fmt.Sprint(i))
 	}
 	if n := l.Len(); n > 100 {
 		t.Fatalf("%d keys tracked, bound is 100", n)
