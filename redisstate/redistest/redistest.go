@@ -1,0 +1,166 @@
+// Package redistest gives tests the machine's Redis under a key prefix of
+// their own, or a redis-server of their own that they can kill and
+// restart. Without Redis the tests skip with a visible message; with
+// CI=true they fail instead.
+package redistest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultURL is the server tests use unless TESSERA_TEST_REDIS names
+// another.
+const DefaultURL = "redis://127.0.0.1:6379"
+
+func unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s; CI=true runs these tests, never skips them", msg)
+	}
+	t.Skipf("SKIP: %s (CI=true fails instead)", msg)
+}
+
+// URL returns the test server's URL, or skips t (fails it under CI=true)
+// if it does not answer.
+func URL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("TESSERA_TEST_REDIS")
+	if u == "" {
+		u = DefaultURL
+	}
+	o, err := redis.ParseURL(u)
+	if err != nil {
+		t.Fatalf("TESSERA_TEST_REDIS: %v", err)
+	}
+	c := redis.NewClient(o)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		unavailable(t, "no Redis at %s (set TESSERA_TEST_REDIS): %v", o.Addr, err)
+	}
+	return u
+}
+
+// Prefix returns a key prefix no other test or run uses, and deletes its
+// keys when t ends.
+func Prefix(t testing.TB, url string) string {
+	t.Helper()
+	var b [8]byte
+	rand.Read(b[:])
+	p := "tessera-test-" + hex.EncodeToString(b[:]) + ":"
+	t.Cleanup(func() {
+		o, err := redis.ParseURL(url)
+		if err != nil {
+			return
+		}
+		c := redis.NewClient(o)
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		iter := c.Scan(ctx, 0, p+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+	})
+	return p
+}
+
+// Server is a redis-server of a test's own, on a free loopback port with
+// its files in a temporary folder, persisting nothing.
+type Server struct {
+	t    testing.TB
+	bin  string
+	dir  string
+	port int
+	cmd  *exec.Cmd
+}
+
+// Start starts a server for t, stopped when t ends; it skips t (fails it
+// under CI=true) if redis-server is not installed.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		unavailable(t, "no redis-server to start: %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: port}
+	s.Restart()
+	t.Cleanup(s.Kill)
+	return s
+}
+
+// URL is the server's redis:// URL.
+func (s *Server) URL() string { return "redis://127.0.0.1:" + strconv.Itoa(s.port) }
+
+// Addr is the server's host:port.
+func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+
+// Port is the server's port.
+func (s *Server) Port() int { return s.port }
+
+// Dir is the server's folder, for configuration files of related servers.
+func (s *Server) Dir() string { return s.dir }
+
+// Kill stops the server with SIGKILL, as a crash would, and waits for it
+// to exit.
+func (s *Server) Kill() {
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	s.cmd = nil
+}
+
+// Restart starts the server (again) on its port and waits until it answers.
+func (s *Server) Restart(args ...string) {
+	s.t.Helper()
+	s.Kill()
+	all := append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log")}, args...)
+	s.cmd = exec.Command(s.bin, all...)
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatalf("redis-server: %v", err)
+	}
+	Wait(s.t, s.Addr())
+}
+
+// Wait waits up to 20 s for the Redis at addr to answer PING.
+func Wait(t testing.TB, addr string) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis at %s did not answer: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
