@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -76,6 +77,12 @@ func Open(ctx context.Context, raw string, opt Options) (*Client, error) {
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Logger != nil {
+		// go-redis reports every failed dial on its own, in the standard
+		// logger's format; the outage is ours to report, once: its
+		// details go to debug.
+		quietOnce.Do(func() { redis.SetLogger(debugLogger{opt.Logger}) })
 	}
 	c.upGauge = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tessera_redis_up", Help: "1 while this node's Redis answers, 0 while shared state falls back to the node's own.",
@@ -258,4 +265,13 @@ func (c *Client) hash(id string) string {
 	m := hmac.New(sha256.New, c.secret)
 	m.Write([]byte(id))
 	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+var quietOnce sync.Once
+
+// debugLogger is go-redis's internal logger, writing at debug level.
+type debugLogger struct{ log *slog.Logger }
+
+func (l debugLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
 }
