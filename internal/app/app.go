@@ -15,6 +15,8 @@ import (
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/oauth"
+	"github.com/tessera-auth/tessera/redisstate"
+	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/server"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -49,6 +51,9 @@ type App struct {
 	Metrics   *server.Metrics
 	Events    *event.Fanout // every domain event; subscribe before serving
 	Server    *server.Server
+	// Redis is the state shared with the other nodes (config redis.url);
+	// nil without one.
+	Redis *redisstate.Client
 
 	// AdminTokenSource is TESSERA_ADMIN_TOKEN, the admin-token file's path,
 	// or "Options.AdminToken"; AdminTokenCreated is set on first start.
@@ -57,6 +62,11 @@ type App struct {
 
 	log *slog.Logger
 	now func() time.Time
+
+	// notifiers carry revocations to the other nodes (Redis pub/sub, …),
+	// joined into the session manager's; runners keep them subscribed.
+	notifiers []revocation.Notifier
+	runners   []func(context.Context)
 }
 
 // New validates c, opens its store (doing what opt.Access allows), reads or creates the
@@ -85,7 +95,7 @@ func New(ctx context.Context, c config.Config, opt Options) (*App, error) {
 		a.log.Info("schema migrated", "store", info.Location, "applied", info.Applied, "version", info.Schema.Current)
 	}
 	if err := a.wire(ctx, opt); err != nil {
-		st.Close()
+		a.Close()
 		return nil, err
 	}
 	return a, nil
@@ -114,12 +124,27 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 	if a.Auth, err = newAuthenticator(c, st, log, a.Events, opt.Now); err != nil {
 		return err
 	}
+	if a.Redis, err = OpenRedis(ctx, c, kr.Master, opt); err != nil {
+		return err
+	}
+	if a.Redis != nil {
+		if err := a.Metrics.Register(a.Redis.Collectors()...); err != nil {
+			return err
+		}
+		a.Auth.Share(SharedLogin(c, a.Redis, opt.Now))
+		n := a.Redis.Notifier()
+		a.notifiers = append(a.notifiers, n)
+		a.runners = append(a.runners, a.Redis.Run, n.Run)
+	}
 	ips, err := clientip.New(c.TrustedProxies, c.ClientIPHeader)
 	if err != nil {
 		return err
 	}
 	scfg := SessionConfig(c)
 	scfg.Logger, scfg.Now, scfg.Events = log, opt.Now, a.Events
+	if len(a.notifiers) > 0 {
+		scfg.Notifier = revocation.Join(a.notifiers...)
+	}
 	a.Sessions = session.New(st, scfg)
 	// Load the revocation feed's denials before the first request: serving
 	// without them would accept tokens revoked before this start.
@@ -157,13 +182,22 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); a.Keys.Run(ctx) }()
 	go func() { defer wg.Done(); a.gcLoop(ctx) }()
+	for _, run := range a.runners {
+		wg.Add(1)
+		go func() { defer wg.Done(); run(ctx) }()
+	}
 	err := a.Sessions.Run(ctx)
 	wg.Wait()
 	return err
 }
 
-// Close closes the store. Call it after Run has returned.
-func (a *App) Close() error { return a.Store.Close() }
+// Close closes the store and Redis. Call it after Run has returned.
+func (a *App) Close() error {
+	if a.Redis != nil {
+		a.Redis.Close()
+	}
+	return a.Store.Close()
+}
 
 // gcLoop deletes sessions and feed entries that can no longer matter.
 func (a *App) gcLoop(ctx context.Context) {
