@@ -9,6 +9,7 @@ import (
 	"github.com/tessera-auth/tessera/config"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/redisstate"
+	"github.com/tessera-auth/tessera/revocation"
 )
 
 // OpenRedis opens the Redis c names (nil, nil when it names none). A Redis
@@ -28,6 +29,22 @@ func OpenRedis(ctx context.Context, c config.Config, master keys.MasterKey, opt 
 		return nil, fmt.Errorf("redis.url: %w", err)
 	}
 	return rc, nil
+}
+
+// RevocationNotifier is what an administrative command that revokes uses
+// to tell running servers at once (Redis pub/sub when c names a Redis; nil
+// otherwise: they learn it at their next feed poll). Close the client when
+// done; a Redis that does not answer only means the poll carries it.
+func RevocationNotifier(ctx context.Context, c config.Config, opt Options) (*redisstate.Client, revocation.Notifier, error) {
+	if c.Redis.URL == "" {
+		return nil, nil, nil
+	}
+	// Channel names are not hashed: no secret needed.
+	rc, err := redisstate.Open(ctx, c.Redis.URL, redisstate.Options{Prefix: c.Redis.Prefix, Logger: opt.Logger})
+	if err != nil {
+		return nil, nil, fmt.Errorf("redis.url: %w", err)
+	}
+	return rc, rc.Notifier(), nil
 }
 
 // SharedLogin is the login state every node shares through rc: c's three
