@@ -64,6 +64,7 @@ func (n *Notifier) Run(ctx context.Context) {
 		}
 		if err != nil {
 			n.c.failed(useSubscribe, err)
+			n.c.fallback.WithLabelValues(useSubscribe).Inc()
 			select {
 			case <-ctx.Done():
 				return

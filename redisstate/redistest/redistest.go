@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,26 +88,117 @@ type Server struct {
 	dir  string
 	port int
 	cmd  *exec.Cmd
+	conf string   // a config file, first argument, if any
+	args []string // further arguments at every start
 }
 
 // Start starts a server for t, stopped when t ends; it skips t (fails it
 // under CI=true) if redis-server is not installed.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	s := newServer(t)
+	s.Restart()
+	t.Cleanup(s.Kill)
+	return s
+}
+
+func newServer(t testing.TB) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		unavailable(t, "no redis-server to start: %v", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	return &Server{t: t, bin: bin, dir: t.TempDir(), port: freePort(t)}
+}
+
+// freePort returns a free loopback port whose Cluster bus port (+10000)
+// is free too.
+func freePort(t testing.TB) int {
+	t.Helper()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if port+10000 > 65535 {
+			continue
+		}
+		if bus, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000)); err == nil {
+			bus.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port pair")
+	return 0
+}
+
+// StartSentinel starts a Sentinel watching master under the name
+// "mymaster" and waits until it knows the master's address.
+func StartSentinel(t testing.TB, master *Server) *Server {
+	t.Helper()
+	s := newServer(t)
+	s.conf = filepath.Join(s.dir, "sentinel.conf")
+	conf := fmt.Sprintf("sentinel monitor mymaster 127.0.0.1 %d 1\n", master.port)
+	if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: port}
+	s.args = []string{"--sentinel"}
 	s.Restart()
 	t.Cleanup(s.Kill)
+	c := redis.NewSentinelClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+	defer c.Close()
+	until(t, "the sentinel knows the master", func() bool {
+		a, err := c.GetMasterAddrByName(context.Background(), "mymaster").Result()
+		return err == nil && len(a) == 2 && a[1] == strconv.Itoa(master.port)
+	})
 	return s
+}
+
+// StartCluster starts a Redis Cluster of n masters (n >= 3) and waits
+// until it serves every slot.
+func StartCluster(t testing.TB, n int) []*Server {
+	t.Helper()
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		unavailable(t, "no redis-cli to create a cluster: %v", err)
+	}
+	var nodes []*Server
+	args := []string{"--cluster", "create"}
+	for range n {
+		s := newServer(t)
+		s.args = []string{"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(s.dir, "nodes.conf")}
+		s.Restart()
+		t.Cleanup(s.Kill)
+		nodes = append(nodes, s)
+		args = append(args, s.Addr())
+	}
+	out, err := exec.Command(cli, append(args, "--cluster-replicas", "0", "--cluster-yes")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	for _, s := range nodes {
+		c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+		until(t, "the cluster is up on "+s.Addr(), func() bool {
+			info, err := c.ClusterInfo(context.Background()).Result()
+			return err == nil && strings.Contains(info, "cluster_state:ok")
+		})
+		c.Close()
+	}
+	return nodes
+}
+
+// until waits up to 30 s for cond.
+func until(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // URL is the server's redis:// URL.
@@ -136,8 +228,13 @@ func (s *Server) Kill() {
 func (s *Server) Restart(args ...string) {
 	s.t.Helper()
 	s.Kill()
-	all := append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log")}, args...)
+	var all []string
+	if s.conf != "" {
+		all = append(all, s.conf)
+	}
+	all = append(all, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log"))
+	all = append(append(all, s.args...), args...)
 	s.cmd = exec.Command(s.bin, all...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("redis-server: %v", err)
