@@ -1,7 +1,10 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"sync"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,9 +16,13 @@ import (
 )
 
 // node starts a server over c and runs its background loops until t ends.
-func node(t *testing.T, c config.Config) *app.App {
+func node(t *testing.T, c config.Config, log ...*slog.Logger) *app.App {
 	t.Helper()
-	a, err := app.New(context.Background(), c, app.Options{AdminToken: adminToken, Access: app.Migrate})
+	opt := app.Options{AdminToken: adminToken, Access: app.Migrate}
+	if len(log) > 0 {
+		opt.Logger = log[0]
+	}
+	a, err := app.New(context.Background(), c, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,5 +97,104 @@ func TestNodesShareRedis(t *testing.T) {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+// syncBuffer is a log destination tests can read while servers write.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) count(sub string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Count(s.b.String(), sub)
+}
+
+// TestNodesSurviveRedisOutage kills the nodes' Redis (one of the test's
+// own): a logout on A still reaches B (by the feed poll), logins are still
+// throttled (per node), the outage is logged once and shown in the
+// metrics; when Redis is back the nodes use it again by themselves and
+// throttle as one again.
+func TestNodesSurviveRedisOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	c := testConfig(t)
+	c.Redis.URL = srv.URL()
+	c.Policy.Login.PerAccountIPBurst = 3
+	logs := &syncBuffer{}
+	a := node(t, c, slog.New(slog.NewJSONHandler(logs, nil)))
+	b := node(t, c)
+	ctx := context.Background()
+	const pw = "correct horse battery staple"
+	for _, u := range []string{"alice", "bob"} {
+		if _, err := a.Auth.CreateUser(ctx, u, pw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	login := func(n *app.App, user, password string) *http.Response {
+		body := `{"username":"` + user + `","password":"` + password + `","delivery":"cookie"}`
+		return do(n.Public(), "POST", "/v1/login", body, "").Result()
+	}
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second) // a hang guard
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatal("never: " + what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	srv.Kill()
+	res := login(a, "alice", pw)
+	if res.StatusCode != 200 {
+		t.Fatalf("login with Redis down: %d", res.StatusCode)
+	}
+	var tok string
+	for _, ck := range res.Cookies() {
+		if strings.HasSuffix(ck.Name, "tessera_session") {
+			tok = ck.Value
+		}
+	}
+	if w := do(b.Public(), "GET", "/v1/session", "", "Bearer "+tok); w.Code != 200 {
+		t.Fatalf("whoami on B: %d", w.Code)
+	}
+	if w := do(a.Public(), "POST", "/v1/logout", "", "Bearer "+tok); w.Code != 204 {
+		t.Fatalf("logout on A with Redis down: %d", w.Code)
+	}
+	waitUntil("B refuses a session logged out on A while Redis is down", func() bool {
+		return do(b.Public(), "GET", "/v1/session", "", "Bearer "+tok).Code == 401
+	})
+	for range 3 {
+		login(a, "alice", "wrong password!")
+	}
+	if code := login(a, "alice", pw).StatusCode; code != 429 {
+		t.Fatalf("4th attempt on A with Redis down: %d, want 429 (per-node throttle)", code)
+	}
+	if m := do(a.Admin(), "GET", "/metrics", "", "").Body.String(); !strings.Contains(m, "tessera_redis_up 0") || strings.Contains(m, `tessera_redis_fallback_total{use="throttle"} 0`) {
+		t.Fatalf("metrics during the outage:\n%s", grep(m, "tessera_redis"))
+	}
+	if n := logs.count("redis unavailable"); n != 1 {
+		t.Fatalf("%d outage lines, want 1", n)
+	}
+
+	srv.Restart()
+	waitUntil("both nodes use Redis again", func() bool { return a.Redis.Up() && b.Redis.Up() })
+	for range 3 {
+		login(a, "bob", "wrong password!")
+	}
+	if code := login(b, "bob", pw).StatusCode; code != 429 {
+		t.Fatalf("after recovery, 3 failures on A then a login on B: %d, want 429 (shared again)", code)
+	}
+	if n := logs.count("redis available again"); n != 1 {
+		t.Fatalf("%d recovery lines, want 1", n)
 	}
 }
