@@ -49,6 +49,7 @@ type Client struct {
 	log    *slog.Logger
 	where  string // the URL without its password
 
+	mu       sync.Mutex // serialises changes of up and their log lines
 	up       atomic.Bool
 	downAt   atomic.Int64 // unix ns the outage began
 	upGauge  prometheus.GaugeFunc
@@ -237,19 +238,33 @@ func (c *Client) try(ctx context.Context, use string, fn func(context.Context) e
 
 // failed records that Redis did not answer; the first failure of an
 // outage is logged, loudly.
+// The line is written before the state changes (under mu), so whoever
+// sees the new state can rely on the line being there.
 func (c *Client) failed(use string, err error) {
-	if c.up.CompareAndSwap(true, false) {
-		c.downAt.Store(time.Now().UnixNano())
+	if !c.up.Load() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.up.Load() {
 		c.log.Error("redis unavailable: login throttles and known addresses fall back to this node's own, revocations travel by the store's feed, until it answers",
 			"redis", c.where, "use", use, "err", err)
+		c.downAt.Store(time.Now().UnixNano())
+		c.up.Store(false)
 	}
 }
 
 // recovered records that Redis answered; the end of an outage is logged.
 func (c *Client) recovered() {
-	if c.up.CompareAndSwap(false, true) {
+	if c.up.Load() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.up.Load() {
 		c.log.Warn("redis available again: shared login throttles and revocation fan-out resume",
 			"redis", c.where, "outage", time.Since(time.Unix(0, c.downAt.Load())).Round(time.Millisecond).String())
+		c.up.Store(true)
 	}
 }
 

@@ -77,8 +77,13 @@ func TestOutage(t *testing.T) {
 	if err := n.Notify(ctx); err != nil {
 		t.Fatalf("notify during a known outage: %v; want nil (the feed poll carries it)", err)
 	}
-	if known := c.Known(clk.Now); known.Known(ctx, "alice", "192.0.2.1") {
+	known := c.Known(clk.Now)
+	if known.Known(ctx, "alice", "192.0.2.1") {
 		t.Fatal("an address is known from nowhere")
+	}
+	known.Remember(ctx, "dave", "192.0.2.9") // a correct login during the outage
+	if !known.Known(ctx, "dave", "192.0.2.9") {
+		t.Fatal("an address that logged in during the outage is not known on its node")
 	}
 	for range 20 {
 		l.Take(ctx, "bob|192.0.2.1")
@@ -89,6 +94,9 @@ func TestOutage(t *testing.T) {
 
 	srv.Restart()
 	eventually(t, "the node noticed Redis is back", c.Up)
+	if !known.Known(ctx, "dave", "192.0.2.9") {
+		t.Fatal("after recovery, the node forgot an address learned during the outage")
+	}
 	if got := logs.count("redis available again"); got != 1 {
 		t.Fatalf("%d recovery lines, want 1", got)
 	}

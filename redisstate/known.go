@@ -47,7 +47,12 @@ func (k *Known) Known(ctx context.Context, account, ipKey string) bool {
 	}) {
 		return k.local.Known(ctx, account, ipKey)
 	}
-	return found && k.now().Sub(time.UnixMilli(int64(seen))) < authn.KnownTTL
+	if found && k.now().Sub(time.UnixMilli(int64(seen))) < authn.KnownTTL {
+		return true
+	}
+	// Learned here during an outage, and so never written to Redis: only
+	// a correct password puts an address on either list.
+	return k.local.Known(ctx, account, ipKey)
 }
 
 // Remember records a successful login to account from ipKey.
