@@ -70,10 +70,18 @@ func TestNodesShareRedis(t *testing.T) {
 	if w := do(b.Public(), "GET", "/v1/session", "", "Bearer "+tok); w.Code != 200 {
 		t.Fatalf("whoami on B: %d", w.Code)
 	}
+	// B's follower wakes its /v1/revocations long polls when it reads
+	// the revocation: it must read it at once.
+	feedWoken := b.Sessions.Follower().Changed()
 	if w := do(a.Public(), "POST", "/v1/logout", "", "Bearer "+tok); w.Code != 204 {
 		t.Fatalf("logout on A: %d", w.Code)
 	}
-	deadline := time.Now().Add(20 * time.Second) // a hang guard; the poll is a minute
+	select {
+	case <-feedWoken:
+	case <-time.After(20 * time.Second): // a hang guard; the poll is a minute
+		t.Fatal("B's long polls were not woken by a revocation on A")
+	}
+	deadline := time.Now().Add(20 * time.Second)
 	for do(b.Public(), "GET", "/v1/session", "", "Bearer "+tok).Code != 401 {
 		if time.Now().After(deadline) {
 			t.Fatal("B still accepts a session logged out on A: the revocation did not fan out")
