@@ -17,6 +17,7 @@ import (
 	"github.com/tessera-auth/tessera/internal/clocktest"
 	"github.com/tessera-auth/tessera/redisstate/redistest"
 	"github.com/tessera-auth/tessera/replay"
+	"github.com/tessera-auth/tessera/store"
 )
 
 var ctx = context.Background()
@@ -186,6 +187,9 @@ func TestURLForms(t *testing.T) {
 		}
 		if got := typeName(c); got != tt.want {
 			t.Errorf("%s: %s, want %s", tt.url, got, tt.want)
+		}
+		if r := store.Redact(tt.url); strings.Contains(r, "pw") {
+			t.Errorf("logged as %s: the password shows", r)
 		}
 		c.Close()
 	}
