@@ -94,3 +94,14 @@ func TestCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestTLS: rediss:// speaks TLS and verifies the server's certificate by
+// default: a self-signed one is refused (the node starts in fallback)
+// unless the URL says skip_verify=true.
+func TestTLS(t *testing.T) {
+	srv := redistest.StartTLS(t)
+	if c := open(t, srv.URL(), "t:", nil); c.Up() {
+		t.Fatal("a self-signed certificate was accepted without skip_verify")
+	}
+	exercise(t, srv.URL()+"?skip_verify=true")
+}

@@ -6,9 +6,16 @@ package redistest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -89,6 +96,7 @@ type Server struct {
 	port int
 	cmd  *exec.Cmd
 	conf string   // a config file, first argument, if any
+	tls  bool     // TLS only, on port
 	args []string // further arguments at every start
 }
 
@@ -132,6 +140,48 @@ func freePort(t testing.TB) int {
 	}
 	t.Fatal("no free port pair")
 	return 0
+}
+
+// StartTLS starts a server that speaks only TLS, with a self-signed
+// certificate for 127.0.0.1 (so a client must skip verification, or fail).
+func StartTLS(t testing.TB) *Server {
+	t.Helper()
+	s := newServer(t)
+	cert, key := filepath.Join(s.dir, "cert.pem"), filepath.Join(s.dir, "key.pem")
+	selfSigned(t, cert, key)
+	s.tls = true
+	s.args = []string{"--tls-port", strconv.Itoa(s.port), "--tls-cert-file", cert, "--tls-key-file", key, "--tls-auth-clients", "no"}
+	s.Restart()
+	t.Cleanup(s.Kill)
+	return s
+}
+
+func selfSigned(t testing.TB, certFile, keyFile string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // StartSentinel starts a Sentinel watching master under the name
@@ -201,8 +251,13 @@ func until(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// URL is the server's redis:// URL.
-func (s *Server) URL() string { return "redis://127.0.0.1:" + strconv.Itoa(s.port) }
+// URL is the server's redis:// (or rediss://) URL.
+func (s *Server) URL() string {
+	if s.tls {
+		return "rediss://127.0.0.1:" + strconv.Itoa(s.port)
+	}
+	return "redis://127.0.0.1:" + strconv.Itoa(s.port)
+}
 
 // Addr is the server's host:port.
 func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
@@ -232,20 +287,33 @@ func (s *Server) Restart(args ...string) {
 	if s.conf != "" {
 		all = append(all, s.conf)
 	}
-	all = append(all, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+	port := s.port
+	if s.tls {
+		port = 0 // no plain-text port
+	}
+	all = append(all, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log"))
 	all = append(append(all, s.args...), args...)
 	s.cmd = exec.Command(s.bin, all...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("redis-server: %v", err)
 	}
-	Wait(s.t, s.Addr())
+	var tc *tls.Config
+	if s.tls {
+		tc = &tls.Config{InsecureSkipVerify: true} // the test's own self-signed server
+	}
+	wait(s.t, s.Addr(), tc)
 }
 
 // Wait waits up to 20 s for the Redis at addr to answer PING.
 func Wait(t testing.TB, addr string) {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	wait(t, addr, nil)
+}
+
+func wait(t testing.TB, addr string, tc *tls.Config) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, TLSConfig: tc})
 	defer c.Close()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
