@@ -3,6 +3,7 @@ package revocation
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 )
 
@@ -47,5 +48,20 @@ func TestJoin(t *testing.T) {
 	}
 	if Join(c) != Notifier(c) {
 		t.Fatal("Join of one is not that one")
+	}
+}
+
+// TestJoinWaitsWithOneGoroutine: a follower takes Changed at every poll,
+// mostly without a notification in between; that must not leave a
+// goroutine behind each time.
+func TestJoinWaitsWithOneGoroutine(t *testing.T) {
+	j := Join(NewLocal(), NewLocal())
+	j.Changed()
+	before := runtime.NumGoroutine()
+	for range 1000 {
+		j.Changed()
+	}
+	if n := runtime.NumGoroutine() - before; n > 0 {
+		t.Fatalf("%d goroutines more after 1000 calls without a notification", n)
 	}
 }
