@@ -53,6 +53,7 @@ func URL(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("TESSERA_TEST_REDIS: %v", err)
 	}
+	o.MaxRetries = -1
 	c := redis.NewClient(o)
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
