@@ -60,14 +60,15 @@ type Limits struct {
 }
 
 // Limiter is one login throttle: a token bucket per key that only failed
-// attempts drain (Take, then Refund on success). *throttle.Limiter keeps
-// the buckets in this process; a shared one (Redis) keeps them for every
-// node. Implementations must be safe for concurrent use and must answer
+// attempts drain (Allow admits while a token is left, taking none; Fail
+// takes one once an attempt failed, into debt if need be).
+// *throttle.Limiter keeps the buckets in this process; a shared one
+// (Redis) keeps them for every node. Implementations must be safe for concurrent use and must answer
 // even when a shared backend is down (by falling back to their own
 // limits), since a login is never waved through unthrottled.
 type Limiter interface {
-	Take(ctx context.Context, key string) (ok bool, retryAfter time.Duration)
-	Refund(ctx context.Context, key string)
+	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration)
+	Fail(ctx context.Context, key string)
 }
 
 // Shared is login state kept for a cluster of nodes instead of one
@@ -210,7 +211,7 @@ func (a *Authenticator) login(ctx context.Context, username, pw string, ip netip
 		acct = "invalid:" + strings.ToLower(truncate(username, 64))
 	}
 	ipKey := throttle.IPKey(ip)
-	refund, err := a.take(ctx, ipKey, acct, a.known.Known(ctx, acct, ipKey))
+	failed, err := a.admit(ctx, ipKey, acct, a.known.Known(ctx, acct, ipKey))
 	if err != nil {
 		return store.User{}, err
 	}
@@ -222,21 +223,20 @@ func (a *Authenticator) login(ctx context.Context, username, pw string, ip netip
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		a.hasher.VerifyDummy(ctx, pw)
+		failed()
 		return store.User{}, ErrInvalidCredentials
 	}
 	if err != nil {
-		refund()
 		return store.User{}, fmt.Errorf("authn: login: %w", err)
 	}
 	ok, rehash, err := a.hasher.Verify(ctx, u.PasswordHash, pw)
 	if err != nil {
-		refund()
 		return store.User{}, fmt.Errorf("authn: login: %w", err)
 	}
 	if !ok {
+		failed()
 		return u, ErrInvalidCredentials // u for the event only; Login drops it
 	}
-	refund()
 	a.known.Remember(ctx, acct, ipKey)
 	if rehash {
 		a.rehash(ctx, u, pw)
@@ -244,38 +244,38 @@ func (a *Authenticator) login(ctx context.Context, username, pw string, ip netip
 	return u, nil
 }
 
-// take reserves one attempt from every bucket, or none. A client address
-// that has logged into the account before skips the account-wide bucket:
+// admit lets an attempt proceed if every bucket it counts against still
+// holds a token, taking none: failed, called once the attempt is known to
+// have failed, takes one from each. So only failures drain the buckets,
+// and correct logins in flight together (many users behind one NAT
+// address) never use up each other's budget; an attempt that ends in an
+// error (store, busy hasher) counts for nothing. A client address that
+// has logged into the account before skips the account-wide bucket:
 // otherwise an attacker spread over many addresses could keep that bucket
 // empty and lock the real user out for as long as the attack lasts. The
 // per-IP and per-account-and-IP buckets still apply to it.
-func (a *Authenticator) take(ctx context.Context, ipKey, acct string, knownClient bool) (refund func(), err error) {
-	type reservation struct {
+func (a *Authenticator) admit(ctx context.Context, ipKey, acct string, knownClient bool) (failed func(), err error) {
+	type bucket struct {
 		l   Limiter
 		key string
 	}
-	var taken []reservation
-	refund = func() {
-		// Not the request's context: a client gone after a correct
-		// password must still get its tokens back.
-		ctx := context.WithoutCancel(ctx)
-		for _, r := range taken {
-			r.l.Refund(ctx, r.key)
-		}
-	}
-	rs := []reservation{{a.perIP, ipKey}, {a.perAccountIP, acct + "|" + ipKey}}
+	bs := []bucket{{a.perIP, ipKey}, {a.perAccountIP, acct + "|" + ipKey}}
 	if !knownClient {
-		rs = append(rs, reservation{a.perAccount, acct})
+		bs = append(bs, bucket{a.perAccount, acct})
 	}
-	for _, r := range rs {
-		ok, wait := r.l.Take(ctx, r.key)
-		if !ok {
-			refund()
+	for _, b := range bs {
+		if ok, wait := b.l.Allow(ctx, b.key); !ok {
 			return nil, &ThrottledError{RetryAfter: wait}
 		}
-		taken = append(taken, r)
 	}
-	return refund, nil
+	return func() {
+		// Not the request's context: a client gone after a wrong
+		// password must still have its failure counted.
+		ctx := context.WithoutCancel(ctx)
+		for _, b := range bs {
+			b.l.Fail(ctx, b.key)
+		}
+	}, nil
 }
 
 // rehash upgrades a hash made with older parameters. Failure is logged, not
@@ -302,19 +302,18 @@ func (a *Authenticator) ChangePassword(ctx context.Context, userID, current, nex
 		return fmt.Errorf("authn: change password: %w", err)
 	}
 	ipKey := throttle.IPKey(ip)
-	refund, err := a.take(ctx, ipKey, u.Username, a.known.Known(ctx, u.Username, ipKey))
+	failed, err := a.admit(ctx, ipKey, u.Username, a.known.Known(ctx, u.Username, ipKey))
 	if err != nil {
 		return err
 	}
 	ok, _, err := a.hasher.Verify(ctx, u.PasswordHash, current)
 	if err != nil {
-		refund()
 		return fmt.Errorf("authn: change password: %w", err)
 	}
 	if !ok {
+		failed()
 		return ErrInvalidCredentials
 	}
-	refund()
 	return a.SetPassword(ctx, u, next)
 }
 

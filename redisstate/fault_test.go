@@ -48,9 +48,10 @@ func TestOutage(t *testing.T) {
 	clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	l := c.Limiter("account_ip", 3, time.Minute, clk.Now)
 	for range 2 {
-		if ok, _ := l.Take(ctx, "alice|192.0.2.1"); !ok {
+		if ok, _ := l.Allow(ctx, "alice|192.0.2.1"); !ok {
 			t.Fatal("refused within the burst")
 		}
+		l.Fail(ctx, "alice|192.0.2.1")
 	}
 	if !c.Up() || testutil.ToFloat64(c.upGauge) != 1 {
 		t.Fatal("tessera_redis_up is not 1 while Redis answers")
@@ -59,17 +60,18 @@ func TestOutage(t *testing.T) {
 	srv.Kill()
 	// The first operation to fail takes the fallback, and the node's own
 	// buckets already hold its two failures: one attempt is left.
-	if ok, _ := l.Take(ctx, "alice|192.0.2.1"); !ok {
+	if ok, _ := l.Allow(ctx, "alice|192.0.2.1"); !ok {
 		t.Fatal("third attempt refused: the fallback lost the node's count")
 	}
-	if ok, wait := l.Take(ctx, "alice|192.0.2.1"); ok || wait != time.Minute {
+	l.Fail(ctx, "alice|192.0.2.1")
+	if ok, wait := l.Allow(ctx, "alice|192.0.2.1"); ok || wait != time.Minute {
 		t.Fatalf("fourth attempt with Redis down: ok=%v wait=%v; want throttled per node", ok, wait)
 	}
 	if c.Up() || testutil.ToFloat64(c.upGauge) != 0 {
 		t.Fatal("tessera_redis_up is not 0 during the outage")
 	}
-	if v := testutil.ToFloat64(c.fallback.WithLabelValues(useThrottle)); v < 2 {
-		t.Fatalf("tessera_redis_fallback_total{use=throttle} = %v, want the 2 operations", v)
+	if v := testutil.ToFloat64(c.fallback.WithLabelValues(useThrottle)); v < 3 {
+		t.Fatalf("tessera_redis_fallback_total{use=throttle} = %v, want the 3 operations", v)
 	}
 	if _, err := c.Replay().Use(ctx, "totp:u:1", time.Minute); !errors.Is(err, ErrDown) {
 		t.Fatalf("replay cache with Redis down: %v, want ErrDown (callers fail closed)", err)
@@ -86,7 +88,7 @@ func TestOutage(t *testing.T) {
 		t.Fatal("an address that logged in during the outage is not known on its node")
 	}
 	for range 20 {
-		l.Take(ctx, "bob|192.0.2.1")
+		l.Fail(ctx, "bob|192.0.2.1")
 	}
 	if got := logs.count("redis unavailable"); got != 1 {
 		t.Fatalf("%d outage lines, want exactly 1 for one outage", got)
@@ -117,9 +119,9 @@ func TestOutage(t *testing.T) {
 	})
 	l2 := other.Limiter("account_ip", 3, time.Minute, clk.Now)
 	for range 3 {
-		l.Take(ctx, "carol|192.0.2.1")
+		l.Fail(ctx, "carol|192.0.2.1")
 	}
-	if ok, _ := l2.Take(ctx, "carol|192.0.2.1"); ok {
+	if ok, _ := l2.Allow(ctx, "carol|192.0.2.1"); ok {
 		t.Fatal("after recovery, failures on one node do not count on another")
 	}
 	if logs.count("redis unavailable") != 1 {

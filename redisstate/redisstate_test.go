@@ -53,9 +53,10 @@ func TestShared(t *testing.T) {
 	})
 }
 
-// TestBucket: the Redis bucket keeps the in-memory one's rules — burst,
-// refill by the clock, Retry-After, refunds — and lives only while it is
-// not full, under a hashed name with an expiry.
+// TestBucket: the Redis bucket keeps the in-memory one's rules — only
+// failures drain it, into debt if need be, it refills by the clock,
+// Retry-After — and lives only while it is not full, under a hashed name
+// with an expiry.
 func TestBucket(t *testing.T) {
 	url := redistest.URL(t)
 	prefix := redistest.Prefix(t, url)
@@ -63,22 +64,25 @@ func TestBucket(t *testing.T) {
 	a := open(t, url, prefix, nil).Limiter("acct", 3, time.Minute, clk.Now)
 	b := open(t, url, prefix, nil).Limiter("acct", 3, time.Minute, clk.Now)
 	for i := range 3 {
-		if ok, _ := []*Limiter{a, b}[i%2].Take(ctx, "alice"); !ok {
+		n := []*Limiter{a, b}[i%2]
+		if ok, _ := n.Allow(ctx, "alice"); !ok {
 			t.Fatalf("attempt %d refused within the burst", i)
 		}
+		n.Fail(ctx, "alice")
 	}
-	if ok, wait := a.Take(ctx, "alice"); ok || wait != time.Minute {
-		t.Fatalf("4th attempt: ok=%v wait=%v, want refused for 1m", ok, wait)
+	if ok, wait := a.Allow(ctx, "alice"); ok || wait != time.Minute {
+		t.Fatalf("after 3 failures over two nodes: ok=%v wait=%v, want refused for 1m", ok, wait)
 	}
-	if ok, _ := a.Take(ctx, "bob"); !ok {
+	if ok, _ := a.Allow(ctx, "bob"); !ok {
 		t.Fatal("keys are not independent")
 	}
+	b.Fail(ctx, "bob")
 	clk.Add(30 * time.Second)
-	if ok, wait := b.Take(ctx, "alice"); ok || wait != 30*time.Second {
+	if ok, wait := b.Allow(ctx, "alice"); ok || wait != 30*time.Second {
 		t.Fatalf("half refilled: ok=%v wait=%v", ok, wait)
 	}
 	clk.Add(30 * time.Second)
-	if ok, _ := b.Take(ctx, "alice"); !ok {
+	if ok, _ := b.Allow(ctx, "alice"); !ok {
 		t.Fatal("not refilled after the refill period")
 	}
 
@@ -98,17 +102,24 @@ func TestBucket(t *testing.T) {
 	if len(keys) != 2 {
 		t.Fatalf("%d keys, want one per drained bucket (alice, bob)", len(keys))
 	}
-	// Refunds: a refunded attempt does not drain, and a bucket refunded
-	// to full is deleted (it carries no information).
-	a.Refund(ctx, "bob")
-	if n := rdb.Exists(ctx, a.c.key("login:acct", "bob")).Val(); n != 0 {
-		t.Fatal("a full bucket is kept")
-	}
-	for range 10 {
-		if ok, _ := a.Take(ctx, "carol"); !ok {
-			t.Fatal("refunded attempts drained the bucket")
+
+	// Attempts in flight take nothing (a crowd of correct logins behind
+	// one address never refuse each other) and write nothing.
+	for i := range 10 {
+		if ok, _ := []*Limiter{a, b}[i%2].Allow(ctx, "carol"); !ok {
+			t.Fatalf("attempt %d in flight refused: attempts not known to fail must not drain", i)
 		}
-		b.Refund(ctx, "carol")
+	}
+	if n := rdb.Exists(ctx, a.c.key("login:acct", "carol")).Val(); n != 0 {
+		t.Fatal("admitting an attempt wrote a bucket")
+	}
+	// Five of them fail, over both nodes: two more than the burst. The
+	// debt counts: the key waits for the refill of every failure.
+	for i := range 5 {
+		[]*Limiter{a, b}[i%2].Fail(ctx, "carol")
+	}
+	if ok, wait := b.Allow(ctx, "carol"); ok || wait != 3*time.Minute {
+		t.Fatalf("after 5 failures on a burst of 3: ok=%v wait=%v, want refused for 3m (the debt counts)", ok, wait)
 	}
 }
 

@@ -24,9 +24,9 @@ func exercise(t *testing.T, url string) {
 	for i := range 20 {
 		key := fmt.Sprint("alice|192.0.2.", i)
 		la, lb := a.Limiter("account_ip", 2, time.Minute, clk.Now), b.Limiter("account_ip", 2, time.Minute, clk.Now)
-		la.Take(ctx, key)
-		lb.Take(ctx, key)
-		if ok, _ := la.Take(ctx, key); ok {
+		la.Fail(ctx, key)
+		lb.Fail(ctx, key)
+		if ok, _ := la.Allow(ctx, key); ok {
 			t.Fatalf("key %d: a third failure across two nodes was allowed", i)
 		}
 		a.Known(clk.Now).Remember(ctx, fmt.Sprint("user", i), "192.0.2.1")

@@ -3,38 +3,44 @@ package revocation
 import (
 	"context"
 	"errors"
-	"reflect"
-	"sync"
 )
 
-// Join returns a Notifier over several: Notify tells each (their errors
-// joined; one failing does not stop the others), and Changed closes at the
-// first notification any of them delivers. A node can so run Redis pub/sub
-// and PostgreSQL LISTEN/NOTIFY together, either one being enough to wake it.
-// Nil notifiers are skipped; Join of one returns it.
-func Join(ns ...Notifier) Notifier {
-	var all []Notifier
+// Join returns a Notifier over several: Notify tells every one of ns, and
+// Changed closes at a change any of them reports. A node whose store
+// carries notifications (PostgreSQL LISTEN/NOTIFY) and that also has a
+// faster fan-out (Redis pub/sub) joins both, so that either one failing
+// leaves the other, and the feed poll behind both. It relays until ctx
+// ends.
+func Join(ctx context.Context, ns ...Notifier) Notifier {
+	j := &joined{ns: ns, local: NewLocal()}
 	for _, n := range ns {
-		if n != nil {
-			all = append(all, n)
-		}
+		// Taken here, so that a change reported once Join returns is relayed.
+		go j.relay(ctx, n, n.Changed())
 	}
-	switch len(all) {
-	case 0:
-		return NewLocal()
-	case 1:
-		return all[0]
-	}
-	return &joined{ns: all}
+	return j
 }
 
 type joined struct {
-	ns []Notifier
-
-	mu sync.Mutex
-	ch chan struct{} // the current generation; closed at its first notification
+	ns    []Notifier
+	local *Local
 }
 
+// relay wakes the joined waiters at each change n reports. The next
+// channel is taken before the waiters wake: a change n reports while
+// they are being woken then closes it, and is not lost.
+func (j *joined) relay(ctx context.Context, n Notifier, ch <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+		}
+		ch = n.Changed()
+		j.local.Notify(ctx)
+	}
+}
+
+// Notify tells every joined notifier; its error joins theirs.
 func (j *joined) Notify(ctx context.Context) error {
 	var errs []error
 	for _, n := range j.ns {
@@ -45,29 +51,5 @@ func (j *joined) Notify(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Changed returns the current generation's channel. A generation takes
-// every member's channel when it starts and is closed by one goroutine at
-// the first of them to close; so a caller is woken by any notification
-// after its call, and at most one goroutine waits at a time.
-func (j *joined) Changed() <-chan struct{} {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.ch != nil {
-		select {
-		case <-j.ch:
-		default:
-			return j.ch
-		}
-	}
-	ch := make(chan struct{})
-	cases := make([]reflect.SelectCase, len(j.ns))
-	for i, n := range j.ns {
-		cases[i] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(n.Changed())}
-	}
-	j.ch = ch
-	go func() {
-		reflect.Select(cases)
-		close(ch)
-	}()
-	return ch
-}
+// Changed returns a channel closed at the next change any notifier reports.
+func (j *joined) Changed() <-chan struct{} { return j.local.Changed() }

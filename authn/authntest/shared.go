@@ -35,7 +35,7 @@ const pw = "correct horse battery staple"
 func nodes(t *testing.T, newShared NewShared) (a, b *authn.Authenticator, c *clocktest.Clock) {
 	t.Helper()
 	st := sqlitetest.Open(t)
-	h, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 2)
+	h, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 2, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

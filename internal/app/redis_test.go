@@ -15,8 +15,9 @@ import (
 	"github.com/tessera-auth/tessera/redisstate/redistest"
 )
 
-// node starts a server over c and runs its background loops until t ends.
-func node(t *testing.T, c config.Config, log ...*slog.Logger) *app.App {
+// redisNode starts a server over c, logging to log if given, and runs its
+// background loops until t ends.
+func redisNode(t *testing.T, c config.Config, log ...*slog.Logger) *app.App {
 	t.Helper()
 	opt := app.Options{AdminToken: adminToken, Access: app.Migrate}
 	if len(log) > 0 {
@@ -43,8 +44,8 @@ func TestNodesShareRedis(t *testing.T) {
 	c.Redis.URL, c.Redis.Prefix = url, redistest.Prefix(t, url)
 	c.Policy.Session.RevocationPoll = config.Duration(time.Minute)
 	c.Policy.Login.PerAccountIPBurst = 3
-	a := node(t, c)
-	b := node(t, c)
+	a := redisNode(t, c)
+	b := redisNode(t, c)
 	ctx := context.Background()
 	const pw = "correct horse battery staple"
 	if _, err := a.Auth.CreateUser(ctx, "alice", pw); err != nil {
@@ -137,8 +138,8 @@ func TestNodesSurviveRedisOutage(t *testing.T) {
 	c.Redis.URL = srv.URL()
 	c.Policy.Login.PerAccountIPBurst = 3
 	logs := &syncBuffer{}
-	a := node(t, c, slog.New(slog.NewJSONHandler(logs, nil)))
-	b := node(t, c)
+	a := redisNode(t, c, slog.New(slog.NewJSONHandler(logs, nil)))
+	b := redisNode(t, c)
 	ctx := context.Background()
 	const pw = "correct horse battery staple"
 	for _, u := range []string{"alice", "bob"} {
@@ -205,4 +206,61 @@ func TestNodesSurviveRedisOutage(t *testing.T) {
 	if n := logs.count("redis available again"); n != 1 {
 		t.Fatalf("%d recovery lines, want 1", n)
 	}
+}
+
+// TestNodesJoinListenerAndRedis: on PostgreSQL with Redis, a node hears
+// revocations by both LISTEN/NOTIFY and Redis pub/sub (revocation.Join),
+// so either one alone carries a logout to another node long before the
+// feed poll (a minute here).
+func TestNodesJoinListenerAndRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	c := pgConfig(t)
+	c.Redis.URL = srv.URL()
+	a, b := redisNode(t, c), redisNode(t, c)
+	if a.Listener == nil || b.Redis == nil {
+		t.Fatal("a node on PostgreSQL with Redis lacks the store's listener or Redis")
+	}
+	ctx := context.Background()
+	const pw = "correct horse battery staple"
+	if _, err := a.Auth.CreateUser(ctx, "alice", pw); err != nil {
+		t.Fatal(err)
+	}
+	// logoutReaches logs in on A, uses the session on B (caching it
+	// there), logs out on A and waits for B to refuse it.
+	logoutReaches := func(what string) {
+		t.Helper()
+		body := `{"username":"alice","password":"` + pw + `","delivery":"cookie"}`
+		res := do(a.Public(), "POST", "/v1/login", body, "").Result()
+		if res.StatusCode != 200 {
+			t.Fatalf("%s: login: %d", what, res.StatusCode)
+		}
+		var tok string
+		for _, ck := range res.Cookies() {
+			if strings.HasSuffix(ck.Name, "tessera_session") {
+				tok = ck.Value
+			}
+		}
+		if w := do(b.Public(), "GET", "/v1/session", "", "Bearer "+tok); w.Code != 200 {
+			t.Fatalf("%s: whoami on B: %d", what, w.Code)
+		}
+		if w := do(a.Public(), "POST", "/v1/logout", "", "Bearer "+tok); w.Code != 204 {
+			t.Fatalf("%s: logout on A: %d", what, w.Code)
+		}
+		deadline := time.Now().Add(liveness)
+		for do(b.Public(), "GET", "/v1/session", "", "Bearer "+tok).Code != 401 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: B still accepts a session logged out on A", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	// B stops listening to the store: Redis alone carries it.
+	b.Listener.Close()
+	logoutReaches("Redis alone")
+	// Redis gone: the other way round (A's listener is still open),
+	// LISTEN/NOTIFY alone carries it.
+	srv.Kill()
+	a, b = b, a
+	logoutReaches("LISTEN/NOTIFY alone")
 }

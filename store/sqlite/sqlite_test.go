@@ -29,9 +29,26 @@ func TestMigrateIsIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 		v, err := s.SchemaVersion(ctx)
-		if err != nil || v != 7 {
+		if vs := sqlite.VersionsForTest(); err != nil || v != vs[len(vs)-1] {
 			t.Fatalf("SchemaVersion = %d, %v", v, err)
 		}
 		s.Close()
 	}
+}
+
+// TestTOTPReplayAcrossHandles opens one database file twice, as two
+// processes would.
+func TestTOTPReplayAcrossHandles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.db")
+	a, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := sqlite.OpenExisting(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	storetest.TOTPReplayAcrossHandles(t, a, b)
 }
