@@ -17,6 +17,7 @@ import (
 	"github.com/tessera-auth/tessera/config"
 	"github.com/tessera-auth/tessera/internal/app"
 	"github.com/tessera-auth/tessera/oauth"
+	"github.com/tessera-auth/tessera/store"
 )
 
 // node finds Node.js and interop/js's installed packages (npm ci in
@@ -40,18 +41,20 @@ func node(t *testing.T) string {
 	return ""
 }
 
-// jsServer is a Tessera on a loopback port whose issuer is its own URL (as
+// liveServer is a Tessera on a loopback port whose issuer is its own URL (as
 // strict clients check: the metadata's issuer must be the URL they
-// discovered from), with a user and a confidential client.
-type jsServer struct {
+// discovered from), with a user and a confidential client allowed to
+// introspect.
+type liveServer struct {
 	app                  *app.App
+	client               store.Client
 	issuer               string
 	clientID, secret     string
 	username, password   string
 	adminURL, adminToken string
 }
 
-func startJSServer(t *testing.T) *jsServer {
+func startLive(t *testing.T) *liveServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -78,7 +81,7 @@ func startJSServer(t *testing.T) *jsServer {
 		<-done
 		a.Close()
 	})
-	s := &jsServer{app: a, issuer: c.Issuer(), username: "nora", password: "correct horse battery staple", adminURL: adm.URL, adminToken: adminToken}
+	s := &liveServer{app: a, issuer: c.Issuer(), username: "nora", password: "correct horse battery staple", adminURL: adm.URL, adminToken: adminToken}
 	body, _ := json.Marshal(map[string]string{"username": s.username, "password": s.password})
 	req, _ := http.NewRequest("POST", adm.URL+"/admin/v1/users", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+adminToken)
@@ -92,7 +95,7 @@ func startJSServer(t *testing.T) *jsServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.clientID, s.secret = cl.ID, secret
+	s.client, s.clientID, s.secret = cl, cl.ID, secret
 	return s
 }
 
@@ -117,7 +120,7 @@ func runNode(t *testing.T, bin, script string, env ...string) map[string]any {
 	return out
 }
 
-func (s *jsServer) env() []string {
+func (s *liveServer) env() []string {
 	return []string{"TESSERA_ISSUER=" + s.issuer, "TESSERA_CLIENT_ID=" + s.clientID, "TESSERA_CLIENT_SECRET=" + s.secret,
 		"TESSERA_USERNAME=" + s.username, "TESSERA_PASSWORD=" + s.password}
 }
@@ -128,7 +131,7 @@ func (s *jsServer) env() []string {
 // refresh the first party's tokens as client_id=tessera (docs/clients.md).
 func TestNPMClients(t *testing.T) {
 	bin := node(t)
-	s := startJSServer(t)
+	s := startLive(t)
 	ttl := s.app.Config.Policy.Tokens.AccessTTL.D().Seconds()
 	for _, script := range []string{"oauth4webapi.mjs", "openid-client.mjs"} {
 		t.Run(script, func(t *testing.T) {
@@ -157,7 +160,7 @@ func TestNPMClients(t *testing.T) {
 // tampered token.
 func TestJoseVerifiesOurTokens(t *testing.T) {
 	bin := node(t)
-	s := startJSServer(t)
+	s := startLive(t)
 	cl, _, err := s.app.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "svc", Scopes: []string{"jobs:read"}})
 	if err != nil {
 		t.Fatal(err)
