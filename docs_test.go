@@ -95,3 +95,37 @@ func TestDocsNameExistingPaths(t *testing.T) {
 		t.Fatalf("only %d paths checked: the patterns no longer find the docs' paths", checked)
 	}
 }
+
+// recipe is a code block in docs/clients.md with the file it is taken from.
+var recipe = regexp.MustCompile("(?s)<!-- tested: ([^ ]+) -->\n```[a-z]*\n(.*?)```")
+
+// TestClientRecipesAreTested: every line of every recipe in
+// docs/clients.md is a line of the test file named above it, so the
+// recipes are the code the interop tests run (interop/js by TestNPMClients
+// and TestJoseVerifiesOurTokens, the Go ones in interop/).
+func TestClientRecipesAreTested(t *testing.T) {
+	b, err := os.ReadFile("docs/clients.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := recipe.FindAllStringSubmatch(string(b), -1)
+	if len(blocks) < 10 {
+		t.Fatalf("found %d tested recipes in docs/clients.md", len(blocks))
+	}
+	for _, m := range blocks {
+		src, err := os.ReadFile(m[1])
+		if err != nil {
+			t.Errorf("docs/clients.md: recipe from %s: %v", m[1], err)
+			continue
+		}
+		lines := map[string]bool{}
+		for l := range strings.SplitSeq(string(src), "\n") {
+			lines[strings.TrimSpace(l)] = true
+		}
+		for l := range strings.SplitSeq(m[2], "\n") {
+			if l = strings.TrimSpace(l); l != "" && !lines[l] {
+				t.Errorf("docs/clients.md: a recipe line is not in %s: %s", m[1], l)
+			}
+		}
+	}
+}
