@@ -63,7 +63,14 @@ func validRequestID(v string) bool {
 // to the domain, so every event published while serving r carries them
 // (event.FromContext).
 func (s *Server) withRequest(w http.ResponseWriter, r *http.Request) (*http.Request, *event.Request) {
-	req := &event.Request{ID: s.requestID(r), IP: s.ips.ClientIP(r), UserAgent: r.UserAgent()}
-	w.Header()[requestIDHeader] = []string{req.ID}
-	return r.WithContext(event.WithRequest(r.Context(), req)), req
+	// One allocation holds the request and the header's value slice.
+	n := &namedRequest{req: event.Request{ID: s.requestID(r), IP: s.ips.ClientIP(r), UserAgent: r.UserAgent()}}
+	n.hdr[0] = n.req.ID
+	w.Header()[requestIDHeader] = n.hdr[:] // canonical key: set directly
+	return r.WithContext(event.WithRequest(r.Context(), &n.req)), &n.req
+}
+
+type namedRequest struct {
+	req event.Request
+	hdr [1]string
 }

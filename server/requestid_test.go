@@ -111,3 +111,17 @@ func TestRequestIDAndOriginInLogs(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkWithRequest is what naming a request adds to every request:
+// the id, the header, the context.
+func BenchmarkWithRequest(b *testing.B) {
+	ips, _ := clientip.New([]string{"10.0.0.0/8"}, clientip.XForwardedFor)
+	s := &Server{ips: ips}
+	r := httptest.NewRequest("GET", "/v1/session", nil)
+	r.Header.Set("User-Agent", "bench")
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		s.withRequest(w, r)
+	}
+}
