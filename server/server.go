@@ -230,9 +230,6 @@ func (s *Server) adminOnly(next http.Handler) http.Handler {
 	})
 }
 
-// clientIP is the request's client address as a string for records.
-func (s *Server) clientIP(r *http.Request) string { return addrString(s.ips.ClientIP(r)) }
-
 // addrString is a's text, "" if a is the zero address.
 func addrString(a netip.Addr) string {
 	if !a.IsValid() {
