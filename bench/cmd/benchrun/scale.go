@@ -109,6 +109,9 @@ func scaleOne(kind, pgURL string, n, sample, maxCached int) error {
 	// holds them), with the GC settled before and after.
 	m := min(maxCached, len(f.Tokens))
 	var before, after runtime.MemStats
+	if err := f.Sessions.FlushTouches(ctx); err != nil {
+		return err
+	}
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	cachedBefore := f.Sessions.CacheLen()
@@ -133,6 +136,11 @@ func scaleOne(kind, pgURL string, n, sample, maxCached int) error {
 	wg.Wait()
 	if firstErr != nil {
 		return firstErr
+	}
+	// Last-seen times queued for the store (sessions loaded more than a
+	// touch interval ago) are not the cache: write them out first.
+	if err := f.Sessions.FlushTouches(ctx); err != nil {
+		return err
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
