@@ -33,6 +33,7 @@ func main() {
 	conns := flag.Int("conns", 32, "concurrent connections for whoami")
 	slice := flag.Duration("slice", 250*time.Millisecond, "introspect: longest turn of one side within a round")
 	scaleSizes := flag.String("scale-sizes", "10000,100000,1000000", "scale: session counts")
+	scaleStores := flag.String("scale-stores", "sqlite,postgres", "scale: stores to measure (postgres needs -postgres)")
 	scaleSample := flag.Int("scale-sample", 2000, "scale: sessions whose whoami latency is measured")
 	scaleCached := flag.Int("scale-cached", 100000, "scale: most sessions validated to measure heap per cached session")
 	flag.Parse()
@@ -63,7 +64,7 @@ func main() {
 			}
 			sizes = append(sizes, n)
 		}
-		ok = scale(*pgURL, sizes, *scaleSample, *scaleCached) && ok
+		ok = scale(*pgURL, strings.Split(*scaleStores, ","), sizes, *scaleSample, *scaleCached) && ok
 	}
 	if *scenario == "stores" {
 		if *pgURL == "" {

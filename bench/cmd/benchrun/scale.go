@@ -24,9 +24,9 @@ import (
 // sample sessions the node has never seen (cold: a store read) and again
 // (warm: the cache), and heap bytes per cached session over up to maxCached
 // sessions validated.
-func scale(pgURL string, sizes []int, sample, maxCached int) bool {
+func scale(pgURL string, stores []string, sizes []int, sample, maxCached int) bool {
 	for _, n := range sizes {
-		for _, kind := range []string{"sqlite", "postgres"} {
+		for _, kind := range stores {
 			if kind == "postgres" && pgURL == "" {
 				continue
 			}
@@ -108,6 +108,21 @@ func scaleOne(kind, pgURL string, n, sample, maxCached int) error {
 	// Heap per cached session: validate m more sessions (the node's cache
 	// holds them), with the GC settled before and after.
 	m := min(maxCached, len(f.Tokens))
+	// Grow the store's connection pool (as many connections as the
+	// workers below use) before the first reading: connections and their
+	// buffers are not per-session memory.
+	const workers = 8
+	var grow sync.WaitGroup
+	for w := range workers {
+		grow.Add(1)
+		go func() {
+			defer grow.Done()
+			for i := len(f.Tokens) - 1 - w; i >= max(m, len(f.Tokens)-64); i -= workers {
+				f.Sessions.Validate(ctx, f.Tokens[i], session.Use{})
+			}
+		}()
+	}
+	grow.Wait()
 	var before, after runtime.MemStats
 	if err := f.Sessions.FlushTouches(ctx); err != nil {
 		return err
@@ -118,7 +133,6 @@ func scaleOne(kind, pgURL string, n, sample, maxCached int) error {
 	var wg sync.WaitGroup
 	var firstErr error
 	var mu sync.Mutex
-	const workers = 8
 	for w := range workers {
 		wg.Add(1)
 		go func() {
