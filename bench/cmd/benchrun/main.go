@@ -25,12 +25,16 @@ import (
 )
 
 func main() {
-	scenario := flag.String("scenario", "all", "whoami, login, introspect, refresh, clientcredentials or all")
+	scenario := flag.String("scenario", "all", "whoami, login, introspect, refresh, clientcredentials, propagation or all")
 	sessions := flag.Int("sessions", 100000, "stored sessions for whoami")
 	rounds := flag.Int("rounds", 5, "alternating rounds per scenario")
 	dur := flag.Duration("duration", 3*time.Second, "length of each round")
 	conns := flag.Int("conns", 32, "concurrent connections for whoami")
 	slice := flag.Duration("slice", 250*time.Millisecond, "introspect: longest turn of one side within a round")
+	samples := flag.Int("samples", 40, "propagation: revocations per mode (each measured on two nodes)")
+	gap := flag.Duration("gap", time.Millisecond, "propagation: pause between two probes of one node")
+	jitter := flag.Duration("jitter", time.Second, "propagation: random wait before each revocation, up to this (the feed poll interval: see bench.Propagation)")
+	modes := flag.String("modes", "", "propagation: only the modes named (poll, notify, redis; comma-separated); empty means all")
 	flag.Parse()
 	fmt.Printf("benchrun: %s, GOMAXPROCS=%d, %d rounds of %v\n", runtime.Version(), runtime.GOMAXPROCS(0), *rounds, *dur)
 	ok := true
@@ -45,6 +49,9 @@ func main() {
 	}
 	if *scenario == "refresh" || *scenario == "clientcredentials" || *scenario == "all" {
 		ok = issuance(*scenario, *rounds, *dur, *conns) && ok
+	}
+	if *scenario == "propagation" || *scenario == "all" {
+		ok = propagation(*rounds, *samples, *gap, *jitter, *modes) && ok
 	}
 	if !ok {
 		os.Exit(1)
