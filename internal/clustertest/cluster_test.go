@@ -121,7 +121,11 @@ func TestCluster(t *testing.T) {
 				}
 			}
 			if wins != 1 {
-				t.Fatalf("round %d: %d successes, want exactly 1: %+v", round, wins, codes)
+				var got []int
+				for _, r := range codes {
+					got = append(got, r.code)
+				}
+				t.Fatalf("round %d: %d successes, want exactly 1: statuses %v", round, wins, got)
 			}
 			// Without a grace window the losers were reuse: the family and
 			// its session end (RFC 9700 §4.14.2), on every node.
