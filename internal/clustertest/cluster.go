@@ -40,6 +40,9 @@ type ClusterConfig struct {
 	// Env adds settings to every node (after the cluster's own, so they
 	// win).
 	Env []string
+	// Config is a configuration file every node reads (--config); when it
+	// is set the cluster leaves the issuer to it.
+	Config string
 }
 
 // StartCluster starts the nodes together (they migrate the store once,
@@ -54,10 +57,15 @@ func StartCluster(cfg ClusterConfig) (*Cluster, error) {
 		"TESSERA_STORE=" + cfg.Store,
 		"TESSERA_ADMIN_TOKEN=" + admin,
 		"TESSERA_MASTER_KEY=" + base64.StdEncoding.EncodeToString(k[:]),
-		"TESSERA_POLICY_TOKENS_ISSUER=" + Issuer,
 	}, Cheap...)
+	var args []string
+	if cfg.Config == "" {
+		env = append(env, "TESSERA_POLICY_TOKENS_ISSUER="+Issuer)
+	} else {
+		args = []string{"--config", cfg.Config}
+	}
 	env = append(env, cfg.Env...)
-	nc := NodeConfig{Binary: cfg.Binary, Dir: cfg.Dir, Env: env}
+	nc := NodeConfig{Binary: cfg.Binary, Dir: cfg.Dir, Env: env, Args: args}
 	c := &Cluster{Nodes: make([]*Node, cfg.Nodes), AdminToken: admin, Client: NewClient(admin)}
 	errs := make([]error, cfg.Nodes)
 	var wg sync.WaitGroup

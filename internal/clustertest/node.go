@@ -23,7 +23,7 @@ type Node struct {
 	Public, Admin string // base URLs, http://127.0.0.1:PORT
 
 	bin, data string
-	env       []string
+	env, args []string
 	log       *os.File
 
 	mu   sync.Mutex
@@ -39,6 +39,9 @@ type NodeConfig struct {
 	// Env is added to the process environment: TESSERA_* settings such as
 	// TESSERA_STORE, TESSERA_ADMIN_TOKEN, TESSERA_MASTER_KEY.
 	Env []string
+	// Args are added to `tessera serve`'s command line, such as
+	// --config FILE.
+	Args []string
 }
 
 var addrRE = regexp.MustCompile(`(public|admin) API\s+https?://(\S+)`)
@@ -62,7 +65,7 @@ func StartNode(cfg NodeConfig, name string) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{Name: name, Public: "http://" + pub, Admin: "http://" + adm, bin: cfg.Binary, data: data, env: cfg.Env, log: log}
+	n := &Node{Name: name, Public: "http://" + pub, Admin: "http://" + adm, bin: cfg.Binary, data: data, env: cfg.Env, args: cfg.Args, log: log}
 	if err := n.Start(); err != nil {
 		log.Close()
 		return nil, err
@@ -92,6 +95,7 @@ func (n *Node) start() error {
 	cmd := exec.Command(n.bin, "serve", "--data", n.data,
 		"--listen", strings.TrimPrefix(n.Public, "http://"),
 		"--admin-listen", strings.TrimPrefix(n.Admin, "http://"))
+	cmd.Args = append(cmd.Args, n.args...)
 	cmd.Env = append(os.Environ(), n.env...)
 	fmt.Fprintf(n.log, "=== %s: start %s\n", time.Now().UTC().Format(time.RFC3339Nano), n.Name)
 	cmd.Stderr = n.log
