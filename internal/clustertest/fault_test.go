@@ -128,6 +128,10 @@ func TestPostgresDown(t *testing.T) {
 	if _, err := c.Login(a.Public, "alice", clustertest.Password, "cookie"); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("login while PostgreSQL is down: %v, want 503", err)
 	}
+	// A revocation that cannot be made durable is not acknowledged.
+	if code, body, _ := c.Admin("DELETE", a.Admin+"/admin/v1/sessions/"+cookie.SessionID, ""); code != 503 {
+		t.Fatalf("admin revocation while PostgreSQL is down: %d %s, want 503", code, body)
+	}
 
 	if err := pg.Start(); err != nil {
 		t.Fatal(err)
@@ -153,6 +157,17 @@ func TestPostgresDown(t *testing.T) {
 	}
 	if _, err := c.Login(b.Public, "alice", clustertest.Password, "token"); err != nil {
 		t.Fatalf("login after the outage: %v", err)
+	}
+	if code, body, _ := c.Admin("DELETE", b.Admin+"/admin/v1/sessions/"+cookie.SessionID, ""); code != 204 {
+		t.Fatalf("admin revocation after the outage: %d %s", code, body)
+	}
+	for _, n := range c.Nodes {
+		eventually(t, "the session revoked after the outage, on "+n.Name, func() error {
+			if code, err := c.Whoami(n.Public, clustertest.Cred{Cookie: cookie.Session}); code != 401 {
+				return fmt.Errorf("%d %v", code, err)
+			}
+			return nil
+		})
 	}
 }
 
