@@ -62,50 +62,65 @@ func StartPostgres() (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "tessera-pg")
-	if err != nil {
-		return nil, err
-	}
-	p := &Postgres{dir: dir, bin: bin}
+	var as []string
+	uid, gid := -1, -1
 	if os.Geteuid() == 0 {
 		pu, err := user.Lookup("postgres")
 		if err != nil {
-			os.RemoveAll(dir)
 			return nil, fmt.Errorf("initdb refuses root and there is no postgres OS user to run it as: %w", err)
 		}
 		runuser, err := exec.LookPath("runuser")
 		if err != nil {
-			os.RemoveAll(dir)
 			return nil, fmt.Errorf("initdb refuses root and runuser is missing: %w", err)
 		}
-		uid, _ := strconv.Atoi(pu.Uid)
-		gid, _ := strconv.Atoi(pu.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			os.RemoveAll(dir)
-			return nil, err
+		uid, _ = strconv.Atoi(pu.Uid)
+		gid, _ = strconv.Atoi(pu.Gid)
+		as = []string{runuser, "-u", "postgres", "--"}
+	}
+	// The postgres user must reach the folder: $TMPDIR may be private to
+	// root (such as /root/tmp), so fall back to the shared ones.
+	var errs []error
+	for _, parent := range []string{os.TempDir(), "/tmp", "/var/tmp"} {
+		dir, err := os.MkdirTemp(parent, "tessera-pg")
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
-		p.as = []string{runuser, "-u", "postgres", "--"}
-	}
-	port, err := FreePort()
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	_, ps, _ := net.SplitHostPort(port)
-	p.Port, _ = strconv.Atoi(ps)
-	// --no-sync and fsync=off: these clusters hold test data only, and the
-	// tests stop PostgreSQL, they do not crash the machine. Commits are
-	// still acknowledged only after PostgreSQL's commit
-	// (synchronous_commit stays on, which Tessera checks).
-	if out, err := p.run("initdb", "-D", p.data(), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
-	}
-	if err := p.Start(); err != nil {
+		p := &Postgres{dir: dir, bin: bin, as: as}
+		if uid >= 0 {
+			if err := os.Chown(dir, uid, gid); err != nil {
+				os.RemoveAll(dir)
+				return nil, err
+			}
+		}
+		// --no-sync and fsync=off: these clusters hold test data only, and
+		// the tests stop PostgreSQL, they do not crash the machine. Commits
+		// are still acknowledged only after PostgreSQL's commit
+		// (synchronous_commit stays on, which Tessera checks).
+		if out, err := p.run("initdb", "-D", p.data(), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"); err != nil {
+			os.RemoveAll(dir)
+			errs = append(errs, fmt.Errorf("initdb in %s: %v\n%s", parent, err, out))
+			continue
+		}
+		// A free port can be taken before the server binds it: try again
+		// on another.
+		for range 3 {
+			port, err := FreePort()
+			if err != nil {
+				os.RemoveAll(dir)
+				return nil, err
+			}
+			_, ps, _ := net.SplitHostPort(port)
+			p.Port, _ = strconv.Atoi(ps)
+			if err = p.Start(); err == nil {
+				return p, nil
+			}
+			errs = append(errs, err)
+		}
 		p.Close()
-		return nil, err
+		break
 	}
-	return p, nil
+	return nil, errors.Join(errs...)
 }
 
 func (p *Postgres) data() string { return filepath.Join(p.dir, "data") }
