@@ -21,6 +21,16 @@ func TestCluster(t *testing.T) {
 	store := pgtest.URL(t)
 	c := startCluster(t, store, 3, "TESSERA_POLICY_TOKENS_REFRESH_GRACE=0s", "TESSERA_POLICY_SESSION_MAX_PER_USER=0")
 	a, b, cc := c.Nodes[0], c.Nodes[1], c.Nodes[2]
+	// Started together on an empty schema, they migrated it once.
+	migrated := 0
+	for _, n := range c.Nodes {
+		if strings.Contains(n.Banner, "applied migrations") {
+			migrated++
+		}
+	}
+	if migrated != 1 {
+		t.Fatalf("%d nodes applied migrations, want 1", migrated)
+	}
 	if _, err := c.AddUser(a, "alice"); err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,9 @@ import (
 type Node struct {
 	Name          string
 	Public, Admin string // base URLs, http://127.0.0.1:PORT
+	// Banner is what serve printed on stdout at its last start, up to
+	// "ready".
+	Banner string
 
 	bin, data string
 	env, args []string
@@ -151,7 +154,7 @@ func (n *Node) start() error {
 			return fmt.Errorf("%s listens on %s, want %s", n.Name, m[2], want)
 		}
 	}
-	n.cmd, n.done = cmd, done
+	n.cmd, n.done, n.Banner = cmd, done, banner.String()
 	return nil
 }
 
