@@ -101,6 +101,7 @@ func (n *Node) start() error {
 	cmd.Args = append(cmd.Args, n.args...)
 	cmd.Env = append(os.Environ(), n.env...)
 	fmt.Fprintf(n.log, "=== %s: start %s\n", time.Now().UTC().Format(time.RFC3339Nano), n.Name)
+	from, _ := n.log.Seek(0, io.SeekCurrent)
 	cmd.Stderr = n.log
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -135,7 +136,8 @@ func (n *Node) start() error {
 	case ok := <-ready:
 		if !ok {
 			<-done
-			return fmt.Errorf("%s exited before it was ready: %s\n%s(log: %s)", n.Name, cmd.ProcessState, banner.String(), n.log.Name())
+			b, _ := os.ReadFile(n.log.Name())
+			return fmt.Errorf("%s exited before it was ready: %s\n%s%s", n.Name, cmd.ProcessState, banner.String(), b[min(int(from), len(b)):])
 		}
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
