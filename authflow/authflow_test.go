@@ -56,7 +56,7 @@ func newFixture(t *testing.T) *fixture {
 	if err := f.sessions.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 2)
+	h, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 2, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,16 @@ type Config struct {
 	Logger *slog.Logger
 	// Events receives event.KeyRotated when this node rotates; nil: none.
 	Events event.Sink
+	// Lease, if set, must be held for the scheduled rotation and the
+	// cleanup a Tick does, so that in a cluster one node does them (every
+	// node reloads). nil: this node does them whenever due.
+	Lease Lease
+}
+
+// Lease is the right to do the cluster's key maintenance (cluster.Lease).
+type Lease interface {
+	// Acquire takes or renews the lease and reports whether it is held.
+	Acquire(ctx context.Context) (bool, error)
 }
 
 // Keyset holds the signing keys. Safe for concurrent use.
@@ -342,11 +352,23 @@ func (ks *Keyset) reload(ctx context.Context) error {
 	return ks.use(stored)
 }
 
-// Tick does the periodic work: follow other nodes' rotations, rotate if the
-// active key is due, and delete keys no longer published.
+// Tick does the periodic work: follow other nodes' rotations and, where
+// the Lease is held, rotate if the active key is due and delete keys no
+// longer published. (RotateSigningKeys is conditional on the active key,
+// so racing nodes could not rotate twice anyway; the lease keeps the
+// others from generating keys only to have them refused.)
 func (ks *Keyset) Tick(ctx context.Context) error {
 	if err := ks.reload(ctx); err != nil {
 		return err
+	}
+	if ks.cfg.Lease != nil {
+		held, err := ks.cfg.Lease.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("keys: %w", err)
+		}
+		if !held {
+			return nil
+		}
 	}
 	if ks.cfg.RotationInterval > 0 {
 		var activated time.Time

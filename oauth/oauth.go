@@ -53,6 +53,10 @@ const (
 	FormatOpaque = "opaque" // tsa_ tokens, validated by introspection
 )
 
+// unreserved are RFC 3986's unreserved characters, which form encoding
+// leaves as they are.
+const unreserved = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+
 // Signer gives the active signing key.
 type Signer interface {
 	Active() (*keys.Signer, error)
@@ -81,7 +85,13 @@ type Config struct {
 	// session the store revoked on refresh-token reuse.
 	Sessions SessionCache
 	Logger   *slog.Logger
+	// FirstPartyID is the client_id of Tessera's own login (see
+	// FirstParty); "" means DefaultFirstPartyID.
+	FirstPartyID string
 }
+
+// DefaultFirstPartyID is the first party's client_id unless configured.
+const DefaultFirstPartyID = "tessera"
 
 // SessionCache is the session manager as issuance sees it. On refresh-token
 // reuse the store revokes the family's session inside its own transaction;
@@ -125,6 +135,9 @@ func New(st Store, k Signer, cfg Config) *Service {
 	}
 	if cfg.TouchInterval <= 0 {
 		cfg.TouchInterval = time.Minute
+	}
+	if cfg.FirstPartyID == "" {
+		cfg.FirstPartyID = DefaultFirstPartyID
 	}
 	return &Service{st: st, keys: k, cfg: cfg, log: cfg.Logger, clients: map[string]cachedClient{}}
 }
@@ -195,8 +208,15 @@ func (s *Service) RegisterClient(ctx context.Context, spec ClientSpec) (store.Cl
 				return store.Client{}, "", fmt.Errorf("oauth: %w", err)
 			}
 			secret = t.Reveal()
-		} else if len(secret) < 32 {
-			return store.Client{}, "", oauthErr("invalid_request", "a client secret must be at least 32 characters")
+		} else if len(secret) < 32 || len(secret) > 512 {
+			return store.Client{}, "", oauthErr("invalid_request", "a client secret must be 32 to 512 characters")
+		} else if strings.Trim(secret, unreserved) != "" {
+			// RFC 6749 §2.3.1 form-encodes the id and secret before HTTP
+			// Basic, and many libraries do not: a secret with "+", "%",
+			// ":" or a space would authenticate through one and fail
+			// through the other. Unreserved characters read the same
+			// either way. (Generated tsc_ secrets are base62.)
+			return store.Client{}, "", oauthErr("invalid_request", "a client secret may hold only A-Z a-z 0-9 - . _ ~ (RFC 3986 unreserved characters), so that it reads the same form-encoded or not")
 		}
 		c.SecretHash = s.secretHash(secret)
 	}
@@ -236,13 +256,34 @@ func (s *Service) secretHash(secret string) []byte {
 	return m.Sum(nil)
 }
 
+// FirstParty is Tessera's own login as a client: public, allowed the
+// refresh_token grant, with no scopes. Standard OAuth libraries always
+// send a client_id, so the first party has one (Config.FirstPartyID,
+// "tessera" by default; its access tokens carry it as client_id), and
+// AuthenticateClient answers it like a registered public client. Inside,
+// it is the client with the empty ID, as before it had a name: its
+// refresh tokens are stored under "", so renaming it orphans no family.
+func (s *Service) FirstParty() store.Client {
+	return store.Client{Name: s.cfg.FirstPartyID, Grants: []string{GrantRefreshToken}, TokenFormat: FormatJWT}
+}
+
+// FirstPartyID is the first party's public client_id.
+func (s *Service) FirstPartyID() string { return s.cfg.FirstPartyID }
+
 // AuthenticateClient checks a client's credentials (RFC 6749 §2.3.1). A
 // public client authenticates with its id alone, so it must send no secret.
-// Every failure is the same invalid_client.
+// The first party's id answers FirstParty. Every failure is the same
+// invalid_client.
 func (s *Service) AuthenticateClient(ctx context.Context, id, secret string) (store.Client, error) {
 	bad := oauthErr("invalid_client", "client authentication failed")
 	if id == "" || len(id) > 100 || len(secret) > 512 {
 		return store.Client{}, bad
+	}
+	if id == s.cfg.FirstPartyID {
+		if secret != "" {
+			return store.Client{}, bad
+		}
+		return s.FirstParty(), nil
 	}
 	c, err := s.client(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -425,7 +466,7 @@ func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid st
 		ClientID: clientID, Scope: scope, SessionID: sid, AMR: amr,
 	}
 	if clientID == "" {
-		c.ClientID = "tessera"
+		c.ClientID = s.cfg.FirstPartyID
 	}
 	if !authTime.IsZero() {
 		c.AuthTime = authTime.Unix()

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -26,6 +28,13 @@ func (s *Server) mountOAuth(mux *http.ServeMux) {
 	mux.Handle("POST /oauth2/revoke", s.handle(s.handleRevoke))
 	mux.Handle("GET /v1/revocations", s.handle(s.handleRevocations))
 	mux.Handle("GET /.well-known/oauth-authorization-server", s.handle(s.handleMetadata))
+	// RFC 8414 §3.1: an issuer with a path (https://host/tenant) has its
+	// metadata at /.well-known/oauth-authorization-server/tenant, which is
+	// where clients that follow the RFC look. The plain path stays: a proxy
+	// that strips the issuer's path forwards the RFC 8615 form there.
+	if u, err := url.Parse(s.oauthCfg.Issuer); err == nil && u.EscapedPath() != "" && u.EscapedPath() != "/" {
+		mux.Handle("GET /.well-known/oauth-authorization-server"+u.EscapedPath(), s.handle(s.handleMetadata))
+	}
 }
 
 // authenticatedClient authenticates the caller of introspection, revocation
@@ -95,12 +104,15 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 		return newTokenError(http.StatusBadRequest, "invalid_request", "token is required")
 	}
 	switch err := s.tokens.Revoke(r.Context(), caller, raw); {
+	case errors.Is(err, tokenstate.ErrClientAuthRequired):
+		return newTokenError(http.StatusUnauthorized, "invalid_client", "the token's client must authenticate to revoke it")
 	case errors.Is(err, tokenstate.ErrNotYours):
 		return newTokenError(http.StatusBadRequest, "unauthorized_client", "the token was not issued to this client")
 	case err != nil:
 		return errTemporarilyUnavailable(fmt.Errorf("token revocation failed: %w", err))
 	}
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h["Cache-Control"], h["Pragma"] = noStore, noCache
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -113,8 +125,9 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error
 	// (RFC 6749 §2.3.1); a GET has no body for client_secret_post.
 	id, secret, _, msg := clientCredentials(r, url.Values{})
 	if msg != "" || id == "" || secret == "" {
-		w.Header().Set("WWW-Authenticate", `Basic realm="tessera"`)
-		return newProblem(http.StatusUnauthorized, "invalid_client", "Authenticate as a registered confidential client (HTTP Basic).")
+		p := newProblem(http.StatusUnauthorized, "invalid_client", "Authenticate as a registered confidential client (HTTP Basic).")
+		p.challenge = `Basic realm="tessera", charset="UTF-8"`
+		return p
 	}
 	if _, err := s.oauth.AuthenticateClient(r.Context(), id, secret); err != nil {
 		var oe *oauth.Error
@@ -123,8 +136,9 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error
 			// the SDK would take an outage for a wrong secret.
 			return errUnavailable().because(fmt.Errorf("revocation feed: client lookup: %w", err))
 		}
-		w.Header().Set("WWW-Authenticate", `Basic realm="tessera"`)
-		return newProblem(http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
+		p := newProblem(http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
+		p.challenge = `Basic realm="tessera", charset="UTF-8"`
+		return p
 	}
 	q := r.URL.Query()
 	var wait time.Duration
@@ -173,6 +187,10 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error
 
 // handleMetadata is RFC 8414 authorization server metadata.
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) error {
+	scopes, err := s.scopesSupported(r.Context())
+	if err != nil {
+		return errUnavailable().because(fmt.Errorf("metadata: %w", err))
+	}
 	iss := s.oauthCfg.Issuer
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
@@ -183,6 +201,7 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) error {
 		"introspection_endpoint":                iss + "/oauth2/introspect",
 		"revocation_endpoint":                   iss + "/oauth2/revoke",
 		"jwks_uri":                              iss + "/.well-known/jwks.json",
+		"scopes_supported":                      scopes,
 		"grant_types_supported":                 []string{"refresh_token", "client_credentials"},
 		"response_types_supported":              []string{},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
@@ -191,4 +210,20 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) error {
 		"tessera_revocations_endpoint":                  iss + "/v1/revocations",
 	})
 	return nil
+}
+
+// scopesSupported is RFC 8414's scopes_supported: the scope Tessera
+// itself gives meaning to (tokenstate.ScopeSessions) and every scope a
+// registered client may be granted, sorted.
+func (s *Server) scopesSupported(ctx context.Context) ([]string, error) {
+	cs, err := s.tokenStore.ListClients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	scopes := []string{tokenstate.ScopeSessions}
+	for _, c := range cs {
+		scopes = append(scopes, c.Scopes...)
+	}
+	slices.Sort(scopes)
+	return slices.Compact(scopes), nil
 }

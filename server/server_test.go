@@ -73,7 +73,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	scfg.Events = events
 	sm := session.New(st, scfg)
 	// Cheap argon2 parameters keep the suite fast; the real cost is benchmarked.
-	h, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 2)
+	h, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 2, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Now: c.Now,
 	}
 	srv := New(cfg, st, sm, an, ips, metrics, log, c.Now).WithKeys(ks).
-		WithOAuth(oa, verifier, OAuthConfig{Issuer: "https://auth.example.test", AccessTTL: 15 * time.Minute, SessionIdle: 7 * 24 * time.Hour, SessionAbsolute: 14 * 24 * time.Hour}, st)
+		WithOAuth(oa, verifier, OAuthConfig{Issuer: "https://auth.example.test", Audience: "https://auth.example.test", AccessTTL: 15 * time.Minute, SessionIdle: 7 * 24 * time.Hour, SessionAbsolute: 14 * 24 * time.Hour}, st)
 	e := &env{t: t, clock: c, dbPath: dbPath, st: st, srv: srv, sessions: sm, logs: logs, events: events}
 	e.public = httptest.NewServer(srv.Public())
 	e.admin = httptest.NewServer(srv.Admin())
@@ -821,7 +821,12 @@ func TestHealthAndMetrics(t *testing.T) {
 		}
 	}
 	e.st.Close()
-	wantProblem(t, e.do(e.public, "GET", "/readyz", nil), 503, "unavailable")
+	r := e.do(e.public, "GET", "/readyz", nil)
+	wantProblem(t, r, 503, "unavailable")
+	// The answer names the dependency (issue 10, R2), and says when to retry.
+	if !strings.Contains(string(r.body), "the store cannot") || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("readyz while the store is down: %s (Retry-After %q)", r.body, r.Header.Get("Retry-After"))
+	}
 }
 
 func TestInsecureDevCookies(t *testing.T) {

@@ -15,6 +15,9 @@ var (
 	// ErrStale means a precondition no longer holds: the data changed
 	// between the caller's read and its write.
 	ErrStale = errors.New("store: precondition no longer holds")
+	// ErrCheckIncomplete means a start-up check (Store.Check) ran out of
+	// time: no damage found, but not all was looked at.
+	ErrCheckIncomplete = errors.New("store: start-up check incomplete")
 )
 
 // User is an account that can log in.
@@ -161,8 +164,16 @@ type Store interface {
 	Clients
 	RefreshTokens
 	AccessTokens
-	// Ping reports whether the backend can answer; /readyz uses it.
+	Cluster
+	// Ping reports whether the backend can answer and commit (a recent
+	// storage failure, or a failed probe write when idle, makes it fail);
+	// /readyz uses it.
 	Ping(ctx context.Context) error
+	// Check is the start-up check `tessera serve` runs: the store is whole
+	// (an integrity check where the backend has one) and can commit (a
+	// probe write). A check that could not finish in its bound returns an
+	// error wrapping ErrCheckIncomplete, after the probe committed.
+	Check(ctx context.Context) error
 	Close() error
 }
 

@@ -45,10 +45,36 @@ func (l *Limiter) level(b *bucket, now time.Time) {
 	}
 }
 
-// Take reserves one attempt for key. If none is left it returns false and how
-// long until one will be. A caller whose attempt then succeeds gives the
-// token back with Refund, so only failures drain the bucket.
-func (l *Limiter) Take(key string) (ok bool, retryAfter time.Duration) {
+// Allow reports whether an attempt for key may proceed: whether its
+// bucket still holds a token. It takes none; a failed attempt then takes
+// one with Fail. Attempts in flight take nothing, so a crowd of correct
+// logins behind one address (an office behind NAT) is never refused
+// because of each other: only failures drain the bucket.
+//
+// The price is that attempts admitted together while one token is left
+// may all fail; Fail then puts the bucket in debt (below zero), and the
+// key waits for the refill of every one of them. How many can be in
+// flight at once is bounded elsewhere (the hashing queue), not here.
+// If the bucket is empty Allow returns false and how long until a token
+// is back.
+func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		return true, 0 // a full bucket is not tracked
+	}
+	l.level(b, now)
+	if b.tokens < 1 {
+		wait := time.Duration((1 - b.tokens) * float64(l.refill))
+		return false, max(wait, time.Second).Round(time.Second)
+	}
+	return true, 0
+}
+
+// Fail takes one token for key: an attempt failed.
+func (l *Limiter) Fail(key string) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -61,23 +87,7 @@ func (l *Limiter) Take(key string) (ok bool, retryAfter time.Duration) {
 		l.buckets[key] = b
 	}
 	l.level(b, now)
-	if b.tokens < 1 {
-		wait := time.Duration((1 - b.tokens) * float64(l.refill))
-		return false, max(wait, time.Second).Round(time.Second)
-	}
 	b.tokens--
-	return true, 0
-}
-
-// Refund returns a token taken for key.
-func (l *Limiter) Refund(key string) {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if b := l.buckets[key]; b != nil {
-		l.level(b, now)
-		b.tokens = min(l.burst, b.tokens+1)
-	}
 }
 
 // prune drops full buckets, which carry no information. If the map is

@@ -15,35 +15,47 @@ func TestBurstThenRefill(t *testing.T) {
 	c := newClock()
 	l := New(3, time.Minute, c.Now)
 	for i := range 3 {
-		if ok, _ := l.Take("k"); !ok {
+		if ok, _ := l.Allow("k"); !ok {
 			t.Fatalf("attempt %d refused within the burst", i)
 		}
+		l.Fail("k")
 	}
-	ok, wait := l.Take("k")
+	ok, wait := l.Allow("k")
 	if ok || wait != time.Minute {
 		t.Fatalf("4th attempt: ok=%v wait=%v, want refused for 1m", ok, wait)
 	}
-	if ok, _ := l.Take("other"); !ok {
+	if ok, _ := l.Allow("other"); !ok {
 		t.Fatal("keys are not independent")
 	}
 	c.Add(30 * time.Second)
-	if ok, wait := l.Take("k"); ok || wait != 30*time.Second {
+	if ok, wait := l.Allow("k"); ok || wait != 30*time.Second {
 		t.Fatalf("half refilled: ok=%v wait=%v", ok, wait)
 	}
 	c.Add(30 * time.Second)
-	if ok, _ := l.Take("k"); !ok {
+	if ok, _ := l.Allow("k"); !ok {
 		t.Fatal("not refilled after the refill period: a lockout must end")
 	}
 }
 
-func TestRefund(t *testing.T) {
+// TestOnlyFailuresDrain: attempts in flight take nothing, so any number
+// may be admitted at once; each failure then counts, down into debt.
+func TestOnlyFailuresDrain(t *testing.T) {
 	c := newClock()
-	l := New(1, time.Hour, c.Now)
-	for range 10 {
-		if ok, _ := l.Take("k"); !ok {
-			t.Fatal("refunded attempts must not drain the bucket")
+	l := New(2, time.Minute, c.Now)
+	for i := range 10 { // ten attempts admitted together, none settled yet
+		if ok, _ := l.Allow("k"); !ok {
+			t.Fatalf("attempt %d in flight refused: attempts not known to fail must not drain", i)
 		}
-		l.Refund("k")
+	}
+	if l.Len() != 0 {
+		t.Fatal("admitting an attempt tracked a key: only failures carry information")
+	}
+	for range 4 { // four of them fail: two more than the burst
+		l.Fail("k")
+	}
+	ok, wait := l.Allow("k")
+	if ok || wait != 3*time.Minute {
+		t.Fatalf("after 4 failures on a burst of 2: ok=%v wait=%v, want refused for 3m (the debt counts)", ok, wait)
 	}
 }
 
@@ -52,12 +64,12 @@ func TestFloodDoesNotFreeADrainedKey(t *testing.T) {
 	l := New(5, time.Hour, c.Now)
 	l.maxKeys = 100
 	for range 5 {
-		l.Take("victim")
+		l.Fail("victim")
 	}
 	for i := range 1000 { // an attacker churns fresh keys, one failure each
-		l.Take(fmt.Sprint("churn", i))
+		l.Fail(fmt.Sprint("churn", i))
 	}
-	if ok, _ := l.Take("victim"); ok {
+	if ok, _ := l.Allow("victim"); ok {
 		t.Fatal("flooding the table reset a drained bucket")
 	}
 }
@@ -67,7 +79,7 @@ func TestBoundedKeys(t *testing.T) {
 	l := New(2, time.Minute, c.Now)
 	l.maxKeys = 100
 	for i := range 1000 {
-		l.Take(fmt.Sprint(i))
+		l.Fail(fmt.Sprint(i))
 	}
 	if n := l.Len(); n > 100 {
 		t.Fatalf("%d keys tracked, bound is 100", n)

@@ -74,7 +74,7 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 		return create(cmd, args)
 	}
 
-	list := c.newListCmd("list", "List OAuth clients", func(ctx context.Context, _ config.Config, st store.Store, out outputFlag) error {
+	list := c.newListCmd("list", "List OAuth clients", func(ctx context.Context, cfg config.Config, st store.Store, out outputFlag) error {
 		cs, err := st.ListClients(ctx)
 		if err != nil {
 			return err
@@ -89,7 +89,14 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 			TokenFormat string     `json:"token_format"`
 			CreatedAt   *time.Time `json:"created_at,omitempty"`
 		}
-		js := make([]clientJSON, 0, len(cs))
+		// The first party (Tessera's own login) is a client too, kept by
+		// configuration rather than in the store.
+		fp := clientJSON{cfg.Policy.Tokens.FirstPartyClientID, "Tessera (first-party login)", "public", []string{"refresh_token"}, []string{}, "jwt", nil}
+		if out != "json" {
+			fmt.Fprintf(c.stdout, "%s\t%s\t%s\tgrants=%s\tscopes=\n", fp.ClientID, fp.ClientName, fp.Type, strings.Join(fp.GrantTypes, ","))
+		}
+		js := make([]clientJSON, 0, len(cs)+1)
+		js = append(js, fp)
 		for _, x := range cs {
 			kind := "confidential"
 			if x.SecretHash == nil {

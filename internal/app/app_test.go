@@ -58,7 +58,7 @@ func TestCreate(t *testing.T) {
 	ctx := context.Background()
 	c := testConfig(t)
 	info := create(t, c)
-	if info.Schema.Current != info.Schema.Latest || len(info.Applied) != info.Schema.Latest || info.Location != filepath.Join(c.Data, "tessera.db") {
+	if info.Schema.Current != info.Schema.Latest || len(info.Applied) == 0 || info.Applied[len(info.Applied)-1] != info.Schema.Latest || info.Location != filepath.Join(c.Data, "tessera.db") {
 		t.Fatalf("info %+v", info)
 	}
 	if fi, err := os.Stat(c.Data); err != nil || fi.Mode().Perm() != 0o700 {

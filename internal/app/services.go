@@ -35,7 +35,7 @@ func newAuthenticator(c config.Config, st authn.Store, log *slog.Logger, ev even
 	p := c.Policy.Password
 	params := password.DefaultParams()
 	params.Memory, params.Iterations, params.Parallelism = p.Argon2Memory, p.Argon2Iterations, p.Argon2Parallelism
-	h, err := password.NewHasher(params, p.MaxConcurrentHashes)
+	h, err := password.NewHasher(params, p.MaxConcurrentHashes, p.MaxQueuedHashes)
 	if err != nil {
 		return nil, fmt.Errorf("policy.password: %w", err)
 	}
@@ -91,7 +91,7 @@ func newOAuth(c config.Config, st store.Store, kr Keyring, sm *session.Manager, 
 	oc := oauth.Config{
 		Issuer: c.Issuer(), Audience: c.Audience(),
 		Access: t.AccessTTL.D(), Refresh: t.RefreshTTL.D(), Grace: t.RefreshGrace.D(), TouchInterval: c.Policy.Session.TouchInterval.D(),
-		Pepper: pepper, Logger: log, Now: now, Events: ev,
+		Pepper: pepper, Logger: log, Now: now, Events: ev, FirstPartyID: t.FirstPartyClientID,
 	}
 	if sm != nil {
 		oc.Sessions = sm // a reused refresh token's session leaves this node's cache at once

@@ -82,7 +82,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, de
 	var res store.RefreshResult
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		res, err = rotateInTx(ctx, tx, presented, decide)
+		res, err = s.rotateInTx(ctx, tx, presented, decide)
 		return err
 	})
 	if err != nil {
@@ -91,7 +91,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, de
 	return res, nil
 }
 
-func rotateInTx(ctx context.Context, tx pgx.Tx, presented token.Hash, decide func(store.RefreshState) store.RefreshPlan) (store.RefreshResult, error) {
+func (s *Store) rotateInTx(ctx context.Context, tx pgx.Tx, presented token.Hash, decide func(store.RefreshState) store.RefreshPlan) (store.RefreshResult, error) {
 	// The family's session first: its row lock is the one every rotation
 	// of the family takes before the token's. (The sub-select that finds
 	// it locks nothing; a locking clause applies to its own FROM only.)
@@ -133,7 +133,7 @@ func rotateInTx(ctx context.Context, tx pgx.Tx, presented token.Hash, decide fun
 		}
 	}
 	if plan.RevokeReason != "" {
-		if _, err := revokeTx(ctx, tx, []string{sessionID}, plan.RevokedAt, plan.RevokeReason); err != nil {
+		if _, err := s.revokeTx(ctx, tx, []string{sessionID}, plan.RevokedAt, plan.RevokeReason); err != nil {
 			return store.RefreshResult{}, err
 		}
 	}

@@ -16,3 +16,13 @@ func ExecForTest(ctx context.Context, path, query string, args ...any) error {
 	_, err = db.ExecContext(ctx, query, args...)
 	return err
 }
+
+// VersionsForTest returns the embedded migrations' versions, in order
+// (numbers may have gaps: helpers work on assigned ranges).
+func VersionsForTest() []int {
+	var vs []int
+	for _, m := range migrations {
+		vs = append(vs, m.Version)
+	}
+	return vs
+}

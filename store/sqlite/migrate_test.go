@@ -72,7 +72,7 @@ func TestMigrateRefreshChildLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v, err := s.SchemaVersion(ctx); err != nil || v != 7 {
+	if v, err := s.SchemaVersion(ctx); err != nil || v != latest {
 		t.Fatalf("SchemaVersion = %d, %v", v, err)
 	}
 	// With no successor on record, a retry cannot replace it: only reuse

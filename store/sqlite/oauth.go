@@ -180,6 +180,7 @@ func (s *Store) runRotations(batch []*rotateOp) {
 	if err == nil {
 		err = s.durable(context.Background())
 	}
+	s.health.Record(err)
 	for _, op := range batch {
 		if err != nil && op.err == nil {
 			// The batch did not commit, or is not durable: nothing it did counts.
@@ -194,6 +195,9 @@ func (s *Store) commitRotations(batch []*rotateOp) error {
 	// its presentation was queued must not undo the others'. Its rotation
 	// still happens; a retry within the grace window recovers the successor.
 	ctx := context.Background()
+	if err := s.failure(); err != nil {
+		return err
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -220,7 +224,10 @@ func (s *Store) commitRotations(batch []*rotateOp) error {
 			return err
 		}
 	}
-	return tx.Commit()
+	// A failure recorded meanwhile rolls the batch back (the deferred
+	// Rollback): an unacknowledged rotation retried later would otherwise
+	// look like reuse and end the family.
+	return s.commit(tx.Commit)
 }
 
 func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {

@@ -25,7 +25,7 @@ import (
 )
 
 func main() {
-	scenario := flag.String("scenario", "all", "whoami, login, introspect, refresh, clientcredentials, propagation or all")
+	scenario := flag.String("scenario", "all", "whoami, login, introspect, refresh, clientcredentials, forwardauth, propagation or all")
 	sessions := flag.Int("sessions", 100000, "stored sessions for whoami")
 	rounds := flag.Int("rounds", 5, "alternating rounds per scenario")
 	dur := flag.Duration("duration", 3*time.Second, "length of each round")
@@ -46,6 +46,9 @@ func main() {
 	}
 	if *scenario == "introspect" || *scenario == "all" {
 		ok = introspect(*rounds, *dur, *slice, *conns) && ok
+	}
+	if *scenario == "forwardauth" || *scenario == "all" {
+		ok = forwardAuth(*sessions, *rounds, *dur, *conns) && ok
 	}
 	if *scenario == "refresh" || *scenario == "clientcredentials" || *scenario == "all" {
 		ok = issuance(*scenario, *rounds, *dur, *conns) && ok
