@@ -1,6 +1,7 @@
 package clustertest_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -15,11 +16,38 @@ import (
 
 // TestCluster runs three real `tessera serve` processes on one PostgreSQL
 // schema (started together: they migrate once) and checks that what one
-// node does, every node honours. refresh_grace is 0 so that the refresh
-// race has one possible outcome (a grace retry is a second 200 by design).
+// node does, every node honours, for each way the nodes hear of each
+// other's revocations: PostgreSQL NOTIFY (the default), and the feed poll
+// alone (every notification lost).
 func TestCluster(t *testing.T) {
-	store := pgtest.URL(t)
-	c := startCluster(t, store, 3, "TESSERA_POLICY_TOKENS_REFRESH_GRACE=0s", "TESSERA_POLICY_SESSION_MAX_PER_USER=0")
+	server := pgtest.ServerURL(t)
+	modes := []struct {
+		name  string
+		setup func(t *testing.T, store string) []string
+	}{
+		{"notify", func(*testing.T, string) []string { return nil }},
+		{"poll only", func(t *testing.T, store string) []string {
+			env, cleanup, err := clustertest.PollOnly(context.Background(), binary, server, store)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(cleanup)
+			return env
+		}},
+	}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			store := pgtest.URL(t)
+			clusterSuite(t, store, m.setup(t, store))
+		})
+	}
+}
+
+// clusterSuite checks three nodes on store, started with env.
+// refresh_grace is 0 so that the refresh race has one possible outcome (a
+// grace retry is a second 200 by design).
+func clusterSuite(t *testing.T, store string, env []string) {
+	c := startCluster(t, store, 3, append(env, "TESSERA_POLICY_TOKENS_REFRESH_GRACE=0s", "TESSERA_POLICY_SESSION_MAX_PER_USER=0")...)
 	a, b, cc := c.Nodes[0], c.Nodes[1], c.Nodes[2]
 	// Started together on an empty schema, they migrated it once.
 	migrated := 0

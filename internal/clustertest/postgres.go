@@ -187,6 +187,28 @@ func NewSchema(ctx context.Context, server string) (string, func() error, error)
 	return u.String(), drop, nil
 }
 
+// NewDatabase makes a database with a random name on the server server
+// names and returns its URL and a function that drops it.
+func NewDatabase(ctx context.Context, server string) (string, func() error, error) {
+	var b [8]byte
+	rand.Read(b[:])
+	name := "tessera_cluster_" + hex.EncodeToString(b[:])
+	if err := Exec(ctx, server, "CREATE DATABASE "+name); err != nil {
+		return "", nil, err
+	}
+	u, err := url.Parse(server)
+	if err != nil {
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	drop := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return Exec(ctx, server, "DROP DATABASE "+name+" WITH (FORCE)")
+	}
+	return u.String(), drop, nil
+}
+
 // Exec runs one statement on the database u names.
 func Exec(ctx context.Context, u, query string) error {
 	conn, err := pgx.Connect(ctx, u)
@@ -198,4 +220,31 @@ func Exec(ctx context.Context, u, query string) error {
 		return fmt.Errorf("postgres: %s: %w", strings.Fields(query)[0], err)
 	}
 	return nil
+}
+
+// PollOnly prepares a cluster on store (a schema on server) whose nodes
+// lose every PostgreSQL notification, as when no listener can reach the
+// database: their direct connection (store_direct, which carries LISTEN and
+// the migration lock) names another, new database, where nothing is ever
+// notified on the store's channel. The store itself is migrated here with
+// `bin migrate`, since the nodes' migrator works on that other database.
+// What is left is the feed poll, the safety net that bounds the delay. It
+// returns the nodes' extra settings and a cleanup to run after them.
+func PollOnly(ctx context.Context, bin, server, store string) (env []string, cleanup func(), err error) {
+	other, drop, err := NewDatabase(ctx, server)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := os.MkdirTemp("", "tessera-migrate")
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	defer os.RemoveAll(dir)
+	cmd := exec.CommandContext(ctx, bin, "migrate", "--store", store, "--data", dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		drop()
+		return nil, nil, fmt.Errorf("tessera migrate: %v\n%s", err, out)
+	}
+	return []string{"TESSERA_STORE_DIRECT=" + other}, func() { drop() }, nil
 }

@@ -12,18 +12,22 @@ import (
 	"github.com/tessera-auth/tessera/store/postgres/pgtest"
 )
 
-// propMode is one way nodes learn of each other's revocations: the
-// settings every node of its cluster gets.
+// propMode is one way nodes learn of each other's revocations: what every
+// node of its cluster gets.
 type propMode struct {
 	name string
-	env  []string
-	// need says why the mode cannot run here ("" when it can).
-	need func() string
+	// setup prepares the mode for a cluster on store (a fresh schema on
+	// server, the bench's PostgreSQL) and returns the nodes' extra
+	// settings; cleanup runs when the benchmark ends.
+	setup func(ctx context.Context, bin, server, store string) (env []string, cleanup func(), err error)
 }
 
 func propModes() []propMode {
 	return []propMode{
-		{name: "poll only (revocation_poll 1s)", env: nil, need: func() string { return "" }},
+		{name: "poll only (revocation_poll 1s)", setup: clustertest.PollOnly},
+		{name: "notify (PostgreSQL LISTEN/NOTIFY)", setup: func(context.Context, string, string, string) ([]string, func(), error) {
+			return nil, func() {}, nil
+		}},
 	}
 }
 
@@ -63,17 +67,19 @@ func propagation(rounds, samples int, gap, jitter time.Duration, only string) bo
 		if only != "" && !strings.Contains(only, strings.Fields(m.name)[0]) {
 			continue
 		}
-		if why := m.need(); why != "" {
-			fmt.Printf("  %s: skipped (%s)\n", m.name, why)
-			continue
-		}
 		store, drop, err := clustertest.NewSchema(ctx, server)
 		if err != nil {
 			fmt.Printf("  %s: %v\n", m.name, err)
 			return false
 		}
 		defer drop()
-		c, err := clustertest.StartCluster(clustertest.ClusterConfig{Binary: bin, Dir: dir, Nodes: 3, Store: store, Env: append(m.env, "TESSERA_POLICY_SESSION_MAX_PER_USER=0")})
+		env, cleanup, err := m.setup(ctx, bin, server, store)
+		if err != nil {
+			fmt.Printf("  %s: %v\n", m.name, err)
+			return false
+		}
+		defer cleanup()
+		c, err := clustertest.StartCluster(clustertest.ClusterConfig{Binary: bin, Dir: dir, Nodes: 3, Store: store, Env: append(env, "TESSERA_POLICY_SESSION_MAX_PER_USER=0")})
 		if err != nil {
 			fmt.Printf("  %s: %v\n", m.name, err)
 			return false
