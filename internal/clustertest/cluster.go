@@ -28,6 +28,7 @@ var Cheap = []string{"TESSERA_POLICY_PASSWORD_ARGON2_MEMORY_KIB=64", "TESSERA_PO
 type Cluster struct {
 	Nodes      []*Node
 	AdminToken string
+	MasterKey  string // base64, as TESSERA_MASTER_KEY
 	*Client
 }
 
@@ -53,10 +54,11 @@ func StartCluster(cfg ClusterConfig) (*Cluster, error) {
 	admin := "tsx_cluster" + hex.EncodeToString(b[:])
 	var k [32]byte
 	rand.Read(k[:])
+	master := base64.StdEncoding.EncodeToString(k[:])
 	env := append([]string{
 		"TESSERA_STORE=" + cfg.Store,
 		"TESSERA_ADMIN_TOKEN=" + admin,
-		"TESSERA_MASTER_KEY=" + base64.StdEncoding.EncodeToString(k[:]),
+		"TESSERA_MASTER_KEY=" + master,
 	}, Cheap...)
 	var args []string
 	if cfg.Config == "" {
@@ -66,7 +68,7 @@ func StartCluster(cfg ClusterConfig) (*Cluster, error) {
 	}
 	env = append(env, cfg.Env...)
 	nc := NodeConfig{Binary: cfg.Binary, Dir: cfg.Dir, Env: env, Args: args}
-	c := &Cluster{Nodes: make([]*Node, cfg.Nodes), AdminToken: admin, Client: NewClient(admin)}
+	c := &Cluster{Nodes: make([]*Node, cfg.Nodes), AdminToken: admin, MasterKey: master, Client: NewClient(admin)}
 	errs := make([]error, cfg.Nodes)
 	var wg sync.WaitGroup
 	for i := range cfg.Nodes {

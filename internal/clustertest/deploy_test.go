@@ -92,6 +92,17 @@ func TestDeployExample(t *testing.T) {
 	}
 
 	t.Run("behind deploy/nginx.conf", func(t *testing.T) { behindNginx(t, c) })
+
+	// A fourth node configured with another issuer refuses to join.
+	odd := clustertest.NodeConfig{Binary: binary, Dir: t.TempDir(), Args: []string{"--config", cfgFile},
+		Env: append(append([]string{"TESSERA_STORE=" + store, "TESSERA_ADMIN_TOKEN=" + c.AdminToken, "TESSERA_MASTER_KEY=" + c.MasterKey}, env...),
+			"TESSERA_POLICY_TOKENS_ISSUER=https://elsewhere.example.com")}
+	if n, err := clustertest.StartNode(odd, "d"); err == nil {
+		n.Close()
+		t.Fatal("a node with another issuer joined the cluster")
+	} else if !strings.Contains(err.Error(), "https://elsewhere.example.com") || !strings.Contains(err.Error(), cfg.Policy.Tokens.Issuer) {
+		t.Fatalf("a node with another issuer: %v, want both issuers named", err)
+	}
 }
 
 // behindNginx puts deploy/nginx.conf (its upstreams, port and certificate
