@@ -85,6 +85,27 @@ type Policy struct {
 	Cookie   CookiePolicy   `yaml:"cookie"`
 	Keys     KeyPolicy      `yaml:"keys"`
 	Tokens   TokenPolicy    `yaml:"tokens"`
+	Probe    ProbePolicy    `yaml:"probe"`
+}
+
+// ProbePolicy bounds token probing (issue 10, L4): failed token
+// presentations drain per-address and per-client buckets; an empty one
+// answers 429 with Retry-After until it refills.
+type ProbePolicy struct {
+	// BearerPerIPBurst bearer tokens refused as invalid or revoked (not expired)
+	// from one client IP (IPv6 by /64) before throttling. Default 50.
+	BearerPerIPBurst int `yaml:"bearer_per_ip_burst"`
+	// BearerPerIPRefill is the time to regain one. Default 1s.
+	BearerPerIPRefill Duration `yaml:"bearer_per_ip_refill"`
+	// IntrospectPerClientBurst introspections answered inactive for one
+	// client before throttling. Default 1000.
+	IntrospectPerClientBurst int `yaml:"introspect_per_client_burst"`
+	// IntrospectPerClientRefill is the time to regain one. Default 50ms.
+	IntrospectPerClientRefill Duration `yaml:"introspect_per_client_refill"`
+	// IntrospectPerIPBurst, likewise per client IP. Default 1000.
+	IntrospectPerIPBurst int `yaml:"introspect_per_ip_burst"`
+	// IntrospectPerIPRefill is the time to regain one. Default 50ms.
+	IntrospectPerIPRefill Duration `yaml:"introspect_per_ip_refill"`
 }
 
 // TokenPolicy governs access and refresh tokens.
@@ -221,6 +242,11 @@ func Default() Config {
 				Argon2Parallelism: 1,
 			},
 			Cookie: CookiePolicy{SameSite: "lax"},
+			Probe: ProbePolicy{
+				BearerPerIPBurst: 50, BearerPerIPRefill: Duration(time.Second),
+				IntrospectPerClientBurst: 1000, IntrospectPerClientRefill: Duration(50 * time.Millisecond),
+				IntrospectPerIPBurst: 1000, IntrospectPerIPRefill: Duration(50 * time.Millisecond),
+			},
 			Tokens: TokenPolicy{
 				AccessTTL:          Duration(15 * time.Minute),
 				RefreshTTL:         Duration(7 * 24 * time.Hour),
@@ -336,6 +362,17 @@ func (c Config) Validate() error {
 	for name, v := range map[string]Duration{"per_ip_refill": l.PerIPRefill, "per_account_ip_refill": l.PerAccountIPRefill, "per_account_refill": l.PerAccountRefill} {
 		if v <= 0 || v > Duration(24*time.Hour) {
 			bad("policy.login."+name, "must be positive and at most 24h")
+		}
+	}
+	pp := c.Policy.Probe
+	for name, v := range map[string]int{"bearer_per_ip_burst": pp.BearerPerIPBurst, "introspect_per_client_burst": pp.IntrospectPerClientBurst, "introspect_per_ip_burst": pp.IntrospectPerIPBurst} {
+		if v < 1 {
+			bad("policy.probe."+name, "must be at least 1")
+		}
+	}
+	for name, v := range map[string]Duration{"bearer_per_ip_refill": pp.BearerPerIPRefill, "introspect_per_client_refill": pp.IntrospectPerClientRefill, "introspect_per_ip_refill": pp.IntrospectPerIPRefill} {
+		if v <= 0 || v > Duration(24*time.Hour) {
+			bad("policy.probe."+name, "must be positive and at most 24h")
 		}
 	}
 

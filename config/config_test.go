@@ -33,6 +33,8 @@ func TestValidate(t *testing.T) {
 		{"origin with path", func(c *Config) { c.PublicOrigin = "https://a.example/x" }, "origin"},
 		{"half tls", func(c *Config) { c.TLSCert = "c.pem" }, "tls_cert"},
 		{"zero burst", func(c *Config) { c.Policy.Login.PerIPBurst = 0 }, "per_ip_burst"},
+		{"zero probe burst", func(c *Config) { c.Policy.Probe.BearerPerIPBurst = 0 }, "policy.probe.bearer_per_ip_burst"},
+		{"zero probe refill", func(c *Config) { c.Policy.Probe.IntrospectPerClientRefill = 0 }, "policy.probe.introspect_per_client_refill"},
 		{"bad store", func(c *Config) { c.Store = "mysql://x" }, "store"},
 		{"direct without postgres", func(c *Config) { c.StoreDirect = "postgres://db/tessera" }, "store_direct"},
 		{"direct not postgres", func(c *Config) { c.Store, c.StoreDirect = "postgres://pgb/t", "sqlite:x.db" }, "store_direct"},

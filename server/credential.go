@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
 	"strings"
 
+	"github.com/tessera-auth/tessera/probe"
 	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/token"
@@ -154,6 +156,14 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 		var sess session.Session
 		var err error
 		u := s.use(r)
+		if !pr.fromCookie {
+			// Issue 10, L4: bearer tokens from an address that keeps
+			// presenting bad ones are refused before they are checked.
+			if wait, blocked := s.probes.BearerBlocked(probe.Use{IP: u.IP}); blocked {
+				s.fail(w, r, errProbing(wait))
+				return
+			}
+		}
 		kind := token.KindOf(pr.raw)
 		switch {
 		case !pr.fromCookie && kind == token.JWT, !pr.fromCookie && kind == token.Access && s.tokens != nil:
@@ -164,6 +174,12 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 		}
 		if err != nil {
 			p := sessionProblem(err)
+			// An expired token is one Tessera issued (its signature or its
+			// record was checked first): a client late to refresh, not a
+			// probe. Forged, unknown and revoked tokens count.
+			if !pr.fromCookie && p.Status == http.StatusUnauthorized && !errors.Is(err, session.ErrExpired) {
+				s.probes.BearerFailed(r.Context(), probe.Use{IP: u.IP, UserAgent: u.UserAgent})
+			}
 			if pr.fromCookie && p.Status == http.StatusUnauthorized {
 				// The browser holds a dead cookie; have it dropped.
 				http.SetCookie(w, s.clearCookie())

@@ -25,8 +25,8 @@ type OAuth interface {
 	AuthenticateClient(ctx context.Context, id, secret string) (store.Client, error)
 	RegisterClient(ctx context.Context, spec oauth.ClientSpec) (store.Client, string, error)
 	IssueForSession(ctx context.Context, g oauth.SessionGrant, sessionExpires time.Time) (oauth.Tokens, error)
-	Refresh(ctx context.Context, c store.Client, presented, scope string) (oauth.Tokens, error)
-	ClientCredentials(ctx context.Context, c store.Client, scope string) (oauth.Tokens, error)
+	RefreshFrom(ctx context.Context, c store.Client, presented, scope string, resources []string, o oauth.Origin) (oauth.Tokens, error)
+	ClientCredentialsFor(ctx context.Context, c store.Client, scope string, resources []string) (oauth.Tokens, error)
 	// FirstParty is Tessera's own login as a client (its ID is empty
 	// inside); FirstPartyID is its client_id.
 	FirstParty() store.Client
@@ -149,12 +149,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		if rt == "" {
 			return newTokenError(http.StatusBadRequest, "invalid_request", "refresh_token is required")
 		}
-		toks, err = s.oauth.Refresh(r.Context(), client, rt, form.Get("scope"))
+		toks, err = s.oauth.RefreshFrom(r.Context(), client, rt, form.Get("scope"), form["resource"], oauth.Origin{IP: s.ips.ClientIP(r), UserAgent: r.UserAgent()})
 	case "client_credentials":
 		if id == "" {
 			return newTokenError(http.StatusUnauthorized, "invalid_client", "client authentication is required")
 		}
-		toks, err = s.oauth.ClientCredentials(r.Context(), client, form.Get("scope"))
+		toks, err = s.oauth.ClientCredentialsFor(r.Context(), client, form.Get("scope"), form["resource"])
 	case "":
 		return newTokenError(http.StatusBadRequest, "invalid_request", "grant_type is required")
 	default:
@@ -200,6 +200,9 @@ type createClientRequest struct {
 	Public      bool     `json:"public"`
 	Secret      string   `json:"client_secret"`
 	TokenFormat string   `json:"token_format"`
+	Introspect  bool     `json:"introspect"`
+	Resources   []string `json:"resources"`
+	Audience    string   `json:"audience"`
 }
 
 type clientJSON struct {
@@ -211,11 +214,15 @@ type clientJSON struct {
 	Scopes       []string   `json:"scopes"`
 	Public       bool       `json:"public"`
 	TokenFormat  string     `json:"token_format"`
+	Introspect   bool       `json:"introspect"`
+	Resources    []string   `json:"resources"`
+	Audience     string     `json:"audience,omitempty"`
 	CreatedAt    *time.Time `json:"created_at,omitempty"` // none for the first party
 }
 
 func clientOf(c store.Client, secret string) clientJSON {
-	out := clientJSON{ClientID: c.ID, ClientSecret: secret, Name: c.Name, Grants: nonNil(c.Grants), Scopes: nonNil(c.Scopes), Public: c.SecretHash == nil, TokenFormat: c.TokenFormat}
+	out := clientJSON{ClientID: c.ID, ClientSecret: secret, Name: c.Name, Grants: nonNil(c.Grants), Scopes: nonNil(c.Scopes), Public: c.SecretHash == nil, TokenFormat: c.TokenFormat,
+		Introspect: c.Introspect, Resources: nonNil(c.Resources), Audience: c.Audience}
 	if !c.CreatedAt.IsZero() {
 		out.CreatedAt = &c.CreatedAt
 	}
@@ -227,7 +234,8 @@ func (s *Server) handleAdminCreateClient(w http.ResponseWriter, r *http.Request)
 	if p := decodeJSON(w, r, &req); p != nil {
 		return p
 	}
-	c, secret, err := s.oauth.RegisterClient(r.Context(), oauth.ClientSpec{Name: req.Name, Grants: req.Grants, Scopes: req.Scopes, Public: req.Public, Secret: req.Secret, TokenFormat: req.TokenFormat})
+	c, secret, err := s.oauth.RegisterClient(r.Context(), oauth.ClientSpec{Name: req.Name, Grants: req.Grants, Scopes: req.Scopes, Public: req.Public, Secret: req.Secret, TokenFormat: req.TokenFormat,
+		Introspect: req.Introspect, Resources: req.Resources, Audience: req.Audience})
 	var oe *oauth.Error
 	if errors.As(err, &oe) {
 		return newProblem(http.StatusBadRequest, "invalid_client_metadata", oe.Description)

@@ -78,9 +78,23 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error 
 	if raw == "" {
 		return newTokenError(http.StatusBadRequest, "invalid_request", "token is required")
 	}
+	// Issue 10, L4: a client (or an address) whose introspections keep
+	// finding dead tokens is probing; it waits before it may ask again.
+	pu := s.probeUse(r, caller.ID)
+	if wait, blocked := s.probes.IntrospectBlocked(pu); blocked {
+		return errProbingOAuth(wait)
+	}
 	out, err := s.tokens.Introspect(r.Context(), caller, raw)
+	if errors.Is(err, tokenstate.ErrNotPermitted) {
+		// RFC 7662 §2.1 leaves the authorization of callers to the server:
+		// introspection is a resource server's permission (issue 10, L3).
+		return newTokenError(http.StatusForbidden, "unauthorized_client", "this client may not introspect tokens")
+	}
 	if err != nil {
 		return errTemporarilyUnavailable(fmt.Errorf("introspection failed: %w", err))
+	}
+	if !out.Active {
+		s.probes.IntrospectFailed(r.Context(), pu)
 	}
 	writeAppended(w, &out, protocol.AppendIntrospection) // RFC 7662 §2.2
 	return nil
@@ -179,7 +193,7 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error
 	}
 	out := make([]protocol.FeedEntry, 0, len(page.Entries))
 	for _, e := range page.Entries {
-		out = append(out, protocol.FeedEntry{Seq: e.Seq, SID: e.SessionID, JTI: e.JTI, At: e.At, Until: e.Until, Reason: e.Reason})
+		out = append(out, protocol.FeedEntry{Seq: e.Seq, SID: e.SessionID, JTI: e.JTI, KID: e.KID, At: e.At, Until: e.Until, Reason: e.Reason})
 	}
 	writeJSON(w, http.StatusOK, protocol.FeedPage{Cursor: strconv.FormatInt(page.Cursor, 10), Revocations: out})
 	return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/tessera-auth/tessera/clientip"
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/forwardauth"
+	"github.com/tessera-auth/tessera/probe"
 	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -52,6 +53,9 @@ type Config struct {
 	// (event.AdminAction), and is handed to the token-state service
 	// (event.Introspected, TokenRevoked). nil: none.
 	Events event.Sink
+	// Probes bounds token probing (failed bearer credentials and
+	// introspections); nil: probe.DefaultLimits, events to Events.
+	Probes *probe.Limiter
 }
 
 // Server serves the public and admin APIs. Build one with New.
@@ -75,8 +79,9 @@ type Server struct {
 	oauthCfg   OAuthConfig
 	tokenStore TokenStore
 	tokens     *tokenstate.Service // introspection and RFC 7009 revocation
-	flows      *authflow.Flows     // login and password change
-	fwd        *forwardAuth        // /v1/auth/verify
+	probes     *probe.Limiter
+	flows      *authflow.Flows // login and password change
+	fwd        *forwardAuth    // /v1/auth/verify
 	now        func() time.Time
 
 	cookieName string
@@ -102,6 +107,9 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 		crossSite:  map[string]bool{},
 	}
 	s.flows = authflow.New(an, sm, st, nil, authflow.Config{Events: cfg.Events, Now: s.now, Logger: log})
+	if s.probes = cfg.Probes; s.probes == nil {
+		s.probes = probe.New(probe.DefaultLimits(), cfg.Events, now)
+	}
 	if cfg.InsecureDevCookies {
 		// Browsers refuse __Host- cookies without Secure.
 		s.cookieName = "tessera_session"

@@ -97,7 +97,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Events: events, Sessions: sm,
 	})
 	verifier := &accesstoken.Verifier{
-		Issuer: "https://auth.example.test", Audience: "https://auth.example.test",
+		Issuer: "https://auth.example.test", Audience: "", // tokenstate judges the audience (OAuthConfig.Audience)
 		Algorithms: []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256},
 		Keys: func(kid string) (*jose.JSONWebKey, error) {
 			k, err := ks.PublicKey(kid)

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,8 +17,11 @@ type Limiter struct {
 	now     func() time.Time
 	maxKeys int
 
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	buckets map[string]*bucket
+	// drained counts the tracked buckets, so Blocked answers a limiter no
+	// failure has touched with one atomic load (it runs on hot paths).
+	drained atomic.Int64
 }
 
 type bucket struct {
@@ -85,10 +89,38 @@ func (l *Limiter) Fail(key string) {
 		}
 		b = &bucket{tokens: l.burst, at: now}
 		l.buckets[key] = b
+		l.drained.Store(int64(len(l.buckets)))
 	}
 	l.level(b, now)
 	b.tokens--
 }
+
+// Blocked reports, without taking anything, whether key has no attempt
+// left, and if so how long until it will. For callers that drain a bucket
+// only after a failure (Fail once the attempt failed) rather than reserving
+// before it: the success path then costs a read.
+func (l *Limiter) Blocked(key string) (blocked bool, retryAfter time.Duration) {
+	if l.drained.Load() == 0 {
+		return false, 0
+	}
+	now := l.now()
+	l.mu.RLock()
+	b := l.buckets[key]
+	var tokens float64
+	if b != nil {
+		tokens = min(l.burst, b.tokens+float64(max(now.Sub(b.at), 0))/float64(l.refill))
+	}
+	l.mu.RUnlock()
+	if b == nil || tokens >= 1 {
+		return false, 0
+	}
+	wait := time.Duration((1 - tokens) * float64(l.refill))
+	return true, max(wait, time.Second).Round(time.Second)
+}
+
+// Idle reports whether no failure is on record (every key's bucket is
+// full): a hot path may then skip computing keys at all.
+func (l *Limiter) Idle() bool { return l.drained.Load() == 0 }
 
 // prune drops full buckets, which carry no information. If the map is
 // still at its bound it drops the fullest remaining buckets, so a flood of
@@ -101,6 +133,7 @@ func (l *Limiter) prune(now time.Time) {
 			delete(l.buckets, k)
 		}
 	}
+	defer func() { l.drained.Store(int64(len(l.buckets))) }()
 	target := l.maxKeys * 9 / 10
 	if len(l.buckets) <= target {
 		return

@@ -97,3 +97,52 @@ func TestIPKey(t *testing.T) {
 		t.Fatalf("IPv4 key %s", k)
 	}
 }
+
+// TestBlocked: Blocked takes nothing, answers false for an untouched
+// limiter and key, and true with the wait once failures emptied the bucket.
+func TestBlocked(t *testing.T) {
+	c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := New(2, 10*time.Second, c.Now)
+	if blocked, _ := l.Blocked("k"); blocked {
+		t.Fatal("untouched limiter blocks")
+	}
+	l.Fail("k")
+	for range 5 {
+		if blocked, _ := l.Blocked("k"); blocked {
+			t.Fatal("one failure of two blocks (or Blocked takes)")
+		}
+	}
+	l.Fail("k")
+	blocked, wait := l.Blocked("k")
+	if !blocked || wait != 10*time.Second {
+		t.Fatalf("after the burst: %v %v", blocked, wait)
+	}
+	if blocked, _ := l.Blocked("other"); blocked {
+		t.Fatal("another key blocks")
+	}
+	c.Add(10 * time.Second)
+	if blocked, _ := l.Blocked("k"); blocked {
+		t.Fatal("still blocked after a refill period")
+	}
+}
+
+// BenchmarkBlocked is what a request pays for the probing check (probe
+// package): with no failure recorded (one atomic load), and with a table
+// of drained buckets (a read lock and a map lookup).
+func BenchmarkBlocked(b *testing.B) {
+	for _, n := range []int{0, 10000} {
+		b.Run(fmt.Sprintf("buckets=%d", n), func(b *testing.B) {
+			l := New(50, time.Second, time.Now)
+			for i := range n {
+				l.Fail(fmt.Sprintf("198.51.%d.%d", i/256, i%256))
+			}
+			key := IPKey(netip.MustParseAddr("203.0.113.9"))
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					l.Blocked(key)
+				}
+			})
+		})
+	}
+}

@@ -27,6 +27,10 @@ var ErrNotYours = errors.New("tokenstate: the token was not issued to this clien
 // missing secret.
 var ErrClientAuthRequired = errors.New("tokenstate: the token's client must authenticate to revoke it")
 
+// ErrNotPermitted is Introspect's answer to a client without the
+// introspection permission (store.Client.Introspect).
+var ErrNotPermitted = errors.New("tokenstate: this client may not introspect")
+
 // ErrUnavailable wraps a store or feed failure: the token's state is
 // unknown, which a caller must never take for "inactive" or "revoked".
 var ErrUnavailable = errors.New("tokenstate: unavailable")
@@ -60,9 +64,14 @@ type Store interface {
 // Config is what the service needs besides its dependencies.
 type Config struct {
 	Issuer string // "iss" of opaque tokens' introspection answers
-	// Audience is the "aud" of opaque tokens' introspection answers: the
-	// audience a JWT minted for the same grant would carry.
+	// Audience is the default "aud" of access tokens: one minted without an
+	// RFC 8707 resource. Only such tokens are bearer credentials for
+	// Tessera's own API, and every resource server may introspect them; a
+	// token restricted to resources is active only for the resource server
+	// whose client Audience it names. "": no audience policy (the verifier
+	// checks a fixed one).
 	Audience string
+	// Opaque tokens' introspection answers carry it as their "aud" too.
 	// FirstPartyID is the client_id of Tessera's own login (its access
 	// tokens carry it; oauth.Service.FirstParty); "" means "tessera".
 	FirstPartyID string
@@ -98,6 +107,9 @@ func New(sessions Sessions, denylist Denylist, v Verifier, st Store, cfg Config)
 // Sessions are validated with an empty use: the caller is a resource
 // server, whose address is not the user's.
 func (s *Service) Introspect(ctx context.Context, caller store.Client, raw string) (protocol.Introspection, error) {
+	if !caller.Introspect {
+		return protocol.Introspection{}, ErrNotPermitted
+	}
 	out, kind, err := s.introspect(ctx, caller, raw)
 	if err != nil {
 		return protocol.Introspection{}, fmt.Errorf("%w: introspection: %w", ErrUnavailable, err)
@@ -118,7 +130,7 @@ func (s *Service) introspect(ctx context.Context, caller store.Client, raw strin
 	switch token.KindOf(raw) {
 	case token.JWT:
 		c, err := s.live(raw)
-		if err != nil {
+		if err != nil || !s.meantFor(c.Audience, caller.Audience) {
 			return inactive, "", nil
 		}
 		// A denylist that cannot be consulted leaves the token's state
@@ -195,7 +207,9 @@ func (s *Service) AccessGrant(ctx context.Context, raw string, u session.Use) (s
 	if err != nil {
 		return session.Session{}, Grant{}, err
 	}
-	if a.Session.ID == "" {
+	// A token restricted to other resources (RFC 8707) is no credential
+	// for Tessera's own API.
+	if a.Session.ID == "" || !s.meantFor(a.Audience, "") {
 		return session.Session{}, Grant{}, session.ErrInvalid
 	}
 	return a.Session, Grant{ClientID: a.ClientID, Scope: a.Scope}, nil
@@ -219,6 +233,10 @@ func (s *Service) Access(ctx context.Context, raw string, u session.Use) (Access
 	switch token.KindOf(raw) {
 	case token.JWT:
 		c, err := s.live(raw)
+		if errors.Is(err, accesstoken.ErrExpired) {
+			// Signed by us, then expired: a genuine token, not a guess.
+			return a, session.ErrExpired
+		}
 		if err != nil {
 			return a, session.ErrInvalid
 		}
@@ -255,6 +273,11 @@ func (s *Service) Access(ctx context.Context, raw string, u session.Use) (Access
 		a = Access{ClientID: at.ClientID, Subject: at.Subject, Scope: at.Scope}
 		if a.ClientID == "" {
 			a.ClientID = s.cfg.FirstPartyID // the first party's opaque tokens name no client
+		}
+		if s.cfg.Audience != "" {
+			// Opaque tokens cannot be restricted (RFC 8707): theirs is the
+			// default audience, the one their JWT twin would carry.
+			a.Audience = []string{s.cfg.Audience}
 		}
 		if at.SessionID == "" {
 			return a, nil
@@ -315,6 +338,19 @@ func (s *Service) withSession(ctx context.Context, out protocol.Introspection) (
 // verifier's leeway, which exists for other verifiers' clocks, not for the
 // issuer's own. Revoke keeps the leeway: a token other verifiers still
 // accept is still worth denying.
+// meantFor reports whether a token with audience aud is meant for the
+// resource server audience rs ("" for Tessera's own API, or a resource
+// server that names none): an unrestricted token (the default audience) is
+// meant for every one; a token restricted with RFC 8707 resources only for
+// the resource servers it names, so a token leaked from one app is not
+// accepted by every service.
+func (s *Service) meantFor(aud accesstoken.Audience, rs string) bool {
+	if s.cfg.Audience == "" || aud.Contains(s.cfg.Audience) {
+		return true
+	}
+	return rs != "" && aud.Contains(rs)
+}
+
 func (s *Service) live(raw string) (*accesstoken.Claims, error) {
 	now := s.cfg.Now()
 	c, err := s.verify(raw, now)

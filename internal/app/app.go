@@ -199,6 +199,9 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 		scfg.Notifier = a.Listener
 	}
 	a.Sessions = session.New(st, scfg)
+	// A key revoked on another node (or by the CLI) leaves this node's
+	// keyset as soon as the feed says so, not at its next reload.
+	a.Sessions.Follower().OnKeyRevoked(a.Keys.Revoked)
 	// Load the revocation feed's denials before the first request: serving
 	// without them would accept tokens revoked before this start.
 	if err := a.Sessions.Start(ctx); err != nil {
@@ -210,6 +213,7 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 		ForwardAuth: fa, ForwardAuthHeaders: fh,
 		InsecureDevCookies: c.InsecureDevCookies, SameSiteStrict: c.Policy.Cookie.SameSite == "strict",
 		LogRequests: c.LogRequests, AdminToken: tok, Events: a.Events,
+		Probes: NewProbes(c, a.Events, opt.Now),
 	}, st, a.Sessions, a.Auth, ips, a.Metrics, log, opt.Now).WithKeys(a.Keys)
 	if a.OAuth, a.Verifier, err = newOAuth(c, st, kr, a.Sessions, a.Events, log, opt.Now); err != nil {
 		return err

@@ -51,6 +51,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentKeyRotation", testConcurrentKeyRotation},
 		{"ClusterSettings", testClusterSettings},
 		{"Leases", testLeases},
+		{"RevokeSigningKey", testRevokeSigningKey},
+		{"RefreshGraceOrigin", testRefreshGraceOrigin},
+		{"ClientPermissions", testClientPermissions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -193,7 +193,7 @@ func introspect(rounds int, d, slice time.Duration, conns int) bool {
 	defer f.Close()
 	srv := httptest.NewServer(f.Server.Public())
 	defer srv.Close()
-	c, secret, err := f.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "rs"})
+	c, secret, err := f.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "rs", Introspect: true})
 	if err != nil {
 		fmt.Println(err)
 		return false
@@ -259,7 +259,7 @@ func issuance(scenario string, rounds int, d time.Duration, conns int) bool {
 	defer f.Close()
 	srv := httptest.NewServer(f.Server.Public())
 	defer srv.Close()
-	c, secret, _ := f.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "svc", Scopes: []string{"read"}})
+	c, secret, _ := f.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "svc", Scopes: []string{"read"}, Introspect: true})
 	bare := httptest.NewServer(bench.Bare([]byte(`{"access_token":"` + strings.Repeat("x", 600) + `","token_type":"Bearer","expires_in":900,"refresh_token":"tsr_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`)))
 	defer bare.Close()
 	ok := true
