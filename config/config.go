@@ -85,6 +85,7 @@ type Policy struct {
 	Cookie   CookiePolicy   `yaml:"cookie"`
 	Keys     KeyPolicy      `yaml:"keys"`
 	Tokens   TokenPolicy    `yaml:"tokens"`
+	MFA      MFAPolicy      `yaml:"mfa"`
 	Probe    ProbePolicy    `yaml:"probe"`
 }
 
@@ -259,6 +260,7 @@ func Default() Config {
 				RotationInterval: Duration(30 * 24 * time.Hour),
 				RetiredTTL:       Duration(24 * time.Hour),
 			},
+			MFA: defaultMFA(),
 		},
 	}
 }
@@ -421,6 +423,7 @@ func (c Config) Validate() error {
 	}
 	c.validateIssuer(bad)
 	c.ForwardAuth.validate(bad)
+	c.Policy.MFA.validate(bad)
 	return errors.Join(errs...)
 }
 

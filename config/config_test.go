@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -138,7 +139,7 @@ func TestPolicyYAMLRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "p.yaml")
 	os.WriteFile(path, b, 0o600)
 	c, err := Load(path, nil)
-	if err != nil || c.Policy != p {
+	if err != nil || !reflect.DeepEqual(c.Policy, p) {
 		t.Fatalf("printed policy does not load back: %v", err)
 	}
 }
@@ -207,5 +208,36 @@ func TestIssuer(t *testing.T) {
 		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 			t.Errorf("issuer %q, first party %q, tls %v: %v, want %q", c.Issuer(), c.Policy.Tokens.FirstPartyClientID, c.TLSCert != "", err, tt.want)
 		}
+	}
+}
+
+func TestMFAPolicy(t *testing.T) {
+	c := Default()
+	if c.Policy.MFA.Mode != MFAOptional || c.Policy.MFA.RecentAuth != Duration(10*time.Minute) ||
+		c.Policy.MFA.ChallengeTTL != Duration(5*time.Minute) || c.Policy.MFA.ChallengeAttempts != 5 {
+		t.Fatalf("MFA defaults = %+v", c.Policy.MFA)
+	}
+	for _, tc := range []struct {
+		set  func(*MFAPolicy)
+		want string
+	}{
+		{func(m *MFAPolicy) { m.Mode = "admins" }, "no administrator accounts"},
+		{func(m *MFAPolicy) { m.Mode = "sometimes" }, "policy.mfa.mode"},
+		{func(m *MFAPolicy) { m.Methods = []string{"sms"} }, "policy.mfa.methods"},
+		{func(m *MFAPolicy) { m.Methods = nil }, "policy.mfa.methods"},
+		{func(m *MFAPolicy) { m.RecentAuth = 0 }, "policy.mfa.recent_auth"},
+		{func(m *MFAPolicy) { m.ChallengeTTL = Duration(time.Hour) }, "policy.mfa.challenge_ttl"},
+		{func(m *MFAPolicy) { m.ChallengeAttempts = 0 }, "policy.mfa.challenge_attempts"},
+		{func(m *MFAPolicy) { m.PerUserBurst = 0 }, "policy.mfa.per_user_burst"},
+	} {
+		c := Default()
+		tc.set(&c.Policy.MFA)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Validate = %v, want an error naming %q", err, tc.want)
+		}
+	}
+	c, err := Load("", []string{"TESSERA_POLICY_MFA_MODE=required", "TESSERA_POLICY_MFA_METHODS=totp"})
+	if err != nil || c.Policy.MFA.Mode != MFARequired || !reflect.DeepEqual(c.Policy.MFA.Methods, []string{"totp"}) {
+		t.Fatalf("env overlay = %+v, %v", c.Policy.MFA, err)
 	}
 }

@@ -78,6 +78,20 @@ const (
 	// ActorCLI), Action (Action* values) and the object: UserID,
 	// SessionID, ClientID or KID; Count for bulk actions.
 	AdminAction
+	// MFAChallenged: a password was accepted and a second factor is
+	// awaited (no session yet). UserID, ClientID, IP, UserAgent.
+	MFAChallenged
+	// MFAFailed: a second factor was refused. UserID (when known), Method,
+	// Reason (ReasonBadCode, ReasonReplay, ReasonThrottled,
+	// ReasonChallenge), IP.
+	MFAFailed
+	// FactorChanged: a user's second factors changed. UserID, Action
+	// (ActionTOTPEnroll, ActionTOTPRemove, ActionRecoveryRegenerate,
+	// ActionMFAReset), Method, Actor for an admin reset.
+	FactorChanged
+	// Reauthenticated: a session re-proved a credential (step-up) and was
+	// renewed. UserID, SessionID (the new one), Method.
+	Reauthenticated
 
 	numKinds
 )
@@ -99,6 +113,10 @@ var kindNames = [numKinds]string{
 	KeyRevoked:          "key_revoked",
 	TokenProbeThrottled: "token_probe_throttled",
 	AdminAction:         "admin_action",
+	MFAChallenged:       "mfa_challenged",
+	MFAFailed:           "mfa_failed",
+	FactorChanged:       "factor_changed",
+	Reauthenticated:     "reauthenticated",
 }
 
 func (k Kind) String() string {
@@ -118,6 +136,9 @@ const (
 	ReasonInvalid          = "invalid"
 	ReasonExpired          = "expired"
 	ReasonRevoked          = "revoked"
+	ReasonBadCode          = "bad_code"  // a wrong second-factor code
+	ReasonReplay           = "replay"    // a TOTP code of an already accepted step
+	ReasonChallenge        = "challenge" // an mfa_token unknown, expired, used, spent or presented for another delivery
 )
 
 // Token kinds, for TokenIssued, TokenRevoked and Introspected.
@@ -138,6 +159,11 @@ const (
 	ActionClientRegister = "client_register"
 	ActionKeyRotate      = "key_rotate"
 	ActionKeyRevoke      = "key_revoke"
+
+	ActionTOTPEnroll         = "totp_enroll"
+	ActionTOTPRemove         = "totp_remove"
+	ActionRecoveryRegenerate = "recovery_codes_regenerate"
+	ActionMFAReset           = "mfa_reset"
 )
 
 // Event is one thing that happened, with the context of the request or use
@@ -165,6 +191,7 @@ type Event struct {
 	Format     string        // an access token's format: "jwt" or "opaque"
 	Active     bool          // Introspected: whether the token was active
 	RetryAfter time.Duration // LoginFailed with ReasonThrottled, TokenProbeThrottled
+	Method     string        // a second factor's method ("totp", "recovery_code", "password", …)
 
 	Actor, Action string // AdminAction
 }
@@ -202,6 +229,7 @@ func (e Event) Attrs() []slog.Attr {
 	}
 	str("token", e.Token)
 	str("format", e.Format)
+	str("method", e.Method)
 	if e.Kind == Introspected {
 		as = append(as, slog.Bool("active", e.Active))
 	}
@@ -217,7 +245,7 @@ func (e Event) Attrs() []slog.Attr {
 // token prefix (tss_, tsr_, tsa_, tsc_, tsx_) or shaped like a JWS compact
 // serialization (RFC 7515 §7.1: three base64url parts, a JSON header).
 func redact(v string) string {
-	for _, k := range []token.Kind{token.Session, token.Refresh, token.Access, token.ClientSecret, token.Admin} {
+	for _, k := range []token.Kind{token.Session, token.Refresh, token.Access, token.MFA, token.ClientSecret, token.Admin} {
 		if strings.Contains(v, k.Prefix()) {
 			return "[redacted]"
 		}

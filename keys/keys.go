@@ -189,29 +189,13 @@ func (ks *Keyset) seal(kid string, priv jose.JSONWebKey) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("keys: %w", err)
 	}
-	enc, err := jose.NewEncrypter(jose.A256GCM, jose.Recipient{Algorithm: jose.DIRECT, Key: ks.master.k},
-		(&jose.EncrypterOptions{}).WithHeader("kid", kid).WithContentType("jwk+json"))
-	if err != nil {
-		return "", fmt.Errorf("keys: seal: %w", err)
-	}
-	obj, err := enc.Encrypt(plain)
-	if err != nil {
-		return "", fmt.Errorf("keys: seal: %w", err)
-	}
-	return obj.CompactSerialize()
+	return sealJWE(ks.master.k, kid, "jwk+json", plain)
 }
 
 func (ks *Keyset) open(k store.SigningKey) (crypto.Signer, error) {
-	obj, err := jose.ParseEncryptedCompact(k.PrivateJWE, []jose.KeyAlgorithm{jose.DIRECT}, []jose.ContentEncryption{jose.A256GCM})
+	plain, err := openJWE(ks.master.k, k.ID, k.PrivateJWE)
 	if err != nil {
-		return nil, fmt.Errorf("keys: key %s: %w", k.ID, err)
-	}
-	if obj.Header.KeyID != k.ID {
-		return nil, fmt.Errorf("keys: key %s: sealed for another kid", k.ID)
-	}
-	plain, err := obj.Decrypt(ks.master.k)
-	if err != nil {
-		return nil, fmt.Errorf("%w: cannot open key %s (was it sealed under another master key?)", ErrMasterKey, k.ID)
+		return nil, err
 	}
 	var jwk jose.JSONWebKey
 	if err := jwk.UnmarshalJSON(plain); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/keys"
+	"github.com/tessera-auth/tessera/mfa"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/throttle"
 	"github.com/tessera-auth/tessera/token"
@@ -548,9 +549,7 @@ func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid st
 	if !authTime.IsZero() {
 		c.AuthTime = authTime.Unix()
 	}
-	if aal > 0 {
-		c.ACR = fmt.Sprintf("aal%d", aal)
-	}
+	c.ACR = mfa.ACR(aal)
 	tok, err := accesstoken.Mint(c, k.KID, k.Alg, k.Key)
 	if err != nil {
 		return "", 0, err

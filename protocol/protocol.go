@@ -21,6 +21,12 @@ type Introspection struct {
 	Iss       string               `json:"iss,omitempty"`
 	Jti       string               `json:"jti,omitempty"`
 	Sid       string               `json:"sid,omitempty"`
+	// The authentication behind the token (RFC 9470 §6.2 and RFC 8176):
+	// when the user last proved a credential, the assurance level
+	// ("aal1".."aal3") and the methods.
+	AuthTime int64    `json:"auth_time,omitempty"`
+	ACR      string   `json:"acr,omitempty"`
+	AMR      []string `json:"amr,omitempty"`
 }
 
 // FeedEntry is one revocation on the feed (GET /v1/revocations): a

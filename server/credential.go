@@ -23,7 +23,11 @@ type principal struct {
 	// grant is what the access token the request was authenticated by
 	// was issued for; nil for a session token (cookie or bearer), which
 	// is the first party's.
-	grant *tokenstate.Grant
+	grant       *tokenstate.Grant
+	accessToken bool // authenticated by an access token (JWT or tsa_)
+	// access is the presented access token, kept to find its client when
+	// a renewal re-issues tokens; never logged.
+	access string
 }
 
 // accessGrant is the session a bearer access token stands for and its
@@ -168,7 +172,7 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 		switch {
 		case !pr.fromCookie && kind == token.JWT, !pr.fromCookie && kind == token.Access && s.tokens != nil:
 			sess, pr.grant, err = s.accessGrant(r.Context(), pr.raw, u)
-			pr.raw = ""
+			pr.access, pr.raw, pr.accessToken = pr.raw, "", true
 		default:
 			sess, err = s.sessions.Validate(r.Context(), pr.raw, u)
 		}
@@ -194,6 +198,10 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *principal
 				s.fail(w, r, p)
 				return
 			}
+		}
+		if p := s.enrollmentGate(r, sess); p != nil {
+			s.fail(w, r, p)
+			return
 		}
 		if err := next(w, r, pr); err != nil {
 			s.fail(w, r, err)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/tessera-auth/tessera/accesstoken"
-	"github.com/tessera-auth/tessera/authflow"
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/protocol"
@@ -74,7 +73,7 @@ func (s *Server) WithOAuth(o OAuth, v *accesstoken.Verifier, cfg OAuthConfig, ts
 	}
 	s.tokens = tokenstate.New(s.sessions, s.revs, tv, ts, tokenstate.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, FirstPartyID: o.FirstPartyID(), Events: s.cfg.Events, Now: s.now})
 	s.buildForwardAuth() // now with access tokens
-	s.flows = authflow.New(s.authn, s.sessions, s.st, o, authflow.Config{TokenIdle: cfg.SessionIdle, TokenAbsolute: cfg.SessionAbsolute, Access: s.tokens, Events: s.cfg.Events, Now: s.now, Logger: s.log})
+	s.flows = s.newFlows()
 	return s
 }
 

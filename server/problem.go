@@ -19,8 +19,11 @@ type problem struct {
 	// challenge, if set, is the whole WWW-Authenticate value, for the
 	// answers that are not the public API's bearer challenge (the admin
 	// API's realm, HTTP Basic on the revocation feed).
-	challenge string
-	cause     error // logged, never sent (see fail)
+	// bearerParams holds more WWW-Authenticate parameters after the
+	// bearer error (RFC 9470 §3: max_age, acr_values), already formatted.
+	bearerParams string
+	challenge    string
+	cause        error // logged, never sent (see fail)
 }
 
 func newProblem(status int, code, detail string) *problem {
@@ -78,7 +81,7 @@ func writeProblem(w http.ResponseWriter, p *problem) {
 	case p.challenge != "":
 		h.Set("WWW-Authenticate", p.challenge)
 	case p.bearer != "":
-		h.Set("WWW-Authenticate", `Bearer realm="tessera", error="`+p.bearer+`"`)
+		h.Set("WWW-Authenticate", `Bearer realm="tessera", error="`+p.bearer+`"`+p.bearerParams)
 	case p.Status == http.StatusUnauthorized:
 		// RFC 6750 §3.1: no error code when the request carried no credential.
 		h.Set("WWW-Authenticate", `Bearer realm="tessera"`)

@@ -61,6 +61,11 @@ type loginResponse struct {
 	ExpiresIn    int64            `json:"expires_in,omitempty"`
 	RefreshToken string           `json:"refresh_token,omitempty"`
 	Scope        string           `json:"scope,omitempty"`
+	// MFAEnrollmentRequired: MFA is required and the user has no second
+	// factor; the session may only enroll one.
+	MFAEnrollmentRequired bool `json:"mfa_enrollment_required,omitempty"`
+	// RecoveryCodes are sent once, when TOTP enrollment is confirmed.
+	RecoveryCodes []string `json:"recovery_codes,omitempty"`
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
@@ -87,21 +92,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if req.Username == "" || req.Password == "" {
 		return newProblem(http.StatusBadRequest, "missing_field", `Fields "username" and "password" are required.`)
 	}
-	// The credential the request carried: a successful login ends the
-	// session it stands for (ASVS 5.0 7.2.4). Read by the one rule
-	// (credential): an ambiguous or malformed one is refused before the
-	// password is hashed.
-	c, p := s.credential(r.Header)
+	// The credential the request carried (presented): a successful login
+	// ends the session it stands for; an ambiguous or malformed one is
+	// refused before the password is hashed.
+	presented, p := s.presented(r)
 	if p != nil {
 		return p
-	}
-	var presented []string
-	if c.raw != "" {
-		presented = append(presented, c.raw)
 	}
 	res, err := s.flows.Login(r.Context(), authflow.Login{Username: req.Username, Password: req.Password, Delivery: authflow.Delivery(req.Delivery), ClientID: req.ClientID, Presented: presented}, s.use(r))
 	if err != nil {
 		return loginProblem(err)
+	}
+	if res.MFA != nil {
+		s.writeChallenge(w, res.MFA)
+		return nil
 	}
 	s.deliver(w, res)
 	return nil
@@ -127,8 +131,11 @@ func loginProblem(err error) *problem {
 
 // deliver renders a started session: its token in the cookie, or the
 // OAuth tokens in the body.
-func (s *Server) deliver(w http.ResponseWriter, res authflow.Result) {
-	resp := loginResponse{Session: sessionOf(res.Session)}
+func (s *Server) deliver(w http.ResponseWriter, res authflow.Result) { s.deliverWith(w, res, nil) }
+
+// deliverWith is deliver, with recovery codes in the body.
+func (s *Server) deliverWith(w http.ResponseWriter, res authflow.Result, codes []string) {
+	resp := loginResponse{Session: sessionOf(res.Session), MFAEnrollmentRequired: res.EnrollmentRequired, RecoveryCodes: codes}
 	if res.Delivery == authflow.Token {
 		t := res.Tokens
 		resp.AccessToken, resp.TokenType, resp.ExpiresIn = t.AccessToken, t.TokenType, t.ExpiresIn
@@ -253,6 +260,9 @@ type passwordRequest struct {
 // credential change is a privilege change, and a stolen copy of the current
 // token must die with the old password.
 func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if err := s.flows.RequireRecent(p.session); err != nil {
+		return mfaProblem(err)
+	}
 	var req passwordRequest
 	if pr := decodeJSON(w, r, &req); pr != nil {
 		return pr
@@ -260,11 +270,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p 
 	if req.CurrentPassword == "" || req.NewPassword == "" {
 		return newProblem(http.StatusBadRequest, "missing_field", `Fields "current_password" and "new_password" are required.`)
 	}
-	delivery := authflow.Token
-	if p.fromCookie {
-		delivery = authflow.Cookie
-	}
-	res, err := s.flows.ChangePassword(r.Context(), p.session, req.CurrentPassword, req.NewPassword, delivery, s.use(r))
+	res, err := s.flows.ChangePassword(r.Context(), p.session, req.CurrentPassword, req.NewPassword, s.target(r.Context(), p), s.use(r))
 	var pe *password.PolicyError
 	var te *authn.ThrottledError
 	switch {

@@ -80,9 +80,14 @@ type Server struct {
 	tokenStore TokenStore
 	tokens     *tokenstate.Service // introspection and RFC 7009 revocation
 	probes     *probe.Limiter
-	flows      *authflow.Flows // login and password change
+	flows      *authflow.Flows // login, second factors, step-up, password change
 	fwd        *forwardAuth    // /v1/auth/verify
 	now        func() time.Time
+
+	// mfa manages second factors (nil: none); see WithMFA.
+	mfa        MFA
+	mfaPolicy  authflow.MFAPolicy
+	challenges authflow.Challenges
 
 	cookieName string
 	adminHash  [32]byte
@@ -106,7 +111,7 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 		origins:    map[string]bool{},
 		crossSite:  map[string]bool{},
 	}
-	s.flows = authflow.New(an, sm, st, nil, authflow.Config{Events: cfg.Events, Now: s.now, Logger: log})
+	s.flows = s.newFlows()
 	if s.probes = cfg.Probes; s.probes == nil {
 		s.probes = probe.New(probe.DefaultLimits(), cfg.Events, now)
 	}
@@ -151,6 +156,7 @@ func (s *Server) Public() http.Handler {
 	mux := http.NewServeMux()
 	s.mountSession(mux)
 	s.mountForwardAuth(mux)
+	s.mountMFA(mux)
 	s.mountJWKS(mux)
 	s.mountOAuth(mux)
 	s.health(mux)
@@ -162,6 +168,7 @@ func (s *Server) Public() http.Handler {
 func (s *Server) Admin() http.Handler {
 	mux := http.NewServeMux()
 	s.mountAdmin(mux)
+	s.mountAdminMFA(mux)
 	s.mountAdminClients(mux)
 	s.mountAdminKeys(mux)
 	outer := http.NewServeMux()

@@ -170,6 +170,7 @@ type Store interface {
 	RefreshTokens
 	AccessTokens
 	Cluster
+	Factors
 	// Ping reports whether the backend can answer and commit (a recent
 	// storage failure, or a failed probe write when idle, makes it fail);
 	// /readyz uses it.

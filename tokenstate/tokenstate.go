@@ -10,6 +10,7 @@ import (
 
 	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/event"
+	"github.com/tessera-auth/tessera/mfa"
 	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -159,8 +160,8 @@ func (s *Service) introspect(ctx context.Context, caller store.Client, raw strin
 		if err != nil {
 			return inactive, "", onlyUnavailable(err)
 		}
-		return protocol.Introspection{Active: true, TokenType: "session", Sub: sess.UserID, Username: sess.Username, Sid: sess.ID,
-			Exp: sess.IdleExpiresAt.Unix(), Iat: sess.CreatedAt.Unix(), Iss: s.cfg.Issuer}, event.TokenSession, nil
+		return withAssurance(protocol.Introspection{Active: true, TokenType: "session", Sub: sess.UserID, Username: sess.Username, Sid: sess.ID,
+			Exp: sess.IdleExpiresAt.Unix(), Iat: sess.CreatedAt.Unix(), Iss: s.cfg.Issuer}, sess), event.TokenSession, nil
 	case token.Refresh:
 		rt, err := s.refreshToken(ctx, raw)
 		if err != nil || rt == nil {
@@ -173,8 +174,8 @@ func (s *Service) introspect(ctx context.Context, caller store.Client, raw strin
 		if err != nil {
 			return inactive, "", onlyUnavailable(err)
 		}
-		return protocol.Introspection{Active: true, TokenType: "refresh_token", Scope: rt.Scope, ClientID: rt.ClientID, Sub: sess.UserID,
-			Username: sess.Username, Sid: sess.ID, Exp: rt.ExpiresAt.Unix(), Iat: rt.CreatedAt.Unix(), Iss: s.cfg.Issuer}, event.TokenRefresh, nil
+		return withAssurance(protocol.Introspection{Active: true, TokenType: "refresh_token", Scope: rt.Scope, ClientID: rt.ClientID, Sub: sess.UserID,
+			Username: sess.Username, Sid: sess.ID, Exp: rt.ExpiresAt.Unix(), Iat: rt.CreatedAt.Unix(), Iss: s.cfg.Issuer}, sess), event.TokenRefresh, nil
 	}
 	return inactive, "", nil
 }
@@ -330,7 +331,19 @@ func (s *Service) withSession(ctx context.Context, out protocol.Introspection) (
 		return protocol.Introspection{}, onlyUnavailable(err)
 	}
 	out.Username = sess.Username
-	return out, nil
+	return withAssurance(out, sess), nil
+}
+
+// withAssurance adds the session's authentication to an introspection
+// answer: auth_time, acr and amr (RFC 9470 §6.2). A session never changes
+// them (a step-up renews it into another session), so an access token's
+// claims and its session agree.
+func withAssurance(out protocol.Introspection, sess session.Session) protocol.Introspection {
+	if !sess.AuthTime.IsZero() {
+		out.AuthTime = sess.AuthTime.Unix()
+	}
+	out.ACR, out.AMR = mfa.ACR(sess.AAL), sess.AMR
+	return out
 }
 
 // live verifies a JWT Tessera itself is asked to honour (introspection, a

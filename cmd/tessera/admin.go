@@ -116,7 +116,7 @@ The password is read from standard input (its first line) with
 		}
 		return tw.Flush()
 	})
-	cmd.AddCommand(add, list)
+	cmd.AddCommand(add, list, c.newUserMFACmd())
 	return cmd
 }
 

@@ -331,6 +331,11 @@ func TestCLI(t *testing.T) {
 		{"policy show", nil, "", []string{"TESSERA_POLICY_SESSION_IDLE_TIMEOUT=15m"}, []string{"policy", "show"}, 0, "idle_timeout: 15m0s", ""},
 		{"bad env", nil, "", []string{"TESSERA_POLICY_SESSION_IDLE_TIMEOUT=soon"}, []string{"policy", "show"}, 1, "", "IDLE_TIMEOUT"},
 		{"bad flag", nil, "", nil, []string{"serve", "--nope"}, 2, "", "flag provided but not defined"},
+		{"user mfa reset", withDan, "", nil, []string{"user", "mfa", "reset", "dan"}, 0, "reset the second factors of dan; revoked 0 session(s)", ""},
+		{"user mfa reset unknown", migrated, "", nil, []string{"user", "mfa", "reset", "zed"}, 1, "", "no user"},
+		{"user mfa reset without name", nil, "", nil, []string{"user", "mfa", "reset"}, 2, "", "usage"},
+		{"policy show mfa", nil, "", []string{"TESSERA_POLICY_MFA_MODE=required"}, []string{"policy", "show"}, 0, "mode: required", ""},
+		{"policy mfa admins", nil, "", []string{"TESSERA_POLICY_MFA_MODE=admins"}, []string{"policy", "show"}, 1, "", "no administrator accounts"},
 		{"one-dash flags", nil, pw + "\n", nil, []string{"user", "add", "-password-stdin", "fay", "-config="}, 0, "-", ""},
 	}
 	for _, tt := range tests {

@@ -15,6 +15,7 @@ import (
 	"github.com/tessera-auth/tessera/config"
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/keys"
+	"github.com/tessera-auth/tessera/mfa"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/server"
 	"github.com/tessera-auth/tessera/session"
@@ -47,6 +48,7 @@ type App struct {
 	Keys      *keys.Keyset
 	OAuth     *oauth.Service
 	Verifier  *accesstoken.Verifier
+	MFA       *mfa.Service
 	Metrics   *server.Metrics
 	Events    *event.Fanout // every domain event; subscribe before serving
 	Server    *server.Server
@@ -225,6 +227,8 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 		// revocations wake it sooner (this node's, or NOTIFY's).
 		FeedPoll: c.Policy.Session.RevocationPoll.D(),
 	}, st)
+	a.MFA = NewMFA(c, st, kr.Master, a.Events, opt.Now)
+	a.Server.WithMFA(a.MFA, st, MFAPolicy(c))
 	return nil
 }
 
@@ -294,6 +298,9 @@ func (a *App) Collect(ctx context.Context) (ran bool, deleted int, err error) {
 	held, err := a.gcLease.Acquire(ctx)
 	if err != nil || !held {
 		return false, 0, err
+	}
+	if _, err := a.Store.DeleteExpiredMFAChallenges(ctx, a.now().Add(-time.Hour)); err != nil {
+		a.log.Warn("expired mfa challenge cleanup failed", "err", err)
 	}
 	keep := max(24*time.Hour, a.Config.Policy.Session.AbsoluteTimeout.D())
 	n, err := a.Store.DeleteExpired(ctx, a.now().Add(-keep))

@@ -54,6 +54,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RevokeSigningKey", testRevokeSigningKey},
 		{"RefreshGraceOrigin", testRefreshGraceOrigin},
 		{"ClientPermissions", testClientPermissions},
+		{"TOTP", testTOTP},
+		{"TOTPStepRace", testTOTPStepRace},
+		{"RecoveryCodes", testRecoveryCodes},
+		{"RecoveryCodeRace", testRecoveryCodeRace},
+		{"MFAChallenge", testMFAChallenge},
+		{"MFAChallengeRace", testMFAChallengeRace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
