@@ -11,13 +11,15 @@ import (
 	"testing"
 
 	"github.com/tessera-auth/tessera/internal/clustertest"
+	"github.com/tessera-auth/tessera/redisstate/redistest"
 	"github.com/tessera-auth/tessera/store/postgres/pgtest"
 )
 
 // TestCluster runs three real `tessera serve` processes on one PostgreSQL
 // schema (started together: they migrate once) and checks that what one
 // node does, every node honours, for each way the nodes hear of each
-// other's revocations: PostgreSQL NOTIFY (the default), and the feed poll
+// other's revocations: PostgreSQL NOTIFY (the default), NOTIFY and Redis
+// pub/sub (with Redis also sharing login throttles), and the feed poll
 // alone (every notification lost).
 func TestCluster(t *testing.T) {
 	server := pgtest.ServerURL(t)
@@ -26,6 +28,10 @@ func TestCluster(t *testing.T) {
 		setup func(t *testing.T, store string) []string
 	}{
 		{"notify", func(*testing.T, string) []string { return nil }},
+		{"redis", func(t *testing.T, store string) []string {
+			u := redistest.URL(t)
+			return []string{"TESSERA_REDIS_URL=" + u, "TESSERA_REDIS_PREFIX=" + redistest.Prefix(t, u)}
+		}},
 		{"poll only", func(t *testing.T, store string) []string {
 			env, cleanup, err := clustertest.PollOnly(context.Background(), binary, server, store)
 			if err != nil {
