@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/tessera-auth/tessera/bench"
 	"github.com/tessera-auth/tessera/internal/clustertest"
+	"github.com/tessera-auth/tessera/redisstate/redistest"
 	"github.com/tessera-auth/tessera/store/postgres/pgtest"
 )
 
@@ -27,6 +30,21 @@ func propModes() []propMode {
 		{name: "poll only (revocation_poll 1s)", setup: clustertest.PollOnly},
 		{name: "notify (PostgreSQL LISTEN/NOTIFY)", setup: func(context.Context, string, string, string) ([]string, func(), error) {
 			return nil, func() {}, nil
+		}},
+		// Redis alone: NOTIFY lost as in poll only, so only Redis pub/sub
+		// is left to be fast.
+		{name: "redis (pub/sub; NOTIFY lost)", setup: func(ctx context.Context, bin, server, store string) ([]string, func(), error) {
+			env, cleanup, err := clustertest.PollOnly(ctx, bin, server, store)
+			if err != nil {
+				return nil, nil, err
+			}
+			u := os.Getenv("TESSERA_TEST_REDIS")
+			if u == "" {
+				u = redistest.DefaultURL
+			}
+			var b [8]byte
+			rand.Read(b[:])
+			return append(env, "TESSERA_REDIS_URL="+u, "TESSERA_REDIS_PREFIX=tessera-bench-"+hex.EncodeToString(b[:])+":"), cleanup, nil
 		}},
 	}
 }
