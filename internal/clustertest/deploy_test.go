@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/internal/clustertest"
+	"github.com/tessera-auth/tessera/redisstate/redistest"
 	"github.com/tessera-auth/tessera/store/postgres/pgtest"
 	"go.yaml.in/yaml/v3"
 )
@@ -50,7 +51,7 @@ func TestDeployExample(t *testing.T) {
 	for _, f := range []string{"cluster.env", "a.env", "b.env", "c.env"} {
 		for k, v := range envFile(t, "../../deploy/systemd/"+f) {
 			switch k {
-			case "TESSERA_STORE", "TESSERA_MASTER_KEY", "TESSERA_ADMIN_TOKEN", "TESSERA_LISTEN", "TESSERA_ADMIN_LISTEN":
+			case "TESSERA_STORE", "TESSERA_MASTER_KEY", "TESSERA_ADMIN_TOKEN", "TESSERA_LISTEN", "TESSERA_ADMIN_LISTEN", "TESSERA_REDIS_URL", "TESSERA_REDIS_PREFIX":
 				// Placeholders and fixed ports: the test brings its own.
 			default:
 				env = append(env, k+"="+v)
@@ -58,6 +59,8 @@ func TestDeployExample(t *testing.T) {
 		}
 	}
 	store := pgtest.URL(t)
+	ru := redistest.URL(t)
+	env = append(env, "TESSERA_REDIS_URL="+ru, "TESSERA_REDIS_PREFIX="+redistest.Prefix(t, ru))
 	c, err := clustertest.StartCluster(clustertest.ClusterConfig{Binary: binary, Dir: t.TempDir(), Nodes: 3, Store: store, Config: cfgFile, Env: env})
 	if err != nil {
 		t.Fatal(err)
