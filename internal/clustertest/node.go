@@ -52,14 +52,20 @@ var addrRE = regexp.MustCompile(`(public|admin) API\s+https?://(\S+)`)
 // StartNode starts a node named name on free loopback ports and waits
 // until it says it is ready.
 func StartNode(cfg NodeConfig, name string) (*Node, error) {
-	pub, err := FreePort()
+	// Both listeners stay open until both ports are known, so the two
+	// cannot be the same port.
+	l1, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	adm, err := FreePort()
+	l2, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		l1.Close()
 		return nil, err
 	}
+	pub, adm := l1.Addr().String(), l2.Addr().String()
+	l1.Close()
+	l2.Close()
 	data := filepath.Join(cfg.Dir, name)
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return nil, err
