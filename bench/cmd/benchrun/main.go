@@ -25,7 +25,7 @@ import (
 )
 
 func main() {
-	scenario := flag.String("scenario", "all", "whoami, login, introspect, refresh, clientcredentials, forwardauth, stores (needs -postgres), scale (needs -postgres) or all")
+	scenario := flag.String("scenario", "all", "whoami, login, introspect, refresh, clientcredentials, forwardauth, propagation, stores (needs -postgres), scale (needs -postgres) or all")
 	pgURL := flag.String("postgres", "", "PostgreSQL server URL (postgres://127.0.0.1:5432/test): the stores and scale scenarios, and a schema of their own there")
 	sessions := flag.Int("sessions", 100000, "stored sessions for whoami")
 	rounds := flag.Int("rounds", 5, "alternating rounds per scenario")
@@ -36,6 +36,10 @@ func main() {
 	scaleStores := flag.String("scale-stores", "sqlite,postgres", "scale: stores to measure (postgres needs -postgres)")
 	scaleSample := flag.Int("scale-sample", 2000, "scale: sessions whose whoami latency is measured")
 	scaleCached := flag.Int("scale-cached", 100000, "scale: most sessions validated to measure heap per cached session")
+	samples := flag.Int("samples", 40, "propagation: revocations per mode (each measured on two nodes)")
+	gap := flag.Duration("gap", time.Millisecond, "propagation: pause between two probes of one node")
+	jitter := flag.Duration("jitter", time.Second, "propagation: random wait before each revocation, up to this (the feed poll interval: see bench.Propagation)")
+	modes := flag.String("modes", "", "propagation: only the modes named (poll, notify, redis; comma-separated); empty means all")
 	flag.Parse()
 	fmt.Printf("benchrun: %s, GOMAXPROCS=%d, %d rounds of %v\n", runtime.Version(), runtime.GOMAXPROCS(0), *rounds, *dur)
 	ok := true
@@ -72,6 +76,9 @@ func main() {
 			os.Exit(2)
 		}
 		ok = storesVs(*pgURL, *rounds, *dur, *slice, *conns) && ok
+	}
+	if *scenario == "propagation" || *scenario == "all" {
+		ok = propagation(*rounds, *samples, *gap, *jitter, *modes) && ok
 	}
 	if !ok {
 		os.Exit(1)
