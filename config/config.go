@@ -74,6 +74,8 @@ type Config struct {
 	Policy Policy `yaml:"policy"`
 	// ForwardAuth configures the forward-auth endpoint for reverse proxies.
 	ForwardAuth ForwardAuth `yaml:"forward_auth"`
+	// Audit is the audit log (config/audit.go).
+	Audit Audit `yaml:"audit"`
 }
 
 // Policy is every lifetime, limit and rule that decides how sessions live.

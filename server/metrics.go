@@ -160,3 +160,7 @@ func (m *Metrics) observe(listener, route string, status int, d time.Duration) {
 	o.count.Inc()
 	o.dur.Observe(d.Seconds())
 }
+
+// Register adds a collector of another package's counters (the audit
+// writer's) to the metrics served.
+func (m *Metrics) Register(c prometheus.Collector) { m.reg.MustRegister(c) }
