@@ -57,6 +57,7 @@ type Writer struct {
 	q     chan item
 
 	written, dropped, failed atomic.Uint64
+	waiting                  atomic.Int64  // critical publishers waiting for room
 	pendingDrops             atomic.Uint64 // dropped since the last audit_dropped record
 
 	seenMu sync.RWMutex
@@ -108,6 +109,10 @@ func (w *Writer) Written() uint64 { return w.written.Load() }
 func (w *Writer) Dropped() uint64 { return w.dropped.Load() }
 func (w *Writer) Failed() uint64  { return w.failed.Load() }
 
+// Waiting is how many publishers of critical records wait for room in a
+// full queue now.
+func (w *Writer) Waiting() int64 { return w.waiting.Load() }
+
 // seenKey is one summarised use: a session (or, for a failure without a
 // session, none) from one network and one user agent, with one outcome.
 type seenKey struct {
@@ -154,6 +159,8 @@ func (w *Writer) enqueue(r store.AuditRecord, critical bool) {
 	if critical {
 		t := time.NewTimer(w.cfg.CriticalWait)
 		defer t.Stop()
+		w.waiting.Add(1)
+		defer w.waiting.Add(-1)
 		select {
 		case w.q <- item{rec: r}:
 			return
