@@ -63,7 +63,7 @@ The password is read from standard input (its first line) with
 	// fails for want of one leaves no fresh data folder behind.
 	var pw string
 	create := c.onStore(openCreating, func(ctx context.Context, cfg config.Config, st store.Store, args []string) error {
-		ev := c.events(cfg)
+		ev := c.events(cfg, st)
 		an, err := newAuthenticator(cfg, st, nil, ev)
 		if err != nil {
 			return err
@@ -227,7 +227,7 @@ Running servers learn of it from the revocation feed within one poll.`,
 	revoke.RunE = c.onStore(openForCommand, func(ctx context.Context, cfg config.Config, st store.Store, args []string) error {
 		// Through the session manager, as the admin API does, so the
 		// revocation reaches the feed that running servers follow.
-		ev := c.events(cfg)
+		ev := c.events(cfg, st)
 		sm := newSessions(cfg, st, ev)
 		if len(args) == 0 {
 			u, err := userByName(ctx, st, *revokeUser)
