@@ -23,11 +23,11 @@ import (
 // with write access (and no master key) would have.
 type db struct {
 	st   store.Store
-	exec func(t *testing.T, query string)
+	exec func(t testing.TB, query string)
 	blob func(b []byte) string // a bytes literal in the backend's SQL
 }
 
-func sqliteDB(t *testing.T) db {
+func sqliteDB(t testing.TB) db {
 	path := filepath.Join(t.TempDir(), "t.db")
 	st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
 	if err != nil {
@@ -40,7 +40,7 @@ func sqliteDB(t *testing.T) db {
 	}
 	t.Cleanup(func() { raw.Close() })
 	return db{st: st,
-		exec: func(t *testing.T, q string) {
+		exec: func(t testing.TB, q string) {
 			t.Helper()
 			if _, err := raw.Exec(q); err != nil {
 				t.Fatalf("%s: %v", q, err)
@@ -49,7 +49,7 @@ func sqliteDB(t *testing.T) db {
 		blob: func(b []byte) string { return "X'" + hex.EncodeToString(b) + "'" }}
 }
 
-func postgresDB(t *testing.T) db {
+func postgresDB(t testing.TB) db {
 	ctx := context.Background()
 	u := pgtest.URL(t)
 	m, err := postgres.NewMigrator(ctx, u)
@@ -66,7 +66,7 @@ func postgresDB(t *testing.T) db {
 	}
 	t.Cleanup(func() { st.Close() })
 	return db{st: st,
-		exec: func(t *testing.T, q string) { t.Helper(); pgtest.Exec(t, u, q) },
+		exec: func(t testing.TB, q string) { t.Helper(); pgtest.Exec(t, u, q) },
 		blob: func(b []byte) string { return `'\x` + hex.EncodeToString(b) + `'::bytea` }}
 }
 
@@ -138,7 +138,7 @@ func unkeyedChain(t *testing.T, d db, from int64) {
 }
 
 func TestTampering(t *testing.T) {
-	backends := map[string]func(*testing.T) db{"sqlite": sqliteDB, "postgres": postgresDB}
+	backends := map[string]func(testing.TB) db{"sqlite": sqliteDB, "postgres": postgresDB}
 	cases := []struct {
 		name   string
 		tamper func(t *testing.T, d db, c *audit.Chain, oldHead store.AuditHead)
@@ -221,7 +221,7 @@ func TestTampering(t *testing.T) {
 // Pruning leaves a signed cut: what remains verifies, and deleting past
 // the cut is still caught.
 func TestPruneKeepsVerification(t *testing.T) {
-	for name, open := range map[string]func(*testing.T) db{"sqlite": sqliteDB, "postgres": postgresDB} {
+	for name, open := range map[string]func(testing.TB) db{"sqlite": sqliteDB, "postgres": postgresDB} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			d, c := open(t), testChain(t)

@@ -67,6 +67,9 @@ type Options struct {
 	// MFA makes every session one that passed a second factor (amr
 	// pwd, otp, mfa; AAL2), as after a TOTP login.
 	MFA bool
+	// AuditOff turns the audit log off (config audit.disabled), for the
+	// audit on/off comparison.
+	AuditOff bool
 }
 
 // NewFixture builds a fixture in a fresh temporary folder. Sessions load
@@ -137,6 +140,7 @@ func NewFixture(opt Options) (*Fixture, error) {
 	c.Data = dir
 	c.Policy.Tokens.Issuer = "https://tessera.bench"
 	c.TrustedProxies = opt.TrustedProxies
+	c.Audit.Disabled = opt.AuditOff
 	a, err := app.New(ctx, c, app.Options{Logger: slog.New(slog.DiscardHandler), AdminToken: AdminToken})
 	if err != nil {
 		return nil, err
