@@ -99,9 +99,22 @@ func NewWriter(st Appender, chain *Chain, cfg Config) *Writer {
 	return w
 }
 
-// Kinds is every kind: each is security-relevant (SessionValidated is
-// summarised, see Publish).
-func (w *Writer) Kinds() []event.Kind { return nil }
+// Kinds is every kind but SessionRenewed: each is security-relevant
+// (SessionValidated is summarised, see Publish). SessionRenewed is the
+// sliding idle timeout's store write, once per session per touch interval:
+// it is "last seen", kept on the session itself (last_seen_at), not a
+// record per active session per minute. Renewal of a session's id (step-up,
+// password change) is recorded: reauthenticated, session_revoked with
+// reason "renewed", session_created.
+func (w *Writer) Kinds() []event.Kind {
+	var ks []event.Kind
+	for k := event.Kind(1); k.String() != "unknown"; k++ {
+		if k != event.SessionRenewed {
+			ks = append(ks, k)
+		}
+	}
+	return ks
+}
 
 // Written, Dropped and Failed count records appended, dropped at a full
 // queue, and lost to store failures, for metrics.
@@ -128,6 +141,9 @@ type seenKey struct {
 // with its reason); later uses are answered from an in-memory set under a
 // read lock, with no allocation. Every other event is one record.
 func (w *Writer) Publish(ctx context.Context, e event.Event) {
+	if e.Kind == event.SessionRenewed {
+		return // see Kinds
+	}
 	if e.Kind == event.SessionValidated {
 		k := seenKey{session: e.SessionID, network: network(e.IP), ua: maphash.String(w.seed, e.UserAgent), reason: e.Reason}
 		w.seenMu.RLock()
