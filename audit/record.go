@@ -30,20 +30,19 @@ const EventDropped = "audit_dropped"
 // details are the event fields that have no column, as the record's JSON
 // object; every string passes event.Redact.
 type details struct {
-	Reason       string  `json:"reason,omitempty"`
-	Count        int     `json:"count,omitempty"`
-	Token        string  `json:"token,omitempty"`
-	Format       string  `json:"format,omitempty"`
-	JTI          string  `json:"jti,omitempty"`
-	KID          string  `json:"kid,omitempty"`
-	Method       string  `json:"method,omitempty"`
-	Action       string  `json:"action,omitempty"`
-	Active       *bool   `json:"active,omitempty"`
-	RetryAfterS  float64 `json:"retry_after_s,omitempty"`
-	Network      string  `json:"network,omitempty"`
-	FirstUse     bool    `json:"first_use,omitempty"`
-	Dropped      uint64  `json:"dropped,omitempty"`
-	DroppedSince string  `json:"dropped_since,omitempty"`
+	Reason      string  `json:"reason,omitempty"`
+	Count       int     `json:"count,omitempty"`
+	Token       string  `json:"token,omitempty"`
+	Format      string  `json:"format,omitempty"`
+	JTI         string  `json:"jti,omitempty"`
+	KID         string  `json:"kid,omitempty"`
+	Method      string  `json:"method,omitempty"`
+	Action      string  `json:"action,omitempty"`
+	Active      *bool   `json:"active,omitempty"`
+	RetryAfterS float64 `json:"retry_after_s,omitempty"`
+	Network     string  `json:"network,omitempty"`
+	FirstUse    bool    `json:"first_use,omitempty"`
+	Dropped     uint64  `json:"dropped,omitempty"`
 }
 
 // Critical reports whether records of kind k must not be dropped when the

@@ -25,6 +25,7 @@ type db struct {
 	st   store.Store
 	exec func(t testing.TB, query string)
 	blob func(b []byte) string // a bytes literal in the backend's SQL
+	url  string                // PostgreSQL: the schema's URL, for a second node
 }
 
 func sqliteDB(t testing.TB) db {
@@ -65,7 +66,7 @@ func postgresDB(t testing.TB) db {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return db{st: st,
+	return db{st: st, url: u,
 		exec: func(t testing.TB, q string) { t.Helper(); pgtest.Exec(t, u, q) },
 		blob: func(b []byte) string { return `'\x` + hex.EncodeToString(b) + `'::bytea` }}
 }
