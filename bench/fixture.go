@@ -80,6 +80,9 @@ type Options struct {
 	// the fixture runs on a schema of its own there, dropped by Close,
 	// instead of on SQLite.
 	Postgres string
+	// AuditOff turns the audit log off (config audit.disabled), for the
+	// audit on/off comparison.
+	AuditOff bool
 }
 
 // NewFixture builds a fixture in a fresh temporary folder. Sessions load
@@ -172,6 +175,7 @@ func NewFixture(opt Options) (*Fixture, error) {
 	// (internal/app), over the durable store reopened through store.Open.
 	c.Policy.Tokens.Issuer = "https://tessera.bench"
 	c.TrustedProxies = opt.TrustedProxies
+	c.Audit.Disabled = opt.AuditOff
 	a, err := app.New(ctx, c, app.Options{Logger: slog.New(slog.DiscardHandler), AdminToken: AdminToken})
 	if err != nil {
 		return nil, err

@@ -76,6 +76,8 @@ type Config struct {
 	Policy Policy `yaml:"policy"`
 	// ForwardAuth configures the forward-auth endpoint for reverse proxies.
 	ForwardAuth ForwardAuth `yaml:"forward_auth"`
+	// Audit is the audit log (config/audit.go).
+	Audit Audit `yaml:"audit"`
 }
 
 // RedisConfig is the optional Redis of a cluster: shared login throttles

@@ -101,7 +101,7 @@ func NewMetrics(activeSessions func(ctx context.Context) (int, error), cachedSes
 }
 
 // Register adds metrics that other parts of the node keep (the Redis
-// client's health) to those served.
+// client's health, the audit writer's counters) to those served.
 func (m *Metrics) Register(cs ...prometheus.Collector) error {
 	for _, c := range cs {
 		if err := m.reg.Register(c); err != nil {
@@ -171,3 +171,4 @@ func (m *Metrics) observe(listener, route string, status int, d time.Duration) {
 	o.count.Inc()
 	o.dur.Observe(d.Seconds())
 }
+

@@ -63,6 +63,7 @@ type Config struct {
 type Server struct {
 	cfg      Config
 	st       Store
+	audit    AuditReader // nil: no audit API
 	sessions *session.Manager
 	authn    *authn.Authenticator
 	ips      *clientip.Resolver
@@ -172,6 +173,7 @@ func (s *Server) Admin() http.Handler {
 	s.mountAdminMFA(mux)
 	s.mountAdminClients(mux)
 	s.mountAdminKeys(mux)
+	s.mountAdminAudit(mux)
 	outer := http.NewServeMux()
 	s.health(outer)
 	// Metrics only here: login, session and theft-signal counts are the

@@ -171,6 +171,7 @@ type Store interface {
 	AccessTokens
 	Cluster
 	Factors
+	AuditLog
 	// Ping reports whether the backend can answer and commit (a recent
 	// storage failure, or a failed probe write when idle, makes it fail);
 	// /readyz uses it.

@@ -63,7 +63,7 @@ The password is read from standard input (its first line) with
 	// fails for want of one leaves no fresh data folder behind.
 	var pw string
 	create := c.onStore(openCreating, func(ctx context.Context, cfg config.Config, st store.Store, args []string) error {
-		ev := c.events(cfg)
+		ev := c.events(cfg, st)
 		an, err := newAuthenticator(cfg, st, nil, ev)
 		if err != nil {
 			return err
@@ -228,7 +228,7 @@ at once with --redis (the servers' Redis).`,
 	revoke.RunE = c.onStore(openForCommand, func(ctx context.Context, cfg config.Config, st store.Store, args []string) error {
 		// Through the session manager, as the admin API does, so the
 		// revocation reaches the feed that running servers follow.
-		ev := c.events(cfg)
+		ev := c.events(cfg, st)
 		scfg := sessionConfig(cfg)
 		scfg.Events = ev
 		// With --redis, running servers hear of it at once; without, at

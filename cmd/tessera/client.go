@@ -42,7 +42,7 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 	// for want of one leaves no fresh data folder behind.
 	var secret string
 	create := c.onStore(openCreating, func(ctx context.Context, cfg config.Config, st store.Store, args []string) error {
-		ev := c.events(cfg)
+		ev := c.events(cfg, st)
 		kr, err := openKeyset(ctx, cfg, st, nil, ev)
 		if err != nil {
 			return err

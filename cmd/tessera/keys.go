@@ -77,7 +77,7 @@ type keyAction struct {
 // it needs no master key, and creates neither one nor the first keys.
 func (c *cli) keys(ctx context.Context, cfg config.Config, st store.Store, act keyAction, out outputFlag) error {
 	if act.rotate || act.revoke != "" {
-		ev := c.events(cfg)
+		ev := c.events(cfg, st)
 		kr, err := openKeyset(ctx, cfg, st, nil, ev)
 		if err != nil {
 			return err

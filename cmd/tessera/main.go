@@ -125,6 +125,7 @@ func (c *cli) newRootCmd() *cobra.Command {
 		c.newSessionCmd(),
 		c.newClientCmd(),
 		c.newKeysCmd(),
+		c.newAuditCmd(),
 		c.newPolicyCmd(),
 		c.newVersionCmd(),
 	)

@@ -32,7 +32,7 @@ Running servers learn of the revocations from the feed within one poll.`,
 		if err != nil {
 			return err
 		}
-		ev := c.events(cfg)
+		ev := c.events(cfg, st)
 		// Reset opens no sealed secret: no master key needed.
 		if err := mfa.New(st, nil, mfa.Config{Events: ev}).Reset(ctx, u.ID); err != nil {
 			return err

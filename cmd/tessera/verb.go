@@ -46,8 +46,11 @@ func (c *cli) newListCmd(use, short string, list func(ctx context.Context, cfg c
 
 // events is the sink a CLI verb publishes to: the logging subscriber,
 // writing to standard error (no metrics: nothing serves them).
-func (c *cli) events(cfg config.Config) *event.Fanout {
-	return newEvents(newLogger(cfg, c.stderr), nil)
+func (c *cli) events(cfg config.Config, st store.Store) *event.Fanout {
+	log := newLogger(cfg, c.stderr)
+	f := newEvents(log, nil)
+	subscribeAudit(f, cfg, st, log)
+	return f
 }
 
 // adminAction publishes what an operator did from the command line, as the

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/audit"
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
 	"github.com/tessera-auth/tessera/cluster"
@@ -57,6 +58,10 @@ type App struct {
 	// Redis is the state shared with the other nodes (config redis.url);
 	// nil without one.
 	Redis *redisstate.Client
+	// Audit writes the audit log (nil when config turns it off);
+	// AuditChain keys it.
+	Audit      *audit.Writer
+	AuditChain *audit.Chain
 	// Listener carries revocations between the nodes sharing the store
 	// when its backend offers that (PostgreSQL LISTEN/NOTIFY); nil otherwise.
 	Listener store.FeedListener
@@ -194,6 +199,9 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 		return err
 	}
 	a.Keyring, a.Keys = kr, kr.Keys
+	if err := a.wireAudit(kr.Master); err != nil {
+		return err
+	}
 	if !c.InsecureDevCookies && MasterKeyBeside(c, kr.MasterSource) {
 		log.Warn(MasterKeyBesideWarning, "master_key", kr.MasterSource)
 	}
@@ -266,6 +274,7 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 	}, st)
 	a.MFA = NewMFA(c, st, kr.Master, a.Events, opt.Now)
 	a.Server.WithMFA(a.MFA, st, MFAPolicy(c))
+	a.Server.WithAudit(st)
 	return nil
 }
 
@@ -282,8 +291,9 @@ func (a *App) Admin() http.Handler { return a.Server.Admin() }
 // flush of last-seen times, with that flush's error.
 func (a *App) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); a.Keys.Run(ctx) }()
+	go func() { defer wg.Done(); a.runAudit(ctx) }()
 	go func() { defer wg.Done(); a.gcLoop(ctx) }()
 	for _, run := range a.runners {
 		wg.Add(1)
@@ -348,6 +358,11 @@ func (a *App) Collect(ctx context.Context) (ran bool, deleted int, err error) {
 	}
 	if _, err := a.Store.DeleteExpiredMFAChallenges(ctx, a.now().Add(-time.Hour)); err != nil {
 		a.log.Warn("expired mfa challenge cleanup failed", "err", err)
+	}
+	if n, err := a.PruneAudit(ctx); err != nil {
+		a.log.Warn("audit retention failed", "err", err)
+	} else if n > 0 {
+		a.log.Info("audit records pruned", "count", n)
 	}
 	keep := max(24*time.Hour, a.Config.Policy.Session.AbsoluteTimeout.D())
 	n, err := a.Store.DeleteExpired(ctx, a.now().Add(-keep))

@@ -99,7 +99,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 	if _, err := migrate(t, u); err != nil {
 		t.Fatal(err)
 	}
-	pgtest.Exec(t, u, "INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)")
+	pgtest.Exec(t, u, "INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)")
 	if _, err := migrate(t, u); !errors.Is(err, store.ErrSchemaNewer) {
 		t.Fatalf("Migrate of a newer schema: %v, want ErrSchemaNewer", err)
 	}

@@ -60,6 +60,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RecoveryCodeRace", testRecoveryCodeRace},
 		{"MFAChallenge", testMFAChallenge},
 		{"MFAChallengeRace", testMFAChallengeRace},
+		{"AuditLog", testAuditLog},
+		{"AuditConcurrentAppend", testAuditConcurrentAppend},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
