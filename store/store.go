@@ -162,6 +162,7 @@ type Store interface {
 	RefreshTokens
 	AccessTokens
 	Factors
+	WebAuthn
 	// Ping reports whether the backend can answer; /readyz uses it.
 	Ping(ctx context.Context) error
 	Close() error

@@ -54,6 +54,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RecoveryCodeRace", testRecoveryCodeRace},
 		{"MFAChallenge", testMFAChallenge},
 		{"MFAChallengeRace", testMFAChallengeRace},
+		{"WebAuthnCredentials", testWebAuthnCredentials},
+		{"WebAuthnCounterRace", testWebAuthnCounterRace},
+		{"WebAuthnCeremony", testWebAuthnCeremony},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
