@@ -56,6 +56,8 @@ type Config struct {
 	LogRequests bool `yaml:"log_requests"`
 	// Policy is the session lifecycle policy.
 	Policy Policy `yaml:"policy"`
+	// WebAuthn is the WebAuthn relying party (config/webauthn.go).
+	WebAuthn WebAuthnConfig `yaml:"webauthn"`
 }
 
 // Policy is every lifetime, limit and rule that decides how sessions live.
@@ -338,6 +340,7 @@ func (c Config) Validate() error {
 		bad("policy.tokens.refresh_grace", "must be between 0 and 1m")
 	}
 	c.Policy.MFA.validate(bad)
+	c.WebAuthn.validate(c.PublicOrigin, bad)
 	return errors.Join(errs...)
 }
 

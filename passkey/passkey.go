@@ -246,6 +246,17 @@ func (s *Service) save(ctx context.Context, kind, userID string, mfaHash [32]byt
 	return nil
 }
 
+// marshal renders options as the JSON a page hands to
+// PublicKeyCredential.parseCreationOptionsFromJSON /
+// parseRequestOptionsFromJSON (under "publicKey").
+func marshal(opts any) (json.RawMessage, error) {
+	b, err := json.Marshal(opts)
+	if err != nil {
+		return nil, fmt.Errorf("passkey: options: %w", err)
+	}
+	return b, nil
+}
+
 func challengeHash(challenge string) [32]byte { return sha256.Sum256([]byte(challenge)) }
 
 // take removes and returns the live ceremony the response's challenge
@@ -273,7 +284,7 @@ func (s *Service) take(ctx context.Context, challenge, kind, userID string, mfaH
 // options for navigator.credentials.create (§5.4). A discoverable
 // credential (a passkey) is preferred, user verification preferred, and
 // the user's credentials are excluded (§5.4.3: one per authenticator).
-func (s *Service) BeginRegistration(ctx context.Context, u store.User, name string) (*protocol.CredentialCreation, error) {
+func (s *Service) BeginRegistration(ctx context.Context, u store.User, name string) (json.RawMessage, error) {
 	lu, _, err := s.loadUser(ctx, u)
 	if err != nil {
 		return nil, err
@@ -294,7 +305,7 @@ func (s *Service) BeginRegistration(ctx context.Context, u store.User, name stri
 	if err := s.save(ctx, kindRegister, u.ID, [32]byte{}, name, sd); err != nil {
 		return nil, err
 	}
-	return opts, nil
+	return marshal(opts)
 }
 
 // FinishRegistration verifies the response to a registration of u's
@@ -337,7 +348,7 @@ func (s *Service) FinishRegistration(ctx context.Context, u store.User, response
 // BeginLogin starts a second-factor assertion for userID, answering the
 // challenge whose mfa_token hashes to mfaHash: the options for
 // navigator.credentials.get listing the user's credentials (§5.5).
-func (s *Service) BeginLogin(ctx context.Context, userID string, mfaHash token.Hash) (*protocol.CredentialAssertion, error) {
+func (s *Service) BeginLogin(ctx context.Context, userID string, mfaHash token.Hash) (json.RawMessage, error) {
 	u, err := s.users.UserByID(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("passkey: %w", err)
@@ -356,13 +367,13 @@ func (s *Service) BeginLogin(ctx context.Context, userID string, mfaHash token.H
 	if err := s.save(ctx, kindLogin, userID, mfaHash, "", sd); err != nil {
 		return nil, err
 	}
-	return opts, nil
+	return marshal(opts)
 }
 
 // BeginPasswordless starts a passwordless login: no user is named, the
 // authenticator offers its discoverable credentials for this RP, and it
 // must verify the user (§6.2.3: UV makes the key alone two factors).
-func (s *Service) BeginPasswordless(ctx context.Context) (*protocol.CredentialAssertion, error) {
+func (s *Service) BeginPasswordless(ctx context.Context) (json.RawMessage, error) {
 	opts, sd, err := s.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {
 		return nil, fmt.Errorf("passkey: begin passwordless login: %w", err)
@@ -370,7 +381,7 @@ func (s *Service) BeginPasswordless(ctx context.Context) (*protocol.CredentialAs
 	if err := s.save(ctx, kindPasswordless, "", [32]byte{}, "", sd); err != nil {
 		return nil, err
 	}
-	return opts, nil
+	return marshal(opts)
 }
 
 // FinishLogin verifies a second-factor assertion of userID's answering

@@ -73,6 +73,7 @@ func (s *Server) mountMFA(mux *http.ServeMux) {
 var enrollmentRoutes = map[string]bool{
 	"GET /v1/session": true, "POST /v1/logout": true, "POST /v1/reauth": true,
 	"GET /v1/mfa": true, "POST /v1/mfa/totp": true, "POST /v1/mfa/totp/confirm": true,
+	"POST /v1/webauthn/register/begin": true, "POST /v1/webauthn/register/finish": true, "GET /v1/webauthn/credentials": true,
 }
 
 // enrollmentGate refuses a request of an enrollment-only session outside

@@ -77,6 +77,9 @@ type Server struct {
 	mfa        MFA
 	mfaPolicy  authflow.MFAPolicy
 	challenges authflow.Challenges
+	// passkeys is WebAuthn (nil: off); see WithWebAuthn.
+	passkeys       Passkeys
+	factorRemovals FactorRemovals
 
 	cookieName string
 	adminHash  [32]byte
@@ -133,6 +136,7 @@ func (s *Server) Public() http.Handler {
 	mux := http.NewServeMux()
 	s.mountSession(mux)
 	s.mountMFA(mux)
+	s.mountWebAuthn(mux)
 	s.mountJWKS(mux)
 	s.mountOAuth(mux)
 	s.health(mux)

@@ -299,7 +299,7 @@ func TestCLI(t *testing.T) {
 		{"no command", nil, "", nil, nil, 2, "", "Usage"},
 		{"unknown command", nil, "", nil, []string{"frobnicate"}, 2, "", "unknown command"},
 		{"help", nil, "", nil, []string{"help"}, 0, "tessera serve", ""},
-		{"migrate", nil, "", nil, []string{"migrate"}, 0, "schema at version 40", ""},
+		{"migrate", nil, "", nil, []string{"migrate"}, 0, "schema at version 50", ""},
 		{"keys list", [][]string{{"client", "add", "billing"}}, "", nil, []string{"keys", "list"}, 0, "active", ""},
 		{"keys list before any key", migrated, "", nil, []string{"keys", "list"}, 0, "KID", "no signing keys yet"},
 		{"client add", nil, "", nil, []string{"client", "add", "billing", "--scope", "a,b", "--scope", "c"}, 0, "client_secret: tsc_", ""},

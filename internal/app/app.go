@@ -16,6 +16,7 @@ import (
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/mfa"
 	"github.com/tessera-auth/tessera/oauth"
+	"github.com/tessera-auth/tessera/passkey"
 	"github.com/tessera-auth/tessera/server"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -48,6 +49,7 @@ type App struct {
 	OAuth     *oauth.Service
 	Verifier  *accesstoken.Verifier
 	MFA       *mfa.Service
+	Passkeys  *passkey.Service // nil when no WebAuthn relying party is configured
 	Metrics   *server.Metrics
 	Events    *event.Fanout // every domain event; subscribe before serving
 	Server    *server.Server
@@ -140,8 +142,14 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 		Issuer: c.Issuer(), AccessTTL: c.Policy.Tokens.AccessTTL.D(),
 		SessionIdle: c.Policy.Tokens.RefreshTTL.D(), SessionAbsolute: c.Policy.Tokens.SessionAbsolute.D(),
 	}, st)
-	a.MFA = NewMFA(c, st, kr.Master, a.Events, opt.Now)
+	if a.Passkeys, err = NewPasskeys(c, st, a.Events, opt.Now); err != nil {
+		return err
+	}
+	a.MFA = NewMFA(c, st, kr.Master, a.Events, opt.Now, a.Passkeys)
 	a.Server.WithMFA(a.MFA, st, MFAPolicy(c))
+	if a.Passkeys != nil {
+		a.Server.WithWebAuthn(a.Passkeys, a.MFA)
+	}
 	return nil
 }
 
@@ -181,6 +189,9 @@ func (a *App) gcLoop(ctx context.Context) {
 		case <-t.C:
 			if _, err := a.Store.DeleteExpiredMFAChallenges(ctx, a.now().Add(-time.Hour)); err != nil {
 				a.log.Warn("expired mfa challenge cleanup failed", "err", err)
+			}
+			if _, err := a.Store.DeleteExpiredWebAuthnCeremonies(ctx, a.now().Add(-time.Hour)); err != nil {
+				a.log.Warn("expired webauthn ceremony cleanup failed", "err", err)
 			}
 			n, err := a.Store.DeleteExpired(ctx, a.now().Add(-keep))
 			if err != nil {
