@@ -189,7 +189,7 @@ func TestWebAuthnInChromium(t *testing.T) {
 	if got, aal := amr(reg); !slices.Equal(got, []string{"pwd", "hwk", "user", "mfa"}) || aal != 3 {
 		t.Fatalf("after registration: amr %v aal %v", got, aal)
 	}
-	creds, err := chromedp.Call(ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: added.AuthenticatorID})
+	creds, err := chromedp.Call(ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams(added))
 	if err != nil || len(creds.Credentials) != 1 || !creds.Credentials[0].IsResidentCredential || creds.Credentials[0].RpID != "localhost" {
 		t.Fatalf("virtual authenticator credentials: %+v, %v", creds, err)
 	}

@@ -178,6 +178,9 @@ func TestWebAuthnEndToEnd(t *testing.T) {
 			wantProblem(t, r, http.StatusUnauthorized, "webauthn_failed")
 			// Removing the last one: the password alone logs in again.
 			c = renewed(t, c, e.do(e.public, "DELETE", "/v1/webauthn/credentials/"+list.Credentials[1].ID, nil, c.headers()...))
+			if l := e.do(e.public, "GET", "/v1/webauthn/credentials", nil, c.headers()...); !strings.Contains(string(l.body), `"credentials":[]`) {
+				t.Fatalf("credentials after removing both: %s", l.body)
+			}
 			if r := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "gina", "password": pw}); r.StatusCode != http.StatusOK || r.json(t)["mfa_required"] == true {
 				t.Fatalf("password login after the last key left: %s", r.body)
 			}
