@@ -278,11 +278,12 @@ func (f *Flows) endPresented(ctx context.Context, presented []string, u session.
 }
 
 // ChangePassword changes cur's user's password and then ends every
-// session of the user, cur included, and starts a fresh one delivered as
-// d (by cookie if there is no issuer): a credential change is a privilege
-// change, and a stolen copy of the current token must die with the old
-// password.
-func (f *Flows) ChangePassword(ctx context.Context, cur session.Session, current, next string, d Delivery, u session.Use) (Result, error) {
+// session of the user, cur included, and starts a fresh one delivered to
+// to (by cookie if there is no issuer; for the same public client, or the
+// first-party login if that client can no longer log users in): a
+// credential change is a privilege change, and a stolen copy of the
+// current token must die with the old password.
+func (f *Flows) ChangePassword(ctx context.Context, cur session.Session, current, next string, to Target, u session.Use) (Result, error) {
 	if err := f.authn.ChangePassword(ctx, cur.UserID, current, next, u.IP); err != nil {
 		return Result{}, err
 	}
@@ -297,10 +298,11 @@ func (f *Flows) ChangePassword(ctx context.Context, cur session.Session, current
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: user lookup after a password change: %w", ErrUnavailable, err)
 	}
-	if d == Token && f.issuer == nil {
-		d = Cookie
+	d, client, err := f.renewTarget(ctx, to)
+	if err != nil {
+		client = store.Client{} // the revocation above stands
 	}
-	return f.start(ctx, user, cur.AMR, cur.AAL, d, store.Client{}, u)
+	return f.start(ctx, user, cur.AMR, cur.AAL, d, client, u)
 }
 
 // start creates a session for user and what delivers it.

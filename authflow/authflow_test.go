@@ -58,7 +58,7 @@ func newFixture(t *testing.T) *fixture {
 	if err := f.sessions.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 2)
+	h, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 2, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestChangePassword(t *testing.T) {
 			if tc.cookieOnly {
 				flows = f.cookieOnly
 			}
-			res, err := flows.ChangePassword(ctx, a.Session, tc.current, tc.next, tc.delivery, use)
+			res, err := flows.ChangePassword(ctx, a.Session, tc.current, tc.next, authflow.Target{Delivery: tc.delivery}, use)
 			if pe := new(password.PolicyError); errors.As(tc.wantErr, &pe) {
 				if !errors.As(err, &pe) {
 					t.Fatalf("ChangePassword: %v, want a policy error", err)

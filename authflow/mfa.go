@@ -293,6 +293,25 @@ func (f *Flows) LoginWithProof(ctx context.Context, req ProofLogin, u session.Us
 	return res, err
 }
 
+// Target is where a renewed session goes: the delivery its holder uses
+// and, for token delivery, the public client its tokens were for ("": the
+// first-party login), so that a renewal never changes who may refresh.
+type Target struct {
+	Delivery Delivery
+	ClientID string
+}
+
+// renewTarget resolves a Target: token delivery needs an issuer (else
+// cookie), and a named client must still be a public client allowed
+// refresh tokens.
+func (f *Flows) renewTarget(ctx context.Context, to Target) (Delivery, store.Client, error) {
+	if to.Delivery == Token && f.issuer == nil {
+		return Cookie, store.Client{}, nil
+	}
+	c, err := f.client(ctx, Login{Delivery: to.Delivery, ClientID: to.ClientID})
+	return to.Delivery, c, err
+}
+
 // Reauth is a step-up request: the password, or a second-factor code.
 type Reauth struct {
 	Method   mfa.Method
@@ -303,7 +322,7 @@ type Reauth struct {
 // Reauth re-proves a credential for the session cur and renews it (see
 // StepUp). The password is checked by authn, with its throttles; a code
 // by the second factors, with theirs.
-func (f *Flows) Reauth(ctx context.Context, cur session.Session, req Reauth, d Delivery, u session.Use) (Result, error) {
+func (f *Flows) Reauth(ctx context.Context, cur session.Session, req Reauth, to Target, u session.Use) (Result, error) {
 	var proof mfa.Proof
 	switch req.Method {
 	case mfa.Password:
@@ -327,26 +346,27 @@ func (f *Flows) Reauth(ctx context.Context, cur session.Session, req Reauth, d D
 	default:
 		return Result{}, ErrMethodNotAllowed
 	}
-	return f.StepUp(ctx, cur, proof, d, u)
+	return f.StepUp(ctx, cur, proof, to, u)
 }
 
 // StepUp renews the session cur after proof was verified for its user
 // (a step-up, or a second factor just enrolled): a fresh session with
 // auth_time now and the merged amr and AAL (never lower than cur's)
-// replaces it, delivered as d, and cur is revoked. A privilege change
+// replaces it, delivered to to, and cur is revoked. A privilege change
 // always changes the token (and so the CSRF token): one stolen before is
 // worth less after.
-func (f *Flows) StepUp(ctx context.Context, cur session.Session, proof mfa.Proof, d Delivery, u session.Use) (Result, error) {
+func (f *Flows) StepUp(ctx context.Context, cur session.Session, proof mfa.Proof, to Target, u session.Use) (Result, error) {
 	amr, aal := mfa.Merge(cur.AMR, proof)
 	aal = max(aal, cur.AAL)
 	user, err := f.users.UserByID(ctx, cur.UserID)
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: user lookup for a step-up: %w", ErrUnavailable, err)
 	}
-	if d == Token && f.issuer == nil {
-		d = Cookie
+	d, client, err := f.renewTarget(ctx, to)
+	if err != nil {
+		return Result{}, err
 	}
-	res, err := f.start(ctx, user, amr, aal, d, store.Client{}, u)
+	res, err := f.start(ctx, user, amr, aal, d, client, u)
 	if err != nil {
 		return Result{}, err
 	}
@@ -393,20 +413,23 @@ func (f *Flows) RevokeAll(ctx context.Context, userID, reason string) (int, erro
 // starts a fresh one for cur's client with cur's assurance less the amr
 // values in drop (those of a factor just removed): what removing a
 // second factor does (the sessions that relied on it end).
-func (f *Flows) RenewAfterReset(ctx context.Context, cur session.Session, reason string, drop []string, d Delivery, u session.Use) (Result, error) {
+func (f *Flows) RenewAfterReset(ctx context.Context, cur session.Session, reason string, drop []string, to Target, u session.Use) (Result, error) {
 	if _, err := f.RevokeAll(ctx, cur.UserID, reason); err != nil {
 		return Result{}, err
+	}
+	d, client, err := f.renewTarget(ctx, to)
+	if err != nil {
+		// The client can no longer log users in: the fresh session is
+		// the first-party login's. The revocation above stands either way.
+		client = store.Client{}
 	}
 	user, err := f.users.UserByID(ctx, cur.UserID)
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: user lookup: %w", ErrUnavailable, err)
 	}
-	if d == Token && f.issuer == nil {
-		d = Cookie
-	}
 	kept := slices.DeleteFunc(slices.Clone(cur.AMR), func(v string) bool { return slices.Contains(drop, v) })
 	amr, aal := mfa.Assess(kept)
-	return f.start(ctx, user, amr, min(aal, cur.AAL), d, store.Client{}, u)
+	return f.start(ctx, user, amr, min(aal, cur.AAL), d, client, u)
 }
 
 func (f *Flows) mfaFailed(ctx context.Context, userID string, m mfa.Method, u session.Use, reason string) {

@@ -85,7 +85,7 @@ func TestSecondFactorPlugsIn(t *testing.T) {
 		t.Fatalf("LoginWithProof = %+v, %v", res.Session, err)
 	}
 	// Step-up by a proof keeps the session's level and renews it.
-	up, err := flows.StepUp(ctx, res.Session, mfa.Proof{Method: mfa.WebAuthn, AMR: []string{"swk"}}, authflow.Cookie, use)
+	up, err := flows.StepUp(ctx, res.Session, mfa.Proof{Method: mfa.WebAuthn, AMR: []string{"swk"}}, authflow.Target{Delivery: authflow.Cookie}, use)
 	if err != nil || up.Session.ID == res.Session.ID || up.Session.AAL != 3 {
 		t.Fatalf("StepUp = %+v, %v", up.Session, err)
 	}
@@ -124,7 +124,7 @@ func TestMethodsPolicy(t *testing.T) {
 	if err != nil || res.MFA != nil || res.Session.AAL != 1 {
 		t.Fatalf("Login = %+v, %v", res, err)
 	}
-	if _, err := flows.Reauth(ctx, res.Session, authflow.Reauth{Method: mfa.RecoveryCode, Code: "x"}, authflow.Cookie, use); !errors.Is(err, authflow.ErrMethodNotAllowed) {
+	if _, err := flows.Reauth(ctx, res.Session, authflow.Reauth{Method: mfa.RecoveryCode, Code: "x"}, authflow.Target{Delivery: authflow.Cookie}, use); !errors.Is(err, authflow.ErrMethodNotAllowed) {
 		t.Fatalf("Reauth by a method policy refuses: %v", err)
 	}
 	if err := flows.RequireRecent(res.Session); err != nil {

@@ -174,7 +174,7 @@ func (a *Authenticator) login(ctx context.Context, username, pw string, ip netip
 		acct = "invalid:" + strings.ToLower(truncate(username, 64))
 	}
 	ipKey := throttle.IPKey(ip)
-	refund, err := a.take(ipKey, acct, a.known.has(acct, ipKey))
+	failed, err := a.admit(ipKey, acct, a.known.has(acct, ipKey))
 	if err != nil {
 		return store.User{}, err
 	}
@@ -186,21 +186,20 @@ func (a *Authenticator) login(ctx context.Context, username, pw string, ip netip
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		a.hasher.VerifyDummy(ctx, pw)
+		failed()
 		return store.User{}, ErrInvalidCredentials
 	}
 	if err != nil {
-		refund()
 		return store.User{}, fmt.Errorf("authn: login: %w", err)
 	}
 	ok, rehash, err := a.hasher.Verify(ctx, u.PasswordHash, pw)
 	if err != nil {
-		refund()
 		return store.User{}, fmt.Errorf("authn: login: %w", err)
 	}
 	if !ok {
+		failed()
 		return u, ErrInvalidCredentials // u for the event only; Login drops it
 	}
-	refund()
 	a.known.add(acct, ipKey)
 	if rehash {
 		a.rehash(ctx, u, pw)
@@ -208,35 +207,35 @@ func (a *Authenticator) login(ctx context.Context, username, pw string, ip netip
 	return u, nil
 }
 
-// take reserves one attempt from every bucket, or none. A client address
-// that has logged into the account before skips the account-wide bucket:
+// admit lets an attempt proceed if every bucket it counts against still
+// holds a token, taking none: failed, called once the attempt is known to
+// have failed, takes one from each. So only failures drain the buckets,
+// and correct logins in flight together (many users behind one NAT
+// address) never use up each other's budget; an attempt that ends in an
+// error (store, busy hasher) counts for nothing. A client address that
+// has logged into the account before skips the account-wide bucket:
 // otherwise an attacker spread over many addresses could keep that bucket
 // empty and lock the real user out for as long as the attack lasts. The
 // per-IP and per-account-and-IP buckets still apply to it.
-func (a *Authenticator) take(ipKey, acct string, knownClient bool) (refund func(), err error) {
-	type reservation struct {
+func (a *Authenticator) admit(ipKey, acct string, knownClient bool) (failed func(), err error) {
+	type bucket struct {
 		l   *throttle.Limiter
 		key string
 	}
-	var taken []reservation
-	refund = func() {
-		for _, r := range taken {
-			r.l.Refund(r.key)
-		}
-	}
-	rs := []reservation{{a.perIP, ipKey}, {a.perAccountIP, acct + "|" + ipKey}}
+	bs := []bucket{{a.perIP, ipKey}, {a.perAccountIP, acct + "|" + ipKey}}
 	if !knownClient {
-		rs = append(rs, reservation{a.perAccount, acct})
+		bs = append(bs, bucket{a.perAccount, acct})
 	}
-	for _, r := range rs {
-		ok, wait := r.l.Take(r.key)
-		if !ok {
-			refund()
+	for _, b := range bs {
+		if ok, wait := b.l.Allow(b.key); !ok {
 			return nil, &ThrottledError{RetryAfter: wait}
 		}
-		taken = append(taken, r)
 	}
-	return refund, nil
+	return func() {
+		for _, b := range bs {
+			b.l.Fail(b.key)
+		}
+	}, nil
 }
 
 // rehash upgrades a hash made with older parameters. Failure is logged, not
@@ -262,19 +261,18 @@ func (a *Authenticator) ChangePassword(ctx context.Context, userID, current, nex
 	if err != nil {
 		return fmt.Errorf("authn: change password: %w", err)
 	}
-	refund, err := a.take(throttle.IPKey(ip), u.Username, a.known.has(u.Username, throttle.IPKey(ip)))
+	failed, err := a.admit(throttle.IPKey(ip), u.Username, a.known.has(u.Username, throttle.IPKey(ip)))
 	if err != nil {
 		return err
 	}
 	ok, _, err := a.hasher.Verify(ctx, u.PasswordHash, current)
 	if err != nil {
-		refund()
 		return fmt.Errorf("authn: change password: %w", err)
 	}
 	if !ok {
+		failed()
 		return ErrInvalidCredentials
 	}
-	refund()
 	return a.SetPassword(ctx, u, next)
 }
 

@@ -34,7 +34,7 @@ var cheap = password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLengt
 func newAuth(t *testing.T, p password.Params) (*Authenticator, *countingHasher, *sqlite.Store, *time.Time) {
 	t.Helper()
 	st := sqlitetest.Open(t)
-	h, err := password.NewHasher(p, 2)
+	h, err := password.NewHasher(p, 2, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestRehashOnLogin(t *testing.T) {
 	u, _ := a.CreateUser(ctx, "alice", pw)
 	stronger := cheap
 	stronger.Memory = 128
-	h2, _ := password.NewHasher(stronger, 1)
+	h2, _ := password.NewHasher(stronger, 1, 0)
 	a.hasher = h2
 	if _, err := a.Login(ctx, "alice", pw, ip); err != nil {
 		t.Fatal(err)
@@ -190,7 +190,7 @@ func TestCreateAndChangePassword(t *testing.T) {
 // is throttled until the bucket refills.
 func TestDistributedAttackCannotLockOutKnownClient(t *testing.T) {
 	st := sqlitetest.Open(t)
-	h, _ := password.NewHasher(cheap, 2)
+	h, _ := password.NewHasher(cheap, 2, 0)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	a := New(st, h, password.DefaultPolicy(), Limits{
 		PerIPBurst: 20, PerIPRefill: 6 * time.Second, PerAccountIPBurst: 5, PerAccountIPRefill: time.Minute,

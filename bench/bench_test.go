@@ -296,7 +296,7 @@ func newIntrospectFixture(b *testing.B) *introspectFixture {
 	b.Cleanup(f.Close)
 	srv := httptest.NewServer(f.Server.Public())
 	b.Cleanup(srv.Close)
-	c, secret, err := f.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "rs"})
+	c, secret, err := f.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "rs", Introspect: true})
 	if err != nil {
 		b.Fatal(err)
 	}

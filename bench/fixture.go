@@ -61,6 +61,9 @@ type Options struct {
 	// RealHashes gives every user a hash at the production argon2id cost
 	// (needed only by login benchmarks; it takes ~30 ms per user).
 	RealHashes bool
+	// TrustedProxies is the server's trusted_proxies (forward auth
+	// believes X-Forwarded-* only from them).
+	TrustedProxies []string
 	// MFA makes every session one that passed a second factor (amr
 	// pwd, otp, mfa; AAL2), as after a TOTP login.
 	MFA bool
@@ -79,11 +82,11 @@ func NewFixture(opt Options) (*Fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := password.NewHasher(password.DefaultParams(), 0)
+	h, err := password.NewHasher(password.DefaultParams(), 0, 0)
 	if err != nil {
 		return nil, err
 	}
-	cheapHasher, _ := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 0)
+	cheapHasher, _ := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 0, 0)
 	cheap, err := cheapHasher.Hash(ctx, Password)
 	if err != nil {
 		return nil, err
@@ -133,6 +136,7 @@ func NewFixture(opt Options) (*Fixture, error) {
 	c := config.Default()
 	c.Data = dir
 	c.Policy.Tokens.Issuer = "https://tessera.bench"
+	c.TrustedProxies = opt.TrustedProxies
 	a, err := app.New(ctx, c, app.Options{Logger: slog.New(slog.DiscardHandler), AdminToken: AdminToken})
 	if err != nil {
 		return nil, err

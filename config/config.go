@@ -28,12 +28,28 @@ type Config struct {
 	Data string `yaml:"data"`
 	// Store is a store URL; empty means the embedded SQLite store in Data.
 	Store string `yaml:"store"`
+	// MasterKeyFile is the file holding the master key that seals the
+	// signing keys (base64 of 32 bytes), when TESSERA_MASTER_KEY is not
+	// set. Default empty: Data/master-key, beside the keys it seals. In
+	// production keep it apart from the data folder (another volume, a
+	// mounted secret) or use TESSERA_MASTER_KEY, so a copy of the data
+	// folder does not hold both.
+	MasterKeyFile string `yaml:"master_key_file"`
+	// StoreDirect is a URL of the same PostgreSQL database that reaches the
+	// server directly, for the connections that need a session of their
+	// own: the revocation listener (LISTEN) and the migration lock (a
+	// session-level advisory lock). Set it when store goes through a
+	// pooler in transaction mode (PgBouncer). Default: the store URL.
+	StoreDirect string `yaml:"store_direct"`
 	// PublicOrigin is the browser-visible origin of the public API, such as
 	// https://auth.example.com. CSRF checks compare Origin with it. Empty
 	// means the origin is taken from the request (scheme and Host).
 	PublicOrigin string `yaml:"public_origin"`
-	// AllowedOrigins are further origins trusted to send cookie-authenticated
-	// state changes (same-site front ends). Default none.
+	// AllowedOrigins are further origins trusted to call the public API
+	// from a browser: CORS with credentials on /v1 and /oauth2 (an SPA on
+	// another origin), and cookie-authenticated state changes (same-site
+	// front ends). A browser request from any other origin is refused
+	// before it changes anything. Default none.
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For / Forwarded headers are
 	// believed. Default none: the client IP is the TCP peer.
@@ -56,6 +72,8 @@ type Config struct {
 	LogRequests bool `yaml:"log_requests"`
 	// Policy is the session lifecycle policy.
 	Policy Policy `yaml:"policy"`
+	// ForwardAuth configures the forward-auth endpoint for reverse proxies.
+	ForwardAuth ForwardAuth `yaml:"forward_auth"`
 	// WebAuthn is the WebAuthn relying party (config/webauthn.go).
 	WebAuthn WebAuthnConfig `yaml:"webauthn"`
 }
@@ -70,6 +88,27 @@ type Policy struct {
 	Keys     KeyPolicy      `yaml:"keys"`
 	Tokens   TokenPolicy    `yaml:"tokens"`
 	MFA      MFAPolicy      `yaml:"mfa"`
+	Probe    ProbePolicy    `yaml:"probe"`
+}
+
+// ProbePolicy bounds token probing (issue 10, L4): failed token
+// presentations drain per-address and per-client buckets; an empty one
+// answers 429 with Retry-After until it refills.
+type ProbePolicy struct {
+	// BearerPerIPBurst bearer tokens refused as invalid or revoked (not expired)
+	// from one client IP (IPv6 by /64) before throttling. Default 50.
+	BearerPerIPBurst int `yaml:"bearer_per_ip_burst"`
+	// BearerPerIPRefill is the time to regain one. Default 1s.
+	BearerPerIPRefill Duration `yaml:"bearer_per_ip_refill"`
+	// IntrospectPerClientBurst introspections answered inactive for one
+	// client before throttling. Default 1000.
+	IntrospectPerClientBurst int `yaml:"introspect_per_client_burst"`
+	// IntrospectPerClientRefill is the time to regain one. Default 50ms.
+	IntrospectPerClientRefill Duration `yaml:"introspect_per_client_refill"`
+	// IntrospectPerIPBurst, likewise per client IP. Default 1000.
+	IntrospectPerIPBurst int `yaml:"introspect_per_ip_burst"`
+	// IntrospectPerIPRefill is the time to regain one. Default 50ms.
+	IntrospectPerIPRefill Duration `yaml:"introspect_per_ip_refill"`
 }
 
 // TokenPolicy governs access and refresh tokens.
@@ -90,6 +129,13 @@ type TokenPolicy struct {
 	// RefreshGrace lets the same client retry a just-rotated refresh token
 	// this long; 0 disables. Default 5s.
 	RefreshGrace Duration `yaml:"refresh_grace"`
+	// FirstPartyClientID is the client_id of Tessera's own login: a public
+	// client allowed refresh tokens, which OAuth libraries name when they
+	// refresh or revoke the tokens /v1/login delivered, and the client_id
+	// claim of its access tokens. 1 to 64 of A-Z a-z 0-9 - . _ ~ (it
+	// travels unencoded in forms and HTTP Basic), not a UUID (registered
+	// clients' ids are). Default tessera.
+	FirstPartyClientID string `yaml:"first_party_client_id"`
 }
 
 // KeyPolicy governs JWS signing keys.
@@ -154,6 +200,9 @@ type PasswordPolicy struct {
 	Argon2Parallelism uint8 `yaml:"argon2_parallelism"`
 	// MaxConcurrentHashes bounds hashing memory under a login flood. Default 0 = number of CPUs.
 	MaxConcurrentHashes int `yaml:"max_concurrent_hashes"`
+	// MaxQueuedHashes bounds the logins waiting for a hashing slot; one more
+	// is answered 503 with Retry-After at once. Default 0 = 16 per slot.
+	MaxQueuedHashes int `yaml:"max_queued_hashes"`
 }
 
 // CookiePolicy governs the session cookie.
@@ -170,6 +219,7 @@ func Default() Config {
 		Data:           "./tessera-data",
 		LogLevel:       "info",
 		ClientIPHeader: "x-forwarded-for",
+		ForwardAuth:    DefaultForwardAuth(),
 		Policy: Policy{
 			Session: SessionPolicy{
 				IdleTimeout:     Duration(30 * time.Minute),
@@ -195,11 +245,17 @@ func Default() Config {
 				Argon2Parallelism: 1,
 			},
 			Cookie: CookiePolicy{SameSite: "lax"},
+			Probe: ProbePolicy{
+				BearerPerIPBurst: 50, BearerPerIPRefill: Duration(time.Second),
+				IntrospectPerClientBurst: 1000, IntrospectPerClientRefill: Duration(50 * time.Millisecond),
+				IntrospectPerIPBurst: 1000, IntrospectPerIPRefill: Duration(50 * time.Millisecond),
+			},
 			Tokens: TokenPolicy{
-				AccessTTL:       Duration(15 * time.Minute),
-				RefreshTTL:      Duration(7 * 24 * time.Hour),
-				SessionAbsolute: Duration(14 * 24 * time.Hour),
-				RefreshGrace:    Duration(5 * time.Second),
+				AccessTTL:          Duration(15 * time.Minute),
+				RefreshTTL:         Duration(7 * 24 * time.Hour),
+				SessionAbsolute:    Duration(14 * 24 * time.Hour),
+				RefreshGrace:       Duration(5 * time.Second),
+				FirstPartyClientID: "tessera",
 			},
 			Keys: KeyPolicy{
 				Algorithm:        "ES256",
@@ -240,6 +296,17 @@ func (c Config) Validate() error {
 			bad("store", "want sqlite:PATH or postgres://…")
 		case u.Scheme != "sqlite" && u.Opaque != "":
 			bad("store", "want postgres://[user[:password]@]host[:port]/database")
+		}
+	}
+	if c.StoreDirect != "" {
+		u, err := url.Parse(c.StoreDirect)
+		switch {
+		case err != nil:
+			bad("store_direct", "does not parse as a URL; want postgres://…")
+		case u.Scheme != "postgres" && u.Scheme != "postgresql", u.Opaque != "":
+			bad("store_direct", "want postgres://[user[:password]@]host[:port]/database")
+		case !strings.HasPrefix(c.Store, "postgres"):
+			bad("store_direct", "needs a postgres:// store")
 		}
 	}
 	for _, o := range append([]string{c.PublicOrigin}, c.AllowedOrigins...) {
@@ -301,6 +368,17 @@ func (c Config) Validate() error {
 			bad("policy.login."+name, "must be positive and at most 24h")
 		}
 	}
+	pp := c.Policy.Probe
+	for name, v := range map[string]int{"bearer_per_ip_burst": pp.BearerPerIPBurst, "introspect_per_client_burst": pp.IntrospectPerClientBurst, "introspect_per_ip_burst": pp.IntrospectPerIPBurst} {
+		if v < 1 {
+			bad("policy.probe."+name, "must be at least 1")
+		}
+	}
+	for name, v := range map[string]Duration{"bearer_per_ip_refill": pp.BearerPerIPRefill, "introspect_per_client_refill": pp.IntrospectPerClientRefill, "introspect_per_ip_refill": pp.IntrospectPerIPRefill} {
+		if v <= 0 || v > Duration(24*time.Hour) {
+			bad("policy.probe."+name, "must be positive and at most 24h")
+		}
+	}
 
 	p := c.Policy.Password
 	if p.MinLength < 8 {
@@ -311,6 +389,9 @@ func (c Config) Validate() error {
 	}
 	if p.MaxConcurrentHashes < 0 {
 		bad("policy.password.max_concurrent_hashes", "must be 0 (number of CPUs) or more")
+	}
+	if p.MaxQueuedHashes < 0 {
+		bad("policy.password.max_queued_hashes", "must be 0 (16 per hashing slot) or more")
 	}
 	switch c.Policy.Cookie.SameSite {
 	case "lax", "strict":
@@ -339,9 +420,63 @@ func (c Config) Validate() error {
 	if tp.RefreshGrace < 0 || tp.RefreshGrace > Duration(time.Minute) {
 		bad("policy.tokens.refresh_grace", "must be between 0 and 1m")
 	}
+	if id := tp.FirstPartyClientID; len(id) < 1 || len(id) > 64 || strings.Trim(id, unreserved) != "" || isUUID(id) {
+		bad("policy.tokens.first_party_client_id", "%q: want 1 to 64 of A-Z a-z 0-9 - . _ ~, and not a UUID (registered clients have those)", id)
+	}
+	c.validateIssuer(bad)
+	c.ForwardAuth.validate(bad)
 	c.Policy.MFA.validate(bad)
 	c.WebAuthn.validate(c.PublicOrigin, bad)
 	return errors.Join(errs...)
+}
+
+// unreserved are RFC 3986's unreserved characters: the ones form
+// encoding (RFC 6749 §2.3.1) leaves as they are.
+const unreserved = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+
+// isUUID reports whether s is spelt as a UUID (8-4-4-4-12 hex digits).
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'):
+			return false
+		}
+	}
+	return true
+}
+
+// validateIssuer checks the issuer (RFC 8414 §2: an https URL with no
+// query or fragment; http is for development behind no TLS at all). When
+// Tessera serves TLS itself the issuer is https: an http issuer would put
+// http:// endpoint URLs in the metadata, and clients that follow them
+// would send tokens in the clear or fail the iss comparison.
+func (c Config) validateIssuer(bad func(field, format string, args ...any)) {
+	field := "policy.tokens.issuer"
+	if c.Policy.Tokens.Issuer == "" {
+		field = "public_origin"
+	}
+	iss := c.Issuer()
+	u, err := url.Parse(iss)
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil:
+		bad(field, "issuer %q is not an https:// URL", iss)
+		return
+	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(iss, "?") || strings.HasSuffix(iss, "#"):
+		bad(field, "issuer %q has a query or fragment (RFC 8414 §2)", iss)
+	case strings.HasSuffix(u.Path, "/"):
+		bad(field, "issuer %q ends in /: iss is compared as a string, and endpoint URLs are the issuer plus /oauth2/…", iss)
+	}
+	if c.TLSCert != "" && u.Scheme != "https" {
+		bad(field, "issuer %q must be https:// when Tessera serves TLS (tls_cert)", iss)
+	}
 }
 
 // Load returns the defaults, overlaid by the YAML file at path (if path is
@@ -456,6 +591,9 @@ func setFromString(f reflect.Value, s string) error {
 		}
 		f.SetUint(n)
 	case reflect.Slice:
+		if f.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("unsupported type %s: set it in the config file", f.Type())
+		}
 		var parts []string
 		for _, p := range strings.Split(s, ",") {
 			if p = strings.TrimSpace(p); p != "" {
@@ -483,13 +621,16 @@ func (p Policy) YAML() ([]byte, error) {
 }
 
 // Issuer returns the access-token issuer: tokens.issuer, else public_origin,
-// else http://<listen>.
+// else https://<listen> when Tessera serves TLS, else http://<listen>.
 func (c Config) Issuer() string {
 	switch {
 	case c.Policy.Tokens.Issuer != "":
 		return c.Policy.Tokens.Issuer
 	case c.PublicOrigin != "":
 		return c.PublicOrigin
+	case c.TLSCert != "":
+		// Tessera serves TLS itself: so does its issuer.
+		return "https://" + c.Listen
 	}
 	return "http://" + c.Listen
 }

@@ -34,7 +34,11 @@ func TestValidate(t *testing.T) {
 		{"origin with path", func(c *Config) { c.PublicOrigin = "https://a.example/x" }, "origin"},
 		{"half tls", func(c *Config) { c.TLSCert = "c.pem" }, "tls_cert"},
 		{"zero burst", func(c *Config) { c.Policy.Login.PerIPBurst = 0 }, "per_ip_burst"},
+		{"zero probe burst", func(c *Config) { c.Policy.Probe.BearerPerIPBurst = 0 }, "policy.probe.bearer_per_ip_burst"},
+		{"zero probe refill", func(c *Config) { c.Policy.Probe.IntrospectPerClientRefill = 0 }, "policy.probe.introspect_per_client_refill"},
 		{"bad store", func(c *Config) { c.Store = "mysql://x" }, "store"},
+		{"direct without postgres", func(c *Config) { c.StoreDirect = "postgres://db/tessera" }, "store_direct"},
+		{"direct not postgres", func(c *Config) { c.Store, c.StoreDirect = "postgres://pgb/t", "sqlite:x.db" }, "store_direct"},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "log_level"},
 		{"hmac keys", func(c *Config) { c.Policy.Keys.Algorithm = "HS256" }, "policy.keys.algorithm"},
 		{"rotation too often", func(c *Config) { c.Policy.Keys.RotationInterval = Duration(time.Minute) }, "rotation_interval"},
@@ -163,6 +167,46 @@ func TestStoreURLMessagesHidePassword(t *testing.T) {
 		err := c.Validate()
 		if err == nil || strings.Contains(err.Error(), "SECRET") {
 			t.Errorf("Validate(store=…): %v; want a refusal without the password", err)
+		}
+	}
+}
+
+// TestIssuer: the issuer is https:// when Tessera serves TLS itself, by
+// default and by validation (on main the default was http://<listen> and
+// an http issuer was accepted beside tls_cert); RFC 8414 §2 shapes are
+// checked; the first party's client_id is one that travels unencoded.
+func TestIssuer(t *testing.T) {
+	c := Default()
+	c.TLSCert, c.TLSKey = "cert.pem", "key.pem"
+	if got := c.Issuer(); got != "https://127.0.0.1:8080" {
+		t.Fatalf("issuer with TLS: %q", got)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		set  func(*Config)
+		want string // "" valid
+	}{
+		{func(c *Config) { c.TLSCert, c.TLSKey = "c", "k"; c.Policy.Tokens.Issuer = "http://auth.example.com" }, "policy.tokens.issuer"},
+		{func(c *Config) { c.TLSCert, c.TLSKey = "c", "k"; c.PublicOrigin = "http://auth.example.com" }, "public_origin"},
+		{func(c *Config) { c.TLSCert, c.TLSKey = "c", "k"; c.PublicOrigin = "https://auth.example.com" }, ""},
+		{func(c *Config) { c.Policy.Tokens.Issuer = "https://auth.example.com/tenant" }, ""},
+		{func(c *Config) { c.Policy.Tokens.Issuer = "https://auth.example.com/tenant/" }, "ends in /"},
+		{func(c *Config) { c.Policy.Tokens.Issuer = "https://auth.example.com?x=1" }, "query"},
+		{func(c *Config) { c.Policy.Tokens.Issuer = "https://auth.example.com#f" }, "query or fragment"},
+		{func(c *Config) { c.Policy.Tokens.Issuer = "auth.example.com" }, "not an https"},
+		{func(c *Config) { c.Policy.Tokens.FirstPartyClientID = "web-app" }, ""},
+		{func(c *Config) { c.Policy.Tokens.FirstPartyClientID = "" }, "first_party_client_id"},
+		{func(c *Config) { c.Policy.Tokens.FirstPartyClientID = "a b" }, "first_party_client_id"},
+		{func(c *Config) { c.Policy.Tokens.FirstPartyClientID = "a:b" }, "first_party_client_id"},
+		{func(c *Config) { c.Policy.Tokens.FirstPartyClientID = "01a23b58-b23c-7dba-acf2-4d24cd87a304" }, "first_party_client_id"},
+	} {
+		c := Default()
+		tt.set(&c)
+		err := c.Validate()
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("issuer %q, first party %q, tls %v: %v, want %q", c.Issuer(), c.Policy.Tokens.FirstPartyClientID, c.TLSCert != "", err, tt.want)
 		}
 	}
 }

@@ -44,12 +44,14 @@ const (
 	// SessionID, UserID, ClientID.
 	RefreshRotated
 	// RefreshGraceRetry: a just-rotated refresh token was presented again
-	// by its client within the grace window; another successor was issued.
-	// SessionID, UserID, ClientID.
+	// by its client, from the rotation's network and user agent, within
+	// the grace window; another successor was issued (once per token).
+	// SessionID, UserID, ClientID, IP, UserAgent.
 	RefreshGraceRetry
 	// RefreshReused: a rotated refresh token was presented again (RFC 9700
 	// §4.14.2: a theft signal); its family is revoked. SessionID, UserID,
-	// ClientID.
+	// ClientID, IP, UserAgent; Reason says why a retry was not forgiven
+	// (oauth.Reuse* values).
 	RefreshReused
 	// TokenIssued: an access or refresh token was minted. Token
 	// (TokenAccess, TokenRefresh), Format (access tokens: "jwt" or
@@ -64,6 +66,14 @@ const (
 	// KeyRotated: this node rotated the signing keys. KID is the new
 	// active key.
 	KeyRotated
+	// TokenProbeThrottled: failed token presentations emptied a probing
+	// budget (probe package): further ones are refused (429) for
+	// RetryAfter. Token (probe.Bearer or probe.Introspection), IP,
+	// UserAgent, and ClientID for introspection.
+	TokenProbeThrottled
+	// KeyRevoked: this node revoked a signing key (emergency revocation of
+	// a compromised key). KID is the revoked key.
+	KeyRevoked
 	// AdminAction: an administrator changed something. Actor (ActorAdminAPI,
 	// ActorCLI), Action (Action* values) and the object: UserID,
 	// SessionID, ClientID or KID; Count for bulk actions.
@@ -92,25 +102,27 @@ const (
 )
 
 var kindNames = [numKinds]string{
-	LoginSucceeded:     "login_succeeded",
-	LoginFailed:        "login_failed",
-	SessionCreated:     "session_created",
-	SessionValidated:   "session_validated",
-	SessionRenewed:     "session_renewed",
-	SessionRevoked:     "session_revoked",
-	RefreshRotated:     "refresh_rotated",
-	RefreshGraceRetry:  "refresh_grace_retry",
-	RefreshReused:      "refresh_reused",
-	TokenIssued:        "token_issued",
-	TokenRevoked:       "token_revoked",
-	Introspected:       "introspected",
-	KeyRotated:         "key_rotated",
-	AdminAction:        "admin_action",
-	MFAChallenged:      "mfa_challenged",
-	MFAFailed:          "mfa_failed",
-	FactorChanged:      "factor_changed",
-	Reauthenticated:    "reauthenticated",
-	SignCountRegressed: "sign_count_regressed",
+	LoginSucceeded:      "login_succeeded",
+	LoginFailed:         "login_failed",
+	SessionCreated:      "session_created",
+	SessionValidated:    "session_validated",
+	SessionRenewed:      "session_renewed",
+	SessionRevoked:      "session_revoked",
+	RefreshRotated:      "refresh_rotated",
+	RefreshGraceRetry:   "refresh_grace_retry",
+	RefreshReused:       "refresh_reused",
+	TokenIssued:         "token_issued",
+	TokenRevoked:        "token_revoked",
+	Introspected:        "introspected",
+	KeyRotated:          "key_rotated",
+	KeyRevoked:          "key_revoked",
+	TokenProbeThrottled: "token_probe_throttled",
+	AdminAction:         "admin_action",
+	MFAChallenged:       "mfa_challenged",
+	MFAFailed:           "mfa_failed",
+	FactorChanged:       "factor_changed",
+	Reauthenticated:     "reauthenticated",
+	SignCountRegressed:  "sign_count_regressed",
 }
 
 func (k Kind) String() string {
@@ -158,6 +170,7 @@ const (
 	ActionUserRevoke     = "user_sessions_revoke"
 	ActionClientRegister = "client_register"
 	ActionKeyRotate      = "key_rotate"
+	ActionKeyRevoke      = "key_revoke"
 
 	ActionTOTPEnroll         = "totp_enroll"
 	ActionTOTPRemove         = "totp_remove"
@@ -191,7 +204,7 @@ type Event struct {
 	Token      string        // TokenAccess, TokenRefresh or TokenSession
 	Format     string        // an access token's format: "jwt" or "opaque"
 	Active     bool          // Introspected: whether the token was active
-	RetryAfter time.Duration // LoginFailed with ReasonThrottled
+	RetryAfter time.Duration // LoginFailed with ReasonThrottled, TokenProbeThrottled
 	Method     string        // a second factor's method ("totp", "recovery_code", "password", …)
 
 	Actor, Action string // AdminAction

@@ -32,7 +32,13 @@ type Store interface {
 	InitSigningKeys(ctx context.Context, active, next store.SigningKey) error
 	RotateSigningKeys(ctx context.Context, expectActive string, newNext store.SigningKey, at time.Time) error
 	DeleteRetiredKeys(ctx context.Context, cutoff time.Time) (int, error)
+	RevokeSigningKey(ctx context.Context, kid string, newNext store.SigningKey, at, until time.Time, reason string) (store.SigningKey, error)
 }
+
+// JWKSMaxAge is how long verifiers may cache the JWKS (its Cache-Control
+// max-age): a key must be published this long, plus the time every node
+// takes to follow a change, before it signs.
+const JWKSMaxAge = 5 * time.Minute
 
 // Config is the key policy.
 type Config struct {
@@ -48,8 +54,31 @@ type Config struct {
 	Reload time.Duration
 	Now    func() time.Time
 	Logger *slog.Logger
-	// Events receives event.KeyRotated when this node rotates; nil: none.
+	// PublishWait is how long a next key must have been published before
+	// a rotation may activate it: every JWKS a verifier may still hold from
+	// cache must already list it, or tokens it signs are refused by that
+	// verifier until it refetches. Default JWKSMaxAge + Reload + 1 min
+	// (nodes follow a rotation within Reload; the minute covers clock skew
+	// and slow fetches).
+	PublishWait time.Duration
+	// RevokeHold is how long a key revocation stays on the revocation
+	// feed: verifiers drop the key when they read the entry, and refuse it
+	// from a JWKS fetched meanwhile (a stale copy from an HTTP cache). It
+	// must exceed JWKSMaxAge. Default 1 h.
+	RevokeHold time.Duration
+	// Events receives event.KeyRotated when this node rotates and
+	// event.KeyRevoked when it revokes a key; nil: none.
 	Events event.Sink
+	// Lease, if set, must be held for the scheduled rotation and the
+	// cleanup a Tick does, so that in a cluster one node does them (every
+	// node reloads). nil: this node does them whenever due.
+	Lease Lease
+}
+
+// Lease is the right to do the cluster's key maintenance (cluster.Lease).
+type Lease interface {
+	// Acquire takes or renews the lease and reports whether it is held.
+	Acquire(ctx context.Context) (bool, error)
 }
 
 // Keyset holds the signing keys. Safe for concurrent use.
@@ -61,6 +90,7 @@ type Keyset struct {
 	log    *slog.Logger
 
 	mu        sync.RWMutex
+	revoked   map[string]bool // kids revoked while this keyset ran; never published again
 	active    *Signer
 	published jose.JSONWebKeySet
 	infos     []Info
@@ -75,9 +105,9 @@ type Signer struct {
 
 // Info describes a key for listings; it holds no private material.
 type Info struct {
-	KID, Alg, State                   string
-	CreatedAt, ActivatedAt, RetiredAt time.Time
-	Published                         bool
+	KID, Alg, State                              string
+	CreatedAt, ActivatedAt, RetiredAt, RevokedAt time.Time
+	Published                                    bool
 }
 
 // New returns a keyset; call Load before use.
@@ -99,6 +129,12 @@ func New(st Store, master MasterKey, cfg Config) (*Keyset, error) {
 	}
 	if cfg.Reload <= 0 {
 		cfg.Reload = 30 * time.Second
+	}
+	if cfg.PublishWait <= 0 {
+		cfg.PublishWait = JWKSMaxAge + cfg.Reload + time.Minute
+	}
+	if cfg.RevokeHold <= JWKSMaxAge {
+		cfg.RevokeHold = time.Hour
 	}
 	return &Keyset{st: st, master: master, cfg: cfg, now: cfg.Now, log: cfg.Logger}, nil
 }
@@ -202,13 +238,15 @@ func (ks *Keyset) Load(ctx context.Context) error {
 }
 
 // Describe lists stored keys as of now, with whether each is still
-// published (a retired key stays in the JWKS for retiredTTL). It needs no
-// master key: listing keys must not require, or create, one.
+// published (a retired key stays in the JWKS for retiredTTL; a revoked key
+// never is). It needs no master key: listing keys must not require, or
+// create, one.
 func Describe(stored []store.SigningKey, retiredTTL time.Duration, now time.Time) []Info {
 	infos := make([]Info, 0, len(stored))
 	for _, k := range stored {
-		published := k.State != store.KeyRetired || now.Before(k.RetiredAt.Add(retiredTTL))
-		infos = append(infos, Info{KID: k.ID, Alg: k.Alg, State: k.State, CreatedAt: k.CreatedAt, ActivatedAt: k.ActivatedAt, RetiredAt: k.RetiredAt, Published: published})
+		published := k.RevokedAt.IsZero() && (k.State != store.KeyRetired || now.Before(k.RetiredAt.Add(retiredTTL)))
+		infos = append(infos, Info{KID: k.ID, Alg: k.Alg, State: k.State, CreatedAt: k.CreatedAt, ActivatedAt: k.ActivatedAt,
+			RetiredAt: k.RetiredAt, RevokedAt: k.RevokedAt, Published: published})
 	}
 	return infos
 }
@@ -217,7 +255,13 @@ func (ks *Keyset) use(stored []store.SigningKey) error {
 	var active *Signer
 	var set jose.JSONWebKeySet
 	infos := Describe(stored, ks.cfg.RetiredTTL, ks.now())
+	ks.mu.RLock()
+	revoked := ks.revoked
+	ks.mu.RUnlock()
 	for i, k := range stored {
+		if revoked[k.ID] {
+			continue // a reload that read the store before the revocation committed
+		}
 		if infos[i].Published {
 			var pub jose.JSONWebKey
 			if err := pub.UnmarshalJSON(k.PublicJWK); err != nil {
@@ -228,7 +272,7 @@ func (ks *Keyset) use(stored []store.SigningKey) error {
 			}
 			set.Keys = append(set.Keys, pub)
 		}
-		if k.State == store.KeyActive {
+		if k.State == store.KeyActive && k.RevokedAt.IsZero() {
 			signer, err := ks.open(k)
 			if err != nil {
 				return err
@@ -290,17 +334,24 @@ func (ks *Keyset) List() []Info {
 // Rotate retires the active key, activates the next one (already published,
 // so verifiers have it) and creates a new next key. When several nodes rotate
 // at once exactly one succeeds; the others just reload.
+//
+// Rotate does not check that verifiers have had time to fetch the next key
+// (see RotateChecked, what operators' rotations use).
 func (ks *Keyset) Rotate(ctx context.Context) (string, error) {
 	cur, err := ks.Active()
 	if err != nil {
 		return "", err
 	}
+	return ks.rotate(ctx, cur.KID)
+}
+
+func (ks *Keyset) rotate(ctx context.Context, expectActive string) (string, error) {
 	now := ks.now().UTC().Truncate(time.Microsecond)
 	next, err := ks.newKey(store.KeyNext, now)
 	if err != nil {
 		return "", err
 	}
-	err = ks.st.RotateSigningKeys(ctx, cur.KID, next, now)
+	err = ks.st.RotateSigningKeys(ctx, expectActive, next, now)
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		return "", fmt.Errorf("keys: rotate: %w", err)
 	}
@@ -326,11 +377,23 @@ func (ks *Keyset) reload(ctx context.Context) error {
 	return ks.use(stored)
 }
 
-// Tick does the periodic work: follow other nodes' rotations, rotate if the
-// active key is due, and delete keys no longer published.
+// Tick does the periodic work: follow other nodes' rotations and, where
+// the Lease is held, rotate if the active key is due and delete keys no
+// longer published. (RotateSigningKeys is conditional on the active key,
+// so racing nodes could not rotate twice anyway; the lease keeps the
+// others from generating keys only to have them refused.)
 func (ks *Keyset) Tick(ctx context.Context) error {
 	if err := ks.reload(ctx); err != nil {
 		return err
+	}
+	if ks.cfg.Lease != nil {
+		held, err := ks.cfg.Lease.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("keys: %w", err)
+		}
+		if !held {
+			return nil
+		}
 	}
 	if ks.cfg.RotationInterval > 0 {
 		var activated time.Time
@@ -340,7 +403,16 @@ func (ks *Keyset) Tick(ctx context.Context) error {
 			}
 		}
 		if !ks.now().Before(activated.Add(ks.cfg.RotationInterval)) {
-			if _, err := ks.Rotate(ctx); err != nil {
+			// A scheduled rotation waits, as a manual one must, until the
+			// next key has been published long enough.
+			switch _, err := ks.RotateChecked(ctx, false); {
+			case errors.Is(err, ErrRotationUnsafe):
+				// Perhaps another node has just rotated: follow it now.
+				ks.log.Debug("scheduled key rotation postponed", "why", err)
+				if err := ks.reload(ctx); err != nil {
+					return err
+				}
+			case err != nil:
 				return err
 			}
 		}

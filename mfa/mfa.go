@@ -195,40 +195,35 @@ func (s *Service) BeginTOTP(ctx context.Context, userID, accountName string) (En
 // replaced). The accepted step is recorded, so the confirming code cannot
 // log in again.
 func (s *Service) ConfirmTOTP(ctx context.Context, userID, code string, ip netip.Addr) ([]string, error) {
-	refund, err := s.take(userID, ip)
+	fail, err := s.take(userID, ip)
 	if err != nil {
 		return nil, err
 	}
 	t, err := s.st.TOTPByUser(ctx, userID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		refund()
 		return nil, ErrNotEnrolled
 	case err != nil:
-		refund()
 		return nil, fmt.Errorf("mfa: %w", err)
 	case !t.ConfirmedAt.IsZero():
-		refund()
 		return nil, ErrAlreadyEnrolled
 	}
 	step, err := s.match(userID, t, code)
 	if err != nil {
+		fail()
 		s.failed(ctx, userID, TOTP, ip, err)
 		return nil, err
 	}
 	texts, recs, err := s.newCodes()
 	if err != nil {
-		refund()
 		return nil, err
 	}
 	if err := s.st.ConfirmTOTP(ctx, userID, t.SealedSecret, step, s.now(), recs); err != nil {
-		refund()
 		if errors.Is(err, store.ErrStale) {
 			return nil, ErrNotEnrolled // replaced or confirmed meanwhile
 		}
 		return nil, fmt.Errorf("mfa: confirm totp: %w", err)
 	}
-	refund()
 	s.changed(ctx, userID, event.ActionTOTPEnroll, TOTP)
 	return texts, nil
 }
@@ -379,7 +374,7 @@ func (s *Service) Verify(ctx context.Context, userID string, m Method, code stri
 	if m != TOTP && m != RecoveryCode {
 		return Proof{}, ErrMethod
 	}
-	refund, err := s.take(userID, ip)
+	fail, err := s.take(userID, ip)
 	if err != nil {
 		s.publish(ctx, event.Event{Kind: event.MFAFailed, UserID: userID, Method: string(m), IP: ip, Reason: event.ReasonThrottled})
 		return Proof{}, err
@@ -392,11 +387,11 @@ func (s *Service) Verify(ctx context.Context, userID string, m Method, code stri
 	}
 	switch {
 	case err == nil:
-		refund()
 	case errors.Is(err, ErrInvalidCode), errors.Is(err, ErrReplay), errors.Is(err, ErrNotEnrolled):
+		fail()
 		s.failed(ctx, userID, m, ip, err)
 	default:
-		refund() // the store could not answer: not the user's failure
+		// the store could not answer: not the user's failure
 	}
 	return p, err
 }
@@ -513,19 +508,19 @@ func normalizeCode(code string) (string, bool) {
 	return code, true
 }
 
-// take reserves one attempt in the user's and the address's buckets, or
-// none; refund gives them back (success, or a failure not the user's).
-func (s *Service) take(userID string, ip netip.Addr) (refund func(), err error) {
+// take admits an attempt while the user's and the address's buckets
+// both hold a token, taking none: only failures drain them (throttle), so
+// attempts in flight never refuse each other. fail takes one from each:
+// the attempt was the user's failure.
+func (s *Service) take(userID string, ip netip.Addr) (fail func(), err error) {
 	uk, ik := "u:"+userID, throttle.IPKey(ip)
-	ok, wait := s.perUser.Take(uk)
-	if !ok {
+	if ok, wait := s.perUser.Allow(uk); !ok {
 		return nil, &ThrottledError{RetryAfter: wait}
 	}
-	if ok, wait := s.perIP.Take(ik); !ok {
-		s.perUser.Refund(uk)
+	if ok, wait := s.perIP.Allow(ik); !ok {
 		return nil, &ThrottledError{RetryAfter: wait}
 	}
-	return func() { s.perUser.Refund(uk); s.perIP.Refund(ik) }, nil
+	return func() { s.perUser.Fail(uk); s.perIP.Fail(ik) }, nil
 }
 
 func (s *Service) failed(ctx context.Context, userID string, m Method, ip netip.Addr, err error) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -14,6 +15,11 @@ import (
 // ErrBusy is returned by Hash and Verify when the context ends before a
 // hashing slot is free. The returned error also wraps the context's cause.
 var ErrBusy = errors.New("password: context ended while waiting for a hashing slot")
+
+// ErrQueueFull is returned by Hash and Verify, at once, when every hashing
+// slot is taken and as many callers already wait as the queue holds. It
+// wraps ErrBusy: both mean "try again shortly".
+var ErrQueueFull = fmt.Errorf("password: too many hashes waiting: %w", ErrBusy)
 
 // Hasher hashes and verifies passwords with argon2id
 // (golang.org/x/crypto/argon2, version 19), encoding hashes in the PHC string
@@ -26,34 +32,44 @@ var ErrBusy = errors.New("password: context ended while waiting for a hashing sl
 // hashes in flight, which is Params.Memory except for stored hashes made
 // with other parameters, and never more than 1 GiB each.
 // The context bounds only the wait for a slot; a hash that has started runs
-// to completion.
+// to completion. At most maxQueued callers wait for a slot; one more gets
+// ErrQueueFull at once, so that a flood is answered "busy, retry" quickly
+// instead of every login waiting many seconds (each queued login adds one
+// hash time to the wait of those behind it).
 //
 // A Hasher must be made with NewHasher. It is safe for concurrent use.
 type Hasher struct {
-	params Params
-	slots  chan struct{}
+	params    Params
+	slots     chan struct{}
+	maxQueued int64
+	waiting   atomic.Int64
 
 	// dummy is a well-formed hash at params with a random key, so that
 	// VerifyDummy runs exactly Verify's code path.
 	dummy string
 }
 
-// NewHasher returns a Hasher that hashes with p and runs at most
-// maxConcurrent hashes at once; maxConcurrent <= 0 means runtime.NumCPU(),
-// since argon2id with Parallelism 1 keeps one core busy and more would only
-// queue for the CPU while holding memory.
-func NewHasher(p Params, maxConcurrent int) (*Hasher, error) {
+// NewHasher returns a Hasher that hashes with p, runs at most
+// maxConcurrent hashes at once and lets at most maxQueued callers wait for
+// a slot. maxConcurrent <= 0 means runtime.NumCPU(), since argon2id with
+// Parallelism 1 keeps one core busy and more would only queue for the CPU
+// while holding memory; maxQueued <= 0 means DefaultQueuePerSlot per slot.
+func NewHasher(p Params, maxConcurrent, maxQueued int) (*Hasher, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	if maxConcurrent <= 0 {
 		maxConcurrent = runtime.NumCPU()
 	}
+	if maxQueued <= 0 {
+		maxQueued = DefaultQueuePerSlot * maxConcurrent
+	}
 	dummy := phc{params: p, salt: randomBytes(p.SaltLength), key: randomBytes(p.KeyLength)}
 	return &Hasher{
-		params: p,
-		slots:  make(chan struct{}, maxConcurrent),
-		dummy:  dummy.String(),
+		params:    p,
+		slots:     make(chan struct{}, maxConcurrent),
+		maxQueued: int64(maxQueued),
+		dummy:     dummy.String(),
 	}, nil
 }
 
@@ -118,16 +134,32 @@ func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Par
 	return argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength), nil
 }
 
+// DefaultQueuePerSlot is the default queue length per hashing slot: with
+// the default parameters (tens of milliseconds a hash) the last in the
+// queue waits about a second.
+const DefaultQueuePerSlot = 16
+
 func (h *Hasher) acquire(ctx context.Context) error {
 	// Checked before the select, which would pick at random between a free
 	// slot and a done context: a caller that has gone away gets no hash,
 	// as with golang.org/x/sync/semaphore.
-	if ctx.Err() == nil {
-		select {
-		case h.slots <- struct{}{}:
-			return nil
-		case <-ctx.Done():
-		}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", ErrBusy, context.Cause(ctx))
+	}
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if h.waiting.Add(1) > h.maxQueued {
+		h.waiting.Add(-1)
+		return ErrQueueFull
+	}
+	defer h.waiting.Add(-1)
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
 	}
 	return fmt.Errorf("%w: %w", ErrBusy, context.Cause(ctx))
 }

@@ -19,7 +19,7 @@ func testParams() Params {
 
 func newTestHasher(tb testing.TB, p Params, maxConcurrent int) *Hasher {
 	tb.Helper()
-	h, err := NewHasher(p, maxConcurrent)
+	h, err := NewHasher(p, maxConcurrent, 0)
 	if err != nil {
 		tb.Fatalf("NewHasher(%+v, %d): %v", p, maxConcurrent, err)
 	}
@@ -71,7 +71,7 @@ func TestParamsValidate(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Validate(%+v) = %v, want an error about %s", tt.p, err, tt.wantErr)
 			}
-			if _, err := NewHasher(tt.p, 1); err == nil {
+			if _, err := NewHasher(tt.p, 1, 0); err == nil {
 				t.Fatalf("NewHasher(%+v) succeeded, want the Validate error", tt.p)
 			}
 		})

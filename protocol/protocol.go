@@ -30,12 +30,15 @@ type Introspection struct {
 }
 
 // FeedEntry is one revocation on the feed (GET /v1/revocations): a
-// session (SID) or a single access token (JTI) that verifiers must refuse
-// until Until.
+// session (SID), a single access token (JTI), or a signing key (KID: drop
+// the key, and refuse every token it signed) that verifiers must refuse
+// until Until. A follower that predates KID entries ignores them (an entry
+// with neither sid nor jti names nothing it knows).
 type FeedEntry struct {
 	Seq    int64     `json:"seq"`
 	SID    string    `json:"sid,omitempty"`
 	JTI    string    `json:"jti,omitempty"`
+	KID    string    `json:"kid,omitempty"`
 	Until  time.Time `json:"until"`
 	At     time.Time `json:"at"`
 	Reason string    `json:"reason"`

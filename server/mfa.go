@@ -16,6 +16,7 @@ import (
 	"github.com/tessera-auth/tessera/mfa"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/token"
 )
 
 // MFA is the second-factor service as the HTTP layer sees it (mfa.Service).
@@ -96,14 +97,36 @@ func (s *Server) recent(next func(http.ResponseWriter, *http.Request, *principal
 	}
 }
 
-// deliveryOf is how a principal holds its session: a renewal reaches it
-// the same way.
-func deliveryOf(p *principal) authflow.Delivery {
+// target is how a principal holds its session, which a renewal reaches
+// the same way: the cookie, or tokens for the client its access token
+// was issued to (a bearer session token is the first-party login's).
+func (s *Server) target(ctx context.Context, p *principal) authflow.Target {
 	if p.fromCookie {
-		return authflow.Cookie
+		return authflow.Target{Delivery: authflow.Cookie}
 	}
-	return authflow.Token
+	t := authflow.Target{Delivery: authflow.Token}
+	switch token.KindOf(p.access) {
+	case token.JWT:
+		if s.verified != nil && s.atVerifier != nil {
+			if c, err := s.verified.verify(s.atVerifier, p.access, s.now()); err == nil {
+				t.ClientID = c.ClientID
+			}
+		}
+	case token.Access:
+		if s.tokens != nil {
+			if at, err := s.tokens.OpaqueAccess(ctx, p.access); err == nil && at != nil {
+				t.ClientID = at.ClientID
+			}
+		}
+	}
+	if t.ClientID == firstPartyClient {
+		t.ClientID = ""
+	}
+	return t
 }
+
+// firstPartyClient is the client_id in the JWTs of Tessera's own login.
+const firstPartyClient = "tessera"
 
 type mfaChallengeResponse struct {
 	MFARequired bool     `json:"mfa_required"`
@@ -147,9 +170,13 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 	if req.Delivery != "" && req.Delivery != "cookie" && req.Delivery != "token" {
 		return newProblem(http.StatusBadRequest, "invalid_field", `Field "delivery" must be "cookie" or "token".`)
 	}
+	presented, p := s.presented(r)
+	if p != nil {
+		return p
+	}
 	res, err := s.flows.CompleteMFA(r.Context(), authflow.SecondFactor{
 		MFAToken: req.MFAToken, Method: mfa.Method(req.Method), Code: req.Code,
-		Delivery: authflow.Delivery(req.Delivery), ClientID: req.ClientID, Presented: s.presented(r),
+		Delivery: authflow.Delivery(req.Delivery), ClientID: req.ClientID, Presented: presented,
 	}, s.use(r))
 	if err != nil {
 		return mfaProblem(err)
@@ -158,18 +185,16 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// presented is the credentials a login request carried: a successful
-// login ends the sessions they stand for (ASVS 5.0 7.2.4). A malformed
-// Authorization header presents nothing.
-func (s *Server) presented(r *http.Request) []string {
-	var out []string
-	if tok, ok := bearerToken(r.Header.Get("Authorization")); ok {
-		out = append(out, tok)
+// presented is the credential a login request carried: a successful
+// login ends the session it stands for (ASVS 5.0 7.2.4). It is read by the
+// one rule (credential): an ambiguous or malformed one is refused before
+// any password or code is checked.
+func (s *Server) presented(r *http.Request) ([]string, *problem) {
+	c, p := s.credential(r.Header)
+	if p != nil || c.raw == "" {
+		return nil, p
 	}
-	if v := cookieValue(r.Header, s.cookieName); v != "" {
-		out = append(out, v)
-	}
-	return out
+	return []string{c.raw}, nil
 }
 
 type reauthRequest struct {
@@ -191,7 +216,7 @@ func (s *Server) handleReauth(w http.ResponseWriter, r *http.Request, p *princip
 		req.Method != string(mfa.Password) && req.Code == "":
 		return newProblem(http.StatusBadRequest, "missing_field", `Field "method" and its "password" or "code" are required.`)
 	}
-	res, err := s.flows.Reauth(r.Context(), p.session, authflow.Reauth{Method: mfa.Method(req.Method), Password: req.Password, Code: req.Code}, deliveryOf(p), s.use(r))
+	res, err := s.flows.Reauth(r.Context(), p.session, authflow.Reauth{Method: mfa.Method(req.Method), Password: req.Password, Code: req.Code}, s.target(r.Context(), p), s.use(r))
 	if err != nil {
 		return reauthProblem(err)
 	}
@@ -240,9 +265,9 @@ func stepUpProblem(su *authflow.StepUpError) *problem {
 	p := newProblem(http.StatusUnauthorized, "insufficient_user_authentication",
 		"This action needs a more recent authentication: re-authenticate (POST /v1/reauth) and retry.")
 	p.bearer = "insufficient_user_authentication"
-	p.challenge = `, error_description="A more recent authentication is required", max_age=` + strconv.Itoa(int(su.MaxAge/time.Second))
+	p.bearerParams = `, error_description="A more recent authentication is required", max_age=` + strconv.Itoa(int(su.MaxAge/time.Second))
 	if su.ACR != "" {
-		p.challenge += `, acr_values="` + su.ACR + `"`
+		p.bearerParams += `, acr_values="` + su.ACR + `"`
 	}
 	return p
 }
@@ -321,7 +346,7 @@ func (s *Server) handleTOTPConfirm(w http.ResponseWriter, r *http.Request, p *pr
 	case err != nil:
 		return mfaProblem(err)
 	}
-	res, err := s.flows.StepUp(r.Context(), p.session, mfa.Proof{Method: mfa.TOTP, AMR: []string{mfa.AMROTP}}, deliveryOf(p), s.use(r))
+	res, err := s.flows.StepUp(r.Context(), p.session, mfa.Proof{Method: mfa.TOTP, AMR: []string{mfa.AMROTP}}, s.target(r.Context(), p), s.use(r))
 	if err != nil {
 		// TOTP is on; the codes are lost with this answer and can be
 		// regenerated after the next login.
@@ -342,7 +367,7 @@ func (s *Server) handleTOTPRemove(w http.ResponseWriter, r *http.Request, p *pri
 	case err != nil:
 		return errUnavailable().because(fmt.Errorf("removing totp of user %s: %w", p.session.UserID, err))
 	}
-	res, err := s.flows.RenewAfterReset(r.Context(), p.session, session.ReasonMFAReset, []string{mfa.AMROTP}, deliveryOf(p), s.use(r))
+	res, err := s.flows.RenewAfterReset(r.Context(), p.session, session.ReasonMFAReset, []string{mfa.AMROTP}, s.target(r.Context(), p), s.use(r))
 	if err != nil {
 		return errUnavailableOr(err).because(fmt.Errorf("revoking sessions after totp removal: %w", err))
 	}

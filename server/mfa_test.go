@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -485,5 +486,78 @@ func TestSecondFactorThrottle(t *testing.T) {
 	wantProblem(t, r, http.StatusTooManyRequests, "too_many_attempts")
 	if r.Header.Get("Retry-After") == "" {
 		t.Fatal("429 without Retry-After")
+	}
+	metrics := string(e.do(e.admin, "GET", "/metrics", nil).body)
+	for _, want := range []string{
+		`tessera_second_factor_total{method="totp",outcome="bad_code"} 10`,
+		`tessera_second_factor_total{method="totp",outcome="throttled"} 1`,
+		`tessera_second_factor_total{method="",outcome="challenged"} 3`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s:\n%s", want, grepLines(metrics, "second_factor"))
+		}
+	}
+}
+
+// TestGoldenMFA pins the second-factor answers: the login challenge, the
+// completed login at AAL2, the factor status and the step-up problem.
+func TestGoldenMFA(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("gina", pw)
+	secret, _, c := e.enrollTOTP(t, e.login(true))
+	status := e.do(e.public, "GET", "/v1/mfa", nil, c.headers()...)
+	challenge := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "gina", "password": pw, "delivery": "cookie"})
+	e.clock.Add(30 * time.Second)
+	done := e.completeMFA(challenge.json(t)["mfa_token"].(string), "totp", totpAt(t, secret, e.clock.Now()))
+	e.clock.Add(11 * time.Minute)
+	stepUp := e.do(e.public, "POST", "/v1/mfa/recovery-codes", nil, c.headers()...)
+	n := newNormalizer()
+	for _, tc := range []struct {
+		name   string
+		r      resp
+		status int
+		ct     string
+	}{
+		{"mfa-status", status, 200, "application/json"},
+		{"login-mfa-challenge", challenge, 200, "application/json"},
+		{"login-mfa-complete", done, 200, "application/json"},
+		{"error-step-up", stepUp, 401, "application/problem+json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { checkGolden(t, n, tc.name, tc.r, tc.status, tc.ct) })
+	}
+}
+
+// TestStepUpKeepsTheClient: a public client's tokens renewed by a
+// step-up are still that client's, so it keeps refreshing them; the old
+// refresh token dies with the old session.
+func TestStepUpKeepsTheClient(t *testing.T) {
+	for _, format := range []string{"jwt", "opaque"} {
+		t.Run(format, func(t *testing.T) {
+			e := newEnv(t)
+			e.addUser("gina", pw)
+			spa, _ := e.addClient(map[string]any{"name": "spa", "public": true, "grants": []string{"refresh_token"}, "token_format": format})
+			at, rt := e.loginTokens("gina", map[string]string{"client_id": spa})
+			e.clock.Add(11 * time.Minute)
+			r := e.do(e.public, "POST", "/v1/reauth", map[string]string{"method": "password", "password": pw}, bearer(at)...)
+			if r.StatusCode != http.StatusOK {
+				t.Fatalf("reauth: %d %s", r.StatusCode, r.body)
+			}
+			m := r.json(t)
+			at2, rt2 := m["access_token"].(string), m["refresh_token"].(string)
+			if format == "jwt" {
+				if c := jwtClaims(t, at2); c.ClientID != spa {
+					t.Fatalf("renewed access token for client %q, want %q", c.ClientID, spa)
+				}
+			}
+			if r := e.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt2}, "client_id": {spa}}); r.StatusCode != http.StatusOK {
+				t.Fatalf("the client refreshing its renewed token: %d %s", r.StatusCode, r.body)
+			}
+			wantOAuthError(t, e.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {spa}}), http.StatusBadRequest, "invalid_grant")
+			// A password change is not another client's to make, even
+			// right after a step-up (issue 10, L14): only the user's own
+			// login may, since its answer is a fresh first-party session.
+			r = e.do(e.public, "POST", "/v1/password", map[string]string{"current_password": pw, "new_password": "another long passphrase"}, bearer(at2)...)
+			wantProblem(t, r, http.StatusForbidden, "insufficient_scope")
+		})
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
 	"github.com/tessera-auth/tessera/event"
+	"github.com/tessera-auth/tessera/forwardauth"
+	"github.com/tessera-auth/tessera/probe"
 	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -43,10 +45,17 @@ type Config struct {
 	LogRequests        bool
 	// AdminToken is the admin API credential.
 	AdminToken string
+	// ForwardAuth is the policy of /v1/auth/verify (its Origins and Now are
+	// the server's); ForwardAuthHeaders names its identity headers.
+	ForwardAuth        forwardauth.Config
+	ForwardAuthHeaders ForwardAuthHeaders
 	// Events receives what the HTTP layer still decides itself
 	// (event.AdminAction), and is handed to the token-state service
 	// (event.Introspected, TokenRevoked). nil: none.
 	Events event.Sink
+	// Probes bounds token probing (failed bearer credentials and
+	// introspections); nil: probe.DefaultLimits, events to Events.
+	Probes *probe.Limiter
 }
 
 // Server serves the public and admin APIs. Build one with New.
@@ -70,7 +79,9 @@ type Server struct {
 	oauthCfg   OAuthConfig
 	tokenStore TokenStore
 	tokens     *tokenstate.Service // introspection and RFC 7009 revocation
-	flows      *authflow.Flows     // login, second factors, step-up, password change
+	probes     *probe.Limiter
+	flows      *authflow.Flows // login, second factors, step-up, password change
+	fwd        *forwardAuth    // /v1/auth/verify
 	now        func() time.Time
 
 	// mfa manages second factors (nil: none); see WithMFA.
@@ -84,6 +95,8 @@ type Server struct {
 	cookieName string
 	adminHash  [32]byte
 	origins    map[string]bool
+	// crossSite are the allowed_origins, which may be another site.
+	crossSite map[string]bool
 }
 
 // New returns a server. now is the clock (nil: time.Now).
@@ -99,8 +112,12 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 		cookieName: "__Host-tessera_session",
 		adminHash:  sha256.Sum256([]byte(cfg.AdminToken)),
 		origins:    map[string]bool{},
+		crossSite:  map[string]bool{},
 	}
 	s.flows = s.newFlows()
+	if s.probes = cfg.Probes; s.probes == nil {
+		s.probes = probe.New(probe.DefaultLimits(), cfg.Events, now)
+	}
 	if cfg.InsecureDevCookies {
 		// Browsers refuse __Host- cookies without Secure.
 		s.cookieName = "tessera_session"
@@ -110,6 +127,12 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 			s.origins[normalizeOrigin(o)] = true
 		}
 	}
+	for _, o := range cfg.AllowedOrigins {
+		if o != "" && normalizeOrigin(o) != normalizeOrigin(cfg.PublicOrigin) {
+			s.crossSite[normalizeOrigin(o)] = true
+		}
+	}
+	s.buildForwardAuth()
 	return s
 }
 
@@ -135,12 +158,13 @@ func (s *Server) CookieName() string { return s.cookieName }
 func (s *Server) Public() http.Handler {
 	mux := http.NewServeMux()
 	s.mountSession(mux)
+	s.mountForwardAuth(mux)
 	s.mountMFA(mux)
 	s.mountWebAuthn(mux)
 	s.mountJWKS(mux)
 	s.mountOAuth(mux)
 	s.health(mux)
-	return s.common("public", mux)
+	return s.common("public", s.cors(mux))
 }
 
 // Admin returns the admin API handler. Every route but health checks needs
@@ -169,8 +193,14 @@ func (s *Server) health(mux *http.ServeMux) {
 	mux.Handle("GET /readyz", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
+		// Ready means able to commit, not only to answer: the store
+		// reports recent write failures and probes an idle disk
+		// (store/readiness). The answer names the dependency; the log
+		// says why.
 		if err := s.st.Ping(ctx); err != nil {
-			return errUnavailable().because(fmt.Errorf("readiness check failed: %w", err))
+			p := errUnavailable()
+			p.Detail = "Not ready: the store cannot answer or cannot commit writes (disk full, read-only or damaged database, failed fsync, lost connection); the server log says which."
+			return p.because(fmt.Errorf("readiness check failed: %w", err))
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return nil
@@ -179,16 +209,24 @@ func (s *Server) health(mux *http.ServeMux) {
 
 func (s *Server) adminOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, ok := bearerToken(r.Header.Get("Authorization"))
+		// The public API's rule for the header (credential): one
+		// Authorization header, a well-formed Bearer one. Answers go
+		// through the funnel like every other.
+		authz, one := authorization(r.Header)
+		raw, ok, malformed := bearerCredential(authz)
+		if !one || malformed {
+			p := newProblem(http.StatusBadRequest, "invalid_request", "Send one header: Authorization: Bearer <admin token>.")
+			p.challenge = `Bearer realm="tessera-admin", error="invalid_request"`
+			s.fail(w, r, p)
+			return
+		}
 		got := sha256.Sum256([]byte(raw))
 		// Comparing fixed-length hashes in constant time leaks neither the
 		// token nor its length.
 		if !ok || s.cfg.AdminToken == "" || subtle.ConstantTimeCompare(got[:], s.adminHash[:]) != 1 {
 			p := newProblem(http.StatusUnauthorized, "unauthenticated", "The admin API needs Authorization: Bearer <admin token>.")
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tessera-admin"`)
-			w.Header().Set("Content-Type", "application/problem+json")
-			w.WriteHeader(p.Status)
-			writeBody(w, p)
+			p.challenge = `Bearer realm="tessera-admin"`
+			s.fail(w, r, p)
 			return
 		}
 		next.ServeHTTP(w, r)

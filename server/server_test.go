@@ -77,7 +77,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	scfg.Events = events
 	sm := session.New(st, scfg)
 	// Cheap argon2 parameters keep the suite fast; the real cost is benchmarked.
-	h, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 2)
+	h, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 2, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Events: events, Sessions: sm,
 	})
 	verifier := &accesstoken.Verifier{
-		Issuer: "https://auth.example.test", Audience: "https://auth.example.test",
+		Issuer: "https://auth.example.test", Audience: "", // tokenstate judges the audience (OAuthConfig.Audience)
 		Algorithms: []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256},
 		Keys: func(kid string) (*jose.JSONWebKey, error) {
 			k, err := ks.PublicKey(kid)
@@ -113,7 +113,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Now: c.Now,
 	}
 	srv := New(cfg, st, sm, an, ips, metrics, log, c.Now).WithKeys(ks).
-		WithOAuth(oa, verifier, OAuthConfig{Issuer: "https://auth.example.test", AccessTTL: 15 * time.Minute, SessionIdle: 7 * 24 * time.Hour, SessionAbsolute: 14 * 24 * time.Hour}, st)
+		WithOAuth(oa, verifier, OAuthConfig{Issuer: "https://auth.example.test", Audience: "https://auth.example.test", AccessTTL: 15 * time.Minute, SessionIdle: 7 * 24 * time.Hour, SessionAbsolute: 14 * 24 * time.Hour}, st)
 	// Second factors are on, as production wires them.
 	mk, _, err := keys.NewMasterKey()
 	if err != nil {
@@ -836,7 +836,12 @@ func TestHealthAndMetrics(t *testing.T) {
 		}
 	}
 	e.st.Close()
-	wantProblem(t, e.do(e.public, "GET", "/readyz", nil), 503, "unavailable")
+	r := e.do(e.public, "GET", "/readyz", nil)
+	wantProblem(t, r, 503, "unavailable")
+	// The answer names the dependency (issue 10, R2), and says when to retry.
+	if !strings.Contains(string(r.body), "the store cannot") || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("readyz while the store is down: %s (Retry-After %q)", r.body, r.Header.Get("Retry-After"))
+	}
 }
 
 func TestInsecureDevCookies(t *testing.T) {

@@ -170,7 +170,7 @@ func (s *Server) handleWebAuthnRegisterFinish(w http.ResponseWriter, r *http.Req
 	if err != nil {
 		return webauthnProblem(err, http.StatusBadRequest)
 	}
-	res, err := s.flows.StepUp(r.Context(), p.session, mfa.KeyProof(c.BackupEligible, c.UserVerified), deliveryOf(p), s.use(r))
+	res, err := s.flows.StepUp(r.Context(), p.session, mfa.KeyProof(c.BackupEligible, c.UserVerified), s.target(r.Context(), p), s.use(r))
 	if err != nil {
 		return errUnavailableOr(err).because(fmt.Errorf("renewing the session after webauthn registration: %w", err))
 	}
@@ -207,7 +207,7 @@ func (s *Server) handleWebAuthnRemove(w http.ResponseWriter, r *http.Request, p 
 	if _, err := s.factorRemovals.FactorRemoved(r.Context(), p.session.UserID); err != nil {
 		return errUnavailable().because(fmt.Errorf("webauthn removal of user %s: %w", p.session.UserID, err))
 	}
-	res, err := s.flows.RenewAfterReset(r.Context(), p.session, session.ReasonMFAReset, []string{mfa.AMRHardware, mfa.AMRSoftware, mfa.AMRUser}, deliveryOf(p), s.use(r))
+	res, err := s.flows.RenewAfterReset(r.Context(), p.session, session.ReasonMFAReset, []string{mfa.AMRHardware, mfa.AMRSoftware, mfa.AMRUser}, s.target(r.Context(), p), s.use(r))
 	if err != nil {
 		return errUnavailableOr(err).because(fmt.Errorf("revoking sessions after webauthn removal: %w", err))
 	}
@@ -278,6 +278,10 @@ func (s *Server) handleWebAuthnLoginFinish(w http.ResponseWriter, r *http.Reques
 		return newProblem(http.StatusBadRequest, "invalid_field", `Field "delivery" must be "cookie" or "token".`)
 	}
 	ip := s.ips.ClientIP(r)
+	presented, pp := s.presented(r)
+	if pp != nil {
+		return pp
+	}
 	if req.MFAToken != "" {
 		c, err := s.flows.PendingChallenge(r.Context(), req.MFAToken)
 		if err != nil {
@@ -285,7 +289,7 @@ func (s *Server) handleWebAuthnLoginFinish(w http.ResponseWriter, r *http.Reques
 		}
 		res, err := s.flows.CompleteWith(r.Context(), authflow.SecondFactor{
 			MFAToken: req.MFAToken, Method: mfa.WebAuthn,
-			Delivery: authflow.Delivery(req.Delivery), ClientID: req.ClientID, Presented: s.presented(r),
+			Delivery: authflow.Delivery(req.Delivery), ClientID: req.ClientID, Presented: presented,
 		}, func(ctx context.Context, userID string) (mfa.Proof, error) {
 			return s.passkeys.FinishLogin(ctx, userID, c.Hash, req.Credential, ip)
 		}, s.use(r))
@@ -309,7 +313,7 @@ func (s *Server) handleWebAuthnLoginFinish(w http.ResponseWriter, r *http.Reques
 		return webauthnProblem(err, http.StatusUnauthorized)
 	}
 	res, err := s.flows.LoginWithProof(r.Context(), authflow.ProofLogin{
-		User: u, Proof: proof, Delivery: authflow.Delivery(req.Delivery), ClientID: req.ClientID, Presented: s.presented(r),
+		User: u, Proof: proof, Delivery: authflow.Delivery(req.Delivery), ClientID: req.ClientID, Presented: presented,
 	}, s.use(r))
 	if err != nil {
 		return loginProblem(err)

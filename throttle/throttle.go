@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,8 +17,11 @@ type Limiter struct {
 	now     func() time.Time
 	maxKeys int
 
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	buckets map[string]*bucket
+	// drained counts the tracked buckets, so Blocked answers a limiter no
+	// failure has touched with one atomic load (it runs on hot paths).
+	drained atomic.Int64
 }
 
 type bucket struct {
@@ -45,10 +49,36 @@ func (l *Limiter) level(b *bucket, now time.Time) {
 	}
 }
 
-// Take reserves one attempt for key. If none is left it returns false and how
-// long until one will be. A caller whose attempt then succeeds gives the
-// token back with Refund, so only failures drain the bucket.
-func (l *Limiter) Take(key string) (ok bool, retryAfter time.Duration) {
+// Allow reports whether an attempt for key may proceed: whether its
+// bucket still holds a token. It takes none; a failed attempt then takes
+// one with Fail. Attempts in flight take nothing, so a crowd of correct
+// logins behind one address (an office behind NAT) is never refused
+// because of each other: only failures drain the bucket.
+//
+// The price is that attempts admitted together while one token is left
+// may all fail; Fail then puts the bucket in debt (below zero), and the
+// key waits for the refill of every one of them. How many can be in
+// flight at once is bounded elsewhere (the hashing queue), not here.
+// If the bucket is empty Allow returns false and how long until a token
+// is back.
+func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		return true, 0 // a full bucket is not tracked
+	}
+	l.level(b, now)
+	if b.tokens < 1 {
+		wait := time.Duration((1 - b.tokens) * float64(l.refill))
+		return false, max(wait, time.Second).Round(time.Second)
+	}
+	return true, 0
+}
+
+// Fail takes one token for key: an attempt failed.
+func (l *Limiter) Fail(key string) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -59,26 +89,38 @@ func (l *Limiter) Take(key string) (ok bool, retryAfter time.Duration) {
 		}
 		b = &bucket{tokens: l.burst, at: now}
 		l.buckets[key] = b
+		l.drained.Store(int64(len(l.buckets)))
 	}
 	l.level(b, now)
-	if b.tokens < 1 {
-		wait := time.Duration((1 - b.tokens) * float64(l.refill))
-		return false, max(wait, time.Second).Round(time.Second)
-	}
 	b.tokens--
-	return true, 0
 }
 
-// Refund returns a token taken for key.
-func (l *Limiter) Refund(key string) {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if b := l.buckets[key]; b != nil {
-		l.level(b, now)
-		b.tokens = min(l.burst, b.tokens+1)
+// Blocked reports, without taking anything, whether key has no attempt
+// left, and if so how long until it will. For callers that drain a bucket
+// only after a failure (Fail once the attempt failed) rather than reserving
+// before it: the success path then costs a read.
+func (l *Limiter) Blocked(key string) (blocked bool, retryAfter time.Duration) {
+	if l.drained.Load() == 0 {
+		return false, 0
 	}
+	now := l.now()
+	l.mu.RLock()
+	b := l.buckets[key]
+	var tokens float64
+	if b != nil {
+		tokens = min(l.burst, b.tokens+float64(max(now.Sub(b.at), 0))/float64(l.refill))
+	}
+	l.mu.RUnlock()
+	if b == nil || tokens >= 1 {
+		return false, 0
+	}
+	wait := time.Duration((1 - tokens) * float64(l.refill))
+	return true, max(wait, time.Second).Round(time.Second)
 }
+
+// Idle reports whether no failure is on record (every key's bucket is
+// full): a hot path may then skip computing keys at all.
+func (l *Limiter) Idle() bool { return l.drained.Load() == 0 }
 
 // prune drops full buckets, which carry no information. If the map is
 // still at its bound it drops the fullest remaining buckets, so a flood of
@@ -91,6 +133,7 @@ func (l *Limiter) prune(now time.Time) {
 			delete(l.buckets, k)
 		}
 	}
+	defer func() { l.drained.Store(int64(len(l.buckets))) }()
 	target := l.maxKeys * 9 / 10
 	if len(l.buckets) <= target {
 		return

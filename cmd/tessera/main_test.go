@@ -299,16 +299,23 @@ func TestCLI(t *testing.T) {
 		{"no command", nil, "", nil, nil, 2, "", "Usage"},
 		{"unknown command", nil, "", nil, []string{"frobnicate"}, 2, "", "unknown command"},
 		{"help", nil, "", nil, []string{"help"}, 0, "tessera serve", ""},
-		{"migrate", nil, "", nil, []string{"migrate"}, 0, "schema at version 50", ""},
+		{"migrate", nil, "", nil, []string{"migrate"}, 0, "schema at version ", ""},
 		{"keys list", [][]string{{"client", "add", "billing"}}, "", nil, []string{"keys", "list"}, 0, "active", ""},
 		{"keys list before any key", migrated, "", nil, []string{"keys", "list"}, 0, "KID", "no signing keys yet"},
 		{"client add", nil, "", nil, []string{"client", "add", "billing", "--scope", "a,b", "--scope", "c"}, 0, "client_secret: tsc_", ""},
+		{"client add resource server", [][]string{{"client", "add", "notes-api", "--introspect", "--audience", "https://notes.example"}}, "", nil, []string{"client", "list"}, 0, "introspect\taudience=https://notes.example", ""},
+		{"client add bad resource", nil, "", nil, []string{"client", "add", "app", "--resource", "notes"}, 1, "", "absolute URI"},
 		{"client add public", nil, "", nil, []string{"client", "add", "spa", "--public", "--grant", "refresh_token"}, 0, "client_id:", ""},
 		{"client add own secret", nil, strings.Repeat("s", 40) + "\n", nil, []string{"client", "add", "own", "--secret-stdin"}, 0, "client_id:", ""},
-		{"client add short secret", nil, "short\n", nil, []string{"client", "add", "own2", "--secret-stdin"}, 1, "", "at least 32"},
+		{"client add short secret", nil, "short\n", nil, []string{"client", "add", "own2", "--secret-stdin"}, 1, "", "32 to 512 characters"},
+		{"client add secret with a plus", nil, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa+b\n", nil, []string{"client", "add", "own3", "--secret-stdin"}, 1, "", "unreserved"},
 		{"client add bad grant", nil, "", nil, []string{"client", "add", "x", "--grant", "password"}, 1, "", "unsupported grant"},
 		{"client list", [][]string{{"client", "add", "billing", "--scope", "a,b", "--scope", "c"}}, "", nil, []string{"client", "list"}, 0, "grants=client_credentials\tscopes=a,b,c", ""},
 		{"keys rotate", migrated, "", nil, []string{"keys", "rotate"}, 0, "active key is now", ""},
+		{"keys rotate twice", [][]string{{"migrate"}, {"keys", "rotate"}}, "", nil, []string{"keys", "rotate"}, 1, "", "--force"},
+		{"keys rotate twice, forced", [][]string{{"migrate"}, {"keys", "rotate"}}, "", nil, []string{"keys", "rotate", "--force"}, 0, "active key is now", "forcing"},
+		{"keys revoke unknown", migrated, "", nil, []string{"keys", "revoke", "nope"}, 1, "", "no signing key"},
+		{"keys revoke without kid", migrated, "", nil, []string{"keys", "revoke"}, 2, "", "usage"},
 		{"keys rotate without data", nil, "", nil, []string{"keys", "rotate"}, 1, "", "no Tessera data"},
 		{"keys nonsense", nil, "", nil, []string{"keys", "delete"}, 2, "", "usage"},
 		{"bad master key", migrated, "", []string{"TESSERA_MASTER_KEY=short"}, []string{"keys", "rotate"}, 1, "", "master key"},
@@ -553,9 +560,11 @@ func TestCLIOutputJSON(t *testing.T) {
 	if len(users) != 1 || users[0]["username"] != "dan" {
 		t.Fatalf("users: %v", users)
 	}
-	clients := list(t, []string{"client_id", "client_name", "client_type", "grant_types", "scopes", "token_format", "created_at"}, []string{"created_at"},
+	clients := list(t, []string{"client_id", "client_name", "client_type", "grant_types", "scopes", "token_format"}, []string{"created_at"},
 		"client", "list", "--output", "json")
-	if len(clients) != 2 || clients[0]["client_name"] != "billing" || fmt.Sprint(clients[0]["scopes"]) != "[a b]" || clients[1]["client_type"] != "public" {
+	// The first party (configured, not stored) comes first.
+	if len(clients) != 3 || clients[0]["client_id"] != "tessera" || clients[0]["client_type"] != "public" || fmt.Sprint(clients[0]["grant_types"]) != "[refresh_token]" ||
+		clients[1]["client_name"] != "billing" || fmt.Sprint(clients[1]["scopes"]) != "[a b]" || clients[2]["client_type"] != "public" || clients[1]["created_at"] == nil {
 		t.Fatalf("clients: %v", clients)
 	}
 	for _, c := range clients { // lists are arrays even when empty, never null

@@ -26,12 +26,12 @@ func TestCLIOnPostgres(t *testing.T) {
 	}
 	// An empty database is not a store yet: a read-only verb says what to do.
 	run("", 1, "tessera migrate", "user", "list")
-	run("", 0, "schema at version 50", "migrate")
+	run("", 0, "schema at version ", "migrate")
 	run(pw+"\n", 0, "", "user", "add", "dan", "--password-stdin")
 	if out := run("", 0, "dan", "user", "list"); strings.Contains(out, "eve") {
 		t.Fatalf("user list: %s", out)
 	}
-	run("", 0, "schema at version 50", "migrate") // nothing left to apply
+	run("", 0, "schema at version ", "migrate") // nothing left to apply
 
 	// A database that does not exist: said so, without the URL's password
 	// (trust authentication ignores it).
@@ -51,7 +51,19 @@ func TestCLIOnPostgres(t *testing.T) {
 		t.Fatalf("missing database: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 
-	r := serve(t, data, "TESSERA_STORE="+u)
+	// A shared store refuses to start without the cluster's issuer.
+	_, errOut, code = tessera(t, data, "", nil, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--store", u)
+	if code != 1 || !strings.Contains(errOut, "policy.tokens.issuer") {
+		t.Fatalf("serve on PostgreSQL without an issuer: exit %d\nstderr: %s", code, errOut)
+	}
+	r := serve(t, data, "TESSERA_STORE="+u, "TESSERA_POLICY_TOKENS_ISSUER=https://auth.cli.test")
+	if !strings.Contains(r.banner, "https://auth.cli.test") || !strings.Contains(r.banner, "LISTEN/NOTIFY") {
+		t.Fatalf("banner does not name the issuer and the fan-out:\n%s", r.banner)
+	}
+	// Another node configured without an issuer adopts the cluster's.
+	if r2 := serve(t, data, "TESSERA_STORE="+u); !strings.Contains(r2.banner, "https://auth.cli.test") {
+		t.Fatalf("second node's banner:\n%s", r2.banner)
+	}
 	tok, _ := login(t, r, "dan")
 	if code := whoami(t, r, tok); code != 200 {
 		t.Fatalf("whoami on PostgreSQL: %d", code)

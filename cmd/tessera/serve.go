@@ -77,6 +77,10 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 	if ap := a.StoreInfo.Applied; len(ap) > 0 {
 		fmt.Fprintf(stdout, "  schema      applied migrations %d to %d; now at version %d\n", ap[0], ap[len(ap)-1], a.StoreInfo.Schema.Current)
 	}
+	fmt.Fprintf(stdout, "  issuer      %s\n", a.Config.Issuer())
+	if a.Listener != nil {
+		fmt.Fprintf(stdout, "  revocations LISTEN/NOTIFY across nodes, feed read every %v\n", c.Policy.Session.RevocationPoll)
+	}
 	fmt.Fprintf(stdout, "  policy      idle %v, absolute %v, max %d sessions per user  (tessera policy show)\n",
 		c.Policy.Session.IdleTimeout, c.Policy.Session.AbsoluteTimeout, c.Policy.Session.MaxPerUser)
 	if a.AdminTokenCreated {
@@ -84,6 +88,12 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 	}
 	if a.Keyring.MasterCreated {
 		fmt.Fprintf(stdout, "  first start: generated the master key into %s (mode 0600); back it up apart from the database\n", a.Keyring.MasterSource)
+	}
+	if !c.InsecureDevCookies && app.MasterKeyBeside(c, a.Keyring.MasterSource) {
+		fmt.Fprintf(stdout, "  WARNING: %s\n", app.MasterKeyBesideWarning)
+	}
+	if w := a.StoreInfo.CheckWarning; w != "" {
+		fmt.Fprintf(stdout, "  WARNING: %s; started without it\n", w)
 	}
 	if len(users) == 0 {
 		where := "--data " + c.Data

@@ -11,6 +11,7 @@ import (
 	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
+	"github.com/tessera-auth/tessera/cluster"
 	"github.com/tessera-auth/tessera/config"
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/keys"
@@ -53,15 +54,33 @@ type App struct {
 	Metrics   *server.Metrics
 	Events    *event.Fanout // every domain event; subscribe before serving
 	Server    *server.Server
+	// Listener carries revocations between the nodes sharing the store
+	// when its backend offers that (PostgreSQL LISTEN/NOTIFY); nil otherwise.
+	Listener store.FeedListener
 
 	// AdminTokenSource is TESSERA_ADMIN_TOKEN, the admin-token file's path,
 	// or "Options.AdminToken"; AdminTokenCreated is set on first start.
 	AdminTokenSource  string
 	AdminTokenCreated bool
 
+	// Holder names this node in the store's leases (cluster.Holder).
+	Holder string
+
 	log *slog.Logger
 	now func() time.Time
+	// gcLease and keysLease make the cleanup and the scheduled key
+	// rotation run on one node of the cluster at a time.
+	gcLease, keysLease *cluster.Lease
 }
+
+// Lease terms: each outlasts the interval at which its holder renews it
+// (gc: hourly; keys: every keys.Config.Reload, 30 s), so a job stays on one
+// node while it lives, and moves within a term when it stops.
+const (
+	gcInterval   = time.Hour
+	gcLeaseTTL   = 2 * time.Hour
+	keysLeaseTTL = 2 * time.Minute
+)
 
 // New validates c, opens its store (doing what opt.Access allows), reads or creates the
 // admin token and the master key, loads the signing keys, builds the
@@ -88,15 +107,63 @@ func New(ctx context.Context, c config.Config, opt Options) (*App, error) {
 	if len(info.Applied) > 0 {
 		a.log.Info("schema migrated", "store", info.Location, "applied", info.Applied, "version", info.Schema.Current)
 	}
-	if err := a.wire(ctx, opt); err != nil {
+	if info.CheckWarning != "" {
+		a.log.Warn("store check incomplete; started without it", "store", info.Location, "err", info.CheckWarning)
+	}
+	if err := a.settle(ctx); err != nil {
 		st.Close()
+		return nil, err
+	}
+	if err := a.wire(ctx, opt); err != nil {
+		a.Close()
 		return nil, err
 	}
 	return a, nil
 }
 
+// feedListening is a store backend that tells the processes sharing it of
+// each other's revocations itself (PostgreSQL: LISTEN/NOTIFY). directURL,
+// if set, reaches the same database without a transaction-mode pooler.
+type feedListening interface {
+	ListenFeed(ctx context.Context, directURL string, log *slog.Logger) (store.FeedListener, error)
+}
+
+// settle checks this node's issuer and public origin against the
+// cluster's (cluster.Settle), records them if it is the first node, and
+// adopts the cluster's where the configuration leaves them unset.
+func (a *App) settle(ctx context.Context) error {
+	c := &a.Config
+	want := cluster.Want{Issuer: c.Policy.Tokens.Issuer, PublicOrigin: c.PublicOrigin}
+	if want.Issuer == "" {
+		want.Issuer = c.PublicOrigin // Config.Issuer's default, explicit too
+	}
+	if sh, ok := a.Store.(interface{ Shared() bool }); ok {
+		want.Shared = sh.Shared()
+	}
+	s, err := cluster.Settle(ctx, a.Store, want)
+	if err != nil {
+		return err
+	}
+	if s.Issuer != "" && s.Issuer != want.Issuer {
+		a.log.Info("issuer adopted from the cluster's store", "issuer", s.Issuer)
+	}
+	if s.PublicOrigin != "" && s.PublicOrigin != want.PublicOrigin {
+		a.log.Info("public origin adopted from the cluster's store", "public_origin", s.PublicOrigin)
+	}
+	if s.Issuer != "" {
+		c.Policy.Tokens.Issuer = s.Issuer
+	}
+	if s.PublicOrigin != "" {
+		c.PublicOrigin = s.PublicOrigin
+	}
+	return nil
+}
+
 func (a *App) wire(ctx context.Context, opt Options) error {
 	c, st, log := a.Config, a.Store, a.log
+	a.Holder = cluster.Holder()
+	a.gcLease = cluster.NewLease(st, "gc", a.Holder, gcLeaseTTL, a.now)
+	a.keysLease = cluster.NewLease(st, "keys", a.Holder, keysLeaseTTL, a.now)
 	tok := opt.AdminToken
 	a.AdminTokenSource = "Options.AdminToken"
 	if tok == "" {
@@ -110,11 +177,14 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 		func() int { return a.Sessions.CacheLen() },
 	)
 	a.Events = NewEvents(log, a.Metrics)
-	kr, err := openKeyring(ctx, c, st, log, a.Events, opt.Now)
+	kr, err := openKeyring(ctx, c, st, log, a.Events, opt.Now, a.keysLease)
 	if err != nil {
 		return err
 	}
 	a.Keyring, a.Keys = kr, kr.Keys
+	if !c.InsecureDevCookies && MasterKeyBeside(c, kr.MasterSource) {
+		log.Warn(MasterKeyBesideWarning, "master_key", kr.MasterSource)
+	}
 	if a.Auth, err = newAuthenticator(c, st, log, a.Events, opt.Now); err != nil {
 		return err
 	}
@@ -124,23 +194,40 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 	}
 	scfg := SessionConfig(c)
 	scfg.Logger, scfg.Now, scfg.Events = log, opt.Now, a.Events
+	// Listening starts before the follower loads its cursor, so no
+	// revocation falls between the two.
+	if fl, ok := st.(feedListening); ok {
+		if a.Listener, err = fl.ListenFeed(ctx, c.StoreDirect, log); err != nil {
+			return err
+		}
+		scfg.Notifier = a.Listener
+	}
 	a.Sessions = session.New(st, scfg)
+	// A key revoked on another node (or by the CLI) leaves this node's
+	// keyset as soon as the feed says so, not at its next reload.
+	a.Sessions.Follower().OnKeyRevoked(a.Keys.Revoked)
 	// Load the revocation feed's denials before the first request: serving
 	// without them would accept tokens revoked before this start.
 	if err := a.Sessions.Start(ctx); err != nil {
 		return fmt.Errorf("load revocations: %w", err)
 	}
+	fa, fh := forwardAuth(c.ForwardAuth)
 	a.Server = server.New(server.Config{
 		PublicOrigin: c.PublicOrigin, AllowedOrigins: c.AllowedOrigins,
+		ForwardAuth: fa, ForwardAuthHeaders: fh,
 		InsecureDevCookies: c.InsecureDevCookies, SameSiteStrict: c.Policy.Cookie.SameSite == "strict",
 		LogRequests: c.LogRequests, AdminToken: tok, Events: a.Events,
+		Probes: NewProbes(c, a.Events, opt.Now),
 	}, st, a.Sessions, a.Auth, ips, a.Metrics, log, opt.Now).WithKeys(a.Keys)
 	if a.OAuth, a.Verifier, err = newOAuth(c, st, kr, a.Sessions, a.Events, log, opt.Now); err != nil {
 		return err
 	}
 	a.Server.WithOAuth(a.OAuth, a.Verifier, server.OAuthConfig{
-		Issuer: c.Issuer(), AccessTTL: c.Policy.Tokens.AccessTTL.D(),
+		Issuer: c.Issuer(), Audience: c.Audience(), AccessTTL: c.Policy.Tokens.AccessTTL.D(),
 		SessionIdle: c.Policy.Tokens.RefreshTTL.D(), SessionAbsolute: c.Policy.Tokens.SessionAbsolute.D(),
+		// A long poll re-reads the store as often as the follower does;
+		// revocations wake it sooner (this node's, or NOTIFY's).
+		FeedPoll: c.Policy.Session.RevocationPoll.D(),
 	}, st)
 	if a.Passkeys, err = NewPasskeys(c, st, a.Events, opt.Now); err != nil {
 		return err
@@ -171,34 +258,62 @@ func (a *App) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); a.gcLoop(ctx) }()
 	err := a.Sessions.Run(ctx)
 	wg.Wait()
+	// Hand the cluster's jobs over now rather than at the leases' expiry.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for _, l := range []*cluster.Lease{a.gcLease, a.keysLease} {
+		if rerr := l.Release(rctx); rerr != nil {
+			a.log.Warn("lease not released; another node takes it when it expires", "err", rerr)
+		}
+	}
 	return err
 }
 
-// Close closes the store. Call it after Run has returned.
-func (a *App) Close() error { return a.Store.Close() }
+// Close stops the revocation listener and closes the store. Call it after
+// Run has returned.
+func (a *App) Close() error {
+	if a.Listener != nil {
+		a.Listener.Close()
+	}
+	return a.Store.Close()
+}
 
-// gcLoop deletes sessions and feed entries that can no longer matter.
+// gcLoop deletes sessions and feed entries that can no longer matter,
+// hourly, on the node holding the "gc" lease.
 func (a *App) gcLoop(ctx context.Context) {
-	keep := max(24*time.Hour, a.Config.Policy.Session.AbsoluteTimeout.D())
-	t := time.NewTicker(time.Hour)
+	t := time.NewTicker(gcInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := a.Store.DeleteExpiredMFAChallenges(ctx, a.now().Add(-time.Hour)); err != nil {
-				a.log.Warn("expired mfa challenge cleanup failed", "err", err)
-			}
-			if _, err := a.Store.DeleteExpiredWebAuthnCeremonies(ctx, a.now().Add(-time.Hour)); err != nil {
-				a.log.Warn("expired webauthn ceremony cleanup failed", "err", err)
-			}
-			n, err := a.Store.DeleteExpired(ctx, a.now().Add(-keep))
+			ran, n, err := a.Collect(ctx)
 			if err != nil {
 				a.log.Warn("expired-session cleanup failed", "err", err)
-			} else if n > 0 {
+			} else if ran && n > 0 {
 				a.log.Info("expired sessions deleted", "count", n)
 			}
 		}
 	}
+}
+
+// Collect deletes expired sessions, tokens and feed entries if this node
+// holds the cluster's "gc" lease (taking or renewing it), and reports
+// whether it ran and how many sessions it deleted. One node of a cluster
+// does the cleanup; the others skip it.
+func (a *App) Collect(ctx context.Context) (ran bool, deleted int, err error) {
+	held, err := a.gcLease.Acquire(ctx)
+	if err != nil || !held {
+		return false, 0, err
+	}
+	if _, err := a.Store.DeleteExpiredMFAChallenges(ctx, a.now().Add(-time.Hour)); err != nil {
+		a.log.Warn("expired mfa challenge cleanup failed", "err", err)
+	}
+	if _, err := a.Store.DeleteExpiredWebAuthnCeremonies(ctx, a.now().Add(-time.Hour)); err != nil {
+		a.log.Warn("expired webauthn ceremony cleanup failed", "err", err)
+	}
+	keep := max(24*time.Hour, a.Config.Policy.Session.AbsoluteTimeout.D())
+	n, err := a.Store.DeleteExpired(ctx, a.now().Add(-keep))
+	return true, n, err
 }

@@ -53,6 +53,9 @@ type StoreInfo struct {
 	Schema store.SchemaStatus
 	// Applied lists the migrations applied while opening, in order.
 	Applied []int
+	// CheckWarning says that the start-up check (Migrate only) could not
+	// finish in its bound; empty when it did, or did not run.
+	CheckWarning string
 }
 
 // StoreURL returns the store URL c names: its Store, or the embedded
@@ -84,13 +87,22 @@ func OpenStore(ctx context.Context, c config.Config, access Access) (store.Store
 			return nil, info, err
 		}
 	}
+	if err := lostDatabase(c, url, access); err != nil {
+		return nil, info, err
+	}
 	if access != Existing {
 		if c.Store == "" {
 			if err := os.MkdirAll(c.Data, 0o700); err != nil {
 				return nil, info, fmt.Errorf("data folder: %w", err)
 			}
 		}
-		m, err := store.OpenMigrator(ctx, url)
+		// The migration lock is a session's: through a transaction-mode
+		// pooler it needs the direct URL.
+		murl := url
+		if c.StoreDirect != "" {
+			murl = c.StoreDirect
+		}
+		m, err := store.OpenMigrator(ctx, murl)
 		if err != nil {
 			return nil, info, err
 		}
@@ -110,6 +122,16 @@ func OpenStore(ctx context.Context, c config.Config, access Access) (store.Store
 	st, err := store.Open(ctx, url)
 	if err != nil {
 		return nil, info, explain(err, c)
+	}
+	// A server must not start on a damaged or read-only store: it would
+	// report ready and then fail every login.
+	if access == Migrate {
+		if err := st.Check(ctx); errors.Is(err, store.ErrCheckIncomplete) {
+			info.CheckWarning = err.Error()
+		} else if err != nil {
+			st.Close()
+			return nil, info, err
+		}
 	}
 	// store.Open succeeds only at the binary's schema.
 	info.Schema.Current = info.Schema.Latest
@@ -153,6 +175,46 @@ func privateFolder(dir string) error {
 		}
 	}
 	return nil
+}
+
+// lostDatabase refuses to create a fresh store where one existed: an
+// embedded database that is missing (unless access creates nothing anyway)
+// or empty (0 bytes, as a failed copy or a full disk leaves it) beside the
+// master key or admin token an earlier start wrote into the data folder.
+// Starting would silently make a brand-new, empty store: no users, no
+// sessions, no clients, and signing keys under a new key, so every token
+// issued before is refused.
+func lostDatabase(c config.Config, url string, access Access) error {
+	p, ok := strings.CutPrefix(url, "sqlite:")
+	if !ok || p == "" {
+		return nil
+	}
+	fi, err := os.Stat(p)
+	state := "is missing"
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if access == Existing {
+			return nil // refused as ErrNoDatabase, creating nothing
+		}
+	case err != nil || fi.Size() != 0:
+		return nil // opening says what is wrong, if anything
+	default:
+		state = "is empty (0 bytes)"
+	}
+	var held []string
+	for _, name := range []string{"master-key", "admin-token"} {
+		if _, err := os.Stat(filepath.Join(c.Data, name)); err == nil {
+			held = append(held, filepath.Join(c.Data, name))
+		}
+	}
+	// A missing database beside only an admin token may be a first start
+	// with the token provisioned ahead (a mounted secret); the master key
+	// in the data folder is written only by a start that created the store.
+	// An empty file is never a store's state once a secret is there.
+	if len(held) == 0 || fi == nil && !strings.HasSuffix(held[0], "master-key") {
+		return nil // a first start (or one that stopped before writing anything)
+	}
+	return fmt.Errorf("the database %s %s, but %s from an earlier start exist: the database was lost or truncated, and starting would create an empty store (no users, sessions, clients or signing keys). Restore the database from a backup; to start afresh on purpose, move the data folder aside", p, state, strings.Join(held, " and "))
 }
 
 // explain adds to a store error what the user can do about it.

@@ -1,6 +1,9 @@
 package postgres
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // ShowForTest returns a server setting as one of the pool's connections sees it.
 func (s *Store) ShowForTest(ctx context.Context, name string) (string, error) {
@@ -18,12 +21,25 @@ func (s *Store) SetForTest(ctx context.Context, name, value string) error {
 	return err
 }
 
-// MigrationVersionsForTest lists the embedded migrations' versions, in
-// order; gaps are allowed (helpers are assigned number ranges).
-func MigrationVersionsForTest() []int {
+// PIDForTest returns the listening backend's process id; 0 while disconnected.
+func (l *Listener) PIDForTest() uint32 { return l.pid.Load() }
+
+// ChannelForTest returns the store's NOTIFY channel.
+func (s *Store) ChannelForTest() string { return s.channel }
+
+// VersionsForTest returns the embedded migrations' versions, in order.
+func VersionsForTest() []int {
 	var vs []int
 	for _, m := range migrations {
 		vs = append(vs, m.Version)
 	}
 	return vs
+}
+
+// SetListenIdleForTest changes how long new listeners wait before checking
+// a silent connection, until the test ends.
+func SetListenIdleForTest(t interface{ Cleanup(func()) }, d time.Duration) {
+	old := listenIdle
+	listenIdle = d
+	t.Cleanup(func() { listenIdle = old })
 }

@@ -13,8 +13,9 @@ import (
 )
 
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
-	_, err := s.execOne(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, sqlrow.Micros(c.CreatedAt))
+	_, err := s.execOne(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+		c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, sqlrow.Micros(c.CreatedAt),
+		c.Introspect, strings.Join(c.Resources, " "), c.Audience)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("postgres: create client: %w", store.ErrConflict)
 	}
@@ -82,7 +83,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, de
 	var res store.RefreshResult
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		res, err = rotateInTx(ctx, tx, presented, decide)
+		res, err = s.rotateInTx(ctx, tx, presented, decide)
 		return err
 	})
 	if err != nil {
@@ -91,7 +92,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, presented token.Hash, de
 	return res, nil
 }
 
-func rotateInTx(ctx context.Context, tx pgx.Tx, presented token.Hash, decide func(store.RefreshState) store.RefreshPlan) (store.RefreshResult, error) {
+func (s *Store) rotateInTx(ctx context.Context, tx pgx.Tx, presented token.Hash, decide func(store.RefreshState) store.RefreshPlan) (store.RefreshResult, error) {
 	// The family's session first: its row lock is the one every rotation
 	// of the family takes before the token's. (The sub-select that finds
 	// it locks nothing; a locking clause applies to its own FROM only.)
@@ -117,7 +118,8 @@ func rotateInTx(ctx context.Context, tx pgx.Tx, presented token.Hash, decide fun
 	}
 	if next := plan.Successor.Hash; next != (token.Hash{}) {
 		t := plan.Successor
-		b.Queue("UPDATE refresh_tokens SET used_at = $1, child = $2 WHERE token_hash = $3", sqlrow.Micros(plan.UsedAt), next[:], presented[:])
+		b.Queue("UPDATE refresh_tokens SET used_at = $1, child = $2, rotated_by = $3, grace_used = $4 WHERE token_hash = $5",
+			sqlrow.Micros(plan.UsedAt), next[:], plan.RotatedBy, plan.GraceUsed, presented[:])
 		b.Queue("INSERT INTO refresh_tokens ("+sqlrow.RefreshCols+") VALUES ($1, $2, $3, $4, $5, $6, NULL)",
 			t.Hash[:], t.SessionID, t.ClientID, t.Scope, sqlrow.Micros(t.CreatedAt), sqlrow.Micros(t.ExpiresAt))
 	}
@@ -133,7 +135,7 @@ func rotateInTx(ctx context.Context, tx pgx.Tx, presented token.Hash, decide fun
 		}
 	}
 	if plan.RevokeReason != "" {
-		if _, err := revokeTx(ctx, tx, []string{sessionID}, plan.RevokedAt, plan.RevokeReason); err != nil {
+		if _, err := s.revokeTx(ctx, tx, []string{sessionID}, plan.RevokedAt, plan.RevokeReason); err != nil {
 			return store.RefreshResult{}, err
 		}
 	}

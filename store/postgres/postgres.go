@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/readiness"
 	"github.com/tessera-auth/tessera/store/sqlrow"
 	"github.com/tessera-auth/tessera/token"
 )
@@ -103,6 +105,12 @@ func connectError(err error) error {
 type Store struct {
 	pool *pgxpool.Pool
 	name string
+	// health is whether writes commit, for Ping (readiness).
+	health *readiness.Tracker
+	// url is the store URL, for the listener's connection (ListenFeed).
+	url string
+	// channel is the NOTIFY channel of this schema's revocation feed.
+	channel string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -121,7 +129,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %s: %w", name, err)
 	}
-	s := &Store{pool: pool, name: name}
+	s := &Store{pool: pool, name: name, url: rawURL, health: readiness.New(storageFailure, probeEvery)}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %s: %w", name, connectError(err))
@@ -129,6 +137,9 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	st, err := schemaStatus(ctx, pool)
 	if err == nil {
 		err = st.Check()
+	}
+	if err == nil {
+		s.channel, err = feedChannel(ctx, pool)
 	}
 	if err != nil {
 		pool.Close()
@@ -143,18 +154,26 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ping checks that the database answers a query, and that commits are
-// still durable: a reload of the server's configuration reaches open
+// Ping checks that the database answers a query, that commits are still
+// durable (a reload of the server's configuration reaches open
 // connections, so synchronous_commit can be turned off after they were
-// checked. /readyz then reports the node not ready.
+// checked), and that writes commit: a write that failed for a storage
+// reason (disk full, read-only, I/O, lost connection) makes the store not
+// ready until a write commits again (store/readiness; an idle store is
+// probed with a small write every probeEvery). /readyz then reports the
+// node not ready.
 func (s *Store) Ping(ctx context.Context) error {
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
-	defer c.Release()
-	if err := checkDurable(ctx, c.Conn()); err != nil {
+	err = checkDurable(ctx, c.Conn())
+	c.Release()
+	if err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	if err := s.health.Ready(ctx, s.probe); err != nil {
+		return fmt.Errorf("postgres: %s: %w", s.name, err)
 	}
 	return nil
 }
@@ -176,7 +195,8 @@ const commitWait = time.Minute
 // by a deadlock or a serialization failure did nothing, so it runs again,
 // fn included: fn must be safe to repeat. A commit returns once the
 // commit record is flushed (synchronous_commit, see checkDurable).
-func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) (err error) {
+	defer func() { s.health.Record(err) }()
 	for attempt := 1; ; attempt++ {
 		err := s.txOnce(ctx, fn)
 		if err == nil || attempt == maxAttempts || !retryable(err) || ctx.Err() != nil {
@@ -200,7 +220,33 @@ func (s *Store) txOnce(ctx context.Context, fn func(pgx.Tx) error) error {
 	// its caller believes failed).
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitWait)
 	defer cancel()
-	return tx.Commit(cctx)
+	if err := tx.Commit(cctx); err != nil {
+		if commitUnknown(err) {
+			// COMMIT was sent (or may have been) and no clean answer came
+			// back: it may have committed or not. The write is not
+			// acknowledged: the caller answers "unavailable", never "done"
+			// nor "refused", and a retry meets whichever happened.
+			return fmt.Errorf("postgres: commit outcome unknown: %w", err)
+		}
+		return err // refused: rolled back, nothing happened
+	}
+	return nil
+}
+
+// commitUnknown reports a failed COMMIT whose outcome the client cannot
+// know: no answer (the connection broke, the wait ran out), or the session
+// ended by a FATAL error (terminated, server shutting down) instead of an
+// ERROR, which would mean the transaction was rolled back.
+func commitUnknown(err error) bool {
+	if errors.Is(err, pgx.ErrTxCommitRollback) {
+		return false
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return true
+	}
+	return pe.Severity == "FATAL" || pe.Severity == "PANIC" ||
+		strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P")
 }
 
 // retryable reports a transaction PostgreSQL aborted so that another could
@@ -345,7 +391,7 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 		if err != nil {
 			return err
 		}
-		evicted, err = revokeTx(ctx, tx, over, sess.CreatedAt, "session_limit")
+		evicted, err = s.revokeTx(ctx, tx, over, sess.CreatedAt, "session_limit")
 		return err
 	})
 	if err != nil {
@@ -356,9 +402,9 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 
 // feedEntry is a revocation to append to the feed.
 type feedEntry struct {
-	sessionID, jti, userID string
-	at, expires            time.Time
-	reason                 string
+	sessionID, jti, kid, userID string
+	at, expires                 time.Time
+	reason                      string
 }
 
 // appendFeed appends entries to the revocation feed. It numbers them from
@@ -368,7 +414,12 @@ type feedEntry struct {
 // commits (the feed ordering contract on store.Revocation). Call it after
 // the transaction's other row locks, so the counter is held briefly and
 // never while waiting for another lock.
-func appendFeed(ctx context.Context, tx pgx.Tx, entries []feedEntry) error {
+//
+// It also NOTIFYs the feed's channel (see ListenFeed). PostgreSQL delivers
+// a notification when, and only if, its transaction commits, so listeners
+// hear of the entries exactly once they are readable, and never of a
+// rolled-back one.
+func (s *Store) appendFeed(ctx context.Context, tx pgx.Tx, entries []feedEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -383,19 +434,20 @@ func appendFeed(ctx context.Context, tx pgx.Tx, entries []feedEntry) error {
 		if !e.expires.IsZero() {
 			exp = sqlrow.Micros(e.expires)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO revocations (seq, session_id, jti, user_id, at, expires_at, reason)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, seq, e.sessionID, e.jti, e.userID, sqlrow.Micros(e.at), exp, e.reason); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO revocations (seq, session_id, jti, kid, user_id, at, expires_at, reason)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, seq, e.sessionID, e.jti, e.kid, e.userID, sqlrow.Micros(e.at), exp, e.reason); err != nil {
 			return err
 		}
 	}
-	return nil
+	_, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(last, 10))
+	return err
 }
 
 // revokeTx revokes the sessions ids that are not revoked yet, with their
 // feed entries, and returns the ones it revoked. An UPDATE that waited for
 // a concurrent revocation re-checks revoked_at IS NULL against the
 // committed row, so a session is revoked, and on the feed, once.
-func revokeTx(ctx context.Context, tx pgx.Tx, ids []string, at time.Time, reason string) ([]string, error) {
+func (s *Store) revokeTx(ctx context.Context, tx pgx.Tx, ids []string, at time.Time, reason string) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -421,7 +473,7 @@ func revokeTx(ctx context.Context, tx pgx.Tx, ids []string, at time.Time, reason
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	return done, appendFeed(ctx, tx, entries)
+	return done, s.appendFeed(ctx, tx, entries)
 }
 
 func (s *Store) SessionByHash(ctx context.Context, h token.Hash) (store.Session, error) {
@@ -485,7 +537,7 @@ func (s *Store) RevokeSession(ctx context.Context, id string, at time.Time, reas
 			return err
 		}
 		if !sess.Revoked() {
-			if _, err := revokeTx(ctx, tx, []string{id}, at, reason); err != nil {
+			if _, err := s.revokeTx(ctx, tx, []string{id}, at, reason); err != nil {
 				return err
 			}
 			sess.RevokedAt, sess.RevokeReason = at.UTC().Truncate(time.Microsecond), reason
@@ -511,7 +563,7 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, except string, a
 		if err != nil {
 			return err
 		}
-		ids, err = revokeTx(ctx, tx, live, at, reason)
+		ids, err = s.revokeTx(ctx, tx, live, at, reason)
 		return err
 	})
 	if err != nil {
@@ -536,7 +588,7 @@ func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]stor
 
 func (s *Store) ActiveRevocations(ctx context.Context, sessionsSince, now time.Time) ([]store.Revocation, error) {
 	rows, err := s.pool.Query(ctx, "SELECT "+sqlrow.RevocationCols+` FROM revocations
-		WHERE (jti = '' AND at >= $1) OR (jti <> '' AND expires_at > $2) ORDER BY seq`, sqlrow.Micros(sessionsSince), sqlrow.Micros(now))
+		WHERE (jti = '' AND kid = '' AND at >= $1) OR ((jti <> '' OR kid <> '') AND expires_at > $2) ORDER BY seq`, sqlrow.Micros(sessionsSince), sqlrow.Micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: active revocations: %w", err)
 	}
@@ -558,7 +610,7 @@ func (s *Store) DenyAccessToken(ctx context.Context, jti, userID string, expires
 		if tag.RowsAffected() == 0 {
 			return nil // already denied
 		}
-		return appendFeed(ctx, tx, []feedEntry{{jti: jti, userID: userID, at: at, expires: expires, reason: reason}})
+		return s.appendFeed(ctx, tx, []feedEntry{{jti: jti, userID: userID, at: at, expires: expires, reason: reason}})
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: deny access token: %w", err)

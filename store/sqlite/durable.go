@@ -34,6 +34,46 @@ type walSyncer struct {
 	failed error
 	// fsyncFn is fsync, replaceable in tests.
 	fsyncFn func() error
+
+	// gate orders commits against the failure: a commit runs under its
+	// read lock after checking failed, and a failure is recorded under its
+	// write lock, so no commit starts once the failure is known. A write
+	// that can never be acknowledged must not become visible either
+	// (a session answered 503 that exists after a restart, a refresh
+	// answered 503 whose retry then looks like reuse).
+	gate sync.RWMutex
+}
+
+// commit runs c, a COMMIT or a single autocommit write, unless the store
+// has failed: then it returns the failure and c does not run (the caller
+// rolls its transaction back). The caller must already hold what c needs
+// (the writer connection): c must not wait for another committer.
+func (w *walSyncer) commit(c func() error) error {
+	w.gate.RLock()
+	defer w.gate.RUnlock()
+	if err := w.err(); err != nil {
+		return failedErr(err)
+	}
+	return c()
+}
+
+// fail records a sticky failure once every commit in progress has ended.
+func (w *walSyncer) fail(err error) {
+	w.gate.Lock()
+	defer w.gate.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.failed == nil {
+		w.failed = err
+	}
+}
+
+// ErrNotDurable wraps the sticky failure: writes can no longer be made
+// durable, and the store refuses them until restarted.
+var ErrNotDurable = errors.New("sqlite: cannot make writes durable; restart after checking the disk")
+
+func failedErr(err error) error {
+	return fmt.Errorf("%w: %w", ErrNotDurable, err)
 }
 
 func newWALSyncer(dbPath string) *walSyncer {
@@ -57,7 +97,7 @@ func (w *walSyncer) sync(ctx context.Context) error {
 		}
 		if w.failed != nil {
 			w.mu.Unlock()
-			return fmt.Errorf("sqlite: cannot make writes durable; restart after checking the disk: %w", w.failed)
+			return failedErr(w.failed)
 		}
 		if !w.syncing {
 			// Start an fsync for every ticket handed out so far.
@@ -86,12 +126,14 @@ func (w *walSyncer) err() error {
 // run is one fsync covering tickets up to target.
 func (w *walSyncer) run(target uint64, done chan struct{}) {
 	err := w.fsyncFn()
+	if err != nil {
+		// Before waking the waiters: none of them may commit again.
+		w.fail(err)
+	}
 	w.mu.Lock()
 	w.syncing = false
 	if err == nil {
 		w.synced = target
-	} else {
-		w.failed = err
 	}
 	close(done)
 	w.mu.Unlock()

@@ -17,9 +17,9 @@ func ExecForTest(ctx context.Context, path, query string, args ...any) error {
 	return err
 }
 
-// MigrationVersionsForTest lists the embedded migrations' versions, in
-// order; gaps are allowed (helpers are assigned number ranges).
-func MigrationVersionsForTest() []int {
+// VersionsForTest returns the embedded migrations' versions, in order
+// (numbers may have gaps: helpers work on assigned ranges).
+func VersionsForTest() []int {
 	var vs []int
 	for _, m := range migrations {
 		vs = append(vs, m.Version)

@@ -13,8 +13,9 @@ import (
 )
 
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
-	_, err := s.exec(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-		c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, sqlrow.Micros(c.CreatedAt))
+	_, err := s.exec(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, sqlrow.Micros(c.CreatedAt),
+		c.Introspect, strings.Join(c.Resources, " "), c.Audience)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("sqlite: create client: %w", store.ErrConflict)
 	}
@@ -88,7 +89,7 @@ func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash
 		}
 	}
 	if next := plan.Successor.Hash; next != (token.Hash{}) {
-		if _, err := tx.StmtContext(ctx, s.wRefreshUse).ExecContext(ctx, sqlrow.Micros(plan.UsedAt), next[:], presented[:]); err != nil {
+		if _, err := tx.StmtContext(ctx, s.wRefreshUse).ExecContext(ctx, sqlrow.Micros(plan.UsedAt), next[:], plan.RotatedBy, plan.GraceUsed, presented[:]); err != nil {
 			return store.RefreshResult{}, err
 		}
 		if err := s.insertRefresh(ctx, tx, plan.Successor); err != nil {
@@ -180,6 +181,7 @@ func (s *Store) runRotations(batch []*rotateOp) {
 	if err == nil {
 		err = s.durable(context.Background())
 	}
+	s.health.Record(err)
 	for _, op := range batch {
 		if err != nil && op.err == nil {
 			// The batch did not commit, or is not durable: nothing it did counts.
@@ -194,6 +196,9 @@ func (s *Store) commitRotations(batch []*rotateOp) error {
 	// its presentation was queued must not undo the others'. Its rotation
 	// still happens; a retry within the grace window recovers the successor.
 	ctx := context.Background()
+	if err := s.failure(); err != nil {
+		return err
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -220,7 +225,10 @@ func (s *Store) commitRotations(batch []*rotateOp) error {
 			return err
 		}
 	}
-	return tx.Commit()
+	// A failure recorded meanwhile rolls the batch back (the deferred
+	// Rollback): an unacknowledged rotation retried later would otherwise
+	// look like reuse and end the family.
+	return s.commit(tx.Commit)
 }
 
 func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {

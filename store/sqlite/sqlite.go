@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/readiness"
 	"github.com/tessera-auth/tessera/store/sqlrow"
 	"github.com/tessera-auth/tessera/token"
 	"modernc.org/sqlite"
@@ -48,6 +49,9 @@ type Store struct {
 	// writer connection and bound to each transaction with tx.StmtContext.
 	wRefreshByHash, wSessionByID, wRefreshUse, wRefreshInsert, wSessionTouch *sql.Stmt
 	wSavepoint, wRollbackTo, wRelease                                        *sql.Stmt
+
+	// health is whether writes commit, for Ping (readiness).
+	health *readiness.Tracker
 
 	rotations   chan *rotateOp
 	closed      chan struct{}
@@ -112,7 +116,7 @@ func OpenExisting(ctx context.Context, path string, opt Options) (*Store, error)
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &Store{w: w, r: r, path: path, rotations: make(chan *rotateOp), closed: make(chan struct{}), batcherDone: make(chan struct{})}
+	s := &Store{w: w, r: r, path: path, health: readiness.New(storageFailure, probeEvery), rotations: make(chan *rotateOp), closed: make(chan struct{}), batcherDone: make(chan struct{})}
 	if !opt.NoSync {
 		s.wal = newWALSyncer(path)
 	}
@@ -122,6 +126,9 @@ func OpenExisting(ctx context.Context, path string, opt Options) (*Store, error)
 	}
 	if err != nil {
 		s.Close()
+		if corrupt(err) {
+			return nil, fmt.Errorf("%w: %s: %w (restore it from a backup)", ErrCorrupt, path, err)
+		}
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	for _, p := range []struct {
@@ -144,7 +151,7 @@ func OpenExisting(ctx context.Context, path string, opt Options) (*Store, error)
 	}{
 		{&s.wRefreshByHash, sqlrow.RefreshStateFrom + " WHERE r.token_hash = ?"},
 		{&s.wSessionByID, "SELECT " + sqlrow.SessionCols + " FROM sessions WHERE id = ?"},
-		{&s.wRefreshUse, "UPDATE refresh_tokens SET used_at = ?, child = ? WHERE token_hash = ?"},
+		{&s.wRefreshUse, "UPDATE refresh_tokens SET used_at = ?, child = ?, rotated_by = ?, grace_used = ? WHERE token_hash = ?"},
 		{&s.wRefreshInsert, "INSERT INTO refresh_tokens (" + sqlrow.RefreshCols + ") VALUES (?, ?, ?, ?, ?, ?, NULL)"},
 		{&s.wSessionTouch, "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?"},
 		{&s.wSavepoint, "SAVEPOINT rotation"},
@@ -197,18 +204,22 @@ func (s *Store) Close() error {
 	return errors.Join(s.r.Close(), s.w.Close(), werr)
 }
 
-// Ping checks that the database answers a query.
+// Ping checks that the database answers a query and can commit: after a
+// failed fsync every write is refused, and a write that failed for want of
+// space, a read-only or damaged file makes the store not ready until a
+// write commits again (store/readiness; an idle store is probed with a
+// small write every probeEvery). Not ready, a load balancer sends traffic
+// elsewhere.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
 	}
-	// After a failed fsync every write is refused: not ready, so a load
-	// balancer sends traffic elsewhere.
-	if s.wal != nil {
-		if err := s.wal.err(); err != nil {
-			return fmt.Errorf("sqlite: ping: %w", err)
-		}
+	if err := s.failure(); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	if err := s.health.Ready(ctx, s.probe); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", s.path, err)
 	}
 	return nil
 }
@@ -225,8 +236,14 @@ func (s *Store) SchemaStatus(ctx context.Context) (store.SchemaStatus, error) {
 }
 
 // tx runs fn in an immediate transaction and returns once the commit is
-// durable.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+// durable. Once the store has failed (a failed fsync) it begins nothing,
+// and a failure recorded while fn ran rolls the transaction back: a write
+// that will not be acknowledged must not become visible.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
+	defer func() { s.health.Record(err) }()
+	if err := s.failure(); err != nil {
+		return err
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -235,19 +252,56 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commit(tx.Commit); err != nil {
+		tx.Rollback() // a no-op if the COMMIT itself failed and ended it
 		return err
 	}
 	return s.durable(context.WithoutCancel(ctx))
 }
 
-// exec runs one write statement and returns once it is durable.
-func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	res, err := s.w.ExecContext(ctx, query, args...)
+// exec runs one write statement and returns once it is durable. Once the
+// store has failed the statement does not run.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (_ sql.Result, err error) {
+	defer func() { s.health.Record(err) }()
+	// Take the one writer connection before the commit gate, as tx does
+	// (BEGIN before COMMIT): waiting for the connection while holding the
+	// gate could deadlock with a transaction that holds the connection and
+	// waits for the gate behind a failure being recorded.
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var res sql.Result
+	err = s.commit(func() error {
+		var err error
+		res, err = conn.ExecContext(ctx, query, args...)
+		return err
+	})
+	conn.Close() // back to the pool
 	if err != nil {
 		return nil, err
 	}
 	return res, s.durable(context.WithoutCancel(ctx))
+}
+
+// failure is the sticky fsync failure (see walSyncer), wrapped for callers.
+func (s *Store) failure() error {
+	if s.wal == nil {
+		return nil
+	}
+	if err := s.wal.err(); err != nil {
+		return failedErr(err)
+	}
+	return nil
+}
+
+// commit runs c, which commits, unless the store has failed (see
+// walSyncer.commit). The caller holds the writer connection already.
+func (s *Store) commit(c func() error) error {
+	if s.wal == nil {
+		return c()
+	}
+	return s.wal.commit(c)
 }
 
 // durable waits for the group-commit fsync. Writers pass a context that
@@ -533,7 +587,7 @@ func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]stor
 
 func (s *Store) ActiveRevocations(ctx context.Context, sessionsSince, now time.Time) ([]store.Revocation, error) {
 	rows, err := s.r.QueryContext(ctx, "SELECT "+sqlrow.RevocationCols+` FROM revocations
-		WHERE (jti = '' AND at >= ?) OR (jti <> '' AND expires_at > ?) ORDER BY seq`, sqlrow.Micros(sessionsSince), sqlrow.Micros(now))
+		WHERE (jti = '' AND kid = '' AND at >= ?) OR ((jti <> '' OR kid <> '') AND expires_at > ?) ORDER BY seq`, sqlrow.Micros(sessionsSince), sqlrow.Micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: active revocations: %w", err)
 	}

@@ -29,7 +29,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 		v, err := s.SchemaVersion(ctx)
-		if vs := sqlite.MigrationVersionsForTest(); err != nil || v != vs[len(vs)-1] {
+		if vs := sqlite.VersionsForTest(); err != nil || v != vs[len(vs)-1] {
 			t.Fatalf("SchemaVersion = %d, %v", v, err)
 		}
 		s.Close()

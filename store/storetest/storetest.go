@@ -21,6 +21,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		fn   func(t *testing.T, s store.Store)
 	}{
 		{"Users", testUsers},
+		{"ReadyAndCheck", testReadyAndCheck},
 		{"SessionRoundTrip", testSessionRoundTrip},
 		{"SessionConflict", testSessionConflict},
 		{"ListUserSessions", testListUserSessions},
@@ -48,6 +49,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RefreshTokenByHash", testRefreshTokenByHash},
 		{"AccessTokens", testAccessTokens},
 		{"ConcurrentKeyRotation", testConcurrentKeyRotation},
+		{"ClusterSettings", testClusterSettings},
+		{"Leases", testLeases},
+		{"RevokeSigningKey", testRevokeSigningKey},
+		{"RefreshGraceOrigin", testRefreshGraceOrigin},
+		{"ClientPermissions", testClientPermissions},
 		{"TOTP", testTOTP},
 		{"TOTPStepRace", testTOTPStepRace},
 		{"RecoveryCodes", testRecoveryCodes},
@@ -650,5 +656,23 @@ func testUpgradePasswordHash(t *testing.T, s store.Store) {
 	}
 	if got, _ := s.UserByID(ctx, u.ID); got.PasswordHash != "new-password-hash" {
 		t.Fatal("a stale rehash overwrote a password change")
+	}
+}
+
+// testReadyAndCheck: a healthy store passes the start-up check and the
+// readiness ping (both write a probe), repeatedly, and the probes touch no
+// record.
+func testReadyAndCheck(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for range 2 {
+		if err := s.Check(ctx); err != nil {
+			t.Fatalf("Check on a healthy store: %v", err)
+		}
+		if err := s.Ping(ctx); err != nil {
+			t.Fatalf("Ping on a healthy store: %v", err)
+		}
+	}
+	if n, err := s.CountLiveSessions(ctx, time.Now()); err != nil || n != 0 {
+		t.Fatalf("after probes: %d sessions, %v", n, err)
 	}
 }
