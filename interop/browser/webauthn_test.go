@@ -1,4 +1,4 @@
-package interop
+package browser
 
 import (
 	"context"
@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -20,10 +18,10 @@ import (
 	"github.com/tessera-auth/tessera/internal/app"
 )
 
-// page is the minimal relying-party page: plain fetch calls to the
+// webauthnPage is the minimal relying-party page: plain fetch calls to the
 // WebAuthn endpoints and the browser's own navigator.credentials, with
 // the base64url conversions every WebAuthn page needs.
-const page = `<!doctype html><meta charset="utf-8"><title>tessera webauthn</title>
+const webauthnPage = `<!doctype html><meta charset="utf-8"><title>tessera webauthn</title>
 <script>
 const b2u = b => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g,'-').replace(/\//g,'_').replace(/=+$/,'');
 const u2b = s => Uint8Array.from(atob(s.replace(/-/g,'+').replace(/_/g,'/') + '==='.slice((s.length+3)%4)), c => c.charCodeAt(0));
@@ -68,28 +66,13 @@ async function secondFactor(username, password) {
 async function whoami() { const r = await fetch('/v1/session'); return JSON.stringify({status: r.status, body: await r.json()}); }
 </script>`
 
-// chromiumPath finds Debian's Chromium; the test skips without it, and
-// fails under CI=true (.ci/run installs it).
-func chromiumPath(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not found (CI=true): .ci/run installs it")
-	}
-	t.Skip("SKIP: chromium not installed; apt-get install chromium to run the browser test")
-	return ""
-}
-
 // TestWebAuthnInChromium drives a real Chromium with the DevTools
 // virtual authenticator (CTAP2, resident keys, user verification)
 // against Tessera on http://localhost (a secure context): it registers a
 // passkey, logs in passwordless, and then uses it as the second factor
 // after a password.
 func TestWebAuthnInChromium(t *testing.T) {
-	chrome := chromiumPath(t)
+	chrome := chromium(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +95,7 @@ func TestWebAuthnInChromium(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, page)
+		fmt.Fprint(w, webauthnPage)
 	})
 	mux.Handle("/", a.Public())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
