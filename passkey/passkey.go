@@ -101,6 +101,7 @@ const (
 	kindRegister     = "register"
 	kindLogin        = "login"
 	kindPasswordless = "passwordless"
+	kindReauth       = "reauth"
 )
 
 // Service registers and verifies WebAuthn credentials. Safe for
@@ -349,6 +350,16 @@ func (s *Service) FinishRegistration(ctx context.Context, u store.User, response
 // challenge whose mfa_token hashes to mfaHash: the options for
 // navigator.credentials.get listing the user's credentials (§5.5).
 func (s *Service) BeginLogin(ctx context.Context, userID string, mfaHash token.Hash) (json.RawMessage, error) {
+	return s.beginFor(ctx, kindLogin, userID, mfaHash)
+}
+
+// BeginReauth starts a step-up assertion for a session of userID's
+// (POST /v1/reauth with method webauthn finishes it).
+func (s *Service) BeginReauth(ctx context.Context, userID string) (json.RawMessage, error) {
+	return s.beginFor(ctx, kindReauth, userID, [32]byte{})
+}
+
+func (s *Service) beginFor(ctx context.Context, kind, userID string, mfaHash token.Hash) (json.RawMessage, error) {
 	u, err := s.users.UserByID(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("passkey: %w", err)
@@ -364,7 +375,7 @@ func (s *Service) BeginLogin(ctx context.Context, userID string, mfaHash token.H
 	if err != nil {
 		return nil, fmt.Errorf("passkey: begin login: %w", err)
 	}
-	if err := s.save(ctx, kindLogin, userID, mfaHash, "", sd); err != nil {
+	if err := s.save(ctx, kind, userID, mfaHash, "", sd); err != nil {
 		return nil, err
 	}
 	return marshal(opts)
@@ -388,12 +399,22 @@ func (s *Service) BeginPasswordless(ctx context.Context) (json.RawMessage, error
 // the mfa_token hashed as mfaHash, and applies the sign-count policy.
 // It is the Prove of authflow.Flows.CompleteWith.
 func (s *Service) FinishLogin(ctx context.Context, userID string, mfaHash token.Hash, response []byte, ip netip.Addr) (mfa.Proof, error) {
+	return s.finishFor(ctx, kindLogin, userID, mfaHash, response, ip)
+}
+
+// FinishReauth verifies a step-up assertion of userID's (a ceremony of
+// BeginReauth) and applies the sign-count policy.
+func (s *Service) FinishReauth(ctx context.Context, userID string, response []byte, ip netip.Addr) (mfa.Proof, error) {
+	return s.finishFor(ctx, kindReauth, userID, [32]byte{}, response, ip)
+}
+
+func (s *Service) finishFor(ctx context.Context, kind, userID string, mfaHash token.Hash, response []byte, ip netip.Addr) (mfa.Proof, error) {
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(response)
 	if err != nil {
 		s.failed(ctx, userID, ip, event.ReasonAssertion)
 		return mfa.Proof{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	_, sd, err := s.take(ctx, parsed.Response.CollectedClientData.Challenge, kindLogin, userID, mfaHash)
+	_, sd, err := s.take(ctx, parsed.Response.CollectedClientData.Challenge, kind, userID, mfaHash)
 	if err != nil {
 		if errors.Is(err, ErrCeremony) {
 			s.failed(ctx, userID, ip, event.ReasonCeremony)

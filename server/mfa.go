@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -201,6 +202,8 @@ type reauthRequest struct {
 	Method   string `json:"method"`
 	Password string `json:"password"`
 	Code     string `json:"code"`
+	// Credential answers POST /v1/webauthn/reauth/begin (method webauthn).
+	Credential json.RawMessage `json:"credential"`
 }
 
 // handleReauth is step-up: re-prove the password or a second factor;
@@ -210,6 +213,9 @@ func (s *Server) handleReauth(w http.ResponseWriter, r *http.Request, p *princip
 	var req reauthRequest
 	if pr := decodeJSON(w, r, &req); pr != nil {
 		return pr
+	}
+	if req.Method == string(mfa.WebAuthn) {
+		return s.reauthWebAuthn(w, r, p, req.Credential)
 	}
 	switch {
 	case req.Method == string(mfa.Password) && req.Password == "",

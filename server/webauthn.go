@@ -30,6 +30,8 @@ type Passkeys interface {
 	BeginPasswordless(ctx context.Context) (json.RawMessage, error)
 	FinishLogin(ctx context.Context, userID string, mfaHash token.Hash, response []byte, ip netip.Addr) (mfa.Proof, error)
 	FinishPasswordless(ctx context.Context, response []byte, ip netip.Addr) (store.User, mfa.Proof, error)
+	BeginReauth(ctx context.Context, userID string) (json.RawMessage, error)
+	FinishReauth(ctx context.Context, userID string, response []byte, ip netip.Addr) (mfa.Proof, error)
 }
 
 // FactorRemovals tells whether a removed factor was the user's last
@@ -58,6 +60,46 @@ func (s *Server) mountWebAuthn(mux *http.ServeMux) {
 	mux.Handle("DELETE /v1/webauthn/credentials/{id}", s.authed(s.recent(s.handleWebAuthnRemove)))
 	mux.Handle("POST /v1/webauthn/login/begin", s.handle(s.handleWebAuthnLoginBegin))
 	mux.Handle("POST /v1/webauthn/login/finish", s.handle(s.handleWebAuthnLoginFinish))
+	mux.Handle("POST /v1/webauthn/reauth/begin", s.authed(s.handleWebAuthnReauthBegin))
+}
+
+// handleWebAuthnReauthBegin answers assertion options for a step-up of
+// the caller's session; POST /v1/reauth {"method":"webauthn",
+// "credential"} finishes it.
+func (s *Server) handleWebAuthnReauthBegin(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if !s.mfaPolicy.Allowed(mfa.WebAuthn) {
+		return mfaProblem(authflow.ErrMethodNotAllowed)
+	}
+	opts, err := s.passkeys.BeginReauth(r.Context(), p.session.UserID)
+	if errors.Is(err, passkey.ErrNoCredential) {
+		return webauthnProblem(err, http.StatusBadRequest)
+	}
+	if err != nil {
+		return errUnavailable().because(fmt.Errorf("webauthn step-up of user %s: %w", p.session.UserID, err))
+	}
+	writeRaw(w, opts)
+	return nil
+}
+
+// reauthWebAuthn is POST /v1/reauth with method webauthn: the assertion
+// of a BeginReauth ceremony of this user renews the session (StepUp).
+func (s *Server) reauthWebAuthn(w http.ResponseWriter, r *http.Request, p *principal, credential json.RawMessage) error {
+	if s.passkeys == nil || !s.mfaPolicy.Allowed(mfa.WebAuthn) {
+		return mfaProblem(authflow.ErrMethodNotAllowed)
+	}
+	if len(credential) == 0 {
+		return newProblem(http.StatusBadRequest, "missing_field", `Field "credential" is required for method webauthn.`)
+	}
+	proof, err := s.passkeys.FinishReauth(r.Context(), p.session.UserID, credential, s.ips.ClientIP(r))
+	if err != nil {
+		return webauthnProblem(err, http.StatusForbidden)
+	}
+	res, err := s.flows.StepUp(r.Context(), p.session, proof, s.target(r.Context(), p), s.use(r))
+	if err != nil {
+		return errUnavailableOr(err).because(fmt.Errorf("webauthn step-up: %w", err))
+	}
+	s.deliver(w, res)
+	return nil
 }
 
 // webauthnProblem maps the WebAuthn errors; the cause is logged, never sent.

@@ -208,6 +208,26 @@ func TestWebAuthnFailuresOverHTTP(t *testing.T) {
 	wantProblem(t, e.do(e.public, "DELETE", "/v1/webauthn/credentials/"+base64.RawURLEncoding.EncodeToString(key.Credentials()[0].ID), nil, c.headers()...),
 		http.StatusUnauthorized, "insufficient_user_authentication")
 
+	// Step-up with the key renews the session; its response is single use.
+	r = e.do(e.public, "POST", "/v1/webauthn/reauth/begin", nil, c.headers()...)
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("reauth/begin: %d %s", r.StatusCode, r.body)
+	}
+	assertion := json.RawMessage(key.Get(t, r.body))
+	r = e.do(e.public, "POST", "/v1/reauth", map[string]any{"method": "webauthn", "credential": assertion}, c.headers()...)
+	stale := c
+	c = renewed(t, c, r)
+	if sess := sessionOfResp(t, r); sess["auth_time"] != e.clock.Now().Format(time.RFC3339) || sess["aal"] != float64(3) {
+		t.Fatalf("session after a webauthn step-up: %v", sess)
+	}
+	wantProblem(t, e.do(e.public, "POST", "/v1/reauth", map[string]any{"method": "webauthn", "credential": assertion}, c.headers()...), http.StatusForbidden, "webauthn_failed")
+	if r := e.whoami(stale.headers()...); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the session a step-up renewed still works: %d", r.StatusCode)
+	}
+	if r := e.do(e.public, "POST", "/v1/webauthn/register/begin", map[string]string{"name": "after step-up"}, c.headers()...); r.StatusCode != http.StatusOK {
+		t.Fatalf("register/begin after step-up: %d %s", r.StatusCode, r.body)
+	}
+
 	// A cross-site page cannot start or finish a login (login CSRF).
 	r = e.do(e.public, "POST", "/v1/webauthn/login/begin", map[string]string{}, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
 	wantProblem(t, r, http.StatusForbidden, "csrf")
