@@ -70,12 +70,29 @@ type Config struct {
 	// LogRequests writes one log line per HTTP request. Default false:
 	// security events are always logged.
 	LogRequests bool `yaml:"log_requests"`
+	// Redis is the state the nodes of a cluster share through Redis.
+	Redis RedisConfig `yaml:"redis"`
 	// Policy is the session lifecycle policy.
 	Policy Policy `yaml:"policy"`
 	// ForwardAuth configures the forward-auth endpoint for reverse proxies.
 	ForwardAuth ForwardAuth `yaml:"forward_auth"`
 	// WebAuthn is the WebAuthn relying party (config/webauthn.go).
 	WebAuthn WebAuthnConfig `yaml:"webauthn"`
+}
+
+// RedisConfig is the optional Redis of a cluster: shared login throttles
+// and known addresses, replay caches, and revocation fan-out. The store
+// stays the truth; without Redis, or while it is down, each node throttles
+// on its own and revocations travel by the feed (docs/operations.md).
+type RedisConfig struct {
+	// URL is redis://[user:password@]host:port[/db], rediss:// for TLS,
+	// with ?addr=host:port (repeated) for a Cluster's further seeds, or
+	// ?master_name=NAME for Sentinel (host and addr= are then sentinels).
+	// Default empty: no Redis.
+	URL string `yaml:"url"`
+	// Prefix starts every key and channel name, so that deployments can
+	// share one Redis. Default "tessera:".
+	Prefix string `yaml:"prefix"`
 }
 
 // Policy is every lifetime, limit and rule that decides how sessions live.
@@ -219,6 +236,7 @@ func Default() Config {
 		Data:           "./tessera-data",
 		LogLevel:       "info",
 		ClientIPHeader: "x-forwarded-for",
+		Redis:          RedisConfig{Prefix: "tessera:"},
 		ForwardAuth:    DefaultForwardAuth(),
 		Policy: Policy{
 			Session: SessionPolicy{
@@ -297,6 +315,22 @@ func (c Config) Validate() error {
 		case u.Scheme != "sqlite" && u.Opaque != "":
 			bad("store", "want postgres://[user[:password]@]host[:port]/database")
 		}
+	}
+	if c.Redis.URL != "" {
+		// Like the store URL, it may hold a password: never quoted.
+		u, err := url.Parse(c.Redis.URL)
+		switch {
+		case err != nil:
+			bad("redis.url", "does not parse as a URL; want redis://host:port or rediss://…")
+		case u.Scheme != "redis" && u.Scheme != "rediss":
+			bad("redis.url", "want redis://host:port or rediss://…")
+		case u.Opaque != "" || u.Host == "":
+			bad("redis.url", "want redis[s]://[user[:password]@]host[:port][/db][?…]")
+		}
+	}
+	if p := c.Redis.Prefix; len(p) == 0 || len(p) > 64 || strings.ContainsAny(p, "{} \t\r\n") {
+		// Braces would choose a Redis Cluster hash slot for every key.
+		bad("redis.prefix", "must be 1 to 64 characters without spaces or braces")
 	}
 	if c.StoreDirect != "" {
 		u, err := url.Parse(c.StoreDirect)

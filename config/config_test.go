@@ -37,6 +37,10 @@ func TestValidate(t *testing.T) {
 		{"zero probe burst", func(c *Config) { c.Policy.Probe.BearerPerIPBurst = 0 }, "policy.probe.bearer_per_ip_burst"},
 		{"zero probe refill", func(c *Config) { c.Policy.Probe.IntrospectPerClientRefill = 0 }, "policy.probe.introspect_per_client_refill"},
 		{"bad store", func(c *Config) { c.Store = "mysql://x" }, "store"},
+		{"bad redis scheme", func(c *Config) { c.Redis.URL = "http://cache:6379" }, "redis.url"},
+		{"redis without host", func(c *Config) { c.Redis.URL = "redis:///0" }, "redis.url"},
+		{"redis prefix with braces", func(c *Config) { c.Redis.Prefix = "{t}" }, "redis.prefix"},
+		{"empty redis prefix", func(c *Config) { c.Redis.Prefix = "" }, "redis.prefix"},
 		{"direct without postgres", func(c *Config) { c.StoreDirect = "postgres://db/tessera" }, "store_direct"},
 		{"direct not postgres", func(c *Config) { c.Store, c.StoreDirect = "postgres://pgb/t", "sqlite:x.db" }, "store_direct"},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "log_level"},
@@ -146,7 +150,7 @@ func TestPolicyYAMLRoundTrip(t *testing.T) {
 
 func TestEnvNames(t *testing.T) {
 	names := strings.Join(EnvNames(), " ")
-	for _, want := range []string{"TESSERA_LISTEN", "TESSERA_POLICY_SESSION_IDLE_TIMEOUT", "TESSERA_POLICY_COOKIE_SAME_SITE"} {
+	for _, want := range []string{"TESSERA_LISTEN", "TESSERA_REDIS_URL", "TESSERA_REDIS_PREFIX", "TESSERA_POLICY_SESSION_IDLE_TIMEOUT", "TESSERA_POLICY_COOKIE_SAME_SITE"} {
 		if !strings.Contains(names, want) {
 			t.Errorf("EnvNames lacks %s", want)
 		}
@@ -168,6 +172,28 @@ func TestStoreURLMessagesHidePassword(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "SECRET") {
 			t.Errorf("Validate(store=…): %v; want a refusal without the password", err)
 		}
+	}
+}
+
+// TestRedisURLMessagesHidePassword: likewise for the Redis URL.
+func TestRedisURLMessagesHidePassword(t *testing.T) {
+	for _, u := range []string{
+		"redis://:SEC%zzRETPW@cache:6379",
+		"redis://default:SECRETPW@cache:x",
+		"redis:default:SECRETPW",
+		"memcache://u:SECRETPW@cache",
+	} {
+		c := Default()
+		c.Redis.URL = u
+		err := c.Validate()
+		if err == nil || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("Validate(redis.url=…): %v; want a refusal without the password", err)
+		}
+	}
+	c := Default()
+	c.Redis.URL = "rediss://default:pw@cache:6380/1?addr=cache2:6380"
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
 	}
 }
 

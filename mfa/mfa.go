@@ -195,7 +195,7 @@ func (s *Service) BeginTOTP(ctx context.Context, userID, accountName string) (En
 // replaced). The accepted step is recorded, so the confirming code cannot
 // log in again.
 func (s *Service) ConfirmTOTP(ctx context.Context, userID, code string, ip netip.Addr) ([]string, error) {
-	fail, err := s.take(userID, ip)
+	fail, err := s.take(ctx, userID, ip)
 	if err != nil {
 		return nil, err
 	}
@@ -374,7 +374,7 @@ func (s *Service) Verify(ctx context.Context, userID string, m Method, code stri
 	if m != TOTP && m != RecoveryCode {
 		return Proof{}, ErrMethod
 	}
-	fail, err := s.take(userID, ip)
+	fail, err := s.take(ctx, userID, ip)
 	if err != nil {
 		s.publish(ctx, event.Event{Kind: event.MFAFailed, UserID: userID, Method: string(m), IP: ip, Reason: event.ReasonThrottled})
 		return Proof{}, err
@@ -512,15 +512,15 @@ func normalizeCode(code string) (string, bool) {
 // both hold a token, taking none: only failures drain them (throttle), so
 // attempts in flight never refuse each other. fail takes one from each:
 // the attempt was the user's failure.
-func (s *Service) take(userID string, ip netip.Addr) (fail func(), err error) {
+func (s *Service) take(ctx context.Context, userID string, ip netip.Addr) (fail func(), err error) {
 	uk, ik := "u:"+userID, throttle.IPKey(ip)
-	if ok, wait := s.perUser.Allow(uk); !ok {
+	if ok, wait := s.perUser.Allow(ctx, uk); !ok {
 		return nil, &ThrottledError{RetryAfter: wait}
 	}
-	if ok, wait := s.perIP.Allow(ik); !ok {
+	if ok, wait := s.perIP.Allow(ctx, ik); !ok {
 		return nil, &ThrottledError{RetryAfter: wait}
 	}
-	return func() { s.perUser.Fail(uk); s.perIP.Fail(ik) }, nil
+	return func() { s.perUser.Fail(ctx, uk); s.perIP.Fail(ctx, ik) }, nil
 }
 
 func (s *Service) failed(ctx context.Context, userID string, m Method, ip netip.Addr, err error) {

@@ -100,6 +100,17 @@ func NewMetrics(activeSessions func(ctx context.Context) (int, error), cachedSes
 	return m
 }
 
+// Register adds metrics that other parts of the node keep (the Redis
+// client's health) to those served.
+func (m *Metrics) Register(cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := m.reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Handler serves the metrics in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})

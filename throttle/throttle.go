@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"context"
 	"net/netip"
 	"sort"
 	"sync"
@@ -60,8 +61,9 @@ func (l *Limiter) level(b *bucket, now time.Time) {
 // key waits for the refill of every one of them. How many can be in
 // flight at once is bounded elsewhere (the hashing queue), not here.
 // If the bucket is empty Allow returns false and how long until a token
-// is back.
-func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
+// is back. ctx is unused: it is there for limiters shared between nodes
+// (authn.Limiter), which answer over a network.
+func (l *Limiter) Allow(_ context.Context, key string) (ok bool, retryAfter time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -71,14 +73,20 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 	}
 	l.level(b, now)
 	if b.tokens < 1 {
-		wait := time.Duration((1 - b.tokens) * float64(l.refill))
-		return false, max(wait, time.Second).Round(time.Second)
+		return false, RetryAfter(time.Duration((1 - b.tokens) * float64(l.refill)))
 	}
 	return true, 0
 }
 
-// Fail takes one token for key: an attempt failed.
-func (l *Limiter) Fail(key string) {
+// RetryAfter is how a wait for the next token is told to a client (HTTP
+// Retry-After has whole seconds): rounded to the second, at least one.
+func RetryAfter(wait time.Duration) time.Duration {
+	return max(wait, time.Second).Round(time.Second)
+}
+
+// Fail takes one token for key: an attempt failed. ctx is unused, as for
+// Allow.
+func (l *Limiter) Fail(_ context.Context, key string) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -114,8 +122,7 @@ func (l *Limiter) Blocked(key string) (blocked bool, retryAfter time.Duration) {
 	if b == nil || tokens >= 1 {
 		return false, 0
 	}
-	wait := time.Duration((1 - tokens) * float64(l.refill))
-	return true, max(wait, time.Second).Round(time.Second)
+	return true, RetryAfter(time.Duration((1 - tokens) * float64(l.refill)))
 }
 
 // Idle reports whether no failure is on record (every key's bucket is
