@@ -17,6 +17,7 @@ import (
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/mfa"
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/throttle"
 	"github.com/tessera-auth/tessera/token"
 )
 
@@ -90,6 +91,12 @@ type Config struct {
 	CeremonyTTL time.Duration
 	// SignCount is the sign-count policy. Default Refuse.
 	SignCount SignCountPolicy
+	// BeginBurst passwordless ceremonies may be begun from one client
+	// address (IPv6 by /64) before throttling, one more every
+	// BeginRefill: a begin stores a ceremony before anyone is known, so
+	// unauthenticated begins are bounded. Default 30 and 2s.
+	BeginBurst  int
+	BeginRefill time.Duration
 	// Events receives event.FactorChanged, event.MFAFailed and
 	// event.SignCountRegressed (nil: none).
 	Events event.Sink
@@ -107,10 +114,11 @@ const (
 // Service registers and verifies WebAuthn credentials. Safe for
 // concurrent use.
 type Service struct {
-	st    Store
-	users Users
-	wa    *webauthn.WebAuthn
-	cfg   Config
+	st     Store
+	users  Users
+	wa     *webauthn.WebAuthn
+	cfg    Config
+	begins *throttle.Limiter // passwordless begins per client address
 }
 
 // New returns the service; an error if the relying party is not valid.
@@ -131,6 +139,9 @@ func New(st Store, users Users, cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.BeginBurst <= 0 {
+		cfg.BeginBurst, cfg.BeginRefill = 30, 2*time.Second
+	}
 	for _, o := range cfg.Origins {
 		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
 			return nil, fmt.Errorf("passkey: origin %q is not scheme://host[:port]", o)
@@ -147,7 +158,7 @@ func New(st Store, users Users, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("passkey: %w", err)
 	}
-	return &Service{st: st, users: users, wa: wa, cfg: cfg}, nil
+	return &Service{st: st, users: users, wa: wa, cfg: cfg, begins: throttle.New(cfg.BeginBurst, cfg.BeginRefill, cfg.Now)}, nil
 }
 
 // Method is the second-factor method WebAuthn answers to (mfa.Factor).
@@ -384,7 +395,15 @@ func (s *Service) beginFor(ctx context.Context, kind, userID string, mfaHash tok
 // BeginPasswordless starts a passwordless login: no user is named, the
 // authenticator offers its discoverable credentials for this RP, and it
 // must verify the user (§6.2.3: UV makes the key alone two factors).
-func (s *Service) BeginPasswordless(ctx context.Context) (json.RawMessage, error) {
+//
+// Begins are throttled per client address (*mfa.ThrottledError): each
+// stores a ceremony for nobody in particular.
+func (s *Service) BeginPasswordless(ctx context.Context, ip netip.Addr) (json.RawMessage, error) {
+	key := throttle.IPKey(ip)
+	if ok, wait := s.begins.Allow(ctx, key); !ok {
+		return nil, &mfa.ThrottledError{RetryAfter: wait}
+	}
+	s.begins.Fail(ctx, key) // every begin spends a token, not only failures
 	opts, sd, err := s.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {
 		return nil, fmt.Errorf("passkey: begin passwordless login: %w", err)

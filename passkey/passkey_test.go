@@ -290,7 +290,7 @@ func TestPasswordless(t *testing.T) {
 		{hw, []string{"hwk", "user", "mfa"}, 3},
 		{synced, []string{"swk", "user", "mfa"}, 2},
 	} {
-		opts, err := f.svc.BeginPasswordless(ctx)
+		opts, err := f.svc.BeginPasswordless(ctx, ip)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -308,7 +308,7 @@ func TestPasswordless(t *testing.T) {
 	}
 	// Without user verification a passkey alone is refused.
 	hw.UV = false
-	opts, _ := f.svc.BeginPasswordless(ctx)
+	opts, _ := f.svc.BeginPasswordless(ctx, ip)
 	if _, _, err := f.svc.FinishPasswordless(ctx, hw.Get(t, js(t, opts)), ip); !errors.Is(err, passkey.ErrInvalid) {
 		t.Fatalf("passwordless without UV = %v", err)
 	}
@@ -322,7 +322,7 @@ func TestPasswordless(t *testing.T) {
 	stranger := passkeytest.New(origin)
 	so, _ := f.svc.BeginRegistration(ctx, f.User, "never finished")
 	stranger.Create(t, js(t, so))
-	opts, _ = f.svc.BeginPasswordless(ctx)
+	opts, _ = f.svc.BeginPasswordless(ctx, ip)
 	if _, _, err := f.svc.FinishPasswordless(ctx, stranger.Get(t, js(t, opts)), ip); !errors.Is(err, passkey.ErrUnknownCredential) {
 		t.Fatalf("unknown credential = %v", err)
 	}
@@ -333,9 +333,30 @@ func TestPasswordless(t *testing.T) {
 	if err := f.svc.Remove(ctx, f.User.ID, hw.Credentials()[0].ID); !errors.Is(err, passkey.ErrNotFound) {
 		t.Fatalf("second remove = %v", err)
 	}
-	opts, _ = f.svc.BeginPasswordless(ctx)
+	opts, _ = f.svc.BeginPasswordless(ctx, ip)
 	if _, _, err := f.svc.FinishPasswordless(ctx, hw.Get(t, js(t, opts)), ip); !errors.Is(err, passkey.ErrUnknownCredential) {
 		t.Fatalf("removed credential = %v", err)
+	}
+}
+
+// Unauthenticated begins store ceremonies: they are bounded per address.
+func TestPasswordlessBeginThrottled(t *testing.T) {
+	f := newFixture(t, "")
+	for range 30 {
+		if _, err := f.svc.BeginPasswordless(t.Context(), ip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var te *mfa.ThrottledError
+	if _, err := f.svc.BeginPasswordless(t.Context(), ip); !errors.As(err, &te) || te.RetryAfter != 2*time.Second {
+		t.Fatalf("31st begin: %v", err)
+	}
+	if _, err := f.svc.BeginPasswordless(t.Context(), netip.MustParseAddr("198.51.100.1")); err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+	f.Clock.Add(2 * time.Second)
+	if _, err := f.svc.BeginPasswordless(t.Context(), ip); err != nil {
+		t.Fatalf("after the refill: %v", err)
 	}
 }
 

@@ -27,7 +27,7 @@ type Passkeys interface {
 	BeginRegistration(ctx context.Context, u store.User, name string) (json.RawMessage, error)
 	FinishRegistration(ctx context.Context, u store.User, response []byte) (store.WebAuthnCredential, error)
 	BeginLogin(ctx context.Context, userID string, mfaHash token.Hash) (json.RawMessage, error)
-	BeginPasswordless(ctx context.Context) (json.RawMessage, error)
+	BeginPasswordless(ctx context.Context, ip netip.Addr) (json.RawMessage, error)
 	FinishLogin(ctx context.Context, userID string, mfaHash token.Hash, response []byte, ip netip.Addr) (mfa.Proof, error)
 	FinishPasswordless(ctx context.Context, response []byte, ip netip.Addr) (store.User, mfa.Proof, error)
 	BeginReauth(ctx context.Context, userID string) (json.RawMessage, error)
@@ -291,7 +291,11 @@ func (s *Server) handleWebAuthnLoginBegin(w http.ResponseWriter, r *http.Request
 		}
 	} else {
 		var err error
-		if opts, err = s.passkeys.BeginPasswordless(r.Context()); err != nil {
+		if opts, err = s.passkeys.BeginPasswordless(r.Context(), s.ips.ClientIP(r)); err != nil {
+			var te *mfa.ThrottledError
+			if errors.As(err, &te) {
+				return mfaProblem(err)
+			}
 			return errUnavailable().because(fmt.Errorf("webauthn passwordless login: %w", err))
 		}
 	}
