@@ -30,11 +30,15 @@ import (
 const Password = "correct horse battery staple"
 
 // Fixture is a server wired as `tessera serve` wires it (internal/app,
-// default policy, metrics on, request log off) over a durable SQLite store holding
-// Users users and one live session per Tokens entry.
+// default policy, metrics on, request log off) over a durable store (SQLite
+// in Dir, or a fresh schema on Options.Postgres' server) holding Users
+// users and one live session per Tokens entry.
 type Fixture struct {
-	Dir      string
-	Store    *sqlite.Store
+	Dir   string
+	Store store.Store
+	// StoreURL is the store's URL (sqlite: file, or postgres:// with the
+	// fixture's own search_path).
+	StoreURL string
 	Sessions *session.Manager
 	Server   *server.Server
 	Tokens   []string // raw session tokens, all live
@@ -47,9 +51,10 @@ type Fixture struct {
 	Verifier *accesstoken.Verifier
 	Issuer   string
 
-	app     *app.App
-	stopRun context.CancelFunc
-	runDone chan struct{}
+	app        *app.App
+	dropSchema func()
+	stopRun    context.CancelFunc
+	runDone    chan struct{}
 }
 
 // AdminToken is the fixture server's admin credential.
@@ -67,6 +72,14 @@ type Options struct {
 	// MFA makes every session one that passed a second factor (amr
 	// pwd, otp, mfa; AAL2), as after a TOTP login.
 	MFA bool
+	// Bulk loads the sessions straight into the tables (COPY on
+	// PostgreSQL, one transaction of prepared inserts on SQLite) instead of
+	// through the session engine: for millions of sessions.
+	Bulk bool
+	// Postgres, if set, is a PostgreSQL server URL (postgres://host/db):
+	// the fixture runs on a schema of its own there, dropped by Close,
+	// instead of on SQLite.
+	Postgres string
 }
 
 // NewFixture builds a fixture in a fresh temporary folder. Sessions load
@@ -77,11 +90,24 @@ func NewFixture(opt Options) (*Fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, "tessera.db")
-	st, err := sqlite.Open(ctx, path, sqlite.Options{NoSync: true})
-	if err != nil {
-		return nil, err
+	f := &Fixture{Dir: dir}
+	c := config.Default()
+	c.Data = dir
+	var st store.Store
+	if opt.Postgres != "" {
+		if c.Store, f.dropSchema, err = pgSchema(ctx, opt.Postgres); err != nil {
+			return nil, err
+		}
+		if st, _, err = app.OpenStore(ctx, c, app.Migrate); err != nil {
+			f.Close()
+			return nil, err
+		}
+	} else {
+		if st, err = sqlite.Open(ctx, filepath.Join(dir, "tessera.db"), sqlite.Options{NoSync: true}); err != nil {
+			return nil, err
+		}
 	}
+	f.StoreURL = app.StoreURL(c)
 	h, err := password.NewHasher(password.DefaultParams(), 0, 0)
 	if err != nil {
 		return nil, err
@@ -91,7 +117,6 @@ func NewFixture(opt Options) (*Fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Fixture{Dir: dir}
 	for i := range opt.Users {
 		now := time.Now()
 		u := store.User{ID: fmt.Sprintf("user-%07d", i), Username: fmt.Sprintf("user%07d", i), PasswordHash: cheap, CreatedAt: now, PasswordChangedAt: now}
@@ -110,6 +135,18 @@ func NewFixture(opt Options) (*Fixture, error) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	loader := session.New(st, scfg)
+	if opt.Bulk && opt.Sessions > 0 {
+		path := filepath.Join(dir, "tessera.db")
+		if opt.Postgres != "" {
+			path = ""
+		}
+		if f.Tokens, err = bulkLoad(ctx, c.Store, path, f.Users, opt.Sessions); err != nil {
+			st.Close()
+			f.Close()
+			return nil, fmt.Errorf("bulk load: %w", err)
+		}
+		opt.Sessions = 0
+	}
 	amr, aal := []string{"pwd"}, 1
 	if opt.MFA {
 		amr, aal = []string{"pwd", "otp", "mfa"}, 2
@@ -133,8 +170,6 @@ func NewFixture(opt Options) (*Fixture, error) {
 
 	// From here the server is wired exactly as `tessera serve` wires it
 	// (internal/app), over the durable store reopened through store.Open.
-	c := config.Default()
-	c.Data = dir
 	c.Policy.Tokens.Issuer = "https://tessera.bench"
 	c.TrustedProxies = opt.TrustedProxies
 	a, err := app.New(ctx, c, app.Options{Logger: slog.New(slog.DiscardHandler), AdminToken: AdminToken})
@@ -142,7 +177,7 @@ func NewFixture(opt Options) (*Fixture, error) {
 		return nil, err
 	}
 	f.app = a
-	f.Store, _ = a.Store.(*sqlite.Store)
+	f.Store = a.Store
 	f.Sessions, f.Server, f.Keys, f.OAuth, f.Verifier, f.Issuer = a.Sessions, a.Server, a.Keys, a.OAuth, a.Verifier, c.Issuer()
 	// As in `tessera serve`: the denylist was loaded before the first
 	// request (app.New) and the background loops run while the fixture
@@ -174,6 +209,9 @@ func (f *Fixture) Close() {
 	}
 	if f.app != nil {
 		f.app.Close()
+	}
+	if f.dropSchema != nil {
+		f.dropSchema()
 	}
 	os.RemoveAll(f.Dir)
 }

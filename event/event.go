@@ -188,7 +188,10 @@ type Event struct {
 	Kind Kind
 	At   time.Time // when it happened (the time of use, for a validation)
 
-	// The request or use context.
+	// The request or use context. Published while serving a request, an
+	// event gets the request's id, and its IP and user agent unless the
+	// publisher set them (FromContext, which Fanout and Logger apply).
+	RequestID string     // the X-Request-Id of the request it happened in
 	IP        netip.Addr // client address; zero if unknown
 	UserAgent string
 	ClientID  string // the OAuth client concerned or calling; "" for Tessera's own login
@@ -228,6 +231,7 @@ func (e Event) Attrs() []slog.Attr {
 	if !e.At.IsZero() {
 		as = append(as, slog.Time("at", e.At))
 	}
+	str("request_id", e.RequestID)
 	if e.IP.IsValid() {
 		as = append(as, slog.String("ip", e.IP.String()))
 	}

@@ -71,7 +71,12 @@ func (f *Fanout) Publish(ctx context.Context, e Event) {
 	if f == nil || e.Kind >= numKinds {
 		return
 	}
-	for _, s := range f.table.Load()[e.Kind] {
+	subs := f.table.Load()[e.Kind]
+	if len(subs) == 0 {
+		return
+	}
+	e = e.FromContext(ctx)
+	for _, s := range subs {
 		f.deliver(ctx, s, e)
 	}
 }

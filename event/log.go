@@ -6,8 +6,11 @@ import (
 )
 
 // Logger is the logging subscriber: one structured line per event of the
-// kinds in LogKinds, with the event's fields (redacted, see Event.LogValue)
-// at the top level of the line.
+// kinds in Kinds, with the event's fields (redacted, see Event.LogValue)
+// at the top level of the line. Every line has an "event" field, the
+// Kind's name (Kind.String): a stable identifier to filter and alert on,
+// where the message is prose that may change. Published during a request,
+// it has "request_id", and "ip" and "user_agent" when known.
 type Logger struct{ log *slog.Logger }
 
 // NewLogger returns a logging subscriber writing to log.
@@ -62,5 +65,5 @@ func (l *Logger) Publish(ctx context.Context, e Event) {
 	if !l.log.Enabled(ctx, lvl) {
 		return
 	}
-	l.log.LogAttrs(ctx, lvl, msg, e.Attrs()...)
+	l.log.LogAttrs(ctx, lvl, msg, e.FromContext(ctx).Attrs()...)
 }

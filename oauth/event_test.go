@@ -18,7 +18,7 @@ import (
 
 type forgetter struct{ calls [][]string }
 
-func (f *forgetter) Forget(reason string, ids ...string) {
+func (f *forgetter) Forget(_ context.Context, reason string, ids ...string) {
 	f.calls = append(f.calls, append([]string{reason}, ids...))
 }
 

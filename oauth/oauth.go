@@ -102,7 +102,7 @@ const DefaultFirstPartyID = "tessera"
 // this node must refuse that session from the same moment, not only when
 // its feed follower reads the revocation.
 type SessionCache interface {
-	Forget(reason string, ids ...string)
+	Forget(ctx context.Context, reason string, ids ...string)
 }
 
 // ReasonRefreshReuse is the revocation reason of a family ended by reuse.
@@ -434,7 +434,7 @@ func (s *Service) RefreshFrom(ctx context.Context, c store.Client, presented, sc
 	case store.RefreshReused:
 		ev.Reason = res.Reason
 		if s.cfg.Sessions != nil {
-			s.cfg.Sessions.Forget(ReasonRefreshReuse, res.Session.ID)
+			s.cfg.Sessions.Forget(ctx, ReasonRefreshReuse, res.Session.ID)
 		}
 		ev.Kind = event.RefreshReused
 		s.publish(ctx, ev)

@@ -14,7 +14,10 @@ import (
 const formMediaType = "application/x-www-form-urlencoded"
 
 // readForm parses an application/x-www-form-urlencoded body strictly:
-// bounded size, UTF-8, and no parameter sent twice (RFC 6749 §3.2).
+// bounded size, UTF-8, and no parameter sent twice (RFC 6749 §3.2). A
+// parameter sent without a value is treated as omitted (RFC 6749 §3.1,
+// §3.2): clients such as zitadel/oidc send an empty client_id beside HTTP
+// Basic authentication.
 func readForm(w http.ResponseWriter, r *http.Request) (url.Values, string) {
 	if !isFormType(r.Header.Get("Content-Type")) {
 		return nil, "send Content-Type: application/x-www-form-urlencoded"
@@ -26,7 +29,13 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, string) {
 	if r.URL.RawQuery != "" {
 		return nil, "parameters go in the body, not the query string"
 	}
-	return parseForm(body)
+	v, problem := parseForm(body)
+	for k, vals := range v {
+		if vals[0] == "" {
+			delete(v, k)
+		}
+	}
+	return v, problem
 }
 
 // isFormType reports whether ct names the form media type. The usual

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/session"
 )
@@ -78,7 +79,11 @@ func (s *Server) logCause(r *http.Request, status int, code string, cause error)
 		return
 	}
 	// The request itself is not logged: it may hold credentials.
-	s.log.Error("request failed", "method", r.Method, "route", r.Pattern, "status", status, "code", code, "err", cause)
+	var id string
+	if req, ok := event.RequestFrom(r.Context()); ok {
+		id = req.ID
+	}
+	s.log.Error("request failed", "method", r.Method, "route", r.Pattern, "status", status, "code", code, "request_id", id, "err", cause)
 }
 
 // because sets the cause p wraps: logged, never sent.

@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// common wraps every handler of a listener: security headers, panic
-// recovery, problem bodies for the mux's own 404 and 405, metrics, and the
-// optional request log.
+// common wraps every handler of a listener: the request id (withRequest),
+// security headers, panic recovery, problem bodies for the mux's own 404
+// and 405, metrics, and the optional request log.
 func (s *Server) common(listener string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -20,6 +20,7 @@ func (s *Server) common(listener string, next http.Handler) http.Handler {
 			// its hot path is spared five header writes.
 			securityHeaders(w.Header(), r)
 		}
+		r, req := s.withRequest(w, r)
 		rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if v := recover(); v != nil {
@@ -50,7 +51,8 @@ func (s *Server) common(listener string, next http.Handler) http.Handler {
 				// The route pattern, never the path or query: a token someone
 				// put in a path segment or the query must not reach the log.
 				s.log.Info("request", "listener", listener, "method", r.Method, "route", route,
-					"status", rw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000, "ip", s.clientIP(r))
+					"status", rw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000,
+					"request_id", req.ID, "ip", addrString(req.IP), "user_agent", req.UserAgent)
 			}
 		}()
 		next.ServeHTTP(rw, r)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -233,9 +234,8 @@ func (s *Server) adminOnly(next http.Handler) http.Handler {
 	})
 }
 
-// clientIP is the request's client address as a string for records.
-func (s *Server) clientIP(r *http.Request) string {
-	a := s.ips.ClientIP(r)
+// addrString is a's text, "" if a is the zero address.
+func addrString(a netip.Addr) string {
 	if !a.IsValid() {
 		return ""
 	}

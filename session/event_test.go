@@ -87,13 +87,13 @@ func TestEvents(t *testing.T) {
 	if last := rv[len(rv)-1]; last.Reason != ReasonPasswordChange || last.Count != len(ids) || len(ids) != 3 || last.SessionID != "" {
 		t.Fatalf("bulk revocation: %+v (%d ids)", last, len(ids))
 	}
-	m.Forget("refresh_reuse", "some-session")
+	m.Forget(context.Background(), "refresh_reuse", "some-session")
 	rv = rec.Of(event.SessionRevoked)
 	if last := rv[len(rv)-1]; last.Reason != "refresh_reuse" || last.Count != 1 || last.SessionID != "some-session" {
 		t.Fatalf("Forget: %+v", last)
 	}
 	n := len(rv)
-	m.Forget("refresh_reuse")
+	m.Forget(context.Background(), "refresh_reuse")
 	if len(rec.Of(event.SessionRevoked)) != n {
 		t.Fatal("revoking nothing published an event")
 	}

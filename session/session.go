@@ -541,13 +541,14 @@ func (m *Manager) publish(ctx context.Context, e event.Event) {
 // Forget drops sessions from this node's cache at once: for revocations
 // committed by another component inside its own transaction (refresh-token
 // reuse), which would otherwise reach this node only through the feed.
-func (m *Manager) Forget(reason string, ids ...string) {
+// ctx is the request's: the SessionRevoked event names who caused it.
+func (m *Manager) Forget(ctx context.Context, reason string, ids ...string) {
 	m.cache.evict(ids...)
 	e := event.Event{Reason: reason, Count: len(ids)}
 	if len(ids) == 1 {
 		e.SessionID = ids[0]
 	}
-	m.revoked(context.Background(), e)
+	m.revoked(ctx, e)
 }
 
 // CacheLen returns the number of sessions cached on this node.

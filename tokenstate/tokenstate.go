@@ -79,6 +79,9 @@ type Config struct {
 	// Events receives event.Introspected and event.TokenRevoked; nil: none.
 	Events event.Sink
 	Now    func() time.Time // nil: time.Now
+	// OpaqueCache bounds how many opaque access tokens' stored records
+	// are kept (see opaqueCache); 0: DefaultOpaqueCache.
+	OpaqueCache int
 }
 
 // Service answers introspection and revocation. Safe for concurrent use.
@@ -88,6 +91,7 @@ type Service struct {
 	verifier Verifier // nil: JWTs are never active
 	st       Store
 	cfg      Config
+	opaque   *opaqueCache
 }
 
 // New returns a Service.
@@ -98,7 +102,10 @@ func New(sessions Sessions, denylist Denylist, v Verifier, st Store, cfg Config)
 	if cfg.FirstPartyID == "" {
 		cfg.FirstPartyID = "tessera"
 	}
-	return &Service{sessions: sessions, denylist: denylist, verifier: v, st: st, cfg: cfg}
+	if cfg.OpaqueCache == 0 {
+		cfg.OpaqueCache = DefaultOpaqueCache
+	}
+	return &Service{sessions: sessions, denylist: denylist, verifier: v, st: st, cfg: cfg, opaque: newOpaqueCache(cfg.OpaqueCache)}
 }
 
 // Introspect returns the RFC 7662 §2.2 answer about raw for caller. Every
@@ -385,20 +392,31 @@ func (s *Service) verify(raw string, now time.Time) (*accesstoken.Claims, error)
 
 // OpaqueAccess looks up a live opaque access token: stored, unexpired,
 // not denied. nil if raw is not one; the error is only for a store (or a
-// denylist) that cannot answer.
+// denylist) that cannot answer. The stored record comes from the cache
+// when this node has read it before; expiry and denial are checked on
+// every call (see opaqueCache). The record is shared: do not modify it.
 func (s *Service) OpaqueAccess(ctx context.Context, raw string) (*store.AccessToken, error) {
 	tok, err := token.Parse(token.Access, raw)
 	if err != nil {
 		return nil, nil
 	}
-	at, err := s.st.AccessTokenByHash(ctx, tok.Hash())
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
+	h := tok.Hash()
+	now := s.cfg.Now()
+	at, cached := s.opaque.get(h)
+	if !cached {
+		rec, err := s.st.AccessTokenByHash(ctx, h)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		at = &rec
 	}
-	if err != nil {
-		return nil, err
-	}
-	if !s.cfg.Now().Before(at.ExpiresAt) {
+	if !now.Before(at.ExpiresAt) {
+		if cached {
+			s.opaque.drop(h)
+		}
 		return nil, nil
 	}
 	// Unknown (the feed cannot be read) is the store's silence: an error,
@@ -408,10 +426,20 @@ func (s *Service) OpaqueAccess(ctx context.Context, raw string) (*store.AccessTo
 		return nil, err
 	}
 	if denied {
+		if cached {
+			s.opaque.drop(h)
+		}
 		return nil, nil
 	}
-	return &at, nil
+	if !cached {
+		s.opaque.put(at, now)
+	}
+	return at, nil
 }
+
+// OpaqueCacheLen returns how many opaque access tokens are cached (for
+// metrics, benchmarks and tests).
+func (s *Service) OpaqueCacheLen() int { return s.opaque.len() }
 
 // refreshToken looks up a stored refresh token; nil if raw is not one.
 func (s *Service) refreshToken(ctx context.Context, raw string) (*store.RefreshToken, error) {

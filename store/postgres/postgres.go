@@ -195,6 +195,15 @@ const commitWait = time.Minute
 // by a deadlock or a serialization failure did nothing, so it runs again,
 // fn included: fn must be safe to repeat. A commit returns once the
 // commit record is flushed (synchronous_commit, see checkDurable).
+// dbtx is what the statements of a transaction need: a pgx.Tx, or a
+// connection on which this package sent BEGIN itself (the pipelined
+// refresh rotation, rotate.go).
+type dbtx interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) (err error) {
 	defer func() { s.health.Record(err) }()
 	for attempt := 1; ; attempt++ {
@@ -419,7 +428,7 @@ type feedEntry struct {
 // a notification when, and only if, its transaction commits, so listeners
 // hear of the entries exactly once they are readable, and never of a
 // rolled-back one.
-func (s *Store) appendFeed(ctx context.Context, tx pgx.Tx, entries []feedEntry) error {
+func (s *Store) appendFeed(ctx context.Context, tx dbtx, entries []feedEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -447,7 +456,7 @@ func (s *Store) appendFeed(ctx context.Context, tx pgx.Tx, entries []feedEntry) 
 // feed entries, and returns the ones it revoked. An UPDATE that waited for
 // a concurrent revocation re-checks revoked_at IS NULL against the
 // committed row, so a session is revoked, and on the feed, once.
-func (s *Store) revokeTx(ctx context.Context, tx pgx.Tx, ids []string, at time.Time, reason string) ([]string, error) {
+func (s *Store) revokeTx(ctx context.Context, tx dbtx, ids []string, at time.Time, reason string) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}

@@ -25,12 +25,17 @@ import (
 )
 
 func main() {
-	scenario := flag.String("scenario", "all", "whoami, login, introspect, refresh, clientcredentials, forwardauth or all")
+	scenario := flag.String("scenario", "all", "whoami, login, introspect, refresh, clientcredentials, forwardauth, stores (needs -postgres), scale (needs -postgres) or all")
+	pgURL := flag.String("postgres", "", "PostgreSQL server URL (postgres://127.0.0.1:5432/test): the stores and scale scenarios, and a schema of their own there")
 	sessions := flag.Int("sessions", 100000, "stored sessions for whoami")
 	rounds := flag.Int("rounds", 5, "alternating rounds per scenario")
 	dur := flag.Duration("duration", 3*time.Second, "length of each round")
 	conns := flag.Int("conns", 32, "concurrent connections for whoami")
 	slice := flag.Duration("slice", 250*time.Millisecond, "introspect: longest turn of one side within a round")
+	scaleSizes := flag.String("scale-sizes", "10000,100000,1000000", "scale: session counts")
+	scaleStores := flag.String("scale-stores", "sqlite,postgres", "scale: stores to measure (postgres needs -postgres)")
+	scaleSample := flag.Int("scale-sample", 2000, "scale: sessions whose whoami latency is measured")
+	scaleCached := flag.Int("scale-cached", 100000, "scale: most sessions validated to measure heap per cached session")
 	flag.Parse()
 	fmt.Printf("benchrun: %s, GOMAXPROCS=%d, %d rounds of %v\n", runtime.Version(), runtime.GOMAXPROCS(0), *rounds, *dur)
 	ok := true
@@ -48,6 +53,25 @@ func main() {
 	}
 	if *scenario == "refresh" || *scenario == "clientcredentials" || *scenario == "all" {
 		ok = issuance(*scenario, *rounds, *dur, *conns) && ok
+	}
+	if *scenario == "scale" {
+		var sizes []int
+		for _, f := range strings.Split(*scaleSizes, ",") {
+			var n int
+			if _, err := fmt.Sscan(f, &n); err != nil || n <= 0 {
+				fmt.Println("scale: bad -scale-sizes")
+				os.Exit(2)
+			}
+			sizes = append(sizes, n)
+		}
+		ok = scale(*pgURL, strings.Split(*scaleStores, ","), sizes, *scaleSample, *scaleCached) && ok
+	}
+	if *scenario == "stores" {
+		if *pgURL == "" {
+			fmt.Println("stores: needs -postgres URL")
+			os.Exit(2)
+		}
+		ok = storesVs(*pgURL, *rounds, *dur, *slice, *conns) && ok
 	}
 	if !ok {
 		os.Exit(1)
@@ -143,6 +167,11 @@ func rawArgon2(workers int, d time.Duration, p password.Params) bench.Result {
 }
 
 func report(name, baseline string, ratios []float64, base, cand []bench.Result) {
+	reportAs(name, baseline, "tessera", ratios, base, cand)
+}
+
+// reportAs is report with the candidate named.
+func reportAs(name, baseline, candidate string, ratios []float64, base, cand []bench.Result) {
 	var b, c []string
 	for i := range base {
 		b = append(b, fmt.Sprintf("%.0f", base[i].RPS()))
@@ -150,8 +179,8 @@ func report(name, baseline string, ratios []float64, base, cand []bench.Result) 
 	}
 	fmt.Printf("  %s\n", name)
 	fmt.Printf("    %-14s %s /s per round\n", baseline+":", strings.Join(b, " "))
-	fmt.Printf("    %-14s %s /s per round\n", "tessera:", strings.Join(c, " "))
-	fmt.Printf("    ratio tessera/%s: median %.3f (min %.3f, max %.3f)\n", baseline, bench.Median(ratios), ratios[0], ratios[len(ratios)-1])
+	fmt.Printf("    %-14s %s /s per round\n", candidate+":", strings.Join(c, " "))
+	fmt.Printf("    ratio %s/%s: median %.3f (min %.3f, max %.3f)\n", candidate, baseline, bench.Median(ratios), ratios[0], ratios[len(ratios)-1])
 	// The same comparison by CPU time per request (whole process: load
 	// generator included), which other tenants of a shared machine hardly
 	// disturb; shown beside the throughput ratio, not instead of it.
@@ -168,8 +197,8 @@ func report(name, baseline string, ratios []float64, base, cand []bench.Result) 
 	}
 	sort.Float64s(cpuRatios)
 	fmt.Printf("    %-14s %s µs CPU/request per round\n", baseline+":", strings.Join(cb, " "))
-	fmt.Printf("    %-14s %s µs CPU/request per round\n", "tessera:", strings.Join(cc, " "))
-	fmt.Printf("    CPU ratio %s/tessera: median %.3f (min %.3f, max %.3f)\n", baseline, bench.Median(cpuRatios), cpuRatios[0], cpuRatios[len(cpuRatios)-1])
+	fmt.Printf("    %-14s %s µs CPU/request per round\n", candidate+":", strings.Join(cc, " "))
+	fmt.Printf("    CPU ratio %s/%s: median %.3f (min %.3f, max %.3f)\n", baseline, candidate, bench.Median(cpuRatios), cpuRatios[0], cpuRatios[len(cpuRatios)-1])
 }
 
 // introspect compares POST /oauth2/introspect (a confidential client asking
