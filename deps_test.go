@@ -28,4 +28,27 @@ func TestDomainDependencies(t *testing.T) {
 			}
 		}
 	}
+	// passkey wraps github.com/go-webauthn/webauthn, whose packages import
+	// net/http for request-parsing helpers passkey never calls: net/http
+	// may come in through them, never through passkey's own imports.
+	for _, pkg := range []string{"passkey"} {
+		own, err := exec.Command("go", "list", "-f", `{{join .Imports " "}}`, mod+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		if strings.Contains(" "+string(own)+" ", " net/http ") {
+			t.Errorf("%s imports net/http", pkg)
+		}
+		out, err := exec.Command("go", "list", "-deps", mod+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			for _, f := range forbidden[1:] {
+				if dep == f || strings.HasPrefix(dep, f) && strings.HasSuffix(f, "/") {
+					t.Errorf("%s depends on %s", pkg, dep)
+				}
+			}
+		}
+	}
 }

@@ -78,6 +78,8 @@ type Config struct {
 	ForwardAuth ForwardAuth `yaml:"forward_auth"`
 	// Audit is the audit log (config/audit.go).
 	Audit Audit `yaml:"audit"`
+	// WebAuthn is the WebAuthn relying party (config/webauthn.go).
+	WebAuthn WebAuthnConfig `yaml:"webauthn"`
 }
 
 // RedisConfig is the optional Redis of a cluster: shared login throttles
@@ -460,6 +462,7 @@ func (c Config) Validate() error {
 	c.validateIssuer(bad)
 	c.ForwardAuth.validate(bad)
 	c.Policy.MFA.validate(bad)
+	c.WebAuthn.validate(c.PublicOrigin, bad)
 	return errors.Join(errs...)
 }
 

@@ -14,7 +14,7 @@ type MFAPolicy struct {
 	// there is no "required for admins" mode.
 	Mode string `yaml:"mode"`
 	// Methods are the second-factor methods allowed at login and
-	// step-up: totp, recovery_code. Default both.
+	// step-up: totp, recovery_code, webauthn. Default all three.
 	Methods []string `yaml:"methods"`
 	// RecentAuth is how long after authenticating a session may change
 	// the password, add or remove a factor, or see or regenerate recovery
@@ -38,6 +38,14 @@ type MFAPolicy struct {
 	// TOTPIssuer names the account in authenticator apps (the otpauth://
 	// issuer). Default Tessera.
 	TOTPIssuer string `yaml:"totp_issuer"`
+	// WebAuthnSignCount is what an assertion whose signature counter did
+	// not increase gets (a possibly cloned authenticator, W3C WebAuthn
+	// §6.1.1): refuse, or flag (accept, mark the credential, log).
+	// Either way an event is logged. Default refuse.
+	WebAuthnSignCount string `yaml:"webauthn_sign_count"`
+	// WebAuthnTimeout is how long a WebAuthn ceremony (its challenge)
+	// can be answered. Default 5m.
+	WebAuthnTimeout Duration `yaml:"webauthn_timeout"`
 }
 
 // MFA modes.
@@ -47,7 +55,7 @@ const (
 )
 
 // MFAMethods are the second-factor methods a config may allow.
-var MFAMethods = []string{"totp", "recovery_code"}
+var MFAMethods = []string{"totp", "recovery_code", "webauthn"}
 
 func defaultMFA() MFAPolicy {
 	return MFAPolicy{
@@ -61,6 +69,8 @@ func defaultMFA() MFAPolicy {
 		PerIPBurst:        30,
 		PerIPRefill:       Duration(6 * time.Second),
 		TOTPIssuer:        "Tessera",
+		WebAuthnSignCount: "refuse",
+		WebAuthnTimeout:   Duration(5 * time.Minute),
 	}
 }
 
@@ -98,6 +108,12 @@ func (m MFAPolicy) validate(bad func(field, format string, args ...any)) {
 		if v <= 0 || v > Duration(24*time.Hour) {
 			bad("policy.mfa."+name, "must be positive and at most 24h")
 		}
+	}
+	if m.WebAuthnSignCount != "refuse" && m.WebAuthnSignCount != "flag" {
+		bad("policy.mfa.webauthn_sign_count", "%q is not refuse or flag", m.WebAuthnSignCount)
+	}
+	if m.WebAuthnTimeout < Duration(30*time.Second) || m.WebAuthnTimeout > Duration(30*time.Minute) {
+		bad("policy.mfa.webauthn_timeout", "must be between 30s and 30m")
 	}
 	if m.TOTPIssuer == "" || len(m.TOTPIssuer) > 64 {
 		bad("policy.mfa.totp_issuer", "must be 1 to 64 characters")

@@ -92,6 +92,11 @@ const (
 	// Reauthenticated: a session re-proved a credential (step-up) and was
 	// renewed. UserID, SessionID (the new one), Method.
 	Reauthenticated
+	// SignCountRegressed: a WebAuthn assertion's signature counter did
+	// not exceed the one stored for its credential (W3C WebAuthn §6.1.1:
+	// a sign the authenticator may have been cloned). UserID, Method,
+	// Reason (ReasonRefused or ReasonFlagged, per policy), IP.
+	SignCountRegressed
 
 	numKinds
 )
@@ -117,6 +122,7 @@ var kindNames = [numKinds]string{
 	MFAFailed:           "mfa_failed",
 	FactorChanged:       "factor_changed",
 	Reauthenticated:     "reauthenticated",
+	SignCountRegressed:  "sign_count_regressed",
 }
 
 func (k Kind) String() string {
@@ -139,6 +145,12 @@ const (
 	ReasonBadCode          = "bad_code"  // a wrong second-factor code
 	ReasonReplay           = "replay"    // a TOTP code of an already accepted step
 	ReasonChallenge        = "challenge" // an mfa_token unknown, expired, used, spent or presented for another delivery
+	ReasonCeremony         = "ceremony"  // a WebAuthn response to no live ceremony: wrong, reused or expired challenge
+	ReasonAssertion        = "assertion" // a WebAuthn response the library refused (origin, RP ID, signature, flags)
+	ReasonUnknownKey       = "unknown_credential"
+	ReasonSignCount        = "sign_count" // a WebAuthn counter that did not increase, refused
+	ReasonRefused          = "refused"
+	ReasonFlagged          = "flagged"
 )
 
 // Token kinds, for TokenIssued, TokenRevoked and Introspected.
@@ -164,6 +176,8 @@ const (
 	ActionTOTPRemove         = "totp_remove"
 	ActionRecoveryRegenerate = "recovery_codes_regenerate"
 	ActionMFAReset           = "mfa_reset"
+	ActionWebAuthnRegister   = "webauthn_register"
+	ActionWebAuthnRemove     = "webauthn_remove"
 )
 
 // Event is one thing that happened, with the context of the request or use

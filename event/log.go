@@ -20,7 +20,7 @@ func NewLogger(log *slog.Logger) *Logger { return &Logger{log: log} }
 // warnings. Per-request kinds (validation, issuance, introspection) are
 // left to metrics, audit and detection.
 func (l *Logger) Kinds() []Kind {
-	return []Kind{LoginFailed, SessionCreated, SessionRevoked, RefreshGraceRetry, RefreshReused, TokenRevoked, KeyRotated, KeyRevoked, TokenProbeThrottled, AdminAction, MFAFailed, FactorChanged, Reauthenticated}
+	return []Kind{LoginFailed, SessionCreated, SessionRevoked, RefreshGraceRetry, RefreshReused, TokenRevoked, KeyRotated, KeyRevoked, TokenProbeThrottled, AdminAction, MFAFailed, FactorChanged, Reauthenticated, SignCountRegressed}
 }
 
 // Publish logs e.
@@ -59,6 +59,8 @@ func (l *Logger) Publish(ctx context.Context, e Event) {
 		msg = "second factors changed: " + e.Action
 	case Reauthenticated:
 		msg = "step-up: session renewed"
+	case SignCountRegressed:
+		lvl, msg = slog.LevelWarn, "webauthn sign count did not increase: possibly cloned authenticator"
 	}
 	if !l.log.Enabled(ctx, lvl) {
 		return

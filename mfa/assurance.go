@@ -121,3 +121,23 @@ func AALOfACR(acr string) int {
 	}
 	return 0
 }
+
+// KeyProof is what a verified WebAuthn assertion proves (RFC 8176 §2):
+// "hwk" for a credential bound to its authenticator (not backup
+// eligible: the W3C WebAuthn §6.1 BE flag is 0, so the private key
+// cannot leave the device), "swk" for a synced passkey (BE 1: the key
+// lives in a software-managed sync fabric, NIST SP 800-63B-4 §5.1.3.1:
+// at most AAL2), and "user" when the authenticator verified the user
+// (UV, a PIN or biometric checked on the device: a second factor kind).
+// Assess then gives: hwk+user AAL3, swk+user AAL2, and with a
+// password, pwd+hwk AAL3 and pwd+swk AAL2.
+func KeyProof(backupEligible, userVerified bool) Proof {
+	p := Proof{Method: WebAuthn, AMR: []string{AMRHardware}}
+	if backupEligible {
+		p.AMR[0] = AMRSoftware
+	}
+	if userVerified {
+		p.AMR = append(p.AMR, AMRUser)
+	}
+	return p
+}

@@ -251,6 +251,21 @@ func (s *Service) RemoveTOTP(ctx context.Context, userID string) (last bool, err
 	return true, nil
 }
 
+// FactorRemoved is what RemoveTOTP does after its delete, for another
+// factor kind's removal (a WebAuthn credential): last reports that the
+// user has no second factor left, and their recovery codes are then
+// removed, since they recover nothing.
+func (s *Service) FactorRemoved(ctx context.Context, userID string) (last bool, err error) {
+	has, err := s.HasFactor(ctx, userID)
+	if err != nil || has {
+		return false, err
+	}
+	if err := s.st.ReplaceRecoveryCodes(ctx, userID, nil); err != nil {
+		return true, fmt.Errorf("mfa: remove recovery codes: %w", err)
+	}
+	return true, nil
+}
+
 // Reset removes every second factor of the user (an admin reset).
 func (s *Service) Reset(ctx context.Context, userID string) error {
 	if err := s.st.DeleteFactors(ctx, userID); err != nil {

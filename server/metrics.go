@@ -171,4 +171,3 @@ func (m *Metrics) observe(listener, route string, status int, d time.Duration) {
 	o.count.Inc()
 	o.dur.Observe(d.Seconds())
 }
-

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -74,6 +75,7 @@ func (s *Server) mountMFA(mux *http.ServeMux) {
 var enrollmentRoutes = map[string]bool{
 	"GET /v1/session": true, "POST /v1/logout": true, "POST /v1/reauth": true,
 	"GET /v1/mfa": true, "POST /v1/mfa/totp": true, "POST /v1/mfa/totp/confirm": true,
+	"POST /v1/webauthn/register/begin": true, "POST /v1/webauthn/register/finish": true, "GET /v1/webauthn/credentials": true,
 }
 
 // enrollmentGate refuses a request of an enrollment-only session outside
@@ -200,6 +202,8 @@ type reauthRequest struct {
 	Method   string `json:"method"`
 	Password string `json:"password"`
 	Code     string `json:"code"`
+	// Credential answers POST /v1/webauthn/reauth/begin (method webauthn).
+	Credential json.RawMessage `json:"credential"`
 }
 
 // handleReauth is step-up: re-prove the password or a second factor;
@@ -209,6 +213,9 @@ func (s *Server) handleReauth(w http.ResponseWriter, r *http.Request, p *princip
 	var req reauthRequest
 	if pr := decodeJSON(w, r, &req); pr != nil {
 		return pr
+	}
+	if req.Method == string(mfa.WebAuthn) {
+		return s.reauthWebAuthn(w, r, p, req.Credential)
 	}
 	switch {
 	case req.Method == string(mfa.Password) && req.Password == "",

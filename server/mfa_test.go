@@ -139,7 +139,8 @@ func sameAMR(v any, want ...string) bool {
 }
 
 // challenge logs in with the password and expects an MFA challenge.
-func (e *env) challenge(t *testing.T, body map[string]string) string {
+// methods are the challenge's expected methods (default totp, recovery_code).
+func (e *env) challenge(t *testing.T, body map[string]string, methods ...string) string {
 	t.Helper()
 	body["username"], body["password"] = "gina", pw
 	r := e.do(e.public, "POST", "/v1/login", body)
@@ -150,7 +151,10 @@ func (e *env) challenge(t *testing.T, body map[string]string) string {
 	if m["mfa_required"] != true || m["session"] != nil || m["access_token"] != nil || r.cookie("__Host-tessera_session") != nil {
 		t.Fatalf("login with TOTP enrolled: %s", r.body)
 	}
-	if !sameAMR(m["methods"], "totp", "recovery_code") || m["expires_in"] != float64(300) {
+	if len(methods) == 0 {
+		methods = []string{"totp", "recovery_code"}
+	}
+	if !sameAMR(m["methods"], methods...) || m["expires_in"] != float64(300) {
 		t.Fatalf("challenge = %s", r.body)
 	}
 	tok := m["mfa_token"].(string)

@@ -66,6 +66,8 @@ type loginResponse struct {
 	MFAEnrollmentRequired bool `json:"mfa_enrollment_required,omitempty"`
 	// RecoveryCodes are sent once, when TOTP enrollment is confirmed.
 	RecoveryCodes []string `json:"recovery_codes,omitempty"`
+	// Credential is the WebAuthn credential a registration just added.
+	Credential *webauthnCredentialJSON `json:"credential,omitempty"`
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
@@ -135,7 +137,12 @@ func (s *Server) deliver(w http.ResponseWriter, res authflow.Result) { s.deliver
 
 // deliverWith is deliver, with recovery codes in the body.
 func (s *Server) deliverWith(w http.ResponseWriter, res authflow.Result, codes []string) {
-	resp := loginResponse{Session: sessionOf(res.Session), MFAEnrollmentRequired: res.EnrollmentRequired, RecoveryCodes: codes}
+	s.deliverResponse(w, res, loginResponse{RecoveryCodes: codes})
+}
+
+// deliverResponse is deliver, with resp's extra fields in the body.
+func (s *Server) deliverResponse(w http.ResponseWriter, res authflow.Result, resp loginResponse) {
+	resp.Session, resp.MFAEnrollmentRequired = sessionOf(res.Session), res.EnrollmentRequired
 	if res.Delivery == authflow.Token {
 		t := res.Tokens
 		resp.AccessToken, resp.TokenType, resp.ExpiresIn = t.AccessToken, t.TokenType, t.ExpiresIn

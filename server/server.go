@@ -90,6 +90,9 @@ type Server struct {
 	mfa        MFA
 	mfaPolicy  authflow.MFAPolicy
 	challenges authflow.Challenges
+	// passkeys is WebAuthn (nil: off); see WithWebAuthn.
+	passkeys       Passkeys
+	factorRemovals FactorRemovals
 
 	cookieName string
 	adminHash  [32]byte
@@ -159,6 +162,7 @@ func (s *Server) Public() http.Handler {
 	s.mountSession(mux)
 	s.mountForwardAuth(mux)
 	s.mountMFA(mux)
+	s.mountWebAuthn(mux)
 	s.mountJWKS(mux)
 	s.mountOAuth(mux)
 	s.health(mux)

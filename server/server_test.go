@@ -27,6 +27,7 @@ import (
 	"github.com/tessera-auth/tessera/keys/keystest"
 	"github.com/tessera-auth/tessera/mfa"
 	"github.com/tessera-auth/tessera/oauth"
+	"github.com/tessera-auth/tessera/passkey"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store/sqlite"
@@ -119,8 +120,12 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, clock: c, dbPath: dbPath, st: st, srv: srv, sessions: sm, logs: logs, events: events}
-	e.mfa = mfa.New(st, mk, mfa.Config{Now: c.Now, Events: events})
-	srv.WithMFA(e.mfa, st, authflow.MFAPolicy{})
+	pk, err := passkey.New(st, st, passkey.Config{RPID: "auth.example.test", Origins: []string{"https://auth.example.test"}, Events: events, Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mfa = mfa.New(st, mk, mfa.Config{Now: c.Now, Events: events, Factors: []mfa.Factor{pk}})
+	srv.WithMFA(e.mfa, st, authflow.MFAPolicy{}).WithWebAuthn(pk, e.mfa)
 	e.public = httptest.NewServer(srv.Public())
 	e.admin = httptest.NewServer(srv.Admin())
 	t.Cleanup(e.public.Close)

@@ -80,8 +80,8 @@ type Factors interface {
 	// CountRecoveryCodes returns how many of the user's codes are unused.
 	CountRecoveryCodes(ctx context.Context, userID string) (int, error)
 	// DeleteFactors removes every second factor of the user (TOTP,
-	// recovery codes, and pending challenges) in one transaction: an
-	// admin reset.
+	// recovery codes, WebAuthn credentials and ceremonies, and pending
+	// challenges) in one transaction: an admin reset.
 	DeleteFactors(ctx context.Context, userID string) error
 
 	// CreateMFAChallenge stores c; ErrConflict if its hash exists.

@@ -172,6 +172,7 @@ type Store interface {
 	Cluster
 	Factors
 	AuditLog
+	WebAuthn
 	// Ping reports whether the backend can answer and commit (a recent
 	// storage failure, or a failed probe write when idle, makes it fail);
 	// /readyz uses it.

@@ -18,6 +18,7 @@ import (
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/mfa"
 	"github.com/tessera-auth/tessera/oauth"
+	"github.com/tessera-auth/tessera/passkey"
 	"github.com/tessera-auth/tessera/redisstate"
 	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/server"
@@ -52,6 +53,7 @@ type App struct {
 	OAuth     *oauth.Service
 	Verifier  *accesstoken.Verifier
 	MFA       *mfa.Service
+	Passkeys  *passkey.Service // nil when no WebAuthn relying party is configured
 	Metrics   *server.Metrics
 	Events    *event.Fanout // every domain event; subscribe before serving
 	Server    *server.Server
@@ -272,9 +274,15 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 		// revocations wake it sooner (this node's, or NOTIFY's).
 		FeedPoll: c.Policy.Session.RevocationPoll.D(),
 	}, st)
-	a.MFA = NewMFA(c, st, kr.Master, a.Events, opt.Now)
+	if a.Passkeys, err = NewPasskeys(c, st, a.Events, opt.Now); err != nil {
+		return err
+	}
+	a.MFA = NewMFA(c, st, kr.Master, a.Events, opt.Now, a.Passkeys)
 	a.Server.WithMFA(a.MFA, st, MFAPolicy(c))
 	a.Server.WithAudit(st)
+	if a.Passkeys != nil {
+		a.Server.WithWebAuthn(a.Passkeys, a.MFA)
+	}
 	return nil
 }
 
@@ -363,6 +371,9 @@ func (a *App) Collect(ctx context.Context) (ran bool, deleted int, err error) {
 		a.log.Warn("audit retention failed", "err", err)
 	} else if n > 0 {
 		a.log.Info("audit records pruned", "count", n)
+	}
+	if _, err := a.Store.DeleteExpiredWebAuthnCeremonies(ctx, a.now().Add(-time.Hour)); err != nil {
+		a.log.Warn("expired webauthn ceremony cleanup failed", "err", err)
 	}
 	keep := max(24*time.Hour, a.Config.Policy.Session.AbsoluteTimeout.D())
 	n, err := a.Store.DeleteExpired(ctx, a.now().Add(-keep))

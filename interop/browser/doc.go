@@ -1,4 +1,6 @@
 // Package browser holds tests in which a real headless Chromium (Debian's
 // chromium, driven by chromedp) runs a single-page app on another origin
-// against Tessera's CORS rule (docs/proxies.md, "CORS for SPAs").
+// against Tessera's CORS rule (docs/proxies.md, "CORS for SPAs"), and
+// registers and uses a passkey with the DevTools virtual authenticator
+// (docs/mfa.md).
 package browser

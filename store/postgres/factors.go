@@ -143,6 +143,8 @@ func (s *Store) DeleteFactors(ctx context.Context, userID string) error {
 			"DELETE FROM mfa_totp WHERE user_id = $1",
 			"DELETE FROM mfa_recovery_codes WHERE user_id = $1",
 			"DELETE FROM mfa_challenges WHERE user_id = $1",
+			"DELETE FROM webauthn_credentials WHERE user_id = $1",
+			"DELETE FROM webauthn_ceremonies WHERE user_id = $1",
 		} {
 			if _, err := tx.Exec(ctx, q, userID); err != nil {
 				return err

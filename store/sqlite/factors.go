@@ -142,6 +142,8 @@ func (s *Store) DeleteFactors(ctx context.Context, userID string) error {
 			"DELETE FROM mfa_totp WHERE user_id = ?",
 			"DELETE FROM mfa_recovery_codes WHERE user_id = ?",
 			"DELETE FROM mfa_challenges WHERE user_id = ?",
+			"DELETE FROM webauthn_credentials WHERE user_id = ?",
+			"DELETE FROM webauthn_ceremonies WHERE user_id = ?",
 		} {
 			if _, err := tx.ExecContext(ctx, q, userID); err != nil {
 				return err

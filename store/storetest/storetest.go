@@ -62,6 +62,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"MFAChallengeRace", testMFAChallengeRace},
 		{"AuditLog", testAuditLog},
 		{"AuditConcurrentAppend", testAuditConcurrentAppend},
+		{"WebAuthnCredentials", testWebAuthnCredentials},
+		{"WebAuthnCounterRace", testWebAuthnCounterRace},
+		{"WebAuthnCeremony", testWebAuthnCeremony},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
