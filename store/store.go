@@ -27,6 +27,50 @@ type User struct {
 	PasswordHash      string // PHC string; never logged
 	CreatedAt         time.Time
 	PasswordChangedAt time.Time
+	// DisabledAt is when the account was disabled; zero while enabled. A
+	// disabled account gets no new session (CreateSession: ErrStale).
+	DisabledAt time.Time
+	// MustChangePassword: the next login must set a new password first.
+	MustChangePassword bool
+	// DeletedAt is when the account was erased; zero otherwise. An erased
+	// account keeps only its id: Username is a tombstone, no password hash.
+	DeletedAt time.Time
+}
+
+// UserUpdate is one change to an account that Users.UpdateUser applies
+// atomically. The account policy (package account) decides it; a backend
+// applies exactly these writes, all or none, with no policy of its own.
+type UserUpdate struct {
+	At time.Time
+	// Disable sets DisabledAt to At (unless already set); Enable clears it.
+	Disable, Enable bool
+	// PasswordHash, if not empty, replaces the hash, moves
+	// PasswordChangedAt to At and sets MustChangePassword.
+	PasswordHash       string
+	MustChangePassword bool
+	// Erase replaces the username with Tombstone, removes the password
+	// hash, sets DeletedAt and DisabledAt to At, blanks the IP address and
+	// user agent of the user's sessions, and deletes the refresh and opaque
+	// access tokens of those sessions.
+	Erase     bool
+	Tombstone string
+	// RevokeReason, if not empty, revokes every live session of the user
+	// with this reason, feed entries included, as RevokeUserSessions does.
+	RevokeReason string
+}
+
+// UserQuery selects a page of users for ListUsersPage.
+type UserQuery struct {
+	// After is the cursor: only users whose ID sorts after it ("" from
+	// the start). IDs are UUIDv7, so pages run in creation order.
+	After string
+	Limit int // at most this many; must be positive
+	// Prefix, if set, keeps usernames starting with it.
+	Prefix string
+	// Disabled, if not nil, keeps disabled (true) or enabled (false) users.
+	Disabled *bool
+	// Deleted keeps erased users, which are left out otherwise.
+	Deleted bool
 }
 
 // Session is one server-side login. Every token Tessera issues hangs off one.
@@ -104,7 +148,15 @@ type Users interface {
 	// UserByUsername matches the username exactly; callers normalise it first.
 	UserByUsername(ctx context.Context, username string) (User, error)
 	ListUsers(ctx context.Context) ([]User, error)
-	// SetPasswordHash replaces the user's password hash.
+	// ListUsersPage returns up to q.Limit users matching q, by ID.
+	ListUsersPage(ctx context.Context, q UserQuery) ([]User, error)
+	// UpdateUser applies u to the user atomically (see UserUpdate) and
+	// returns the user as it now is and the IDs of the sessions it
+	// revoked. ErrNotFound if there is no such user; ErrStale if the user
+	// has been erased. It MUST be durable when it returns nil.
+	UpdateUser(ctx context.Context, userID string, u UserUpdate) (User, []string, error)
+	// SetPasswordHash replaces the user's password hash and clears
+	// MustChangePassword.
 	SetPasswordHash(ctx context.Context, userID, hash string, at time.Time) error
 	// UpgradePasswordHash replaces the hash only if it is still oldHash
 	// (rehashing under new parameters must never undo a password change);
@@ -116,7 +168,8 @@ type Users interface {
 // MUST be durable when it returns nil, and MUST append one Revocation per
 // session it revoked in the same transaction.
 type Sessions interface {
-	// CreateSession stores s, atomically with opt's checks: see CreateOptions.
+	// CreateSession stores s, atomically with opt's checks: see
+	// CreateOptions. A disabled or erased user gets none: ErrStale.
 	CreateSession(ctx context.Context, s Session, opt CreateOptions) (evicted []string, err error)
 	SessionByHash(ctx context.Context, h token.Hash) (Session, error)
 	SessionByID(ctx context.Context, id string) (Session, error)

@@ -38,7 +38,7 @@ func fromNullMicros(v *int64) time.Time {
 
 // Column lists, in the order the scanners read them.
 const (
-	UserCols       = "id, username, password_hash, created_at, password_changed_at"
+	UserCols       = "id, username, password_hash, created_at, password_changed_at, disabled_at, must_change_password, deleted_at"
 	SessionCols    = "id, token_hash, user_id, created_at, auth_time, expires_at, last_seen_at, idle_us, ip, user_agent, amr, aal, revoked_at, revoke_reason"
 	RevocationCols = "seq, session_id, jti, user_id, at, expires_at, reason"
 	ClientCols     = "id, name, secret_hash, grants, scopes, token_format, created_at"
@@ -51,10 +51,12 @@ const (
 func User(row Scanner) (store.User, error) {
 	var u store.User
 	var created, changed int64
-	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &created, &changed); err != nil {
+	var disabled, deleted *int64
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &created, &changed, &disabled, &u.MustChangePassword, &deleted); err != nil {
 		return store.User{}, err
 	}
 	u.CreatedAt, u.PasswordChangedAt = FromMicros(created), FromMicros(changed)
+	u.DisabledAt, u.DeletedAt = fromNullMicros(disabled), fromNullMicros(deleted)
 	return u, nil
 }
 

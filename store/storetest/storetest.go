@@ -49,6 +49,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RefreshTokenByHash", testRefreshTokenByHash},
 		{"AccessTokens", testAccessTokens},
 		{"ConcurrentKeyRotation", testConcurrentKeyRotation},
+		{"UserDisable", testUserDisable},
+		{"UserResetPassword", testUserResetPassword},
+		{"UserErase", testUserErase},
+		{"UsersPage", testUsersPage},
 		{"ClusterSettings", testClusterSettings},
 		{"Leases", testLeases},
 	}
