@@ -3,6 +3,7 @@ package throttle
 import (
 	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -116,6 +117,24 @@ func (l *Limiter) prune(now time.Time) {
 	sort.Slice(all, func(i, j int) bool { return all[i].t > all[j].t })
 	for _, x := range all[:len(all)-target] {
 		delete(l.buckets, x.k)
+	}
+}
+
+// Reset forgets key's failures: its bucket is full again.
+func (l *Limiter) Reset(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.buckets, key)
+}
+
+// ResetPrefix forgets the failures of every key that starts with prefix.
+func (l *Limiter) ResetPrefix(prefix string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k := range l.buckets {
+		if strings.HasPrefix(k, prefix) {
+			delete(l.buckets, k)
+		}
 	}
 }
 
