@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/account"
 	"github.com/tessera-auth/tessera/authflow"
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
@@ -27,6 +28,8 @@ import (
 type Store interface {
 	UserByID(ctx context.Context, id string) (store.User, error)
 	ListUsers(ctx context.Context) ([]store.User, error)
+	ListUsersPage(ctx context.Context, q store.UserQuery) ([]store.User, error)
+	UpdateUser(ctx context.Context, userID string, u store.UserUpdate) (store.User, []string, error)
 	CountLiveSessions(ctx context.Context, now time.Time) (int, error)
 	Ping(ctx context.Context) error
 }
@@ -71,6 +74,7 @@ type Server struct {
 	tokenStore TokenStore
 	tokens     *tokenstate.Service // introspection and RFC 7009 revocation
 	flows      *authflow.Flows     // login and password change
+	accounts   *account.Service    // the user lifecycle (admin API)
 	now        func() time.Time
 
 	cookieName string
@@ -93,6 +97,7 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 		origins:    map[string]bool{},
 	}
 	s.flows = authflow.New(an, sm, st, nil, authflow.Config{Events: cfg.Events, Now: s.now, Logger: log})
+	s.accounts = account.New(st, sm, an, s.now)
 	if cfg.InsecureDevCookies {
 		// Browsers refuse __Host- cookies without Secure.
 		s.cookieName = "tessera_session"
@@ -138,6 +143,7 @@ func (s *Server) Public() http.Handler {
 func (s *Server) Admin() http.Handler {
 	mux := http.NewServeMux()
 	s.mountAdmin(mux)
+	s.mountAdminUsers(mux)
 	s.mountAdminClients(mux)
 	s.mountAdminKeys(mux)
 	outer := http.NewServeMux()
