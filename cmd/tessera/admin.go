@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,7 +48,7 @@ func (c *cli) newMigrateCmd() *cobra.Command {
 }
 
 func (c *cli) newUserCmd() *cobra.Command {
-	cmd := c.group(&cobra.Command{Use: "user", Short: "Add and list users"})
+	cmd := c.group(&cobra.Command{Use: "user", Short: "Add, list, disable, enable and delete users; reset passwords"})
 	add := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Add a user and print its id",
@@ -98,6 +99,7 @@ The password is read from standard input (its first line) with
 		if err != nil {
 			return err
 		}
+		us = slices.DeleteFunc(us, func(u store.User) bool { return !u.DeletedAt.IsZero() })
 		if out == "json" {
 			type userJSON struct {
 				ID        string     `json:"id"`
@@ -117,6 +119,7 @@ The password is read from standard input (its first line) with
 		return tw.Flush()
 	})
 	cmd.AddCommand(add, list)
+	cmd.AddCommand(c.newUserLifecycleCmds()...)
 	return cmd
 }
 

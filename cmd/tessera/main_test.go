@@ -398,7 +398,7 @@ func TestCLIHelp(t *testing.T) {
 	// Group help lists the group's verbs.
 	for group, verbs := range map[string][]string{
 		"":        {"serve", "migrate", "user", "session", "client", "keys", "policy", "version", "completion"},
-		"user":    {"add", "list"},
+		"user":    {"add", "list", "disable", "enable", "delete", "reset-password"},
 		"session": {"list", "revoke"},
 		"client":  {"add", "list"},
 		"keys":    {"list", "rotate"},

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCLIUserLifecycle: disable, enable, reset-password and delete from
+// the command line reach a running server through the revocation feed.
+func TestCLIUserLifecycle(t *testing.T) {
+	data := t.TempDir()
+	if _, e, code := tessera(t, data, pw+"\n", nil, "user", "add", "bob", "--password-stdin"); code != 0 {
+		t.Fatalf("user add: %s", e)
+	}
+	r := serve(t, data)
+	a, _ := login(t, r, "bob")
+	loginStatus := func(password string) (int, any) {
+		res, m := post(t, r.public+"/v1/login", `{"username":"bob","password":"`+password+`"}`)
+		return res.StatusCode, m["code"]
+	}
+
+	if out, e, code := tessera(t, data, "", nil, "user", "disable", "bob"); code != 0 || !strings.Contains(out, "revoked 1") {
+		t.Fatalf("disable: %d %q %q", code, out, e)
+	}
+	waitFor(t, 5*time.Second, func() bool { return whoami(t, r, a) == 401 })
+	if st, code := loginStatus(pw); st != 403 || code != "account_disabled" {
+		t.Fatalf("login while disabled: %d %v", st, code)
+	}
+	if _, e, code := tessera(t, data, "", nil, "user", "enable", "bob"); code != 0 {
+		t.Fatalf("enable: %s", e)
+	}
+	b, _ := login(t, r, "bob")
+
+	const reset = "temporary reset passphrase"
+	if out, e, code := tessera(t, data, reset+"\n", nil, "user", "reset-password", "bob", "--password-stdin", "--must-change"); code != 0 || !strings.Contains(out, "revoked 1") {
+		t.Fatalf("reset-password: %d %q %q", code, out, e)
+	}
+	waitFor(t, 5*time.Second, func() bool { return whoami(t, r, b) == 401 })
+	if st, code := loginStatus(reset); st != 403 || code != "password_change_required" {
+		t.Fatalf("login after must-change reset: %d %v", st, code)
+	}
+
+	if out, e, code := tessera(t, data, "", nil, "user", "delete", "bob"); code != 0 || !strings.Contains(out, "deleted user") {
+		t.Fatalf("delete: %d %q %q", code, out, e)
+	}
+	if st, code := loginStatus(reset); st != 401 || code != "invalid_credentials" {
+		t.Fatalf("login after delete: %d %v", st, code)
+	}
+	if out, _, _ := tessera(t, data, "", nil, "user", "list"); strings.Contains(out, "bob") || strings.Contains(out, "deleted:") {
+		t.Fatalf("user list after delete:\n%s", out)
+	}
+	if _, e, code := tessera(t, data, "", nil, "user", "disable", "bob"); code == 0 || !strings.Contains(e, `no user "bob"`) {
+		t.Fatalf("disable a deleted user: %d %s", code, e)
+	}
+}
