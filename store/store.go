@@ -277,6 +277,21 @@ type Client struct {
 	Scopes      []string
 	TokenFormat string // "jwt" or "opaque"
 	CreatedAt   time.Time
+	// RedirectURIs (RFC 7591 §2), validated and kept for the OIDC work.
+	RedirectURIs []string
+	// AuthMethod is the RFC 7591 token_endpoint_auth_method; "" for a
+	// client registered before it was recorded.
+	AuthMethod string
+	// OldSecretHash is the previous secret's keyed hash, still accepted
+	// until OldSecretUntil (a rotation's overlap); nil when none.
+	OldSecretHash  []byte
+	OldSecretUntil time.Time
+}
+
+// ClientDeletion is what DeleteClient revoked.
+type ClientDeletion struct {
+	Sessions []string // sessions whose refresh-token family was the client's
+	JTIs     []string // the client's opaque access tokens, now denied
 }
 
 // Clients stores OAuth clients.
@@ -285,6 +300,17 @@ type Clients interface {
 	CreateClient(ctx context.Context, c Client) error
 	ClientByID(ctx context.Context, id string) (Client, error)
 	ListClients(ctx context.Context) ([]Client, error)
+	// UpdateClient replaces the stored client with c's ID by c (every
+	// field but ID and CreatedAt). ErrNotFound if there is none;
+	// ErrConflict if the new name is taken.
+	UpdateClient(ctx context.Context, c Client) error
+	// DeleteClient removes the client and revokes its tokens in one
+	// transaction: the sessions of its refresh-token families (revoked
+	// with reason, feed entries included, their refresh tokens deleted)
+	// and its opaque access tokens (deleted and denied until their
+	// expiry, feed entries included). ErrNotFound if there is no client.
+	// It MUST be durable when it returns nil.
+	DeleteClient(ctx context.Context, id string, at time.Time, reason string) (ClientDeletion, error)
 }
 
 // RefreshToken is one rotating refresh token. Its session is its family:

@@ -41,7 +41,7 @@ const (
 	UserCols       = "id, username, password_hash, created_at, password_changed_at, disabled_at, must_change_password, deleted_at"
 	SessionCols    = "id, token_hash, user_id, created_at, auth_time, expires_at, last_seen_at, idle_us, ip, user_agent, amr, aal, revoked_at, revoke_reason"
 	RevocationCols = "seq, session_id, jti, user_id, at, expires_at, reason"
-	ClientCols     = "id, name, secret_hash, grants, scopes, token_format, created_at"
+	ClientCols     = "id, name, secret_hash, grants, scopes, token_format, created_at, redirect_uris, auth_method, old_secret_hash, old_secret_until"
 	RefreshCols    = "token_hash, session_id, client_id, scope, created_at, expires_at, used_at"
 	AccessCols     = "token_hash, jti, client_id, subject, scope, session_id, created_at, expires_at"
 	KeyCols        = "id, alg, state, created_at, activated_at, retired_at, public_jwk, private_jwe"
@@ -99,15 +99,32 @@ func Revocation(row Scanner) (store.Revocation, error) {
 	return r, nil
 }
 
-// Client reads ClientCols; grants and scopes are stored space-separated.
+// ClientArgs are c's values in ClientCols order, for an INSERT.
+func ClientArgs(c store.Client) []any {
+	var oldUntil *int64
+	if !c.OldSecretUntil.IsZero() {
+		v := Micros(c.OldSecretUntil)
+		oldUntil = &v
+	}
+	return []any{c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, Micros(c.CreatedAt),
+		strings.Join(c.RedirectURIs, " "), c.AuthMethod, c.OldSecretHash, oldUntil}
+}
+
+// Client reads ClientCols; grants, scopes and redirect URIs are stored
+// space-separated (a URI has no spaces).
 func Client(row Scanner) (store.Client, error) {
 	var c store.Client
-	var grants, scopes string
+	var grants, scopes, redirects string
 	var created int64
-	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &c.TokenFormat, &created); err != nil {
+	var oldUntil *int64
+	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &c.TokenFormat, &created, &redirects, &c.AuthMethod, &c.OldSecretHash, &oldUntil); err != nil {
 		return store.Client{}, err
 	}
 	c.Grants, c.Scopes, c.CreatedAt = strings.Fields(grants), strings.Fields(scopes), FromMicros(created)
+	if redirects != "" {
+		c.RedirectURIs = strings.Fields(redirects)
+	}
+	c.OldSecretUntil = fromNullMicros(oldUntil)
 	return c, nil
 }
 

@@ -39,6 +39,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentSessionLimit", testConcurrentSessionLimit},
 		{"SigningKeys", testSigningKeys},
 		{"Clients", testClients},
+		{"ClientUpdate", testClientUpdate},
+		{"ClientDelete", testClientDelete},
 		{"RefreshRotation", testRefreshRotation},
 		{"RefreshGraceAndRefusals", testRefreshGraceAndRefusals},
 		{"RefreshRace", testRefreshRace},
