@@ -133,6 +133,9 @@ const (
 	ActionUserDelete         = "user_delete"
 	ActionUserPasswordReset  = "user_password_reset"
 	ActionUserThrottlesClear = "user_throttles_clear"
+	ActionClientUpdate       = "client_update"
+	ActionClientDelete       = "client_delete"
+	ActionClientSecretRotate = "client_secret_rotate"
 )
 
 // Event is one thing that happened, with the context of the request or use

@@ -55,6 +55,7 @@ type TokenStore interface {
 // revocation feed, RFC 8414 metadata and client registration.
 func (s *Server) WithOAuth(o OAuth, v *accesstoken.Verifier, cfg OAuthConfig, ts TokenStore) *Server {
 	s.oauth, s.atVerifier, s.oauthCfg, s.tokenStore = o, v, cfg, ts
+	s.clientAdmin, _ = o.(ClientAdmin)
 	s.feed = revocation.NewFeed(ts, s.revs, revocation.FeedConfig{AccessTTL: cfg.AccessTTL, Poll: cfg.FeedPoll, Now: s.now})
 	s.verified = newVerifiedTokens(100000, func() jose.JSONWebKeySet {
 		if s.keys == nil {
@@ -178,16 +179,8 @@ func (s *Server) mountAdminClients(mux *http.ServeMux) {
 	if s.oauth != nil {
 		mux.Handle("POST /admin/v1/clients", s.handle(s.handleAdminCreateClient))
 		mux.Handle("GET /admin/v1/clients", s.handle(s.handleAdminListClients))
+		s.mountAdminClientLifecycle(mux)
 	}
-}
-
-type createClientRequest struct {
-	Name        string   `json:"name"`
-	Grants      []string `json:"grants"`
-	Scopes      []string `json:"scopes"`
-	Public      bool     `json:"public"`
-	Secret      string   `json:"client_secret"`
-	TokenFormat string   `json:"token_format"`
 }
 
 type clientJSON struct {
@@ -206,20 +199,35 @@ func clientOf(c store.Client, secret string) clientJSON {
 }
 
 func (s *Server) handleAdminCreateClient(w http.ResponseWriter, r *http.Request) error {
-	var req createClientRequest
+	var req clientMetadata
 	if p := decodeJSON(w, r, &req); p != nil {
 		return p
 	}
-	c, secret, err := s.oauth.RegisterClient(r.Context(), oauth.ClientSpec{Name: req.Name, Grants: req.Grants, Scopes: req.Scopes, Public: req.Public, Secret: req.Secret, TokenFormat: req.TokenFormat})
-	var oe *oauth.Error
-	if errors.As(err, &oe) {
-		return newProblem(http.StatusBadRequest, "invalid_client_metadata", oe.Description)
+	m, public, prob := req.merge()
+	if prob != nil {
+		return prob
 	}
+	spec := oauth.ClientSpec{Public: public, Secret: req.Secret}
+	if m.Name != nil {
+		spec.Name = *m.Name
+	}
+	for dst, src := range map[*[]string]*[]string{&spec.Grants: m.Grants, &spec.Scopes: m.Scopes, &spec.RedirectURIs: m.RedirectURIs} {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	if m.TokenFormat != nil {
+		spec.TokenFormat = *m.TokenFormat
+	}
+	if m.AuthMethod != nil {
+		spec.AuthMethod = *m.AuthMethod
+	}
+	c, secret, err := s.oauth.RegisterClient(r.Context(), spec)
 	if err != nil {
-		return errUnavailable().because(fmt.Errorf("admin: register client failed: %w", err))
+		return clientProblem(err)
 	}
 	s.adminAction(r, event.Event{Action: event.ActionClientRegister, ClientID: c.ID})
-	writeJSON(w, http.StatusCreated, clientOf(c, secret))
+	writeJSON(w, http.StatusCreated, rfcClientOf(c, secret, s.now()))
 	return nil
 }
 
@@ -228,9 +236,9 @@ func (s *Server) handleAdminListClients(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return errUnavailable().because(fmt.Errorf("admin: list clients failed: %w", err))
 	}
-	out := make([]clientJSON, 0, len(cs))
+	out := make([]rfc7591Client, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, clientOf(c, ""))
+		out = append(out, rfcClientOf(c, "", s.now()))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"clients": out})
 	return nil

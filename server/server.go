@@ -75,7 +75,9 @@ type Server struct {
 	tokens     *tokenstate.Service // introspection and RFC 7009 revocation
 	flows      *authflow.Flows     // login and password change
 	accounts   *account.Service    // the user lifecycle (admin API)
-	now        func() time.Time
+	// clientAdmin is the client lifecycle, when the OAuth service offers it.
+	clientAdmin ClientAdmin
+	now         func() time.Time
 
 	cookieName string
 	adminHash  [32]byte
