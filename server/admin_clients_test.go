@@ -75,7 +75,7 @@ func TestAdminClientDelete(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("ann", pw)
 	rs, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
-	spa, _ := e.addClient(map[string]any{"client_name": "spa", "grant_types": []string{"refresh_token"}, "token_endpoint_auth_method": "none", "token_format": "opaque"})
+	spa, _ := e.addClient(map[string]any{"client_name": "spa", "grant_types": []string{"refresh_token"}, "token_endpoint_auth_method": "none"}) // JWT access tokens: refused through their revoked session
 	at, rt := e.loginTokens("ann", map[string]string{"client_id": spa})
 	if r := e.whoami(bearer(at)...); r.StatusCode != 200 {
 		t.Fatalf("whoami before: %d", r.StatusCode)
