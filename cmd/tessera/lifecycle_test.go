@@ -54,3 +54,27 @@ func TestCLIUserLifecycle(t *testing.T) {
 		t.Fatalf("disable a deleted user: %d %s", code, e)
 	}
 }
+
+// TestCLIClientLifecycle: rotate a client's secret with an overlap, then
+// delete it.
+func TestCLIClientLifecycle(t *testing.T) {
+	data := t.TempDir()
+	if _, e, code := tessera(t, data, "", nil, "migrate"); code != 0 {
+		t.Fatalf("migrate: %s", e)
+	}
+	out, e, code := tessera(t, data, "", nil, "client", "add", "svc")
+	if code != 0 {
+		t.Fatalf("client add: %s", e)
+	}
+	id := strings.Fields(strings.SplitN(out, "\n", 2)[0])[1]
+	out, e, code = tessera(t, data, "", nil, "client", "rotate-secret", id, "--overlap", "1h")
+	if code != 0 || !strings.HasPrefix(out, "client_secret: tsc_") || !strings.Contains(e, "old secret is accepted until") {
+		t.Fatalf("rotate-secret: %d %q %q", code, out, e)
+	}
+	if out, e, code := tessera(t, data, "", nil, "client", "delete", id); code != 0 || !strings.Contains(out, "deleted client") {
+		t.Fatalf("client delete: %d %q %q", code, out, e)
+	}
+	if _, e, code := tessera(t, data, "", nil, "client", "delete", id); code == 0 || !strings.Contains(e, "no client") {
+		t.Fatalf("delete twice: %d %q", code, e)
+	}
+}

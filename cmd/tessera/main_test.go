@@ -400,7 +400,7 @@ func TestCLIHelp(t *testing.T) {
 		"":        {"serve", "migrate", "user", "session", "client", "keys", "policy", "version", "completion"},
 		"user":    {"add", "list", "disable", "enable", "delete", "reset-password"},
 		"session": {"list", "revoke"},
-		"client":  {"add", "list"},
+		"client":  {"add", "list", "delete", "rotate-secret"},
 		"keys":    {"list", "rotate"},
 		"policy":  {"show"},
 	} {
