@@ -57,8 +57,8 @@ until they expire (at most the access-token lifetime).`,
 		}),
 	}
 	rotate := &cobra.Command{
-		Use:   "rotate-secret ID [--overlap DURATION]",
-		Short: "Give a confidential client a new secret; the old one lasts --overlap",
+		Use:     "rotate-secret ID [--overlap DURATION]",
+		Short:   "Give a confidential client a new secret; the old one lasts --overlap",
 		Example: `  tessera client rotate-secret 0190… --overlap 24h`,
 		Args:    exactArgs("ID"),
 	}
