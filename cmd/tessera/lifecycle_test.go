@@ -1,6 +1,9 @@
 package main
 
 import (
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,5 +79,43 @@ func TestCLIClientLifecycle(t *testing.T) {
 	}
 	if _, e, code := tessera(t, data, "", nil, "client", "delete", id); code == 0 || !strings.Contains(e, "no client") {
 		t.Fatalf("delete twice: %d %q", code, e)
+	}
+}
+
+// TestServePortInUseCreatesNothing: a first start whose port is taken
+// fails before it makes the data folder, database or keys.
+func TestServePortInUseCreatesNothing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	data := filepath.Join(t.TempDir(), "tessera-data")
+	for _, args := range [][]string{
+		{"serve", "--listen", ln.Addr().String(), "--admin-listen", "127.0.0.1:0"},
+		{"serve", "--listen", "127.0.0.1:0", "--admin-listen", ln.Addr().String()},
+	} {
+		_, e, code := tessera(t, data, "", nil, args...)
+		if code == 0 || !strings.Contains(e, "listener") {
+			t.Fatalf("%v: exit %d: %s", args, code, e)
+		}
+		notExist(t, data)
+	}
+}
+
+// TestServeSQLiteStoreFirstStart: --store sqlite:PATH in a folder that
+// does not exist yet works on first start; user add then finds it.
+func TestServeSQLiteStoreFirstStart(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "db", "tessera.db")
+	env := []string{"TESSERA_STORE=sqlite:" + db}
+	if _, e, code := tessera(t, filepath.Join(dir, "secrets"), "", env, "migrate"); code != 0 {
+		t.Fatalf("migrate: %s", e)
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Fatal(err)
+	}
+	if _, e, code := tessera(t, filepath.Join(dir, "secrets"), pw+"\n", env, "user", "add", "ann", "--password-stdin"); code != 0 {
+		t.Fatalf("user add: %s", e)
 	}
 }

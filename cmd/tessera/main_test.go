@@ -285,7 +285,7 @@ func TestRevocationSurvivesKill9(t *testing.T) {
 func TestCLI(t *testing.T) {
 	var (
 		migrated = [][]string{{"migrate"}}
-		withDan  = [][]string{{"user", "add", "dan", "--password-stdin"}}
+		withDan  = [][]string{{"migrate"}, {"user", "add", "dan", "--password-stdin"}}
 	)
 	tests := []struct {
 		name     string
@@ -300,23 +300,25 @@ func TestCLI(t *testing.T) {
 		{"unknown command", nil, "", nil, []string{"frobnicate"}, 2, "", "unknown command"},
 		{"help", nil, "", nil, []string{"help"}, 0, "tessera serve", ""},
 		{"migrate", nil, "", nil, []string{"migrate"}, 0, "schema at version ", ""},
-		{"keys list", [][]string{{"client", "add", "billing"}}, "", nil, []string{"keys", "list"}, 0, "active", ""},
+		{"keys list", [][]string{{"migrate"}, {"client", "add", "billing"}}, "", nil, []string{"keys", "list"}, 0, "active", ""},
 		{"keys list before any key", migrated, "", nil, []string{"keys", "list"}, 0, "KID", "no signing keys yet"},
-		{"client add", nil, "", nil, []string{"client", "add", "billing", "--scope", "a,b", "--scope", "c"}, 0, "client_secret: tsc_", ""},
-		{"client add public", nil, "", nil, []string{"client", "add", "spa", "--public", "--grant", "refresh_token"}, 0, "client_id:", ""},
-		{"client add own secret", nil, strings.Repeat("s", 40) + "\n", nil, []string{"client", "add", "own", "--secret-stdin"}, 0, "client_id:", ""},
-		{"client add short secret", nil, "short\n", nil, []string{"client", "add", "own2", "--secret-stdin"}, 1, "", "at least 32"},
-		{"client add bad grant", nil, "", nil, []string{"client", "add", "x", "--grant", "password"}, 1, "", "unsupported grant"},
-		{"client list", [][]string{{"client", "add", "billing", "--scope", "a,b", "--scope", "c"}}, "", nil, []string{"client", "list"}, 0, "grants=client_credentials\tscopes=a,b,c", ""},
+		{"client add", migrated, "", nil, []string{"client", "add", "billing", "--scope", "a,b", "--scope", "c"}, 0, "client_secret: tsc_", ""},
+		{"client add public", migrated, "", nil, []string{"client", "add", "spa", "--public", "--grant", "refresh_token"}, 0, "client_id:", ""},
+		{"client add own secret", migrated, strings.Repeat("s", 40) + "\n", nil, []string{"client", "add", "own", "--secret-stdin"}, 0, "client_id:", ""},
+		{"client add short secret", migrated, "short\n", nil, []string{"client", "add", "own2", "--secret-stdin"}, 1, "", "at least 32"},
+		{"client add bad grant", migrated, "", nil, []string{"client", "add", "x", "--grant", "password"}, 1, "", "unsupported grant"},
+		{"client list", [][]string{{"migrate"}, {"client", "add", "billing", "--scope", "a,b", "--scope", "c"}}, "", nil, []string{"client", "list"}, 0, "grants=client_credentials\tscopes=a,b,c", ""},
 		{"keys rotate", migrated, "", nil, []string{"keys", "rotate"}, 0, "active key is now", ""},
 		{"keys rotate without data", nil, "", nil, []string{"keys", "rotate"}, 1, "", "no Tessera data"},
 		{"keys nonsense", nil, "", nil, []string{"keys", "delete"}, 2, "", "usage"},
 		{"bad master key", migrated, "", []string{"TESSERA_MASTER_KEY=short"}, []string{"keys", "rotate"}, 1, "", "master key"},
 		{"user add without name", nil, "", nil, []string{"user", "add"}, 2, "", "usage"},
-		{"weak password", nil, "password\n", nil, []string{"user", "add", "dan", "--password-stdin"}, 1, "", "password refused"},
-		{"no password", nil, "", nil, []string{"user", "add", "dan", "--password-stdin"}, 1, "", "no password"},
-		{"bad username", nil, pw + "\n", nil, []string{"user", "add", "bad name", "--password-stdin"}, 1, "", "usernames are"},
-		{"user add", nil, pw + "\n", nil, []string{"user", "add", "dan", "--password-stdin"}, 0, "-", ""},
+		{"weak password", migrated, "password\n", nil, []string{"user", "add", "dan", "--password-stdin"}, 1, "", "password refused"},
+		{"no password", migrated, "", nil, []string{"user", "add", "dan", "--password-stdin"}, 1, "", "no password"},
+		{"bad username", migrated, pw + "\n", nil, []string{"user", "add", "bad name", "--password-stdin"}, 1, "", "usernames are"},
+		{"user add, no such folder", nil, pw + "\n", nil, []string{"user", "add", "dan", "--password-stdin"}, 1, "", "no such data folder"},
+		{"client add, no such folder", nil, "", nil, []string{"client", "add", "billing"}, 1, "", "no such data folder"},
+		{"user add", migrated, pw + "\n", nil, []string{"user", "add", "dan", "--password-stdin"}, 0, "-", ""},
 		{"user add twice", withDan, pw + "\n", nil, []string{"user", "add", "Dan", "--password-stdin"}, 1, "", "already exists"},
 		{"user list", withDan, "", nil, []string{"user", "list"}, 0, "dan", ""},
 		{"revoke unknown", migrated, "", nil, []string{"session", "revoke", "nope"}, 1, "", "no session"},
@@ -324,7 +326,7 @@ func TestCLI(t *testing.T) {
 		{"policy show", nil, "", []string{"TESSERA_POLICY_SESSION_IDLE_TIMEOUT=15m"}, []string{"policy", "show"}, 0, "idle_timeout: 15m0s", ""},
 		{"bad env", nil, "", []string{"TESSERA_POLICY_SESSION_IDLE_TIMEOUT=soon"}, []string{"policy", "show"}, 1, "", "IDLE_TIMEOUT"},
 		{"bad flag", nil, "", nil, []string{"serve", "--nope"}, 2, "", "flag provided but not defined"},
-		{"one-dash flags", nil, pw + "\n", nil, []string{"user", "add", "-password-stdin", "fay", "-config="}, 0, "-", ""},
+		{"one-dash flags", migrated, pw + "\n", nil, []string{"user", "add", "-password-stdin", "fay", "-config="}, 0, "-", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
