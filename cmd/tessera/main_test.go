@@ -386,7 +386,7 @@ func TestCLIHelp(t *testing.T) {
 		{"--help"}, {"-h"}, {"help"},
 		{"user", "--help"}, {"help", "user"}, {"session", "-h"}, {"client", "--help"}, {"keys", "--help"}, {"policy", "--help"},
 		{"user", "add", "--help"}, {"help", "user", "add"}, {"session", "revoke", "--help"}, {"serve", "--help"},
-		{"client", "add", "--help"}, {"keys", "rotate", "-h"}, {"migrate", "--help"}, {"version", "--help"},
+		{"client", "add", "--help"}, {"keys", "rotate", "-h"}, {"migrate", "--help"}, {"version", "--help"}, {"backup", "--help"}, {"restore", "--help"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			data := filepath.Join(t.TempDir(), "tessera-data")
@@ -399,7 +399,7 @@ func TestCLIHelp(t *testing.T) {
 	}
 	// Group help lists the group's verbs.
 	for group, verbs := range map[string][]string{
-		"":        {"serve", "migrate", "user", "session", "client", "keys", "policy", "version", "completion"},
+		"":        {"serve", "migrate", "backup", "restore", "user", "session", "client", "keys", "policy", "version", "completion"},
 		"user":    {"add", "list", "disable", "enable", "delete", "reset-password"},
 		"session": {"list", "revoke"},
 		"client":  {"add", "list", "delete", "rotate-secret"},
@@ -448,6 +448,11 @@ func TestCLIRefusesBeforeOpening(t *testing.T) {
 		{[]string{"session", "revoke", "a", "b"}, `unexpected argument "b"`},
 		{[]string{"session", "revoke", "a", "--user", "bob"}, "not both"},
 		{[]string{"client", "add"}, "missing argument NAME"},
+		{[]string{"backup"}, "tessera backup: missing argument FILE"},
+		{[]string{"restore", "a", "b"}, `unexpected argument "b"`},
+		{[]string{"user", "disable"}, "missing argument NAME"},
+		{[]string{"user", "reset-password", "a", "--nope"}, "flag provided but not defined"},
+		{[]string{"client", "rotate-secret", "x", "--overlap", "soon"}, "invalid argument"},
 		{[]string{"client", "add", "a", "b"}, `unexpected argument "b"`},
 		{[]string{"keys", "rotate", "now"}, `"now"`},
 		{[]string{"keys", "list", "-x"}, "flag provided but not defined: -x"},
@@ -509,6 +514,7 @@ func TestCLIReadOnlyNeedsData(t *testing.T) {
 func TestCLIOutputJSON(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "tessera-data")
 	for _, args := range [][]string{
+		{"migrate"},
 		{"user", "add", "dan", "--password-stdin"},
 		{"client", "add", "billing", "--scope", "a,b"},
 		{"client", "add", "spa", "--public", "--grant", "refresh_token"},
