@@ -27,6 +27,9 @@ func TestCLIUserLifecycle(t *testing.T) {
 		t.Fatalf("disable: %d %q %q", code, out, e)
 	}
 	waitFor(t, 5*time.Second, func() bool { return whoami(t, r, a) == 401 })
+	if out, _, _ := tessera(t, data, "", nil, "user", "list"); !strings.Contains(out, "disabled") {
+		t.Fatalf("user list while disabled:\n%s", out)
+	}
 	if st, code := loginStatus(pw); st != 403 || code != "account_disabled" {
 		t.Fatalf("login while disabled: %d %v", st, code)
 	}

@@ -552,7 +552,7 @@ func TestCLIOutputJSON(t *testing.T) {
 		}
 		return v
 	}
-	users := list(t, []string{"id", "username", "created_at"}, []string{"created_at"}, "user", "list", "-o", "json")
+	users := list(t, []string{"id", "username", "created_at", "disabled", "must_change_password"}, []string{"created_at"}, "user", "list", "-o", "json")
 	if len(users) != 1 || users[0]["username"] != "dan" {
 		t.Fatalf("users: %v", users)
 	}
