@@ -92,6 +92,15 @@ func (m clientMetadata) merge() (p oauth.ClientPatch, public bool, prob *problem
 	return p, public, nil
 }
 
+// deref is *p, or the zero value for nil (a field the request left out).
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
 // rfc7591Client is a client in RFC 7591 §3.2.1 names, with the earlier
 // names beside them for existing callers.
 type rfc7591Client struct {

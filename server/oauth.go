@@ -207,21 +207,9 @@ func (s *Server) handleAdminCreateClient(w http.ResponseWriter, r *http.Request)
 	if prob != nil {
 		return prob
 	}
-	spec := oauth.ClientSpec{Public: public, Secret: req.Secret}
-	if m.Name != nil {
-		spec.Name = *m.Name
-	}
-	for dst, src := range map[*[]string]*[]string{&spec.Grants: m.Grants, &spec.Scopes: m.Scopes, &spec.RedirectURIs: m.RedirectURIs} {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	if m.TokenFormat != nil {
-		spec.TokenFormat = *m.TokenFormat
-	}
-	if m.AuthMethod != nil {
-		spec.AuthMethod = *m.AuthMethod
-	}
+	spec := oauth.ClientSpec{Name: deref(m.Name), Public: public, Secret: req.Secret}
+	spec.Grants, spec.Scopes, spec.RedirectURIs = deref(m.Grants), deref(m.Scopes), deref(m.RedirectURIs)
+	spec.TokenFormat, spec.AuthMethod = deref(m.TokenFormat), deref(m.AuthMethod)
 	c, secret, err := s.oauth.RegisterClient(r.Context(), spec)
 	if err != nil {
 		return clientProblem(err)
