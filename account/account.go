@@ -52,7 +52,7 @@ type Sessions interface {
 // throttles (Redis) the same call reaches every node.
 type Passwords interface {
 	NewHash(ctx context.Context, username, pw string) (string, error)
-	ClearThrottles(username string)
+	ClearThrottles(ctx context.Context, username string) error
 }
 
 // Service runs the lifecycle. Safe for concurrent use.
@@ -176,7 +176,8 @@ func (s *Service) Delete(ctx context.Context, id string) (Result, error) {
 	// login can ever name a tombstone.
 	res, err := s.apply(ctx, id, store.UserUpdate{Erase: true, Tombstone: "deleted:" + id, RevokeReason: ReasonDeleted})
 	if err == nil {
-		s.pw.ClearThrottles(u.Username)
+		// Best effort: the name is gone either way, and its buckets refill.
+		_ = s.pw.ClearThrottles(ctx, u.Username)
 	}
 	return res, err
 }
@@ -191,7 +192,9 @@ func (s *Service) ClearThrottles(ctx context.Context, id string) (store.User, er
 	if !u.DeletedAt.IsZero() {
 		return store.User{}, ErrDeleted
 	}
-	s.pw.ClearThrottles(u.Username)
+	if err := s.pw.ClearThrottles(ctx, u.Username); err != nil {
+		return store.User{}, fmt.Errorf("account: clear throttles: %w", err)
+	}
 	return u, nil
 }
 

@@ -331,13 +331,34 @@ func (a *Authenticator) NewHash(ctx context.Context, username, pw string) (strin
 	return h, nil
 }
 
+// ErrCannotClear: a login throttle in use cannot forget an account's
+// failures (it has no Reset).
+var ErrCannotClear = errors.New("authn: this throttle cannot clear an account")
+
+// resetter is a throttle that can forget failures (*throttle.Limiter; a
+// shared limiter offers the same to clear every node at once).
+type resetter interface {
+	Reset(ctx context.Context, key string) error
+	ResetPrefix(ctx context.Context, prefix string) error
+}
+
 // ClearThrottles forgets the failed logins counted against the account
 // username (normalised), from every address: an administrator's answer
 // to a user locked out by someone else's guessing. Per-IP budgets stay:
 // they belong to the address, not the account.
-func (a *Authenticator) ClearThrottles(username string) {
-	a.perAccount.Reset(username)
-	a.perAccountIP.ResetPrefix(username + "|")
+func (a *Authenticator) ClearThrottles(ctx context.Context, username string) error {
+	acct, ok1 := any(a.perAccount).(resetter)
+	acctIP, ok2 := any(a.perAccountIP).(resetter)
+	if !ok1 || !ok2 {
+		return ErrCannotClear
+	}
+	if err := acct.Reset(ctx, username); err != nil {
+		return fmt.Errorf("authn: clear throttles: %w", err)
+	}
+	if err := acctIP.ResetPrefix(ctx, username+"|"); err != nil {
+		return fmt.Errorf("authn: clear throttles: %w", err)
+	}
+	return nil
 }
 
 func truncate(s string, n int) string {

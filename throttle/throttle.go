@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"context"
 	"net/netip"
 	"sort"
 	"strings"
@@ -120,15 +121,17 @@ func (l *Limiter) prune(now time.Time) {
 	}
 }
 
-// Reset forgets key's failures: its bucket is full again.
-func (l *Limiter) Reset(key string) {
+// Reset forgets key's failures: its bucket is full again. (The context is
+// for shared limiters, which reset over the network.)
+func (l *Limiter) Reset(_ context.Context, key string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.buckets, key)
+	return nil
 }
 
 // ResetPrefix forgets the failures of every key that starts with prefix.
-func (l *Limiter) ResetPrefix(prefix string) {
+func (l *Limiter) ResetPrefix(_ context.Context, prefix string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for k := range l.buckets {
@@ -136,6 +139,7 @@ func (l *Limiter) ResetPrefix(prefix string) {
 			delete(l.buckets, k)
 		}
 	}
+	return nil
 }
 
 // Len returns the number of tracked keys.
