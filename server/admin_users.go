@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/account"
+	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/store"
@@ -64,6 +65,8 @@ func accountProblem(err error) *problem {
 		return newProblem(http.StatusBadRequest, "invalid_cursor", `Parameter "cursor" must be a "next_cursor" from an earlier page.`)
 	case errors.As(err, &pe):
 		return newProblem(http.StatusBadRequest, pe.Code, pe.Message)
+	case errors.Is(err, authn.ErrCannotClear):
+		return newProblem(http.StatusNotImplemented, "not_supported", "The login throttles in use cannot clear an account.")
 	}
 	return errUnavailableOr(err).because(fmt.Errorf("admin: %w", err))
 }
