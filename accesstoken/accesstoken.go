@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 	"time"
@@ -94,7 +95,44 @@ func Mint(c Claims, kid string, alg jose.SignatureAlgorithm, key crypto.Signer) 
 	if err != nil {
 		return "", fmt.Errorf("accesstoken: sign: %w", err)
 	}
-	return obj.CompactSerialize()
+	compact, err := obj.CompactSerialize()
+	if err != nil {
+		return "", fmt.Errorf("accesstoken: %w", err)
+	}
+	if pub, ok := key.Public().(*ecdsa.PublicKey); ok {
+		compact, err = lowS(compact, pub.Curve)
+	}
+	return compact, err
+}
+
+// lowS rewrites an ECDSA-signed compact JWS to the signature's low-s form.
+// (r, s) and (r, n−s) are both valid signatures of one message, so a
+// verifier accepting both would take two spellings of one token (two
+// cache keys, two strings a denylist must know): in the spirit of RFC 8725
+// §3.1, Tessera issues only s ≤ n/2 and Verify refuses the other half.
+// Go's crypto/ecdsa draws s from the whole range.
+func lowS(compact string, curve elliptic.Curve) (string, error) {
+	dot := strings.LastIndexByte(compact, '.')
+	sig, err := b64url.DecodeString(compact[dot+1:])
+	if err != nil || len(sig)%2 != 0 {
+		return "", fmt.Errorf("accesstoken: signature encoding")
+	}
+	n := curve.Params().N
+	s := new(big.Int).SetBytes(sig[len(sig)/2:])
+	if s.Cmp(new(big.Int).Rsh(n, 1)) <= 0 {
+		return compact, nil
+	}
+	s.Sub(n, s).FillBytes(sig[len(sig)/2:])
+	return compact[:dot+1] + b64url.EncodeToString(sig), nil
+}
+
+// highS reports whether an ECDSA r||s signature has s > n/2 (see lowS).
+func highS(curve elliptic.Curve, sig []byte) bool {
+	if len(sig)%2 != 0 {
+		return true
+	}
+	n := curve.Params().N
+	return new(big.Int).SetBytes(sig[len(sig)/2:]).Cmp(new(big.Int).Rsh(n, 1)) > 0
 }
 
 // Errors a verifier returns; every one of them means "not a valid token".
@@ -189,6 +227,9 @@ func (v *Verifier) Verify(compact string) (*Claims, error) {
 	}
 	if err := method.Verify(compact[:dot2], sig, key.Key); err != nil {
 		return nil, ErrSignature
+	}
+	if k, ok := key.Key.(*ecdsa.PublicKey); ok && highS(k.Curve, sig) {
+		return nil, ErrSignature // the second spelling of a valid signature (lowS)
 	}
 	c, err := parseClaims(payload)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"slices"
 	"strings"
 	"sync"
@@ -106,6 +107,12 @@ func (f *fixture) signRaw(t testing.TB, payload []byte, opts *jose.SignerOptions
 		t.Fatal(err)
 	}
 	s, _ := obj.CompactSerialize()
+	if pub, ok := f.priv.Public().(*ecdsa.PublicKey); ok {
+		// As Mint does: the verifier refuses the high-s half (lowS).
+		if s, err = lowS(s, pub.Curve); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return s
 }
 
@@ -421,5 +428,32 @@ func TestMaxLifetime(t *testing.T) {
 	future.Expiry = future.IssuedAt + 60
 	if _, err := f.v.Verify(f.mint(t, future)); !errors.Is(err, ErrClaims) {
 		t.Fatalf("iat 11s ahead with 10s leeway: %v", err)
+	}
+}
+
+// TestHighSRefused: an ECDSA signature (r, s) is also valid as (r, n−s);
+// Mint issues only the low-s spelling and Verify refuses the other, so one
+// token has one string (RFC 8725 §3.1's spirit). Without the check in
+// Verify the flipped token is accepted; without lowS in Mint about half
+// of the minted tokens are refused.
+func TestHighSRefused(t *testing.T) {
+	for _, alg := range []jose.SignatureAlgorithm{jose.ES256, jose.ES384, jose.ES512} {
+		f := newFixture(t, alg)
+		curve := f.priv.Public().(*ecdsa.PublicKey).Curve
+		for i := 0; i < 16; i++ {
+			tok := f.mint(t, claims())
+			if _, err := f.v.Verify(tok); err != nil {
+				t.Fatalf("%s: minted token refused: %v", alg, err)
+			}
+			dot := strings.LastIndexByte(tok, '.')
+			sig, _ := base64.RawURLEncoding.DecodeString(tok[dot+1:])
+			half := sig[len(sig)/2:]
+			s := new(big.Int).SetBytes(half)
+			new(big.Int).Sub(curve.Params().N, s).FillBytes(half)
+			flipped := tok[:dot+1] + base64.RawURLEncoding.EncodeToString(sig)
+			if _, err := f.v.Verify(flipped); !errors.Is(err, ErrSignature) {
+				t.Fatalf("%s: high-s twin of a valid token: %v, want ErrSignature", alg, err)
+			}
+		}
 	}
 }

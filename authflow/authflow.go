@@ -93,6 +93,12 @@ type Config struct {
 	Events event.Sink
 	Now    func() time.Time // event times; nil: time.Now
 	Logger *slog.Logger     // nil: discard
+
+	// Factors and Challenges enable second factors (mfa.Service and the
+	// store); nil: password logins start sessions at once.
+	Factors    SecondFactors
+	Challenges Challenges
+	MFA        MFAPolicy
 }
 
 // Flows runs the login and password-change flows. Safe for concurrent use.
@@ -113,6 +119,7 @@ func New(an Authenticator, sm Sessions, users Users, issuer Issuer, cfg Config) 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.MFA.defaults()
 	return &Flows{authn: an, sessions: sm, users: users, issuer: issuer, cfg: cfg}
 }
 
@@ -133,8 +140,16 @@ type Login struct {
 	NewPassword string
 }
 
-// Result is a started session and what delivers it.
+// Result is a started session and what delivers it, or, when MFA is
+// set, the challenge a login awaits (and no session).
 type Result struct {
+	// MFA, if not nil, is the second-factor challenge: no session exists
+	// yet and every other field but Delivery is zero.
+	MFA *Challenge
+	// EnrollmentRequired: MFA is required and the user has no second
+	// factor: the session may only enroll one.
+	EnrollmentRequired bool
+
 	Delivery Delivery
 	Session  session.Session
 	// SessionToken and CSRFToken are set for cookie delivery only.
@@ -145,12 +160,15 @@ type Result struct {
 }
 
 // Login checks the password (authn's throttles and errors pass through
-// unchanged) and starts a session delivered as asked. u is the login's
-// client address and user agent. A successful login first ends every live
-// session req.Presented stands for, whoever's it is, and the new session
-// is always a fresh one (ASVS 5.0 7.2.4: a new session token on
-// authentication, the current one terminated; no fixation). A failed
-// login ends nothing.
+// unchanged) and then either starts a session delivered as asked, or,
+// when the user has a second factor (and Config.Factors is set), returns
+// a Result whose MFA is the challenge CompleteMFA (or CompleteWith)
+// finishes. u is the login's client address and user agent. A login that
+// starts a session first ends every live session req.Presented stands
+// for, whoever's it is, and the new session is always a fresh one (ASVS
+// 5.0 7.2.4: a new session token on authentication, the current one
+// terminated; no fixation). A failed login ends nothing, and neither does
+// a challenge.
 func (f *Flows) Login(ctx context.Context, req Login, u session.Use) (Result, error) {
 	if req.Delivery == Token && f.issuer == nil {
 		return Result{}, ErrNoTokenDelivery
@@ -167,43 +185,77 @@ func (f *Flows) Login(ctx context.Context, req Login, u session.Use) (Result, er
 	if err != nil {
 		return Result{}, err // authn published the failure
 	}
-	res, err := f.login(ctx, req, user, u)
-	// The login's outcome, counted once: a right password whose login
-	// still failed is not a success.
-	e := event.Event{Kind: event.LoginSucceeded, IP: u.IP, UserAgent: u.UserAgent, UserID: user.ID}
+	// The client first: a challenge is bound to it, and must not be
+	// handed out for a client that could not receive the tokens.
+	if _, err := f.client(ctx, req); err != nil {
+		f.loginOutcome(ctx, Result{}, err, user.ID, req.ClientID, "", u)
+		return Result{}, err
+	}
+	ch, err := f.second(ctx, req, user)
+	if err != nil {
+		f.loginOutcome(ctx, Result{}, err, user.ID, req.ClientID, "", u)
+		return Result{}, err
+	}
+	if ch != nil {
+		e := event.Event{Kind: event.MFAChallenged, IP: u.IP, UserAgent: u.UserAgent, UserID: user.ID}
+		if req.Delivery == Token {
+			e.ClientID = req.ClientID
+		}
+		f.publish(ctx, e)
+		return Result{MFA: ch, Delivery: req.Delivery}, nil
+	}
+	res, err := f.finish(ctx, req, user, []string{"pwd"}, 1, u)
+	res.EnrollmentRequired = err == nil && f.mfaEnabled() && f.cfg.MFA.Required
+	f.loginOutcome(ctx, res, err, user.ID, req.ClientID, "", u)
+	return res, err
+}
+
+// loginOutcome publishes a login's outcome, counted once: a right
+// password whose login still failed is not a success.
+func (f *Flows) loginOutcome(ctx context.Context, res Result, err error, userID, clientID, method string, u session.Use) {
+	e := event.Event{Kind: event.LoginSucceeded, IP: u.IP, UserAgent: u.UserAgent, UserID: userID, Method: method}
 	switch {
 	case err == nil:
 		e.SessionID = res.Session.ID
 		if res.Delivery == Token {
-			e.ClientID = req.ClientID
+			e.ClientID = clientID
 		}
-	case errors.Is(err, session.ErrStaleCredentials):
-		return Result{}, err // session.Create published the failure
+	case errors.Is(err, session.ErrStaleCredentials), errors.Is(err, ErrChallenge):
+		return // session.Create published the failure; a challenge failure is MFAFailed
 	case errors.Is(err, ErrInvalidClient):
 		e.Kind, e.Reason = event.LoginFailed, event.ReasonInvalidClient
 	default:
 		e.Kind, e.Reason = event.LoginFailed, event.ReasonError
 	}
 	f.publish(ctx, e)
-	return res, err
 }
 
-// login is Login once the password was accepted.
-func (f *Flows) login(ctx context.Context, req Login, user store.User, u session.Use) (Result, error) {
-	var client store.Client
-	if req.ClientID != "" && req.Delivery == Token {
-		// Only public clients log users in directly; a confidential client
-		// would have to present its secret, which a browser cannot keep.
-		c, err := f.issuer.AuthenticateClient(ctx, req.ClientID, "")
-		if err != nil || !slices.Contains(c.Grants, oauth.GrantRefreshToken) {
-			return Result{}, ErrInvalidClient
-		}
-		client = c
+// client returns the public client a token-delivery login names, or the
+// zero client for Tessera's own login.
+func (f *Flows) client(ctx context.Context, req Login) (store.Client, error) {
+	if req.ClientID == "" || req.Delivery != Token {
+		return store.Client{}, nil
+	}
+	// Only public clients log users in directly; a confidential client
+	// would have to present its secret, which a browser cannot keep.
+	c, err := f.issuer.AuthenticateClient(ctx, req.ClientID, "")
+	if err != nil || !slices.Contains(c.Grants, oauth.GrantRefreshToken) {
+		return store.Client{}, ErrInvalidClient
+	}
+	return c, nil
+}
+
+// finish starts the session of a login whose every step passed, with
+// the assurance it reached.
+func (f *Flows) finish(ctx context.Context, req Login, user store.User, amr []string, aal int, u session.Use) (Result, error) {
+	client, err := f.client(ctx, req)
+	if err != nil {
+		return Result{}, err
 	}
 	if err := f.endPresented(ctx, req.Presented, u); err != nil {
 		return Result{}, err
 	}
-	return f.start(ctx, user, []string{"pwd"}, 1, req.Delivery, client, u)
+	return f.start(ctx, user, amr, aal, req.Delivery, client, u)
 }
 
 // endPresented ends the live sessions the credentials presented with a
@@ -239,11 +291,12 @@ func (f *Flows) endPresented(ctx context.Context, presented []string, u session.
 }
 
 // ChangePassword changes cur's user's password and then ends every
-// session of the user, cur included, and starts a fresh one delivered as
-// d (by cookie if there is no issuer): a credential change is a privilege
-// change, and a stolen copy of the current token must die with the old
-// password.
-func (f *Flows) ChangePassword(ctx context.Context, cur session.Session, current, next string, d Delivery, u session.Use) (Result, error) {
+// session of the user, cur included, and starts a fresh one delivered to
+// to (by cookie if there is no issuer; for the same public client, or the
+// first-party login if that client can no longer log users in): a
+// credential change is a privilege change, and a stolen copy of the
+// current token must die with the old password.
+func (f *Flows) ChangePassword(ctx context.Context, cur session.Session, current, next string, to Target, u session.Use) (Result, error) {
 	if err := f.authn.ChangePassword(ctx, cur.UserID, current, next, u.IP); err != nil {
 		return Result{}, err
 	}
@@ -258,10 +311,11 @@ func (f *Flows) ChangePassword(ctx context.Context, cur session.Session, current
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: user lookup after a password change: %w", ErrUnavailable, err)
 	}
-	if d == Token && f.issuer == nil {
-		d = Cookie
+	d, client, err := f.renewTarget(ctx, to)
+	if err != nil {
+		client = store.Client{} // the revocation above stands
 	}
-	return f.start(ctx, user, cur.AMR, cur.AAL, d, store.Client{}, u)
+	return f.start(ctx, user, cur.AMR, cur.AAL, d, client, u)
 }
 
 // start creates a session for user and what delivers it.

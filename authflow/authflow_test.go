@@ -30,6 +30,7 @@ const (
 )
 
 type fixture struct {
+	st         *sqlite.Store
 	now        time.Time
 	sessions   *session.Manager
 	oauth      *oauth.Service
@@ -52,6 +53,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	f.st = st
 	f.sessions = session.New(st, session.Config{IdleTimeout: idle, AbsoluteTimeout: absolute, TouchInterval: time.Minute, CacheSize: 100, Now: clock})
 	if err := f.sessions.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -222,7 +224,7 @@ func TestChangePassword(t *testing.T) {
 			if tc.cookieOnly {
 				flows = f.cookieOnly
 			}
-			res, err := flows.ChangePassword(ctx, a.Session, tc.current, tc.next, tc.delivery, use)
+			res, err := flows.ChangePassword(ctx, a.Session, tc.current, tc.next, authflow.Target{Delivery: tc.delivery}, use)
 			if pe := new(password.PolicyError); errors.As(tc.wantErr, &pe) {
 				if !errors.As(err, &pe) {
 					t.Fatalf("ChangePassword: %v, want a policy error", err)

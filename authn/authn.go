@@ -76,6 +76,25 @@ type Limits struct {
 	PerAccountRefill   time.Duration
 }
 
+// Limiter is one login throttle: a token bucket per key that only failed
+// attempts drain (Allow admits while a token is left, taking none; Fail
+// takes one once an attempt failed, into debt if need be).
+// *throttle.Limiter keeps the buckets in this process; a shared one
+// (Redis) keeps them for every node. Implementations must be safe for concurrent use and must answer
+// even when a shared backend is down (by falling back to their own
+// limits), since a login is never waved through unthrottled.
+type Limiter interface {
+	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration)
+	Fail(ctx context.Context, key string)
+}
+
+// Shared is login state kept for a cluster of nodes instead of one
+// process. A nil field keeps this process's own.
+type Shared struct {
+	PerIP, PerAccountIP, PerAccount Limiter
+	Known                           KnownAddresses
+}
+
 // Authenticator checks passwords. Safe for concurrent use.
 type Authenticator struct {
 	st     Store
@@ -85,8 +104,8 @@ type Authenticator struct {
 	log    *slog.Logger
 	ev     event.Sink
 
-	perIP, perAccountIP, perAccount *throttle.Limiter
-	known                           *knownClients
+	perIP, perAccountIP, perAccount Limiter
+	known                           KnownAddresses
 }
 
 // New returns an authenticator. now is the clock (nil: time.Now). ev
@@ -104,7 +123,25 @@ func New(st Store, h Hasher, p password.Policy, l Limits, now func() time.Time, 
 		perIP:        throttle.New(l.PerIPBurst, l.PerIPRefill, now),
 		perAccountIP: throttle.New(l.PerAccountIPBurst, l.PerAccountIPRefill, now),
 		perAccount:   throttle.New(l.PerAccountBurst, l.PerAccountRefill, now),
-		known:        newKnownClients(now),
+		known:        NewMemoryKnown(now),
+	}
+}
+
+// Share replaces this process's throttles and known addresses with those of
+// s that are not nil, so that every node counts the same failures. Call it
+// before the first login.
+func (a *Authenticator) Share(s Shared) {
+	if s.PerIP != nil {
+		a.perIP = s.PerIP
+	}
+	if s.PerAccountIP != nil {
+		a.perAccountIP = s.PerAccountIP
+	}
+	if s.PerAccount != nil {
+		a.perAccount = s.PerAccount
+	}
+	if s.Known != nil {
+		a.known = s.Known
 	}
 }
 
@@ -195,7 +232,7 @@ func (a *Authenticator) login(ctx context.Context, username, pw string, ip netip
 		acct = "invalid:" + strings.ToLower(truncate(username, 64))
 	}
 	ipKey := throttle.IPKey(ip)
-	failed, err := a.admit(ipKey, acct, a.known.has(acct, ipKey))
+	failed, err := a.admit(ctx, ipKey, acct, a.known.Known(ctx, acct, ipKey))
 	if err != nil {
 		return store.User{}, err
 	}
@@ -221,7 +258,7 @@ func (a *Authenticator) login(ctx context.Context, username, pw string, ip netip
 		failed()
 		return u, ErrInvalidCredentials // u for the event only; Login drops it
 	}
-	a.known.add(acct, ipKey)
+	a.known.Remember(ctx, acct, ipKey)
 	if rehash {
 		a.rehash(ctx, u, pw)
 	}
@@ -247,9 +284,9 @@ func (a *Authenticator) login(ctx context.Context, username, pw string, ip netip
 // otherwise an attacker spread over many addresses could keep that bucket
 // empty and lock the real user out for as long as the attack lasts. The
 // per-IP and per-account-and-IP buckets still apply to it.
-func (a *Authenticator) admit(ipKey, acct string, knownClient bool) (failed func(), err error) {
+func (a *Authenticator) admit(ctx context.Context, ipKey, acct string, knownClient bool) (failed func(), err error) {
 	type bucket struct {
-		l   *throttle.Limiter
+		l   Limiter
 		key string
 	}
 	bs := []bucket{{a.perIP, ipKey}, {a.perAccountIP, acct + "|" + ipKey}}
@@ -257,13 +294,16 @@ func (a *Authenticator) admit(ipKey, acct string, knownClient bool) (failed func
 		bs = append(bs, bucket{a.perAccount, acct})
 	}
 	for _, b := range bs {
-		if ok, wait := b.l.Allow(b.key); !ok {
+		if ok, wait := b.l.Allow(ctx, b.key); !ok {
 			return nil, &ThrottledError{RetryAfter: wait}
 		}
 	}
 	return func() {
+		// Not the request's context: a client gone after a wrong
+		// password must still have its failure counted.
+		ctx := context.WithoutCancel(ctx)
 		for _, b := range bs {
-			b.l.Fail(b.key)
+			b.l.Fail(ctx, b.key)
 		}
 	}, nil
 }
@@ -291,7 +331,8 @@ func (a *Authenticator) ChangePassword(ctx context.Context, userID, current, nex
 	if err != nil {
 		return fmt.Errorf("authn: change password: %w", err)
 	}
-	failed, err := a.admit(throttle.IPKey(ip), u.Username, a.known.has(u.Username, throttle.IPKey(ip)))
+	ipKey := throttle.IPKey(ip)
+	failed, err := a.admit(ctx, ipKey, u.Username, a.known.Known(ctx, u.Username, ipKey))
 	if err != nil {
 		return err
 	}

@@ -1,16 +1,34 @@
 package authn
 
 import (
+	"context"
 	"sync"
 	"time"
 )
 
-// knownClients remembers, per account, the client addresses (throttle IP
-// keys) that recently logged in with the right password. Only a correct
-// password puts an address here, so an attacker cannot. Memory is bounded:
-// a few addresses per account, a bounded number of accounts, entries expire.
-// The state is per process and starts empty.
-type knownClients struct {
+// KnownAddresses is the list, per account, of the client addresses
+// (throttle IP keys) that recently logged in with the right password: an
+// address on it skips the account-wide throttle (see Authenticator.Login).
+// Only a correct password puts an address there, so an attacker cannot.
+// *MemoryKnown keeps the list in this process; a shared one (Redis) keeps
+// it for every node. Implementations must be safe for concurrent use and
+// answer false when they cannot tell.
+type KnownAddresses interface {
+	Known(ctx context.Context, account, ipKey string) bool
+	Remember(ctx context.Context, account, ipKey string)
+}
+
+// KnownTTL is how long a login from an address keeps it known.
+const KnownTTL = 30 * 24 * time.Hour
+
+// KnownPerAccount is how many addresses each account remembers; the
+// least recently seen is forgotten first.
+const KnownPerAccount = 8
+
+// MemoryKnown is KnownAddresses in this process's memory. Memory is
+// bounded: KnownPerAccount addresses per account, a bounded number of
+// accounts, entries expire after KnownTTL. The state starts empty.
+type MemoryKnown struct {
 	now func() time.Time
 	ttl time.Duration
 
@@ -23,16 +41,18 @@ type knownAddr struct {
 	seen time.Time
 }
 
-const (
-	knownPerAccount = 8
-	knownAccounts   = 100000
-)
+const knownAccounts = 100000
 
-func newKnownClients(now func() time.Time) *knownClients {
-	return &knownClients{now: now, ttl: 30 * 24 * time.Hour, accs: map[string][]knownAddr{}}
+// NewMemoryKnown returns an empty list; now is the clock (nil: time.Now).
+func NewMemoryKnown(now func() time.Time) *MemoryKnown {
+	if now == nil {
+		now = time.Now
+	}
+	return &MemoryKnown{now: now, ttl: KnownTTL, accs: map[string][]knownAddr{}}
 }
 
-func (k *knownClients) has(acct, ipKey string) bool {
+// Known reports whether ipKey logged into account within KnownTTL.
+func (k *MemoryKnown) Known(_ context.Context, acct, ipKey string) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	now := k.now()
@@ -44,7 +64,8 @@ func (k *knownClients) has(acct, ipKey string) bool {
 	return false
 }
 
-func (k *knownClients) add(acct, ipKey string) {
+// Remember records a successful login to account from ipKey.
+func (k *MemoryKnown) Remember(_ context.Context, acct, ipKey string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	now := k.now()
@@ -55,7 +76,7 @@ func (k *knownClients) add(acct, ipKey string) {
 			return
 		}
 	}
-	if len(list) >= knownPerAccount {
+	if len(list) >= KnownPerAccount {
 		oldest := 0
 		for i := range list {
 			if list[i].seen.Before(list[oldest].seen) {

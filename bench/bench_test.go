@@ -48,8 +48,13 @@ func cookieRequest(url string, tokens []string) NewRequest {
 
 // BenchmarkWhoami: GET /v1/session by cookie, 100k sessions, over loopback,
 // beside the bare handler. Ratio = ns/op(bare) / ns/op(tessera).
-func BenchmarkWhoami(b *testing.B) {
-	f := whoamiFixture(b)
+func BenchmarkWhoami(b *testing.B) { whoamiLoopback(b, whoamiFixture(b)) }
+
+// BenchmarkWhoamiMFA is BenchmarkWhoami over sessions that passed a
+// second factor (see BenchmarkWhoamiMFAHandler).
+func BenchmarkWhoamiMFA(b *testing.B) { whoamiLoopback(b, mfaWhoamiFixture(b)) }
+
+func whoamiLoopback(b *testing.B, f *Fixture) {
 	b.Logf("%d sessions cached, ~%.0f heap bytes each", f.Sessions.CacheLen(), f.HeapPerSession)
 	body, err := f.WhoamiBody()
 	if err != nil {
@@ -86,8 +91,33 @@ func BenchmarkWhoami(b *testing.B) {
 
 // BenchmarkWhoamiHandler isolates the handler's own cost (no network, no
 // client) beside the bare handler's.
-func BenchmarkWhoamiHandler(b *testing.B) {
-	f := whoamiFixture(b)
+func BenchmarkWhoamiHandler(b *testing.B) { whoamiHandler(b, whoamiFixture(b)) }
+
+var (
+	mfaWhoamiOnce sync.Once
+	mfaWhoamiFix  *Fixture
+	mfaWhoamiErr  error
+)
+
+// BenchmarkWhoamiMFAHandler is BenchmarkWhoamiHandler over sessions that
+// passed a second factor (amr pwd, otp, mfa; AAL2): the assurance a
+// session carries must not slow whoami (issue 9: >= 0.8x bare).
+func BenchmarkWhoamiMFAHandler(b *testing.B) { whoamiHandler(b, mfaWhoamiFixture(b)) }
+
+func mfaWhoamiFixture(b *testing.B) *Fixture {
+	mfaWhoamiOnce.Do(func() {
+		mfaWhoamiFix, mfaWhoamiErr = NewFixture(Options{Sessions: 100000, Users: 10000, MFA: true})
+		if mfaWhoamiErr == nil {
+			mfaWhoamiErr = mfaWhoamiFix.Warm()
+		}
+	})
+	if mfaWhoamiErr != nil {
+		b.Fatal(mfaWhoamiErr)
+	}
+	return mfaWhoamiFix
+}
+
+func whoamiHandler(b *testing.B, f *Fixture) {
 	body, _ := f.WhoamiBody()
 	for _, tc := range []struct {
 		name string
@@ -266,7 +296,7 @@ func newIntrospectFixture(b *testing.B) *introspectFixture {
 	b.Cleanup(f.Close)
 	srv := httptest.NewServer(f.Server.Public())
 	b.Cleanup(srv.Close)
-	c, secret, err := f.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "rs"})
+	c, secret, err := f.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "rs", Introspect: true})
 	if err != nil {
 		b.Fatal(err)
 	}

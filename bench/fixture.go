@@ -61,6 +61,12 @@ type Options struct {
 	// RealHashes gives every user a hash at the production argon2id cost
 	// (needed only by login benchmarks; it takes ~30 ms per user).
 	RealHashes bool
+	// TrustedProxies is the server's trusted_proxies (forward auth
+	// believes X-Forwarded-* only from them).
+	TrustedProxies []string
+	// MFA makes every session one that passed a second factor (amr
+	// pwd, otp, mfa; AAL2), as after a TOTP login.
+	MFA bool
 }
 
 // NewFixture builds a fixture in a fresh temporary folder. Sessions load
@@ -104,9 +110,13 @@ func NewFixture(opt Options) (*Fixture, error) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	loader := session.New(st, scfg)
+	amr, aal := []string{"pwd"}, 1
+	if opt.MFA {
+		amr, aal = []string{"pwd", "otp", "mfa"}, 2
+	}
 	for i := range opt.Sessions {
 		u := i % opt.Users
-		tok, _, err := loader.Create(ctx, session.NewSession{UserID: fmt.Sprintf("user-%07d", u), Username: f.Users[u], IP: "127.0.0.1", UserAgent: "bench", AMR: []string{"pwd"}, AAL: 1})
+		tok, _, err := loader.Create(ctx, session.NewSession{UserID: fmt.Sprintf("user-%07d", u), Username: f.Users[u], IP: "127.0.0.1", UserAgent: "bench", AMR: amr, AAL: aal})
 		if err != nil {
 			return nil, err
 		}
@@ -126,6 +136,7 @@ func NewFixture(opt Options) (*Fixture, error) {
 	c := config.Default()
 	c.Data = dir
 	c.Policy.Tokens.Issuer = "https://tessera.bench"
+	c.TrustedProxies = opt.TrustedProxies
 	a, err := app.New(ctx, c, app.Options{Logger: slog.New(slog.DiscardHandler), AdminToken: AdminToken})
 	if err != nil {
 		return nil, err

@@ -55,6 +55,20 @@ func (r *Resolver) isTrusted(a netip.Addr) bool {
 	return false
 }
 
+// FromTrustedProxy reports whether req's TCP peer is a trusted proxy: only
+// then may other headers a proxy writes about the original request (such
+// as forward auth's X-Forwarded-Method and X-Forwarded-Uri) be believed.
+func (r *Resolver) FromTrustedProxy(req *http.Request) bool {
+	if len(r.trusted) == 0 {
+		return false
+	}
+	peer, err := netip.ParseAddrPort(req.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	return r.isTrusted(peer.Addr())
+}
+
 // ClientIP returns the client address for req. It walks the forwarding chain
 // from the nearest hop outward and stops at the first address not in a trusted
 // CIDR, so a client cannot spoof its address by prepending entries.

@@ -2,6 +2,7 @@ package clientip
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
 )
 
@@ -78,5 +79,34 @@ func TestNoTrustedProxies(t *testing.T) {
 func TestBadCIDR(t *testing.T) {
 	if _, err := New([]string{"10.0.0.1"}, ""); err == nil {
 		t.Fatal("accepted an address without a prefix length")
+	}
+}
+
+func TestFromTrustedProxy(t *testing.T) {
+	r, err := New([]string{"10.0.0.0/8"}, XForwardedFor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		remote string
+		want   bool
+	}{
+		{"10.1.2.3:443", true},
+		{"[::ffff:10.1.2.3]:443", true},
+		{"192.0.2.1:443", false},
+		{"10.1.2.3", false}, // no port: not a TCP peer we can vouch for
+		{"", false},
+	} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = tc.remote
+		if got := r.FromTrustedProxy(req); got != tc.want {
+			t.Errorf("%q: %v, want %v", tc.remote, got, tc.want)
+		}
+	}
+	var zero Resolver
+	req := httptest.NewRequest("GET", "/", nil)
+	req.RemoteAddr = "10.1.2.3:443"
+	if zero.FromTrustedProxy(req) {
+		t.Error("the zero resolver trusts a proxy")
 	}
 }

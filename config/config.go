@@ -45,8 +45,11 @@ type Config struct {
 	// https://auth.example.com. CSRF checks compare Origin with it. Empty
 	// means the origin is taken from the request (scheme and Host).
 	PublicOrigin string `yaml:"public_origin"`
-	// AllowedOrigins are further origins trusted to send cookie-authenticated
-	// state changes (same-site front ends). Default none.
+	// AllowedOrigins are further origins trusted to call the public API
+	// from a browser: CORS with credentials on /v1 and /oauth2 (an SPA on
+	// another origin), and cookie-authenticated state changes (same-site
+	// front ends). A browser request from any other origin is refused
+	// before it changes anything. Default none.
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For / Forwarded headers are
 	// believed. Default none: the client IP is the TCP peer.
@@ -67,8 +70,27 @@ type Config struct {
 	// LogRequests writes one log line per HTTP request. Default false:
 	// security events are always logged.
 	LogRequests bool `yaml:"log_requests"`
+	// Redis is the state the nodes of a cluster share through Redis.
+	Redis RedisConfig `yaml:"redis"`
 	// Policy is the session lifecycle policy.
 	Policy Policy `yaml:"policy"`
+	// ForwardAuth configures the forward-auth endpoint for reverse proxies.
+	ForwardAuth ForwardAuth `yaml:"forward_auth"`
+}
+
+// RedisConfig is the optional Redis of a cluster: shared login throttles
+// and known addresses, replay caches, and revocation fan-out. The store
+// stays the truth; without Redis, or while it is down, each node throttles
+// on its own and revocations travel by the feed (docs/operations.md).
+type RedisConfig struct {
+	// URL is redis://[user:password@]host:port[/db], rediss:// for TLS,
+	// with ?addr=host:port (repeated) for a Cluster's further seeds, or
+	// ?master_name=NAME for Sentinel (host and addr= are then sentinels).
+	// Default empty: no Redis.
+	URL string `yaml:"url"`
+	// Prefix starts every key and channel name, so that deployments can
+	// share one Redis. Default "tessera:".
+	Prefix string `yaml:"prefix"`
 }
 
 // Policy is every lifetime, limit and rule that decides how sessions live.
@@ -80,6 +102,28 @@ type Policy struct {
 	Cookie   CookiePolicy   `yaml:"cookie"`
 	Keys     KeyPolicy      `yaml:"keys"`
 	Tokens   TokenPolicy    `yaml:"tokens"`
+	MFA      MFAPolicy      `yaml:"mfa"`
+	Probe    ProbePolicy    `yaml:"probe"`
+}
+
+// ProbePolicy bounds token probing (issue 10, L4): failed token
+// presentations drain per-address and per-client buckets; an empty one
+// answers 429 with Retry-After until it refills.
+type ProbePolicy struct {
+	// BearerPerIPBurst bearer tokens refused as invalid or revoked (not expired)
+	// from one client IP (IPv6 by /64) before throttling. Default 50.
+	BearerPerIPBurst int `yaml:"bearer_per_ip_burst"`
+	// BearerPerIPRefill is the time to regain one. Default 1s.
+	BearerPerIPRefill Duration `yaml:"bearer_per_ip_refill"`
+	// IntrospectPerClientBurst introspections answered inactive for one
+	// client before throttling. Default 1000.
+	IntrospectPerClientBurst int `yaml:"introspect_per_client_burst"`
+	// IntrospectPerClientRefill is the time to regain one. Default 50ms.
+	IntrospectPerClientRefill Duration `yaml:"introspect_per_client_refill"`
+	// IntrospectPerIPBurst, likewise per client IP. Default 1000.
+	IntrospectPerIPBurst int `yaml:"introspect_per_ip_burst"`
+	// IntrospectPerIPRefill is the time to regain one. Default 50ms.
+	IntrospectPerIPRefill Duration `yaml:"introspect_per_ip_refill"`
 }
 
 // TokenPolicy governs access and refresh tokens.
@@ -100,6 +144,13 @@ type TokenPolicy struct {
 	// RefreshGrace lets the same client retry a just-rotated refresh token
 	// this long; 0 disables. Default 5s.
 	RefreshGrace Duration `yaml:"refresh_grace"`
+	// FirstPartyClientID is the client_id of Tessera's own login: a public
+	// client allowed refresh tokens, which OAuth libraries name when they
+	// refresh or revoke the tokens /v1/login delivered, and the client_id
+	// claim of its access tokens. 1 to 64 of A-Z a-z 0-9 - . _ ~ (it
+	// travels unencoded in forms and HTTP Basic), not a UUID (registered
+	// clients' ids are). Default tessera.
+	FirstPartyClientID string `yaml:"first_party_client_id"`
 }
 
 // KeyPolicy governs JWS signing keys.
@@ -183,6 +234,8 @@ func Default() Config {
 		Data:           "./tessera-data",
 		LogLevel:       "info",
 		ClientIPHeader: "x-forwarded-for",
+		Redis:          RedisConfig{Prefix: "tessera:"},
+		ForwardAuth:    DefaultForwardAuth(),
 		Policy: Policy{
 			Session: SessionPolicy{
 				IdleTimeout:     Duration(30 * time.Minute),
@@ -208,17 +261,24 @@ func Default() Config {
 				Argon2Parallelism: 1,
 			},
 			Cookie: CookiePolicy{SameSite: "lax"},
+			Probe: ProbePolicy{
+				BearerPerIPBurst: 50, BearerPerIPRefill: Duration(time.Second),
+				IntrospectPerClientBurst: 1000, IntrospectPerClientRefill: Duration(50 * time.Millisecond),
+				IntrospectPerIPBurst: 1000, IntrospectPerIPRefill: Duration(50 * time.Millisecond),
+			},
 			Tokens: TokenPolicy{
-				AccessTTL:       Duration(15 * time.Minute),
-				RefreshTTL:      Duration(7 * 24 * time.Hour),
-				SessionAbsolute: Duration(14 * 24 * time.Hour),
-				RefreshGrace:    Duration(5 * time.Second),
+				AccessTTL:          Duration(15 * time.Minute),
+				RefreshTTL:         Duration(7 * 24 * time.Hour),
+				SessionAbsolute:    Duration(14 * 24 * time.Hour),
+				RefreshGrace:       Duration(5 * time.Second),
+				FirstPartyClientID: "tessera",
 			},
 			Keys: KeyPolicy{
 				Algorithm:        "ES256",
 				RotationInterval: Duration(30 * 24 * time.Hour),
 				RetiredTTL:       Duration(24 * time.Hour),
 			},
+			MFA: defaultMFA(),
 		},
 	}
 }
@@ -253,6 +313,22 @@ func (c Config) Validate() error {
 		case u.Scheme != "sqlite" && u.Opaque != "":
 			bad("store", "want postgres://[user[:password]@]host[:port]/database")
 		}
+	}
+	if c.Redis.URL != "" {
+		// Like the store URL, it may hold a password: never quoted.
+		u, err := url.Parse(c.Redis.URL)
+		switch {
+		case err != nil:
+			bad("redis.url", "does not parse as a URL; want redis://host:port or rediss://…")
+		case u.Scheme != "redis" && u.Scheme != "rediss":
+			bad("redis.url", "want redis://host:port or rediss://…")
+		case u.Opaque != "" || u.Host == "":
+			bad("redis.url", "want redis[s]://[user[:password]@]host[:port][/db][?…]")
+		}
+	}
+	if p := c.Redis.Prefix; len(p) == 0 || len(p) > 64 || strings.ContainsAny(p, "{} \t\r\n") {
+		// Braces would choose a Redis Cluster hash slot for every key.
+		bad("redis.prefix", "must be 1 to 64 characters without spaces or braces")
 	}
 	if c.StoreDirect != "" {
 		u, err := url.Parse(c.StoreDirect)
@@ -324,6 +400,17 @@ func (c Config) Validate() error {
 			bad("policy.login."+name, "must be positive and at most 24h")
 		}
 	}
+	pp := c.Policy.Probe
+	for name, v := range map[string]int{"bearer_per_ip_burst": pp.BearerPerIPBurst, "introspect_per_client_burst": pp.IntrospectPerClientBurst, "introspect_per_ip_burst": pp.IntrospectPerIPBurst} {
+		if v < 1 {
+			bad("policy.probe."+name, "must be at least 1")
+		}
+	}
+	for name, v := range map[string]Duration{"bearer_per_ip_refill": pp.BearerPerIPRefill, "introspect_per_client_refill": pp.IntrospectPerClientRefill, "introspect_per_ip_refill": pp.IntrospectPerIPRefill} {
+		if v <= 0 || v > Duration(24*time.Hour) {
+			bad("policy.probe."+name, "must be positive and at most 24h")
+		}
+	}
 
 	p := c.Policy.Password
 	if p.MinLength < 8 {
@@ -365,7 +452,62 @@ func (c Config) Validate() error {
 	if tp.RefreshGrace < 0 || tp.RefreshGrace > Duration(time.Minute) {
 		bad("policy.tokens.refresh_grace", "must be between 0 and 1m")
 	}
+	if id := tp.FirstPartyClientID; len(id) < 1 || len(id) > 64 || strings.Trim(id, unreserved) != "" || isUUID(id) {
+		bad("policy.tokens.first_party_client_id", "%q: want 1 to 64 of A-Z a-z 0-9 - . _ ~, and not a UUID (registered clients have those)", id)
+	}
+	c.validateIssuer(bad)
+	c.ForwardAuth.validate(bad)
+	c.Policy.MFA.validate(bad)
 	return errors.Join(errs...)
+}
+
+// unreserved are RFC 3986's unreserved characters: the ones form
+// encoding (RFC 6749 §2.3.1) leaves as they are.
+const unreserved = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+
+// isUUID reports whether s is spelt as a UUID (8-4-4-4-12 hex digits).
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'):
+			return false
+		}
+	}
+	return true
+}
+
+// validateIssuer checks the issuer (RFC 8414 §2: an https URL with no
+// query or fragment; http is for development behind no TLS at all). When
+// Tessera serves TLS itself the issuer is https: an http issuer would put
+// http:// endpoint URLs in the metadata, and clients that follow them
+// would send tokens in the clear or fail the iss comparison.
+func (c Config) validateIssuer(bad func(field, format string, args ...any)) {
+	field := "policy.tokens.issuer"
+	if c.Policy.Tokens.Issuer == "" {
+		field = "public_origin"
+	}
+	iss := c.Issuer()
+	u, err := url.Parse(iss)
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil:
+		bad(field, "issuer %q is not an https:// URL", iss)
+		return
+	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(iss, "?") || strings.HasSuffix(iss, "#"):
+		bad(field, "issuer %q has a query or fragment (RFC 8414 §2)", iss)
+	case strings.HasSuffix(u.Path, "/"):
+		bad(field, "issuer %q ends in /: iss is compared as a string, and endpoint URLs are the issuer plus /oauth2/…", iss)
+	}
+	if c.TLSCert != "" && u.Scheme != "https" {
+		bad(field, "issuer %q must be https:// when Tessera serves TLS (tls_cert)", iss)
+	}
 }
 
 // Load returns the defaults, overlaid by the YAML file at path (if path is
@@ -480,6 +622,9 @@ func setFromString(f reflect.Value, s string) error {
 		}
 		f.SetUint(n)
 	case reflect.Slice:
+		if f.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("unsupported type %s: set it in the config file", f.Type())
+		}
 		var parts []string
 		for _, p := range strings.Split(s, ",") {
 			if p = strings.TrimSpace(p); p != "" {
@@ -507,13 +652,16 @@ func (p Policy) YAML() ([]byte, error) {
 }
 
 // Issuer returns the access-token issuer: tokens.issuer, else public_origin,
-// else http://<listen>.
+// else https://<listen> when Tessera serves TLS, else http://<listen>.
 func (c Config) Issuer() string {
 	switch {
 	case c.Policy.Tokens.Issuer != "":
 		return c.Policy.Tokens.Issuer
 	case c.PublicOrigin != "":
 		return c.PublicOrigin
+	case c.TLSCert != "":
+		// Tessera serves TLS itself: so does its issuer.
+		return "https://" + c.Listen
 	}
 	return "http://" + c.Listen
 }

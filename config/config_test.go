@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +34,13 @@ func TestValidate(t *testing.T) {
 		{"origin with path", func(c *Config) { c.PublicOrigin = "https://a.example/x" }, "origin"},
 		{"half tls", func(c *Config) { c.TLSCert = "c.pem" }, "tls_cert"},
 		{"zero burst", func(c *Config) { c.Policy.Login.PerIPBurst = 0 }, "per_ip_burst"},
+		{"zero probe burst", func(c *Config) { c.Policy.Probe.BearerPerIPBurst = 0 }, "policy.probe.bearer_per_ip_burst"},
+		{"zero probe refill", func(c *Config) { c.Policy.Probe.IntrospectPerClientRefill = 0 }, "policy.probe.introspect_per_client_refill"},
 		{"bad store", func(c *Config) { c.Store = "mysql://x" }, "store"},
+		{"bad redis scheme", func(c *Config) { c.Redis.URL = "http://cache:6379" }, "redis.url"},
+		{"redis without host", func(c *Config) { c.Redis.URL = "redis:///0" }, "redis.url"},
+		{"redis prefix with braces", func(c *Config) { c.Redis.Prefix = "{t}" }, "redis.prefix"},
+		{"empty redis prefix", func(c *Config) { c.Redis.Prefix = "" }, "redis.prefix"},
 		{"direct without postgres", func(c *Config) { c.StoreDirect = "postgres://db/tessera" }, "store_direct"},
 		{"direct not postgres", func(c *Config) { c.Store, c.StoreDirect = "postgres://pgb/t", "sqlite:x.db" }, "store_direct"},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "log_level"},
@@ -136,14 +143,14 @@ func TestPolicyYAMLRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "p.yaml")
 	os.WriteFile(path, b, 0o600)
 	c, err := Load(path, nil)
-	if err != nil || c.Policy != p {
+	if err != nil || !reflect.DeepEqual(c.Policy, p) {
 		t.Fatalf("printed policy does not load back: %v", err)
 	}
 }
 
 func TestEnvNames(t *testing.T) {
 	names := strings.Join(EnvNames(), " ")
-	for _, want := range []string{"TESSERA_LISTEN", "TESSERA_POLICY_SESSION_IDLE_TIMEOUT", "TESSERA_POLICY_COOKIE_SAME_SITE"} {
+	for _, want := range []string{"TESSERA_LISTEN", "TESSERA_REDIS_URL", "TESSERA_REDIS_PREFIX", "TESSERA_POLICY_SESSION_IDLE_TIMEOUT", "TESSERA_POLICY_COOKIE_SAME_SITE"} {
 		if !strings.Contains(names, want) {
 			t.Errorf("EnvNames lacks %s", want)
 		}
@@ -165,5 +172,98 @@ func TestStoreURLMessagesHidePassword(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "SECRET") {
 			t.Errorf("Validate(store=…): %v; want a refusal without the password", err)
 		}
+	}
+}
+
+// TestRedisURLMessagesHidePassword: likewise for the Redis URL.
+func TestRedisURLMessagesHidePassword(t *testing.T) {
+	for _, u := range []string{
+		"redis://:SEC%zzRETPW@cache:6379",
+		"redis://default:SECRETPW@cache:x",
+		"redis:default:SECRETPW",
+		"memcache://u:SECRETPW@cache",
+	} {
+		c := Default()
+		c.Redis.URL = u
+		err := c.Validate()
+		if err == nil || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("Validate(redis.url=…): %v; want a refusal without the password", err)
+		}
+	}
+	c := Default()
+	c.Redis.URL = "rediss://default:pw@cache:6380/1?addr=cache2:6380"
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIssuer: the issuer is https:// when Tessera serves TLS itself, by
+// default and by validation (on main the default was http://<listen> and
+// an http issuer was accepted beside tls_cert); RFC 8414 §2 shapes are
+// checked; the first party's client_id is one that travels unencoded.
+func TestIssuer(t *testing.T) {
+	c := Default()
+	c.TLSCert, c.TLSKey = "cert.pem", "key.pem"
+	if got := c.Issuer(); got != "https://127.0.0.1:8080" {
+		t.Fatalf("issuer with TLS: %q", got)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		set  func(*Config)
+		want string // "" valid
+	}{
+		{func(c *Config) { c.TLSCert, c.TLSKey = "c", "k"; c.Policy.Tokens.Issuer = "http://auth.example.com" }, "policy.tokens.issuer"},
+		{func(c *Config) { c.TLSCert, c.TLSKey = "c", "k"; c.PublicOrigin = "http://auth.example.com" }, "public_origin"},
+		{func(c *Config) { c.TLSCert, c.TLSKey = "c", "k"; c.PublicOrigin = "https://auth.example.com" }, ""},
+		{func(c *Config) { c.Policy.Tokens.Issuer = "https://auth.example.com/tenant" }, ""},
+		{func(c *Config) { c.Policy.Tokens.Issuer = "https://auth.example.com/tenant/" }, "ends in /"},
+		{func(c *Config) { c.Policy.Tokens.Issuer = "https://auth.example.com?x=1" }, "query"},
+		{func(c *Config) { c.Policy.Tokens.Issuer = "https://auth.example.com#f" }, "query or fragment"},
+		{func(c *Config) { c.Policy.Tokens.Issuer = "auth.example.com" }, "not an https"},
+		{func(c *Config) { c.Policy.Tokens.FirstPartyClientID = "web-app" }, ""},
+		{func(c *Config) { c.Policy.Tokens.FirstPartyClientID = "" }, "first_party_client_id"},
+		{func(c *Config) { c.Policy.Tokens.FirstPartyClientID = "a b" }, "first_party_client_id"},
+		{func(c *Config) { c.Policy.Tokens.FirstPartyClientID = "a:b" }, "first_party_client_id"},
+		{func(c *Config) { c.Policy.Tokens.FirstPartyClientID = "01a23b58-b23c-7dba-acf2-4d24cd87a304" }, "first_party_client_id"},
+	} {
+		c := Default()
+		tt.set(&c)
+		err := c.Validate()
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("issuer %q, first party %q, tls %v: %v, want %q", c.Issuer(), c.Policy.Tokens.FirstPartyClientID, c.TLSCert != "", err, tt.want)
+		}
+	}
+}
+
+func TestMFAPolicy(t *testing.T) {
+	c := Default()
+	if c.Policy.MFA.Mode != MFAOptional || c.Policy.MFA.RecentAuth != Duration(10*time.Minute) ||
+		c.Policy.MFA.ChallengeTTL != Duration(5*time.Minute) || c.Policy.MFA.ChallengeAttempts != 5 {
+		t.Fatalf("MFA defaults = %+v", c.Policy.MFA)
+	}
+	for _, tc := range []struct {
+		set  func(*MFAPolicy)
+		want string
+	}{
+		{func(m *MFAPolicy) { m.Mode = "admins" }, "no administrator accounts"},
+		{func(m *MFAPolicy) { m.Mode = "sometimes" }, "policy.mfa.mode"},
+		{func(m *MFAPolicy) { m.Methods = []string{"sms"} }, "policy.mfa.methods"},
+		{func(m *MFAPolicy) { m.Methods = nil }, "policy.mfa.methods"},
+		{func(m *MFAPolicy) { m.RecentAuth = 0 }, "policy.mfa.recent_auth"},
+		{func(m *MFAPolicy) { m.ChallengeTTL = Duration(time.Hour) }, "policy.mfa.challenge_ttl"},
+		{func(m *MFAPolicy) { m.ChallengeAttempts = 0 }, "policy.mfa.challenge_attempts"},
+		{func(m *MFAPolicy) { m.PerUserBurst = 0 }, "policy.mfa.per_user_burst"},
+	} {
+		c := Default()
+		tc.set(&c.Policy.MFA)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Validate = %v, want an error naming %q", err, tc.want)
+		}
+	}
+	c, err := Load("", []string{"TESSERA_POLICY_MFA_MODE=required", "TESSERA_POLICY_MFA_METHODS=totp"})
+	if err != nil || c.Policy.MFA.Mode != MFARequired || !reflect.DeepEqual(c.Policy.MFA.Methods, []string{"totp"}) {
+		t.Fatalf("env overlay = %+v, %v", c.Policy.MFA, err)
 	}
 }

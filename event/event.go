@@ -44,12 +44,14 @@ const (
 	// SessionID, UserID, ClientID.
 	RefreshRotated
 	// RefreshGraceRetry: a just-rotated refresh token was presented again
-	// by its client within the grace window; another successor was issued.
-	// SessionID, UserID, ClientID.
+	// by its client, from the rotation's network and user agent, within
+	// the grace window; another successor was issued (once per token).
+	// SessionID, UserID, ClientID, IP, UserAgent.
 	RefreshGraceRetry
 	// RefreshReused: a rotated refresh token was presented again (RFC 9700
 	// §4.14.2: a theft signal); its family is revoked. SessionID, UserID,
-	// ClientID.
+	// ClientID, IP, UserAgent; Reason says why a retry was not forgiven
+	// (oauth.Reuse* values).
 	RefreshReused
 	// TokenIssued: an access or refresh token was minted. Token
 	// (TokenAccess, TokenRefresh), Format (access tokens: "jwt" or
@@ -64,29 +66,57 @@ const (
 	// KeyRotated: this node rotated the signing keys. KID is the new
 	// active key.
 	KeyRotated
+	// TokenProbeThrottled: failed token presentations emptied a probing
+	// budget (probe package): further ones are refused (429) for
+	// RetryAfter. Token (probe.Bearer or probe.Introspection), IP,
+	// UserAgent, and ClientID for introspection.
+	TokenProbeThrottled
+	// KeyRevoked: this node revoked a signing key (emergency revocation of
+	// a compromised key). KID is the revoked key.
+	KeyRevoked
 	// AdminAction: an administrator changed something. Actor (ActorAdminAPI,
 	// ActorCLI), Action (Action* values) and the object: UserID,
 	// SessionID, ClientID or KID; Count for bulk actions.
 	AdminAction
+	// MFAChallenged: a password was accepted and a second factor is
+	// awaited (no session yet). UserID, ClientID, IP, UserAgent.
+	MFAChallenged
+	// MFAFailed: a second factor was refused. UserID (when known), Method,
+	// Reason (ReasonBadCode, ReasonReplay, ReasonThrottled,
+	// ReasonChallenge), IP.
+	MFAFailed
+	// FactorChanged: a user's second factors changed. UserID, Action
+	// (ActionTOTPEnroll, ActionTOTPRemove, ActionRecoveryRegenerate,
+	// ActionMFAReset), Method, Actor for an admin reset.
+	FactorChanged
+	// Reauthenticated: a session re-proved a credential (step-up) and was
+	// renewed. UserID, SessionID (the new one), Method.
+	Reauthenticated
 
 	numKinds
 )
 
 var kindNames = [numKinds]string{
-	LoginSucceeded:    "login_succeeded",
-	LoginFailed:       "login_failed",
-	SessionCreated:    "session_created",
-	SessionValidated:  "session_validated",
-	SessionRenewed:    "session_renewed",
-	SessionRevoked:    "session_revoked",
-	RefreshRotated:    "refresh_rotated",
-	RefreshGraceRetry: "refresh_grace_retry",
-	RefreshReused:     "refresh_reused",
-	TokenIssued:       "token_issued",
-	TokenRevoked:      "token_revoked",
-	Introspected:      "introspected",
-	KeyRotated:        "key_rotated",
-	AdminAction:       "admin_action",
+	LoginSucceeded:      "login_succeeded",
+	LoginFailed:         "login_failed",
+	SessionCreated:      "session_created",
+	SessionValidated:    "session_validated",
+	SessionRenewed:      "session_renewed",
+	SessionRevoked:      "session_revoked",
+	RefreshRotated:      "refresh_rotated",
+	RefreshGraceRetry:   "refresh_grace_retry",
+	RefreshReused:       "refresh_reused",
+	TokenIssued:         "token_issued",
+	TokenRevoked:        "token_revoked",
+	Introspected:        "introspected",
+	KeyRotated:          "key_rotated",
+	KeyRevoked:          "key_revoked",
+	TokenProbeThrottled: "token_probe_throttled",
+	AdminAction:         "admin_action",
+	MFAChallenged:       "mfa_challenged",
+	MFAFailed:           "mfa_failed",
+	FactorChanged:       "factor_changed",
+	Reauthenticated:     "reauthenticated",
 }
 
 func (k Kind) String() string {
@@ -108,6 +138,9 @@ const (
 	ReasonInvalid          = "invalid"
 	ReasonExpired          = "expired"
 	ReasonRevoked          = "revoked"
+	ReasonBadCode          = "bad_code"  // a wrong second-factor code
+	ReasonReplay           = "replay"    // a TOTP code of an already accepted step
+	ReasonChallenge        = "challenge" // an mfa_token unknown, expired, used, spent or presented for another delivery
 )
 
 // Token kinds, for TokenIssued, TokenRevoked and Introspected.
@@ -127,6 +160,13 @@ const (
 	ActionUserRevoke     = "user_sessions_revoke"
 	ActionClientRegister = "client_register"
 	ActionKeyRotate      = "key_rotate"
+	ActionKeyRevoke      = "key_revoke"
+
+	ActionTOTPEnroll         = "totp_enroll"
+	ActionTOTPRemove         = "totp_remove"
+	ActionRecoveryRegenerate = "recovery_codes_regenerate"
+	ActionMFAReset           = "mfa_reset"
+
 	// User lifecycle (package account).
 	ActionUserDisable        = "user_disable"
 	ActionUserEnable         = "user_enable"
@@ -162,7 +202,8 @@ type Event struct {
 	Token      string        // TokenAccess, TokenRefresh or TokenSession
 	Format     string        // an access token's format: "jwt" or "opaque"
 	Active     bool          // Introspected: whether the token was active
-	RetryAfter time.Duration // LoginFailed with ReasonThrottled
+	RetryAfter time.Duration // LoginFailed with ReasonThrottled, TokenProbeThrottled
+	Method     string        // a second factor's method ("totp", "recovery_code", "password", …)
 
 	Actor, Action string // AdminAction
 }
@@ -200,6 +241,7 @@ func (e Event) Attrs() []slog.Attr {
 	}
 	str("token", e.Token)
 	str("format", e.Format)
+	str("method", e.Method)
 	if e.Kind == Introspected {
 		as = append(as, slog.Bool("active", e.Active))
 	}
@@ -215,7 +257,7 @@ func (e Event) Attrs() []slog.Attr {
 // token prefix (tss_, tsr_, tsa_, tsc_, tsx_) or shaped like a JWS compact
 // serialization (RFC 7515 §7.1: three base64url parts, a JSON header).
 func redact(v string) string {
-	for _, k := range []token.Kind{token.Session, token.Refresh, token.Access, token.ClientSecret, token.Admin} {
+	for _, k := range []token.Kind{token.Session, token.Refresh, token.Access, token.MFA, token.ClientSecret, token.Admin} {
 		if strings.Contains(v, k.Prefix()) {
 			return "[redacted]"
 		}

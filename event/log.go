@@ -17,7 +17,7 @@ func NewLogger(log *slog.Logger) *Logger { return &Logger{log: log} }
 // warnings. Per-request kinds (validation, issuance, introspection) are
 // left to metrics, audit and detection.
 func (l *Logger) Kinds() []Kind {
-	return []Kind{LoginFailed, SessionCreated, SessionRevoked, RefreshReused, TokenRevoked, KeyRotated, AdminAction}
+	return []Kind{LoginFailed, SessionCreated, SessionRevoked, RefreshGraceRetry, RefreshReused, TokenRevoked, KeyRotated, KeyRevoked, TokenProbeThrottled, AdminAction, MFAFailed, FactorChanged, Reauthenticated}
 }
 
 // Publish logs e.
@@ -42,8 +42,20 @@ func (l *Logger) Publish(ctx context.Context, e Event) {
 		msg = "token revoked"
 	case KeyRotated:
 		msg = "signing key rotated"
+	case KeyRevoked:
+		lvl, msg = slog.LevelWarn, "signing key revoked"
+	case RefreshGraceRetry:
+		msg = "refresh token grace retry"
+	case TokenProbeThrottled:
+		lvl, msg = slog.LevelWarn, "token probing throttled"
 	case AdminAction:
 		msg = "admin: " + e.Action
+	case MFAFailed:
+		lvl, msg = slog.LevelWarn, "second factor refused"
+	case FactorChanged:
+		msg = "second factors changed: " + e.Action
+	case Reauthenticated:
+		msg = "step-up: session renewed"
 	}
 	if !l.log.Enabled(ctx, lvl) {
 		return

@@ -102,3 +102,37 @@ func TestXOAuth2Refresh(t *testing.T) {
 		t.Fatalf("second refresh with the rotated token: %v", err)
 	}
 }
+
+// TestXOAuth2FirstPartyRefresh: the tokens /v1/login delivers without a
+// client are the first party's; x/oauth2 always sends a client_id, and
+// "tessera" (the client_id those tokens carry) is accepted for the
+// refresh, in the body and in HTTP Basic (issue 10: it was an unknown
+// client).
+func TestXOAuth2FirstPartyRefresh(t *testing.T) {
+	f, ts := fixture(t)
+	ctx := context.Background()
+	for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInParams, oauth2.AuthStyleInHeader} {
+		res, err := ts.Client().Post(ts.URL+"/v1/login", "application/json", strings.NewReader(
+			`{"username":"`+f.Users[0]+`","password":"`+bench.Password+`","delivery":"token"}`))
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("login: %v %v", res.StatusCode, err)
+		}
+		var body struct {
+			AccessToken  string `json:"access_token"`
+			RefreshToken string `json:"refresh_token"`
+		}
+		decodeJSON(t, res, &body)
+		claims, err := f.Verifier.Verify(body.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := oauth2.Config{ClientID: claims.ClientID, Endpoint: oauth2.Endpoint{TokenURL: ts.URL + "/oauth2/token", AuthStyle: style}}
+		fresh, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: body.RefreshToken, Expiry: time.Now().Add(-time.Minute)}).Token()
+		if err != nil {
+			t.Fatalf("style %v: x/oauth2 refresh as %q: %v", style, claims.ClientID, err)
+		}
+		if c, err := f.Verifier.Verify(fresh.AccessToken); err != nil || c.ClientID != "tessera" || fresh.RefreshToken == body.RefreshToken {
+			t.Fatalf("style %v: refreshed %+v, %v", style, c, err)
+		}
+	}
+}

@@ -32,7 +32,13 @@ type Store interface {
 	InitSigningKeys(ctx context.Context, active, next store.SigningKey) error
 	RotateSigningKeys(ctx context.Context, expectActive string, newNext store.SigningKey, at time.Time) error
 	DeleteRetiredKeys(ctx context.Context, cutoff time.Time) (int, error)
+	RevokeSigningKey(ctx context.Context, kid string, newNext store.SigningKey, at, until time.Time, reason string) (store.SigningKey, error)
 }
+
+// JWKSMaxAge is how long verifiers may cache the JWKS (its Cache-Control
+// max-age): a key must be published this long, plus the time every node
+// takes to follow a change, before it signs.
+const JWKSMaxAge = 5 * time.Minute
 
 // Config is the key policy.
 type Config struct {
@@ -48,7 +54,20 @@ type Config struct {
 	Reload time.Duration
 	Now    func() time.Time
 	Logger *slog.Logger
-	// Events receives event.KeyRotated when this node rotates; nil: none.
+	// PublishWait is how long a next key must have been published before
+	// a rotation may activate it: every JWKS a verifier may still hold from
+	// cache must already list it, or tokens it signs are refused by that
+	// verifier until it refetches. Default JWKSMaxAge + Reload + 1 min
+	// (nodes follow a rotation within Reload; the minute covers clock skew
+	// and slow fetches).
+	PublishWait time.Duration
+	// RevokeHold is how long a key revocation stays on the revocation
+	// feed: verifiers drop the key when they read the entry, and refuse it
+	// from a JWKS fetched meanwhile (a stale copy from an HTTP cache). It
+	// must exceed JWKSMaxAge. Default 1 h.
+	RevokeHold time.Duration
+	// Events receives event.KeyRotated when this node rotates and
+	// event.KeyRevoked when it revokes a key; nil: none.
 	Events event.Sink
 	// Lease, if set, must be held for the scheduled rotation and the
 	// cleanup a Tick does, so that in a cluster one node does them (every
@@ -71,6 +90,7 @@ type Keyset struct {
 	log    *slog.Logger
 
 	mu        sync.RWMutex
+	revoked   map[string]bool // kids revoked while this keyset ran; never published again
 	active    *Signer
 	published jose.JSONWebKeySet
 	infos     []Info
@@ -85,9 +105,9 @@ type Signer struct {
 
 // Info describes a key for listings; it holds no private material.
 type Info struct {
-	KID, Alg, State                   string
-	CreatedAt, ActivatedAt, RetiredAt time.Time
-	Published                         bool
+	KID, Alg, State                              string
+	CreatedAt, ActivatedAt, RetiredAt, RevokedAt time.Time
+	Published                                    bool
 }
 
 // New returns a keyset; call Load before use.
@@ -109,6 +129,12 @@ func New(st Store, master MasterKey, cfg Config) (*Keyset, error) {
 	}
 	if cfg.Reload <= 0 {
 		cfg.Reload = 30 * time.Second
+	}
+	if cfg.PublishWait <= 0 {
+		cfg.PublishWait = JWKSMaxAge + cfg.Reload + time.Minute
+	}
+	if cfg.RevokeHold <= JWKSMaxAge {
+		cfg.RevokeHold = time.Hour
 	}
 	return &Keyset{st: st, master: master, cfg: cfg, now: cfg.Now, log: cfg.Logger}, nil
 }
@@ -163,29 +189,13 @@ func (ks *Keyset) seal(kid string, priv jose.JSONWebKey) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("keys: %w", err)
 	}
-	enc, err := jose.NewEncrypter(jose.A256GCM, jose.Recipient{Algorithm: jose.DIRECT, Key: ks.master.k},
-		(&jose.EncrypterOptions{}).WithHeader("kid", kid).WithContentType("jwk+json"))
-	if err != nil {
-		return "", fmt.Errorf("keys: seal: %w", err)
-	}
-	obj, err := enc.Encrypt(plain)
-	if err != nil {
-		return "", fmt.Errorf("keys: seal: %w", err)
-	}
-	return obj.CompactSerialize()
+	return sealJWE(ks.master.k, kid, "jwk+json", plain)
 }
 
 func (ks *Keyset) open(k store.SigningKey) (crypto.Signer, error) {
-	obj, err := jose.ParseEncryptedCompact(k.PrivateJWE, []jose.KeyAlgorithm{jose.DIRECT}, []jose.ContentEncryption{jose.A256GCM})
+	plain, err := openJWE(ks.master.k, k.ID, k.PrivateJWE)
 	if err != nil {
-		return nil, fmt.Errorf("keys: key %s: %w", k.ID, err)
-	}
-	if obj.Header.KeyID != k.ID {
-		return nil, fmt.Errorf("keys: key %s: sealed for another kid", k.ID)
-	}
-	plain, err := obj.Decrypt(ks.master.k)
-	if err != nil {
-		return nil, fmt.Errorf("%w: cannot open key %s (was it sealed under another master key?)", ErrMasterKey, k.ID)
+		return nil, err
 	}
 	var jwk jose.JSONWebKey
 	if err := jwk.UnmarshalJSON(plain); err != nil {
@@ -228,13 +238,15 @@ func (ks *Keyset) Load(ctx context.Context) error {
 }
 
 // Describe lists stored keys as of now, with whether each is still
-// published (a retired key stays in the JWKS for retiredTTL). It needs no
-// master key: listing keys must not require, or create, one.
+// published (a retired key stays in the JWKS for retiredTTL; a revoked key
+// never is). It needs no master key: listing keys must not require, or
+// create, one.
 func Describe(stored []store.SigningKey, retiredTTL time.Duration, now time.Time) []Info {
 	infos := make([]Info, 0, len(stored))
 	for _, k := range stored {
-		published := k.State != store.KeyRetired || now.Before(k.RetiredAt.Add(retiredTTL))
-		infos = append(infos, Info{KID: k.ID, Alg: k.Alg, State: k.State, CreatedAt: k.CreatedAt, ActivatedAt: k.ActivatedAt, RetiredAt: k.RetiredAt, Published: published})
+		published := k.RevokedAt.IsZero() && (k.State != store.KeyRetired || now.Before(k.RetiredAt.Add(retiredTTL)))
+		infos = append(infos, Info{KID: k.ID, Alg: k.Alg, State: k.State, CreatedAt: k.CreatedAt, ActivatedAt: k.ActivatedAt,
+			RetiredAt: k.RetiredAt, RevokedAt: k.RevokedAt, Published: published})
 	}
 	return infos
 }
@@ -243,7 +255,13 @@ func (ks *Keyset) use(stored []store.SigningKey) error {
 	var active *Signer
 	var set jose.JSONWebKeySet
 	infos := Describe(stored, ks.cfg.RetiredTTL, ks.now())
+	ks.mu.RLock()
+	revoked := ks.revoked
+	ks.mu.RUnlock()
 	for i, k := range stored {
+		if revoked[k.ID] {
+			continue // a reload that read the store before the revocation committed
+		}
 		if infos[i].Published {
 			var pub jose.JSONWebKey
 			if err := pub.UnmarshalJSON(k.PublicJWK); err != nil {
@@ -254,7 +272,7 @@ func (ks *Keyset) use(stored []store.SigningKey) error {
 			}
 			set.Keys = append(set.Keys, pub)
 		}
-		if k.State == store.KeyActive {
+		if k.State == store.KeyActive && k.RevokedAt.IsZero() {
 			signer, err := ks.open(k)
 			if err != nil {
 				return err
@@ -316,17 +334,24 @@ func (ks *Keyset) List() []Info {
 // Rotate retires the active key, activates the next one (already published,
 // so verifiers have it) and creates a new next key. When several nodes rotate
 // at once exactly one succeeds; the others just reload.
+//
+// Rotate does not check that verifiers have had time to fetch the next key
+// (see RotateChecked, what operators' rotations use).
 func (ks *Keyset) Rotate(ctx context.Context) (string, error) {
 	cur, err := ks.Active()
 	if err != nil {
 		return "", err
 	}
+	return ks.rotate(ctx, cur.KID)
+}
+
+func (ks *Keyset) rotate(ctx context.Context, expectActive string) (string, error) {
 	now := ks.now().UTC().Truncate(time.Microsecond)
 	next, err := ks.newKey(store.KeyNext, now)
 	if err != nil {
 		return "", err
 	}
-	err = ks.st.RotateSigningKeys(ctx, cur.KID, next, now)
+	err = ks.st.RotateSigningKeys(ctx, expectActive, next, now)
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		return "", fmt.Errorf("keys: rotate: %w", err)
 	}
@@ -378,7 +403,16 @@ func (ks *Keyset) Tick(ctx context.Context) error {
 			}
 		}
 		if !ks.now().Before(activated.Add(ks.cfg.RotationInterval)) {
-			if _, err := ks.Rotate(ctx); err != nil {
+			// A scheduled rotation waits, as a manual one must, until the
+			// next key has been published long enough.
+			switch _, err := ks.RotateChecked(ctx, false); {
+			case errors.Is(err, ErrRotationUnsafe):
+				// Perhaps another node has just rotated: follow it now.
+				ks.log.Debug("scheduled key rotation postponed", "why", err)
+				if err := ks.reload(ctx); err != nil {
+					return err
+				}
+			case err != nil:
 				return err
 			}
 		}

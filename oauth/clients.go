@@ -104,6 +104,9 @@ type ClientPatch struct {
 	TokenFormat  *string
 	RedirectURIs *[]string
 	AuthMethod   *string
+	Introspect   *bool
+	Resources    *[]string
+	Audience     *string
 }
 
 // Client returns one client.
@@ -126,7 +129,8 @@ func (s *Service) UpdateClient(ctx context.Context, id string, p ClientPatch) (s
 	if err != nil {
 		return store.Client{}, err
 	}
-	spec := ClientSpec{Name: c.Name, Grants: c.Grants, Scopes: c.Scopes, Public: c.SecretHash == nil, TokenFormat: c.TokenFormat, RedirectURIs: c.RedirectURIs, AuthMethod: c.AuthMethod}
+	spec := ClientSpec{Name: c.Name, Grants: c.Grants, Scopes: c.Scopes, Public: c.SecretHash == nil, TokenFormat: c.TokenFormat,
+		Introspect: c.Introspect, Resources: c.Resources, Audience: c.Audience, RedirectURIs: c.RedirectURIs, AuthMethod: c.AuthMethod}
 	set := func(dst *[]string, src *[]string) {
 		if src != nil {
 			*dst = *src
@@ -144,10 +148,18 @@ func (s *Service) UpdateClient(ctx context.Context, id string, p ClientPatch) (s
 	if p.AuthMethod != nil {
 		spec.AuthMethod = *p.AuthMethod
 	}
+	set(&spec.Resources, p.Resources)
+	if p.Introspect != nil {
+		spec.Introspect = *p.Introspect
+	}
+	if p.Audience != nil {
+		spec.Audience = *p.Audience
+	}
 	if err := checkSpec(&spec); err != nil {
 		return store.Client{}, err
 	}
 	c.Name, c.Grants, c.Scopes, c.TokenFormat, c.RedirectURIs, c.AuthMethod = spec.Name, spec.Grants, spec.Scopes, spec.TokenFormat, spec.RedirectURIs, spec.AuthMethod
+	c.Introspect, c.Resources, c.Audience = spec.Introspect, spec.Resources, spec.Audience
 	if err := s.st.UpdateClient(ctx, c); err != nil {
 		return store.Client{}, s.clientWriteErr(err)
 	}

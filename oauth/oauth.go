@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -16,7 +18,9 @@ import (
 	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/keys"
+	"github.com/tessera-auth/tessera/mfa"
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/throttle"
 	"github.com/tessera-auth/tessera/token"
 )
 
@@ -55,6 +59,10 @@ const (
 	FormatOpaque = "opaque" // tsa_ tokens, validated by introspection
 )
 
+// unreserved are RFC 3986's unreserved characters, which form encoding
+// leaves as they are.
+const unreserved = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+
 // Signer gives the active signing key.
 type Signer interface {
 	Active() (*keys.Signer, error)
@@ -83,7 +91,13 @@ type Config struct {
 	// session the store revoked on refresh-token reuse.
 	Sessions SessionCache
 	Logger   *slog.Logger
+	// FirstPartyID is the client_id of Tessera's own login (see
+	// FirstParty); "" means DefaultFirstPartyID.
+	FirstPartyID string
 }
+
+// DefaultFirstPartyID is the first party's client_id unless configured.
+const DefaultFirstPartyID = "tessera"
 
 // SessionCache is the session manager as issuance sees it. On refresh-token
 // reuse the store revokes the family's session inside its own transaction;
@@ -128,6 +142,9 @@ func New(st Store, k Signer, cfg Config) *Service {
 	if cfg.TouchInterval <= 0 {
 		cfg.TouchInterval = time.Minute
 	}
+	if cfg.FirstPartyID == "" {
+		cfg.FirstPartyID = DefaultFirstPartyID
+	}
 	return &Service{st: st, keys: k, cfg: cfg, log: cfg.Logger, clients: map[string]cachedClient{}}
 }
 
@@ -152,6 +169,16 @@ type ClientSpec struct {
 	Secret string
 	// TokenFormat is FormatJWT (default) or FormatOpaque.
 	TokenFormat string
+	// Introspect lets a confidential client call RFC 7662 introspection (a
+	// resource server's permission). Off by default.
+	Introspect bool
+	// Resources are the RFC 8707 resource indicators the client may ask
+	// access tokens for (absolute URIs without a fragment); none: its
+	// tokens carry Tessera's default audience.
+	Resources []string
+	// Audience is the resource indicator of the resource server this
+	// client is: its introspection sees only tokens meant for it.
+	Audience string
 	// RedirectURIs (RFC 7591 §2) are validated and stored for the OIDC
 	// work; nothing redirects yet.
 	RedirectURIs []string
@@ -172,6 +199,7 @@ func (s *Service) RegisterClient(ctx context.Context, spec ClientSpec) (store.Cl
 		return store.Client{}, "", fmt.Errorf("oauth: %w", err)
 	}
 	c := store.Client{ID: id.String(), Name: spec.Name, Grants: spec.Grants, Scopes: spec.Scopes, TokenFormat: spec.TokenFormat, CreatedAt: s.cfg.Now().UTC().Truncate(time.Microsecond),
+		Introspect: spec.Introspect, Resources: spec.Resources, Audience: spec.Audience,
 		RedirectURIs: spec.RedirectURIs, AuthMethod: spec.AuthMethod}
 	secret := ""
 	if !spec.Public {
@@ -182,8 +210,15 @@ func (s *Service) RegisterClient(ctx context.Context, spec ClientSpec) (store.Cl
 				return store.Client{}, "", fmt.Errorf("oauth: %w", err)
 			}
 			secret = t.Reveal()
-		} else if len(secret) < 32 {
-			return store.Client{}, "", oauthErr("invalid_request", "a client secret must be at least 32 characters")
+		} else if len(secret) < 32 || len(secret) > 512 {
+			return store.Client{}, "", oauthErr("invalid_request", "a client secret must be 32 to 512 characters")
+		} else if strings.Trim(secret, unreserved) != "" {
+			// RFC 6749 §2.3.1 form-encodes the id and secret before HTTP
+			// Basic, and many libraries do not: a secret with "+", "%",
+			// ":" or a space would authenticate through one and fail
+			// through the other. Unreserved characters read the same
+			// either way. (Generated tsc_ secrets are base62.)
+			return store.Client{}, "", oauthErr("invalid_request", "a client secret may hold only A-Z a-z 0-9 - . _ ~ (RFC 3986 unreserved characters), so that it reads the same form-encoded or not")
 		}
 		c.SecretHash = s.secretHash(secret)
 	}
@@ -216,6 +251,17 @@ func checkSpec(spec *ClientSpec) error {
 	for _, sc := range spec.Scopes {
 		if !validScopeToken(sc) {
 			return oauthErr("invalid_request", fmt.Sprintf("invalid scope %q", sc))
+		}
+	}
+	if spec.Introspect && spec.Public {
+		return oauthErr("invalid_request", "a public client cannot introspect")
+	}
+	if len(spec.Resources) > 20 {
+		return oauthErr("invalid_request", "at most 20 resources")
+	}
+	for _, r := range append(slices.Clone(spec.Resources), spec.Audience) {
+		if r != "" && !ValidResource(r) {
+			return oauthErr("invalid_request", fmt.Sprintf("resource %q must be an absolute URI without a fragment (RFC 8707 §2)", r))
 		}
 	}
 	switch spec.TokenFormat {
@@ -255,13 +301,34 @@ func (s *Service) secretHash(secret string) []byte {
 	return m.Sum(nil)
 }
 
+// FirstParty is Tessera's own login as a client: public, allowed the
+// refresh_token grant, with no scopes. Standard OAuth libraries always
+// send a client_id, so the first party has one (Config.FirstPartyID,
+// "tessera" by default; its access tokens carry it as client_id), and
+// AuthenticateClient answers it like a registered public client. Inside,
+// it is the client with the empty ID, as before it had a name: its
+// refresh tokens are stored under "", so renaming it orphans no family.
+func (s *Service) FirstParty() store.Client {
+	return store.Client{Name: s.cfg.FirstPartyID, Grants: []string{GrantRefreshToken}, TokenFormat: FormatJWT}
+}
+
+// FirstPartyID is the first party's public client_id.
+func (s *Service) FirstPartyID() string { return s.cfg.FirstPartyID }
+
 // AuthenticateClient checks a client's credentials (RFC 6749 §2.3.1). A
 // public client authenticates with its id alone, so it must send no secret.
-// Every failure is the same invalid_client.
+// The first party's id answers FirstParty. Every failure is the same
+// invalid_client.
 func (s *Service) AuthenticateClient(ctx context.Context, id, secret string) (store.Client, error) {
 	bad := oauthErr("invalid_client", "client authentication failed")
 	if id == "" || len(id) > 100 || len(secret) > 512 {
 		return store.Client{}, bad
+	}
+	if id == s.cfg.FirstPartyID {
+		if secret != "" {
+			return store.Client{}, bad
+		}
+		return s.FirstParty(), nil
 	}
 	c, err := s.client(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -311,17 +378,52 @@ func (s *Service) IssueForSession(ctx context.Context, g SessionGrant, sessionEx
 		return Tokens{}, fmt.Errorf("oauth: store refresh token: %w", err)
 	}
 	s.publish(ctx, event.Event{Kind: event.TokenIssued, At: now, Token: event.TokenRefresh, ClientID: g.ClientID, UserID: g.UserID, SessionID: g.SessionID})
-	at, ttl, err := s.mint(ctx, g.TokenFormat, g.UserID, g.ClientID, g.Scope, g.SessionID, g.AuthTime, g.AMR, g.AAL, sessionExpires)
+	at, ttl, err := s.mint(ctx, g.TokenFormat, g.UserID, g.ClientID, g.Scope, g.SessionID, g.AuthTime, g.AMR, g.AAL, sessionExpires, nil)
 	if err != nil {
 		return Tokens{}, err
 	}
 	return Tokens{AccessToken: at, TokenType: "Bearer", ExpiresIn: ttl, RefreshToken: rt.Reveal(), Scope: g.Scope}, nil
 }
 
-// Refresh runs the refresh_token grant for client c (RFC 6749 §6).
+// Origin is where a token request came from: the client's address and
+// user agent. A grace retry of a refresh token must come from the
+// rotation's origin (see DecideRefresh).
+type Origin struct {
+	IP        netip.Addr
+	UserAgent string
+}
+
+// originHash is the Presentation.Origin of o: a hash keyed with the pepper
+// (a stored copy reveals neither address nor user agent) of the network
+// the address belongs to as the throttles group it (an IPv6 /64) and the
+// user agent.
+func (s *Service) originHash(o Origin) []byte {
+	m := hmac.New(sha256.New, s.cfg.Pepper)
+	m.Write([]byte("tessera refresh origin v1\x00"))
+	if o.IP.IsValid() {
+		m.Write([]byte(throttle.IPKey(o.IP)))
+	}
+	m.Write([]byte{0})
+	m.Write([]byte(o.UserAgent))
+	return m.Sum(nil)
+}
+
+// Refresh runs the refresh_token grant for client c (RFC 6749 §6) from
+// an unknown origin, for no particular resource; see RefreshFrom.
 func (s *Service) Refresh(ctx context.Context, c store.Client, presented, scope string) (Tokens, error) {
+	return s.RefreshFrom(ctx, c, presented, scope, nil, Origin{})
+}
+
+// RefreshFrom runs the refresh_token grant for client c (RFC 6749 §6),
+// presented from origin o; resources (RFC 8707), if any, restrict the new
+// access token's audience.
+func (s *Service) RefreshFrom(ctx context.Context, c store.Client, presented, scope string, resources []string, o Origin) (Tokens, error) {
 	if c.ID != "" && !slices.Contains(c.Grants, GrantRefreshToken) {
 		return Tokens{}, oauthErr("unauthorized_client", "this client may not use the refresh_token grant")
+	}
+	aud, err := s.audience(c, resources)
+	if err != nil {
+		return Tokens{}, err
 	}
 	if scope != "" && !validScope(scope) {
 		return Tokens{}, oauthErr("invalid_scope", "malformed scope")
@@ -337,7 +439,7 @@ func (s *Service) Refresh(ctx context.Context, c store.Client, presented, scope 
 	}
 	p := Presentation{
 		ClientID: c.ID, Scope: scope, Successor: next.Hash(), Now: s.cfg.Now().UTC().Truncate(time.Microsecond),
-		TTL: s.cfg.Refresh, Grace: s.cfg.Grace, TouchInterval: s.cfg.TouchInterval,
+		TTL: s.cfg.Refresh, Grace: s.cfg.Grace, TouchInterval: s.cfg.TouchInterval, Origin: s.originHash(o),
 	}
 	res, err := s.st.RotateRefreshToken(ctx, old.Hash(), func(st store.RefreshState) store.RefreshPlan { return DecideRefresh(st, p) })
 	if errors.Is(err, store.ErrNotFound) {
@@ -346,9 +448,10 @@ func (s *Service) Refresh(ctx context.Context, c store.Client, presented, scope 
 	if err != nil {
 		return Tokens{}, fmt.Errorf("oauth: rotate: %w", err)
 	}
-	ev := event.Event{At: s.cfg.Now().UTC(), ClientID: c.ID, UserID: res.Session.UserID, SessionID: res.Session.ID}
+	ev := event.Event{At: s.cfg.Now().UTC(), ClientID: c.ID, UserID: res.Session.UserID, SessionID: res.Session.ID, IP: o.IP, UserAgent: o.UserAgent}
 	switch res.Outcome {
 	case store.RefreshReused:
+		ev.Reason = res.Reason
 		if s.cfg.Sessions != nil {
 			s.cfg.Sessions.Forget(ReasonRefreshReuse, res.Session.ID)
 		}
@@ -373,7 +476,7 @@ func (s *Service) Refresh(ctx context.Context, c store.Client, presented, scope 
 	if scope == "" {
 		scope = res.Successor.Scope
 	}
-	at, ttl, err := s.mint(ctx, c.TokenFormat, sess.UserID, c.ID, scope, sess.ID, sess.AuthTime, sess.AMR, sess.AAL, sess.ExpiresAt)
+	at, ttl, err := s.mint(ctx, c.TokenFormat, sess.UserID, c.ID, scope, sess.ID, sess.AuthTime, sess.AMR, sess.AAL, sess.ExpiresAt, aud)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -384,8 +487,18 @@ func (s *Service) Refresh(ctx context.Context, c store.Client, presented, scope 
 // access token for the client itself, no refresh token. Requested scopes
 // must be a subset of the client's; none requested means all of them.
 func (s *Service) ClientCredentials(ctx context.Context, c store.Client, scope string) (Tokens, error) {
+	return s.ClientCredentialsFor(ctx, c, scope, nil)
+}
+
+// ClientCredentialsFor is ClientCredentials with RFC 8707 resources, which
+// restrict the token's audience.
+func (s *Service) ClientCredentialsFor(ctx context.Context, c store.Client, scope string, resources []string) (Tokens, error) {
 	if !slices.Contains(c.Grants, GrantClientCredentials) || c.SecretHash == nil {
 		return Tokens{}, oauthErr("unauthorized_client", "this client may not use the client_credentials grant")
+	}
+	aud, err := s.audience(c, resources)
+	if err != nil {
+		return Tokens{}, err
 	}
 	granted := strings.Join(c.Scopes, " ")
 	if scope != "" {
@@ -399,7 +512,7 @@ func (s *Service) ClientCredentials(ctx context.Context, c store.Client, scope s
 		}
 		granted = strings.Join(strings.Fields(scope), " ")
 	}
-	at, ttl, err := s.mint(ctx, c.TokenFormat, c.ID, c.ID, granted, "", time.Time{}, nil, 0, time.Time{})
+	at, ttl, err := s.mint(ctx, c.TokenFormat, c.ID, c.ID, granted, "", time.Time{}, nil, 0, time.Time{}, aud)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -409,7 +522,9 @@ func (s *Service) ClientCredentials(ctx context.Context, c store.Client, scope s
 // mint issues an access token. until, if not zero, is the session's
 // absolute expiry: the token never outlives it, so a verifier that only
 // learns of revocations still stops accepting it when the session ends.
-func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid string, authTime time.Time, amr []string, aal int, until time.Time) (string, int64, error) {
+// aud, if not empty, replaces the default audience (RFC 8707; checked by
+// audience).
+func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid string, authTime time.Time, amr []string, aal int, until time.Time, aud []string) (string, int64, error) {
 	jti, err := uuid.NewV7()
 	if err != nil {
 		return "", 0, fmt.Errorf("oauth: %w", err)
@@ -438,20 +553,22 @@ func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid st
 	if err != nil {
 		return "", 0, fmt.Errorf("oauth: %w", err)
 	}
+	audience := accesstoken.Audience{s.cfg.Audience}
+	if len(aud) > 0 {
+		audience = accesstoken.Audience(aud)
+	}
 	c := accesstoken.Claims{
-		Issuer: s.cfg.Issuer, Subject: sub, Audience: accesstoken.Audience{s.cfg.Audience},
+		Issuer: s.cfg.Issuer, Subject: sub, Audience: audience,
 		Expiry: now.Unix() + int64(life.Seconds()), IssuedAt: now.Unix(), ID: jti.String(),
 		ClientID: clientID, Scope: scope, SessionID: sid, AMR: amr,
 	}
 	if clientID == "" {
-		c.ClientID = "tessera"
+		c.ClientID = s.cfg.FirstPartyID
 	}
 	if !authTime.IsZero() {
 		c.AuthTime = authTime.Unix()
 	}
-	if aal > 0 {
-		c.ACR = fmt.Sprintf("aal%d", aal)
-	}
+	c.ACR = mfa.ACR(aal)
 	tok, err := accesstoken.Mint(c, k.KID, k.Alg, k.Key)
 	if err != nil {
 		return "", 0, err
@@ -477,6 +594,43 @@ func (s *Service) publish(ctx context.Context, e event.Event) {
 	if s.cfg.Events != nil {
 		s.cfg.Events.Publish(ctx, e)
 	}
+}
+
+// audience checks RFC 8707 resource indicators requested by c: each must
+// be one of the client's registered Resources (RFC 8707 §2: otherwise
+// invalid_target). It returns them deduplicated, or nil for none. An
+// opaque access token has no audience on record, so it cannot be
+// restricted: such a request is refused rather than served unrestricted.
+func (s *Service) audience(c store.Client, resources []string) ([]string, error) {
+	if len(resources) == 0 {
+		return nil, nil
+	}
+	var out []string
+	for _, r := range resources {
+		if !ValidResource(r) {
+			return nil, oauthErr("invalid_target", "a resource must be an absolute URI without a fragment")
+		}
+		if !slices.Contains(c.Resources, r) {
+			return nil, oauthErr("invalid_target", "this client may not request tokens for that resource")
+		}
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	if c.TokenFormat == FormatOpaque {
+		return nil, oauthErr("invalid_target", "audience-restricted tokens are JWTs; this client is configured for opaque tokens")
+	}
+	return out, nil
+}
+
+// ValidResource reports whether r is an RFC 8707 §2 resource indicator:
+// an absolute URI (here http or https) without a fragment.
+func ValidResource(r string) bool {
+	if len(r) > 512 || strings.ContainsAny(r, "# \t\n") {
+		return false
+	}
+	u, err := url.Parse(r)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.Fragment == ""
 }
 
 // validScope checks RFC 6749 §3.3 syntax: space-separated NQCHAR tokens.

@@ -235,3 +235,44 @@ func TestAccessTokenCappedAtSessionExpiry(t *testing.T) {
 		})
 	}
 }
+
+// TestFirstPartyClient: the first party authenticates by its configured
+// id alone, as a public client allowed refresh tokens; its refresh tokens
+// stay stored under "" (so a rename orphans no family) and its access
+// tokens carry the configured id.
+func TestFirstPartyClient(t *testing.T) {
+	st := sqlitetest.Open(t)
+	ks := keystest.New(t, st, keys.Config{RetiredTTL: time.Hour})
+	now := time.Now().UTC().Truncate(time.Second)
+	s := New(st, ks, Config{Issuer: "https://i", Audience: "https://i", Access: time.Minute, Refresh: time.Hour, Pepper: []byte("p"),
+		FirstPartyID: "web", Now: func() time.Time { return now }})
+	ctx := context.Background()
+	c, err := s.AuthenticateClient(ctx, "web", "")
+	if err != nil || c.ID != "" || c.SecretHash != nil || len(c.Grants) != 1 || c.Grants[0] != GrantRefreshToken {
+		t.Fatalf("first party: %+v, %v", c, err)
+	}
+	if _, err := s.AuthenticateClient(ctx, "web", "a-secret"); code(err) != "invalid_client" {
+		t.Fatalf("first party with a secret: %v", err)
+	}
+	if _, err := s.AuthenticateClient(ctx, "tessera", ""); code(err) != "invalid_client" {
+		t.Fatalf("the default name, renamed away: %v", err)
+	}
+	sess := newSession(t, st, now)
+	toks, err := s.IssueForSession(ctx, SessionGrant{SessionID: sess.ID, UserID: "u1"}, sess.ExpiresAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := s.Refresh(ctx, c, toks.RefreshToken, "")
+	if err != nil {
+		t.Fatalf("refresh as the first party: %v", err)
+	}
+	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(next.AccessToken, ".")[1])
+	var cl accesstoken.Claims
+	if err := json.Unmarshal(payload, &cl); err != nil || cl.ClientID != "web" {
+		t.Fatalf("client_id claim %q, %v", cl.ClientID, err)
+	}
+	nt, _ := token.Parse(token.Refresh, next.RefreshToken)
+	if rt, err := st.RefreshTokenByHash(ctx, nt.Hash()); err != nil || rt.ClientID != "" {
+		t.Fatalf("stored refresh token's client %q, %v", rt.ClientID, err)
+	}
+}

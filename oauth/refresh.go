@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"crypto/subtle"
 	"slices"
 	"strings"
 	"time"
@@ -21,6 +22,14 @@ const (
 	ReasonScopeExceeded = "requested scope exceeds the granted scope"
 )
 
+// Why a presentation was judged reuse (store.RefreshResult Reason and the
+// RefreshReused event's Reason): safe to log.
+const (
+	ReuseRotated     = "rotated token presented again"
+	ReuseOtherOrigin = "grace retry from another network or user agent"
+	ReuseGraceSpent  = "second grace retry"
+)
+
 // RevokeReasonReuse is the revoke reason of a session whose refresh token
 // was reused, on the revocation feed and in the user's device list.
 const RevokeReasonReuse = "refresh_reuse"
@@ -37,6 +46,10 @@ type Presentation struct {
 	// this long (a retry after a lost response) without it counting as
 	// reuse; 0 disables it.
 	Grace time.Duration
+	// Origin is what identifies where the presentation came from (Service:
+	// a keyed hash of the client's network and user agent). A rotation
+	// records it; a grace retry must present the same one.
+	Origin []byte
 	// TouchInterval is how stale the session's last-seen time must be before
 	// a rotation writes it, as for any session use; 0 writes it every time.
 	TouchInterval time.Duration
@@ -60,11 +73,15 @@ type Presentation struct {
 //     so a thief cannot probe with another client or scope without tripping
 //     it. Reuse deletes the family and revokes its session. The only
 //     exception is the same client retrying within the grace window while
-//     the successor is unused (its answer was lost): that retry replaces the
-//     successor, which becomes a tombstone, so the family keeps one live
-//     chain and a thief winning the retry race cannot fork it or take it over
-//     quietly. A tombstone, a token whose successor is unknown, or one whose
-//     successor was used, is never forgiven.
+//     the successor is unused (its answer was lost), from the network and
+//     user agent of the rotation (Origin; until DPoP binds retries to a
+//     key, the closest a bearer token gets to "the same client instance"),
+//     and only once: that retry replaces the successor, which becomes a
+//     tombstone, so the family keeps one live chain and a thief winning the
+//     retry race cannot fork it, take it over quietly, or collect a pair
+//     per parallel replay. A tombstone, a token whose successor is unknown
+//     or was used, a retry from elsewhere and a second retry are never
+//     forgiven.
 //  3. Another client: refused. A scope wider than the token's: refused with
 //     ReasonScopeExceeded (RFC 6749 §6: the requested scope MUST NOT include
 //     any scope not originally granted).
@@ -91,8 +108,16 @@ func DecideRefresh(st store.RefreshState, p Presentation) store.RefreshPlan {
 	if used {
 		retry := !st.Superseded && st.Successor != (token.Hash{}) && !st.SuccessorUsed &&
 			sameClient && p.Grace > 0 && now.Sub(old.UsedAt) <= p.Grace
+		reason := ReuseRotated
+		switch {
+		case !retry:
+		case subtle.ConstantTimeCompare(st.RotatedBy, p.Origin) != 1:
+			retry, reason = false, ReuseOtherOrigin
+		case st.GraceUsed:
+			retry, reason = false, ReuseGraceSpent
+		}
 		if !retry {
-			return store.RefreshPlan{Outcome: store.RefreshReused, RevokeReason: RevokeReasonReuse, RevokedAt: now}
+			return store.RefreshPlan{Outcome: store.RefreshReused, Reason: reason, RevokeReason: RevokeReasonReuse, RevokedAt: now}
 		}
 	}
 	switch {
@@ -109,11 +134,14 @@ func DecideRefresh(st store.RefreshState, p Presentation) store.RefreshPlan {
 		Outcome:   store.RefreshRotated,
 		Successor: store.RefreshToken{Hash: p.Successor, SessionID: old.SessionID, ClientID: old.ClientID, Scope: old.Scope, CreatedAt: now, ExpiresAt: exp},
 		UsedAt:    now,
+		RotatedBy: p.Origin,
 	}
 	if used {
-		// The grace window keeps counting from the first use.
+		// The grace window keeps counting from the first use, and the
+		// token's one retry is spent.
 		plan.Outcome, plan.UsedAt = store.RefreshGraceRetry, old.UsedAt
 		plan.Supersede, plan.SupersededAt = st.Successor, now
+		plan.RotatedBy, plan.GraceUsed = st.RotatedBy, true
 	}
 	if now.Sub(sess.LastSeenAt) >= p.TouchInterval {
 		plan.TouchAt = now

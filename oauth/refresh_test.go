@@ -15,6 +15,7 @@ func TestDecideRefresh(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	now := t0.Add(time.Hour)
 	next, child := token.Hash{1}, token.Hash{2}
+	here, there := []byte("origin-here"), []byte("origin-there")
 	const grace = 5 * time.Second
 	// live is a family in good health: a session seen at t0 and its
 	// unused token, presented an hour later by its own client.
@@ -25,25 +26,28 @@ func TestDecideRefresh(t *testing.T) {
 			Session: store.Session{ID: "s1", UserID: "u1", CreatedAt: t0, LastSeenAt: t0,
 				ExpiresAt: t0.Add(14 * 24 * time.Hour), IdleTimeout: 7 * 24 * time.Hour},
 		}
-		p := Presentation{ClientID: "app", Successor: next, Now: now, TTL: 7 * 24 * time.Hour, Grace: grace, TouchInterval: time.Minute}
+		p := Presentation{ClientID: "app", Successor: next, Now: now, TTL: 7 * 24 * time.Hour, Grace: grace, TouchInterval: time.Minute, Origin: here}
 		return st, p
 	}
-	// rotatedOnce: the token was used usedAgo before now and names child as
-	// its successor, still unused.
+	// rotatedOnce: the token was used usedAgo before now, from here, and
+	// names child as its successor, still unused.
 	rotatedOnce := func(usedAgo time.Duration) func(*store.RefreshState, *Presentation) {
 		return func(st *store.RefreshState, _ *Presentation) {
-			st.Token.UsedAt, st.Successor = now.Add(-usedAgo), child
+			st.Token.UsedAt, st.Successor, st.RotatedBy = now.Add(-usedAgo), child, here
 		}
 	}
 	successor := func(scope string, exp time.Time) store.RefreshToken {
 		return store.RefreshToken{Hash: next, SessionID: "s1", ClientID: "app", Scope: scope, CreatedAt: now, ExpiresAt: exp}
 	}
-	rotated := store.RefreshPlan{Outcome: store.RefreshRotated, Successor: successor("read write", now.Add(7*24*time.Hour)), UsedAt: now, TouchAt: now}
+	rotated := store.RefreshPlan{Outcome: store.RefreshRotated, Successor: successor("read write", now.Add(7*24*time.Hour)), UsedAt: now, TouchAt: now, RotatedBy: here}
 	untouched := rotated
 	untouched.TouchAt = time.Time{}
 	retried := store.RefreshPlan{Outcome: store.RefreshGraceRetry, Successor: successor("read write", now.Add(7*24*time.Hour)),
-		UsedAt: now.Add(-2 * time.Second), Supersede: child, SupersededAt: now, TouchAt: now}
-	reused := store.RefreshPlan{Outcome: store.RefreshReused, RevokeReason: "refresh_reuse", RevokedAt: now}
+		UsedAt: now.Add(-2 * time.Second), Supersede: child, SupersededAt: now, TouchAt: now, RotatedBy: here, GraceUsed: true}
+	reusedFor := func(why string) store.RefreshPlan {
+		return store.RefreshPlan{Outcome: store.RefreshReused, Reason: why, RevokeReason: "refresh_reuse", RevokedAt: now}
+	}
+	reused := reusedFor(ReuseRotated)
 	refused := func(reason string) store.RefreshPlan {
 		return store.RefreshPlan{Outcome: store.RefreshRefused, Reason: reason}
 	}
@@ -56,7 +60,7 @@ func TestDecideRefresh(t *testing.T) {
 		{"live token rotates and slides the session", nil, rotated},
 		{"successor expiry capped by the session's", func(st *store.RefreshState, p *Presentation) {
 			p.TTL = 30 * 24 * time.Hour
-		}, store.RefreshPlan{Outcome: store.RefreshRotated, Successor: successor("read write", t0.Add(14*24*time.Hour)), UsedAt: now, TouchAt: now}},
+		}, store.RefreshPlan{Outcome: store.RefreshRotated, Successor: successor("read write", t0.Add(14*24*time.Hour)), UsedAt: now, TouchAt: now, RotatedBy: here}},
 		{"narrower scope: the successor keeps the family's", func(_ *store.RefreshState, p *Presentation) { p.Scope = "read" }, rotated},
 		{"same scope reordered", func(_ *store.RefreshState, p *Presentation) { p.Scope = "write read" }, rotated},
 		{"session seen within the touch interval is not written", func(st *store.RefreshState, _ *Presentation) {
@@ -89,7 +93,22 @@ func TestDecideRefresh(t *testing.T) {
 
 		{"same client retrying within grace", rotatedOnce(2 * time.Second), retried},
 		{"retry at the end of the grace window", rotatedOnce(grace), store.RefreshPlan{Outcome: store.RefreshGraceRetry,
-			Successor: successor("read write", now.Add(7*24*time.Hour)), UsedAt: now.Add(-grace), Supersede: child, SupersededAt: now, TouchAt: now}},
+			Successor: successor("read write", now.Add(7*24*time.Hour)), UsedAt: now.Add(-grace), Supersede: child, SupersededAt: now, TouchAt: now,
+			RotatedBy: here, GraceUsed: true}},
+		// Issue 10, L1: only from the rotation's network and user agent,
+		// and only once.
+		{"retry from another origin is reuse", func(st *store.RefreshState, p *Presentation) {
+			rotatedOnce(time.Second)(st, p)
+			p.Origin = there
+		}, reusedFor(ReuseOtherOrigin)},
+		{"retry of a token rotated before origins were recorded is reuse", func(st *store.RefreshState, p *Presentation) {
+			rotatedOnce(time.Second)(st, p)
+			st.RotatedBy = nil
+		}, reusedFor(ReuseOtherOrigin)},
+		{"second retry is reuse", func(st *store.RefreshState, p *Presentation) {
+			rotatedOnce(time.Second)(st, p)
+			st.GraceUsed = true
+		}, reusedFor(ReuseGraceSpent)},
 		{"retry with a wider scope is refused, not reuse", func(st *store.RefreshState, p *Presentation) {
 			rotatedOnce(2*time.Second)(st, p)
 			p.Scope = "admin"

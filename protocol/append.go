@@ -146,6 +146,18 @@ func AppendIntrospection(b []byte, r *Introspection) []byte {
 	b = appendStringField(b, `,"iss":`, r.Iss)
 	b = appendStringField(b, `,"jti":`, r.Jti)
 	b = appendStringField(b, `,"sid":`, r.Sid)
+	b = appendIntField(b, `,"auth_time":`, r.AuthTime)
+	b = appendStringField(b, `,"acr":`, r.ACR)
+	if len(r.AMR) > 0 {
+		b = append(b, `,"amr":[`...)
+		for i, m := range r.AMR {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, m)
+		}
+		b = append(b, ']')
+	}
 	return append(b, "}\n"...)
 }
 

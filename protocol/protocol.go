@@ -21,15 +21,24 @@ type Introspection struct {
 	Iss       string               `json:"iss,omitempty"`
 	Jti       string               `json:"jti,omitempty"`
 	Sid       string               `json:"sid,omitempty"`
+	// The authentication behind the token (RFC 9470 §6.2 and RFC 8176):
+	// when the user last proved a credential, the assurance level
+	// ("aal1".."aal3") and the methods.
+	AuthTime int64    `json:"auth_time,omitempty"`
+	ACR      string   `json:"acr,omitempty"`
+	AMR      []string `json:"amr,omitempty"`
 }
 
 // FeedEntry is one revocation on the feed (GET /v1/revocations): a
-// session (SID) or a single access token (JTI) that verifiers must refuse
-// until Until.
+// session (SID), a single access token (JTI), or a signing key (KID: drop
+// the key, and refuse every token it signed) that verifiers must refuse
+// until Until. A follower that predates KID entries ignores them (an entry
+// with neither sid nor jti names nothing it knows).
 type FeedEntry struct {
 	Seq    int64     `json:"seq"`
 	SID    string    `json:"sid,omitempty"`
 	JTI    string    `json:"jti,omitempty"`
+	KID    string    `json:"kid,omitempty"`
 	Until  time.Time `json:"until"`
 	At     time.Time `json:"at"`
 	Reason string    `json:"reason"`

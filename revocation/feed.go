@@ -34,10 +34,11 @@ var (
 
 // Until is when entry r stops mattering to a verifier. A denial matters
 // until its token expires; a session revocation until the last access
-// token minted for the session expires, at most accessTTL after it. Both
-// add DenyMargin: verifiers accept a token for their leeway past exp.
+// token minted for the session expires, at most accessTTL after it; a key
+// revocation until its ExpiresAt (see store.Revocation). All add
+// DenyMargin: verifiers accept a token for their leeway past exp.
 func Until(r store.Revocation, accessTTL time.Duration) time.Time {
-	if r.JTI == "" {
+	if r.JTI == "" && r.KID == "" {
 		return r.At.Add(accessTTL + DenyMargin)
 	}
 	return r.ExpiresAt.Add(DenyMargin)

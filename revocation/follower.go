@@ -73,6 +73,16 @@ type Follower struct {
 	deniedMu    sync.RWMutex
 	denied      map[string]int64
 	deniedSweep int64
+
+	// keyRevoked is told of each signing-key revocation the feed carries.
+	keyRevoked atomic.Pointer[func(ctx context.Context, kid string)]
+}
+
+// OnKeyRevoked makes the follower call fn for every signing-key
+// revocation it reads from the feed (store.Revocation.KID): the node's
+// keyset drops the key at once, not at its next reload. Set it before Run.
+func (f *Follower) OnKeyRevoked(fn func(ctx context.Context, kid string)) {
+	f.keyRevoked.Store(&fn)
 }
 
 // NewFollower returns a follower of st's feed that evicts through ev.
@@ -295,9 +305,14 @@ func (f *Follower) follow(ctx context.Context) error {
 		if len(revs) > 0 {
 			var ids []string
 			for _, r := range revs {
-				if r.JTI != "" {
+				switch {
+				case r.KID != "":
+					if fn := f.keyRevoked.Load(); fn != nil {
+						(*fn)(ctx, r.KID)
+					}
+				case r.JTI != "":
 					f.deny(r.JTI, r.ExpiresAt.UnixNano())
-				} else {
+				default:
 					ids = append(ids, r.SessionID)
 				}
 			}

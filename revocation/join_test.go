@@ -3,6 +3,7 @@ package revocation
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -34,5 +35,30 @@ func TestJoin(t *testing.T) {
 	}
 	if !closed(aChanged) {
 		t.Fatal("Notify did not reach every joined notifier")
+	}
+}
+
+// TestJoinWaitsWithOneGoroutine: a follower takes Changed at every poll,
+// mostly without a notification in between; that must not leave a
+// goroutine behind each time. The relays end with the context.
+func TestJoinWaitsWithOneGoroutine(t *testing.T) {
+	base := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	j := Join(ctx, NewLocal(), NewLocal())
+	j.Changed()
+	before := runtime.NumGoroutine()
+	for range 1000 {
+		j.Changed()
+	}
+	if n := runtime.NumGoroutine() - before; n > 0 {
+		t.Fatalf("%d goroutines more after 1000 calls without a notification", n)
+	}
+	cancel()
+	deadline := time.Now().Add(10 * time.Second) // liveness, not timing
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left after the context ended", runtime.NumGoroutine()-base)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

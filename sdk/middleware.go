@@ -105,9 +105,9 @@ func Middleware(opts MiddlewareOptions) func(http.Handler) http.Handler {
 				bearerError(w, realm, http.StatusBadRequest, "invalid_request", "Send the token in the Authorization header, not the URL.")
 				return
 			}
-			raw, fromCookie, ok := credential(r, opts)
-			if !ok {
-				bearerError(w, realm, http.StatusBadRequest, "invalid_request", "Malformed Authorization header.")
+			raw, fromCookie, refused := credential(r, opts)
+			if refused != "" {
+				bearerError(w, realm, http.StatusBadRequest, "invalid_request", refused)
 				return
 			}
 			if raw == "" {
@@ -133,43 +133,45 @@ func Middleware(opts MiddlewareOptions) func(http.Handler) http.Handler {
 	}
 }
 
-// credential returns the presented token. ok is false only for an
-// Authorization header that claims Bearer but is malformed. Another scheme
-// (Basic, DPoP…) counts as no credential: this middleware does not speak it.
-func credential(r *http.Request, opts MiddlewareOptions) (raw string, fromCookie, ok bool) {
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, tok, _ := strings.Cut(h, " ")
-		if !strings.EqualFold(scheme, "Bearer") {
-			return "", false, true
+// credential returns the presented token by Tessera's own rule (one
+// credential per request, RFC 6750 §2; protocol.ParseBearer for the
+// header). refused is a client-safe reason for 400 invalid_request: two
+// Authorization headers, a malformed Bearer one, a bearer token together
+// with the session cookie, or two different session cookies. Another
+// scheme (Basic, DPoP…) counts as no credential: this middleware does not
+// speak it.
+func credential(r *http.Request, opts MiddlewareOptions) (raw string, fromCookie bool, refused string) {
+	var tok string
+	switch vs := r.Header["Authorization"]; len(vs) {
+	case 0:
+	case 1:
+		var ok, malformed bool
+		tok, ok, malformed = protocol.ParseBearer(vs[0])
+		if malformed || ok && len(tok) > accesstoken.MaxLen {
+			return "", false, "Malformed Authorization header."
 		}
-		tok = strings.TrimLeft(tok, " ")
-		if !isB64Token(tok) || len(tok) > accesstoken.MaxLen {
-			return "", false, false
-		}
-		return tok, false, true
+	default:
+		return "", false, "Send one Authorization header, not several."
 	}
+	var cookie string
 	if opts.Cookie {
-		if c, err := r.Cookie(opts.CookieName); err == nil && c.Value != "" {
-			return c.Value, true, true
+		for _, c := range r.CookiesNamed(opts.CookieName) {
+			switch {
+			case c.Value == "" || c.Value == cookie:
+			case cookie == "":
+				cookie = c.Value
+			default:
+				return "", false, "The request carries more than one session cookie."
+			}
 		}
 	}
-	return "", false, true
-}
-
-// isB64Token matches RFC 6750 §2.1's b64token: 1*( ALPHA / DIGIT / "-" /
-// "." / "_" / "~" / "+" / "/" ) *"=".
-func isB64Token(s string) bool {
-	body := strings.TrimRight(s, "=")
-	if body == "" {
-		return false
+	switch {
+	case tok != "" && cookie != "":
+		return "", false, "Send a bearer token or the session cookie, not both."
+	case tok != "":
+		return tok, false, ""
 	}
-	for i := 0; i < len(body); i++ {
-		c := body[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
-			return false
-		}
-	}
-	return true
+	return cookie, cookie != "", ""
 }
 
 func authenticate(ctx context.Context, opts MiddlewareOptions, raw string) (*Principal, error) {

@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"fmt"
+	"github.com/tessera-auth/tessera/protocol"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -66,6 +67,11 @@ func TestMiddleware(t *testing.T) {
 		{"no credential", h, nil, "/", 401, `Bearer realm="notes"`, ""},
 		{"other scheme", h, map[string]string{"Authorization": "Basic dXNlcjpwYXNz"}, "/", 401, `Bearer realm="notes"`, ""},
 		{"malformed bearer", h, map[string]string{"Authorization": "Bearer a b"}, "/", 400, `Bearer realm="notes", error="invalid_request"`, ""},
+		// One credential per request, by Tessera's own rule (issue 10, L10).
+		{"bearer after a tab", h, map[string]string{"Authorization": "Bearer\t" + user.Access}, "/", 400, `Bearer realm="notes", error="invalid_request"`, ""},
+		{"bearer and cookie", h, map[string]string{"Authorization": "Bearer " + user.Access, "Cookie": CookieName + "=" + browser.Cookie}, "/", 400, `Bearer realm="notes", error="invalid_request"`, ""},
+		{"two session cookies", h, map[string]string{"Cookie": CookieName + "=" + browser.Cookie + "; " + CookieName + "=tss_planted"}, "/", 400, `Bearer realm="notes", error="invalid_request"`, ""},
+		{"bearer and cookie, cookies not enabled", hNoCookie, map[string]string{"Authorization": "Bearer " + user.Access, "Cookie": CookieName + "=" + browser.Cookie}, "/", 200, "", sub.Subject + " jwt"},
 		{"token in the query", h, nil, "/?access_token=" + user.Access, 400, `Bearer realm="notes", error="invalid_request"`, ""},
 		{"JWT", h, map[string]string{"Authorization": "Bearer " + user.Access}, "/", 200, "", sub.Subject + " jwt"},
 		{"bearer scheme case-insensitive", h, map[string]string{"Authorization": "bearer " + user.Access}, "/", 200, "", sub.Subject + " jwt"},
@@ -103,6 +109,16 @@ func TestMiddleware(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("two authorization headers", func(t *testing.T) {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header["Authorization"] = []string{"Bearer " + user.Access, "Bearer " + user.Access}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 400 {
+			t.Fatalf("status %d, want 400", w.Code)
+		}
+	})
 
 	t.Run("stale revocations answer 503", func(t *testing.T) {
 		e.clock.Add(time.Minute)
@@ -152,20 +168,20 @@ func TestRequireScope(t *testing.T) {
 }
 
 func FuzzCredential(f *testing.F) {
-	for _, s := range []string{"Bearer mF_9.B5f-4.1JqM", "Bearer abc==", "bearer  x", "Bearer ", "Bearer a=b", "Basic x", "Bearer \x00", ""} {
+	for _, s := range []string{"Bearer mF_9.B5f-4.1JqM", "Bearer abc==", "bearer  x", "Bearer ", "Bearer a=b", "Basic x", "Bearer \x00", "", "Bearer\tx", "Bearer,x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
 		r := &http.Request{Header: http.Header{"Authorization": {h}}}
-		raw, fromCookie, ok := credential(r, MiddlewareOptions{})
+		raw, fromCookie, refused := credential(r, MiddlewareOptions{})
 		if fromCookie {
 			t.Fatal("cookie without a cookie")
 		}
-		if !ok && raw != "" {
+		if refused != "" && raw != "" {
 			t.Fatal("partial result on error")
 		}
-		if raw != "" && !isB64Token(raw) {
-			t.Fatalf("accepted %q", raw)
+		if raw != "" && (!protocol.IsB64Token(raw) || h[len("Bearer")] != ' ') {
+			t.Fatalf("accepted %q from %q", raw, h)
 		}
 	})
 }

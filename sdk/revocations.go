@@ -102,10 +102,14 @@ type Revocations struct {
 	mu     sync.RWMutex
 	sids   map[string]time.Time // session id → drop after
 	jtis   map[string]time.Time // token id → drop after
+	kids   map[string]time.Time // revoked signing key id → drop after
 	cursor string
 	pruned time.Time
 
 	lastOK atomic.Int64 // unix nanos (cfg.Now) of the last successful poll; 0 never
+	// keyGen grows with every signing-key revocation learned: a Verifier
+	// that sees it move drops those keys and purges its cache.
+	keyGen atomic.Uint64
 }
 
 // NewRevocations returns a follower; call Run (or Sync) to start following.
@@ -120,6 +124,7 @@ func NewRevocations(cfg RevocationsConfig) (*Revocations, error) {
 		auth: basicAuth(cfg.ClientID, cfg.ClientSecret),
 		sids: map[string]time.Time{},
 		jtis: map[string]time.Time{},
+		kids: map[string]time.Time{},
 	}, nil
 }
 
@@ -156,11 +161,26 @@ func (r *Revocations) Denied(sid, jti string) bool {
 	return false
 }
 
+// KeyRevoked reports whether the signing key kid was revoked (Tessera's
+// emergency key revocation): a Verifier following this feed drops the key
+// and refuses every token it signed, even from a JWKS fetched from a stale
+// cache.
+func (r *Revocations) KeyRevoked(kid string) bool {
+	if kid == "" {
+		return false
+	}
+	now := r.cfg.Now()
+	r.mu.RLock()
+	until, ok := r.kids[kid]
+	r.mu.RUnlock()
+	return ok && now.Before(until)
+}
+
 // Len returns how many entries are held (for metrics and tests).
 func (r *Revocations) Len() int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return len(r.sids) + len(r.jtis)
+	return len(r.sids) + len(r.jtis) + len(r.kids)
 }
 
 // Run follows the feed until ctx ends: one full read, then long polls.
@@ -269,6 +289,12 @@ func (r *Revocations) poll(ctx context.Context, wait time.Duration) error {
 		if e.JTI != "" && r.jtis[e.JTI].Before(drop) {
 			r.jtis[e.JTI] = drop
 		}
+		if e.KID != "" && r.kids[e.KID].Before(drop) {
+			if _, known := r.kids[e.KID]; !known {
+				r.keyGen.Add(1)
+			}
+			r.kids[e.KID] = drop
+		}
 	}
 	r.cursor = a.Cursor
 	if now.Sub(r.pruned) >= time.Minute || len(a.Revocations) == 0 {
@@ -290,6 +316,11 @@ func (r *Revocations) pruneLocked(now time.Time) {
 	for k, t := range r.jtis {
 		if !now.Before(t) {
 			delete(r.jtis, k)
+		}
+	}
+	for k, t := range r.kids {
+		if !now.Before(t) {
+			delete(r.kids, k)
 		}
 	}
 	r.pruned = now

@@ -178,6 +178,8 @@ type Verifier struct {
 	// accesstoken would call them expired); nil when disabled. It is purged
 	// when a key leaves the key set.
 	cache *accesstoken.Cache
+	// keyGen is the Revocations key generation this verifier last applied.
+	keyGen atomic.Uint64
 }
 
 // NewVerifier returns a verifier. It fetches no keys yet: the first Verify
@@ -201,6 +203,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 // lookup is the accesstoken.KeyFunc: cached keys only, never a fetch, so a
 // verification can never be turned into a request by itself (Verify decides).
 func (v *Verifier) lookup(kid string) (*jose.JSONWebKey, error) {
+	if r := v.cfg.Revocations; r != nil && r.KeyRevoked(kid) {
+		return nil, fmt.Errorf("%w: its signing key was revoked", ErrRevoked)
+	}
 	if s := v.keys.Load(); s != nil {
 		if k, ok := s.keys[kid]; ok {
 			return k, nil
@@ -234,6 +239,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*accesstoken.Claim
 		return nil, accesstoken.ErrMalformed
 	}
 	now := v.cfg.Now()
+	v.applyKeyRevocations()
 	var key accesstoken.CacheKey
 	if v.cache != nil {
 		key = accesstoken.KeyOf(token)
@@ -366,6 +372,40 @@ func (v *Verifier) fetch(ctx context.Context) error {
 	}
 	v.setKeys(&keySnapshot{keys: keys, refreshAt: now.Add(ttl)})
 	return nil
+}
+
+// applyKeyRevocations drops from the key set the signing keys the
+// revocation feed says were revoked, and purges the cache, once per new
+// revocation: what those keys signed must be refused now, not when the
+// JWKS is next fetched.
+func (v *Verifier) applyKeyRevocations() {
+	r := v.cfg.Revocations
+	if r == nil {
+		return
+	}
+	g := r.keyGen.Load()
+	if v.keyGen.Load() == g {
+		return
+	}
+	if v.cache != nil {
+		v.cache.Purge()
+	}
+	for {
+		s := v.keys.Load()
+		if s == nil {
+			break
+		}
+		kept := make(map[string]*jose.JSONWebKey, len(s.keys))
+		for kid, k := range s.keys {
+			if !r.KeyRevoked(kid) {
+				kept[kid] = k
+			}
+		}
+		if v.keys.CompareAndSwap(s, &keySnapshot{keys: kept, refreshAt: s.refreshAt}) {
+			break
+		}
+	}
+	v.keyGen.Store(g)
 }
 
 // setKeys installs a fetched key set. If a key left the set (retired, or

@@ -45,6 +45,9 @@ type clientMetadata struct {
 	AuthMethod   *string   `json:"token_endpoint_auth_method"`
 	RedirectURIs *[]string `json:"redirect_uris"`
 	TokenFormat  *string   `json:"token_format"`
+	Introspect   *bool     `json:"introspect"` // RFC 7662 permission (not RFC 7591)
+	Resources    *[]string `json:"resources"`  // RFC 8707 indicators it may ask for
+	Audience     *string   `json:"audience"`   // the resource it serves
 
 	Name   *string   `json:"name"`   // alias of client_name
 	Grants *[]string `json:"grants"` // alias of grant_types
@@ -60,6 +63,7 @@ func (m clientMetadata) merge() (p oauth.ClientPatch, public bool, prob *problem
 		return newProblem(http.StatusBadRequest, "invalid_client_metadata", fmt.Sprintf("%q and its alias %q disagree; give one.", a, b))
 	}
 	p.Name, p.Grants, p.TokenFormat, p.RedirectURIs, p.AuthMethod = m.ClientName, m.GrantTypes, m.TokenFormat, m.RedirectURIs, m.AuthMethod
+	p.Introspect, p.Resources, p.Audience = m.Introspect, m.Resources, m.Audience
 	if m.Name != nil {
 		if p.Name != nil && *p.Name != *m.Name {
 			return p, false, conflict("client_name", "name")
@@ -106,7 +110,7 @@ func deref[T any](p *T) T {
 type rfc7591Client struct {
 	ClientID              string   `json:"client_id"`
 	ClientSecret          string   `json:"client_secret,omitempty"`
-	ClientIDIssuedAt      int64    `json:"client_id_issued_at"`
+	ClientIDIssuedAt      int64    `json:"client_id_issued_at,omitempty"`      // none for the first party
 	ClientSecretExpiresAt *int64   `json:"client_secret_expires_at,omitempty"` // 0: never (with a secret)
 	ClientName            string   `json:"client_name"`
 	GrantTypes            []string `json:"grant_types"`
@@ -122,9 +126,12 @@ type rfc7591Client struct {
 
 func rfcClientOf(c store.Client, secret string, now time.Time) rfc7591Client {
 	out := rfc7591Client{
-		ClientID: c.ID, ClientSecret: secret, ClientIDIssuedAt: c.CreatedAt.Unix(), ClientName: c.Name,
+		ClientID: c.ID, ClientSecret: secret, ClientName: c.Name,
 		GrantTypes: nonNil(c.Grants), Scope: strings.Join(c.Scopes, " "), AuthMethod: c.AuthMethod, RedirectURIs: nonNil(c.RedirectURIs),
 		clientJSON: clientOf(c, secret),
+	}
+	if !c.CreatedAt.IsZero() {
+		out.ClientIDIssuedAt = c.CreatedAt.Unix()
 	}
 	if out.AuthMethod == "" { // registered before the method was recorded
 		out.AuthMethod = oauth.AuthSecretBasic

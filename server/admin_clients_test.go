@@ -40,7 +40,7 @@ func TestAdminClientRFC7591(t *testing.T) {
 	}
 	wantProblem(t, e.adminDo("PATCH", "/admin/v1/clients/"+id, map[string]any{"client_secret": "x"}), 400, "invalid_client_metadata")
 	wantProblem(t, e.adminDo("GET", "/admin/v1/clients/nope", nil), 404, "not_found")
-	if r := e.adminDo("GET", "/admin/v1/clients", nil); len(r.json(t)["clients"].([]any)) != 2 {
+	if r := e.adminDo("GET", "/admin/v1/clients", nil); len(r.json(t)["clients"].([]any)) != 3 { // the first party, billing, spa
 		t.Fatalf("list: %s", r.body)
 	}
 }

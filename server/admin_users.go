@@ -66,7 +66,7 @@ func accountProblem(err error) *problem {
 	case errors.As(err, &pe):
 		return newProblem(http.StatusBadRequest, pe.Code, pe.Message)
 	case errors.Is(err, authn.ErrCannotClear):
-		return newProblem(http.StatusNotImplemented, "not_supported", "The login throttles in use cannot clear an account.")
+		return newProblem(http.StatusNotImplemented, "not_supported", "The login throttles in use cannot clear an account (shared Redis buckets are keyed by a hash of the account and address, so they cannot be found by account); they refill on their own within the throttle window.")
 	}
 	return errUnavailableOr(err).because(fmt.Errorf("admin: %w", err))
 }

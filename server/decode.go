@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 )
@@ -17,7 +18,8 @@ const maxBody = 64 << 10
 
 // decodeJSON reads r's body into dst strictly: JSON media type, at most
 // maxBody bytes, valid UTF-8 (encoding/json would silently replace invalid
-// bytes), known fields only, one value. dst is written only on success.
+// bytes), known fields spelt exactly, no member name twice, one value. dst
+// is written only on success.
 func decodeJSON[T any](w http.ResponseWriter, r *http.Request, dst *T) *problem {
 	if p := checkJSONType(r.Header.Get("Content-Type")); p != nil {
 		return p
@@ -53,6 +55,9 @@ func decodeBytes[T any](body []byte, dst *T) *problem {
 	}
 	if !utf8.Valid(body) {
 		return newProblem(http.StatusBadRequest, "invalid_utf8", "The request body is not valid UTF-8.")
+	}
+	if p := checkMembers(body, reflect.TypeFor[T]()); p != nil {
+		return p
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -1,11 +1,16 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/tessera-auth/tessera/protocol"
 )
 
 // FuzzDecodeLogin feeds hostile bodies to the JSON decoder the login uses:
@@ -18,6 +23,12 @@ func FuzzDecodeLogin(f *testing.F) {
 		`{}`, `null`, `[]`, `"x"`, `{"username":1}`, `{"username":"a"}{}`, `{"a":`,
 		"{\"username\":\"\xff\"}", `{"username":"\u0000"}`, `{"username":"a","username":"b"}`,
 		strings.Repeat("[", 10000),
+		// L9: one reading per body. Duplicates (also escaped ones) and
+		// case variants of a field are refused.
+		`{"USERNAME":"alice","password":"pw"}`, `{"uſername":"alice","password":"pw"}`,
+		`{"username":"a","password":"pw","delivery":"cookie","DELIVERY":"token"}`,
+		`{"username":"a","\u0075sername":"b"}`, `{"username":{"a":1,"a":2}}`,
+		`{"client_id":[{"x":1},{"x":1,"x":2}]}`, `{"Client_ID":"app"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -39,13 +50,34 @@ func FuzzDecodeLogin(f *testing.F) {
 		if !utf8.Valid(body) || len(body) > maxBody {
 			t.Fatal("accepted invalid UTF-8 or an oversized body")
 		}
+		// Accepted: every member is named exactly, once.
+		dec := json.NewDecoder(bytes.NewReader(body))
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			if tok == nil && err == nil {
+				return // null: the zero request, refused by the handler
+			}
+			t.Fatalf("accepted a non-object %q", body)
+		}
+		seen := map[string]bool{}
+		for dec.More() {
+			tok, _ := dec.Token()
+			name := tok.(string)
+			if seen[name] || !slices.Contains([]string{"username", "password", "delivery", "client_id"}, name) {
+				t.Fatalf("accepted member %q of %q", name, body)
+			}
+			seen[name] = true
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				t.Fatal(err)
+			}
+		}
 	})
 }
 
 // FuzzBearerToken checks the Authorization header parser: whatever it
 // accepts is a non-empty RFC 6750 b64token.
 func FuzzBearerToken(f *testing.F) {
-	for _, s := range []string{"Bearer tss_abc", "bearer x", "Bearer", "Bearer ", "Basic abc", "Bearer a b", "Bearer abc==", "Bearer ==", "Bearer \x00", "Bearer  abc"} {
+	for _, s := range []string{"Bearer tss_abc", "bearer x", "Bearer", "Bearer ", "Basic abc", "Bearer a b", "Bearer abc==", "Bearer ==", "Bearer \x00", "Bearer  abc", "Bearer\tabc", "Bearer,abc", "Bearerx abc", "BEARER abc"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
@@ -56,8 +88,11 @@ func FuzzBearerToken(f *testing.F) {
 			}
 			return
 		}
-		if tok == "" || strings.ContainsAny(tok, " \t\r\n\x00") || !isB64Token(tok) {
+		if tok == "" || strings.ContainsAny(tok, " \t\r\n\x00") || !protocol.IsB64Token(tok) {
 			t.Fatalf("accepted %q from %q", tok, h)
+		}
+		if h[len("Bearer")] != ' ' {
+			t.Fatalf("accepted %q: the scheme is followed by 1*SP only (RFC 7235 §2.1)", h)
 		}
 		if !strings.HasSuffix(h, tok) {
 			t.Fatalf("token %q is not the tail of %q", tok, h)

@@ -14,6 +14,12 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 var (
 	jsonType = []string{"application/json"}
 	noStore  = []string{"no-store"}
+	// noCache goes with every no-store answer: RFC 6749 §5.1 asks for
+	// Pragma: no-cache beside Cache-Control: no-store on answers carrying
+	// tokens (login, token, password change, client registration), for
+	// HTTP/1.0 caches; sending it with every uncacheable answer keeps the
+	// rule in one place.
+	noCache = []string{"no-cache"}
 )
 
 // writeAppended answers 200 with the JSON appendJSON writes for v, built in
@@ -23,7 +29,7 @@ func writeAppended[T any](w http.ResponseWriter, v *T, appendJSON func([]byte, *
 	b := appendJSON((*bp)[:0], v)
 	h := w.Header()
 	h["Content-Type"] = jsonType
-	h["Cache-Control"] = noStore
+	h["Cache-Control"], h["Pragma"] = noStore, noCache
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
 	*bp = b

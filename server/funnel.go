@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/session"
@@ -93,6 +95,7 @@ type tokenError struct {
 	Code        string
 	Description string // safe to send
 	cause       error  // logged, never sent
+	retryAfter  time.Duration
 }
 
 func newTokenError(status int, code, desc string) *tokenError {
@@ -129,6 +132,8 @@ func writeTokenError(w http.ResponseWriter, e *tokenError) {
 		// Every 503 says when to retry (RFC 9110 §10.2.3), as errUnavailable
 		// does on /v1: clients and proxies back off instead of hammering.
 		h.Set("Retry-After", "1")
+	case http.StatusTooManyRequests:
+		h.Set("Retry-After", strconv.Itoa(int((max(e.retryAfter, time.Second)+time.Second-1)/time.Second)))
 	}
 	w.WriteHeader(e.Status)
 	json.NewEncoder(w).Encode(protocol.TokenError{Code: e.Code, Description: e.Description})

@@ -70,29 +70,34 @@ func TestGolden(t *testing.T) {
 
 	n := newNormalizer()
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			if c.r.StatusCode != c.status || c.r.Header.Get("Content-Type") != c.contentType {
-				t.Fatalf("%d %q, want %d %q: %s", c.r.StatusCode, c.r.Header.Get("Content-Type"), c.status, c.contentType, c.r.body)
-			}
-			got := n.normalize(t, c.r.body)
-			path := filepath.Join("testdata", "golden", c.name+".json")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -run TestGolden -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("%s differs from the golden file (if intended, rerun with -update and review the diff)\n got %s\nwant %s", path, got, want)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { checkGolden(t, n, c.name, c.r, c.status, c.contentType) })
+	}
+}
+
+// checkGolden compares an answer with testdata/golden/NAME.json (or
+// rewrites it under -update).
+func checkGolden(t *testing.T, n *normalizer, name string, r resp, status int, contentType string) {
+	t.Helper()
+	if r.StatusCode != status || r.Header.Get("Content-Type") != contentType {
+		t.Fatalf("%d %q, want %d %q: %s", r.StatusCode, r.Header.Get("Content-Type"), status, contentType, r.body)
+	}
+	got := n.normalize(t, r.body)
+	path := filepath.Join("testdata", "golden", name+".json")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run TestGolden -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s differs from the golden file (if intended, rerun with -update and review the diff)\n got %s\nwant %s", path, got, want)
 	}
 }
 

@@ -22,6 +22,9 @@ type Metrics struct {
 	logins    *prometheus.CounterVec
 	revoked   *prometheus.CounterVec
 	reuse     prometheus.Counter
+	// secondFactor counts second-factor outcomes by method and outcome
+	// ("challenged", "success", or an MFAFailed reason).
+	secondFactor *prometheus.CounterVec
 
 	// Resolved label sets, so the hot path skips hashing label values.
 	mu  sync.RWMutex
@@ -59,9 +62,12 @@ func NewMetrics(activeSessions func(ctx context.Context) (int, error), cachedSes
 		reuse: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tessera_refresh_reuse_total", Help: "Rotated refresh tokens presented again (theft signals); each revoked its family.",
 		}),
+		secondFactor: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tessera_second_factor_total", Help: "Second-factor steps by method and outcome (challenged, success, bad_code, replay, throttled, challenge).",
+		}, []string{"method", "outcome"}),
 		obs: map[obsKey]observers{},
 	}
-	m.reg.MustRegister(m.requests, m.durations, m.logins, m.revoked, m.reuse,
+	m.reg.MustRegister(m.requests, m.durations, m.logins, m.revoked, m.reuse, m.secondFactor,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if activeSessions != nil {
 		// Counting is a query: cache it so scrapes stay cheap.
@@ -94,6 +100,17 @@ func NewMetrics(activeSessions func(ctx context.Context) (int, error), cachedSes
 	return m
 }
 
+// Register adds metrics that other parts of the node keep (the Redis
+// client's health) to those served.
+func (m *Metrics) Register(cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := m.reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Handler serves the metrics in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
@@ -101,7 +118,7 @@ func (m *Metrics) Handler() http.Handler {
 
 // Kinds are the events the metrics count: subscribe m to them.
 func (m *Metrics) Kinds() []event.Kind {
-	return []event.Kind{event.LoginSucceeded, event.LoginFailed, event.SessionRevoked, event.RefreshReused}
+	return []event.Kind{event.LoginSucceeded, event.LoginFailed, event.SessionRevoked, event.RefreshReused, event.MFAChallenged, event.MFAFailed}
 }
 
 // Publish counts an event: logins by outcome (LoginSucceeded is published
@@ -114,6 +131,13 @@ func (m *Metrics) Publish(_ context.Context, e event.Event) {
 	switch e.Kind {
 	case event.LoginSucceeded:
 		m.logins.WithLabelValues("success").Inc()
+		if e.Method != "" {
+			m.secondFactor.WithLabelValues(e.Method, "success").Inc()
+		}
+	case event.MFAChallenged:
+		m.secondFactor.WithLabelValues("", "challenged").Inc()
+	case event.MFAFailed:
+		m.secondFactor.WithLabelValues(e.Method, e.Reason).Inc()
 	case event.LoginFailed:
 		outcome := "error"
 		switch e.Reason {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -13,18 +14,11 @@ import (
 func (s *Server) common(listener string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		h := w.Header()
-		// Assigned directly: the keys are already canonical, and shared
-		// read-only slices save four allocations per request.
-		h["X-Content-Type-Options"] = hdrNosniff
-		h["X-Frame-Options"] = hdrDeny
-		h["Referrer-Policy"] = hdrNoReferrer
-		h["Content-Security-Policy"] = hdrCSP
-		if r.TLS != nil {
-			// Tessera serves TLS itself (tls_cert/tls_key): browsers must
-			// never fall back to plain HTTP. Never sent over plain HTTP
-			// (RFC 6797 §7.2), where a TLS proxy in front owns the policy.
-			h["Strict-Transport-Security"] = hdrHSTS
+		if r.URL.Path != verifyPath {
+			// Forward auth's 200 goes to a proxy, never to a browser, and
+			// its handler sets these on the answers a proxy may pass on:
+			// its hot path is spared five header writes.
+			securityHeaders(w.Header(), r)
 		}
 		rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
@@ -32,10 +26,17 @@ func (s *Server) common(listener string, next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				// The request itself is not logged: it may hold credentials.
-				s.log.Error("panic serving request", "method", r.Method, "route", r.Pattern, "panic", v)
-				if !rw.wroteHeader {
-					writeProblem(rw, errInternal())
+				// Through the funnel, as every failure: it logs the cause
+				// (never the request, which may hold credentials) and
+				// renders the problem, unless the handler had already
+				// answered.
+				err := fmt.Errorf("panic serving request: %v", v)
+				if rw.wroteHeader {
+					s.logCause(r, rw.status, "internal", err)
+				} else {
+					// Nothing the failed handler meant to set is sent.
+					rw.Header().Del("Set-Cookie")
+					s.fail(rw, r, errInternal().because(err))
 				}
 			}
 			route := r.Pattern
@@ -54,6 +55,22 @@ func (s *Server) common(listener string, next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rw, r)
 	})
+}
+
+// securityHeaders sets the headers every answer a browser may see carries.
+func securityHeaders(h http.Header, r *http.Request) {
+	// Assigned directly: the keys are already canonical, and shared
+	// read-only slices save four allocations per request.
+	h["X-Content-Type-Options"] = hdrNosniff
+	h["X-Frame-Options"] = hdrDeny
+	h["Referrer-Policy"] = hdrNoReferrer
+	h["Content-Security-Policy"] = hdrCSP
+	if r.TLS != nil {
+		// Tessera serves TLS itself (tls_cert/tls_key): browsers must
+		// never fall back to plain HTTP. Never sent over plain HTTP
+		// (RFC 6797 §7.2), where a TLS proxy in front owns the policy.
+		h["Strict-Transport-Security"] = hdrHSTS
+	}
 }
 
 var (

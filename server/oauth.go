@@ -10,7 +10,6 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/tessera-auth/tessera/accesstoken"
-	"github.com/tessera-auth/tessera/authflow"
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/protocol"
@@ -25,13 +24,18 @@ type OAuth interface {
 	AuthenticateClient(ctx context.Context, id, secret string) (store.Client, error)
 	RegisterClient(ctx context.Context, spec oauth.ClientSpec) (store.Client, string, error)
 	IssueForSession(ctx context.Context, g oauth.SessionGrant, sessionExpires time.Time) (oauth.Tokens, error)
-	Refresh(ctx context.Context, c store.Client, presented, scope string) (oauth.Tokens, error)
-	ClientCredentials(ctx context.Context, c store.Client, scope string) (oauth.Tokens, error)
+	RefreshFrom(ctx context.Context, c store.Client, presented, scope string, resources []string, o oauth.Origin) (oauth.Tokens, error)
+	ClientCredentialsFor(ctx context.Context, c store.Client, scope string, resources []string) (oauth.Tokens, error)
+	// FirstParty is Tessera's own login as a client (its ID is empty
+	// inside); FirstPartyID is its client_id.
+	FirstParty() store.Client
+	FirstPartyID() string
 }
 
 // OAuthConfig is what the OAuth endpoints need to know.
 type OAuthConfig struct {
 	Issuer    string        // base of every endpoint URL in the metadata
+	Audience  string        // "aud" of access tokens (introspection of opaque ones)
 	AccessTTL time.Duration // how long a revoked session's access tokens may live
 	// Lifetimes of sessions that back refresh tokens.
 	SessionIdle, SessionAbsolute time.Duration
@@ -48,6 +52,7 @@ type TokenStore interface {
 	ActiveRevocations(ctx context.Context, sessionsSince, now time.Time) ([]store.Revocation, error)
 	LastRevocationSeq(ctx context.Context) (int64, error)
 	AccessTokenByHash(ctx context.Context, h token.Hash) (store.AccessToken, error)
+	ClientByID(ctx context.Context, id string) (store.Client, error)
 }
 
 // WithOAuth enables token delivery at login, access-token (JWT) bearer
@@ -67,8 +72,9 @@ func (s *Server) WithOAuth(o OAuth, v *accesstoken.Verifier, cfg OAuthConfig, ts
 	if v != nil {
 		tv = jwtVerifier{s.verified, v}
 	}
-	s.tokens = tokenstate.New(s.sessions, s.revs, tv, ts, tokenstate.Config{Issuer: cfg.Issuer, Events: s.cfg.Events, Now: s.now})
-	s.flows = authflow.New(s.authn, s.sessions, s.st, o, authflow.Config{TokenIdle: cfg.SessionIdle, TokenAbsolute: cfg.SessionAbsolute, Access: s.tokens, Events: s.cfg.Events, Now: s.now, Logger: s.log})
+	s.tokens = tokenstate.New(s.sessions, s.revs, tv, ts, tokenstate.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, FirstPartyID: o.FirstPartyID(), Events: s.cfg.Events, Now: s.now})
+	s.buildForwardAuth() // now with access tokens
+	s.flows = s.newFlows()
 	return s
 }
 
@@ -87,7 +93,11 @@ func (j jwtVerifier) Verify(raw string, now time.Time) (*accesstoken.Claims, err
 // §2.3.1, form-encoded id and secret) or client_id/client_secret in the
 // body, never both.
 func clientCredentials(r *http.Request, form url.Values) (id, secret string, basic bool, problem string) {
-	if h := r.Header.Get("Authorization"); h != "" {
+	h, one := authorization(r.Header)
+	if !one {
+		return "", "", true, "send one Authorization header, not several"
+	}
+	if h != "" {
 		u, p, ok := r.BasicAuth()
 		if !ok {
 			return "", "", true, "malformed Authorization header"
@@ -118,6 +128,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	if msg != "" {
 		return newTokenError(http.StatusBadRequest, "invalid_request", msg)
 	}
+	// A client_id alone names a public client (the first party's, which
+	// standard libraries send, included); no client_id at all is the
+	// first party too, as Tessera's own front ends send it.
 	var client store.Client
 	if id != "" {
 		c, err := s.oauth.AuthenticateClient(r.Context(), id, secret)
@@ -136,12 +149,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		if rt == "" {
 			return newTokenError(http.StatusBadRequest, "invalid_request", "refresh_token is required")
 		}
-		toks, err = s.oauth.Refresh(r.Context(), client, rt, form.Get("scope"))
+		toks, err = s.oauth.RefreshFrom(r.Context(), client, rt, form.Get("scope"), form["resource"], oauth.Origin{IP: s.ips.ClientIP(r), UserAgent: r.UserAgent()})
 	case "client_credentials":
-		if client.ID == "" {
+		if id == "" {
 			return newTokenError(http.StatusUnauthorized, "invalid_client", "client authentication is required")
 		}
-		toks, err = s.oauth.ClientCredentials(r.Context(), client, form.Get("scope"))
+		toks, err = s.oauth.ClientCredentialsFor(r.Context(), client, form.Get("scope"), form["resource"])
 	case "":
 		return newTokenError(http.StatusBadRequest, "invalid_request", "grant_type is required")
 	default:
@@ -150,8 +163,6 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return oauthFailure(err, basic)
 	}
-	h := w.Header()
-	h.Set("Pragma", "no-cache")
 	writeJSON(w, http.StatusOK, protocol.TokenResponse{AccessToken: toks.AccessToken, TokenType: toks.TokenType, ExpiresIn: toks.ExpiresIn, RefreshToken: toks.RefreshToken, Scope: toks.Scope})
 	return nil
 }
@@ -184,18 +195,27 @@ func (s *Server) mountAdminClients(mux *http.ServeMux) {
 }
 
 type clientJSON struct {
-	ClientID     string    `json:"client_id"`
-	ClientSecret string    `json:"client_secret,omitempty"`
-	Name         string    `json:"name"`
-	Grants       []string  `json:"grants"`
-	Scopes       []string  `json:"scopes"`
-	Public       bool      `json:"public"`
-	TokenFormat  string    `json:"token_format"`
-	CreatedAt    time.Time `json:"created_at"`
+	ClientID     string     `json:"client_id"`
+	FirstParty   bool       `json:"first_party,omitempty"`
+	ClientSecret string     `json:"client_secret,omitempty"`
+	Name         string     `json:"name"`
+	Grants       []string   `json:"grants"`
+	Scopes       []string   `json:"scopes"`
+	Public       bool       `json:"public"`
+	TokenFormat  string     `json:"token_format"`
+	Introspect   bool       `json:"introspect"`
+	Resources    []string   `json:"resources"`
+	Audience     string     `json:"audience,omitempty"`
+	CreatedAt    *time.Time `json:"created_at,omitempty"` // none for the first party
 }
 
 func clientOf(c store.Client, secret string) clientJSON {
-	return clientJSON{ClientID: c.ID, ClientSecret: secret, Name: c.Name, Grants: nonNil(c.Grants), Scopes: nonNil(c.Scopes), Public: c.SecretHash == nil, TokenFormat: c.TokenFormat, CreatedAt: c.CreatedAt}
+	out := clientJSON{ClientID: c.ID, ClientSecret: secret, Name: c.Name, Grants: nonNil(c.Grants), Scopes: nonNil(c.Scopes), Public: c.SecretHash == nil, TokenFormat: c.TokenFormat,
+		Introspect: c.Introspect, Resources: nonNil(c.Resources), Audience: c.Audience}
+	if !c.CreatedAt.IsZero() {
+		out.CreatedAt = &c.CreatedAt
+	}
+	return out
 }
 
 func (s *Server) handleAdminCreateClient(w http.ResponseWriter, r *http.Request) error {
@@ -210,6 +230,7 @@ func (s *Server) handleAdminCreateClient(w http.ResponseWriter, r *http.Request)
 	spec := oauth.ClientSpec{Name: deref(m.Name), Public: public, Secret: req.Secret}
 	spec.Grants, spec.Scopes, spec.RedirectURIs = deref(m.Grants), deref(m.Scopes), deref(m.RedirectURIs)
 	spec.TokenFormat, spec.AuthMethod = deref(m.TokenFormat), deref(m.AuthMethod)
+	spec.Introspect, spec.Resources, spec.Audience = deref(m.Introspect), deref(m.Resources), deref(m.Audience)
 	c, secret, err := s.oauth.RegisterClient(r.Context(), spec)
 	if err != nil {
 		return clientProblem(err)
@@ -224,7 +245,13 @@ func (s *Server) handleAdminListClients(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return errUnavailable().because(fmt.Errorf("admin: list clients failed: %w", err))
 	}
-	out := make([]rfc7591Client, 0, len(cs))
+	// The first party is a client like the others (public, refresh
+	// tokens only), kept by configuration rather than in the store.
+	fp := rfcClientOf(s.oauth.FirstParty(), "", s.now())
+	fp.ClientID, fp.ClientName = s.oauth.FirstPartyID(), "Tessera (first-party login)"
+	fp.clientJSON.ClientID, fp.Name, fp.FirstParty = fp.ClientID, fp.ClientName, true
+	out := make([]rfc7591Client, 0, len(cs)+1)
+	out = append(out, fp)
 	for _, c := range cs {
 		out = append(out, rfcClientOf(c, "", s.now()))
 	}

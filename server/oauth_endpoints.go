@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -26,6 +28,13 @@ func (s *Server) mountOAuth(mux *http.ServeMux) {
 	mux.Handle("POST /oauth2/revoke", s.handle(s.handleRevoke))
 	mux.Handle("GET /v1/revocations", s.handle(s.handleRevocations))
 	mux.Handle("GET /.well-known/oauth-authorization-server", s.handle(s.handleMetadata))
+	// RFC 8414 §3.1: an issuer with a path (https://host/tenant) has its
+	// metadata at /.well-known/oauth-authorization-server/tenant, which is
+	// where clients that follow the RFC look. The plain path stays: a proxy
+	// that strips the issuer's path forwards the RFC 8615 form there.
+	if u, err := url.Parse(s.oauthCfg.Issuer); err == nil && u.EscapedPath() != "" && u.EscapedPath() != "/" {
+		mux.Handle("GET /.well-known/oauth-authorization-server"+u.EscapedPath(), s.handle(s.handleMetadata))
+	}
 }
 
 // authenticatedClient authenticates the caller of introspection, revocation
@@ -69,9 +78,23 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error 
 	if raw == "" {
 		return newTokenError(http.StatusBadRequest, "invalid_request", "token is required")
 	}
+	// Issue 10, L4: a client (or an address) whose introspections keep
+	// finding dead tokens is probing; it waits before it may ask again.
+	pu := s.probeUse(r, caller.ID)
+	if wait, blocked := s.probes.IntrospectBlocked(pu); blocked {
+		return errProbingOAuth(wait)
+	}
 	out, err := s.tokens.Introspect(r.Context(), caller, raw)
+	if errors.Is(err, tokenstate.ErrNotPermitted) {
+		// RFC 7662 §2.1 leaves the authorization of callers to the server:
+		// introspection is a resource server's permission (issue 10, L3).
+		return newTokenError(http.StatusForbidden, "unauthorized_client", "this client may not introspect tokens")
+	}
 	if err != nil {
 		return errTemporarilyUnavailable(fmt.Errorf("introspection failed: %w", err))
+	}
+	if !out.Active {
+		s.probes.IntrospectFailed(r.Context(), pu)
 	}
 	writeAppended(w, &out, protocol.AppendIntrospection) // RFC 7662 §2.2
 	return nil
@@ -95,12 +118,15 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 		return newTokenError(http.StatusBadRequest, "invalid_request", "token is required")
 	}
 	switch err := s.tokens.Revoke(r.Context(), caller, raw); {
+	case errors.Is(err, tokenstate.ErrClientAuthRequired):
+		return newTokenError(http.StatusUnauthorized, "invalid_client", "the token's client must authenticate to revoke it")
 	case errors.Is(err, tokenstate.ErrNotYours):
 		return newTokenError(http.StatusBadRequest, "unauthorized_client", "the token was not issued to this client")
 	case err != nil:
 		return errTemporarilyUnavailable(fmt.Errorf("token revocation failed: %w", err))
 	}
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h["Cache-Control"], h["Pragma"] = noStore, noCache
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -113,8 +139,9 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error
 	// (RFC 6749 §2.3.1); a GET has no body for client_secret_post.
 	id, secret, _, msg := clientCredentials(r, url.Values{})
 	if msg != "" || id == "" || secret == "" {
-		w.Header().Set("WWW-Authenticate", `Basic realm="tessera"`)
-		return newProblem(http.StatusUnauthorized, "invalid_client", "Authenticate as a registered confidential client (HTTP Basic).")
+		p := newProblem(http.StatusUnauthorized, "invalid_client", "Authenticate as a registered confidential client (HTTP Basic).")
+		p.challenge = `Basic realm="tessera", charset="UTF-8"`
+		return p
 	}
 	if _, err := s.oauth.AuthenticateClient(r.Context(), id, secret); err != nil {
 		var oe *oauth.Error
@@ -123,8 +150,9 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error
 			// the SDK would take an outage for a wrong secret.
 			return errUnavailable().because(fmt.Errorf("revocation feed: client lookup: %w", err))
 		}
-		w.Header().Set("WWW-Authenticate", `Basic realm="tessera"`)
-		return newProblem(http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
+		p := newProblem(http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
+		p.challenge = `Basic realm="tessera", charset="UTF-8"`
+		return p
 	}
 	q := r.URL.Query()
 	var wait time.Duration
@@ -165,7 +193,7 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error
 	}
 	out := make([]protocol.FeedEntry, 0, len(page.Entries))
 	for _, e := range page.Entries {
-		out = append(out, protocol.FeedEntry{Seq: e.Seq, SID: e.SessionID, JTI: e.JTI, At: e.At, Until: e.Until, Reason: e.Reason})
+		out = append(out, protocol.FeedEntry{Seq: e.Seq, SID: e.SessionID, JTI: e.JTI, KID: e.KID, At: e.At, Until: e.Until, Reason: e.Reason})
 	}
 	writeJSON(w, http.StatusOK, protocol.FeedPage{Cursor: strconv.FormatInt(page.Cursor, 10), Revocations: out})
 	return nil
@@ -173,6 +201,10 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error
 
 // handleMetadata is RFC 8414 authorization server metadata.
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) error {
+	scopes, err := s.scopesSupported(r.Context())
+	if err != nil {
+		return errUnavailable().because(fmt.Errorf("metadata: %w", err))
+	}
 	iss := s.oauthCfg.Issuer
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
@@ -183,6 +215,7 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) error {
 		"introspection_endpoint":                iss + "/oauth2/introspect",
 		"revocation_endpoint":                   iss + "/oauth2/revoke",
 		"jwks_uri":                              iss + "/.well-known/jwks.json",
+		"scopes_supported":                      scopes,
 		"grant_types_supported":                 []string{"refresh_token", "client_credentials"},
 		"response_types_supported":              []string{},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
@@ -191,4 +224,20 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) error {
 		"tessera_revocations_endpoint":                  iss + "/v1/revocations",
 	})
 	return nil
+}
+
+// scopesSupported is RFC 8414's scopes_supported: the scope Tessera
+// itself gives meaning to (tokenstate.ScopeSessions) and every scope a
+// registered client may be granted, sorted.
+func (s *Server) scopesSupported(ctx context.Context) ([]string, error) {
+	cs, err := s.tokenStore.ListClients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	scopes := []string{tokenstate.ScopeSessions}
+	for _, c := range cs {
+		scopes = append(scopes, c.Scopes...)
+	}
+	slices.Sort(scopes)
+	return slices.Compact(scopes), nil
 }

@@ -34,8 +34,14 @@ func wantOAuthError(t *testing.T, r resp, status int, code string) {
 	}
 }
 
+// addClient registers a client through the admin API. A confidential
+// test client may introspect unless body says "introspect" itself (the
+// permission is off by default for real registrations).
 func (e *env) addClient(body map[string]any) (id, secret string) {
 	e.t.Helper()
+	if _, set := body["introspect"]; !set && body["public"] != true && body["token_endpoint_auth_method"] != "none" {
+		body["introspect"] = true
+	}
 	r := e.adminDo("POST", "/admin/v1/clients", body)
 	if r.StatusCode != 201 {
 		e.t.Fatalf("register client: %d %s", r.StatusCode, r.body)

@@ -16,7 +16,14 @@ type problem struct {
 
 	retryAfter time.Duration
 	bearer     string // RFC 6750 error code for WWW-Authenticate, if any
-	cause      error  // logged, never sent (see fail)
+	// challenge, if set, is the whole WWW-Authenticate value, for the
+	// answers that are not the public API's bearer challenge (the admin
+	// API's realm, HTTP Basic on the revocation feed).
+	// bearerParams holds more WWW-Authenticate parameters after the
+	// bearer error (RFC 9470 §3: max_age, acr_values), already formatted.
+	bearerParams string
+	challenge    string
+	cause        error // logged, never sent (see fail)
 }
 
 func newProblem(status int, code, detail string) *problem {
@@ -66,13 +73,15 @@ var (
 func writeProblem(w http.ResponseWriter, p *problem) {
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")
-	h.Set("Cache-Control", "no-store")
+	h["Cache-Control"], h["Pragma"] = noStore, noCache
 	if p.retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int((p.retryAfter+time.Second-1)/time.Second)))
 	}
 	switch {
+	case p.challenge != "":
+		h.Set("WWW-Authenticate", p.challenge)
 	case p.bearer != "":
-		h.Set("WWW-Authenticate", `Bearer realm="tessera", error="`+p.bearer+`"`)
+		h.Set("WWW-Authenticate", `Bearer realm="tessera", error="`+p.bearer+`"`+p.bearerParams)
 	case p.Status == http.StatusUnauthorized:
 		// RFC 6750 §3.1: no error code when the request carried no credential.
 		h.Set("WWW-Authenticate", `Bearer realm="tessera"`)
@@ -84,7 +93,7 @@ func writeProblem(w http.ResponseWriter, p *problem) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
+	h["Cache-Control"], h["Pragma"] = noStore, noCache
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }

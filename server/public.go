@@ -12,6 +12,7 @@ import (
 	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/tokenstate"
 )
 
 // mountSession mounts the session API: login, whoami, logout, the
@@ -20,10 +21,14 @@ func (s *Server) mountSession(mux *http.ServeMux) {
 	mux.Handle("POST /v1/login", s.handle(s.handleLogin))
 	mux.Handle("GET /v1/session", s.authed(s.handleWhoami))
 	mux.Handle("POST /v1/logout", s.authed(s.handleLogout))
-	mux.Handle("GET /v1/sessions", s.authed(s.handleListSessions))
-	mux.Handle("DELETE /v1/sessions/{id}", s.authed(s.handleRevokeSession))
-	mux.Handle("POST /v1/sessions/revoke-others", s.authed(s.handleRevokeOthers))
-	mux.Handle("POST /v1/password", s.authed(s.handleChangePassword))
+	// Managing the user's sessions takes the user's own credentials or an
+	// explicit grant (issue 10, L14); changing the password takes the
+	// user's own: its answer is a fresh first-party session, which no other
+	// client may be handed.
+	mux.Handle("GET /v1/sessions", s.authed(s.permits(tokenstate.ScopeSessions, s.handleListSessions)))
+	mux.Handle("DELETE /v1/sessions/{id}", s.authed(s.permits(tokenstate.ScopeSessions, s.handleRevokeSession)))
+	mux.Handle("POST /v1/sessions/revoke-others", s.authed(s.permits(tokenstate.ScopeSessions, s.handleRevokeOthers)))
+	mux.Handle("POST /v1/password", s.authed(s.permits("", s.handleChangePassword)))
 }
 
 func sessionOf(s session.Session) protocol.Session {
@@ -59,6 +64,11 @@ type loginResponse struct {
 	ExpiresIn    int64            `json:"expires_in,omitempty"`
 	RefreshToken string           `json:"refresh_token,omitempty"`
 	Scope        string           `json:"scope,omitempty"`
+	// MFAEnrollmentRequired: MFA is required and the user has no second
+	// factor; the session may only enroll one.
+	MFAEnrollmentRequired bool `json:"mfa_enrollment_required,omitempty"`
+	// RecoveryCodes are sent once, when TOTP enrollment is confirmed.
+	RecoveryCodes []string `json:"recovery_codes,omitempty"`
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
@@ -85,19 +95,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if req.Username == "" || req.Password == "" {
 		return newProblem(http.StatusBadRequest, "missing_field", `Fields "username" and "password" are required.`)
 	}
-	// The credentials the request carried: a successful login ends the
-	// sessions they stand for (ASVS 5.0 7.2.4). A malformed Authorization
-	// header presents nothing.
-	var presented []string
-	if tok, ok := bearerToken(r.Header.Get("Authorization")); ok {
-		presented = append(presented, tok)
-	}
-	if v := cookieValue(r.Header, s.cookieName); v != "" {
-		presented = append(presented, v)
+	// The credential the request carried (presented): a successful login
+	// ends the session it stands for; an ambiguous or malformed one is
+	// refused before the password is hashed.
+	presented, p := s.presented(r)
+	if p != nil {
+		return p
 	}
 	res, err := s.flows.Login(r.Context(), authflow.Login{Username: req.Username, Password: req.Password, Delivery: authflow.Delivery(req.Delivery), ClientID: req.ClientID, Presented: presented, NewPassword: req.NewPassword}, s.use(r))
 	if err != nil {
 		return loginProblem(err)
+	}
+	if res.MFA != nil {
+		s.writeChallenge(w, res.MFA)
+		return nil
 	}
 	s.deliver(w, res)
 	return nil
@@ -130,8 +141,11 @@ func loginProblem(err error) *problem {
 
 // deliver renders a started session: its token in the cookie, or the
 // OAuth tokens in the body.
-func (s *Server) deliver(w http.ResponseWriter, res authflow.Result) {
-	resp := loginResponse{Session: sessionOf(res.Session)}
+func (s *Server) deliver(w http.ResponseWriter, res authflow.Result) { s.deliverWith(w, res, nil) }
+
+// deliverWith is deliver, with recovery codes in the body.
+func (s *Server) deliverWith(w http.ResponseWriter, res authflow.Result, codes []string) {
+	resp := loginResponse{Session: sessionOf(res.Session), MFAEnrollmentRequired: res.EnrollmentRequired, RecoveryCodes: codes}
 	if res.Delivery == authflow.Token {
 		t := res.Tokens
 		resp.AccessToken, resp.TokenType, resp.ExpiresIn = t.AccessToken, t.TokenType, t.ExpiresIn
@@ -256,6 +270,9 @@ type passwordRequest struct {
 // credential change is a privilege change, and a stolen copy of the current
 // token must die with the old password.
 func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if err := s.flows.RequireRecent(p.session); err != nil {
+		return mfaProblem(err)
+	}
 	var req passwordRequest
 	if pr := decodeJSON(w, r, &req); pr != nil {
 		return pr
@@ -263,11 +280,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p 
 	if req.CurrentPassword == "" || req.NewPassword == "" {
 		return newProblem(http.StatusBadRequest, "missing_field", `Fields "current_password" and "new_password" are required.`)
 	}
-	delivery := authflow.Token
-	if p.fromCookie {
-		delivery = authflow.Cookie
-	}
-	res, err := s.flows.ChangePassword(r.Context(), p.session, req.CurrentPassword, req.NewPassword, delivery, s.use(r))
+	res, err := s.flows.ChangePassword(r.Context(), p.session, req.CurrentPassword, req.NewPassword, s.target(r.Context(), p), s.use(r))
 	var pe *password.PolicyError
 	var te *authn.ThrottledError
 	switch {

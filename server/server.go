@@ -17,6 +17,8 @@ import (
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
 	"github.com/tessera-auth/tessera/event"
+	"github.com/tessera-auth/tessera/forwardauth"
+	"github.com/tessera-auth/tessera/probe"
 	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -46,10 +48,17 @@ type Config struct {
 	LogRequests        bool
 	// AdminToken is the admin API credential.
 	AdminToken string
+	// ForwardAuth is the policy of /v1/auth/verify (its Origins and Now are
+	// the server's); ForwardAuthHeaders names its identity headers.
+	ForwardAuth        forwardauth.Config
+	ForwardAuthHeaders ForwardAuthHeaders
 	// Events receives what the HTTP layer still decides itself
 	// (event.AdminAction), and is handed to the token-state service
 	// (event.Introspected, TokenRevoked). nil: none.
 	Events event.Sink
+	// Probes bounds token probing (failed bearer credentials and
+	// introspections); nil: probe.DefaultLimits, events to Events.
+	Probes *probe.Limiter
 }
 
 // Server serves the public and admin APIs. Build one with New.
@@ -73,15 +82,24 @@ type Server struct {
 	oauthCfg   OAuthConfig
 	tokenStore TokenStore
 	tokens     *tokenstate.Service // introspection and RFC 7009 revocation
-	flows      *authflow.Flows     // login and password change
-	accounts   *account.Service    // the user lifecycle (admin API)
+	probes     *probe.Limiter
+	flows      *authflow.Flows  // login, second factors, step-up, password change
+	fwd        *forwardAuth     // /v1/auth/verify
+	accounts   *account.Service // the user lifecycle (admin API)
 	// clientAdmin is the client lifecycle, when the OAuth service offers it.
 	clientAdmin ClientAdmin
 	now         func() time.Time
 
+	// mfa manages second factors (nil: none); see WithMFA.
+	mfa        MFA
+	mfaPolicy  authflow.MFAPolicy
+	challenges authflow.Challenges
+
 	cookieName string
 	adminHash  [32]byte
 	origins    map[string]bool
+	// crossSite are the allowed_origins, which may be another site.
+	crossSite map[string]bool
 }
 
 // New returns a server. now is the clock (nil: time.Now).
@@ -97,8 +115,12 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 		cookieName: "__Host-tessera_session",
 		adminHash:  sha256.Sum256([]byte(cfg.AdminToken)),
 		origins:    map[string]bool{},
+		crossSite:  map[string]bool{},
 	}
-	s.flows = authflow.New(an, sm, st, nil, authflow.Config{Events: cfg.Events, Now: s.now, Logger: log})
+	s.flows = s.newFlows()
+	if s.probes = cfg.Probes; s.probes == nil {
+		s.probes = probe.New(probe.DefaultLimits(), cfg.Events, now)
+	}
 	s.accounts = account.New(st, sm, an, s.now)
 	if cfg.InsecureDevCookies {
 		// Browsers refuse __Host- cookies without Secure.
@@ -109,6 +131,12 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 			s.origins[normalizeOrigin(o)] = true
 		}
 	}
+	for _, o := range cfg.AllowedOrigins {
+		if o != "" && normalizeOrigin(o) != normalizeOrigin(cfg.PublicOrigin) {
+			s.crossSite[normalizeOrigin(o)] = true
+		}
+	}
+	s.buildForwardAuth()
 	return s
 }
 
@@ -134,10 +162,12 @@ func (s *Server) CookieName() string { return s.cookieName }
 func (s *Server) Public() http.Handler {
 	mux := http.NewServeMux()
 	s.mountSession(mux)
+	s.mountForwardAuth(mux)
+	s.mountMFA(mux)
 	s.mountJWKS(mux)
 	s.mountOAuth(mux)
 	s.health(mux)
-	return s.common("public", mux)
+	return s.common("public", s.cors(mux))
 }
 
 // Admin returns the admin API handler. Every route but health checks needs
@@ -146,6 +176,7 @@ func (s *Server) Admin() http.Handler {
 	mux := http.NewServeMux()
 	s.mountAdmin(mux)
 	s.mountAdminUsers(mux)
+	s.mountAdminMFA(mux)
 	s.mountAdminClients(mux)
 	s.mountAdminKeys(mux)
 	outer := http.NewServeMux()
@@ -182,16 +213,24 @@ func (s *Server) health(mux *http.ServeMux) {
 
 func (s *Server) adminOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, ok := bearerToken(r.Header.Get("Authorization"))
+		// The public API's rule for the header (credential): one
+		// Authorization header, a well-formed Bearer one. Answers go
+		// through the funnel like every other.
+		authz, one := authorization(r.Header)
+		raw, ok, malformed := bearerCredential(authz)
+		if !one || malformed {
+			p := newProblem(http.StatusBadRequest, "invalid_request", "Send one header: Authorization: Bearer <admin token>.")
+			p.challenge = `Bearer realm="tessera-admin", error="invalid_request"`
+			s.fail(w, r, p)
+			return
+		}
 		got := sha256.Sum256([]byte(raw))
 		// Comparing fixed-length hashes in constant time leaks neither the
 		// token nor its length.
 		if !ok || s.cfg.AdminToken == "" || subtle.ConstantTimeCompare(got[:], s.adminHash[:]) != 1 {
 			p := newProblem(http.StatusUnauthorized, "unauthenticated", "The admin API needs Authorization: Bearer <admin token>.")
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tessera-admin"`)
-			w.Header().Set("Content-Type", "application/problem+json")
-			w.WriteHeader(p.Status)
-			writeBody(w, p)
+			p.challenge = `Bearer realm="tessera-admin"`
+			s.fail(w, r, p)
 			return
 		}
 		next.ServeHTTP(w, r)

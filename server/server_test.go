@@ -18,12 +18,14 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/authflow"
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/internal/clocktest"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/keys/keystest"
+	"github.com/tessera-auth/tessera/mfa"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/password"
 	"github.com/tessera-auth/tessera/session"
@@ -45,6 +47,7 @@ type env struct {
 	admin    *httptest.Server
 	logs     *bytes.Buffer
 	events   *event.Fanout
+	mfa      *mfa.Service
 }
 
 type envOption func(*Config, *session.Config)
@@ -97,7 +100,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Events: events, Sessions: sm,
 	})
 	verifier := &accesstoken.Verifier{
-		Issuer: "https://auth.example.test", Audience: "https://auth.example.test",
+		Issuer: "https://auth.example.test", Audience: "", // tokenstate judges the audience (OAuthConfig.Audience)
 		Algorithms: []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256},
 		Keys: func(kid string) (*jose.JSONWebKey, error) {
 			k, err := ks.PublicKey(kid)
@@ -109,8 +112,15 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Now: c.Now,
 	}
 	srv := New(cfg, st, sm, an, ips, metrics, log, c.Now).WithKeys(ks).
-		WithOAuth(oa, verifier, OAuthConfig{Issuer: "https://auth.example.test", AccessTTL: 15 * time.Minute, SessionIdle: 7 * 24 * time.Hour, SessionAbsolute: 14 * 24 * time.Hour}, st)
+		WithOAuth(oa, verifier, OAuthConfig{Issuer: "https://auth.example.test", Audience: "https://auth.example.test", AccessTTL: 15 * time.Minute, SessionIdle: 7 * 24 * time.Hour, SessionAbsolute: 14 * 24 * time.Hour}, st)
+	// Second factors are on, as production wires them.
+	mk, _, err := keys.NewMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := &env{t: t, clock: c, dbPath: dbPath, st: st, srv: srv, sessions: sm, logs: logs, events: events}
+	e.mfa = mfa.New(st, mk, mfa.Config{Now: c.Now, Events: events})
+	srv.WithMFA(e.mfa, st, authflow.MFAPolicy{})
 	e.public = httptest.NewServer(srv.Public())
 	e.admin = httptest.NewServer(srv.Admin())
 	t.Cleanup(e.public.Close)

@@ -41,6 +41,12 @@ const (
 	ReasonLimit          = "session_limit"
 	// ReasonRelogin: a login presented this session (ASVS 5.0 7.2.4).
 	ReasonRelogin = "relogin"
+	// ReasonRenewed: a privilege change (step-up, a second factor added)
+	// replaced this session with a fresh one.
+	ReasonRenewed = "renewed"
+	// ReasonMFAReset: the user's last second factor was removed, or an
+	// administrator reset them.
+	ReasonMFAReset = "mfa_reset"
 )
 
 // Store is what the engine needs from storage: its own records, and the

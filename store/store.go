@@ -119,10 +119,15 @@ type Revocation struct {
 	Seq       int64
 	SessionID string // set for a session revocation
 	JTI       string // set for an access-token denial
-	UserID    string
-	At        time.Time
-	// ExpiresAt, for a denial, is the token's own expiry: after it the
-	// entry no longer matters.
+	// KID is set for a signing-key revocation: every token the key signed
+	// is refused, and verifiers drop the key (see SigningKeys.RevokeSigningKey).
+	KID    string
+	UserID string
+	At     time.Time
+	// ExpiresAt, for a denial, is the token's own expiry; for a key
+	// revocation, when no token the key signed can still be accepted and
+	// no verifier can still hold the key from a JWKS it cached before the
+	// revocation. After it the entry no longer matters.
 	ExpiresAt time.Time
 	Reason    string
 }
@@ -190,8 +195,8 @@ type Sessions interface {
 	// order, under the feed ordering contract (see Revocation).
 	Revocations(ctx context.Context, after int64, limit int) ([]Revocation, error)
 	// ActiveRevocations returns the feed entries that can still matter at
-	// now: session revocations at or after sessionsSince, and denials whose
-	// token has not expired; in Seq order.
+	// now: session revocations at or after sessionsSince, and denials and
+	// key revocations whose ExpiresAt is after now; in Seq order.
 	ActiveRevocations(ctx context.Context, sessionsSince, now time.Time) ([]Revocation, error)
 	// DenyAccessToken records that the access token jti is revoked until its
 	// expiry, with a feed entry, atomically; denying twice succeeds once.
@@ -218,6 +223,7 @@ type Store interface {
 	RefreshTokens
 	AccessTokens
 	Cluster
+	Factors
 	// Ping reports whether the backend can answer and commit (a recent
 	// storage failure, or a failed probe write when idle, makes it fail);
 	// /readyz uses it.
@@ -248,8 +254,11 @@ type SigningKey struct {
 	CreatedAt   time.Time
 	ActivatedAt time.Time // zero while next
 	RetiredAt   time.Time // zero until retired
-	PublicJWK   []byte    // JSON Web Key, public part only
-	PrivateJWE  string    // the private JWK sealed as a compact JWE under the master key
+	// RevokedAt, if not zero, is when the key was revoked (compromised): it
+	// is retired and no longer published, whatever RetiredTTL says.
+	RevokedAt  time.Time
+	PublicJWK  []byte // JSON Web Key, public part only
+	PrivateJWE string // the private JWK sealed as a compact JWE under the master key
 }
 
 // SigningKeys stores the signing keyset. Rotation MUST be atomic: at every
@@ -266,6 +275,15 @@ type SigningKeys interface {
 	RotateSigningKeys(ctx context.Context, expectActive string, newNext SigningKey, at time.Time) error
 	// DeleteRetiredKeys removes keys retired before cutoff.
 	DeleteRetiredKeys(ctx context.Context, cutoff time.Time) (int, error)
+	// RevokeSigningKey revokes the key kid at once: it becomes retired with
+	// RevokedAt set, and one feed entry (Revocation.KID, ExpiresAt until,
+	// reason) is appended in the same transaction, so every node and SDK
+	// verifier following the feed drops the key. If kid was the next key,
+	// newNext (required then) takes its place. The active key cannot be
+	// revoked (ErrConflict: rotate first, the caller's policy); ErrNotFound
+	// if there is no such key; revoking a revoked key succeeds and changes
+	// nothing. It returns the key as it was.
+	RevokeSigningKey(ctx context.Context, kid string, newNext SigningKey, at, until time.Time, reason string) (SigningKey, error)
 }
 
 // Client is a registered OAuth 2.0 client.
@@ -277,6 +295,15 @@ type Client struct {
 	Scopes      []string
 	TokenFormat string // "jwt" or "opaque"
 	CreatedAt   time.Time
+	// Introspect allows the client to call RFC 7662 introspection (a
+	// resource server's permission).
+	Introspect bool
+	// Resources are the RFC 8707 resource indicators (absolute URIs) the
+	// client may request access tokens for: their "aud".
+	Resources []string
+	// Audience is the resource this client serves, if it is a resource
+	// server: introspection shows it only tokens meant for it.
+	Audience string
 	// RedirectURIs (RFC 7591 §2), validated and kept for the OIDC work.
 	RedirectURIs []string
 	// AuthMethod is the RFC 7591 token_endpoint_auth_method; "" for a
@@ -339,7 +366,13 @@ type RefreshState struct {
 	// SuccessorUsed reports that Successor has been used (or superseded). A
 	// successor no longer stored (deleted after expiry) is not used.
 	SuccessorUsed bool
-	Session       Session // the family's session, as it is
+	// RotatedBy is what the plan that rotated this token recorded of the
+	// rotating request (oauth: a keyed hash of its network and user agent);
+	// nil if it was never rotated, or before this was recorded.
+	RotatedBy []byte
+	// GraceUsed reports that a grace retry of this token already happened.
+	GraceUsed bool
+	Session   Session // the family's session, as it is
 }
 
 // RefreshOutcome is what a presentation did.
@@ -371,9 +404,12 @@ type RefreshPlan struct {
 	Supersede    token.Hash
 	SupersededAt time.Time
 	// Successor, if its Hash is not zero, is stored, and the presented token
-	// is marked used at UsedAt with Successor as its recorded successor.
+	// is marked used at UsedAt with Successor as its recorded successor,
+	// RotatedBy as its RefreshState.RotatedBy and GraceUsed as its flag.
 	Successor RefreshToken
 	UsedAt    time.Time
+	RotatedBy []byte
+	GraceUsed bool
 	// TouchAt, if not zero, moves the session's last-seen time to TouchAt,
 	// unless the stored one is already later.
 	TouchAt time.Time
@@ -390,7 +426,7 @@ type RefreshResult struct {
 	Presented RefreshToken // the presented token's record, as it was
 	Successor RefreshToken // for RefreshRotated and RefreshGraceRetry
 	Session   Session      // the family's session, as it was
-	Reason    string       // for RefreshRefused: why
+	Reason    string       // for RefreshRefused (and RefreshReused, if the plan says): why
 }
 
 // RefreshTokens stores rotating refresh tokens.

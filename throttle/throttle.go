@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,8 +19,11 @@ type Limiter struct {
 	now     func() time.Time
 	maxKeys int
 
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	buckets map[string]*bucket
+	// drained counts the tracked buckets, so Blocked answers a limiter no
+	// failure has touched with one atomic load (it runs on hot paths).
+	drained atomic.Int64
 }
 
 type bucket struct {
@@ -58,8 +62,9 @@ func (l *Limiter) level(b *bucket, now time.Time) {
 // key waits for the refill of every one of them. How many can be in
 // flight at once is bounded elsewhere (the hashing queue), not here.
 // If the bucket is empty Allow returns false and how long until a token
-// is back.
-func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
+// is back. ctx is unused: it is there for limiters shared between nodes
+// (authn.Limiter), which answer over a network.
+func (l *Limiter) Allow(_ context.Context, key string) (ok bool, retryAfter time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -69,14 +74,20 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 	}
 	l.level(b, now)
 	if b.tokens < 1 {
-		wait := time.Duration((1 - b.tokens) * float64(l.refill))
-		return false, max(wait, time.Second).Round(time.Second)
+		return false, RetryAfter(time.Duration((1 - b.tokens) * float64(l.refill)))
 	}
 	return true, 0
 }
 
-// Fail takes one token for key: an attempt failed.
-func (l *Limiter) Fail(key string) {
+// RetryAfter is how a wait for the next token is told to a client (HTTP
+// Retry-After has whole seconds): rounded to the second, at least one.
+func RetryAfter(wait time.Duration) time.Duration {
+	return max(wait, time.Second).Round(time.Second)
+}
+
+// Fail takes one token for key: an attempt failed. ctx is unused, as for
+// Allow.
+func (l *Limiter) Fail(_ context.Context, key string) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -87,10 +98,37 @@ func (l *Limiter) Fail(key string) {
 		}
 		b = &bucket{tokens: l.burst, at: now}
 		l.buckets[key] = b
+		l.drained.Store(int64(len(l.buckets)))
 	}
 	l.level(b, now)
 	b.tokens--
 }
+
+// Blocked reports, without taking anything, whether key has no attempt
+// left, and if so how long until it will. For callers that drain a bucket
+// only after a failure (Fail once the attempt failed) rather than reserving
+// before it: the success path then costs a read.
+func (l *Limiter) Blocked(key string) (blocked bool, retryAfter time.Duration) {
+	if l.drained.Load() == 0 {
+		return false, 0
+	}
+	now := l.now()
+	l.mu.RLock()
+	b := l.buckets[key]
+	var tokens float64
+	if b != nil {
+		tokens = min(l.burst, b.tokens+float64(max(now.Sub(b.at), 0))/float64(l.refill))
+	}
+	l.mu.RUnlock()
+	if b == nil || tokens >= 1 {
+		return false, 0
+	}
+	return true, RetryAfter(time.Duration((1 - tokens) * float64(l.refill)))
+}
+
+// Idle reports whether no failure is on record (every key's bucket is
+// full): a hot path may then skip computing keys at all.
+func (l *Limiter) Idle() bool { return l.drained.Load() == 0 }
 
 // prune drops full buckets, which carry no information. If the map is
 // still at its bound it drops the fullest remaining buckets, so a flood of
@@ -103,6 +141,7 @@ func (l *Limiter) prune(now time.Time) {
 			delete(l.buckets, k)
 		}
 	}
+	defer func() { l.drained.Store(int64(len(l.buckets))) }()
 	target := l.maxKeys * 9 / 10
 	if len(l.buckets) <= target {
 		return

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/event"
+	"github.com/tessera-auth/tessera/mfa"
 	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -17,6 +20,17 @@ import (
 // ErrNotYours is Revoke's answer when the token was issued to another
 // client (RFC 7009 §2.1); the endpoint renders it as unauthorized_client.
 var ErrNotYours = errors.New("tokenstate: the token was not issued to this client")
+
+// ErrClientAuthRequired is Revoke's answer when a caller that did not
+// authenticate (the first party, or a public client) presents a token of
+// a confidential client: RFC 7009 §2.1 has that client authenticate, so
+// the endpoint answers 401 invalid_client (RFC 6749 §5.2), as it would a
+// missing secret.
+var ErrClientAuthRequired = errors.New("tokenstate: the token's client must authenticate to revoke it")
+
+// ErrNotPermitted is Introspect's answer to a client without the
+// introspection permission (store.Client.Introspect).
+var ErrNotPermitted = errors.New("tokenstate: this client may not introspect")
 
 // ErrUnavailable wraps a store or feed failure: the token's state is
 // unknown, which a caller must never take for "inactive" or "revoked".
@@ -41,15 +55,27 @@ type Verifier interface {
 	Verify(raw string, now time.Time) (*accesstoken.Claims, error)
 }
 
-// Store reads the stored tokens.
+// Store reads the stored tokens, and the clients they were issued to.
 type Store interface {
 	RefreshTokenByHash(ctx context.Context, h token.Hash) (store.RefreshToken, error)
 	AccessTokenByHash(ctx context.Context, h token.Hash) (store.AccessToken, error)
+	ClientByID(ctx context.Context, id string) (store.Client, error)
 }
 
 // Config is what the service needs besides its dependencies.
 type Config struct {
 	Issuer string // "iss" of opaque tokens' introspection answers
+	// Audience is the default "aud" of access tokens: one minted without an
+	// RFC 8707 resource. Only such tokens are bearer credentials for
+	// Tessera's own API, and every resource server may introspect them; a
+	// token restricted to resources is active only for the resource server
+	// whose client Audience it names. "": no audience policy (the verifier
+	// checks a fixed one).
+	Audience string
+	// Opaque tokens' introspection answers carry it as their "aud" too.
+	// FirstPartyID is the client_id of Tessera's own login (its access
+	// tokens carry it; oauth.Service.FirstParty); "" means "tessera".
+	FirstPartyID string
 	// Events receives event.Introspected and event.TokenRevoked; nil: none.
 	Events event.Sink
 	Now    func() time.Time // nil: time.Now
@@ -69,12 +95,11 @@ func New(sessions Sessions, denylist Denylist, v Verifier, st Store, cfg Config)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.FirstPartyID == "" {
+		cfg.FirstPartyID = "tessera"
+	}
 	return &Service{sessions: sessions, denylist: denylist, verifier: v, st: st, cfg: cfg}
 }
-
-// firstParty is the client_id Tessera's own tokens (issued at login with
-// no client) carry.
-const firstParty = "tessera"
 
 // Introspect returns the RFC 7662 §2.2 answer about raw for caller. Every
 // token that is not active — expired, revoked, unknown, malformed, or
@@ -83,6 +108,9 @@ const firstParty = "tessera"
 // Sessions are validated with an empty use: the caller is a resource
 // server, whose address is not the user's.
 func (s *Service) Introspect(ctx context.Context, caller store.Client, raw string) (protocol.Introspection, error) {
+	if !caller.Introspect {
+		return protocol.Introspection{}, ErrNotPermitted
+	}
 	out, kind, err := s.introspect(ctx, caller, raw)
 	if err != nil {
 		return protocol.Introspection{}, fmt.Errorf("%w: introspection: %w", ErrUnavailable, err)
@@ -103,7 +131,7 @@ func (s *Service) introspect(ctx context.Context, caller store.Client, raw strin
 	switch token.KindOf(raw) {
 	case token.JWT:
 		c, err := s.live(raw)
-		if err != nil {
+		if err != nil || !s.meantFor(c.Audience, caller.Audience) {
 			return inactive, "", nil
 		}
 		// A denylist that cannot be consulted leaves the token's state
@@ -125,15 +153,15 @@ func (s *Service) introspect(ctx context.Context, caller store.Client, raw strin
 			return inactive, "", err
 		}
 		out, err := s.withSession(ctx, protocol.Introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, TokenType: "Bearer",
-			Exp: at.ExpiresAt.Unix(), Iat: at.CreatedAt.Unix(), Sub: at.Subject, Iss: s.cfg.Issuer, Jti: at.ID, Sid: at.SessionID})
+			Exp: at.ExpiresAt.Unix(), Iat: at.CreatedAt.Unix(), Sub: at.Subject, Aud: s.audience(), Iss: s.cfg.Issuer, Jti: at.ID, Sid: at.SessionID})
 		return out, event.TokenAccess, err
 	case token.Session:
 		sess, err := s.sessions.Validate(ctx, raw, session.Use{})
 		if err != nil {
 			return inactive, "", onlyUnavailable(err)
 		}
-		return protocol.Introspection{Active: true, TokenType: "session", Sub: sess.UserID, Username: sess.Username, Sid: sess.ID,
-			Exp: sess.IdleExpiresAt.Unix(), Iat: sess.CreatedAt.Unix(), Iss: s.cfg.Issuer}, event.TokenSession, nil
+		return withAssurance(protocol.Introspection{Active: true, TokenType: "session", Sub: sess.UserID, Username: sess.Username, Sid: sess.ID,
+			Exp: sess.IdleExpiresAt.Unix(), Iat: sess.CreatedAt.Unix(), Iss: s.cfg.Issuer}, sess), event.TokenSession, nil
 	case token.Refresh:
 		rt, err := s.refreshToken(ctx, raw)
 		if err != nil || rt == nil {
@@ -146,8 +174,8 @@ func (s *Service) introspect(ctx context.Context, caller store.Client, raw strin
 		if err != nil {
 			return inactive, "", onlyUnavailable(err)
 		}
-		return protocol.Introspection{Active: true, TokenType: "refresh_token", Scope: rt.Scope, ClientID: rt.ClientID, Sub: sess.UserID,
-			Username: sess.Username, Sid: sess.ID, Exp: rt.ExpiresAt.Unix(), Iat: rt.CreatedAt.Unix(), Iss: s.cfg.Issuer}, event.TokenRefresh, nil
+		return withAssurance(protocol.Introspection{Active: true, TokenType: "refresh_token", Scope: rt.Scope, ClientID: rt.ClientID, Sub: sess.UserID,
+			Username: sess.Username, Sid: sess.ID, Exp: rt.ExpiresAt.Unix(), Iat: rt.CreatedAt.Unix(), Iss: s.cfg.Issuer}, sess), event.TokenRefresh, nil
 	}
 	return inactive, "", nil
 }
@@ -157,44 +185,129 @@ func (s *Service) introspect(ctx context.Context, caller store.Client, raw strin
 // than the session it was minted for, so revoking the session stops it at
 // once. Errors are session's: ErrInvalid for a token that is not a live
 // access token of that session's user (a JWT whose sub is not the
-// session's user is forged or misissued), the session's own ErrExpired or
-// ErrRevoked, and ErrUnavailable when the store cannot answer. u is the
-// use, for the session's validation events.
+// session's user is forged or misissued, and a client_credentials token
+// has no session), the session's own ErrExpired or ErrRevoked, and
+// ErrUnavailable when the store cannot answer. u is the use, for the
+// session's validation events.
 func (s *Service) AccessSession(ctx context.Context, raw string, u session.Use) (session.Session, error) {
+	sess, _, err := s.AccessGrant(ctx, raw, u)
+	return sess, err
+}
+
+// Grant is what an access token presented as a bearer credential was
+// issued for: its client and scope.
+type Grant struct {
+	ClientID string // the first party's own tokens carry Config.FirstPartyID
+	Scope    string // space-separated (RFC 6749 §3.3)
+}
+
+// AccessGrant is AccessSession with the token's grant, for the checks
+// that depend on whom the token was issued to (Permits).
+func (s *Service) AccessGrant(ctx context.Context, raw string, u session.Use) (session.Session, Grant, error) {
+	a, err := s.Access(ctx, raw, u)
+	if err != nil {
+		return session.Session{}, Grant{}, err
+	}
+	// A token restricted to other resources (RFC 8707) is no credential
+	// for Tessera's own API.
+	if a.Session.ID == "" || !s.meantFor(a.Audience, "") {
+		return session.Session{}, Grant{}, session.ErrInvalid
+	}
+	return a.Session, Grant{ClientID: a.ClientID, Scope: a.Scope}, nil
+}
+
+// Access is what a live access token stands for.
+type Access struct {
+	ClientID, Subject, Scope string
+	Audience                 []string
+	// Session is the session of a user's token; zero (ID "") for a
+	// client_credentials token, whose subject is the client itself.
+	Session session.Session
+}
+
+// Access checks raw as a bearer access token (a JWT or a tsa_ token) and
+// returns what it stands for: a user's token is live only while its
+// session is, and a client_credentials token while it is unexpired and
+// not revoked. Errors as AccessSession's.
+func (s *Service) Access(ctx context.Context, raw string, u session.Use) (Access, error) {
+	var a Access
 	switch token.KindOf(raw) {
 	case token.JWT:
 		c, err := s.live(raw)
-		if err != nil || c.SessionID == "" {
-			return session.Session{}, session.ErrInvalid
+		if errors.Is(err, accesstoken.ErrExpired) {
+			// Signed by us, then expired: a genuine token, not a guess.
+			return a, session.ErrExpired
+		}
+		if err != nil {
+			return a, session.ErrInvalid
 		}
 		// Unknown (the feed cannot be read) fails closed as unavailable
 		// (503): the token is not known to be bad, so the client keeps it.
 		denied, err := s.denylist.Denied(ctx, c.ID)
 		if err != nil {
-			return session.Session{}, fmt.Errorf("%w: %w", session.ErrUnavailable, err)
+			return a, fmt.Errorf("%w: %w", session.ErrUnavailable, err)
 		}
 		if denied {
-			return session.Session{}, session.ErrInvalid
+			return a, session.ErrInvalid
+		}
+		a = Access{ClientID: c.ClientID, Subject: c.Subject, Scope: c.Scope, Audience: c.Audience}
+		if c.SessionID == "" {
+			return a, nil
 		}
 		sess, err := s.sessions.ValidateID(ctx, c.SessionID, u)
 		if err != nil {
-			return session.Session{}, err
+			return Access{}, err
 		}
 		if sess.UserID != c.Subject {
-			return session.Session{}, session.ErrInvalid
+			return Access{}, session.ErrInvalid
 		}
-		return sess, nil
+		a.Session = sess
+		return a, nil
 	case token.Access:
 		at, err := s.OpaqueAccess(ctx, raw)
 		if err != nil {
-			return session.Session{}, fmt.Errorf("%w: %w", session.ErrUnavailable, err)
+			return a, fmt.Errorf("%w: %w", session.ErrUnavailable, err)
 		}
-		if at == nil || at.SessionID == "" {
-			return session.Session{}, session.ErrInvalid
+		if at == nil {
+			return a, session.ErrInvalid
 		}
-		return s.sessions.ValidateID(ctx, at.SessionID, u)
+		a = Access{ClientID: at.ClientID, Subject: at.Subject, Scope: at.Scope}
+		if a.ClientID == "" {
+			a.ClientID = s.cfg.FirstPartyID // the first party's opaque tokens name no client
+		}
+		if s.cfg.Audience != "" {
+			// Opaque tokens cannot be restricted (RFC 8707): theirs is the
+			// default audience, the one their JWT twin would carry.
+			a.Audience = []string{s.cfg.Audience}
+		}
+		if at.SessionID == "" {
+			return a, nil
+		}
+		sess, err := s.sessions.ValidateID(ctx, at.SessionID, u)
+		if err != nil {
+			return Access{}, err
+		}
+		a.Session = sess
+		return a, nil
 	}
-	return session.Session{}, session.ErrInvalid
+	return a, session.ErrInvalid
+}
+
+// ScopeSessions lets a third-party access token list its user's sessions
+// and end them (one, or all but the token's own), which otherwise only the
+// user's own credentials may (issue 10, L14): a token a user gave an app
+// to read with must not end the user's other sessions.
+const ScopeSessions = "sessions"
+
+// FirstParty reports whether g is a grant of Tessera's own login.
+func (s *Service) FirstParty(g Grant) bool { return g.ClientID == s.cfg.FirstPartyID }
+
+// Permits reports whether an access token of grant g may do what scope
+// guards: the first party's tokens may do everything its session tokens
+// may; another client's only what it was granted explicitly. An empty
+// scope is for the first party alone.
+func (s *Service) Permits(g Grant, scope string) bool {
+	return s.FirstParty(g) || scope != "" && slices.Contains(strings.Fields(g.Scope), scope)
 }
 
 // onlyUnavailable keeps a session failure only if the store could not
@@ -218,7 +331,19 @@ func (s *Service) withSession(ctx context.Context, out protocol.Introspection) (
 		return protocol.Introspection{}, onlyUnavailable(err)
 	}
 	out.Username = sess.Username
-	return out, nil
+	return withAssurance(out, sess), nil
+}
+
+// withAssurance adds the session's authentication to an introspection
+// answer: auth_time, acr and amr (RFC 9470 §6.2). A session never changes
+// them (a step-up renews it into another session), so an access token's
+// claims and its session agree.
+func withAssurance(out protocol.Introspection, sess session.Session) protocol.Introspection {
+	if !sess.AuthTime.IsZero() {
+		out.AuthTime = sess.AuthTime.Unix()
+	}
+	out.ACR, out.AMR = mfa.ACR(sess.AAL), sess.AMR
+	return out
 }
 
 // live verifies a JWT Tessera itself is asked to honour (introspection, a
@@ -226,6 +351,19 @@ func (s *Service) withSession(ctx context.Context, out protocol.Introspection) (
 // verifier's leeway, which exists for other verifiers' clocks, not for the
 // issuer's own. Revoke keeps the leeway: a token other verifiers still
 // accept is still worth denying.
+// meantFor reports whether a token with audience aud is meant for the
+// resource server audience rs ("" for Tessera's own API, or a resource
+// server that names none): an unrestricted token (the default audience) is
+// meant for every one; a token restricted with RFC 8707 resources only for
+// the resource servers it names, so a token leaked from one app is not
+// accepted by every service.
+func (s *Service) meantFor(aud accesstoken.Audience, rs string) bool {
+	if s.cfg.Audience == "" || aud.Contains(s.cfg.Audience) {
+		return true
+	}
+	return rs != "" && aud.Contains(rs)
+}
+
 func (s *Service) live(raw string) (*accesstoken.Claims, error) {
 	now := s.cfg.Now()
 	c, err := s.verify(raw, now)
@@ -302,41 +440,61 @@ func (s *Service) refreshToken(ctx context.Context, raw string) (*store.RefreshT
 // allows; a client that is handed a user's session token is never its
 // owner and gets ErrNotYours. The error otherwise wraps ErrUnavailable.
 func (s *Service) Revoke(ctx context.Context, caller store.Client, raw string) error {
+	owner, err := s.revoke(ctx, caller, raw)
+	if !errors.Is(err, ErrNotYours) || caller.SecretHash != nil || owner == "" || owner == s.cfg.FirstPartyID {
+		return err
+	}
+	// An unauthenticated caller holding a confidential client's token:
+	// not "yours" but "authenticate" (RFC 7009 §2.1).
+	c, lerr := s.st.ClientByID(ctx, owner)
+	switch {
+	case errors.Is(lerr, store.ErrNotFound):
+		return err
+	case lerr != nil:
+		return fmt.Errorf("%w: client lookup: %w", ErrUnavailable, lerr)
+	case c.SecretHash != nil:
+		return ErrClientAuthRequired
+	}
+	return err
+}
+
+// revoke is Revoke; with ErrNotYours it also returns the token's client.
+func (s *Service) revoke(ctx context.Context, caller store.Client, raw string) (owner string, err error) {
 	callerID := caller.ID
 	if callerID == "" {
-		callerID = firstParty
+		callerID = s.cfg.FirstPartyID
 	}
 	switch token.KindOf(raw) {
 	case token.JWT:
 		c, err := s.verify(raw, s.cfg.Now())
 		if err != nil {
-			return nil // invalid or expired: nothing left to revoke
+			return "", nil // invalid or expired: nothing left to revoke
 		}
-		return s.revokeAccess(ctx, callerID, "jwt", store.AccessToken{ID: c.ID, ClientID: c.ClientID, Subject: c.Subject, SessionID: c.SessionID, ExpiresAt: time.Unix(c.Expiry, 0)})
+		return c.ClientID, s.revokeAccess(ctx, callerID, "jwt", store.AccessToken{ID: c.ID, ClientID: c.ClientID, Subject: c.Subject, SessionID: c.SessionID, ExpiresAt: time.Unix(c.Expiry, 0)})
 	case token.Access:
 		at, err := s.OpaqueAccess(ctx, raw)
 		if err != nil {
-			return fmt.Errorf("%w: access token lookup: %w", ErrUnavailable, err)
+			return "", fmt.Errorf("%w: access token lookup: %w", ErrUnavailable, err)
 		}
 		if at == nil {
-			return nil
+			return "", nil
 		}
-		return s.revokeAccess(ctx, callerID, "opaque", *at)
+		return at.ClientID, s.revokeAccess(ctx, callerID, "opaque", *at)
 	case token.Refresh:
 		rt, err := s.refreshToken(ctx, raw)
 		if err != nil {
-			return fmt.Errorf("%w: refresh token lookup: %w", ErrUnavailable, err)
+			return "", fmt.Errorf("%w: refresh token lookup: %w", ErrUnavailable, err)
 		}
 		if rt == nil {
-			return nil
+			return "", nil
 		}
 		// Refresh tokens name their client exactly: a first-party one
 		// carries "", which only a first-party caller matches.
 		if rt.ClientID != caller.ID {
-			return ErrNotYours
+			return rt.ClientID, ErrNotYours
 		}
 		if _, err := s.sessions.Revoke(ctx, rt.SessionID, "token_revoked"); err != nil && !errors.Is(err, session.ErrNotFound) {
-			return fmt.Errorf("%w: refresh family revocation: %w", ErrUnavailable, err)
+			return "", fmt.Errorf("%w: refresh family revocation: %w", ErrUnavailable, err)
 		}
 		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenRefresh, ClientID: rt.ClientID, SessionID: rt.SessionID})
 	case token.Session:
@@ -344,28 +502,31 @@ func (s *Service) Revoke(ctx context.Context, caller store.Client, raw string) e
 		// session, and the caller's address says nothing of the user's.
 		sess, err := s.sessions.Validate(ctx, raw, session.Use{})
 		if errors.Is(err, session.ErrUnavailable) {
-			return fmt.Errorf("%w: session lookup: %w", ErrUnavailable, err)
+			return "", fmt.Errorf("%w: session lookup: %w", ErrUnavailable, err)
 		}
 		if err != nil {
-			return nil // unknown, expired or already ended: nothing to revoke
+			return "", nil // unknown, expired or already ended: nothing to revoke
 		}
 		// Session tokens are the first party's: a caller that names a
 		// client is not their holder.
 		if caller.ID != "" {
-			return ErrNotYours
+			return "", ErrNotYours
 		}
 		if _, err := s.sessions.Revoke(ctx, sess.ID, "token_revoked"); err != nil && !errors.Is(err, session.ErrNotFound) {
-			return fmt.Errorf("%w: session revocation: %w", ErrUnavailable, err)
+			return "", fmt.Errorf("%w: session revocation: %w", ErrUnavailable, err)
 		}
-		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenSession, ClientID: firstParty, UserID: sess.UserID, SessionID: sess.ID})
+		s.publish(ctx, event.Event{Kind: event.TokenRevoked, Token: event.TokenSession, ClientID: s.cfg.FirstPartyID, UserID: sess.UserID, SessionID: sess.ID})
 	}
-	return nil
+	return "", nil
 }
 
 // revokeAccess denies the access token at (its ID, client, subject,
 // session and expiry) until it expires, if callerID owns it (RFC 7009
 // §2.1). format is "jwt" or "opaque", for the event.
 func (s *Service) revokeAccess(ctx context.Context, callerID, format string, at store.AccessToken) error {
+	if at.ClientID == "" {
+		at.ClientID = s.cfg.FirstPartyID // an opaque token of the first party
+	}
 	if at.ClientID != callerID {
 		return ErrNotYours
 	}
@@ -392,4 +553,14 @@ func (s *Service) publish(ctx context.Context, e event.Event) {
 		}
 		s.cfg.Events.Publish(ctx, e)
 	}
+}
+
+// audience is the "aud" an opaque access token answers with: the one a
+// JWT of the same grant carries (RFC 7662 §2.2; a resource server checks
+// it is the audience whichever format the client was given).
+func (s *Service) audience() accesstoken.Audience {
+	if s.cfg.Audience == "" {
+		return nil
+	}
+	return accesstoken.Audience{s.cfg.Audience}
 }

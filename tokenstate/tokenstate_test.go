@@ -83,9 +83,13 @@ func newFixture(t *testing.T) *fixture {
 	if f.spa, _, err = os.RegisterClient(ctx, oauth.ClientSpec{Name: "spa", Public: true, Grants: []string{oauth.GrantRefreshToken}, Scopes: []string{"read"}}); err != nil {
 		t.Fatal(err)
 	}
-	if f.rs, _, err = os.RegisterClient(ctx, oauth.ClientSpec{Name: "rs", Grants: []string{oauth.GrantClientCredentials}}); err != nil {
+	if f.rs, _, err = os.RegisterClient(ctx, oauth.ClientSpec{Name: "rs", Grants: []string{oauth.GrantClientCredentials}, Introspect: true}); err != nil {
 		t.Fatal(err)
 	}
+	// The domain judges whatever caller it is given; the HTTP layer
+	// admits only confidential clients. These checks ask as spa and as
+	// the first party too, to see what their own tokens look like.
+	f.spa.Introspect, f.first.Introspect = true, true
 	tok, sess, err := f.sessions.Create(ctx, session.NewSession{UserID: "u1", Username: "ann", PasswordChangedAt: f.now})
 	if err != nil {
 		t.Fatal(err)
@@ -379,8 +383,10 @@ func TestAccessTokenPastExpInLeeway(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.now = f.now.Add(time.Minute) // the JWT's exp; the verifier allows 1 s more
-	if _, err := f.svc.AccessSession(ctx, f.jwt, session.Use{}); !errors.Is(err, session.ErrInvalid) {
-		t.Errorf("AccessSession at exp: %v, want ErrInvalid", err)
+	// ErrExpired, not ErrInvalid: a genuine token, late (issue 10, L4
+	// counts invalid tokens as probing, expired ones not).
+	if _, err := f.svc.AccessSession(ctx, f.jwt, session.Use{}); !errors.Is(err, session.ErrExpired) {
+		t.Errorf("AccessSession at exp: %v, want ErrExpired", err)
 	}
 	if out, err := f.svc.Introspect(ctx, f.spa, f.jwt); err != nil || out.Active {
 		t.Errorf("Introspect at exp: %+v, %v; want inactive", out, err)

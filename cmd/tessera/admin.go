@@ -124,7 +124,7 @@ The password is read from standard input (its first line) with
 		}
 		return tw.Flush()
 	})
-	cmd.AddCommand(add, list)
+	cmd.AddCommand(add, list, c.newUserMFACmd())
 	cmd.AddCommand(c.newUserLifecycleCmds()...)
 	return cmd
 }
@@ -218,7 +218,8 @@ func (c *cli) newSessionCmd() *cobra.Command {
 		Short: "Revoke one session, or every session of a user",
 		Long: `Revoke one session, or with --user every session of a user.
 
-Running servers learn of it from the revocation feed within one poll.`,
+Running servers learn of it from the revocation feed within one poll, or
+at once with --redis (the servers' Redis).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			byUser := cmd.Flags().Changed("user")
 			switch {
@@ -237,7 +238,19 @@ Running servers learn of it from the revocation feed within one poll.`,
 		// Through the session manager, as the admin API does, so the
 		// revocation reaches the feed that running servers follow.
 		ev := c.events(cfg)
-		sm := newSessions(cfg, st, ev)
+		scfg := sessionConfig(cfg)
+		scfg.Events = ev
+		// With --redis, running servers hear of it at once; without, at
+		// their next feed poll.
+		rc, n, err := app.RevocationNotifier(ctx, cfg, app.Options{Logger: newLogger(cfg, c.stderr)})
+		if err != nil {
+			return err
+		}
+		if rc != nil {
+			defer rc.Close()
+			scfg.Notifier = n
+		}
+		sm := session.New(st, scfg)
 		if len(args) == 0 {
 			u, err := userByName(ctx, st, *revokeUser)
 			if err != nil {

@@ -22,7 +22,8 @@ func (c *cli) newClientCmd() *cobra.Command {
 		Long: `Register an OAuth client and print its id and, for a confidential client,
 its secret: only a keyed hash of the secret is kept, so store it now.`,
 		Example: `  tessera client add billing --scope invoices.read,invoices.write
-  tessera client add spa --public --grant refresh_token`,
+  tessera client add spa --public --grant refresh_token --resource https://notes.example.com
+  tessera client add notes-api --introspect --audience https://notes.example.com`,
 		Args: exactArgs("NAME"),
 	}
 	f := add.Flags()
@@ -32,6 +33,9 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 	public := f.Bool("public", false, "a public client (SPA, mobile app): no secret")
 	secretStdin := f.Bool("secret-stdin", false, "read the client secret from stdin instead of generating one")
 	format := f.String("token-format", "jwt", "access tokens: jwt (verified locally) or opaque (validated by introspection)")
+	introspect := f.Bool("introspect", false, "allow this (confidential) client to call token introspection: a resource server's permission")
+	resources := f.StringSlice("resource", nil, "an RFC 8707 resource (absolute URI) this client may request tokens for; repeatable")
+	audience := f.String("audience", "", "the resource (absolute URI) this client serves as a resource server; introspection then shows tokens restricted to it")
 	add.RegisterFlagCompletionFunc("grant", cobra.FixedCompletions([]string{"client_credentials", "refresh_token"}, cobra.ShellCompDirectiveNoFileComp))
 	add.RegisterFlagCompletionFunc("token-format", cobra.FixedCompletions([]string{"jwt", "opaque"}, cobra.ShellCompDirectiveNoFileComp))
 	// The secret is read before the store is opened: a command that fails
@@ -48,7 +52,7 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 			return err
 		}
 		cl, sec, err := svc.RegisterClient(ctx, oauth.ClientSpec{Name: args[0], Grants: trimAll(*grants), Scopes: trimAll(*scopes),
-			Public: *public, Secret: secret, TokenFormat: *format})
+			Public: *public, Secret: secret, TokenFormat: *format, Introspect: *introspect, Resources: trimAll(*resources), Audience: *audience})
 		var oe *oauth.Error
 		if errors.As(err, &oe) {
 			return errors.New(oe.Description)
@@ -74,7 +78,7 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 		return create(cmd, args)
 	}
 
-	list := c.newListCmd("list", "List OAuth clients", func(ctx context.Context, _ config.Config, st store.Store, out outputFlag) error {
+	list := c.newListCmd("list", "List OAuth clients", func(ctx context.Context, cfg config.Config, st store.Store, out outputFlag) error {
 		cs, err := st.ListClients(ctx)
 		if err != nil {
 			return err
@@ -87,18 +91,38 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 			GrantTypes  []string   `json:"grant_types"`
 			Scopes      []string   `json:"scopes"`
 			TokenFormat string     `json:"token_format"`
+			Introspect  bool       `json:"introspect"`
+			Resources   []string   `json:"resources"`
+			Audience    string     `json:"audience,omitempty"`
 			CreatedAt   *time.Time `json:"created_at,omitempty"`
 		}
-		js := make([]clientJSON, 0, len(cs))
+		// The first party (Tessera's own login) is a client too, kept by
+		// configuration rather than in the store.
+		fp := clientJSON{ClientID: cfg.Policy.Tokens.FirstPartyClientID, ClientName: "Tessera (first-party login)", Type: "public", GrantTypes: []string{"refresh_token"}, Scopes: []string{}, TokenFormat: "jwt", Resources: []string{}}
+		if out != "json" {
+			fmt.Fprintf(c.stdout, "%s\t%s\t%s\tgrants=%s\tscopes=\n", fp.ClientID, fp.ClientName, fp.Type, strings.Join(fp.GrantTypes, ","))
+		}
+		js := make([]clientJSON, 0, len(cs)+1)
+		js = append(js, fp)
 		for _, x := range cs {
 			kind := "confidential"
 			if x.SecretHash == nil {
 				kind = "public"
 			}
 			if out != "json" {
-				fmt.Fprintf(c.stdout, "%s\t%s\t%s\tgrants=%s\tscopes=%s\n", x.ID, x.Name, kind, strings.Join(x.Grants, ","), strings.Join(x.Scopes, ","))
+				extra := ""
+				if x.Introspect {
+					extra += "\tintrospect"
+				}
+				if len(x.Resources) > 0 {
+					extra += "\tresources=" + strings.Join(x.Resources, ",")
+				}
+				if x.Audience != "" {
+					extra += "\taudience=" + x.Audience
+				}
+				fmt.Fprintf(c.stdout, "%s\t%s\t%s\tgrants=%s\tscopes=%s%s\n", x.ID, x.Name, kind, strings.Join(x.Grants, ","), strings.Join(x.Scopes, ","), extra)
 			}
-			js = append(js, clientJSON{x.ID, x.Name, kind, orEmpty(x.Grants), orEmpty(x.Scopes), x.TokenFormat, jsonTime(x.CreatedAt)})
+			js = append(js, clientJSON{x.ID, x.Name, kind, orEmpty(x.Grants), orEmpty(x.Scopes), x.TokenFormat, x.Introspect, orEmpty(x.Resources), x.Audience, jsonTime(x.CreatedAt)})
 		}
 		if out == "json" {
 			return writeJSON(c.stdout, js)

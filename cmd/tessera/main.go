@@ -28,7 +28,7 @@ const long = `tessera — session-token server
   tessera version
 
 Every command takes --data DIR (embedded store, default ./tessera-data),
---store URL and --config FILE. Environment variables TESSERA_* override the
+--store URL, --redis URL (several nodes) and --config FILE. Environment variables TESSERA_* override the
 config file (e.g. TESSERA_POLICY_SESSION_IDLE_TIMEOUT=15m); flags override both.
 List commands take --output json (-o json). Run 'tessera COMMAND --help' for a
 command's flags.`
@@ -116,6 +116,7 @@ func (c *cli) newRootCmd() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.flags.data, "data", "", "data folder of the embedded store (default ./tessera-data)")
 	pf.StringVar(&c.flags.store, "store", "", "store URL instead of the embedded store (sqlite:PATH or postgres://…)")
+	pf.StringVar(&c.flags.redis, "redis", "", "Redis URL for state shared by several nodes (redis://, rediss://; serve and session revoke use it)")
 	pf.StringVar(&c.flags.config, "config", "", "YAML config file")
 	root.AddCommand(
 		c.newServeCmd(),

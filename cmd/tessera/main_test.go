@@ -303,12 +303,19 @@ func TestCLI(t *testing.T) {
 		{"keys list", [][]string{{"migrate"}, {"client", "add", "billing"}}, "", nil, []string{"keys", "list"}, 0, "active", ""},
 		{"keys list before any key", migrated, "", nil, []string{"keys", "list"}, 0, "KID", "no signing keys yet"},
 		{"client add", migrated, "", nil, []string{"client", "add", "billing", "--scope", "a,b", "--scope", "c"}, 0, "client_secret: tsc_", ""},
+		{"client add resource server", [][]string{{"migrate"}, {"client", "add", "notes-api", "--introspect", "--audience", "https://notes.example"}}, "", nil, []string{"client", "list"}, 0, "introspect\taudience=https://notes.example", ""},
+		{"client add bad resource", migrated, "", nil, []string{"client", "add", "app", "--resource", "notes"}, 1, "", "absolute URI"},
 		{"client add public", migrated, "", nil, []string{"client", "add", "spa", "--public", "--grant", "refresh_token"}, 0, "client_id:", ""},
 		{"client add own secret", migrated, strings.Repeat("s", 40) + "\n", nil, []string{"client", "add", "own", "--secret-stdin"}, 0, "client_id:", ""},
-		{"client add short secret", migrated, "short\n", nil, []string{"client", "add", "own2", "--secret-stdin"}, 1, "", "at least 32"},
+		{"client add short secret", migrated, "short\n", nil, []string{"client", "add", "own2", "--secret-stdin"}, 1, "", "32 to 512 characters"},
+		{"client add secret with a plus", migrated, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa+b\n", nil, []string{"client", "add", "own3", "--secret-stdin"}, 1, "", "unreserved"},
 		{"client add bad grant", migrated, "", nil, []string{"client", "add", "x", "--grant", "password"}, 1, "", "unsupported grant"},
 		{"client list", [][]string{{"migrate"}, {"client", "add", "billing", "--scope", "a,b", "--scope", "c"}}, "", nil, []string{"client", "list"}, 0, "grants=client_credentials\tscopes=a,b,c", ""},
 		{"keys rotate", migrated, "", nil, []string{"keys", "rotate"}, 0, "active key is now", ""},
+		{"keys rotate twice", [][]string{{"migrate"}, {"keys", "rotate"}}, "", nil, []string{"keys", "rotate"}, 1, "", "--force"},
+		{"keys rotate twice, forced", [][]string{{"migrate"}, {"keys", "rotate"}}, "", nil, []string{"keys", "rotate", "--force"}, 0, "active key is now", "forcing"},
+		{"keys revoke unknown", migrated, "", nil, []string{"keys", "revoke", "nope"}, 1, "", "no signing key"},
+		{"keys revoke without kid", migrated, "", nil, []string{"keys", "revoke"}, 2, "", "usage"},
 		{"keys rotate without data", nil, "", nil, []string{"keys", "rotate"}, 1, "", "no Tessera data"},
 		{"keys nonsense", nil, "", nil, []string{"keys", "delete"}, 2, "", "usage"},
 		{"bad master key", migrated, "", []string{"TESSERA_MASTER_KEY=short"}, []string{"keys", "rotate"}, 1, "", "master key"},
@@ -326,6 +333,11 @@ func TestCLI(t *testing.T) {
 		{"policy show", nil, "", []string{"TESSERA_POLICY_SESSION_IDLE_TIMEOUT=15m"}, []string{"policy", "show"}, 0, "idle_timeout: 15m0s", ""},
 		{"bad env", nil, "", []string{"TESSERA_POLICY_SESSION_IDLE_TIMEOUT=soon"}, []string{"policy", "show"}, 1, "", "IDLE_TIMEOUT"},
 		{"bad flag", nil, "", nil, []string{"serve", "--nope"}, 2, "", "flag provided but not defined"},
+		{"user mfa reset", withDan, "", nil, []string{"user", "mfa", "reset", "dan"}, 0, "reset the second factors of dan; revoked 0 session(s)", ""},
+		{"user mfa reset unknown", migrated, "", nil, []string{"user", "mfa", "reset", "zed"}, 1, "", "no user"},
+		{"user mfa reset without name", nil, "", nil, []string{"user", "mfa", "reset"}, 2, "", "usage"},
+		{"policy show mfa", nil, "", []string{"TESSERA_POLICY_MFA_MODE=required"}, []string{"policy", "show"}, 0, "mode: required", ""},
+		{"policy mfa admins", nil, "", []string{"TESSERA_POLICY_MFA_MODE=admins"}, []string{"policy", "show"}, 1, "", "no administrator accounts"},
 		{"one-dash flags", migrated, pw + "\n", nil, []string{"user", "add", "-password-stdin", "fay", "-config="}, 0, "-", ""},
 	}
 	for _, tt := range tests {
@@ -556,9 +568,11 @@ func TestCLIOutputJSON(t *testing.T) {
 	if len(users) != 1 || users[0]["username"] != "dan" {
 		t.Fatalf("users: %v", users)
 	}
-	clients := list(t, []string{"client_id", "client_name", "client_type", "grant_types", "scopes", "token_format", "created_at"}, []string{"created_at"},
+	clients := list(t, []string{"client_id", "client_name", "client_type", "grant_types", "scopes", "token_format"}, []string{"created_at"},
 		"client", "list", "--output", "json")
-	if len(clients) != 2 || clients[0]["client_name"] != "billing" || fmt.Sprint(clients[0]["scopes"]) != "[a b]" || clients[1]["client_type"] != "public" {
+	// The first party (configured, not stored) comes first.
+	if len(clients) != 3 || clients[0]["client_id"] != "tessera" || clients[0]["client_type"] != "public" || fmt.Sprint(clients[0]["grant_types"]) != "[refresh_token]" ||
+		clients[1]["client_name"] != "billing" || fmt.Sprint(clients[1]["scopes"]) != "[a b]" || clients[2]["client_type"] != "public" || clients[1]["created_at"] == nil {
 		t.Fatalf("clients: %v", clients)
 	}
 	for _, c := range clients { // lists are arrays even when empty, never null

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/internal/app"
+	"github.com/tessera-auth/tessera/store"
 )
 
 func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
@@ -79,6 +80,13 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 		backend = "PostgreSQL"
 	}
 	fmt.Fprintf(stdout, "  data        %s (%s)\n", dbPath, backend)
+	if a.Redis != nil {
+		state := "shared throttles and revocation fan-out"
+		if !a.Redis.Up() {
+			state = "NOT ANSWERING: this node throttles on its own until it does"
+		}
+		fmt.Fprintf(stdout, "  redis       %s (%s)\n", store.Redact(c.Redis.URL), state)
+	}
 	if ap := a.StoreInfo.Applied; len(ap) > 0 {
 		fmt.Fprintf(stdout, "  schema      applied migrations %d to %d; now at version %d\n", ap[0], ap[len(ap)-1], a.StoreInfo.Schema.Current)
 	}

@@ -22,6 +22,7 @@ import (
 // commonFlags are the flags every command takes.
 type commonFlags struct {
 	data, store, config string
+	redis               string
 }
 
 // loadConfig reads the config file and environment, then applies flags.
@@ -35,6 +36,9 @@ func loadConfig(cf commonFlags) (config.Config, error) {
 	}
 	if cf.store != "" {
 		c.Store = cf.store
+	}
+	if cf.redis != "" {
+		c.Redis.URL = cf.redis
 	}
 	return c, c.Validate()
 }

@@ -15,7 +15,10 @@ import (
 	"github.com/tessera-auth/tessera/config"
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/keys"
+	"github.com/tessera-auth/tessera/mfa"
 	"github.com/tessera-auth/tessera/oauth"
+	"github.com/tessera-auth/tessera/redisstate"
+	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/server"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -47,9 +50,13 @@ type App struct {
 	Keys      *keys.Keyset
 	OAuth     *oauth.Service
 	Verifier  *accesstoken.Verifier
+	MFA       *mfa.Service
 	Metrics   *server.Metrics
 	Events    *event.Fanout // every domain event; subscribe before serving
 	Server    *server.Server
+	// Redis is the state shared with the other nodes (config redis.url);
+	// nil without one.
+	Redis *redisstate.Client
 	// Listener carries revocations between the nodes sharing the store
 	// when its backend offers that (PostgreSQL LISTEN/NOTIFY); nil otherwise.
 	Listener store.FeedListener
@@ -64,6 +71,15 @@ type App struct {
 
 	log *slog.Logger
 	now func() time.Time
+
+	// notifiers carry revocations to the other nodes (Redis pub/sub, the
+	// store's Listener), joined into the session manager's; runners keep
+	// the Redis subscription up.
+	notifiers []revocation.Notifier
+	runners   []func(context.Context)
+	// stopJoin ends the relays of the joined notifiers (revocation.Join).
+	stopJoin context.CancelFunc
+
 	// gcLease and keysLease make the cleanup and the scheduled key
 	// rotation run on one node of the cluster at a time.
 	gcLease, keysLease *cluster.Lease
@@ -184,6 +200,18 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 	if a.Auth, err = newAuthenticator(c, st, log, a.Events, opt.Now); err != nil {
 		return err
 	}
+	if a.Redis, err = OpenRedis(ctx, c, kr.Master, opt); err != nil {
+		return err
+	}
+	if a.Redis != nil {
+		if err := a.Metrics.Register(a.Redis.Collectors()...); err != nil {
+			return err
+		}
+		a.Auth.Share(SharedLogin(c, a.Redis, opt.Now))
+		n := a.Redis.Notifier()
+		a.notifiers = append(a.notifiers, n)
+		a.runners = append(a.runners, a.Redis.Run, n.Run)
+	}
 	ips, err := clientip.New(c.TrustedProxies, c.ClientIPHeader)
 	if err != nil {
 		return err
@@ -196,29 +224,48 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 		if a.Listener, err = fl.ListenFeed(ctx, c.StoreDirect, log); err != nil {
 			return err
 		}
-		scfg.Notifier = a.Listener
+		a.notifiers = append(a.notifiers, a.Listener)
+	}
+	switch len(a.notifiers) {
+	case 0:
+	case 1:
+		scfg.Notifier = a.notifiers[0]
+	default:
+		// Either one failing leaves the other, and the feed poll behind
+		// both. The relays live until Close.
+		var jctx context.Context
+		jctx, a.stopJoin = context.WithCancel(context.WithoutCancel(ctx))
+		scfg.Notifier = revocation.Join(jctx, a.notifiers...)
 	}
 	a.Sessions = session.New(st, scfg)
+	// A key revoked on another node (or by the CLI) leaves this node's
+	// keyset as soon as the feed says so, not at its next reload.
+	a.Sessions.Follower().OnKeyRevoked(a.Keys.Revoked)
 	// Load the revocation feed's denials before the first request: serving
 	// without them would accept tokens revoked before this start.
 	if err := a.Sessions.Start(ctx); err != nil {
 		return fmt.Errorf("load revocations: %w", err)
 	}
+	fa, fh := forwardAuth(c.ForwardAuth)
 	a.Server = server.New(server.Config{
 		PublicOrigin: c.PublicOrigin, AllowedOrigins: c.AllowedOrigins,
+		ForwardAuth: fa, ForwardAuthHeaders: fh,
 		InsecureDevCookies: c.InsecureDevCookies, SameSiteStrict: c.Policy.Cookie.SameSite == "strict",
 		LogRequests: c.LogRequests, AdminToken: tok, Events: a.Events,
+		Probes: NewProbes(c, a.Events, opt.Now),
 	}, st, a.Sessions, a.Auth, ips, a.Metrics, log, opt.Now).WithKeys(a.Keys)
 	if a.OAuth, a.Verifier, err = newOAuth(c, st, kr, a.Sessions, a.Events, log, opt.Now); err != nil {
 		return err
 	}
 	a.Server.WithOAuth(a.OAuth, a.Verifier, server.OAuthConfig{
-		Issuer: c.Issuer(), AccessTTL: c.Policy.Tokens.AccessTTL.D(),
+		Issuer: c.Issuer(), Audience: c.Audience(), AccessTTL: c.Policy.Tokens.AccessTTL.D(),
 		SessionIdle: c.Policy.Tokens.RefreshTTL.D(), SessionAbsolute: c.Policy.Tokens.SessionAbsolute.D(),
 		// A long poll re-reads the store as often as the follower does;
 		// revocations wake it sooner (this node's, or NOTIFY's).
 		FeedPoll: c.Policy.Session.RevocationPoll.D(),
 	}, st)
+	a.MFA = NewMFA(c, st, kr.Master, a.Events, opt.Now)
+	a.Server.WithMFA(a.MFA, st, MFAPolicy(c))
 	return nil
 }
 
@@ -238,6 +285,10 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); a.Keys.Run(ctx) }()
 	go func() { defer wg.Done(); a.gcLoop(ctx) }()
+	for _, run := range a.runners {
+		wg.Add(1)
+		go func() { defer wg.Done(); run(ctx) }()
+	}
 	err := a.Sessions.Run(ctx)
 	wg.Wait()
 	// Hand the cluster's jobs over now rather than at the leases' expiry.
@@ -251,11 +302,17 @@ func (a *App) Run(ctx context.Context) error {
 	return err
 }
 
-// Close stops the revocation listener and closes the store. Call it after
-// Run has returned.
+// Close stops the revocation listener and closes Redis and the store.
+// Call it after Run has returned.
 func (a *App) Close() error {
+	if a.stopJoin != nil {
+		a.stopJoin()
+	}
 	if a.Listener != nil {
 		a.Listener.Close()
+	}
+	if a.Redis != nil {
+		a.Redis.Close()
 	}
 	return a.Store.Close()
 }
@@ -288,6 +345,9 @@ func (a *App) Collect(ctx context.Context) (ran bool, deleted int, err error) {
 	held, err := a.gcLease.Acquire(ctx)
 	if err != nil || !held {
 		return false, 0, err
+	}
+	if _, err := a.Store.DeleteExpiredMFAChallenges(ctx, a.now().Add(-time.Hour)); err != nil {
+		a.log.Warn("expired mfa challenge cleanup failed", "err", err)
 	}
 	keep := max(24*time.Hour, a.Config.Policy.Session.AbsoluteTimeout.D())
 	n, err := a.Store.DeleteExpired(ctx, a.now().Add(-keep))

@@ -13,6 +13,7 @@ import (
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/password"
+	"github.com/tessera-auth/tessera/probe"
 	"github.com/tessera-auth/tessera/server"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -50,6 +51,17 @@ func newAuthenticator(c config.Config, st authn.Store, log *slog.Logger, ev even
 		PerAccountIPBurst: l.PerAccountIPBurst, PerAccountIPRefill: l.PerAccountIPRefill.D(),
 		PerAccountBurst: l.PerAccountBurst, PerAccountRefill: l.PerAccountRefill.D(),
 	}, now, log, ev), nil
+}
+
+// NewProbes builds the token-probing budgets of c's policy.probe; ev
+// receives event.TokenProbeThrottled (may be nil); now nil means time.Now.
+func NewProbes(c config.Config, ev event.Sink, now func() time.Time) *probe.Limiter {
+	p := c.Policy.Probe
+	return probe.New(probe.Limits{
+		BearerPerIPBurst: p.BearerPerIPBurst, BearerPerIPRefill: p.BearerPerIPRefill.D(),
+		IntrospectPerClientBurst: p.IntrospectPerClientBurst, IntrospectPerClientRefill: p.IntrospectPerClientRefill.D(),
+		IntrospectPerIPBurst: p.IntrospectPerIPBurst, IntrospectPerIPRefill: p.IntrospectPerIPRefill.D(),
+	}, ev, now)
 }
 
 // SessionConfig is c's session policy as the session manager takes it
@@ -91,14 +103,17 @@ func newOAuth(c config.Config, st store.Store, kr Keyring, sm *session.Manager, 
 	oc := oauth.Config{
 		Issuer: c.Issuer(), Audience: c.Audience(),
 		Access: t.AccessTTL.D(), Refresh: t.RefreshTTL.D(), Grace: t.RefreshGrace.D(), TouchInterval: c.Policy.Session.TouchInterval.D(),
-		Pepper: pepper, Logger: log, Now: now, Events: ev,
+		Pepper: pepper, Logger: log, Now: now, Events: ev, FirstPartyID: t.FirstPartyClientID,
 	}
 	if sm != nil {
 		oc.Sessions = sm // a reused refresh token's session leaves this node's cache at once
 	}
 	svc := oauth.New(st, kr.Keys, oc)
 	v := &accesstoken.Verifier{
-		Issuer: c.Issuer(), Audience: c.Audience(),
+		// Any audience verifies: tokens restricted to RFC 8707 resources
+		// are Tessera's too, and tokenstate decides who they are meant for
+		// (server.OAuthConfig.Audience).
+		Issuer: c.Issuer(), Audience: "",
 		MaxLifetime: t.AccessTTL.D(), // exp − iat of a token Tessera minted never exceeds it
 		Algorithms:  []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256},
 		Keys: func(kid string) (*jose.JSONWebKey, error) {

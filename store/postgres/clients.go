@@ -14,8 +14,9 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 	a := sqlrow.ClientArgs(c)
 	// a is in ClientCols order (see the SQLite backend).
 	n, err := s.execOne(ctx, `UPDATE clients SET name = $1, secret_hash = $2, grants = $3, scopes = $4, token_format = $5,
-		redirect_uris = $6, auth_method = $7, old_secret_hash = $8, old_secret_until = $9 WHERE id = $10`,
-		a[1], a[2], a[3], a[4], a[5], a[7], a[8], a[9], a[10], c.ID)
+		introspect = $6, resources = $7, audience = $8,
+		redirect_uris = $9, auth_method = $10, old_secret_hash = $11, old_secret_until = $12 WHERE id = $13`,
+		a[1], a[2], a[3], a[4], a[5], a[7], a[8], a[9], a[10], a[11], a[12], a[13], c.ID)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("postgres: update client: %w", store.ErrConflict)
 	}

@@ -31,7 +31,7 @@ func insertKey(ctx context.Context, tx pgx.Tx, k store.SigningKey) error {
 		v := sqlrow.Micros(k.ActivatedAt)
 		activated = &v
 	}
-	_, err := tx.Exec(ctx, "INSERT INTO signing_keys ("+sqlrow.KeyCols+") VALUES ($1, $2, $3, $4, $5, NULL, $6, $7)",
+	_, err := tx.Exec(ctx, "INSERT INTO signing_keys ("+sqlrow.KeyCols+") VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, NULL)",
 		k.ID, k.Alg, k.State, sqlrow.Micros(k.CreatedAt), activated, k.PublicJWK, k.PrivateJWE)
 	return err
 }
@@ -107,4 +107,43 @@ func (s *Store) DeleteRetiredKeys(ctx context.Context, cutoff time.Time) (int, e
 		return 0, fmt.Errorf("postgres: delete retired keys: %w", err)
 	}
 	return int(n), nil
+}
+
+func (s *Store) RevokeSigningKey(ctx context.Context, kid string, newNext store.SigningKey, at, until time.Time, reason string) (store.SigningKey, error) {
+	var was store.SigningKey
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockKeys(ctx, tx); err != nil {
+			return err
+		}
+		k, err := sqlrow.SigningKey(tx.QueryRow(ctx, "SELECT "+sqlrow.KeyCols+" FROM signing_keys WHERE id = $1", kid))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		was = k
+		switch {
+		case !k.RevokedAt.IsZero():
+			return nil
+		case k.State == store.KeyActive:
+			return fmt.Errorf("the active key cannot be revoked: %w", store.ErrConflict)
+		case k.State == store.KeyNext && newNext.ID == "":
+			return fmt.Errorf("revoking the next key needs its replacement: %w", store.ErrConflict)
+		}
+		if _, err := tx.Exec(ctx, "UPDATE signing_keys SET state = 'retired', retired_at = coalesce(retired_at, $1), revoked_at = $1 WHERE id = $2",
+			sqlrow.Micros(at), kid); err != nil {
+			return err
+		}
+		if k.State == store.KeyNext {
+			if err := insertKey(ctx, tx, newNext); err != nil {
+				return err
+			}
+		}
+		return s.appendFeed(ctx, tx, []feedEntry{{kid: kid, at: at, expires: until, reason: reason}})
+	})
+	if err != nil {
+		return store.SigningKey{}, fmt.Errorf("postgres: revoke signing key: %w", err)
+	}
+	return was, nil
 }

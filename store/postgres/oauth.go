@@ -12,7 +12,7 @@ import (
 )
 
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
-	_, err := s.execOne(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", sqlrow.ClientArgs(c)...)
+	_, err := s.execOne(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)", sqlrow.ClientArgs(c)...)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("postgres: create client: %w", store.ErrConflict)
 	}
@@ -115,7 +115,8 @@ func (s *Store) rotateInTx(ctx context.Context, tx pgx.Tx, presented token.Hash,
 	}
 	if next := plan.Successor.Hash; next != (token.Hash{}) {
 		t := plan.Successor
-		b.Queue("UPDATE refresh_tokens SET used_at = $1, child = $2 WHERE token_hash = $3", sqlrow.Micros(plan.UsedAt), next[:], presented[:])
+		b.Queue("UPDATE refresh_tokens SET used_at = $1, child = $2, rotated_by = $3, grace_used = $4 WHERE token_hash = $5",
+			sqlrow.Micros(plan.UsedAt), next[:], plan.RotatedBy, plan.GraceUsed, presented[:])
 		b.Queue("INSERT INTO refresh_tokens ("+sqlrow.RefreshCols+") VALUES ($1, $2, $3, $4, $5, $6, NULL)",
 			t.Hash[:], t.SessionID, t.ClientID, t.Scope, sqlrow.Micros(t.CreatedAt), sqlrow.Micros(t.ExpiresAt))
 	}

@@ -405,9 +405,9 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 
 // feedEntry is a revocation to append to the feed.
 type feedEntry struct {
-	sessionID, jti, userID string
-	at, expires            time.Time
-	reason                 string
+	sessionID, jti, kid, userID string
+	at, expires                 time.Time
+	reason                      string
 }
 
 // appendFeed appends entries to the revocation feed. It numbers them from
@@ -437,8 +437,8 @@ func (s *Store) appendFeed(ctx context.Context, tx pgx.Tx, entries []feedEntry) 
 		if !e.expires.IsZero() {
 			exp = sqlrow.Micros(e.expires)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO revocations (seq, session_id, jti, user_id, at, expires_at, reason)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, seq, e.sessionID, e.jti, e.userID, sqlrow.Micros(e.at), exp, e.reason); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO revocations (seq, session_id, jti, kid, user_id, at, expires_at, reason)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, seq, e.sessionID, e.jti, e.kid, e.userID, sqlrow.Micros(e.at), exp, e.reason); err != nil {
 			return err
 		}
 	}
@@ -591,7 +591,7 @@ func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]stor
 
 func (s *Store) ActiveRevocations(ctx context.Context, sessionsSince, now time.Time) ([]store.Revocation, error) {
 	rows, err := s.pool.Query(ctx, "SELECT "+sqlrow.RevocationCols+` FROM revocations
-		WHERE (jti = '' AND at >= $1) OR (jti <> '' AND expires_at > $2) ORDER BY seq`, sqlrow.Micros(sessionsSince), sqlrow.Micros(now))
+		WHERE (jti = '' AND kid = '' AND at >= $1) OR ((jti <> '' OR kid <> '') AND expires_at > $2) ORDER BY seq`, sqlrow.Micros(sessionsSince), sqlrow.Micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: active revocations: %w", err)
 	}

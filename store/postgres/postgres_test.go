@@ -41,3 +41,20 @@ func TestConformance(t *testing.T) {
 	pgtest.ServerURL(t) // skip (or fail under CI) once, not per subtest
 	storetest.Run(t, func(t *testing.T) store.Store { return migrated(t) })
 }
+
+// TestTOTPReplayAcrossHandles opens one schema with two pools, as two
+// nodes would.
+func TestTOTPReplayAcrossHandles(t *testing.T) {
+	u := migratedURL(t)
+	a, err := postgres.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := postgres.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	storetest.TOTPReplayAcrossHandles(t, a, b)
+}

@@ -29,7 +29,7 @@ func insertKey(ctx context.Context, tx *sql.Tx, k store.SigningKey) error {
 	if !k.ActivatedAt.IsZero() {
 		activated = sql.NullInt64{Int64: sqlrow.Micros(k.ActivatedAt), Valid: true}
 	}
-	_, err := tx.ExecContext(ctx, "INSERT INTO signing_keys ("+sqlrow.KeyCols+") VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
+	_, err := tx.ExecContext(ctx, "INSERT INTO signing_keys ("+sqlrow.KeyCols+") VALUES (?, ?, ?, ?, ?, NULL, ?, ?, NULL)",
 		k.ID, k.Alg, k.State, sqlrow.Micros(k.CreatedAt), activated, k.PublicJWK, k.PrivateJWE)
 	return err
 }
@@ -92,4 +92,42 @@ func (s *Store) DeleteRetiredKeys(ctx context.Context, cutoff time.Time) (int, e
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
+}
+
+func (s *Store) RevokeSigningKey(ctx context.Context, kid string, newNext store.SigningKey, at, until time.Time, reason string) (store.SigningKey, error) {
+	var was store.SigningKey
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		k, err := sqlrow.SigningKey(tx.QueryRowContext(ctx, "SELECT "+sqlrow.KeyCols+" FROM signing_keys WHERE id = ?", kid))
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		was = k
+		switch {
+		case !k.RevokedAt.IsZero():
+			return nil
+		case k.State == store.KeyActive:
+			return fmt.Errorf("the active key cannot be revoked: %w", store.ErrConflict)
+		case k.State == store.KeyNext && newNext.ID == "":
+			return fmt.Errorf("revoking the next key needs its replacement: %w", store.ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE signing_keys SET state = 'retired', retired_at = coalesce(retired_at, ?), revoked_at = ? WHERE id = ?",
+			sqlrow.Micros(at), sqlrow.Micros(at), kid); err != nil {
+			return err
+		}
+		if k.State == store.KeyNext {
+			if err := insertKey(ctx, tx, newNext); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, "INSERT INTO revocations (session_id, jti, kid, user_id, at, expires_at, reason) VALUES ('', '', ?, '', ?, ?, ?)",
+			kid, sqlrow.Micros(at), sqlrow.Micros(until), reason)
+		return err
+	})
+	if err != nil {
+		return store.SigningKey{}, fmt.Errorf("sqlite: revoke signing key: %w", err)
+	}
+	return was, nil
 }

@@ -12,7 +12,7 @@ import (
 )
 
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
-	_, err := s.exec(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", sqlrow.ClientArgs(c)...)
+	_, err := s.exec(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", sqlrow.ClientArgs(c)...)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("sqlite: create client: %w", store.ErrConflict)
 	}
@@ -86,7 +86,7 @@ func (s *Store) rotateInTx(ctx context.Context, tx *sql.Tx, presented token.Hash
 		}
 	}
 	if next := plan.Successor.Hash; next != (token.Hash{}) {
-		if _, err := tx.StmtContext(ctx, s.wRefreshUse).ExecContext(ctx, sqlrow.Micros(plan.UsedAt), next[:], presented[:]); err != nil {
+		if _, err := tx.StmtContext(ctx, s.wRefreshUse).ExecContext(ctx, sqlrow.Micros(plan.UsedAt), next[:], plan.RotatedBy, plan.GraceUsed, presented[:]); err != nil {
 			return store.RefreshResult{}, err
 		}
 		if err := s.insertRefresh(ctx, tx, plan.Successor); err != nil {

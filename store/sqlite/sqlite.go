@@ -151,7 +151,7 @@ func OpenExisting(ctx context.Context, path string, opt Options) (*Store, error)
 	}{
 		{&s.wRefreshByHash, sqlrow.RefreshStateFrom + " WHERE r.token_hash = ?"},
 		{&s.wSessionByID, "SELECT " + sqlrow.SessionCols + " FROM sessions WHERE id = ?"},
-		{&s.wRefreshUse, "UPDATE refresh_tokens SET used_at = ?, child = ? WHERE token_hash = ?"},
+		{&s.wRefreshUse, "UPDATE refresh_tokens SET used_at = ?, child = ?, rotated_by = ?, grace_used = ? WHERE token_hash = ?"},
 		{&s.wRefreshInsert, "INSERT INTO refresh_tokens (" + sqlrow.RefreshCols + ") VALUES (?, ?, ?, ?, ?, ?, NULL)"},
 		{&s.wSessionTouch, "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?"},
 		{&s.wSavepoint, "SAVEPOINT rotation"},
@@ -588,7 +588,7 @@ func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]stor
 
 func (s *Store) ActiveRevocations(ctx context.Context, sessionsSince, now time.Time) ([]store.Revocation, error) {
 	rows, err := s.r.QueryContext(ctx, "SELECT "+sqlrow.RevocationCols+` FROM revocations
-		WHERE (jti = '' AND at >= ?) OR (jti <> '' AND expires_at > ?) ORDER BY seq`, sqlrow.Micros(sessionsSince), sqlrow.Micros(now))
+		WHERE (jti = '' AND kid = '' AND at >= ?) OR ((jti <> '' OR kid <> '') AND expires_at > ?) ORDER BY seq`, sqlrow.Micros(sessionsSince), sqlrow.Micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: active revocations: %w", err)
 	}

@@ -35,3 +35,20 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestTOTPReplayAcrossHandles opens one database file twice, as two
+// processes would.
+func TestTOTPReplayAcrossHandles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.db")
+	a, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := sqlite.OpenExisting(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	storetest.TOTPReplayAcrossHandles(t, a, b)
+}

@@ -40,11 +40,11 @@ func fromNullMicros(v *int64) time.Time {
 const (
 	UserCols       = "id, username, password_hash, created_at, password_changed_at, disabled_at, must_change_password, deleted_at"
 	SessionCols    = "id, token_hash, user_id, created_at, auth_time, expires_at, last_seen_at, idle_us, ip, user_agent, amr, aal, revoked_at, revoke_reason"
-	RevocationCols = "seq, session_id, jti, user_id, at, expires_at, reason"
-	ClientCols     = "id, name, secret_hash, grants, scopes, token_format, created_at, redirect_uris, auth_method, old_secret_hash, old_secret_until"
+	RevocationCols = "seq, session_id, jti, kid, user_id, at, expires_at, reason"
+	ClientCols     = "id, name, secret_hash, grants, scopes, token_format, created_at, introspect, resources, audience, redirect_uris, auth_method, old_secret_hash, old_secret_until"
 	RefreshCols    = "token_hash, session_id, client_id, scope, created_at, expires_at, used_at"
 	AccessCols     = "token_hash, jti, client_id, subject, scope, session_id, created_at, expires_at"
-	KeyCols        = "id, alg, state, created_at, activated_at, retired_at, public_jwk, private_jwe"
+	KeyCols        = "id, alg, state, created_at, activated_at, retired_at, public_jwk, private_jwe, revoked_at"
 )
 
 // User reads UserCols.
@@ -89,7 +89,7 @@ func Session(row Scanner) (store.Session, error) {
 func Revocation(row Scanner) (store.Revocation, error) {
 	var r store.Revocation
 	var at, exp int64
-	if err := row.Scan(&r.Seq, &r.SessionID, &r.JTI, &r.UserID, &at, &exp, &r.Reason); err != nil {
+	if err := row.Scan(&r.Seq, &r.SessionID, &r.JTI, &r.KID, &r.UserID, &at, &exp, &r.Reason); err != nil {
 		return store.Revocation{}, err
 	}
 	r.At = FromMicros(at)
@@ -107,20 +107,24 @@ func ClientArgs(c store.Client) []any {
 		oldUntil = &v
 	}
 	return []any{c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, Micros(c.CreatedAt),
+		c.Introspect, strings.Join(c.Resources, " "), c.Audience,
 		strings.Join(c.RedirectURIs, " "), c.AuthMethod, c.OldSecretHash, oldUntil}
 }
 
-// Client reads ClientCols; grants, scopes and redirect URIs are stored
-// space-separated (a URI has no spaces).
+// Client reads ClientCols; grants, scopes, resources and redirect URIs
+// are stored space-separated (a URI has no spaces).
 func Client(row Scanner) (store.Client, error) {
 	var c store.Client
-	var grants, scopes, redirects string
+	var grants, scopes, resources, redirects string
 	var created int64
 	var oldUntil *int64
-	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &c.TokenFormat, &created, &redirects, &c.AuthMethod, &c.OldSecretHash, &oldUntil); err != nil {
+	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &c.TokenFormat, &created, &c.Introspect, &resources, &c.Audience, &redirects, &c.AuthMethod, &c.OldSecretHash, &oldUntil); err != nil {
 		return store.Client{}, err
 	}
 	c.Grants, c.Scopes, c.CreatedAt = strings.Fields(grants), strings.Fields(scopes), FromMicros(created)
+	if resources != "" {
+		c.Resources = strings.Fields(resources)
+	}
 	if redirects != "" {
 		c.RedirectURIs = strings.Fields(redirects)
 	}
@@ -144,18 +148,19 @@ func RefreshToken(row Scanner) (store.RefreshToken, error) {
 // RefreshStateFrom selects what RefreshState reads: a refresh token (r)
 // joined to its child (c). The backend adds the WHERE on r.token_hash and
 // any locking clause.
-const RefreshStateFrom = "SELECT r.token_hash, r.session_id, r.client_id, r.scope, r.created_at, r.expires_at, r.used_at, r.child, r.superseded, c.used_at IS NOT NULL" +
+const RefreshStateFrom = "SELECT r.token_hash, r.session_id, r.client_id, r.scope, r.created_at, r.expires_at, r.used_at, r.child, r.superseded, c.used_at IS NOT NULL, r.rotated_by, r.grace_used" +
 	" FROM refresh_tokens AS r LEFT JOIN refresh_tokens AS c ON c.token_hash = r.child"
 
 // RefreshState reads RefreshCols followed by the token's child, its
-// superseded flag and whether the child was used: the state a rotation
-// decides on, less the session.
+// superseded flag, whether the child was used, the origin hash of its
+// rotation and its grace-used flag: the state a rotation decides on, less
+// the session.
 func RefreshState(row Scanner) (store.RefreshState, error) {
 	var st store.RefreshState
 	var hash, child []byte
 	var created, expires int64
 	var used *int64
-	dest := append(refreshDest(&st.Token, &hash, &created, &expires, &used), &child, &st.Superseded, &st.SuccessorUsed)
+	dest := append(refreshDest(&st.Token, &hash, &created, &expires, &used), &child, &st.Superseded, &st.SuccessorUsed, &st.RotatedBy, &st.GraceUsed)
 	if err := row.Scan(dest...); err != nil {
 		return store.RefreshState{}, err
 	}
@@ -191,12 +196,12 @@ func AccessToken(row Scanner) (store.AccessToken, error) {
 func SigningKey(row Scanner) (store.SigningKey, error) {
 	var k store.SigningKey
 	var created int64
-	var activated, retired *int64
-	if err := row.Scan(&k.ID, &k.Alg, &k.State, &created, &activated, &retired, &k.PublicJWK, &k.PrivateJWE); err != nil {
+	var activated, retired, revoked *int64
+	if err := row.Scan(&k.ID, &k.Alg, &k.State, &created, &activated, &retired, &k.PublicJWK, &k.PrivateJWE, &revoked); err != nil {
 		return store.SigningKey{}, err
 	}
 	k.CreatedAt = FromMicros(created)
-	k.ActivatedAt, k.RetiredAt = fromNullMicros(activated), fromNullMicros(retired)
+	k.ActivatedAt, k.RetiredAt, k.RevokedAt = fromNullMicros(activated), fromNullMicros(retired), fromNullMicros(revoked)
 	return k, nil
 }
 

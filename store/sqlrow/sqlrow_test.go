@@ -77,12 +77,16 @@ func (r errRow) Scan(...any) error { return r.err }
 
 func TestRevocation(t *testing.T) {
 	m := Micros(t0)
-	r, err := Revocation(row{int64(3), "s1", "", "u1", m, int64(0), "logout"})
+	r, err := Revocation(row{int64(3), "s1", "", "", "u1", m, int64(0), "logout"})
 	if err != nil || !r.ExpiresAt.IsZero() || !r.At.Equal(t0) || r.Seq != 3 {
 		t.Fatalf("Revocation = %+v, %v", r, err)
 	}
-	r, err = Revocation(row{int64(4), "", "j", "u1", m, m + 1, "deny"})
+	r, err = Revocation(row{int64(4), "", "j", "", "u1", m, m + 1, "deny"})
 	if err != nil || !r.ExpiresAt.Equal(t0.Add(time.Microsecond)) {
+		t.Fatalf("Revocation = %+v, %v", r, err)
+	}
+	r, err = Revocation(row{int64(5), "", "", "k1", "", m, m + 1, "compromised"})
+	if err != nil || r.KID != "k1" || !r.ExpiresAt.Equal(t0.Add(time.Microsecond)) {
 		t.Fatalf("Revocation = %+v, %v", r, err)
 	}
 }
@@ -91,14 +95,15 @@ func TestRefreshState(t *testing.T) {
 	hash, child := make([]byte, 32), make([]byte, 32)
 	hash[0], child[0] = 1, 2
 	m := Micros(t0)
-	st, err := RefreshState(row{hash, "s1", "c1", "openid", m, m + 1, ptr(m + 2), child, true, true})
+	st, err := RefreshState(row{hash, "s1", "c1", "openid", m, m + 1, ptr(m + 2), child, true, true, []byte{9}, true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Token.Hash[0] != 1 || st.Successor[0] != 2 || !st.Superseded || !st.SuccessorUsed || !st.Token.UsedAt.Equal(t0.Add(2*time.Microsecond)) {
+	if st.Token.Hash[0] != 1 || st.Successor[0] != 2 || !st.Superseded || !st.SuccessorUsed || !st.Token.UsedAt.Equal(t0.Add(2*time.Microsecond)) ||
+		len(st.RotatedBy) != 1 || st.RotatedBy[0] != 9 || !st.GraceUsed {
 		t.Fatalf("RefreshState = %+v", st)
 	}
-	st, err = RefreshState(row{hash, "s1", "c1", "openid", m, m + 1, nil, nil, false, false})
+	st, err = RefreshState(row{hash, "s1", "c1", "openid", m, m + 1, nil, nil, false, false, nil, false})
 	if err != nil || st.Successor != ([32]byte{}) || !st.Token.UsedAt.IsZero() {
 		t.Fatalf("RefreshState (NULLs) = %+v, %v", st, err)
 	}
@@ -106,13 +111,14 @@ func TestRefreshState(t *testing.T) {
 
 func TestClientAndKey(t *testing.T) {
 	m := Micros(t0)
-	c, err := Client(row{"c1", "n", "h", "authorization_code refresh_token", "", "jwt", m, "https://a/cb http://127.0.0.1/cb", "client_secret_basic", "o", ptr(m + 1)})
+	c, err := Client(row{"c1", "n", "h", "authorization_code refresh_token", "", "jwt", m, true, "https://a.example https://b.example", "https://me.example", "https://a/cb http://127.0.0.1/cb", "client_secret_basic", "o", ptr(m + 1)})
 	if err != nil || !reflect.DeepEqual(c.Grants, []string{"authorization_code", "refresh_token"}) || len(c.Scopes) != 0 || !c.CreatedAt.Equal(t0) ||
+		!c.Introspect || !reflect.DeepEqual(c.Resources, []string{"https://a.example", "https://b.example"}) || c.Audience != "https://me.example" ||
 		len(c.RedirectURIs) != 2 || c.AuthMethod != "client_secret_basic" || string(c.OldSecretHash) != "o" || !c.OldSecretUntil.Equal(t0.Add(time.Microsecond)) {
 		t.Fatalf("Client = %+v, %v", c, err)
 	}
-	k, err := SigningKey(row{"k1", "EdDSA", "retired", m, ptr(m + 1), ptr(m + 3), "pub", "priv"})
-	if err != nil || !k.ActivatedAt.Equal(t0.Add(time.Microsecond)) || !k.RetiredAt.Equal(t0.Add(3*time.Microsecond)) {
+	k, err := SigningKey(row{"k1", "EdDSA", "retired", m, ptr(m + 1), ptr(m + 3), "pub", "priv", ptr(m + 4)})
+	if err != nil || !k.ActivatedAt.Equal(t0.Add(time.Microsecond)) || !k.RetiredAt.Equal(t0.Add(3*time.Microsecond)) || !k.RevokedAt.Equal(t0.Add(4*time.Microsecond)) {
 		t.Fatalf("SigningKey = %+v, %v", k, err)
 	}
 }

@@ -57,6 +57,15 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UsersPage", testUsersPage},
 		{"ClusterSettings", testClusterSettings},
 		{"Leases", testLeases},
+		{"RevokeSigningKey", testRevokeSigningKey},
+		{"RefreshGraceOrigin", testRefreshGraceOrigin},
+		{"ClientPermissions", testClientPermissions},
+		{"TOTP", testTOTP},
+		{"TOTPStepRace", testTOTPStepRace},
+		{"RecoveryCodes", testRecoveryCodes},
+		{"RecoveryCodeRace", testRecoveryCodeRace},
+		{"MFAChallenge", testMFAChallenge},
+		{"MFAChallengeRace", testMFAChallengeRace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

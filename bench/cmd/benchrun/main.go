@@ -25,7 +25,7 @@ import (
 )
 
 func main() {
-	scenario := flag.String("scenario", "all", "whoami, login, introspect, refresh, clientcredentials or all")
+	scenario := flag.String("scenario", "all", "whoami, login, introspect, refresh, clientcredentials, forwardauth or all")
 	sessions := flag.Int("sessions", 100000, "stored sessions for whoami")
 	rounds := flag.Int("rounds", 5, "alternating rounds per scenario")
 	dur := flag.Duration("duration", 3*time.Second, "length of each round")
@@ -42,6 +42,9 @@ func main() {
 	}
 	if *scenario == "introspect" || *scenario == "all" {
 		ok = introspect(*rounds, *dur, *slice, *conns) && ok
+	}
+	if *scenario == "forwardauth" || *scenario == "all" {
+		ok = forwardAuth(*sessions, *rounds, *dur, *conns) && ok
 	}
 	if *scenario == "refresh" || *scenario == "clientcredentials" || *scenario == "all" {
 		ok = issuance(*scenario, *rounds, *dur, *conns) && ok
@@ -183,7 +186,7 @@ func introspect(rounds int, d, slice time.Duration, conns int) bool {
 	defer f.Close()
 	srv := httptest.NewServer(f.Server.Public())
 	defer srv.Close()
-	c, secret, err := f.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "rs"})
+	c, secret, err := f.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "rs", Introspect: true})
 	if err != nil {
 		fmt.Println(err)
 		return false
@@ -249,7 +252,7 @@ func issuance(scenario string, rounds int, d time.Duration, conns int) bool {
 	defer f.Close()
 	srv := httptest.NewServer(f.Server.Public())
 	defer srv.Close()
-	c, secret, _ := f.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "svc", Scopes: []string{"read"}})
+	c, secret, _ := f.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "svc", Scopes: []string{"read"}, Introspect: true})
 	bare := httptest.NewServer(bench.Bare([]byte(`{"access_token":"` + strings.Repeat("x", 600) + `","token_type":"Bearer","expires_in":900,"refresh_token":"tsr_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`)))
 	defer bare.Close()
 	ok := true

@@ -1,0 +1,4 @@
+-- Emergency key revocation: a revoked key is retired at once and never
+-- published again, and its feed entry (kid) tells every verifier to drop it.
+ALTER TABLE signing_keys ADD COLUMN revoked_at INTEGER;
+ALTER TABLE revocations ADD COLUMN kid TEXT NOT NULL DEFAULT '';
