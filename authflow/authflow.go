@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/session"
@@ -133,6 +134,10 @@ type Login struct {
 	// password (the session cookie, the bearer token; never logged): a
 	// successful login ends the live sessions they stand for.
 	Presented []string
+	// NewPassword, if set, answers an administrator's must-change reset
+	// (authn.ErrPasswordChangeRequired): once the password is accepted,
+	// it replaces it and the login goes on with it. Ignored otherwise.
+	NewPassword string
 }
 
 // Result is a started session and what delivers it, or, when MFA is
@@ -169,6 +174,14 @@ func (f *Flows) Login(ctx context.Context, req Login, u session.Use) (Result, er
 		return Result{}, ErrNoTokenDelivery
 	}
 	user, err := f.authn.Login(ctx, req.Username, req.Password, u.IP)
+	var must *authn.PasswordChangeRequiredError
+	if errors.As(err, &must) && req.NewPassword != "" && req.NewPassword != req.Password {
+		// ChangePassword checks the current password again and clears the
+		// flag; the login then runs with the new one, as any other.
+		if err = f.authn.ChangePassword(ctx, must.UserID, req.Password, req.NewPassword, u.IP); err == nil {
+			user, err = f.authn.Login(ctx, req.Username, req.NewPassword, u.IP)
+		}
+	}
 	if err != nil {
 		return Result{}, err // authn published the failure
 	}

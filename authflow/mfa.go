@@ -264,6 +264,11 @@ func (f *Flows) CompleteWith(ctx context.Context, req SecondFactor, prove Prove,
 		// The password proven at the first step is no longer the user's.
 		return Result{}, ErrChallenge
 	}
+	if !user.DisabledAt.IsZero() {
+		// Disabled (or deleted) after the password step: authn refuses a
+		// disabled account before any challenge, and this one is too late.
+		return Result{}, ErrChallenge
+	}
 	amr, aal := mfa.Merge(c.AMR, proof)
 	res, err := f.finish(ctx, Login{Delivery: Delivery(c.Delivery), ClientID: c.ClientID, Presented: req.Presented}, user, amr, aal, u)
 	f.loginOutcome(ctx, res, err, user.ID, c.ClientID, string(proof.Method), u)

@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/authflow"
+	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/event/eventtest"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/mfa"
 	"github.com/tessera-auth/tessera/session"
+	"github.com/tessera-auth/tessera/store"
 )
 
 // passkeys is a stand-in for the WebAuthn factor: enrolled for everyone.
@@ -171,5 +173,32 @@ func TestSecondFactorEvents(t *testing.T) {
 	ev := rec.Of(event.LoginSucceeded)
 	if len(ev) != 1 || ev[0].Method != "webauthn" || ev[0].SessionID != done.Session.ID || ev[0].UserID != f.user.ID {
 		t.Fatalf("LoginSucceeded events: %v", ev)
+	}
+}
+
+// TestDisabledGetsNoSecondFactor: a disabled account is refused at the
+// password step (no challenge), and a challenge issued before the disable
+// cannot be completed into a session.
+func TestDisabledGetsNoSecondFactor(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	flows := f.mfaFlows(t, authflow.MFAPolicy{})
+	res, err := flows.Login(ctx, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Cookie}, use)
+	if err != nil || res.MFA == nil {
+		t.Fatal(res, err)
+	}
+	if _, _, err := f.st.UpdateUser(ctx, f.user.ID, store.UserUpdate{At: f.now, Disable: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = flows.CompleteWith(ctx, authflow.SecondFactor{MFAToken: res.MFA.Token.Reveal(), Method: mfa.WebAuthn},
+		func(context.Context, string) (mfa.Proof, error) {
+			return mfa.Proof{Method: mfa.WebAuthn, AMR: []string{"hwk"}}, nil
+		}, use)
+	if !errors.Is(err, authflow.ErrChallenge) {
+		t.Fatalf("completing a challenge of a since-disabled user: %v, want ErrChallenge", err)
+	}
+	res, err = flows.Login(ctx, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Cookie}, use)
+	if !errors.Is(err, authn.ErrAccountDisabled) || res.MFA != nil {
+		t.Fatalf("Login of a disabled user = %+v, %v; want ErrAccountDisabled and no challenge", res.MFA, err)
 	}
 }

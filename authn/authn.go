@@ -23,7 +23,24 @@ var (
 	ErrUsernameTaken      = errors.New("authn: username taken")
 	ErrInvalidUsername    = errors.New("authn: invalid username")
 	ErrUserNotFound       = errors.New("authn: user not found")
+	// ErrAccountDisabled: the password was right but an administrator
+	// disabled the account. Said only after the password is accepted, so
+	// it reveals nothing to someone without it.
+	ErrAccountDisabled = errors.New("authn: account disabled")
+	// ErrPasswordChangeRequired: the password was right but an
+	// administrator's reset requires a new one before any session starts.
+	// The error is a *PasswordChangeRequiredError.
+	ErrPasswordChangeRequired = errors.New("authn: password change required")
 )
+
+// PasswordChangeRequiredError is ErrPasswordChangeRequired for one user, so
+// the login flow can set the new password the client sent with the login.
+type PasswordChangeRequiredError struct{ UserID string }
+
+func (e *PasswordChangeRequiredError) Error() string { return ErrPasswordChangeRequired.Error() }
+func (e *PasswordChangeRequiredError) Is(target error) bool {
+	return target == ErrPasswordChangeRequired
+}
 
 // ThrottledError says a login was refused unhashed because of too many
 // recent failures.
@@ -192,6 +209,10 @@ func (a *Authenticator) Login(ctx context.Context, username, pw string, ip netip
 			e.Kind, e.Reason, e.RetryAfter = event.LoginFailed, event.ReasonThrottled, te.RetryAfter
 		case errors.Is(err, ErrInvalidCredentials):
 			e.Kind, e.Reason = event.LoginFailed, event.ReasonBadCredentials
+		case errors.Is(err, ErrAccountDisabled):
+			e.Kind, e.Reason = event.LoginFailed, event.ReasonDisabled
+		case errors.Is(err, ErrPasswordChangeRequired):
+			e.Kind, e.Reason = event.LoginFailed, event.ReasonMustChange
 		default:
 			e.Kind, e.Reason = event.LoginFailed, event.ReasonError
 		}
@@ -240,6 +261,15 @@ func (a *Authenticator) login(ctx context.Context, username, pw string, ip netip
 	a.known.Remember(ctx, acct, ipKey)
 	if rehash {
 		a.rehash(ctx, u, pw)
+	}
+	// After the password, not before: only someone who knows it learns
+	// the account's state. CreateSession refuses a disabled user too, for a
+	// login that passed here just before the account was disabled.
+	if !u.DisabledAt.IsZero() || !u.DeletedAt.IsZero() {
+		return u, ErrAccountDisabled
+	}
+	if u.MustChangePassword {
+		return u, &PasswordChangeRequiredError{UserID: u.ID}
 	}
 	return u, nil
 }
@@ -317,17 +347,57 @@ func (a *Authenticator) ChangePassword(ctx context.Context, userID, current, nex
 	return a.SetPassword(ctx, u, next)
 }
 
-// SetPassword sets a new password without checking the old one (admin reset).
+// SetPassword sets a new password without checking the old one.
 func (a *Authenticator) SetPassword(ctx context.Context, u store.User, next string) error {
-	if err := a.policy.Check(u.Username, next); err != nil {
-		return err
-	}
-	h, err := a.hasher.Hash(ctx, next)
+	h, err := a.NewHash(ctx, u.Username, next)
 	if err != nil {
-		return fmt.Errorf("authn: hash: %w", err)
+		return err
 	}
 	if err := a.st.SetPasswordHash(ctx, u.ID, h, a.now().UTC().Truncate(time.Microsecond)); err != nil {
 		return fmt.Errorf("authn: set password: %w", err)
+	}
+	return nil
+}
+
+// NewHash checks a new password of the user username against the policy
+// (a *password.PolicyError if refused) and hashes it.
+func (a *Authenticator) NewHash(ctx context.Context, username, pw string) (string, error) {
+	if err := a.policy.Check(username, pw); err != nil {
+		return "", err
+	}
+	h, err := a.hasher.Hash(ctx, pw)
+	if err != nil {
+		return "", fmt.Errorf("authn: hash: %w", err)
+	}
+	return h, nil
+}
+
+// ErrCannotClear: a login throttle in use cannot forget an account's
+// failures (it has no Reset).
+var ErrCannotClear = errors.New("authn: this throttle cannot clear an account")
+
+// resetter is a throttle that can forget failures (*throttle.Limiter; a
+// shared limiter offers the same to clear every node at once).
+type resetter interface {
+	Reset(ctx context.Context, key string) error
+	ResetPrefix(ctx context.Context, prefix string) error
+}
+
+// ClearThrottles forgets the failed logins counted against the account
+// username (normalised), from every address: an administrator's answer
+// to a user locked out by someone else's guessing. Per-IP budgets stay:
+// they belong to the address, not the account.
+func (a *Authenticator) ClearThrottles(ctx context.Context, username string) error {
+	acct, ok1 := any(a.perAccount).(resetter)
+	acctIP, ok2 := any(a.perAccountIP).(resetter)
+	if !ok1 || !ok2 {
+		return ErrCannotClear
+	}
+	if err := acct.Reset(ctx, username); err != nil {
+		return fmt.Errorf("authn: clear throttles: %w", err)
+	}
+	if err := acctIP.ResetPrefix(ctx, username+"|"); err != nil {
+		return fmt.Errorf("authn: clear throttles: %w", err)
 	}
 	return nil
 }

@@ -139,6 +139,8 @@ const (
 	ReasonStaleCredentials = "stale_credentials" // the password changed while the login was checked
 	ReasonError            = "error"             // the store or the hashing pool could not answer
 	ReasonInvalidClient    = "invalid_client"    // the password was right, the login's client_id unusable
+	ReasonDisabled         = "account_disabled"  // the password was right, the account disabled
+	ReasonMustChange       = "password_change_required"
 	ReasonInvalid          = "invalid"
 	ReasonExpired          = "expired"
 	ReasonRevoked          = "revoked"
@@ -178,6 +180,16 @@ const (
 	ActionMFAReset           = "mfa_reset"
 	ActionWebAuthnRegister   = "webauthn_register"
 	ActionWebAuthnRemove     = "webauthn_remove"
+
+	// User lifecycle (package account).
+	ActionUserDisable        = "user_disable"
+	ActionUserEnable         = "user_enable"
+	ActionUserDelete         = "user_delete"
+	ActionUserPasswordReset  = "user_password_reset"
+	ActionUserThrottlesClear = "user_throttles_clear"
+	ActionClientUpdate       = "client_update"
+	ActionClientDelete       = "client_delete"
+	ActionClientSecretRotate = "client_secret_rotate"
 )
 
 // Event is one thing that happened, with the context of the request or use

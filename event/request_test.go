@@ -27,6 +27,7 @@ func TestKindNamesAreStable(t *testing.T) {
 		event.KeyRevoked: "key_revoked", event.AdminAction: "admin_action",
 		event.MFAChallenged: "mfa_challenged", event.MFAFailed: "mfa_failed",
 		event.FactorChanged: "factor_changed", event.Reauthenticated: "reauthenticated",
+		event.SignCountRegressed: "sign_count_regressed",
 	}
 	for k, n := range want {
 		if k.String() != n {

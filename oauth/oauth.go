@@ -49,6 +49,8 @@ type Store interface {
 	RotateRefreshToken(ctx context.Context, presented token.Hash, decide func(store.RefreshState) store.RefreshPlan) (store.RefreshResult, error)
 	UserByID(ctx context.Context, id string) (store.User, error)
 	CreateAccessToken(ctx context.Context, t store.AccessToken) error
+	UpdateClient(ctx context.Context, c store.Client) error
+	DeleteClient(ctx context.Context, id string, at time.Time, reason string) (store.ClientDeletion, error)
 }
 
 // Access-token formats a client may be configured for.
@@ -177,54 +179,28 @@ type ClientSpec struct {
 	// Audience is the resource indicator of the resource server this
 	// client is: its introspection sees only tokens meant for it.
 	Audience string
+	// RedirectURIs (RFC 7591 §2) are validated and stored for the OIDC
+	// work; nothing redirects yet.
+	RedirectURIs []string
+	// AuthMethod is the RFC 7591 token_endpoint_auth_method: AuthNone
+	// for a public client (and only for one), AuthSecretBasic (the
+	// default) or AuthSecretPost for a confidential one.
+	AuthMethod string
 }
 
 // RegisterClient stores a new client and returns it with its secret (shown
 // once; only a keyed hash is stored).
 func (s *Service) RegisterClient(ctx context.Context, spec ClientSpec) (store.Client, string, error) {
-	if spec.Name == "" || len(spec.Name) > 100 {
-		return store.Client{}, "", oauthErr("invalid_request", "a client name of 1 to 100 characters is required")
-	}
-	if len(spec.Grants) == 0 {
-		spec.Grants = []string{GrantClientCredentials}
-	}
-	for _, g := range spec.Grants {
-		if g != GrantRefreshToken && g != GrantClientCredentials {
-			return store.Client{}, "", oauthErr("invalid_request", fmt.Sprintf("unsupported grant type %q", g))
-		}
-	}
-	if spec.Public && slices.Contains(spec.Grants, GrantClientCredentials) {
-		return store.Client{}, "", oauthErr("invalid_request", "a public client cannot use client_credentials")
-	}
-	for _, sc := range spec.Scopes {
-		if !validScopeToken(sc) {
-			return store.Client{}, "", oauthErr("invalid_request", fmt.Sprintf("invalid scope %q", sc))
-		}
-	}
-	if spec.Introspect && spec.Public {
-		return store.Client{}, "", oauthErr("invalid_request", "a public client cannot introspect")
-	}
-	if len(spec.Resources) > 20 {
-		return store.Client{}, "", oauthErr("invalid_request", "at most 20 resources")
-	}
-	for _, r := range append(slices.Clone(spec.Resources), spec.Audience) {
-		if r != "" && !ValidResource(r) {
-			return store.Client{}, "", oauthErr("invalid_request", fmt.Sprintf("resource %q must be an absolute URI without a fragment (RFC 8707 §2)", r))
-		}
-	}
-	switch spec.TokenFormat {
-	case "":
-		spec.TokenFormat = FormatJWT
-	case FormatJWT, FormatOpaque:
-	default:
-		return store.Client{}, "", oauthErr("invalid_request", `token format must be "jwt" or "opaque"`)
+	if err := checkSpec(&spec); err != nil {
+		return store.Client{}, "", err
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		return store.Client{}, "", fmt.Errorf("oauth: %w", err)
 	}
 	c := store.Client{ID: id.String(), Name: spec.Name, Grants: spec.Grants, Scopes: spec.Scopes, TokenFormat: spec.TokenFormat, CreatedAt: s.cfg.Now().UTC().Truncate(time.Microsecond),
-		Introspect: spec.Introspect, Resources: spec.Resources, Audience: spec.Audience}
+		Introspect: spec.Introspect, Resources: spec.Resources, Audience: spec.Audience,
+		RedirectURIs: spec.RedirectURIs, AuthMethod: spec.AuthMethod}
 	secret := ""
 	if !spec.Public {
 		secret = spec.Secret
@@ -253,6 +229,49 @@ func (s *Service) RegisterClient(ctx context.Context, spec ClientSpec) (store.Cl
 		return store.Client{}, "", fmt.Errorf("oauth: register client: %w", err)
 	}
 	return c, secret, nil
+}
+
+// checkSpec validates a client's registration and fills its defaults:
+// the RFC 7591 metadata rules Tessera enforces.
+func checkSpec(spec *ClientSpec) error {
+	if spec.Name == "" || len(spec.Name) > 100 {
+		return oauthErr("invalid_request", "a client name of 1 to 100 characters is required")
+	}
+	if len(spec.Grants) == 0 {
+		spec.Grants = []string{GrantClientCredentials}
+	}
+	for _, g := range spec.Grants {
+		if g != GrantRefreshToken && g != GrantClientCredentials {
+			return oauthErr("invalid_request", fmt.Sprintf("unsupported grant type %q", g))
+		}
+	}
+	if spec.Public && slices.Contains(spec.Grants, GrantClientCredentials) {
+		return oauthErr("invalid_request", "a public client cannot use client_credentials")
+	}
+	for _, sc := range spec.Scopes {
+		if !validScopeToken(sc) {
+			return oauthErr("invalid_request", fmt.Sprintf("invalid scope %q", sc))
+		}
+	}
+	if spec.Introspect && spec.Public {
+		return oauthErr("invalid_request", "a public client cannot introspect")
+	}
+	if len(spec.Resources) > 20 {
+		return oauthErr("invalid_request", "at most 20 resources")
+	}
+	for _, r := range append(slices.Clone(spec.Resources), spec.Audience) {
+		if r != "" && !ValidResource(r) {
+			return oauthErr("invalid_request", fmt.Sprintf("resource %q must be an absolute URI without a fragment (RFC 8707 §2)", r))
+		}
+	}
+	switch spec.TokenFormat {
+	case "":
+		spec.TokenFormat = FormatJWT
+	case FormatJWT, FormatOpaque:
+	default:
+		return oauthErr("invalid_request", `token format must be "jwt" or "opaque"`)
+	}
+	return checkMetadata(spec)
 }
 
 func (s *Service) client(ctx context.Context, id string) (store.Client, error) {
@@ -326,7 +345,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, id, secret string) (st
 		}
 		return c, nil
 	}
-	if !hmac.Equal(s.secretHash(secret), c.SecretHash) {
+	if !s.secretMatches(c, secret) {
 		return store.Client{}, bad
 	}
 	return c, nil

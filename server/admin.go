@@ -16,7 +16,6 @@ import (
 // mountAdmin mounts the admin API's users and sessions.
 func (s *Server) mountAdmin(mux *http.ServeMux) {
 	mux.Handle("POST /admin/v1/users", s.handle(s.handleAdminCreateUser))
-	mux.Handle("GET /admin/v1/users", s.handle(s.handleAdminListUsers))
 	mux.Handle("GET /admin/v1/users/{id}/sessions", s.handle(s.handleAdminUserSessions))
 	mux.Handle("DELETE /admin/v1/users/{id}/sessions", s.handle(s.handleAdminRevokeUser))
 	mux.Handle("GET /admin/v1/sessions/{id}", s.handle(s.handleAdminGetSession))
@@ -53,19 +52,6 @@ func (s *Server) handleAdminCreateUser(w http.ResponseWriter, r *http.Request) e
 	}
 	s.adminAction(r, event.Event{Action: event.ActionUserCreate, UserID: u.ID})
 	writeJSON(w, http.StatusCreated, adminUserJSON{ID: u.ID, Username: u.Username, CreatedAt: u.CreatedAt})
-	return nil
-}
-
-func (s *Server) handleAdminListUsers(w http.ResponseWriter, r *http.Request) error {
-	us, err := s.st.ListUsers(r.Context())
-	if err != nil {
-		return errUnavailable().because(fmt.Errorf("admin: list users failed: %w", err))
-	}
-	out := make([]adminUserJSON, 0, len(us))
-	for _, u := range us {
-		out = append(out, adminUserJSON{ID: u.ID, Username: u.Username, CreatedAt: u.CreatedAt})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": out})
 	return nil
 }
 

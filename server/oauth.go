@@ -60,6 +60,7 @@ type TokenStore interface {
 // revocation feed, RFC 8414 metadata and client registration.
 func (s *Server) WithOAuth(o OAuth, v *accesstoken.Verifier, cfg OAuthConfig, ts TokenStore) *Server {
 	s.oauth, s.atVerifier, s.oauthCfg, s.tokenStore = o, v, cfg, ts
+	s.clientAdmin, _ = o.(ClientAdmin)
 	s.feed = revocation.NewFeed(ts, s.revs, revocation.FeedConfig{AccessTTL: cfg.AccessTTL, Poll: cfg.FeedPoll, Now: s.now})
 	s.verified = newVerifiedTokens(100000, func() jose.JSONWebKeySet {
 		if s.keys == nil {
@@ -189,19 +190,8 @@ func (s *Server) mountAdminClients(mux *http.ServeMux) {
 	if s.oauth != nil {
 		mux.Handle("POST /admin/v1/clients", s.handle(s.handleAdminCreateClient))
 		mux.Handle("GET /admin/v1/clients", s.handle(s.handleAdminListClients))
+		s.mountAdminClientLifecycle(mux)
 	}
-}
-
-type createClientRequest struct {
-	Name        string   `json:"name"`
-	Grants      []string `json:"grants"`
-	Scopes      []string `json:"scopes"`
-	Public      bool     `json:"public"`
-	Secret      string   `json:"client_secret"`
-	TokenFormat string   `json:"token_format"`
-	Introspect  bool     `json:"introspect"`
-	Resources   []string `json:"resources"`
-	Audience    string   `json:"audience"`
 }
 
 type clientJSON struct {
@@ -229,21 +219,24 @@ func clientOf(c store.Client, secret string) clientJSON {
 }
 
 func (s *Server) handleAdminCreateClient(w http.ResponseWriter, r *http.Request) error {
-	var req createClientRequest
+	var req clientMetadata
 	if p := decodeJSON(w, r, &req); p != nil {
 		return p
 	}
-	c, secret, err := s.oauth.RegisterClient(r.Context(), oauth.ClientSpec{Name: req.Name, Grants: req.Grants, Scopes: req.Scopes, Public: req.Public, Secret: req.Secret, TokenFormat: req.TokenFormat,
-		Introspect: req.Introspect, Resources: req.Resources, Audience: req.Audience})
-	var oe *oauth.Error
-	if errors.As(err, &oe) {
-		return newProblem(http.StatusBadRequest, "invalid_client_metadata", oe.Description)
+	m, public, prob := req.merge()
+	if prob != nil {
+		return prob
 	}
+	spec := oauth.ClientSpec{Name: deref(m.Name), Public: public, Secret: req.Secret}
+	spec.Grants, spec.Scopes, spec.RedirectURIs = deref(m.Grants), deref(m.Scopes), deref(m.RedirectURIs)
+	spec.TokenFormat, spec.AuthMethod = deref(m.TokenFormat), deref(m.AuthMethod)
+	spec.Introspect, spec.Resources, spec.Audience = deref(m.Introspect), deref(m.Resources), deref(m.Audience)
+	c, secret, err := s.oauth.RegisterClient(r.Context(), spec)
 	if err != nil {
-		return errUnavailable().because(fmt.Errorf("admin: register client failed: %w", err))
+		return clientProblem(err)
 	}
 	s.adminAction(r, event.Event{Action: event.ActionClientRegister, ClientID: c.ID})
-	writeJSON(w, http.StatusCreated, clientOf(c, secret))
+	writeJSON(w, http.StatusCreated, rfcClientOf(c, secret, s.now()))
 	return nil
 }
 
@@ -254,12 +247,13 @@ func (s *Server) handleAdminListClients(w http.ResponseWriter, r *http.Request) 
 	}
 	// The first party is a client like the others (public, refresh
 	// tokens only), kept by configuration rather than in the store.
-	fp := clientOf(s.oauth.FirstParty(), "")
-	fp.ClientID, fp.Name, fp.FirstParty = s.oauth.FirstPartyID(), "Tessera (first-party login)", true
-	out := make([]clientJSON, 0, len(cs)+1)
+	fp := rfcClientOf(s.oauth.FirstParty(), "", s.now())
+	fp.ClientID, fp.ClientName = s.oauth.FirstPartyID(), "Tessera (first-party login)"
+	fp.clientJSON.ClientID, fp.Name, fp.FirstParty = fp.ClientID, fp.ClientName, true
+	out := make([]rfc7591Client, 0, len(cs)+1)
 	out = append(out, fp)
 	for _, c := range cs {
-		out = append(out, clientOf(c, ""))
+		out = append(out, rfcClientOf(c, "", s.now()))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"clients": out})
 	return nil

@@ -39,7 +39,7 @@ func wantOAuthError(t *testing.T, r resp, status int, code string) {
 // permission is off by default for real registrations).
 func (e *env) addClient(body map[string]any) (id, secret string) {
 	e.t.Helper()
-	if _, set := body["introspect"]; !set && body["public"] != true {
+	if _, set := body["introspect"]; !set && body["public"] != true && body["token_endpoint_auth_method"] != "none" {
 		body["introspect"] = true
 	}
 	r := e.adminDo("POST", "/admin/v1/clients", body)

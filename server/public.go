@@ -51,6 +51,9 @@ type loginRequest struct {
 	Password string `json:"password"`
 	Delivery string `json:"delivery"`
 	ClientID string `json:"client_id"`
+	// NewPassword answers password_change_required (an administrator's
+	// must-change reset).
+	NewPassword string `json:"new_password"`
 }
 
 type loginResponse struct {
@@ -101,7 +104,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if p != nil {
 		return p
 	}
-	res, err := s.flows.Login(r.Context(), authflow.Login{Username: req.Username, Password: req.Password, Delivery: authflow.Delivery(req.Delivery), ClientID: req.ClientID, Presented: presented}, s.use(r))
+	res, err := s.flows.Login(r.Context(), authflow.Login{Username: req.Username, Password: req.Password, Delivery: authflow.Delivery(req.Delivery), ClientID: req.ClientID, Presented: presented, NewPassword: req.NewPassword}, s.use(r))
 	if err != nil {
 		return loginProblem(err)
 	}
@@ -116,6 +119,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 // loginProblem maps a failed login or session start to its response.
 func loginProblem(err error) *problem {
 	var te *authn.ThrottledError
+	var pe *password.PolicyError
 	switch {
 	case errors.As(err, &te):
 		p := newProblem(http.StatusTooManyRequests, "too_many_attempts", "Too many failed login attempts; try again later.")
@@ -123,6 +127,12 @@ func loginProblem(err error) *problem {
 		return p
 	case errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, session.ErrStaleCredentials):
 		return newProblem(http.StatusUnauthorized, "invalid_credentials", "The username or password is incorrect.")
+	case errors.Is(err, authn.ErrAccountDisabled):
+		return newProblem(http.StatusForbidden, "account_disabled", "This account is disabled; ask an administrator.")
+	case errors.Is(err, authn.ErrPasswordChangeRequired):
+		return newProblem(http.StatusForbidden, "password_change_required", `An administrator reset this password: log in again with the same fields plus "new_password".`)
+	case errors.As(err, &pe):
+		return newProblem(http.StatusBadRequest, pe.Code, pe.Message)
 	case errors.Is(err, authflow.ErrNoTokenDelivery):
 		return newProblem(http.StatusBadRequest, "invalid_field", `Token delivery is not enabled on this server.`)
 	case errors.Is(err, authflow.ErrInvalidClient):

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/account"
 	"github.com/tessera-auth/tessera/authflow"
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
@@ -30,6 +31,8 @@ import (
 type Store interface {
 	UserByID(ctx context.Context, id string) (store.User, error)
 	ListUsers(ctx context.Context) ([]store.User, error)
+	ListUsersPage(ctx context.Context, q store.UserQuery) ([]store.User, error)
+	UpdateUser(ctx context.Context, userID string, u store.UserUpdate) (store.User, []string, error)
 	CountLiveSessions(ctx context.Context, now time.Time) (int, error)
 	Ping(ctx context.Context) error
 }
@@ -82,9 +85,12 @@ type Server struct {
 	tokenStore TokenStore
 	tokens     *tokenstate.Service // introspection and RFC 7009 revocation
 	probes     *probe.Limiter
-	flows      *authflow.Flows // login, second factors, step-up, password change
-	fwd        *forwardAuth    // /v1/auth/verify
-	now        func() time.Time
+	flows      *authflow.Flows  // login, second factors, step-up, password change
+	fwd        *forwardAuth     // /v1/auth/verify
+	accounts   *account.Service // the user lifecycle (admin API)
+	// clientAdmin is the client lifecycle, when the OAuth service offers it.
+	clientAdmin ClientAdmin
+	now         func() time.Time
 
 	// mfa manages second factors (nil: none); see WithMFA.
 	mfa        MFA
@@ -120,6 +126,7 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 	if s.probes = cfg.Probes; s.probes == nil {
 		s.probes = probe.New(probe.DefaultLimits(), cfg.Events, now)
 	}
+	s.accounts = account.New(st, sm, an, s.now)
 	if cfg.InsecureDevCookies {
 		// Browsers refuse __Host- cookies without Secure.
 		s.cookieName = "tessera_session"
@@ -174,6 +181,7 @@ func (s *Server) Public() http.Handler {
 func (s *Server) Admin() http.Handler {
 	mux := http.NewServeMux()
 	s.mountAdmin(mux)
+	s.mountAdminUsers(mux)
 	s.mountAdminMFA(mux)
 	s.mountAdminClients(mux)
 	s.mountAdminKeys(mux)

@@ -27,6 +27,50 @@ type User struct {
 	PasswordHash      string // PHC string; never logged
 	CreatedAt         time.Time
 	PasswordChangedAt time.Time
+	// DisabledAt is when the account was disabled; zero while enabled. A
+	// disabled account gets no new session (CreateSession: ErrStale).
+	DisabledAt time.Time
+	// MustChangePassword: the next login must set a new password first.
+	MustChangePassword bool
+	// DeletedAt is when the account was erased; zero otherwise. An erased
+	// account keeps only its id: Username is a tombstone, no password hash.
+	DeletedAt time.Time
+}
+
+// UserUpdate is one change to an account that Users.UpdateUser applies
+// atomically. The account policy (package account) decides it; a backend
+// applies exactly these writes, all or none, with no policy of its own.
+type UserUpdate struct {
+	At time.Time
+	// Disable sets DisabledAt to At (unless already set); Enable clears it.
+	Disable, Enable bool
+	// PasswordHash, if not empty, replaces the hash, moves
+	// PasswordChangedAt to At and sets MustChangePassword.
+	PasswordHash       string
+	MustChangePassword bool
+	// Erase replaces the username with Tombstone, removes the password
+	// hash, sets DeletedAt and DisabledAt to At, blanks the IP address and
+	// user agent of the user's sessions, and deletes the refresh and opaque
+	// access tokens of those sessions.
+	Erase     bool
+	Tombstone string
+	// RevokeReason, if not empty, revokes every live session of the user
+	// with this reason, feed entries included, as RevokeUserSessions does.
+	RevokeReason string
+}
+
+// UserQuery selects a page of users for ListUsersPage.
+type UserQuery struct {
+	// After is the cursor: only users whose ID sorts after it ("" from
+	// the start). IDs are UUIDv7, so pages run in creation order.
+	After string
+	Limit int // at most this many; must be positive
+	// Prefix, if set, keeps usernames starting with it.
+	Prefix string
+	// Disabled, if not nil, keeps disabled (true) or enabled (false) users.
+	Disabled *bool
+	// Deleted keeps erased users, which are left out otherwise.
+	Deleted bool
 }
 
 // Session is one server-side login. Every token Tessera issues hangs off one.
@@ -109,7 +153,15 @@ type Users interface {
 	// UserByUsername matches the username exactly; callers normalise it first.
 	UserByUsername(ctx context.Context, username string) (User, error)
 	ListUsers(ctx context.Context) ([]User, error)
-	// SetPasswordHash replaces the user's password hash.
+	// ListUsersPage returns up to q.Limit users matching q, by ID.
+	ListUsersPage(ctx context.Context, q UserQuery) ([]User, error)
+	// UpdateUser applies u to the user atomically (see UserUpdate) and
+	// returns the user as it now is and the IDs of the sessions it
+	// revoked. ErrNotFound if there is no such user; ErrStale if the user
+	// has been erased. It MUST be durable when it returns nil.
+	UpdateUser(ctx context.Context, userID string, u UserUpdate) (User, []string, error)
+	// SetPasswordHash replaces the user's password hash and clears
+	// MustChangePassword.
 	SetPasswordHash(ctx context.Context, userID, hash string, at time.Time) error
 	// UpgradePasswordHash replaces the hash only if it is still oldHash
 	// (rehashing under new parameters must never undo a password change);
@@ -121,7 +173,8 @@ type Users interface {
 // MUST be durable when it returns nil, and MUST append one Revocation per
 // session it revoked in the same transaction.
 type Sessions interface {
-	// CreateSession stores s, atomically with opt's checks: see CreateOptions.
+	// CreateSession stores s, atomically with opt's checks: see
+	// CreateOptions. A disabled or erased user gets none: ErrStale.
 	CreateSession(ctx context.Context, s Session, opt CreateOptions) (evicted []string, err error)
 	SessionByHash(ctx context.Context, h token.Hash) (Session, error)
 	SessionByID(ctx context.Context, id string) (Session, error)
@@ -253,6 +306,21 @@ type Client struct {
 	// Audience is the resource this client serves, if it is a resource
 	// server: introspection shows it only tokens meant for it.
 	Audience string
+	// RedirectURIs (RFC 7591 §2), validated and kept for the OIDC work.
+	RedirectURIs []string
+	// AuthMethod is the RFC 7591 token_endpoint_auth_method; "" for a
+	// client registered before it was recorded.
+	AuthMethod string
+	// OldSecretHash is the previous secret's keyed hash, still accepted
+	// until OldSecretUntil (a rotation's overlap); nil when none.
+	OldSecretHash  []byte
+	OldSecretUntil time.Time
+}
+
+// ClientDeletion is what DeleteClient revoked.
+type ClientDeletion struct {
+	Sessions []string // sessions whose refresh-token family was the client's
+	JTIs     []string // the client's opaque access tokens, now denied
 }
 
 // Clients stores OAuth clients.
@@ -261,6 +329,17 @@ type Clients interface {
 	CreateClient(ctx context.Context, c Client) error
 	ClientByID(ctx context.Context, id string) (Client, error)
 	ListClients(ctx context.Context) ([]Client, error)
+	// UpdateClient replaces the stored client with c's ID by c (every
+	// field but ID and CreatedAt). ErrNotFound if there is none;
+	// ErrConflict if the new name is taken.
+	UpdateClient(ctx context.Context, c Client) error
+	// DeleteClient removes the client and revokes its tokens in one
+	// transaction: the sessions of its refresh-token families (revoked
+	// with reason, feed entries included, their refresh tokens deleted)
+	// and its opaque access tokens (deleted and denied until their
+	// expiry, feed entries included). ErrNotFound if there is no client.
+	// It MUST be durable when it returns nil.
+	DeleteClient(ctx context.Context, id string, at time.Time, reason string) (ClientDeletion, error)
 }
 
 // RefreshToken is one rotating refresh token. Its session is its family:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -157,6 +158,27 @@ func (l *Limiter) prune(now time.Time) {
 	for _, x := range all[:len(all)-target] {
 		delete(l.buckets, x.k)
 	}
+}
+
+// Reset forgets key's failures: its bucket is full again. (The context is
+// for shared limiters, which reset over the network.)
+func (l *Limiter) Reset(_ context.Context, key string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.buckets, key)
+	return nil
+}
+
+// ResetPrefix forgets the failures of every key that starts with prefix.
+func (l *Limiter) ResetPrefix(_ context.Context, prefix string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k := range l.buckets {
+		if strings.HasPrefix(k, prefix) {
+			delete(l.buckets, k)
+		}
+	}
+	return nil
 }
 
 // Len returns the number of tracked keys.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,7 +48,7 @@ func (c *cli) newMigrateCmd() *cobra.Command {
 }
 
 func (c *cli) newUserCmd() *cobra.Command {
-	cmd := c.group(&cobra.Command{Use: "user", Short: "Add and list users"})
+	cmd := c.group(&cobra.Command{Use: "user", Short: "Add, list, disable, enable and delete users; reset passwords"})
 	add := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Add a user and print its id",
@@ -98,25 +99,33 @@ The password is read from standard input (its first line) with
 		if err != nil {
 			return err
 		}
+		us = slices.DeleteFunc(us, func(u store.User) bool { return !u.DeletedAt.IsZero() })
 		if out == "json" {
 			type userJSON struct {
-				ID        string     `json:"id"`
-				Username  string     `json:"username"`
-				CreatedAt *time.Time `json:"created_at,omitempty"`
+				ID                 string     `json:"id"`
+				Username           string     `json:"username"`
+				CreatedAt          *time.Time `json:"created_at,omitempty"`
+				Disabled           bool       `json:"disabled"`
+				MustChangePassword bool       `json:"must_change_password"`
 			}
 			js := make([]userJSON, 0, len(us))
 			for _, u := range us {
-				js = append(js, userJSON{u.ID, u.Username, jsonTime(u.CreatedAt)})
+				js = append(js, userJSON{u.ID, u.Username, jsonTime(u.CreatedAt), !u.DisabledAt.IsZero(), u.MustChangePassword})
 			}
 			return writeJSON(c.stdout, js)
 		}
-		tw := newTable(c.stdout, "ID\tUSERNAME\tCREATED")
+		tw := newTable(c.stdout, "ID\tUSERNAME\tCREATED\tSTATE")
 		for _, u := range us {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.ID, u.Username, u.CreatedAt.Format(time.RFC3339))
+			state := "enabled"
+			if !u.DisabledAt.IsZero() {
+				state = "disabled"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.ID, u.Username, u.CreatedAt.Format(time.RFC3339), state)
 		}
 		return tw.Flush()
 	})
 	cmd.AddCommand(add, list, c.newUserMFACmd())
+	cmd.AddCommand(c.newUserLifecycleCmds()...)
 	return cmd
 }
 

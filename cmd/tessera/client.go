@@ -130,6 +130,7 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 		return nil
 	})
 	cmd.AddCommand(add, list)
+	cmd.AddCommand(c.newClientLifecycleCmds()...)
 	return cmd
 }
 

@@ -121,6 +121,8 @@ func (c *cli) newRootCmd() *cobra.Command {
 	root.AddCommand(
 		c.newServeCmd(),
 		c.newMigrateCmd(),
+		c.newBackupCmd(),
+		c.newRestoreCmd(),
 		c.newUserCmd(),
 		c.newSessionCmd(),
 		c.newClientCmd(),

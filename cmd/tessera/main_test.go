@@ -285,7 +285,7 @@ func TestRevocationSurvivesKill9(t *testing.T) {
 func TestCLI(t *testing.T) {
 	var (
 		migrated = [][]string{{"migrate"}}
-		withDan  = [][]string{{"user", "add", "dan", "--password-stdin"}}
+		withDan  = [][]string{{"migrate"}, {"user", "add", "dan", "--password-stdin"}}
 	)
 	tests := []struct {
 		name     string
@@ -300,17 +300,17 @@ func TestCLI(t *testing.T) {
 		{"unknown command", nil, "", nil, []string{"frobnicate"}, 2, "", "unknown command"},
 		{"help", nil, "", nil, []string{"help"}, 0, "tessera serve", ""},
 		{"migrate", nil, "", nil, []string{"migrate"}, 0, "schema at version ", ""},
-		{"keys list", [][]string{{"client", "add", "billing"}}, "", nil, []string{"keys", "list"}, 0, "active", ""},
+		{"keys list", [][]string{{"migrate"}, {"client", "add", "billing"}}, "", nil, []string{"keys", "list"}, 0, "active", ""},
 		{"keys list before any key", migrated, "", nil, []string{"keys", "list"}, 0, "KID", "no signing keys yet"},
-		{"client add", nil, "", nil, []string{"client", "add", "billing", "--scope", "a,b", "--scope", "c"}, 0, "client_secret: tsc_", ""},
-		{"client add resource server", [][]string{{"client", "add", "notes-api", "--introspect", "--audience", "https://notes.example"}}, "", nil, []string{"client", "list"}, 0, "introspect\taudience=https://notes.example", ""},
-		{"client add bad resource", nil, "", nil, []string{"client", "add", "app", "--resource", "notes"}, 1, "", "absolute URI"},
-		{"client add public", nil, "", nil, []string{"client", "add", "spa", "--public", "--grant", "refresh_token"}, 0, "client_id:", ""},
-		{"client add own secret", nil, strings.Repeat("s", 40) + "\n", nil, []string{"client", "add", "own", "--secret-stdin"}, 0, "client_id:", ""},
-		{"client add short secret", nil, "short\n", nil, []string{"client", "add", "own2", "--secret-stdin"}, 1, "", "32 to 512 characters"},
-		{"client add secret with a plus", nil, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa+b\n", nil, []string{"client", "add", "own3", "--secret-stdin"}, 1, "", "unreserved"},
-		{"client add bad grant", nil, "", nil, []string{"client", "add", "x", "--grant", "password"}, 1, "", "unsupported grant"},
-		{"client list", [][]string{{"client", "add", "billing", "--scope", "a,b", "--scope", "c"}}, "", nil, []string{"client", "list"}, 0, "grants=client_credentials\tscopes=a,b,c", ""},
+		{"client add", migrated, "", nil, []string{"client", "add", "billing", "--scope", "a,b", "--scope", "c"}, 0, "client_secret: tsc_", ""},
+		{"client add resource server", [][]string{{"migrate"}, {"client", "add", "notes-api", "--introspect", "--audience", "https://notes.example"}}, "", nil, []string{"client", "list"}, 0, "introspect\taudience=https://notes.example", ""},
+		{"client add bad resource", migrated, "", nil, []string{"client", "add", "app", "--resource", "notes"}, 1, "", "absolute URI"},
+		{"client add public", migrated, "", nil, []string{"client", "add", "spa", "--public", "--grant", "refresh_token"}, 0, "client_id:", ""},
+		{"client add own secret", migrated, strings.Repeat("s", 40) + "\n", nil, []string{"client", "add", "own", "--secret-stdin"}, 0, "client_id:", ""},
+		{"client add short secret", migrated, "short\n", nil, []string{"client", "add", "own2", "--secret-stdin"}, 1, "", "32 to 512 characters"},
+		{"client add secret with a plus", migrated, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa+b\n", nil, []string{"client", "add", "own3", "--secret-stdin"}, 1, "", "unreserved"},
+		{"client add bad grant", migrated, "", nil, []string{"client", "add", "x", "--grant", "password"}, 1, "", "unsupported grant"},
+		{"client list", [][]string{{"migrate"}, {"client", "add", "billing", "--scope", "a,b", "--scope", "c"}}, "", nil, []string{"client", "list"}, 0, "grants=client_credentials\tscopes=a,b,c", ""},
 		{"keys rotate", migrated, "", nil, []string{"keys", "rotate"}, 0, "active key is now", ""},
 		{"keys rotate twice", [][]string{{"migrate"}, {"keys", "rotate"}}, "", nil, []string{"keys", "rotate"}, 1, "", "--force"},
 		{"keys rotate twice, forced", [][]string{{"migrate"}, {"keys", "rotate"}}, "", nil, []string{"keys", "rotate", "--force"}, 0, "active key is now", "forcing"},
@@ -320,10 +320,12 @@ func TestCLI(t *testing.T) {
 		{"keys nonsense", nil, "", nil, []string{"keys", "delete"}, 2, "", "usage"},
 		{"bad master key", migrated, "", []string{"TESSERA_MASTER_KEY=short"}, []string{"keys", "rotate"}, 1, "", "master key"},
 		{"user add without name", nil, "", nil, []string{"user", "add"}, 2, "", "usage"},
-		{"weak password", nil, "password\n", nil, []string{"user", "add", "dan", "--password-stdin"}, 1, "", "password refused"},
-		{"no password", nil, "", nil, []string{"user", "add", "dan", "--password-stdin"}, 1, "", "no password"},
-		{"bad username", nil, pw + "\n", nil, []string{"user", "add", "bad name", "--password-stdin"}, 1, "", "usernames are"},
-		{"user add", nil, pw + "\n", nil, []string{"user", "add", "dan", "--password-stdin"}, 0, "-", ""},
+		{"weak password", migrated, "password\n", nil, []string{"user", "add", "dan", "--password-stdin"}, 1, "", "password refused"},
+		{"no password", migrated, "", nil, []string{"user", "add", "dan", "--password-stdin"}, 1, "", "no password"},
+		{"bad username", migrated, pw + "\n", nil, []string{"user", "add", "bad name", "--password-stdin"}, 1, "", "usernames are"},
+		{"user add, no such folder", nil, pw + "\n", nil, []string{"user", "add", "dan", "--password-stdin"}, 1, "", "no such data folder"},
+		{"client add, no such folder", nil, "", nil, []string{"client", "add", "billing"}, 1, "", "no such data folder"},
+		{"user add", migrated, pw + "\n", nil, []string{"user", "add", "dan", "--password-stdin"}, 0, "-", ""},
 		{"user add twice", withDan, pw + "\n", nil, []string{"user", "add", "Dan", "--password-stdin"}, 1, "", "already exists"},
 		{"user list", withDan, "", nil, []string{"user", "list"}, 0, "dan", ""},
 		{"revoke unknown", migrated, "", nil, []string{"session", "revoke", "nope"}, 1, "", "no session"},
@@ -336,7 +338,7 @@ func TestCLI(t *testing.T) {
 		{"user mfa reset without name", nil, "", nil, []string{"user", "mfa", "reset"}, 2, "", "usage"},
 		{"policy show mfa", nil, "", []string{"TESSERA_POLICY_MFA_MODE=required"}, []string{"policy", "show"}, 0, "mode: required", ""},
 		{"policy mfa admins", nil, "", []string{"TESSERA_POLICY_MFA_MODE=admins"}, []string{"policy", "show"}, 1, "", "no administrator accounts"},
-		{"one-dash flags", nil, pw + "\n", nil, []string{"user", "add", "-password-stdin", "fay", "-config="}, 0, "-", ""},
+		{"one-dash flags", migrated, pw + "\n", nil, []string{"user", "add", "-password-stdin", "fay", "-config="}, 0, "-", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -396,7 +398,7 @@ func TestCLIHelp(t *testing.T) {
 		{"--help"}, {"-h"}, {"help"},
 		{"user", "--help"}, {"help", "user"}, {"session", "-h"}, {"client", "--help"}, {"keys", "--help"}, {"policy", "--help"},
 		{"user", "add", "--help"}, {"help", "user", "add"}, {"session", "revoke", "--help"}, {"serve", "--help"},
-		{"client", "add", "--help"}, {"keys", "rotate", "-h"}, {"migrate", "--help"}, {"version", "--help"},
+		{"client", "add", "--help"}, {"keys", "rotate", "-h"}, {"migrate", "--help"}, {"version", "--help"}, {"backup", "--help"}, {"restore", "--help"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			data := filepath.Join(t.TempDir(), "tessera-data")
@@ -409,10 +411,10 @@ func TestCLIHelp(t *testing.T) {
 	}
 	// Group help lists the group's verbs.
 	for group, verbs := range map[string][]string{
-		"":        {"serve", "migrate", "user", "session", "client", "keys", "policy", "version", "completion"},
-		"user":    {"add", "list"},
+		"":        {"serve", "migrate", "backup", "restore", "user", "session", "client", "keys", "policy", "version", "completion"},
+		"user":    {"add", "list", "disable", "enable", "delete", "reset-password"},
 		"session": {"list", "revoke"},
-		"client":  {"add", "list"},
+		"client":  {"add", "list", "delete", "rotate-secret"},
 		"keys":    {"list", "rotate"},
 		"policy":  {"show"},
 	} {
@@ -458,6 +460,11 @@ func TestCLIRefusesBeforeOpening(t *testing.T) {
 		{[]string{"session", "revoke", "a", "b"}, `unexpected argument "b"`},
 		{[]string{"session", "revoke", "a", "--user", "bob"}, "not both"},
 		{[]string{"client", "add"}, "missing argument NAME"},
+		{[]string{"backup"}, "tessera backup: missing argument FILE"},
+		{[]string{"restore", "a", "b"}, `unexpected argument "b"`},
+		{[]string{"user", "disable"}, "missing argument NAME"},
+		{[]string{"user", "reset-password", "a", "--nope"}, "flag provided but not defined"},
+		{[]string{"client", "rotate-secret", "x", "--overlap", "soon"}, "invalid argument"},
 		{[]string{"client", "add", "a", "b"}, `unexpected argument "b"`},
 		{[]string{"keys", "rotate", "now"}, `"now"`},
 		{[]string{"keys", "list", "-x"}, "flag provided but not defined: -x"},
@@ -519,6 +526,7 @@ func TestCLIReadOnlyNeedsData(t *testing.T) {
 func TestCLIOutputJSON(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "tessera-data")
 	for _, args := range [][]string{
+		{"migrate"},
 		{"user", "add", "dan", "--password-stdin"},
 		{"client", "add", "billing", "--scope", "a,b"},
 		{"client", "add", "spa", "--public", "--grant", "refresh_token"},
@@ -556,7 +564,7 @@ func TestCLIOutputJSON(t *testing.T) {
 		}
 		return v
 	}
-	users := list(t, []string{"id", "username", "created_at"}, []string{"created_at"}, "user", "list", "-o", "json")
+	users := list(t, []string{"id", "username", "created_at", "disabled", "must_change_password"}, []string{"created_at"}, "user", "list", "-o", "json")
 	if len(users) != 1 || users[0]["username"] != "dan" {
 		t.Fatalf("users: %v", users)
 	}

@@ -16,6 +16,9 @@ func TestRevokeTellsServersByRedis(t *testing.T) {
 	url := redistest.URL(t)
 	prefix := "TESSERA_REDIS_PREFIX=" + redistest.Prefix(t, url)
 	data := filepath.Join(t.TempDir(), "tessera-data")
+	if _, e, code := tessera(t, data, "", nil, "migrate"); code != 0 {
+		t.Fatalf("migrate: %s", e)
+	}
 	if _, e, code := tessera(t, data, pw+"\n", nil, "user", "add", "erin", "--password-stdin"); code != 0 {
 		t.Fatalf("user add: %s", e)
 	}

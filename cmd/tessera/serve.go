@@ -40,6 +40,20 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// Bind first: a start that cannot listen (the port is taken) must
+	// fail before it creates the data folder, the database or the keys,
+	// leaving nothing half-made behind.
+	pubLn, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("public listener: %w", err)
+	}
+	defer pubLn.Close()
+	admLn, err := net.Listen("tcp", c.AdminListen)
+	if err != nil {
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	defer admLn.Close()
+
 	// serve applies pending migrations under the store's migration lock,
 	// so nodes starting together migrate once; it refuses a newer schema.
 	a, err := app.New(ctx, c, app.Options{Logger: log, Access: app.Migrate})
@@ -49,15 +63,6 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 	defer a.Close()
 	dbPath := a.StoreInfo.Location
 
-	pubLn, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return fmt.Errorf("public listener: %w", err)
-	}
-	admLn, err := net.Listen("tcp", c.AdminListen)
-	if err != nil {
-		pubLn.Close()
-		return fmt.Errorf("admin listener: %w", err)
-	}
 	pub := newHTTPServer(a.Public(), log)
 	adm := newHTTPServer(a.Admin(), log)
 	tlsOn := c.TLSCert != ""

@@ -76,6 +76,9 @@ func TestCreate(t *testing.T) {
 // create creates the store c names, closes it and says what it found.
 func create(t *testing.T, c config.Config) app.StoreInfo {
 	t.Helper()
+	if err := os.MkdirAll(c.Data, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	st, info, err := app.OpenStore(context.Background(), c, app.Create)
 	if err != nil {
 		t.Fatal(err)
@@ -360,5 +363,33 @@ func TestVerifierMaxLifetimeIsAccessTTL(t *testing.T) {
 	}
 	if code := whoami(10 * time.Minute); code != 401 {
 		t.Fatalf("a token living 10 × access_ttl: %d, want 401", code)
+	}
+}
+
+// TestCreateNeedsFolder: the commands that add records create a database
+// only in a folder that exists; a mistyped --data, or a --store
+// sqlite:PATH in a missing folder, is an error that creates nothing,
+// while serve and migrate (Migrate) create the folder on first start.
+func TestCreateNeedsFolder(t *testing.T) {
+	ctx := context.Background()
+	c := testConfig(t)
+	if _, _, err := app.OpenStore(ctx, c, app.Create); !errors.Is(err, app.ErrNoDataFolder) || !strings.Contains(err.Error(), "--data") {
+		t.Fatalf("Create in a missing folder: %v", err)
+	}
+	if _, err := os.Stat(c.Data); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the data folder was created: %v", err)
+	}
+	dir := filepath.Join(t.TempDir(), "missing")
+	c.Store = "sqlite:" + filepath.Join(dir, "tessera.db")
+	if _, _, err := app.OpenStore(ctx, c, app.Create); !errors.Is(err, app.ErrNoDataFolder) || !strings.Contains(err.Error(), "--store") {
+		t.Fatalf("Create with sqlite: in a missing folder: %v", err)
+	}
+	st, _, err := app.OpenStore(ctx, c, app.Migrate)
+	if err != nil {
+		t.Fatalf("Migrate with sqlite: in a missing folder: %v", err)
+	}
+	st.Close()
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("sqlite: folder: %v %v", fi, err)
 	}
 }

@@ -26,16 +26,23 @@ const (
 	// creates nothing, not even the data folder: a mistyped --data is an
 	// error, never a fresh, empty store. Read-only commands use it.
 	Existing Access = iota
-	// Create is Existing, except that a missing store is created: the
-	// data folder (mode 0700) and a database at the latest schema.
+	// Create is Existing, except that a missing database is created at
+	// the latest schema, in a data folder (or, for --store sqlite:PATH,
+	// PATH's folder) that already exists: a folder that does not is a
+	// mistyped path, an error (ErrNoDataFolder), never a fresh store.
 	// Commands that add records use it, so `tessera user add` can be the
-	// first command run. An existing store with an older schema is
-	// refused, as with Existing.
+	// first command run in a folder made for it. An existing store with an
+	// older schema is refused, as with Existing.
 	Create
-	// Migrate creates a missing store and applies pending migrations, under
-	// the backend's migration lock: `tessera serve` and `tessera migrate`.
+	// Migrate creates a missing store (the data folder, or a sqlite:
+	// PATH's folder, mode 0700) and applies pending migrations, under the
+	// backend's migration lock: `tessera serve` and `tessera migrate`.
 	Migrate
 )
+
+// ErrNoDataFolder: a command that may create a database (Create) was
+// pointed at a folder that does not exist.
+var ErrNoDataFolder = errors.New("no such data folder")
 
 // An administrative command never migrates an existing store. Upgrading
 // the schema under servers still running the previous version is an
@@ -91,10 +98,8 @@ func OpenStore(ctx context.Context, c config.Config, access Access) (store.Store
 		return nil, info, err
 	}
 	if access != Existing {
-		if c.Store == "" {
-			if err := os.MkdirAll(c.Data, 0o700); err != nil {
-				return nil, info, fmt.Errorf("data folder: %w", err)
-			}
+		if err := storeFolder(c, url, access); err != nil {
+			return nil, info, err
 		}
 		// The migration lock is a session's: through a transaction-mode
 		// pooler it needs the direct URL.
@@ -144,6 +149,30 @@ func OpenStore(ctx context.Context, c config.Config, access Access) (store.Store
 		}
 	}
 	return st, info, nil
+}
+
+// storeFolder makes sure the folder a new embedded database goes into
+// exists: Migrate creates it (0700); Create only accepts an existing one,
+// so a mistyped path is an error rather than a fresh, empty store.
+func storeFolder(c config.Config, url string, access Access) error {
+	dir, flag := c.Data, "--data"
+	if c.Store != "" {
+		p, ok := strings.CutPrefix(url, "sqlite:")
+		if !ok || p == "" || strings.HasPrefix(p, "//") {
+			return nil // not a file: the backend says what is wrong
+		}
+		dir, flag = filepath.Dir(p), "--store"
+	}
+	if access == Migrate {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("data folder: %w", err)
+		}
+		return nil
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("%w: %s (check %s; `tessera serve` or `tessera migrate` creates a new store)", ErrNoDataFolder, dir, flag)
+	}
+	return nil
 }
 
 // privateFolder makes an existing data folder its owner's only (0700):

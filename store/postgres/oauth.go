@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -13,9 +12,7 @@ import (
 )
 
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
-	_, err := s.execOne(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-		c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, sqlrow.Micros(c.CreatedAt),
-		c.Introspect, strings.Join(c.Resources, " "), c.Audience)
+	_, err := s.execOne(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)", sqlrow.ClientArgs(c)...)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("postgres: create client: %w", store.ErrConflict)
 	}

@@ -329,7 +329,7 @@ func (s *Store) execOne(ctx context.Context, query string, args ...any) (int64, 
 }
 
 func (s *Store) SetPasswordHash(ctx context.Context, userID, hash string, at time.Time) error {
-	n, err := s.execOne(ctx, "UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3", hash, sqlrow.Micros(at), userID)
+	n, err := s.execOne(ctx, "UPDATE users SET password_hash = $1, password_changed_at = $2, must_change_password = false WHERE id = $3", hash, sqlrow.Micros(at), userID)
 	if err != nil {
 		return fmt.Errorf("postgres: set password: %w", err)
 	}
@@ -366,14 +366,17 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 		// under concurrent logins) and orders them with password changes,
 		// which update the row: the check below reads the committed value.
 		var changed int64
-		err := tx.QueryRow(ctx, "SELECT password_changed_at FROM users WHERE id = $1 FOR NO KEY UPDATE", sess.UserID).Scan(&changed)
+		var disabled bool
+		err := tx.QueryRow(ctx, "SELECT password_changed_at, disabled_at IS NOT NULL OR deleted_at IS NOT NULL FROM users WHERE id = $1 FOR NO KEY UPDATE", sess.UserID).Scan(&changed, &disabled)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return store.ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
-		if !opt.PasswordChangedAt.IsZero() && changed != sqlrow.Micros(opt.PasswordChangedAt) {
+		// A disabled account gets no session, even from a login checked
+		// before it was disabled.
+		if disabled || !opt.PasswordChangedAt.IsZero() && changed != sqlrow.Micros(opt.PasswordChangedAt) {
 			return store.ErrStale
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO sessions (`+sqlrow.SessionCols+`)

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlrow"
@@ -13,9 +12,7 @@ import (
 )
 
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
-	_, err := s.exec(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, sqlrow.Micros(c.CreatedAt),
-		c.Introspect, strings.Join(c.Resources, " "), c.Audience)
+	_, err := s.exec(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", sqlrow.ClientArgs(c)...)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("sqlite: create client: %w", store.ErrConflict)
 	}

@@ -365,7 +365,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 }
 
 func (s *Store) SetPasswordHash(ctx context.Context, userID, hash string, at time.Time) error {
-	res, err := s.exec(ctx, "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?", hash, sqlrow.Micros(at), userID)
+	res, err := s.exec(ctx, "UPDATE users SET password_hash = ?, password_changed_at = ?, must_change_password = 0 WHERE id = ?", hash, sqlrow.Micros(at), userID)
 	if err != nil {
 		return fmt.Errorf("sqlite: set password: %w", err)
 	}
@@ -391,23 +391,24 @@ func (s *Store) UpgradePasswordHash(ctx context.Context, userID, oldHash, newHas
 func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store.CreateOptions) ([]string, error) {
 	var evicted []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if !opt.PasswordChangedAt.IsZero() {
-			var changed int64
-			err := tx.QueryRowContext(ctx, "SELECT password_changed_at FROM users WHERE id = ?", sess.UserID).Scan(&changed)
-			if errors.Is(err, sql.ErrNoRows) {
-				return store.ErrNotFound
-			}
-			if err != nil {
-				return err
-			}
-			if changed != sqlrow.Micros(opt.PasswordChangedAt) {
-				return store.ErrStale
-			}
+		var changed int64
+		var disabled bool
+		err := tx.QueryRowContext(ctx, "SELECT password_changed_at, disabled_at IS NOT NULL OR deleted_at IS NOT NULL FROM users WHERE id = ?", sess.UserID).Scan(&changed, &disabled)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		// A disabled account gets no session, even from a login checked
+		// before it was disabled.
+		if disabled || !opt.PasswordChangedAt.IsZero() && changed != sqlrow.Micros(opt.PasswordChangedAt) {
+			return store.ErrStale
 		}
 		if sess.IdleTimeout <= 0 {
 			return errors.New("session without an idle timeout")
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sqlrow.SessionCols+`)
+		_, err = tx.ExecContext(ctx, `INSERT INTO sessions (`+sqlrow.SessionCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '')`,
 			sess.ID, sess.TokenHash[:], sess.UserID, sqlrow.Micros(sess.CreatedAt), sqlrow.Micros(sess.AuthTime), sqlrow.Micros(sess.ExpiresAt),
 			sqlrow.Micros(sess.LastSeenAt), sess.IdleTimeout.Microseconds(), sess.IP, sess.UserAgent, strings.Join(sess.AMR, ","), sess.AAL)

@@ -38,10 +38,10 @@ func fromNullMicros(v *int64) time.Time {
 
 // Column lists, in the order the scanners read them.
 const (
-	UserCols       = "id, username, password_hash, created_at, password_changed_at"
+	UserCols       = "id, username, password_hash, created_at, password_changed_at, disabled_at, must_change_password, deleted_at"
 	SessionCols    = "id, token_hash, user_id, created_at, auth_time, expires_at, last_seen_at, idle_us, ip, user_agent, amr, aal, revoked_at, revoke_reason"
 	RevocationCols = "seq, session_id, jti, kid, user_id, at, expires_at, reason"
-	ClientCols     = "id, name, secret_hash, grants, scopes, token_format, created_at, introspect, resources, audience"
+	ClientCols     = "id, name, secret_hash, grants, scopes, token_format, created_at, introspect, resources, audience, redirect_uris, auth_method, old_secret_hash, old_secret_until"
 	RefreshCols    = "token_hash, session_id, client_id, scope, created_at, expires_at, used_at"
 	AccessCols     = "token_hash, jti, client_id, subject, scope, session_id, created_at, expires_at"
 	KeyCols        = "id, alg, state, created_at, activated_at, retired_at, public_jwk, private_jwe, revoked_at"
@@ -51,10 +51,12 @@ const (
 func User(row Scanner) (store.User, error) {
 	var u store.User
 	var created, changed int64
-	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &created, &changed); err != nil {
+	var disabled, deleted *int64
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &created, &changed, &disabled, &u.MustChangePassword, &deleted); err != nil {
 		return store.User{}, err
 	}
 	u.CreatedAt, u.PasswordChangedAt = FromMicros(created), FromMicros(changed)
+	u.DisabledAt, u.DeletedAt = fromNullMicros(disabled), fromNullMicros(deleted)
 	return u, nil
 }
 
@@ -97,18 +99,36 @@ func Revocation(row Scanner) (store.Revocation, error) {
 	return r, nil
 }
 
-// Client reads ClientCols; grants and scopes are stored space-separated.
+// ClientArgs are c's values in ClientCols order, for an INSERT.
+func ClientArgs(c store.Client) []any {
+	var oldUntil *int64
+	if !c.OldSecretUntil.IsZero() {
+		v := Micros(c.OldSecretUntil)
+		oldUntil = &v
+	}
+	return []any{c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, Micros(c.CreatedAt),
+		c.Introspect, strings.Join(c.Resources, " "), c.Audience,
+		strings.Join(c.RedirectURIs, " "), c.AuthMethod, c.OldSecretHash, oldUntil}
+}
+
+// Client reads ClientCols; grants, scopes, resources and redirect URIs
+// are stored space-separated (a URI has no spaces).
 func Client(row Scanner) (store.Client, error) {
 	var c store.Client
-	var grants, scopes, resources string
+	var grants, scopes, resources, redirects string
 	var created int64
-	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &c.TokenFormat, &created, &c.Introspect, &resources, &c.Audience); err != nil {
+	var oldUntil *int64
+	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &c.TokenFormat, &created, &c.Introspect, &resources, &c.Audience, &redirects, &c.AuthMethod, &c.OldSecretHash, &oldUntil); err != nil {
 		return store.Client{}, err
 	}
 	c.Grants, c.Scopes, c.CreatedAt = strings.Fields(grants), strings.Fields(scopes), FromMicros(created)
 	if resources != "" {
 		c.Resources = strings.Fields(resources)
 	}
+	if redirects != "" {
+		c.RedirectURIs = strings.Fields(redirects)
+	}
+	c.OldSecretUntil = fromNullMicros(oldUntil)
 	return c, nil
 }
 

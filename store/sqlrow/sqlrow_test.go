@@ -111,9 +111,10 @@ func TestRefreshState(t *testing.T) {
 
 func TestClientAndKey(t *testing.T) {
 	m := Micros(t0)
-	c, err := Client(row{"c1", "n", "h", "authorization_code refresh_token", "", "jwt", m, true, "https://a.example https://b.example", "https://me.example"})
+	c, err := Client(row{"c1", "n", "h", "authorization_code refresh_token", "", "jwt", m, true, "https://a.example https://b.example", "https://me.example", "https://a/cb http://127.0.0.1/cb", "client_secret_basic", "o", ptr(m + 1)})
 	if err != nil || !reflect.DeepEqual(c.Grants, []string{"authorization_code", "refresh_token"}) || len(c.Scopes) != 0 || !c.CreatedAt.Equal(t0) ||
-		!c.Introspect || !reflect.DeepEqual(c.Resources, []string{"https://a.example", "https://b.example"}) || c.Audience != "https://me.example" {
+		!c.Introspect || !reflect.DeepEqual(c.Resources, []string{"https://a.example", "https://b.example"}) || c.Audience != "https://me.example" ||
+		len(c.RedirectURIs) != 2 || c.AuthMethod != "client_secret_basic" || string(c.OldSecretHash) != "o" || !c.OldSecretUntil.Equal(t0.Add(time.Microsecond)) {
 		t.Fatalf("Client = %+v, %v", c, err)
 	}
 	k, err := SigningKey(row{"k1", "EdDSA", "retired", m, ptr(m + 1), ptr(m + 3), "pub", "priv", ptr(m + 4)})
@@ -134,13 +135,14 @@ func (r *rows) Err() error             { return r.err }
 
 func TestAll(t *testing.T) {
 	m := Micros(t0)
-	rs := &rows{rs: []row{{"u1", "a", "h", m, m}, {"u2", "b", "h", m, m}}}
+	rs := &rows{rs: []row{{"u1", "a", "h", m, m, nil, false, nil}, {"u2", "b", "h", m, m, ptr(m + 1), true, ptr(m + 2)}}}
 	us, err := All(rs, User)
-	if err != nil || len(us) != 2 || us[1].Username != "b" {
+	if err != nil || len(us) != 2 || us[1].Username != "b" || !us[0].DisabledAt.IsZero() || !us[1].DisabledAt.Equal(t0.Add(time.Microsecond)) ||
+		!us[1].MustChangePassword || !us[1].DeletedAt.Equal(t0.Add(2*time.Microsecond)) {
 		t.Fatalf("All = %+v, %v", us, err)
 	}
 	boom := errors.New("boom")
-	if _, err := All(&rows{rs: []row{{"u1", "a", "h", m, m}}, err: boom}, User); !errors.Is(err, boom) {
+	if _, err := All(&rows{rs: []row{{"u1", "a", "h", m, m, nil, false, nil}}, err: boom}, User); !errors.Is(err, boom) {
 		t.Fatalf("All ignored rows.Err: %v", err)
 	}
 	if _, err := All(&rows{rs: []row{{"u1"}}}, User); err == nil {

@@ -1,0 +1,108 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/sqlrow"
+)
+
+func (s *Store) ListUsersPage(ctx context.Context, q store.UserQuery) ([]store.User, error) {
+	where, args := []string{"id > $1"}, []any{q.After}
+	if q.Prefix != "" {
+		// starts_with, not LIKE: "_" is a username character and a LIKE wildcard.
+		args = append(args, q.Prefix)
+		where = append(where, fmt.Sprintf("starts_with(username, $%d)", len(args)))
+	}
+	if q.Disabled != nil {
+		if *q.Disabled {
+			where = append(where, "disabled_at IS NOT NULL")
+		} else {
+			where = append(where, "disabled_at IS NULL")
+		}
+	}
+	if !q.Deleted {
+		where = append(where, "deleted_at IS NULL")
+	}
+	args = append(args, q.Limit)
+	rows, err := s.pool.Query(ctx, "SELECT "+sqlrow.UserCols+" FROM users WHERE "+strings.Join(where, " AND ")+
+		fmt.Sprintf(" ORDER BY id COLLATE \"C\" LIMIT $%d", len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list users: %w", err)
+	}
+	defer rows.Close()
+	out, err := sqlrow.All(rows, sqlrow.User)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list users: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpdate) (store.User, []string, error) {
+	var (
+		out store.User
+		ids []string
+	)
+	at := sqlrow.Micros(up.At)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		ids = nil
+		// The row lock orders this change with logins (CreateSession locks
+		// the same row), so no session starts for a user being disabled.
+		u, err := scanUser(tx.QueryRow(ctx, "SELECT "+sqlrow.UserCols+" FROM users WHERE id = $1 FOR NO KEY UPDATE", userID))
+		if err != nil {
+			return err
+		}
+		if !u.DeletedAt.IsZero() {
+			return store.ErrStale
+		}
+		if up.RevokeReason != "" {
+			rows, err := tx.Query(ctx, "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2", userID, at)
+			if err != nil {
+				return err
+			}
+			live, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return err
+			}
+			if ids, err = s.revokeTx(ctx, tx, live, up.At, up.RevokeReason); err != nil {
+				return err
+			}
+		}
+		stmts := []struct {
+			on   bool
+			q    string
+			args []any
+		}{
+			{up.Disable, "UPDATE users SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL", []any{at, userID}},
+			{up.Enable, "UPDATE users SET disabled_at = NULL WHERE id = $1", []any{userID}},
+			{up.PasswordHash != "", "UPDATE users SET password_hash = $1, password_changed_at = $2, must_change_password = $3 WHERE id = $4",
+				[]any{up.PasswordHash, at, up.MustChangePassword, userID}},
+			{up.Erase, "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)", []any{userID}},
+			{up.Erase, "DELETE FROM access_tokens WHERE session_id <> '' AND session_id IN (SELECT id FROM sessions WHERE user_id = $1)", []any{userID}},
+			{up.Erase, "UPDATE sessions SET ip = '', user_agent = '' WHERE user_id = $1", []any{userID}},
+			{up.Erase, `UPDATE users SET username = $1, password_hash = '', must_change_password = false,
+				deleted_at = $2, disabled_at = coalesce(disabled_at, $2) WHERE id = $3`, []any{up.Tombstone, at, userID}},
+		}
+		for _, st := range stmts {
+			if !st.on {
+				continue
+			}
+			if _, err := tx.Exec(ctx, st.q, st.args...); err != nil {
+				return err
+			}
+		}
+		out, err = scanUser(tx.QueryRow(ctx, "SELECT "+sqlrow.UserCols+" FROM users WHERE id = $1", userID))
+		return err
+	})
+	if isUniqueViolation(err) {
+		err = errors.Join(store.ErrConflict, err) // a tombstone already in use
+	}
+	if err != nil {
+		return store.User{}, nil, fmt.Errorf("postgres: update user: %w", err)
+	}
+	return out, ids, nil
+}

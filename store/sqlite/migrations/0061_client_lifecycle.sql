@@ -1,0 +1,10 @@
+-- Client lifecycle (issue 11): RFC 7591 metadata kept for later OIDC work
+-- (redirect URIs, space-separated; the token endpoint auth method), and
+-- secret rotation with an overlap: the previous secret's keyed hash stays
+-- valid until old_secret_until (microseconds since the Unix epoch, UTC).
+ALTER TABLE clients ADD COLUMN redirect_uris TEXT NOT NULL DEFAULT '';
+ALTER TABLE clients ADD COLUMN auth_method TEXT NOT NULL DEFAULT '';
+ALTER TABLE clients ADD COLUMN old_secret_hash BLOB;
+ALTER TABLE clients ADD COLUMN old_secret_until INTEGER;
+CREATE INDEX refresh_tokens_client ON refresh_tokens(client_id);
+CREATE INDEX access_tokens_client ON access_tokens(client_id);

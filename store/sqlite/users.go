@@ -1,0 +1,113 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tessera-auth/tessera/store"
+	"github.com/tessera-auth/tessera/store/sqlrow"
+)
+
+func (s *Store) ListUsersPage(ctx context.Context, q store.UserQuery) ([]store.User, error) {
+	where, args := []string{"id > ?"}, []any{q.After}
+	if q.Prefix != "" {
+		// substr, not LIKE: "_" is a username character and a LIKE wildcard.
+		where, args = append(where, "substr(username, 1, ?) = ?"), append(args, len(q.Prefix), q.Prefix)
+	}
+	if q.Disabled != nil {
+		if *q.Disabled {
+			where = append(where, "disabled_at IS NOT NULL")
+		} else {
+			where = append(where, "disabled_at IS NULL")
+		}
+	}
+	if !q.Deleted {
+		where = append(where, "deleted_at IS NULL")
+	}
+	args = append(args, q.Limit)
+	rows, err := s.r.QueryContext(ctx, "SELECT "+sqlrow.UserCols+" FROM users WHERE "+strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list users: %w", err)
+	}
+	defer rows.Close()
+	out, err := sqlrow.All(rows, sqlrow.User)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list users: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpdate) (store.User, []string, error) {
+	var (
+		out store.User
+		ids []string
+	)
+	at := sqlrow.Micros(up.At)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+sqlrow.UserCols+" FROM users WHERE id = ?", userID))
+		if err != nil {
+			return err
+		}
+		if !u.DeletedAt.IsZero() {
+			return store.ErrStale
+		}
+		if up.RevokeReason != "" {
+			rows, err := tx.QueryContext(ctx, "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?", userID, at)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				ids = append(ids, id)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, id := range ids {
+				if err := revokeTx(ctx, tx, id, userID, up.At, up.RevokeReason); err != nil {
+					return err
+				}
+			}
+		}
+		stmts := []struct {
+			on   bool
+			q    string
+			args []any
+		}{
+			{up.Disable, "UPDATE users SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL", []any{at, userID}},
+			{up.Enable, "UPDATE users SET disabled_at = NULL WHERE id = ?", []any{userID}},
+			{up.PasswordHash != "", "UPDATE users SET password_hash = ?, password_changed_at = ?, must_change_password = ? WHERE id = ?",
+				[]any{up.PasswordHash, at, up.MustChangePassword, userID}},
+			{up.Erase, "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = ?)", []any{userID}},
+			{up.Erase, "DELETE FROM access_tokens WHERE session_id <> '' AND session_id IN (SELECT id FROM sessions WHERE user_id = ?)", []any{userID}},
+			{up.Erase, "UPDATE sessions SET ip = '', user_agent = '' WHERE user_id = ?", []any{userID}},
+			{up.Erase, `UPDATE users SET username = ?, password_hash = '', must_change_password = 0,
+				deleted_at = ?, disabled_at = coalesce(disabled_at, ?) WHERE id = ?`, []any{up.Tombstone, at, at, userID}},
+		}
+		for _, st := range stmts {
+			if !st.on {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, st.q, st.args...); err != nil {
+				return err
+			}
+		}
+		out, err = scanUser(tx.QueryRowContext(ctx, "SELECT "+sqlrow.UserCols+" FROM users WHERE id = ?", userID))
+		return err
+	})
+	if isUniqueViolation(err) {
+		err = errors.Join(store.ErrConflict, err) // a tombstone already in use
+	}
+	if err != nil {
+		return store.User{}, nil, fmt.Errorf("sqlite: update user: %w", err)
+	}
+	return out, ids, nil
+}
