@@ -66,7 +66,7 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 	if tlsOn {
 		scheme = "https"
 	}
-	fmt.Fprintf(stdout, "tessera %s\n", version)
+	fmt.Fprintf(stdout, "tessera %s\n", currentVersion().Version)
 	fmt.Fprintf(stdout, "  public API  %s://%s\n", scheme, pubLn.Addr())
 	fmt.Fprintf(stdout, "  admin API   http://%s  (admin token: %s)\n", admLn.Addr(), a.AdminTokenSource)
 	backend := "SQLite, WAL"

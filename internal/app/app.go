@@ -204,6 +204,7 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 	if err := a.Sessions.Start(ctx); err != nil {
 		return fmt.Errorf("load revocations: %w", err)
 	}
+	a.watch()
 	fa, fh := forwardAuth(c.ForwardAuth)
 	a.Server = server.New(server.Config{
 		PublicOrigin: c.PublicOrigin, AllowedOrigins: c.AllowedOrigins,

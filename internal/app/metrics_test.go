@@ -1,0 +1,74 @@
+package app_test
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tessera-auth/tessera/internal/app"
+	"github.com/tessera-auth/tessera/oauth"
+)
+
+// TestOperatorMetrics: the build, tokens issued, introspections, the feed's
+// staleness, the signing key's age and the embedded store's fsyncs reach
+// /metrics on the admin listener.
+func TestOperatorMetrics(t *testing.T) {
+	ctx := context.Background()
+	c := testConfig(t)
+	a, err := app.New(ctx, c, app.Options{Access: app.Migrate, AdminToken: adminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if _, err := a.Auth.CreateUser(ctx, "alice", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	pub, _, err := a.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "app", Grants: []string{oauth.GrantRefreshToken}, Public: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, secret, err := a.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := do(a.Public(), "POST", "/v1/login", `{"username":"alice","password":"correct horse battery staple","delivery":"token","client_id":"`+pub.ID+`"}`, "")
+	if w.Code != 200 {
+		t.Fatalf("login: %d %s", w.Code, w.Body)
+	}
+	access := between(w.Body.String(), `"access_token":"`, `"`)
+	form := url.Values{"token": {access}, "client_id": {rs.ID}, "client_secret": {secret}}.Encode()
+	if w := do(a.Public(), "POST", "/oauth2/introspect", form, ""); w.Code != 200 || !strings.Contains(w.Body.String(), `"active":true`) {
+		t.Fatalf("introspect: %d %s", w.Code, w.Body)
+	}
+	m := do(a.Admin(), "GET", "/metrics", "", "").Body.String()
+	for _, want := range []string{
+		`tessera_tokens_issued_total{format="jwt",token="access"} 1`,
+		`tessera_tokens_issued_total{format="opaque",token="refresh"} 1`,
+		`tessera_introspections_total{outcome="active"} 1`,
+		`tessera_build_info{goversion="go`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s:\n%s", want, grep(m, strings.SplitN(want, "{", 2)[0]))
+		}
+	}
+	for _, name := range []string{"tessera_revocation_feed_staleness_seconds", "tessera_signing_key_age_seconds", "tessera_sqlite_fsync_duration_seconds_count"} {
+		if v := value(m, name); v <= 0 {
+			t.Errorf("%s = %v, want > 0:\n%s", name, v, grep(m, name))
+		}
+	}
+}
+
+// value is the sample of the unlabelled metric name; -1 if absent.
+func value(metrics, name string) float64 {
+	for _, l := range strings.Split(metrics, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
