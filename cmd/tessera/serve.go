@@ -57,7 +57,7 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 		pubLn.Close()
 		return fmt.Errorf("admin listener: %w", err)
 	}
-	pub := newHTTPServer(a.Public(), log)
+	pub := newPublicServer(a, log)
 	adm := newHTTPServer(a.Admin(), log)
 	tlsOn := c.TLSCert != ""
 
@@ -156,6 +156,15 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 		runErr = nil
 	}
 	return runErr
+}
+
+// newPublicServer serves a's public API. Shutdown waits for the requests
+// in flight: revocation-feed long polls answer at once (Server.Drain)
+// rather than hold it for their wait, up to 30 s, and then be cut off.
+func newPublicServer(a *app.App, log *slog.Logger) *http.Server {
+	srv := newHTTPServer(a.Public(), log)
+	srv.RegisterOnShutdown(a.Server.Drain)
+	return srv
 }
 
 func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
