@@ -313,7 +313,7 @@ func (c Config) Validate() error {
 		bad("admin_tls_cert/admin_tls_key", "set both or neither")
 	}
 	switch m := c.MetricsListen; m {
-	case "admin", "off":
+	case "admin", "off", "": // empty: admin, for a Config not made by Default
 	default:
 		if _, port, err := net.SplitHostPort(m); err != nil {
 			bad("metrics_listen", "%q is not admin, off or host:port", m)

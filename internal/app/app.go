@@ -211,6 +211,7 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 		ForwardAuth: fa, ForwardAuthHeaders: fh,
 		InsecureDevCookies: c.InsecureDevCookies, SameSiteStrict: c.Policy.Cookie.SameSite == "strict",
 		LogRequests: c.LogRequests, AdminToken: tok, Events: a.Events,
+		MetricsApart: c.MetricsListen != "admin" && c.MetricsListen != "",
 	}, st, a.Sessions, a.Auth, ips, a.Metrics, log, opt.Now).WithKeys(a.Keys)
 	if a.OAuth, a.Verifier, err = newOAuth(c, st, kr, a.Sessions, a.Events, log, opt.Now); err != nil {
 		return err
