@@ -52,7 +52,6 @@ var OtherEnv = map[string]string{
 	"TESSERA_CLIENT_ID":     "examples/protected-service: its client id",
 	"TESSERA_CLIENT_SECRET": "examples/protected-service: its client secret",
 	EnvPrefix + "TEST_*":    "test suites: services to test against (TESSERA_TEST_POSTGRES, TESSERA_TEST_REDIS)",
-	EnvPrefix + "INTEROP_*": "interoperability tests",
 }
 
 // SecretEnv are the OtherEnv variables whose values are secrets.
