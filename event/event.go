@@ -53,7 +53,8 @@ const (
 	RefreshReused
 	// TokenIssued: an access or refresh token was minted. Token
 	// (TokenAccess, TokenRefresh), Format (access tokens: "jwt" or
-	// "opaque"), ClientID, UserID (the subject), SessionID, JTI.
+	// "opaque"), Grant (GrantLogin, GrantRefreshToken,
+	// GrantClientCredentials), ClientID, UserID (the subject), SessionID, JTI.
 	TokenIssued
 	// TokenRevoked: a token was revoked at a client's request (RFC 7009).
 	// Token, ClientID, and JTI (access) or SessionID (refresh).
@@ -108,6 +109,13 @@ const (
 	ReasonRevoked          = "revoked"
 )
 
+// Grants of TokenIssued: a login (IssueForSession), or an RFC 6749 grant.
+const (
+	GrantLogin             = "login"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
+
 // Token kinds, for TokenIssued, TokenRevoked and Introspected.
 const (
 	TokenAccess  = "access"
@@ -150,6 +158,7 @@ type Event struct {
 	Count      int           // how many sessions a bulk revocation ended
 	Token      string        // TokenAccess, TokenRefresh or TokenSession
 	Format     string        // an access token's format: "jwt" or "opaque"
+	Grant      string        // TokenIssued: how it was obtained (Grant* values)
 	Active     bool          // Introspected: whether the token was active
 	RetryAfter time.Duration // LoginFailed with ReasonThrottled
 
@@ -189,6 +198,7 @@ func (e Event) Attrs() []slog.Attr {
 	}
 	str("token", e.Token)
 	str("format", e.Format)
+	str("grant", e.Grant)
 	if e.Kind == Introspected {
 		as = append(as, slog.Bool("active", e.Active))
 	}

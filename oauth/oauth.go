@@ -332,8 +332,8 @@ func (s *Service) IssueForSession(ctx context.Context, g SessionGrant, sessionEx
 	if err := s.st.CreateRefreshToken(ctx, store.RefreshToken{Hash: rt.Hash(), SessionID: g.SessionID, ClientID: g.ClientID, Scope: g.Scope, CreatedAt: now, ExpiresAt: exp}); err != nil {
 		return Tokens{}, fmt.Errorf("oauth: store refresh token: %w", err)
 	}
-	s.publish(ctx, event.Event{Kind: event.TokenIssued, At: now, Token: event.TokenRefresh, ClientID: g.ClientID, UserID: g.UserID, SessionID: g.SessionID})
-	at, ttl, err := s.mint(ctx, g.TokenFormat, g.UserID, g.ClientID, g.Scope, g.SessionID, g.AuthTime, g.AMR, g.AAL, sessionExpires)
+	s.publish(ctx, event.Event{Kind: event.TokenIssued, At: now, Token: event.TokenRefresh, Grant: event.GrantLogin, ClientID: g.ClientID, UserID: g.UserID, SessionID: g.SessionID})
+	at, ttl, err := s.mint(ctx, event.GrantLogin, g.TokenFormat, g.UserID, g.ClientID, g.Scope, g.SessionID, g.AuthTime, g.AMR, g.AAL, sessionExpires)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -388,14 +388,14 @@ func (s *Service) Refresh(ctx context.Context, c store.Client, presented, scope 
 		ev.Kind = event.RefreshGraceRetry
 	}
 	s.publish(ctx, ev)
-	ev.Kind, ev.Token = event.TokenIssued, event.TokenRefresh
+	ev.Kind, ev.Token, ev.Grant = event.TokenIssued, event.TokenRefresh, event.GrantRefreshToken
 	s.publish(ctx, ev)
 	sess := res.Session
 	// A narrower request narrows this access token, not the family.
 	if scope == "" {
 		scope = res.Successor.Scope
 	}
-	at, ttl, err := s.mint(ctx, c.TokenFormat, sess.UserID, c.ID, scope, sess.ID, sess.AuthTime, sess.AMR, sess.AAL, sess.ExpiresAt)
+	at, ttl, err := s.mint(ctx, event.GrantRefreshToken, c.TokenFormat, sess.UserID, c.ID, scope, sess.ID, sess.AuthTime, sess.AMR, sess.AAL, sess.ExpiresAt)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -421,7 +421,7 @@ func (s *Service) ClientCredentials(ctx context.Context, c store.Client, scope s
 		}
 		granted = strings.Join(strings.Fields(scope), " ")
 	}
-	at, ttl, err := s.mint(ctx, c.TokenFormat, c.ID, c.ID, granted, "", time.Time{}, nil, 0, time.Time{})
+	at, ttl, err := s.mint(ctx, event.GrantClientCredentials, c.TokenFormat, c.ID, c.ID, granted, "", time.Time{}, nil, 0, time.Time{})
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -431,7 +431,7 @@ func (s *Service) ClientCredentials(ctx context.Context, c store.Client, scope s
 // mint issues an access token. until, if not zero, is the session's
 // absolute expiry: the token never outlives it, so a verifier that only
 // learns of revocations still stops accepting it when the session ends.
-func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid string, authTime time.Time, amr []string, aal int, until time.Time) (string, int64, error) {
+func (s *Service) mint(ctx context.Context, grant, format, sub, clientID, scope, sid string, authTime time.Time, amr []string, aal int, until time.Time) (string, int64, error) {
 	jti, err := uuid.NewV7()
 	if err != nil {
 		return "", 0, fmt.Errorf("oauth: %w", err)
@@ -453,7 +453,7 @@ func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid st
 			Scope: scope, SessionID: sid, CreatedAt: at, ExpiresAt: at.Add(life)}); err != nil {
 			return "", 0, fmt.Errorf("oauth: store access token: %w", err)
 		}
-		s.issued(ctx, now, format, sub, clientID, sid, jti.String())
+		s.issued(ctx, now, grant, format, sub, clientID, sid, jti.String())
 		return tok.Reveal(), int64(life.Seconds()), nil
 	}
 	k, err := s.keys.Active()
@@ -478,17 +478,17 @@ func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid st
 	if err != nil {
 		return "", 0, err
 	}
-	s.issued(ctx, now, FormatJWT, sub, clientID, sid, c.ID)
+	s.issued(ctx, now, grant, FormatJWT, sub, clientID, sid, c.ID)
 	return tok, int64(life.Seconds()), nil
 }
 
 // issued publishes event.TokenIssued for an access token. A
 // client_credentials token has no user: its subject is the client.
-func (s *Service) issued(ctx context.Context, now time.Time, format, sub, clientID, sid, jti string) {
+func (s *Service) issued(ctx context.Context, now time.Time, grant, format, sub, clientID, sid, jti string) {
 	if s.cfg.Events == nil {
 		return
 	}
-	e := event.Event{Kind: event.TokenIssued, At: now.UTC(), Token: event.TokenAccess, Format: format, ClientID: clientID, SessionID: sid, JTI: jti}
+	e := event.Event{Kind: event.TokenIssued, At: now.UTC(), Token: event.TokenAccess, Format: format, Grant: grant, ClientID: clientID, SessionID: sid, JTI: jti}
 	if sid != "" {
 		e.UserID = sub
 	}

@@ -25,8 +25,8 @@ func (m *Metrics) registerOps() {
 	info.WithLabelValues(b.Version, b.Revision, b.Go).Set(1)
 	m.ops = opsMetrics{
 		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tessera_tokens_issued_total", Help: "Access and refresh tokens minted by this node, by token kind and format.",
-		}, []string{"token", "format"}),
+			Name: "tessera_tokens_issued_total", Help: "Access and refresh tokens minted by this node, by token kind, format and grant (login, refresh_token, client_credentials).",
+		}, []string{"token", "format", "grant"}),
 		introspection: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tessera_introspections_total", Help: "RFC 7662 introspections answered by this node, by outcome (active, inactive).",
 		}, []string{"outcome"}),
@@ -49,7 +49,7 @@ func (m *Metrics) publishOps(e event.Event) {
 		if format == "" {
 			format = "opaque" // refresh tokens are always opaque
 		}
-		m.ops.issued.WithLabelValues(e.Token, format).Inc()
+		m.ops.issued.WithLabelValues(e.Token, format, e.Grant).Inc()
 	case event.Introspected:
 		outcome := "inactive"
 		if e.Active {

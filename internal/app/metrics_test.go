@@ -42,10 +42,15 @@ func TestOperatorMetrics(t *testing.T) {
 	if w := do(a.Public(), "POST", "/oauth2/introspect", form, ""); w.Code != 200 || !strings.Contains(w.Body.String(), `"active":true`) {
 		t.Fatalf("introspect: %d %s", w.Code, w.Body)
 	}
+	cc := url.Values{"grant_type": {"client_credentials"}, "client_id": {rs.ID}, "client_secret": {secret}}.Encode()
+	if w := do(a.Public(), "POST", "/oauth2/token", cc, ""); w.Code != 200 {
+		t.Fatalf("client_credentials: %d %s", w.Code, w.Body)
+	}
 	m := do(a.Admin(), "GET", "/metrics", "", "").Body.String()
 	for _, want := range []string{
-		`tessera_tokens_issued_total{format="jwt",token="access"} 1`,
-		`tessera_tokens_issued_total{format="opaque",token="refresh"} 1`,
+		`tessera_tokens_issued_total{format="jwt",grant="login",token="access"} 1`,
+		`tessera_tokens_issued_total{format="opaque",grant="login",token="refresh"} 1`,
+		`tessera_tokens_issued_total{format="jwt",grant="client_credentials",token="access"} 1`,
 		`tessera_introspections_total{outcome="active"} 1`,
 		`tessera_build_info{goversion="go`,
 	} {
