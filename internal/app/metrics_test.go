@@ -77,3 +77,22 @@ func value(metrics, name string) float64 {
 	}
 	return -1
 }
+
+// TestMetricsApart: metrics_listen other than admin takes /metrics off the
+// admin listener (serve then serves Metrics.Handler on its own listener,
+// or nowhere).
+func TestMetricsApart(t *testing.T) {
+	for _, where := range []string{"off", "127.0.0.1:0"} {
+		c := testConfig(t)
+		c.MetricsListen = where
+		a, err := app.New(context.Background(), c, app.Options{Access: app.Migrate, AdminToken: adminToken})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := do(a.Admin(), "GET", "/metrics", "", "")
+		a.Close()
+		if w.Code == 200 || strings.Contains(w.Body.String(), "tessera_") {
+			t.Errorf("metrics_listen %s: the admin listener still serves /metrics (%d)", where, w.Code)
+		}
+	}
+}
