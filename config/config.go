@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"net/url"
-	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -62,6 +60,18 @@ type Config struct {
 	// listener serves HTTPS. Default: plain HTTP (put TLS in front).
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
+	// AdminTLSCert and AdminTLSKey are PEM files; when both are set the
+	// admin listener serves HTTPS. Default: plain HTTP, which is why the
+	// admin listener belongs on loopback (a warning says so otherwise).
+	// Both listeners' certificates are read again when their files change
+	// and on SIGHUP, without a restart.
+	AdminTLSCert string `yaml:"admin_tls_cert"`
+	AdminTLSKey  string `yaml:"admin_tls_key"`
+	// MetricsListen is where GET /metrics is served: admin (on the admin
+	// listener, without the admin token), a host:port of its own plain-HTTP
+	// listener (for a scraper on another network), or off. Never on the
+	// public listener. Default admin.
+	MetricsListen string `yaml:"metrics_listen"`
 	// InsecureDevCookies drops the Secure attribute and the __Host- prefix so
 	// cookies work over plain http://localhost. Never in production. Default false.
 	InsecureDevCookies bool `yaml:"insecure_dev_cookies"`
@@ -239,6 +249,7 @@ func Default() Config {
 		LogLevel:       "info",
 		ClientIPHeader: "x-forwarded-for",
 		Redis:          RedisConfig{Prefix: "tessera:"},
+		MetricsListen:  "admin",
 		ForwardAuth:    DefaultForwardAuth(),
 		Policy: Policy{
 			Session: SessionPolicy{
@@ -363,6 +374,18 @@ func (c Config) Validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls_cert/tls_key", "set both or neither")
+	}
+	if (c.AdminTLSCert == "") != (c.AdminTLSKey == "") {
+		bad("admin_tls_cert/admin_tls_key", "set both or neither")
+	}
+	switch m := c.MetricsListen; m {
+	case "admin", "off", "": // empty: admin, for a Config not made by Default
+	default:
+		if _, port, err := net.SplitHostPort(m); err != nil {
+			bad("metrics_listen", "%q is not admin, off or host:port", m)
+		} else if port != "0" && (m == c.Listen || m == c.AdminListen) {
+			bad("metrics_listen", "must differ from listen and admin_listen (say admin to serve it there)")
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -520,26 +543,8 @@ func (c Config) validateIssuer(bad func(field, format string, args ...any)) {
 // Unknown keys in the file are errors: a misspelt timeout must not silently
 // fall back to its default.
 func Load(path string, env []string) (Config, error) {
-	c := Default()
-	if path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return Config{}, fmt.Errorf("config: %w", err)
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		// An empty file decodes to io.EOF and means "all defaults".
-		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-			return Config{}, fmt.Errorf("config: %s: %w", path, err)
-		}
-	}
-	if err := applyEnv(&c, env); err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
-	}
-	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
-	}
-	return c, nil
+	c, _, err := LoadSources(path, env)
+	return c, err
 }
 
 // EnvPrefix starts every environment variable that overrides the config.
@@ -555,8 +560,11 @@ func EnvNames() []string {
 }
 
 // applyEnv sets each field whose variable is present: the yaml key path in
-// upper case joined by underscores, such as TESSERA_POLICY_SESSION_IDLE_TIMEOUT.
-func applyEnv(c *Config, env []string) error {
+// upper case joined by underscores, such as TESSERA_POLICY_SESSION_IDLE_TIMEOUT,
+// and records it in src. A TESSERA_* variable that is neither a setting nor
+// one of OtherEnv is an error: a misspelt timeout must not silently fall
+// back to its default.
+func applyEnv(c *Config, env []string, src Sources) error {
 	vars := map[string]string{}
 	for _, kv := range env {
 		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
@@ -564,15 +572,20 @@ func applyEnv(c *Config, env []string) error {
 		}
 	}
 	var errs []error
-	walk(reflect.ValueOf(c).Elem(), EnvPrefix, func(name string, f reflect.Value) {
+	known := map[string]bool{}
+	fields(reflect.ValueOf(c).Elem(), "", EnvPrefix, func(key, name string, f reflect.Value) {
+		known[name] = true
 		s, ok := vars[name]
 		if !ok {
 			return
 		}
 		if err := setFromString(f, s); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			return
 		}
+		src[key] = SourceEnv
 	})
+	errs = append(errs, unknownEnv(vars, known))
 	return errors.Join(errs...)
 }
 

@@ -55,7 +55,8 @@ const (
 	RefreshReused
 	// TokenIssued: an access or refresh token was minted. Token
 	// (TokenAccess, TokenRefresh), Format (access tokens: "jwt" or
-	// "opaque"), ClientID, UserID (the subject), SessionID, JTI.
+	// "opaque"), Grant (GrantLogin, GrantRefreshToken,
+	// GrantClientCredentials), ClientID, UserID (the subject), SessionID, JTI.
 	TokenIssued
 	// TokenRevoked: a token was revoked at a client's request (RFC 7009).
 	// Token, ClientID, and JTI (access) or SessionID (refresh).
@@ -155,6 +156,13 @@ const (
 	ReasonFlagged          = "flagged"
 )
 
+// Grants of TokenIssued: a login (IssueForSession), or an RFC 6749 grant.
+const (
+	GrantLogin             = "login"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
+
 // Token kinds, for TokenIssued, TokenRevoked and Introspected.
 const (
 	TokenAccess  = "access"
@@ -218,6 +226,7 @@ type Event struct {
 	Count      int           // how many sessions a bulk revocation ended
 	Token      string        // TokenAccess, TokenRefresh or TokenSession
 	Format     string        // an access token's format: "jwt" or "opaque"
+	Grant      string        // TokenIssued: how it was obtained (Grant* values)
 	Active     bool          // Introspected: whether the token was active
 	RetryAfter time.Duration // LoginFailed with ReasonThrottled, TokenProbeThrottled
 	Method     string        // a second factor's method ("totp", "recovery_code", "password", …)
@@ -260,6 +269,7 @@ func (e Event) Attrs() []slog.Attr {
 	str("token", e.Token)
 	str("format", e.Format)
 	str("method", e.Method)
+	str("grant", e.Grant)
 	if e.Kind == Introspected {
 		as = append(as, slog.Bool("active", e.Active))
 	}

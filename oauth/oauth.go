@@ -377,8 +377,8 @@ func (s *Service) IssueForSession(ctx context.Context, g SessionGrant, sessionEx
 	if err := s.st.CreateRefreshToken(ctx, store.RefreshToken{Hash: rt.Hash(), SessionID: g.SessionID, ClientID: g.ClientID, Scope: g.Scope, CreatedAt: now, ExpiresAt: exp}); err != nil {
 		return Tokens{}, fmt.Errorf("oauth: store refresh token: %w", err)
 	}
-	s.publish(ctx, event.Event{Kind: event.TokenIssued, At: now, Token: event.TokenRefresh, ClientID: g.ClientID, UserID: g.UserID, SessionID: g.SessionID})
-	at, ttl, err := s.mint(ctx, g.TokenFormat, g.UserID, g.ClientID, g.Scope, g.SessionID, g.AuthTime, g.AMR, g.AAL, sessionExpires, nil)
+	s.publish(ctx, event.Event{Kind: event.TokenIssued, At: now, Token: event.TokenRefresh, Grant: event.GrantLogin, ClientID: g.ClientID, UserID: g.UserID, SessionID: g.SessionID})
+	at, ttl, err := s.mint(ctx, event.GrantLogin, g.TokenFormat, g.UserID, g.ClientID, g.Scope, g.SessionID, g.AuthTime, g.AMR, g.AAL, sessionExpires, nil)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -469,14 +469,14 @@ func (s *Service) RefreshFrom(ctx context.Context, c store.Client, presented, sc
 		ev.Kind = event.RefreshGraceRetry
 	}
 	s.publish(ctx, ev)
-	ev.Kind, ev.Token = event.TokenIssued, event.TokenRefresh
+	ev.Kind, ev.Token, ev.Grant = event.TokenIssued, event.TokenRefresh, event.GrantRefreshToken
 	s.publish(ctx, ev)
 	sess := res.Session
 	// A narrower request narrows this access token, not the family.
 	if scope == "" {
 		scope = res.Successor.Scope
 	}
-	at, ttl, err := s.mint(ctx, c.TokenFormat, sess.UserID, c.ID, scope, sess.ID, sess.AuthTime, sess.AMR, sess.AAL, sess.ExpiresAt, aud)
+	at, ttl, err := s.mint(ctx, event.GrantRefreshToken, c.TokenFormat, sess.UserID, c.ID, scope, sess.ID, sess.AuthTime, sess.AMR, sess.AAL, sess.ExpiresAt, aud)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -512,7 +512,7 @@ func (s *Service) ClientCredentialsFor(ctx context.Context, c store.Client, scop
 		}
 		granted = strings.Join(strings.Fields(scope), " ")
 	}
-	at, ttl, err := s.mint(ctx, c.TokenFormat, c.ID, c.ID, granted, "", time.Time{}, nil, 0, time.Time{}, aud)
+	at, ttl, err := s.mint(ctx, event.GrantClientCredentials, c.TokenFormat, c.ID, c.ID, granted, "", time.Time{}, nil, 0, time.Time{}, aud)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -524,7 +524,7 @@ func (s *Service) ClientCredentialsFor(ctx context.Context, c store.Client, scop
 // learns of revocations still stops accepting it when the session ends.
 // aud, if not empty, replaces the default audience (RFC 8707; checked by
 // audience).
-func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid string, authTime time.Time, amr []string, aal int, until time.Time, aud []string) (string, int64, error) {
+func (s *Service) mint(ctx context.Context, grant, format, sub, clientID, scope, sid string, authTime time.Time, amr []string, aal int, until time.Time, aud []string) (string, int64, error) {
 	jti, err := uuid.NewV7()
 	if err != nil {
 		return "", 0, fmt.Errorf("oauth: %w", err)
@@ -546,7 +546,7 @@ func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid st
 			Scope: scope, SessionID: sid, CreatedAt: at, ExpiresAt: at.Add(life)}); err != nil {
 			return "", 0, fmt.Errorf("oauth: store access token: %w", err)
 		}
-		s.issued(ctx, now, format, sub, clientID, sid, jti.String())
+		s.issued(ctx, now, grant, format, sub, clientID, sid, jti.String())
 		return tok.Reveal(), int64(life.Seconds()), nil
 	}
 	k, err := s.keys.Active()
@@ -573,17 +573,17 @@ func (s *Service) mint(ctx context.Context, format, sub, clientID, scope, sid st
 	if err != nil {
 		return "", 0, err
 	}
-	s.issued(ctx, now, FormatJWT, sub, clientID, sid, c.ID)
+	s.issued(ctx, now, grant, FormatJWT, sub, clientID, sid, c.ID)
 	return tok, int64(life.Seconds()), nil
 }
 
 // issued publishes event.TokenIssued for an access token. A
 // client_credentials token has no user: its subject is the client.
-func (s *Service) issued(ctx context.Context, now time.Time, format, sub, clientID, sid, jti string) {
+func (s *Service) issued(ctx context.Context, now time.Time, grant, format, sub, clientID, sid, jti string) {
 	if s.cfg.Events == nil {
 		return
 	}
-	e := event.Event{Kind: event.TokenIssued, At: now.UTC(), Token: event.TokenAccess, Format: format, ClientID: clientID, SessionID: sid, JTI: jti}
+	e := event.Event{Kind: event.TokenIssued, At: now.UTC(), Token: event.TokenAccess, Format: format, Grant: grant, ClientID: clientID, SessionID: sid, JTI: jti}
 	if sid != "" {
 		e.UserID = sub
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/tessera-auth/tessera/store"
@@ -94,6 +95,10 @@ type Feed struct {
 	wake Notifier
 	cfg  FeedConfig
 	now  func() time.Time
+
+	// draining is closed by Drain: long polls answer at once.
+	draining  chan struct{}
+	drainOnce sync.Once
 }
 
 // NewFeed returns the feed over st. A long poll wakes when wake's Changed
@@ -103,7 +108,7 @@ func NewFeed(st FeedStore, wake Notifier, cfg FeedConfig) *Feed {
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
 	}
-	f := &Feed{st: st, wake: wake, cfg: cfg, now: cfg.Now}
+	f := &Feed{st: st, wake: wake, cfg: cfg, now: cfg.Now, draining: make(chan struct{})}
 	if f.now == nil {
 		f.now = time.Now
 	}
@@ -151,7 +156,7 @@ func (f *Feed) Read(ctx context.Context, since int64, wait time.Duration) (Page,
 				return Page{}, ErrCursorAhead
 			}
 		}
-		if len(revs) > 0 || !time.Now().Before(deadline) {
+		if len(revs) > 0 || !time.Now().Before(deadline) || f.isDraining() {
 			return f.page(since, revs), nil
 		}
 		t := time.NewTimer(min(f.cfg.Poll, time.Until(deadline)))
@@ -159,10 +164,29 @@ func (f *Feed) Read(ctx context.Context, since int64, wait time.Duration) (Page,
 		case <-ctx.Done():
 			t.Stop()
 			return Page{}, ctx.Err()
+		case <-f.draining:
+			// Read once more: an answer is a true page, so the
+			// follower's next poll (to another node) misses nothing.
 		case <-woken:
 		case <-t.C:
 		}
 		t.Stop()
+	}
+}
+
+// Drain answers every long poll waiting in Read now, with what the feed
+// holds, and makes later ones answer without waiting: call it when the
+// server shuts down (http.Server.RegisterOnShutdown), so followers reconnect
+// to another node at once instead of holding the shutdown for up to
+// MaxWait and then being cut off. Safe to call more than once.
+func (f *Feed) Drain() { f.drainOnce.Do(func() { close(f.draining) }) }
+
+func (f *Feed) isDraining() bool {
+	select {
+	case <-f.draining:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -194,6 +194,19 @@ func (f *Follower) Trusted() bool {
 	return time.Since(time.Unix(0, f.lastPoll.Load())) < stale
 }
 
+// LastRead is when this node last read the feed to its end (wall time);
+// zero before Start. Its age is the node's staleness (a metric): past a
+// few polls, revocations committed elsewhere are not yet seen here.
+func (f *Follower) LastRead() time.Time {
+	if !f.following.Load() {
+		return time.Time{}
+	}
+	if n := f.lastPoll.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
 // Distrust makes Trusted false until the next feed read: after a
 // revocation whose outcome is unknown (it may have committed).
 func (f *Follower) Distrust() {

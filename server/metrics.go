@@ -25,6 +25,7 @@ type Metrics struct {
 	// secondFactor counts second-factor outcomes by method and outcome
 	// ("challenged", "success", or an MFAFailed reason).
 	secondFactor *prometheus.CounterVec
+	ops          opsMetrics
 
 	// Resolved label sets, so the hot path skips hashing label values.
 	mu  sync.RWMutex
@@ -69,6 +70,7 @@ func NewMetrics(activeSessions func(ctx context.Context) (int, error), cachedSes
 	}
 	m.reg.MustRegister(m.requests, m.durations, m.logins, m.revoked, m.reuse, m.secondFactor,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.registerOps()
 	if activeSessions != nil {
 		// Counting is a query: cache it so scrapes stay cheap.
 		var mu sync.Mutex
@@ -118,12 +120,12 @@ func (m *Metrics) Handler() http.Handler {
 
 // Kinds are the events the metrics count: subscribe m to them.
 func (m *Metrics) Kinds() []event.Kind {
-	return []event.Kind{event.LoginSucceeded, event.LoginFailed, event.SessionRevoked, event.RefreshReused, event.MFAChallenged, event.MFAFailed}
+	return []event.Kind{event.LoginSucceeded, event.LoginFailed, event.SessionRevoked, event.RefreshReused, event.MFAChallenged, event.MFAFailed, event.TokenIssued, event.Introspected}
 }
 
 // Publish counts an event: logins by outcome (LoginSucceeded is published
 // once a session started, so a login is counted once), revocations by
-// reason, and refresh-token reuse.
+// reason, refresh-token reuse, tokens issued and introspections.
 func (m *Metrics) Publish(_ context.Context, e event.Event) {
 	if m == nil {
 		return
@@ -151,6 +153,8 @@ func (m *Metrics) Publish(_ context.Context, e event.Event) {
 		m.revoked.WithLabelValues(e.Reason).Add(float64(e.Count))
 	case event.RefreshReused:
 		m.reuse.Inc()
+	default:
+		m.publishOps(e)
 	}
 }
 

@@ -53,6 +53,10 @@ type Config struct {
 	// the server's); ForwardAuthHeaders names its identity headers.
 	ForwardAuth        forwardauth.Config
 	ForwardAuthHeaders ForwardAuthHeaders
+	// MetricsApart keeps GET /metrics off the admin listener: the metrics
+	// are served on a listener of their own (Metrics.Handler), or not at
+	// all (config metrics_listen).
+	MetricsApart bool
 	// Events receives what the HTTP layer still decides itself
 	// (event.AdminAction), and is handed to the token-state service
 	// (event.Introspected, TokenRevoked). nil: none.
@@ -190,7 +194,7 @@ func (s *Server) Admin() http.Handler {
 	s.health(outer)
 	// Metrics only here: login, session and theft-signal counts are the
 	// operator's, not anyone's who can reach the public listener.
-	if s.metrics != nil {
+	if s.metrics != nil && !s.cfg.MetricsApart {
 		outer.Handle("GET /metrics", s.metrics.Handler())
 	}
 	outer.Handle("/", s.adminOnly(mux))

@@ -306,7 +306,8 @@ func (c *cli) newPolicyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.stdout, "# effective policy: defaults < %s < TESSERA_* environment\n", orDefault(c.flags.config, "no config file"))
+			path, _ := configFile(c.flags)
+			fmt.Fprintf(c.stdout, "# effective policy: defaults < %s < TESSERA_* environment\n", orDefault(path, "no config file"))
 			_, err = c.stdout.Write(b)
 			return err
 		},

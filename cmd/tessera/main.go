@@ -24,12 +24,15 @@ const long = `tessera — session-token server
   tessera client list
   tessera keys list | keys rotate      signing keys (JWKS) and their rotation
   tessera policy show                  print the effective lifecycle policy
+  tessera config show                  every effective setting and where it came from
   tessera completion bash|zsh|fish|powershell   shell completion script
   tessera version
 
 Every command takes --data DIR (embedded store, default ./tessera-data),
---store URL, --redis URL (several nodes) and --config FILE. Environment variables TESSERA_* override the
-config file (e.g. TESSERA_POLICY_SESSION_IDLE_TIMEOUT=15m); flags override both.
+--store URL, --redis URL (several nodes) and --config FILE (or
+TESSERA_CONFIG=FILE). Environment variables TESSERA_* override the config file
+(e.g. TESSERA_POLICY_SESSION_IDLE_TIMEOUT=15m); flags override both. A
+misspelt TESSERA_* variable is an error, as a misspelt key in the file is.
 List commands take --output json (-o json). Run 'tessera COMMAND --help' for a
 command's flags.`
 
@@ -129,6 +132,7 @@ func (c *cli) newRootCmd() *cobra.Command {
 		c.newKeysCmd(),
 		c.newAuditCmd(),
 		c.newPolicyCmd(),
+		c.newConfigCmd(),
 		c.newVersionCmd(),
 	)
 	root.InitDefaultCompletionCmd()

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -609,40 +608,6 @@ func TestCLIVersion(t *testing.T) {
 	out, _, code := tessera(t, t.TempDir(), "", nil, "version")
 	if code != 0 || !strings.HasPrefix(out, "tessera ") || !strings.Contains(out, "commit") || !strings.Contains(out, "date") {
 		t.Fatalf("version: %d %q", code, out)
-	}
-}
-
-func TestReadVersion(t *testing.T) {
-	bi := &debug.BuildInfo{
-		GoVersion: "go1.26.8",
-		Main:      debug.Module{Path: "github.com/tessera-auth/tessera", Version: "v1.4.0"},
-		Settings: []debug.BuildSetting{
-			{Key: "vcs.revision", Value: "0123456789abcdef"},
-			{Key: "vcs.time", Value: "2026-11-30T10:00:00Z"},
-			{Key: "vcs.modified", Value: "true"},
-		},
-	}
-	for _, tt := range []struct {
-		name, version, date string
-		bi                  *debug.BuildInfo
-		want                buildVersion
-	}{
-		{"build info", "dev", "", bi, buildVersion{"v1.4.0", "0123456789abcdef", "2026-11-30T10:00:00Z", "go1.26.8", true}},
-		{"-X overrides", "v9", "2026-12-01", bi, buildVersion{"v9", "0123456789abcdef", "2026-12-01", "go1.26.8", true}},
-		{"devel", "dev", "", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, buildVersion{Version: "dev"}},
-		{"no build info", "dev", "", nil, buildVersion{Version: "dev"}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := readVersion(tt.version, tt.date, tt.bi); got != tt.want {
-				t.Fatalf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-	s := readVersion("dev", "", bi).String()
-	for _, want := range []string{"tessera v1.4.0\n", "commit  0123456789abcdef (modified)", "date    2026-11-30T10:00:00Z"} {
-		if !strings.Contains(s, want) {
-			t.Errorf("version text lacks %q:\n%s", want, s)
-		}
 	}
 }
 

@@ -53,6 +53,13 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 		return fmt.Errorf("admin listener: %w", err)
 	}
 	defer admLn.Close()
+	var metLn net.Listener
+	if m := c.MetricsListen; m != "admin" && m != "off" && m != "" {
+		if metLn, err = net.Listen("tcp", m); err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		defer metLn.Close()
+	}
 
 	// serve applies pending migrations under the store's migration lock,
 	// so nodes starting together migrate once; it refuses a newer schema.
@@ -63,8 +70,17 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 	defer a.Close()
 	dbPath := a.StoreInfo.Location
 
-	pub := newHTTPServer(a.Public(), log)
+	pub := newPublicServer(a, log)
 	adm := newHTTPServer(a.Admin(), log)
+	certs, err := listenerTLS(c, pub, adm, log)
+	if err != nil {
+		pubLn.Close()
+		admLn.Close()
+		if metLn != nil {
+			metLn.Close()
+		}
+		return err
+	}
 	tlsOn := c.TLSCert != ""
 
 	users, _ := a.Store.ListUsers(ctx)
@@ -72,9 +88,21 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 	if tlsOn {
 		scheme = "https"
 	}
-	fmt.Fprintf(stdout, "tessera %s\n", version)
+	fmt.Fprintf(stdout, "tessera %s\n", currentVersion().Version)
 	fmt.Fprintf(stdout, "  public API  %s://%s\n", scheme, pubLn.Addr())
-	fmt.Fprintf(stdout, "  admin API   http://%s  (admin token: %s)\n", admLn.Addr(), a.AdminTokenSource)
+	admScheme := "http"
+	if c.AdminTLSCert != "" {
+		admScheme = "https"
+	}
+	fmt.Fprintf(stdout, "  admin API   %s://%s  (admin token: %s)\n", admScheme, admLn.Addr(), a.AdminTokenSource)
+	switch {
+	case metLn != nil:
+		fmt.Fprintf(stdout, "  metrics     http://%s/metrics\n", metLn.Addr())
+	case c.MetricsListen == "off":
+		fmt.Fprintln(stdout, "  metrics     off")
+	default:
+		fmt.Fprintf(stdout, "  metrics     %s://%s/metrics (admin listener)\n", admScheme, admLn.Addr())
+	}
 	backend := "SQLite, WAL"
 	if c.Store != "" && !strings.HasPrefix(strings.ToLower(c.Store), "sqlite:") {
 		backend = "PostgreSQL"
@@ -121,26 +149,34 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 	} else if !tlsOn {
 		fmt.Fprintln(stdout, "  note: cookies are Secure, so browsers send them only over HTTPS: put TLS in front, or use --insecure-dev-cookies on localhost.")
 	}
+	if !isLoopback(admLn.Addr()) {
+		how := "without TLS: admin tokens cross the network in the clear"
+		if c.AdminTLSCert != "" {
+			how = "with TLS"
+		}
+		fmt.Fprintf(stdout, "  WARNING: the admin API listens beyond loopback (%s), %s; keep it on loopback or a private network\n", admLn.Addr(), how)
+		log.Warn("admin API listens beyond loopback: keep it on loopback or a private network", "addr", admLn.Addr().String(), "tls", c.AdminTLSCert != "")
+	}
 	if !tlsOn && !isLoopback(pubLn.Addr()) {
 		log.Warn("public API listens beyond loopback without TLS: terminate TLS in front of it", "addr", pubLn.Addr().String())
 	}
 
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	reloadOnHUP(runCtx, certs, log)
 	fmt.Fprintln(stdout, "  ready; Ctrl-C stops the server")
 
-	runCtx, cancelRun := context.WithCancel(context.Background())
-	done := make(chan error, 2)
+	done := make(chan error, 3)
 	runDone := make(chan error, 1)
 	go func() { runDone <- a.Run(runCtx) }()
-	go func() {
-		var err error
-		if tlsOn {
-			err = pub.ServeTLS(pubLn, c.TLSCert, c.TLSKey)
-		} else {
-			err = pub.Serve(pubLn)
-		}
-		done <- fmt.Errorf("public listener: %w", err)
-	}()
-	go func() { done <- fmt.Errorf("admin listener: %w", adm.Serve(admLn)) }()
+	go func() { done <- fmt.Errorf("public listener: %w", serveHTTP(pub, pubLn)) }()
+	go func() { done <- fmt.Errorf("admin listener: %w", serveHTTP(adm, admLn)) }()
+	var met *http.Server
+	if metLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.Metrics.Handler())
+		met = newHTTPServer(mux, log)
+		go func() { done <- fmt.Errorf("metrics listener: %w", met.Serve(metLn)) }()
+	}
 	log.Info("tessera started", "public", pubLn.Addr().String(), "admin", admLn.Addr().String(), "data", dbPath)
 
 	var runErr error
@@ -154,6 +190,9 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 	defer cancel()
 	pub.Shutdown(shutCtx)
 	adm.Shutdown(shutCtx)
+	if met != nil {
+		met.Shutdown(shutCtx)
+	}
 	cancelRun()
 	// The session manager flushes every unwritten last-seen time on its way
 	// out; wait for it before the store closes.
@@ -169,6 +208,15 @@ func cmdServe(cf commonFlags, sf serveFlags, stdout, stderr io.Writer) error {
 		runErr = nil
 	}
 	return runErr
+}
+
+// newPublicServer serves a's public API. Shutdown waits for the requests
+// in flight: revocation-feed long polls answer at once (Server.Drain)
+// rather than hold it for their wait, up to 30 s, and then be cut off.
+func newPublicServer(a *app.App, log *slog.Logger) *http.Server {
+	srv := newHTTPServer(a.Public(), log)
+	srv.RegisterOnShutdown(a.Server.Drain)
+	return srv
 }
 
 func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {

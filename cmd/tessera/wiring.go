@@ -27,20 +27,39 @@ type commonFlags struct {
 
 // loadConfig reads the config file and environment, then applies flags.
 func loadConfig(cf commonFlags) (config.Config, error) {
-	c, err := config.Load(cf.config, os.Environ())
+	c, _, err := loadConfigSources(cf)
+	return c, err
+}
+
+// configFile is the config file: --config, else TESSERA_CONFIG; from says
+// which ("" when there is none).
+func configFile(cf commonFlags) (path, from string) {
+	if cf.config != "" {
+		return cf.config, "--config"
+	}
+	if v := os.Getenv(config.ConfigEnv); v != "" {
+		return v, config.ConfigEnv
+	}
+	return "", ""
+}
+
+// loadConfigSources is loadConfig, and says where each setting came from.
+func loadConfigSources(cf commonFlags) (config.Config, config.Sources, error) {
+	path, _ := configFile(cf)
+	c, src, err := config.LoadSources(path, os.Environ())
 	if err != nil {
-		return config.Config{}, err
+		return config.Config{}, nil, err
 	}
 	if cf.data != "" {
-		c.Data = cf.data
+		c.Data, src["data"] = cf.data, config.SourceFlag
 	}
 	if cf.store != "" {
-		c.Store = cf.store
+		c.Store, src["store"] = cf.store, config.SourceFlag
 	}
 	if cf.redis != "" {
 		c.Redis.URL = cf.redis
 	}
-	return c, c.Validate()
+	return c, src, c.Validate()
 }
 
 // openStore opens the configured store, doing what access allows (see

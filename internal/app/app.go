@@ -256,13 +256,15 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 	if err := a.Sessions.Start(ctx); err != nil {
 		return fmt.Errorf("load revocations: %w", err)
 	}
+	a.watch()
 	fa, fh := forwardAuth(c.ForwardAuth)
 	a.Server = server.New(server.Config{
 		PublicOrigin: c.PublicOrigin, AllowedOrigins: c.AllowedOrigins,
 		ForwardAuth: fa, ForwardAuthHeaders: fh,
 		InsecureDevCookies: c.InsecureDevCookies, SameSiteStrict: c.Policy.Cookie.SameSite == "strict",
 		LogRequests: c.LogRequests, AdminToken: tok, Events: a.Events,
-		Probes: NewProbes(c, a.Events, opt.Now),
+		Probes:       NewProbes(c, a.Events, opt.Now),
+		MetricsApart: c.MetricsListen != "admin" && c.MetricsListen != "",
 	}, st, a.Sessions, a.Auth, ips, a.Metrics, log, opt.Now).WithKeys(a.Keys)
 	if a.OAuth, a.Verifier, err = newOAuth(c, st, kr, a.Sessions, a.Events, log, opt.Now); err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // walSyncer makes commits durable with group commit. The database runs with
@@ -34,6 +36,8 @@ type walSyncer struct {
 	failed error
 	// fsyncFn is fsync, replaceable in tests.
 	fsyncFn func() error
+	// observe, if set, is told each fsync's duration (a metric).
+	observe atomic.Pointer[func(time.Duration)]
 
 	// gate orders commits against the failure: a commit runs under its
 	// read lock after checking failed, and a failure is recorded under its
@@ -125,7 +129,11 @@ func (w *walSyncer) err() error {
 
 // run is one fsync covering tickets up to target.
 func (w *walSyncer) run(target uint64, done chan struct{}) {
+	start := time.Now()
 	err := w.fsyncFn()
+	if o := w.observe.Load(); o != nil && err == nil {
+		(*o)(time.Since(start))
+	}
 	if err != nil {
 		// Before waking the waiters: none of them may commit again.
 		w.fail(err)
@@ -187,4 +195,14 @@ func (w *walSyncer) close() error {
 		return w.f.Close()
 	}
 	return nil
+}
+
+// ObserveFsync has fn told the duration of every successful fsync of the
+// WAL (group commit: one fsync may cover many writes), for a latency
+// metric. fn must be cheap and safe for concurrent use. A store opened
+// with NoSync makes no fsync and never calls it.
+func (s *Store) ObserveFsync(fn func(time.Duration)) {
+	if s.wal != nil && fn != nil {
+		s.wal.observe.Store(&fn)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestGroupCommit: every caller returns only after an fsync that started
@@ -133,5 +134,30 @@ func TestCloseWaitsForFsync(t *testing.T) {
 	}
 	if err := w.sync(context.Background()); err == nil {
 		t.Fatal("a sync after close was acknowledged")
+	}
+}
+
+// TestObserveFsync: the fsync metric is told of the fsync a write waits for.
+func TestObserveFsync(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir()+"/t.db", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var n atomic.Int64
+	s.ObserveFsync(func(d time.Duration) {
+		if d < 0 {
+			t.Error("negative duration")
+		}
+		n.Add(1)
+	})
+	if _, err := s.exec(ctx, "CREATE TABLE observe_fsync (x INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	// The write returned after its fsync ended; the observer ran before
+	// the waiters were woken.
+	if n.Load() < 1 {
+		t.Fatal("no fsync observed for a durable write")
 	}
 }
