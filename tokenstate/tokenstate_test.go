@@ -217,7 +217,7 @@ func TestRevoke(t *testing.T) {
 		{"first-party refresh by a client", spa, firstRT, tokenstate.ErrNotYours, false, ""},
 		// RFC 7009 §2.2: an invalid token is not an error.
 		{"garbage", rs, func(*fixture) string { return "garbage" }, nil, false, ""},
-		{"forged jwt", spa, func(f *fixture) string { return f.jwt[:len(f.jwt)-2] + "AA" }, nil, false, ""},
+		{"forged jwt", spa, func(f *fixture) string { return otherLast(f.jwt) }, nil, false, ""},
 		// A session token is the first party's: its holder may end it,
 		// as /v1/logout allows; no client may end a user's session.
 		{"session by the first party", first, sessionTok, nil, true, event.TokenSession},
@@ -310,7 +310,7 @@ func TestAccessSession(t *testing.T) {
 		{"opaque", f.opaque, nil},
 		{"first-party jwt", f.firstJWT, nil},
 		{"jwt whose sub is not the session's user", otherSub, session.ErrInvalid},
-		{"forged jwt", f.jwt[:len(f.jwt)-2] + "AA", session.ErrInvalid},
+		{"forged jwt", otherLast(f.jwt), session.ErrInvalid},
 		{"session token", f.sessionTok, session.ErrInvalid},
 		{"refresh token", f.rt, session.ErrInvalid},
 		{"garbage", "garbage", session.ErrInvalid},
@@ -368,10 +368,10 @@ func TestDenylistUnavailable(t *testing.T) {
 		}
 	}
 	// What needs no denylist still answers: a forged JWT is invalid.
-	if got, err := svc.Introspect(ctx, f.rs, f.jwt[:len(f.jwt)-2]+"AA"); err != nil || got.Active {
+	if got, err := svc.Introspect(ctx, f.rs, otherLast(f.jwt)); err != nil || got.Active {
 		t.Errorf("forged jwt: %+v, %v", got, err)
 	}
-	if _, err := svc.AccessSession(ctx, f.jwt[:len(f.jwt)-2]+"AA", session.Use{}); !errors.Is(err, session.ErrInvalid) {
+	if _, err := svc.AccessSession(ctx, otherLast(f.jwt), session.Use{}); !errors.Is(err, session.ErrInvalid) {
 		t.Errorf("forged jwt: %v, want ErrInvalid", err)
 	}
 }
@@ -393,12 +393,14 @@ func TestAccessTokenPastExpInLeeway(t *testing.T) {
 	}
 }
 
-// otherLast is tok with its last character replaced by a different one
-// (a fixed replacement would be no change one time in 62).
+// otherLast is tok with a character near its end replaced by a different
+// one: a fixed replacement would sometimes be no change (a JWT's last
+// base64url character is one of only four).
 func otherLast(tok string) string {
+	i := len(tok) - 3
 	c := byte('0')
-	if tok[len(tok)-1] == c {
+	if tok[i] == c {
 		c = '1'
 	}
-	return tok[:len(tok)-1] + string(c)
+	return tok[:i] + string(c) + tok[i+1:]
 }
