@@ -243,3 +243,17 @@ func TestForwardAuthStoreDownIs403(t *testing.T) {
 		t.Fatal("outage not logged")
 	}
 }
+
+// TestForwardAuthOneCredential: forward auth applies the one-credential
+// rule (RFC 6750 §2, issue 10 L10) as the rest of the API does, within its
+// 200/401/403 answers: a bearer token beside the session cookie is a
+// malformed credential (401), never the identity of either (two
+// Authorization headers go through the same s.credential; TestAmbiguousCredentials).
+func TestForwardAuthOneCredential(t *testing.T) {
+	e := newEnv(t, withForwardAuth(forwardauth.Config{}, ForwardAuthHeaders{}))
+	e.addUser("gus", pw)
+	b := e.loginCookie("gus", pw)
+	at := e.loginToken("gus", pw)
+	wantVerify(t, e.verify("GET", "/", "Cookie", "__Host-tessera_session="+b.cookie, "Authorization", "Bearer "+at), 401, forwardauth.ReasonBadCredential)
+	wantVerify(t, e.verify("GET", "/", "Authorization", "Bearer "+at), 200, "")
+}
