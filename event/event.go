@@ -98,6 +98,15 @@ const (
 	// a sign the authenticator may have been cloned). UserID, Method,
 	// Reason (ReasonRefused or ReasonFlagged, per policy), IP.
 	SignCountRegressed
+	// AlertRaised: a detection rule fired (package detect). Reason is the
+	// rule's name, Action the action taken (a detect.Action); UserID,
+	// SessionID, ClientID and IP name the subject. The alert itself, with
+	// its evidence, is stored by package alert.
+	AlertRaised
+	// StepUpRequired: a session was marked to re-authenticate before its
+	// next sensitive use (detection's step_up action). SessionID, UserID,
+	// Reason (the rule).
+	StepUpRequired
 
 	numKinds
 )
@@ -124,6 +133,8 @@ var kindNames = [numKinds]string{
 	FactorChanged:       "factor_changed",
 	Reauthenticated:     "reauthenticated",
 	SignCountRegressed:  "sign_count_regressed",
+	AlertRaised:         "alert_raised",
+	StepUpRequired:      "step_up_required",
 }
 
 func (k Kind) String() string {

@@ -28,6 +28,7 @@ func TestKindNamesAreStable(t *testing.T) {
 		event.MFAChallenged: "mfa_challenged", event.MFAFailed: "mfa_failed",
 		event.FactorChanged: "factor_changed", event.Reauthenticated: "reauthenticated",
 		event.SignCountRegressed: "sign_count_regressed",
+		event.AlertRaised:        "alert_raised", event.StepUpRequired: "step_up_required",
 	}
 	for k, n := range want {
 		if k.String() != n {

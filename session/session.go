@@ -608,3 +608,10 @@ func CheckCSRF(sessionToken, presented string) bool {
 	want := CSRFToken(sessionToken)
 	return hmac.Equal([]byte(want), []byte(presented))
 }
+
+// RequireStepUp marks session id so that it must re-authenticate
+// (POST /v1/reauth) before its next sensitive use, on every node: the
+// detect package's step_up action.
+func (m *Manager) RequireStepUp(ctx context.Context, id, reason string) error {
+	return errors.New("session: step-up marks are not implemented yet")
+}
