@@ -75,7 +75,7 @@ func DefaultDetection() Detection {
 			TokenBurst:           rule("alert", 100, 10*time.Minute),
 			RefreshRate:          rule("alert", 30, time.Hour),
 			RefreshReuse:         rule("alert", 1, 24*time.Hour),
-			RevokedTokenReuse:    rule("alert", 3, time.Hour),
+			RevokedTokenReuse:    rule("alert", 2, time.Hour),
 			LoginFailuresAccount: rule("alert", 20, 15*time.Minute),
 			LoginFailuresIP:      rule("alert", 50, 15*time.Minute),
 			CredentialStuffing:   rule("alert", 10, time.Hour),

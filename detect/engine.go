@@ -248,6 +248,7 @@ type fire struct {
 	clientID  string
 	ip        netip.Addr
 	evidence  map[string]string
+	capAt     Action // the mildest of this and the rule's action is taken
 }
 
 // act carries out f once per incident: the action, then the alert

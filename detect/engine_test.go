@@ -208,6 +208,8 @@ func TestDeviceChangeOnAKnownNetworkStepsUp(t *testing.T) {
 	h.send(created("u1", "s1", "198.51.100.7", chromeWin))
 	h.clock.Add(time.Minute)
 	h.send(used("u1", "s1", "198.51.100.9", firefoxLinux)) // same /24
+	h.clock.Add(time.Minute)
+	h.send(used("u1", "s1", "198.51.100.7", chromeWin)) // the first device again: nothing new
 	got := h.alertsOf(detect.RuleDeviceChange)
 	if len(got) != 1 || got[0].Action != detect.ActionStepUp {
 		t.Fatalf("alerts = %+v, want one step_up", got)
@@ -366,7 +368,7 @@ func TestRevokedTokenReuse(t *testing.T) {
 	if n := len(h.alertsOf(detect.RuleRevokedTokenReuse)); n != 0 {
 		t.Fatalf("%d alerts for one presentation", n)
 	}
-	// The thief keeps trying.
+	// The thief tries again, and again.
 	for range 5 {
 		h.clock.Add(time.Minute)
 		h.send(dead)
@@ -374,6 +376,16 @@ func TestRevokedTokenReuse(t *testing.T) {
 	got := h.alertsOf(detect.RuleRevokedTokenReuse)
 	if len(got) != 1 || got[0].UserID != "u1" || got[0].SessionID != "s1" || got[0].Evidence["outcome"] != "revoked" {
 		t.Fatalf("alerts = %+v, want one naming the victim", got)
+	}
+	// An expired session's cookie, presented over and over: logged only.
+	expired := dead
+	expired.SessionID, expired.Reason = "s2", event.ReasonExpired
+	for range 5 {
+		h.send(expired)
+	}
+	h.flush()
+	if f := h.en.Firings(); f[detect.Firing{Rule: detect.RuleRevokedTokenReuse, Action: detect.ActionLog}] != 1 {
+		t.Errorf("firings = %v, want one logged for the expired session", f)
 	}
 	// An unknown token names nobody.
 	h.send(event.Event{Kind: event.SessionValidated, Reason: event.ReasonInvalid, IP: ip("203.0.113.9")})

@@ -31,7 +31,11 @@ const (
 	// §4.14.2); the family is already revoked by the grant.
 	RuleRefreshReuse = "refresh_reuse"
 	// RuleRevokedTokenReuse: a revoked or expired session's credential
-	// presented Threshold or more times within Window.
+	// presented Threshold or more times within Window. The first refusal
+	// is how an honest browser learns its cookie is dead (the refusal
+	// clears it); the holder who presents it again kept a copy. An
+	// expired session is most often its own user coming back: its
+	// firings are logged, never more.
 	RuleRevokedTokenReuse = "revoked_token_reuse"
 	// RuleLoginFailuresAccount: Threshold or more failed logins for one
 	// account within Window.
@@ -93,7 +97,7 @@ var rules = []ruleDef{
 	{RuleTokenBurst, subjectNone, Rule{true, ActionAlert, 100, 10 * time.Minute}},
 	{RuleRefreshRate, subjectSession, Rule{true, ActionAlert, 30, time.Hour}},
 	{RuleRefreshReuse, subjectUser, Rule{true, ActionAlert, 1, 24 * time.Hour}},
-	{RuleRevokedTokenReuse, subjectUser, Rule{true, ActionAlert, 3, time.Hour}},
+	{RuleRevokedTokenReuse, subjectUser, Rule{true, ActionAlert, 2, time.Hour}},
 	{RuleLoginFailuresAccount, subjectUser, Rule{true, ActionAlert, 20, 15 * time.Minute}},
 	{RuleLoginFailuresIP, subjectNone, Rule{true, ActionAlert, 50, 15 * time.Minute}},
 	{RuleCredentialStuffing, subjectNone, Rule{true, ActionAlert, 10, time.Hour}},

@@ -39,8 +39,13 @@ func (en *Engine) evaluate(ctx context.Context, e event.Event) {
 			if e.Via != "" {
 				ev["via"] = e.Via
 			}
-			en.counted(ctx, e, RuleRevokedTokenReuse, "rt:"+e.SessionID, true, SeverityHigh,
-				fire{userID: e.UserID, sessionID: e.SessionID, ip: e.IP, evidence: ev})
+			f := fire{userID: e.UserID, sessionID: e.SessionID, ip: e.IP, evidence: ev}
+			severity := SeverityHigh
+			if e.Reason == event.ReasonExpired {
+				// Most often its own user coming back: a signal, logged.
+				severity, f.capAt = SeverityLow, ActionLog
+			}
+			en.counted(ctx, e, RuleRevokedTokenReuse, "rt:"+e.Reason+":"+e.SessionID, true, severity, f)
 		}
 	case event.RefreshRotated:
 		en.use(ctx, e)
@@ -91,6 +96,9 @@ func (en *Engine) counted(ctx context.Context, e event.Event, rule, key string, 
 		return
 	}
 	f.rule, f.severity, f.action, f.once, f.window, f.at = rule, severity, r.Action, key, r.Window, e.At
+	if f.capAt != "" && actionRank[f.action] > actionRank[f.capAt] {
+		f.action = f.capAt
+	}
 	if f.evidence == nil {
 		f.evidence = map[string]string{}
 	}
