@@ -27,6 +27,10 @@ func (a *App) detectionState() (detect.State, error) {
 	return detect.NewMemory(0, a.now), nil
 }
 
+// detectionAlerts keeps the alerts of firings above log: nil logs them
+// only, until package alert's store plugs in here.
+func (a *App) detectionAlerts() detect.Alerts { return nil }
+
 // detectionLocator places addresses for impossible_travel: nil without
 // a GeoIP database (the rule is off).
 func detectionLocator(c config.Detection) (detect.Locator, error) {
@@ -38,7 +42,7 @@ func detectionLocator(c config.Detection) (detect.Locator, error) {
 
 // wireDetection subscribes the detection engine to the events its rules
 // read, unless the configuration turns detection off, and exports its
-// counters. Alerts are logged until the alert store is wired.
+// counters.
 func (a *App) wireDetection() error {
 	c := a.Config.Detection
 	if !c.Enabled {
@@ -53,7 +57,7 @@ func (a *App) wireDetection() error {
 		return err
 	}
 	en, err := detect.New(detect.Config{
-		Policy: DetectionPolicy(c), State: st, Sessions: a.Sessions, Locator: loc,
+		Policy: DetectionPolicy(c), State: st, Alerts: a.detectionAlerts(), Sessions: a.Sessions, Locator: loc,
 		Logger: a.log, Now: a.now, Queue: c.Queue,
 	})
 	if err != nil {
