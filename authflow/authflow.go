@@ -334,6 +334,9 @@ func (f *Flows) ChangePassword(ctx context.Context, cur session.Session, current
 		return Result{}, fmt.Errorf("%w: user lookup after a password change: %w", ErrUnavailable, err)
 	}
 	d, client, err := f.renewTarget(ctx, to)
+	if errors.Is(err, ErrUnauthorizedClient) {
+		return Result{}, err // no first-party tokens for a third party; the revocation above stands
+	}
 	if err != nil {
 		client = store.Client{} // the revocation above stands
 	}

@@ -389,3 +389,22 @@ func TestLoginEvents(t *testing.T) {
 		}
 	}
 }
+
+// A password change for a caller holding a third-party client's tokens
+// ends every session as always, but hands out no tokens: neither the
+// third party's (RFC 9700 §2.4) nor the first party's in their place.
+func TestChangePasswordThirdPartyTarget(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	cur, err := f.flows.Login(ctx, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Cookie}, use)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.flows.ChangePassword(ctx, cur.Session, pw, "a new and different passphrase", authflow.Target{Delivery: authflow.Token, ClientID: f.third.ID}, use)
+	if !errors.Is(err, authflow.ErrUnauthorizedClient) || res.Tokens.AccessToken != "" || res.SessionToken.Reveal() != "" {
+		t.Fatalf("ChangePassword = %+v, %v", res, err)
+	}
+	if live, _ := f.sessions.List(ctx, f.user.ID); len(live) != 0 {
+		t.Fatalf("%d sessions live after the password change", len(live))
+	}
+}
