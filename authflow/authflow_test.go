@@ -390,8 +390,9 @@ func TestLoginEvents(t *testing.T) {
 	}
 }
 
-// A password change for a caller holding a third-party client's tokens
-// ends every session as always, but hands out no tokens: neither the
+// A password change (or a factor's removal) for a caller holding a
+// third-party client's tokens ends every session as always, but hands out
+// no tokens: neither the
 // third party's (RFC 9700 §2.4) nor the first party's in their place.
 func TestChangePasswordThirdPartyTarget(t *testing.T) {
 	f := newFixture(t)
@@ -406,5 +407,17 @@ func TestChangePasswordThirdPartyTarget(t *testing.T) {
 	}
 	if live, _ := f.sessions.List(ctx, f.user.ID); len(live) != 0 {
 		t.Fatalf("%d sessions live after the password change", len(live))
+	}
+	// Removing a factor renews the same way.
+	cur, err = f.flows.Login(ctx, authflow.Login{Username: "ann", Password: "a new and different passphrase", Delivery: authflow.Cookie}, use)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = f.flows.RenewAfterReset(ctx, cur.Session, session.ReasonMFAReset, nil, authflow.Target{Delivery: authflow.Token, ClientID: f.third.ID}, use)
+	if !errors.Is(err, authflow.ErrUnauthorizedClient) || res.Tokens.AccessToken != "" || res.SessionToken.Reveal() != "" {
+		t.Fatalf("RenewAfterReset = %+v, %v", res, err)
+	}
+	if live, _ := f.sessions.List(ctx, f.user.ID); len(live) != 0 {
+		t.Fatalf("%d sessions live after the reset", len(live))
 	}
 }
