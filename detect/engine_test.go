@@ -2,6 +2,7 @@ package detect_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -151,6 +152,8 @@ func (h *harness) noAlerts() {
 		h.t.Fatalf("actions on honest traffic: %v", s)
 	}
 }
+
+func at(e event.Event, t time.Time) event.Event { e.At = t; return e }
 
 func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
 
@@ -529,5 +532,36 @@ func TestPolicyValidate(t *testing.T) {
 		if err := p.Validate(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// failing is a session manager whose actions fail, as a store that is down.
+type failing struct{ *sessions }
+
+func (failing) Revoke(context.Context, string, string) (store.Session, error) {
+	return store.Session{}, errors.New("store down")
+}
+
+func TestFailedActionStillAlerts(t *testing.T) {
+	al := &alerts{}
+	clock := clocktest.New(t0)
+	en, err := detect.New(detect.Config{Policy: only(detect.RuleDeviceChange), Alerts: al, Sessions: failing{&sessions{}}, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go en.Run(ctx)
+	en.Publish(ctx, at(created("u1", "s1", "198.51.100.7", chromeWin), t0))
+	en.Publish(ctx, at(used("u1", "s1", "203.0.113.66", firefoxLinux), t0.Add(time.Minute)))
+	if err := en.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := al.all()
+	if len(got) != 1 || got[0].Action != detect.ActionAlert || got[0].Evidence["action_wanted"] != "revoke_session" || got[0].Evidence["action_error"] == "" {
+		t.Fatalf("alerts = %+v, want one saying the revocation failed", got)
+	}
+	if f := en.Firings(); f[detect.Firing{Rule: detect.RuleDeviceChange, Action: detect.ActionAlert}] != 1 {
+		t.Errorf("firings = %v", f)
 	}
 }

@@ -286,4 +286,16 @@ func TestDetectionDefaultPolicyEndToEnd(t *testing.T) {
 	if d := a.Detect.Dropped(); d != 0 {
 		t.Errorf("%d events dropped", d)
 	}
+	// The firings are counted by rule and action, with no user labels.
+	m := do(adm, "GET", "/metrics", "", "").Body.String()
+	for _, want := range []string{
+		`tessera_detection_firings_total{action="revoke_session",rule="device_change"} 1`,
+		`tessera_detection_firings_total{action="alert",rule="credential_stuffing"} 1`,
+		`tessera_detection_firings_total{action="alert",rule="session_networks"} 0`,
+		`tessera_detection_events_dropped_total 0`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s:\n%s", want, grep(m, "tessera_detection"))
+		}
+	}
 }
