@@ -176,6 +176,12 @@ func (en *Engine) Publish(_ context.Context, e event.Event) {
 	case en.q <- item{e: e}:
 	default:
 		en.dropped.Add(1)
+		if e.Kind == event.SessionValidated && e.Reason == "" {
+			// The worker never saw this use: let the next one through.
+			en.seenMu.Lock()
+			delete(en.seen, e.SessionID)
+			en.seenMu.Unlock()
+		}
 	}
 }
 

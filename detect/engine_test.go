@@ -502,6 +502,12 @@ func TestPublishSkipsRepeatsAndDropsWhenFull(t *testing.T) {
 	if d := en.Dropped(); d != 7 {
 		t.Fatalf("dropped %d, want 7 (queue of 4, one taken)", d)
 	}
+	// A dropped use is not remembered as seen: its next use is offered
+	// again (and dropped again while the queue is full).
+	en.Publish(context.Background(), used("u1", "s11", "198.51.100.7", chromeWin))
+	if d := en.Dropped(); d != 8 {
+		t.Fatalf("dropped %d, want 8: a dropped use was remembered", d)
+	}
 }
 
 func TestPolicyValidate(t *testing.T) {
