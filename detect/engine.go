@@ -140,22 +140,6 @@ func (en *Engine) Firings() map[Firing]uint64 {
 	return out
 }
 
-// FiringList is Firings sorted, for stable output.
-func (en *Engine) FiringList() []Firing {
-	m := en.Firings()
-	out := make([]Firing, 0, len(m))
-	for f := range m {
-		out = append(out, f)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Rule != out[j].Rule {
-			return out[i].Rule < out[j].Rule
-		}
-		return out[i].Action < out[j].Action
-	})
-	return out
-}
-
 // Publish queues e for the worker. It never blocks and never touches
 // State: an accepted SessionValidated — one per authenticated request —
 // is dropped here when its session was last used from the same network

@@ -195,7 +195,10 @@ func TestDetectionDefaultPolicyEndToEnd(t *testing.T) {
 			t.Fatalf("replay: %d %s", w.Code, w.Body)
 		}
 		flush()
-		if f := firedFor("refresh_reuse", "bob"); len(f) != 1 || f[0]["action"] != "alert" || f[0]["session_id"] == "" {
+		// The replay's address and user agent reach the rule from the
+		// request (event.Event.FromContext).
+		if f := firedFor("refresh_reuse", "bob"); len(f) != 1 || f[0]["action"] != "alert" || f[0]["session_id"] == "" ||
+			f[0]["ip"] != "203.0.113.66" || f[0]["device"] != "python-requests/other" {
 			t.Fatalf("firings = %v, want one refresh_reuse alert for bob", logs.firings(t))
 		}
 	})
