@@ -571,3 +571,24 @@ func TestFailedActionStillAlerts(t *testing.T) {
 		t.Errorf("firings = %v", f)
 	}
 }
+
+// TestConcurrentPublish: request goroutines publish while the worker
+// evaluates (run with -race).
+func TestConcurrentPublish(t *testing.T) {
+	h := newHarness(t, detect.DefaultPolicy(), nil)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				h.send(used(fmt.Sprint("u", g), fmt.Sprint("s", g, "-", i%20), fmt.Sprintf("198.51.%d.7", i%3), chromeWin))
+			}
+		}()
+	}
+	wg.Wait()
+	h.flush()
+	if got := h.alerts.all(); len(got) != 0 {
+		t.Fatalf("alerts = %+v", got)
+	}
+}
