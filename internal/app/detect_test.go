@@ -176,7 +176,7 @@ func TestDetectionDefaultPolicyEndToEnd(t *testing.T) {
 	})
 
 	t.Run("refresh token replayed after rotation", func(t *testing.T) {
-		cl, _, err := a.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "phone app", Grants: []string{oauth.GrantRefreshToken}, Public: true})
+		cl, _, err := a.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "phone app", Grants: []string{oauth.GrantRefreshToken}, Public: true, FirstParty: true})
 		if err != nil {
 			t.Fatal(err)
 		}
