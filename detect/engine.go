@@ -176,12 +176,12 @@ func (en *Engine) changed(e event.Event) bool {
 	en.seenMu.RLock()
 	last, ok := en.seen[e.SessionID]
 	en.seenMu.RUnlock()
-	if ok && last.network == u.network && last.ua == u.ua && u.at-last.at < int64(en.cfg.Recheck) && u.at >= last.at {
-		return false
+	if ok && last.network == u.network && last.ua == u.ua && u.at-last.at < int64(en.cfg.Recheck) {
+		return false // a repeat (or a concurrent request stamped a little earlier)
 	}
 	en.seenMu.Lock()
 	defer en.seenMu.Unlock()
-	if last, ok := en.seen[e.SessionID]; ok && last.network == u.network && last.ua == u.ua && u.at-last.at < int64(en.cfg.Recheck) && u.at >= last.at {
+	if last, ok := en.seen[e.SessionID]; ok && last.network == u.network && last.ua == u.ua && u.at-last.at < int64(en.cfg.Recheck) {
 		return false // another request got here first
 	}
 	if len(en.seen) >= en.cfg.SeenMax {
