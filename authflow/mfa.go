@@ -388,11 +388,13 @@ func (f *Flows) StepUp(ctx context.Context, cur session.Session, proof mfa.Proof
 
 // RequireRecent refuses a sensitive action (password change, adding or
 // removing a factor, recovery codes) on a session whose auth_time is
-// older than the recent-auth window: a *StepUpError, which the HTTP layer
-// renders as RFC 9470's challenge.
+// older than the recent-auth window, or that is marked for a step-up
+// (session.Manager.RequireStepUp: detection no longer trusts it, however
+// recent): a *StepUpError, which the HTTP layer renders as RFC 9470's
+// challenge. Re-authentication (Reauth) answers both.
 func (f *Flows) RequireRecent(cur session.Session) error {
 	window := f.cfg.MFA.RecentAuth
-	if f.now().Sub(cur.AuthTime) > window {
+	if cur.StepUpRequired || f.now().Sub(cur.AuthTime) > window {
 		return &StepUpError{MaxAge: window}
 	}
 	return nil

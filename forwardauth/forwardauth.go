@@ -219,7 +219,7 @@ func (c *Checker) Check(ctx context.Context, req Request) Decision {
 		} else {
 			s := a.Session
 			id.UserID, id.Username, id.SessionID, id.AAL = s.UserID, s.Username, s.ID, s.AAL
-			authTime = s.AuthTime
+			authTime = s.VouchedAuthTime()
 		}
 	} else {
 		s, err := c.sessions.Validate(ctx, raw, req.Use)
@@ -227,7 +227,7 @@ func (c *Checker) Check(ctx context.Context, req Request) Decision {
 			return failure(err)
 		}
 		id = Identity{UserID: s.UserID, Username: s.Username, SessionID: s.ID, AAL: s.AAL}
-		authTime = s.AuthTime
+		authTime = s.VouchedAuthTime()
 	}
 	if fromCookie && !safe(req.Target.Method) {
 		if !c.sameOrigin(req) {

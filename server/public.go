@@ -35,7 +35,7 @@ func sessionOf(s session.Session) protocol.Session {
 	return protocol.Session{
 		ID: s.ID, UserID: s.UserID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt,
 		IdleExpiresAt: s.IdleExpiresAt, LastSeenAt: s.LastSeenAt, AuthTime: s.AuthTime,
-		AMR: nonNil(s.AMR), AAL: s.AAL,
+		AMR: nonNil(s.AMR), AAL: s.AAL, StepUpRequired: s.StepUpRequired,
 	}
 }
 

@@ -158,15 +158,20 @@ type Session struct {
 }
 
 // VouchedAuthTime is the auth_time the session may still vouch for to
-// others (access tokens, introspection, forward-auth rules): AuthTime, or
-// zero once the session is marked for a step-up. Zero reads as "unknown",
-// which a verifier applying a max_age refuses (RFC 9470 §3), so a marked
-// session's credentials pass only where recency does not matter.
-func (s Session) VouchedAuthTime() time.Time {
-	if s.StepUpRequired {
+// others (access tokens, introspection, forward-auth rules): see Vouched.
+func (s Session) VouchedAuthTime() time.Time { return Vouched(s.AuthTime, s.StepUpRequired) }
+
+// Vouched is the auth_time a session authenticated at authTime may vouch
+// for to others: authTime, or zero once the session is marked for a
+// step-up (RequireStepUp). Zero reads as "unknown", which a verifier
+// applying a max_age refuses (RFC 9470 §3), so a marked session's
+// credentials pass only where recency does not matter, and its owner
+// learns why from the challenge.
+func Vouched(authTime time.Time, stepUpRequired bool) time.Time {
+	if stepUpRequired {
 		return time.Time{}
 	}
-	return s.AuthTime
+	return authTime
 }
 
 // NewSession describes a login that just succeeded.
