@@ -215,6 +215,8 @@ type sessionListItem struct {
 	AMR           []string  `json:"amr"`
 	AAL           int       `json:"aal"`
 	Current       bool      `json:"current"`
+	// StepUpRequired: detection marked the session (absent when false).
+	StepUpRequired bool `json:"step_up_required,omitempty"`
 }
 
 func (s *Server) listItems(ss []store.Session, current string) []sessionListItem {
@@ -223,7 +225,7 @@ func (s *Server) listItems(ss []store.Session, current string) []sessionListItem
 		out = append(out, sessionListItem{
 			ID: x.ID, CreatedAt: x.CreatedAt, LastSeenAt: x.LastSeenAt, ExpiresAt: x.ExpiresAt,
 			IdleExpiresAt: s.sessions.IdleExpiry(x), IP: x.IP, UserAgent: x.UserAgent,
-			AMR: nonNil(x.AMR), AAL: x.AAL, Current: x.ID == current,
+			AMR: nonNil(x.AMR), AAL: x.AAL, Current: x.ID == current, StepUpRequired: x.StepUpRequired(),
 		})
 	}
 	return out

@@ -43,6 +43,10 @@ func TestStepUpMark(t *testing.T) {
 			if marked["step_up_required"] != true || marked["auth_time"] != before["auth_time"] {
 				t.Fatalf("whoami of a marked session: %v", marked)
 			}
+			list := e.do(e.public, "GET", "/v1/sessions", nil, c.headers()...).json(t)["sessions"].([]any)
+			if len(list) != 1 || list[0].(map[string]any)["step_up_required"] != true {
+				t.Fatalf("GET /v1/sessions of a marked session: %v", list)
+			}
 			for _, rq := range []struct{ method, path string }{
 				{"POST", "/v1/password"}, {"POST", "/v1/mfa/totp"}, {"POST", "/v1/mfa/recovery-codes"}, {"DELETE", "/v1/mfa/totp"},
 				{"POST", "/v1/webauthn/register/begin"}, {"DELETE", "/v1/webauthn/credentials/x"},
