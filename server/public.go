@@ -279,7 +279,7 @@ type passwordRequest struct {
 // credential change is a privilege change, and a stolen copy of the current
 // token must die with the old password.
 func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if err := s.flows.RequireRecent(p.session); err != nil {
+	if err := s.flows.RequireRecent(r.Context(), p.session); err != nil {
 		return mfaProblem(err)
 	}
 	var req passwordRequest

@@ -136,3 +136,24 @@ func TestStepUpMarkReachesServices(t *testing.T) {
 		}
 	}
 }
+
+// TestStepUpMarkReadAtTheGate: a mark the node has not heard of (written
+// by another node whose notification has not arrived) still closes the
+// sensitive gate: the gate reads the store.
+func TestStepUpMarkReadAtTheGate(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("gina", pw)
+	c := e.login(true)
+	sid := e.sessionID(c.headers()...) // cached on this node, unmarked
+	if _, err := e.st.MarkStepUp(context.Background(), sid, e.clock.Now(), "new_device"); err != nil {
+		t.Fatal(err)
+	}
+	if m := e.whoami(c.headers()...).json(t)["session"].(map[string]any); m["step_up_required"] != nil {
+		t.Fatalf("the node already knows of the mark (the test needs its copy stale): %v", m)
+	}
+	r := e.do(e.public, "POST", "/v1/password", map[string]string{"current_password": pw, "new_password": "a much better passphrase"}, c.headers()...)
+	wantProblem(t, r, http.StatusUnauthorized, "insufficient_user_authentication")
+	if m := e.whoami(c.headers()...).json(t)["session"].(map[string]any); m["step_up_required"] != true {
+		t.Fatalf("whoami after the gate read the mark: %v", m)
+	}
+}

@@ -633,6 +633,33 @@ func CheckCSRF(sessionToken, presented string) bool {
 	return hmac.Equal([]byte(want), []byte(presented))
 }
 
+// Recheck reads session cur (just validated) from the store again,
+// bypassing this node's cache, and returns it with the store's step-up
+// mark: for the rare uses that must not act on a copy older than a mark
+// made a moment ago — detection acts off the request path, and a mark
+// made on another node reaches this one through the feed. A session
+// revoked meanwhile is ErrRevoked, one gone ErrInvalid; a store that
+// cannot answer is ErrUnavailable. A mark this node had not seen yet also
+// drops its cached copy.
+func (m *Manager) Recheck(ctx context.Context, cur Session) (Session, error) {
+	s, err := m.st.SessionByID(ctx, cur.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Session{}, ErrInvalid
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if s.Revoked() {
+		m.cache.evict(cur.ID)
+		return Session{}, ErrRevoked
+	}
+	if s.StepUpRequired() && !cur.StepUpRequired {
+		m.cache.evict(cur.ID)
+	}
+	cur.StepUpRequired = s.StepUpRequired()
+	return cur, nil
+}
+
 // RequireStepUp marks session id so that it must re-authenticate
 // (POST /v1/reauth) before its next sensitive use, on every node: the
 // detect package's step_up action. The mark is durable when it returns

@@ -94,3 +94,36 @@ func TestStepUpReachesOtherNode(t *testing.T) {
 		t.Fatalf("b by id: %+v, %v", got, err)
 	}
 }
+
+// TestRecheck: a node whose cache still holds a session unmarked (the
+// feed has not brought the mark yet) learns of the mark when a sensitive
+// use rechecks the session, and stops serving its stale copy.
+func TestRecheck(t *testing.T) {
+	f := newFixture(t)
+	a, b := f.manager(nil), f.manager(nil)
+	ctx := context.Background()
+	raw, s := f.login(t, a)
+	if err := b.RequireStepUp(ctx, s.ID, "new_device"); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := a.Validate(ctx, raw, Use{})
+	if err != nil || cur.StepUpRequired {
+		t.Fatalf("a's cached copy: %+v, %v (the test needs it stale)", cur, err)
+	}
+	got, err := a.Recheck(ctx, cur)
+	if err != nil || !got.StepUpRequired || got.ID != s.ID {
+		t.Fatalf("Recheck = %+v, %v", got, err)
+	}
+	if v, err := a.Validate(ctx, raw, Use{}); err != nil || !v.StepUpRequired {
+		t.Fatalf("a after Recheck: %+v, %v", v, err)
+	}
+	if _, err := b.Revoke(ctx, s.ID, ReasonAdmin); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Recheck(ctx, cur); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("Recheck of a revoked session: %v, want ErrRevoked", err)
+	}
+	if _, err := a.Recheck(ctx, Session{ID: "nope"}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Recheck of an unknown session: %v, want ErrInvalid", err)
+	}
+}
