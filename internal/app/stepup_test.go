@@ -4,8 +4,10 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tessera-auth/tessera/session"
+	"github.com/tessera-auth/tessera/store"
 )
 
 // TestStepUpFanOutPostgres: two nodes on one PostgreSQL schema, each
@@ -60,4 +62,45 @@ func TestStepUpFanOutPostgres(t *testing.T) {
 	if w.Code != 200 {
 		t.Fatalf("password change on A after re-authenticating on B: %d %s", w.Code, w.Body)
 	}
+}
+
+// BenchmarkStepUpFanOut: a step-up mark on node A until node B, polling
+// the feed once a minute, has dropped its cached copy (woken by NOTIFY).
+// mark-p50-ms is A's RequireStepUp alone.
+func BenchmarkStepUpFanOut(b *testing.B) {
+	ctx := context.Background()
+	c := pgConfigB(b)
+	na, nb := benchNode(b, c), benchNode(b, c)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if err := na.Store.CreateUser(ctx, store.User{ID: "u-bench", Username: "bench", PasswordHash: "x", CreatedAt: now, PasswordChangedAt: now}); err != nil {
+		b.Fatal(err)
+	}
+	var total, mark []time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		tok, s, err := na.Sessions.Create(ctx, session.NewSession{UserID: "u-bench", Username: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := nb.Sessions.Validate(ctx, tok.Reveal(), session.Use{}); err != nil {
+			b.Fatal(err)
+		}
+		changed := nb.Sessions.Follower().Changed()
+		b.StartTimer()
+		start := time.Now()
+		if err := na.Sessions.RequireStepUp(ctx, s.ID, "bench"); err != nil {
+			b.Fatal(err)
+		}
+		marked := time.Now()
+		select {
+		case <-changed:
+		case <-time.After(liveness):
+			b.Fatal("B never heard of the mark")
+		}
+		total = append(total, time.Since(start))
+		mark = append(mark, marked.Sub(start))
+	}
+	b.ReportMetric(pct(total, 50), "p50-ms")
+	b.ReportMetric(pct(total, 99), "p99-ms")
+	b.ReportMetric(pct(mark, 50), "mark-p50-ms")
 }
