@@ -64,6 +64,7 @@ type Sessions interface {
 	Validate(ctx context.Context, raw string, u session.Use) (session.Session, error)
 	Revoke(ctx context.Context, id, reason string) (store.Session, error)
 	RevokeUser(ctx context.Context, userID, except, reason string) ([]string, error)
+	Recheck(ctx context.Context, cur session.Session) (session.Session, error)
 }
 
 // Issuer looks clients up and issues a session's tokens (oauth.Service).

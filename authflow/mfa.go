@@ -388,11 +388,29 @@ func (f *Flows) StepUp(ctx context.Context, cur session.Session, proof mfa.Proof
 
 // RequireRecent refuses a sensitive action (password change, adding or
 // removing a factor, recovery codes) on a session whose auth_time is
-// older than the recent-auth window: a *StepUpError, which the HTTP layer
-// renders as RFC 9470's challenge.
-func (f *Flows) RequireRecent(cur session.Session) error {
+// older than the recent-auth window, or that is marked for a step-up
+// (session.Manager.RequireStepUp: detection no longer trusts it, however
+// recent): a *StepUpError, which the HTTP layer renders as RFC 9470's
+// challenge. Re-authentication (Reauth) answers both.
+//
+// The mark is read from the store, not only from cur: a sensitive use is
+// rare enough to pay one read so that a mark made a moment ago, on any
+// node, closes the gate at once (session.Manager.Recheck). A session
+// revoked meanwhile fails with session.ErrRevoked or ErrInvalid, a store
+// that cannot answer with ErrUnavailable.
+func (f *Flows) RequireRecent(ctx context.Context, cur session.Session) error {
 	window := f.cfg.MFA.RecentAuth
-	if f.now().Sub(cur.AuthTime) > window {
+	if cur.StepUpRequired || f.now().Sub(cur.AuthTime) > window {
+		return &StepUpError{MaxAge: window}
+	}
+	now, err := f.sessions.Recheck(ctx, cur)
+	if errors.Is(err, session.ErrUnavailable) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if err != nil {
+		return err
+	}
+	if now.StepUpRequired {
 		return &StepUpError{MaxAge: window}
 	}
 	return nil

@@ -130,12 +130,12 @@ func TestMethodsPolicy(t *testing.T) {
 	if _, err := flows.Reauth(ctx, res.Session, authflow.Reauth{Method: mfa.RecoveryCode, Code: "x"}, authflow.Target{Delivery: authflow.Cookie}, use); !errors.Is(err, authflow.ErrMethodNotAllowed) {
 		t.Fatalf("Reauth by a method policy refuses: %v", err)
 	}
-	if err := flows.RequireRecent(res.Session); err != nil {
+	if err := flows.RequireRecent(ctx, res.Session); err != nil {
 		t.Fatalf("fresh session: %v", err)
 	}
 	f.now = f.now.Add(10*time.Minute + time.Microsecond)
 	var su *authflow.StepUpError
-	if err := flows.RequireRecent(res.Session); !errors.As(err, &su) || su.MaxAge != 10*time.Minute {
+	if err := flows.RequireRecent(ctx, res.Session); !errors.As(err, &su) || su.MaxAge != 10*time.Minute {
 		t.Fatalf("stale session: %v", err)
 	}
 }

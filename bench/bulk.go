@@ -34,7 +34,7 @@ func newBulkSession(user string, now time.Time) (bulkSession, error) {
 	n := sqlrow.Micros(now)
 	return bulkSession{raw: tok.Reveal(), row: []any{
 		hex.EncodeToString(id[:]), h[:], user, n, n, n + int64(24*time.Hour/time.Microsecond), n,
-		int64(time.Hour / time.Microsecond), "127.0.0.1", "bench", "pwd", int64(1), nil, "",
+		int64(time.Hour / time.Microsecond), "127.0.0.1", "bench", "pwd", int64(1), nil, "", nil,
 	}}, nil
 }
 
@@ -89,7 +89,7 @@ func bulkLoad(ctx context.Context, url string, sqlitePath string, users []string
 		return nil, err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, "INSERT INTO sessions ("+sqlrow.SessionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	stmt, err := tx.PrepareContext(ctx, "INSERT INTO sessions ("+sqlrow.SessionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
 		return nil, err
 	}

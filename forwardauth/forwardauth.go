@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tessera-auth/tessera/origin"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/token"
 	"github.com/tessera-auth/tessera/tokenstate"
@@ -219,7 +220,7 @@ func (c *Checker) Check(ctx context.Context, req Request) Decision {
 		} else {
 			s := a.Session
 			id.UserID, id.Username, id.SessionID, id.AAL = s.UserID, s.Username, s.ID, s.AAL
-			authTime = s.AuthTime
+			authTime = s.VouchedAuthTime()
 		}
 	} else {
 		s, err := c.sessions.Validate(ctx, raw, req.Use)
@@ -227,7 +228,7 @@ func (c *Checker) Check(ctx context.Context, req Request) Decision {
 			return failure(err)
 		}
 		id = Identity{UserID: s.UserID, Username: s.Username, SessionID: s.ID, AAL: s.AAL}
-		authTime = s.AuthTime
+		authTime = s.VouchedAuthTime()
 	}
 	if fromCookie && !safe(req.Target.Method) {
 		if !c.sameOrigin(req) {
@@ -276,22 +277,18 @@ func safe(m string) bool {
 	return m == "GET" || m == "HEAD" || m == "OPTIONS"
 }
 
-// sameOrigin is the Origin rule of Tessera's own API applied to the
-// original request: Origin must be the target's own origin or a trusted
-// one; without Origin, Sec-Fetch-Site must say same-origin; with neither
-// (not a browser we can vouch for) the request is refused.
+// sameOrigin is the Origin rule of Tessera's own API (origin.Policy)
+// applied to the original request; a request with neither Origin nor
+// Sec-Fetch-Site (not a browser we can vouch for) is refused. Every
+// trusted origin is trusted cross-site: unlike Tessera's own public
+// origin on its API, each is another origin than the target (Tessera, a
+// sibling app) and may well be another site.
 func (c *Checker) sameOrigin(req Request) bool {
-	if o := req.Origin; o != "" {
-		if o == "null" {
-			return false
-		}
-		if c.origins[o] {
-			return true
-		}
-		t := req.Target
-		return t.Proto != "" && t.Host != "" && strings.EqualFold(o, t.Proto+"://"+t.Host)
+	r := origin.Request{Origin: req.Origin, SecFetchSite: req.SecFetchSite}
+	if t := req.Target; t.Proto != "" && t.Host != "" {
+		r.Target = t.Proto + "://" + t.Host
 	}
-	return req.SecFetchSite == "same-origin"
+	return origin.Policy{CrossSite: c.origins}.Check(r) == origin.Allowed
 }
 
 // applyRules returns why a matching rule refuses id, or "".

@@ -19,6 +19,7 @@ import (
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/mfa"
+	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/throttle"
 	"github.com/tessera-auth/tessera/token"
@@ -487,7 +488,12 @@ func (s *Service) RefreshFrom(ctx context.Context, c store.Client, presented, sc
 	if scope == "" {
 		scope = res.Successor.Scope
 	}
-	at, ttl, err := s.mint(ctx, event.GrantRefreshToken, c.TokenFormat, sess.UserID, c.ID, scope, sess.ID, sess.AuthTime, sess.AMR, sess.AAL, sess.ExpiresAt, aud)
+	// A session marked for a step-up still refreshes (its user is not
+	// locked out of what needs no recent authentication), but its access
+	// tokens vouch for no auth_time: services applying a max_age answer
+	// RFC 9470's challenge until the user re-authenticates.
+	authTime := session.Vouched(sess.AuthTime, sess.StepUpRequired())
+	at, ttl, err := s.mint(ctx, event.GrantRefreshToken, c.TokenFormat, sess.UserID, c.ID, scope, sess.ID, authTime, sess.AMR, sess.AAL, sess.ExpiresAt, aud)
 	if err != nil {
 		return Tokens{}, err
 	}

@@ -33,6 +33,9 @@ func AppendWhoami(b []byte, r *Whoami) []byte {
 	}
 	b = append(b, `],"aal":`...)
 	b = strconv.AppendInt(b, int64(s.AAL), 10)
+	if s.StepUpRequired {
+		b = append(b, `,"step_up_required":true`...)
+	}
 	b = append(b, `},"user":{"id":`...)
 	b = appendString(b, r.User.ID)
 	b = append(b, `,"username":`...)

@@ -19,6 +19,10 @@ func TestAppendWhoamiMatchesEncodingJSON(t *testing.T) {
 			User:    User{ID: "u1", Username: "alice"},
 		},
 		{
+			Session: Session{ID: "01a3", AMR: []string{"pwd"}, AAL: 1, StepUpRequired: true},
+			User:    User{ID: "u1", Username: "alice"},
+		},
+		{
 			Session:   Session{ID: "x\"\\\n\r\t\x01<>&\u2028\u2029é\xff", AMR: []string{}},
 			User:      User{Username: "日本\x7f"},
 			CSRFToken: "abc_-",

@@ -99,6 +99,10 @@ type Session struct {
 	AuthTime      time.Time `json:"auth_time"`
 	AMR           []string  `json:"amr"`
 	AAL           int       `json:"aal"`
+	// StepUpRequired: the session must re-authenticate (POST /v1/reauth)
+	// before its next sensitive use; until then it vouches for no
+	// auth_time to services (access tokens, introspection). Absent when false.
+	StepUpRequired bool `json:"step_up_required,omitempty"`
 }
 
 // User names the owner of a session.

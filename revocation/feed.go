@@ -149,9 +149,10 @@ func (f *Feed) Read(ctx context.Context, since int64, wait time.Duration) (Page,
 		return Page{}, ErrBadCursor
 	}
 	deadline := time.Now().Add(wait)
+	cursor := since
 	for first := true; ; first = false {
 		woken := f.wake.Changed()
-		revs, err := f.st.Revocations(ctx, since, pageSize)
+		revs, err := f.st.Revocations(ctx, cursor, pageSize)
 		if err != nil {
 			return Page{}, fmt.Errorf("revocation: read feed: %w", err)
 		}
@@ -164,8 +165,15 @@ func (f *Feed) Read(ctx context.Context, since int64, wait time.Duration) (Page,
 				return Page{}, ErrCursorAhead
 			}
 		}
-		if len(revs) > 0 || !time.Now().Before(deadline) || f.isDraining() {
-			return f.page(since, revs), nil
+		p := f.page(cursor, revs)
+		if len(p.Entries) > 0 || !time.Now().Before(deadline) || f.isDraining() {
+			return p, nil
+		}
+		// Only entries that revoke nothing (EvictOnly): the cursor moves
+		// past them, and the poll goes on as if there had been none.
+		cursor = p.Cursor
+		if len(revs) == pageSize {
+			continue
 		}
 		t := time.NewTimer(min(f.cfg.Poll, time.Until(deadline)))
 		select {
@@ -198,11 +206,18 @@ func (f *Feed) isDraining() bool {
 	}
 }
 
+// page is revs as followers see them. An EvictOnly entry (a step-up
+// mark) revokes nothing: it moves the cursor, but is never served, or a
+// verifier that does not know the flag (the SDK, any version) would read
+// it as the session's revocation.
 func (f *Feed) page(cursor int64, revs []store.Revocation) Page {
 	p := Page{Entries: make([]Entry, 0, len(revs))}
 	for _, r := range revs {
-		p.Entries = append(p.Entries, Entry{Revocation: r, Until: Until(r, f.cfg.AccessTTL)})
 		cursor = max(cursor, r.Seq)
+		if r.EvictOnly {
+			continue
+		}
+		p.Entries = append(p.Entries, Entry{Revocation: r, Until: Until(r, f.cfg.AccessTTL)})
 	}
 	p.Cursor = cursor
 	return p

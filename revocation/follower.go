@@ -326,6 +326,8 @@ func (f *Follower) follow(ctx context.Context) error {
 				case r.JTI != "":
 					f.deny(r.JTI, r.ExpiresAt.UnixNano())
 				default:
+					// A session revoked, or only changed (EvictOnly: a
+					// step-up mark): either way the cached copy goes.
 					ids = append(ids, r.SessionID)
 				}
 			}

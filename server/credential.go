@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tessera-auth/tessera/origin"
 	"github.com/tessera-auth/tessera/probe"
 	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/session"
@@ -281,30 +282,29 @@ func (s *Server) checkCSRF(r *http.Request, rawSession string) *problem {
 	return nil
 }
 
-// sameOrigin reports whether r comes from our own origin or an allowed one.
-// With requireHeader false, a request with neither Origin nor Sec-Fetch-Site
-// (not a browser) passes.
+// sameOrigin reports whether r comes from our own origin or an allowed one
+// (origin.Policy.Check). With requireHeader false, a request with neither
+// Origin nor Sec-Fetch-Site (not a browser) passes.
+//
+// Our public origin is trusted only as same-site: Tessera is that origin,
+// so a browser never calls it cross-site. The allowed_origins other than
+// it may be SPAs on another site, which CORS admits: those are trusted
+// cross-site too (forward auth trusts every origin so, see
+// forwardauth.Checker).
 func (s *Server) sameOrigin(r *http.Request, requireHeader bool) bool {
-	origin := r.Header.Get("Origin")
-	site := r.Header.Get("Sec-Fetch-Site")
-	if origin != "" && s.crossSite[origin] {
-		// Listed in allowed_origins: an SPA on another site is cross-site
-		// by nature.
+	req := origin.Request{Origin: r.Header.Get("Origin"), SecFetchSite: r.Header.Get("Sec-Fetch-Site")}
+	if s.cfg.PublicOrigin == "" {
+		// Without a configured origin, the one the request was addressed
+		// to; behind a TLS-terminating proxy, configure PublicOrigin.
+		req.Target = requestOrigin(r)
+	}
+	switch s.originPolicy.Check(req) {
+	case origin.Allowed:
 		return true
+	case origin.Unknown:
+		return !requireHeader
 	}
-	if site == "cross-site" {
-		return false
-	}
-	if origin != "" {
-		if origin == "null" {
-			return false
-		}
-		return s.origins[origin] || (s.cfg.PublicOrigin == "" && origin == requestOrigin(r))
-	}
-	if site != "" {
-		return site == "same-origin"
-	}
-	return !requireHeader
+	return false
 }
 
 // requestOrigin is the origin the request was addressed to. Behind a

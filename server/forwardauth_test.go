@@ -128,6 +128,10 @@ func TestForwardAuthCSRF(t *testing.T) {
 		{"same-origin POST with the token", "POST", []string{"Origin", "https://app.test", "X-CSRF-Token", b.csrf}, 200},
 		{"Sec-Fetch-Site same-origin PUT with the token", "PUT", []string{"Sec-Fetch-Site", "same-origin", "X-CSRF-Token", b.csrf}, 200},
 		{"Tessera's own origin", "PATCH", []string{"Origin", "https://auth.example.test", "X-CSRF-Token", b.csrf}, 200},
+		// Tessera is another site than app.test: a browser says so.
+		{"Tessera's own origin, cross-site", "POST", []string{"Origin", "https://auth.example.test", "Sec-Fetch-Site", "cross-site", "X-CSRF-Token", b.csrf}, 200},
+		// The target's own origin is never cross-site: the pair is forged.
+		{"target origin claimed cross-site", "POST", []string{"Origin", "https://app.test", "Sec-Fetch-Site", "cross-site", "X-CSRF-Token", b.csrf}, 403},
 		{"cross-origin GET", "GET", []string{"Origin", "https://evil.test", "Sec-Fetch-Site", "cross-site"}, 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

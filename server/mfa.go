@@ -92,7 +92,7 @@ func (s *Server) enrollmentGate(r *http.Request, sess session.Session) *problem 
 // window (authflow.RequireRecent).
 func (s *Server) recent(next func(http.ResponseWriter, *http.Request, *principal) error) func(http.ResponseWriter, *http.Request, *principal) error {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
-		if err := s.flows.RequireRecent(p.session); err != nil {
+		if err := s.flows.RequireRecent(r.Context(), p.session); err != nil {
 			return mfaProblem(err)
 		}
 		return next(w, r, p)
@@ -248,6 +248,9 @@ func mfaProblem(err error) error {
 	switch {
 	case errors.As(err, &su):
 		return stepUpProblem(su)
+	case errors.Is(err, session.ErrRevoked), errors.Is(err, session.ErrInvalid):
+		// Ended while the request was on its way (RequireRecent).
+		return errInvalidToken()
 	case errors.As(err, &te):
 		p := newProblem(http.StatusTooManyRequests, "too_many_attempts", "Too many failed attempts; try again later.")
 		p.retryAfter = te.RetryAfter

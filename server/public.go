@@ -35,7 +35,7 @@ func sessionOf(s session.Session) protocol.Session {
 	return protocol.Session{
 		ID: s.ID, UserID: s.UserID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt,
 		IdleExpiresAt: s.IdleExpiresAt, LastSeenAt: s.LastSeenAt, AuthTime: s.AuthTime,
-		AMR: nonNil(s.AMR), AAL: s.AAL,
+		AMR: nonNil(s.AMR), AAL: s.AAL, StepUpRequired: s.StepUpRequired,
 	}
 }
 
@@ -220,6 +220,8 @@ type sessionListItem struct {
 	AMR           []string  `json:"amr"`
 	AAL           int       `json:"aal"`
 	Current       bool      `json:"current"`
+	// StepUpRequired: detection marked the session (absent when false).
+	StepUpRequired bool `json:"step_up_required,omitempty"`
 }
 
 func (s *Server) listItems(ss []store.Session, current string) []sessionListItem {
@@ -228,7 +230,7 @@ func (s *Server) listItems(ss []store.Session, current string) []sessionListItem
 		out = append(out, sessionListItem{
 			ID: x.ID, CreatedAt: x.CreatedAt, LastSeenAt: x.LastSeenAt, ExpiresAt: x.ExpiresAt,
 			IdleExpiresAt: s.sessions.IdleExpiry(x), IP: x.IP, UserAgent: x.UserAgent,
-			AMR: nonNil(x.AMR), AAL: x.AAL, Current: x.ID == current,
+			AMR: nonNil(x.AMR), AAL: x.AAL, Current: x.ID == current, StepUpRequired: x.StepUpRequired(),
 		})
 	}
 	return out
@@ -282,7 +284,7 @@ type passwordRequest struct {
 // credential change is a privilege change, and a stolen copy of the current
 // token must die with the old password.
 func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if err := s.flows.RequireRecent(p.session); err != nil {
+	if err := s.flows.RequireRecent(r.Context(), p.session); err != nil {
 		return mfaProblem(err)
 	}
 	var req passwordRequest

@@ -19,6 +19,7 @@ import (
 	"github.com/tessera-auth/tessera/clientip"
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/forwardauth"
+	"github.com/tessera-auth/tessera/origin"
 	"github.com/tessera-auth/tessera/probe"
 	"github.com/tessera-auth/tessera/revocation"
 	"github.com/tessera-auth/tessera/session"
@@ -109,6 +110,8 @@ type Server struct {
 	origins    map[string]bool
 	// crossSite are the allowed_origins, which may be another site.
 	crossSite map[string]bool
+	// originPolicy is the same-origin rule over origins and crossSite.
+	originPolicy origin.Policy
 }
 
 // New returns a server. now is the clock (nil: time.Now).
@@ -145,6 +148,7 @@ func New(cfg Config, st Store, sm *session.Manager, an *authn.Authenticator, ips
 			s.crossSite[normalizeOrigin(o)] = true
 		}
 	}
+	s.originPolicy = origin.Policy{SameSite: s.origins, CrossSite: s.crossSite}
 	s.buildForwardAuth()
 	return s
 }

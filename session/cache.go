@@ -14,6 +14,7 @@ type entry struct {
 	csrf                 string
 	amr                  []string
 	aal                  int
+	stepUp               bool  // the session carries a step-up mark
 	created, authTime    int64 // unix nanoseconds
 	expires              int64
 	idle                 int64        // this session's idle timeout, nanoseconds

@@ -61,6 +61,7 @@ type Store interface {
 	TouchSessions(ctx context.Context, seen map[string]time.Time) error
 	RevokeSession(ctx context.Context, id string, at time.Time, reason string) (store.Session, error)
 	RevokeUserSessions(ctx context.Context, userID, except string, at time.Time, reason string) ([]string, error)
+	MarkStepUp(ctx context.Context, id string, at time.Time, reason string) (store.Session, error)
 }
 
 // Config is the lifecycle policy the engine enforces.
@@ -152,9 +153,30 @@ type Session struct {
 	LastSeenAt           time.Time
 	AMR                  []string
 	AAL                  int
+	// StepUpRequired: the session was marked (RequireStepUp) and must
+	// re-authenticate before its next sensitive use. AuthTime stays what
+	// it was; VouchedAuthTime is what the session may still claim.
+	StepUpRequired bool
 	// CSRFToken is the session's CSRF token (see CSRFToken), kept so
 	// whoami need not recompute it.
 	CSRFToken string
+}
+
+// VouchedAuthTime is the auth_time the session may still vouch for to
+// others (access tokens, introspection, forward-auth rules): see Vouched.
+func (s Session) VouchedAuthTime() time.Time { return Vouched(s.AuthTime, s.StepUpRequired) }
+
+// Vouched is the auth_time a session authenticated at authTime may vouch
+// for to others: authTime, or zero once the session is marked for a
+// step-up (RequireStepUp). Zero reads as "unknown", which a verifier
+// applying a max_age refuses (RFC 9470 §3), so a marked session's
+// credentials pass only where recency does not matter, and its owner
+// learns why from the challenge.
+func Vouched(authTime time.Time, stepUpRequired bool) time.Time {
+	if stepUpRequired {
+		return time.Time{}
+	}
+	return authTime
 }
 
 // NewSession describes a login that just succeeded.
@@ -245,6 +267,7 @@ func (m *Manager) entryOf(s store.Session, username, csrf string) *entry {
 		username: username,
 		amr:      s.AMR,
 		aal:      s.AAL,
+		stepUp:   s.StepUpRequired(),
 		created:  s.CreatedAt.UnixNano(),
 		authTime: s.AuthTime.UnixNano(),
 		expires:  s.ExpiresAt.UnixNano(),
@@ -258,17 +281,18 @@ func (m *Manager) entryOf(s store.Session, username, csrf string) *entry {
 func (m *Manager) view(e *entry) Session {
 	seen := e.lastSeen.Load()
 	return Session{
-		ID:            e.id,
-		UserID:        e.userID,
-		Username:      e.username,
-		CreatedAt:     time.Unix(0, e.created).UTC(),
-		AuthTime:      time.Unix(0, e.authTime).UTC(),
-		ExpiresAt:     time.Unix(0, e.expires).UTC(),
-		IdleExpiresAt: idleExpiry(e.expires, seen, e.idle),
-		LastSeenAt:    time.Unix(0, seen).UTC(),
-		AMR:           e.amr,
-		AAL:           e.aal,
-		CSRFToken:     e.csrf,
+		ID:             e.id,
+		UserID:         e.userID,
+		Username:       e.username,
+		CreatedAt:      time.Unix(0, e.created).UTC(),
+		AuthTime:       time.Unix(0, e.authTime).UTC(),
+		ExpiresAt:      time.Unix(0, e.expires).UTC(),
+		IdleExpiresAt:  idleExpiry(e.expires, seen, e.idle),
+		LastSeenAt:     time.Unix(0, seen).UTC(),
+		AMR:            e.amr,
+		AAL:            e.aal,
+		StepUpRequired: e.stepUp,
+		CSRFToken:      e.csrf,
 	}
 }
 
@@ -622,9 +646,60 @@ func CheckCSRF(sessionToken, presented string) bool {
 	return hmac.Equal([]byte(want), []byte(presented))
 }
 
+// Recheck reads session cur (just validated) from the store again,
+// bypassing this node's cache, and returns it with the store's step-up
+// mark: for the rare uses that must not act on a copy older than a mark
+// made a moment ago — detection acts off the request path, and a mark
+// made on another node reaches this one through the feed. A session
+// revoked meanwhile is ErrRevoked, one gone ErrInvalid; a store that
+// cannot answer is ErrUnavailable. A mark this node had not seen yet also
+// drops its cached copy.
+func (m *Manager) Recheck(ctx context.Context, cur Session) (Session, error) {
+	s, err := m.st.SessionByID(ctx, cur.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Session{}, ErrInvalid
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if s.Revoked() {
+		m.cache.evict(cur.ID)
+		return Session{}, ErrRevoked
+	}
+	if s.StepUpRequired() && !cur.StepUpRequired {
+		m.cache.evict(cur.ID)
+	}
+	cur.StepUpRequired = s.StepUpRequired()
+	return cur, nil
+}
+
 // RequireStepUp marks session id so that it must re-authenticate
 // (POST /v1/reauth) before its next sensitive use, on every node: the
-// detect package's step_up action.
+// detect package's step_up action. The mark is durable when it returns
+// nil, refused on this node at once, and on the others as soon as they
+// read the feed entry that comes with it (notified, or within
+// RevocationPoll): their caches drop the session and read it again. A
+// session already marked stays so; an unknown one is ErrNotFound, a
+// revoked one ErrRevoked. Re-authentication renews the session into one
+// without the mark (RFC 9470 §3: the client retries after a step-up).
 func (m *Manager) RequireStepUp(ctx context.Context, id, reason string) error {
-	return errors.New("session: step-up marks are not implemented yet")
+	at := m.now().UTC().Truncate(time.Microsecond)
+	s, err := m.st.MarkStepUp(ctx, id, at, reason)
+	// Evict even on error, as Revoke does: the mark may have committed.
+	m.cache.evict(id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return ErrNotFound
+	case errors.Is(err, store.ErrStale):
+		return ErrRevoked
+	case err != nil:
+		return fmt.Errorf("session: require step-up: %w", err)
+	}
+	if s.StepUpAt.Equal(at) {
+		// Other nodes first, as for a revocation: they drop the session now
+		// rather than at their next poll.
+		m.fol.Notify(ctx)
+		m.publish(ctx, event.Event{Kind: event.StepUpRequired, At: at, SessionID: id, UserID: s.UserID, Reason: reason})
+	}
+	return nil
 }

@@ -94,10 +94,18 @@ type Session struct {
 	RevokedAt   time.Time
 	// RevokeReason says why the session ended, for audit and the user's device list.
 	RevokeReason string
+	// StepUpAt is when the session was marked as needing a step-up
+	// (Sessions.MarkStepUp); zero if it is not. A marked session must
+	// re-authenticate before its next sensitive use; re-authentication
+	// renews it into a session without the mark.
+	StepUpAt time.Time
 }
 
 // Revoked reports whether the session has been revoked.
 func (s *Session) Revoked() bool { return !s.RevokedAt.IsZero() }
+
+// StepUpRequired reports whether the session carries a step-up mark.
+func (s *Session) StepUpRequired() bool { return !s.StepUpAt.IsZero() }
 
 // Revocation is one entry of the revocation feed: session SessionID, or
 // the access token JTI, stopped being valid.
@@ -130,6 +138,13 @@ type Revocation struct {
 	// revocation. After it the entry no longer matters.
 	ExpiresAt time.Time
 	Reason    string
+	// EvictOnly marks an entry that revokes nothing: session SessionID
+	// changed (a step-up mark), and followers drop their cached copy so
+	// their next use reads it again. It shares the feed's numbering and
+	// delivery with revocations so that every node hears of it as fast,
+	// but it is not a revocation: the public feed (revocation.Feed, GET
+	// /v1/revocations) never serves it.
+	EvictOnly bool
 }
 
 // CreateOptions are the conditions a new session is stored under.
@@ -212,6 +227,12 @@ type Sessions interface {
 	// DeleteExpired removes sessions whose ExpiresAt is before cutoff and feed
 	// entries older than cutoff, and returns how many sessions it removed.
 	DeleteExpired(ctx context.Context, cutoff time.Time) (int, error)
+	// MarkStepUp sets the session's StepUpAt to at and appends an EvictOnly
+	// feed entry for it, atomically, and returns the session as it now is.
+	// A session already marked keeps its first mark, and no entry is
+	// appended. ErrNotFound if there is no such session; ErrStale if it
+	// is revoked. It MUST be durable when it returns nil.
+	MarkStepUp(ctx context.Context, id string, at time.Time, reason string) (Session, error)
 }
 
 // Store is what a backend provides.

@@ -360,10 +360,13 @@ func (s *Service) withSession(ctx context.Context, out protocol.Introspection) (
 // withAssurance adds the session's authentication to an introspection
 // answer: auth_time, acr and amr (RFC 9470 §6.2). A session never changes
 // them (a step-up renews it into another session), so an access token's
-// claims and its session agree.
+// claims and its session agree — except that a session marked for a
+// step-up vouches for no auth_time (session.Vouched): the answer leaves it
+// out (a JWT's own claim, minted before the mark, is never repeated here),
+// and a resource server applying a max_age asks for a step-up.
 func withAssurance(out protocol.Introspection, sess session.Session) protocol.Introspection {
-	if !sess.AuthTime.IsZero() {
-		out.AuthTime = sess.AuthTime.Unix()
+	if at := sess.VouchedAuthTime(); !at.IsZero() {
+		out.AuthTime = at.Unix()
 	}
 	out.ACR, out.AMR = mfa.ACR(sess.AAL), sess.AMR
 	return out

@@ -380,7 +380,7 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 			return store.ErrStale
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO sessions (`+sqlrow.SessionCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, '')`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, '', NULL)`,
 			sess.ID, sess.TokenHash[:], sess.UserID, sqlrow.Micros(sess.CreatedAt), sqlrow.Micros(sess.AuthTime), sqlrow.Micros(sess.ExpiresAt),
 			sqlrow.Micros(sess.LastSeenAt), sess.IdleTimeout.Microseconds(), sess.IP, sess.UserAgent, strings.Join(sess.AMR, ","), sess.AAL)
 		if isUniqueViolation(err) {
@@ -417,6 +417,7 @@ type feedEntry struct {
 	sessionID, jti, kid, userID string
 	at, expires                 time.Time
 	reason                      string
+	evictOnly                   bool
 }
 
 // appendFeed appends entries to the revocation feed. It numbers them from
@@ -446,8 +447,8 @@ func (s *Store) appendFeed(ctx context.Context, tx dbtx, entries []feedEntry) er
 		if !e.expires.IsZero() {
 			exp = sqlrow.Micros(e.expires)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO revocations (seq, session_id, jti, kid, user_id, at, expires_at, reason)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, seq, e.sessionID, e.jti, e.kid, e.userID, sqlrow.Micros(e.at), exp, e.reason); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO revocations (seq, session_id, jti, kid, user_id, at, expires_at, reason, evict_only)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, seq, e.sessionID, e.jti, e.kid, e.userID, sqlrow.Micros(e.at), exp, e.reason, e.evictOnly); err != nil {
 			return err
 		}
 	}
@@ -559,6 +560,37 @@ func (s *Store) RevokeSession(ctx context.Context, id string, at time.Time, reas
 	})
 	if err != nil {
 		return store.Session{}, fmt.Errorf("postgres: revoke session: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) MarkStepUp(ctx context.Context, id string, at time.Time, reason string) (store.Session, error) {
+	var out store.Session
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		// The row lock orders this against a concurrent revocation: a
+		// revoked session is never marked, and a session is marked once.
+		sess, err := scanSession(tx.QueryRow(ctx, "SELECT "+sqlrow.SessionCols+" FROM sessions WHERE id = $1 FOR NO KEY UPDATE", id))
+		if err != nil {
+			return err
+		}
+		if sess.Revoked() {
+			return store.ErrStale
+		}
+		if !sess.StepUpRequired() {
+			at = at.UTC().Truncate(time.Microsecond)
+			if _, err := tx.Exec(ctx, "UPDATE sessions SET step_up_at = $1 WHERE id = $2", sqlrow.Micros(at), id); err != nil {
+				return err
+			}
+			if err := s.appendFeed(ctx, tx, []feedEntry{{sessionID: id, userID: sess.UserID, at: at, reason: reason, evictOnly: true}}); err != nil {
+				return err
+			}
+			sess.StepUpAt = at
+		}
+		out = sess
+		return nil
+	})
+	if err != nil {
+		return store.Session{}, fmt.Errorf("postgres: mark step-up: %w", err)
 	}
 	return out, nil
 }

@@ -420,7 +420,7 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 			return errors.New("session without an idle timeout")
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO sessions (`+sqlrow.SessionCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '')`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '', NULL)`,
 			sess.ID, sess.TokenHash[:], sess.UserID, sqlrow.Micros(sess.CreatedAt), sqlrow.Micros(sess.AuthTime), sqlrow.Micros(sess.ExpiresAt),
 			sqlrow.Micros(sess.LastSeenAt), sess.IdleTimeout.Microseconds(), sess.IP, sess.UserAgent, strings.Join(sess.AMR, ","), sess.AAL)
 		if isUniqueViolation(err) {
@@ -540,6 +540,36 @@ func (s *Store) RevokeSession(ctx context.Context, id string, at time.Time, reas
 	})
 	if err != nil {
 		return store.Session{}, fmt.Errorf("sqlite: revoke session: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) MarkStepUp(ctx context.Context, id string, at time.Time, reason string) (store.Session, error) {
+	var out store.Session
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		sess, err := scanSession(tx.QueryRowContext(ctx, "SELECT "+sqlrow.SessionCols+" FROM sessions WHERE id = ?", id))
+		if err != nil {
+			return err
+		}
+		if sess.Revoked() {
+			return store.ErrStale
+		}
+		if !sess.StepUpRequired() {
+			at = at.UTC().Truncate(time.Microsecond)
+			if _, err := tx.ExecContext(ctx, "UPDATE sessions SET step_up_at = ? WHERE id = ?", sqlrow.Micros(at), id); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT INTO revocations (session_id, user_id, at, reason, evict_only) VALUES (?, ?, ?, ?, 1)",
+				id, sess.UserID, sqlrow.Micros(at), reason); err != nil {
+				return err
+			}
+			sess.StepUpAt = at
+		}
+		out = sess
+		return nil
+	})
+	if err != nil {
+		return store.Session{}, fmt.Errorf("sqlite: mark step-up: %w", err)
 	}
 	return out, nil
 }

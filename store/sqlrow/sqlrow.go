@@ -39,8 +39,8 @@ func fromNullMicros(v *int64) time.Time {
 // Column lists, in the order the scanners read them.
 const (
 	UserCols       = "id, username, password_hash, created_at, password_changed_at, disabled_at, must_change_password, deleted_at"
-	SessionCols    = "id, token_hash, user_id, created_at, auth_time, expires_at, last_seen_at, idle_us, ip, user_agent, amr, aal, revoked_at, revoke_reason"
-	RevocationCols = "seq, session_id, jti, kid, user_id, at, expires_at, reason"
+	SessionCols    = "id, token_hash, user_id, created_at, auth_time, expires_at, last_seen_at, idle_us, ip, user_agent, amr, aal, revoked_at, revoke_reason, step_up_at"
+	RevocationCols = "seq, session_id, jti, kid, user_id, at, expires_at, reason, evict_only"
 	ClientCols     = "id, name, secret_hash, grants, scopes, token_format, created_at, introspect, resources, audience, redirect_uris, auth_method, old_secret_hash, old_secret_until, first_party, revocation_feed"
 	RefreshCols    = "token_hash, session_id, client_id, scope, created_at, expires_at, used_at"
 	AccessCols     = "token_hash, jti, client_id, subject, scope, session_id, created_at, expires_at"
@@ -65,9 +65,9 @@ func Session(row Scanner) (store.Session, error) {
 	var s store.Session
 	var hash []byte
 	var created, authTime, expires, seen, idle, aal int64
-	var revoked *int64
+	var revoked, stepUp *int64
 	var amr string
-	if err := row.Scan(&s.ID, &hash, &s.UserID, &created, &authTime, &expires, &seen, &idle, &s.IP, &s.UserAgent, &amr, &aal, &revoked, &s.RevokeReason); err != nil {
+	if err := row.Scan(&s.ID, &hash, &s.UserID, &created, &authTime, &expires, &seen, &idle, &s.IP, &s.UserAgent, &amr, &aal, &revoked, &s.RevokeReason, &stepUp); err != nil {
 		return store.Session{}, err
 	}
 	if len(hash) != len(s.TokenHash) {
@@ -77,7 +77,7 @@ func Session(row Scanner) (store.Session, error) {
 	s.AAL = int(aal)
 	s.CreatedAt, s.AuthTime, s.ExpiresAt, s.LastSeenAt = FromMicros(created), FromMicros(authTime), FromMicros(expires), FromMicros(seen)
 	s.IdleTimeout = time.Duration(idle) * time.Microsecond
-	s.RevokedAt = fromNullMicros(revoked)
+	s.RevokedAt, s.StepUpAt = fromNullMicros(revoked), fromNullMicros(stepUp)
 	if amr != "" {
 		s.AMR = strings.Split(amr, ",")
 	}
@@ -89,7 +89,7 @@ func Session(row Scanner) (store.Session, error) {
 func Revocation(row Scanner) (store.Revocation, error) {
 	var r store.Revocation
 	var at, exp int64
-	if err := row.Scan(&r.Seq, &r.SessionID, &r.JTI, &r.KID, &r.UserID, &at, &exp, &r.Reason); err != nil {
+	if err := row.Scan(&r.Seq, &r.SessionID, &r.JTI, &r.KID, &r.UserID, &at, &exp, &r.Reason, &r.EvictOnly); err != nil {
 		return store.Revocation{}, err
 	}
 	r.At = FromMicros(at)

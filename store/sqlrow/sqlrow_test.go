@@ -45,19 +45,19 @@ func TestSession(t *testing.T) {
 	hash := make([]byte, 32)
 	hash[0] = 7
 	m := Micros(t0)
-	s, err := Session(row{"s1", hash, "u1", m, m, m + 10, m + 5, int64(30_000_000), "ip", "ua", "pwd,otp", int64(2), ptr(m + 7), "why"})
+	s, err := Session(row{"s1", hash, "u1", m, m, m + 10, m + 5, int64(30_000_000), "ip", "ua", "pwd,otp", int64(2), ptr(m + 7), "why", ptr(m + 3)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.TokenHash[0] != 7 || s.AAL != 2 || !reflect.DeepEqual(s.AMR, []string{"pwd", "otp"}) ||
-		s.IdleTimeout != 30*time.Second || !s.RevokedAt.Equal(t0.Add(7*time.Microsecond)) || !s.ExpiresAt.Equal(t0.Add(10*time.Microsecond)) {
+		s.IdleTimeout != 30*time.Second || !s.RevokedAt.Equal(t0.Add(7*time.Microsecond)) || !s.StepUpAt.Equal(t0.Add(3*time.Microsecond)) || !s.ExpiresAt.Equal(t0.Add(10*time.Microsecond)) {
 		t.Fatalf("Session = %+v", s)
 	}
-	s, err = Session(row{"s1", hash, "u1", m, m, m, m, int64(0), "", "", "", int64(1), nil, ""})
-	if err != nil || !s.RevokedAt.IsZero() || s.AMR != nil {
+	s, err = Session(row{"s1", hash, "u1", m, m, m, m, int64(0), "", "", "", int64(1), nil, "", nil})
+	if err != nil || !s.RevokedAt.IsZero() || s.StepUpRequired() || s.AMR != nil {
 		t.Fatalf("Session (NULL revoked, no AMR) = %+v, %v", s, err)
 	}
-	if _, err := Session(row{"s1", hash[:31], "u1", m, m, m, m, int64(0), "", "", "", int64(1), nil, ""}); err == nil {
+	if _, err := Session(row{"s1", hash[:31], "u1", m, m, m, m, int64(0), "", "", "", int64(1), nil, "", nil}); err == nil {
 		t.Fatal("Session accepted a 31-byte token hash")
 	}
 }
@@ -79,17 +79,21 @@ func (r errRow) Scan(...any) error { return r.err }
 
 func TestRevocation(t *testing.T) {
 	m := Micros(t0)
-	r, err := Revocation(row{int64(3), "s1", "", "", "u1", m, int64(0), "logout"})
-	if err != nil || !r.ExpiresAt.IsZero() || !r.At.Equal(t0) || r.Seq != 3 {
+	r, err := Revocation(row{int64(3), "s1", "", "", "u1", m, int64(0), "logout", false})
+	if err != nil || r.EvictOnly || !r.ExpiresAt.IsZero() || !r.At.Equal(t0) || r.Seq != 3 {
 		t.Fatalf("Revocation = %+v, %v", r, err)
 	}
-	r, err = Revocation(row{int64(4), "", "j", "", "u1", m, m + 1, "deny"})
+	r, err = Revocation(row{int64(4), "", "j", "", "u1", m, m + 1, "deny", false})
 	if err != nil || !r.ExpiresAt.Equal(t0.Add(time.Microsecond)) {
 		t.Fatalf("Revocation = %+v, %v", r, err)
 	}
-	r, err = Revocation(row{int64(5), "", "", "k1", "", m, m + 1, "compromised"})
+	r, err = Revocation(row{int64(5), "", "", "k1", "", m, m + 1, "compromised", false})
 	if err != nil || r.KID != "k1" || !r.ExpiresAt.Equal(t0.Add(time.Microsecond)) {
 		t.Fatalf("Revocation = %+v, %v", r, err)
+	}
+	r, err = Revocation(row{int64(6), "s1", "", "", "u1", m, int64(0), "new_device", true})
+	if err != nil || !r.EvictOnly || r.SessionID != "s1" {
+		t.Fatalf("Revocation (evict only) = %+v, %v", r, err)
 	}
 }
 
