@@ -71,6 +71,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"WebAuthnCredentials", testWebAuthnCredentials},
 		{"WebAuthnCounterRace", testWebAuthnCounterRace},
 		{"WebAuthnCeremony", testWebAuthnCeremony},
+		{"DetectState", testDetectState},
+		{"DetectStateExpiry", testDetectStateExpiry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
