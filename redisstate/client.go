@@ -62,6 +62,7 @@ const (
 	useKnown     = "known_addresses"
 	useNotify    = "revocation_publish"
 	useSubscribe = "revocation_subscribe"
+	useDetect    = "detect_state"
 )
 
 // Open connects to the Redis raw names (see NewUniversalClient for the URL
@@ -96,7 +97,7 @@ func Open(ctx context.Context, raw string, opt Options) (*Client, error) {
 	c.fallback = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tessera_redis_fallback_total", Help: "Operations done without Redis because it was unavailable, by use.",
 	}, []string{"use"})
-	for _, u := range []string{useThrottle, useKnown, useNotify, useSubscribe} {
+	for _, u := range []string{useThrottle, useKnown, useNotify, useSubscribe, useDetect} {
 		c.fallback.WithLabelValues(u)
 	}
 	c.downAt.Store(time.Now().UnixNano())
