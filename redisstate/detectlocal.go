@@ -14,14 +14,14 @@ import (
 // its caller gives none: the same answers as Redis's for this node's
 // traffic (Observe exact and trimmed to max, Count bucketed, Once by at).
 // Entries are dropped once the latest at has passed their end, in a sweep
-// every sweepEvery operations. Safe for concurrent use.
+// at most once a sweepEvery of at's time. Safe for concurrent use.
 type localDetect struct {
 	mu     sync.Mutex
 	seen   map[string]*localSet
 	counts map[string]*localCount
 	claims map[string]time.Time // until
-	ops    int
 	latest time.Time
+	swept  time.Time
 }
 
 type localSet struct {
@@ -34,22 +34,22 @@ type localCount struct {
 	end     time.Time
 }
 
-const sweepEvery = 1024
+const sweepEvery = time.Minute
 
 func newLocalDetect() *localDetect {
 	return &localDetect{seen: map[string]*localSet{}, counts: map[string]*localCount{}, claims: map[string]time.Time{}}
 }
 
-// step counts an operation at at and sweeps what has ended, every
-// sweepEvery operations. Call with mu held.
+// step notes an operation at at and sweeps what has ended, if it has not
+// for sweepEvery. Call with mu held.
 func (l *localDetect) step(at time.Time) {
 	if at.After(l.latest) {
 		l.latest = at
 	}
-	if l.ops++; l.ops < sweepEvery {
+	if l.latest.Sub(l.swept) < sweepEvery {
 		return
 	}
-	l.ops = 0
+	l.swept = l.latest
 	for k, s := range l.seen {
 		if s.end.Before(l.latest) {
 			delete(l.seen, k)

@@ -348,3 +348,46 @@ func testKeysIndependent(t *testing.T, a, b detect.State) {
 		t.Fatal("a claim under one key holds another")
 	}
 }
+
+// Bench measures s's operations as rules use them, from several
+// goroutines at once: Observe (a session's networks: 1000 keys, 3
+// members each, max 8), Count (1000 keys) and Once (a new incident per
+// call). Each reports ops/s; at advances a microsecond per call.
+func Bench(b *testing.B, s detect.State) {
+	var clock sync.Mutex
+	var tick time.Duration
+	now := func() (time.Time, int) {
+		clock.Lock()
+		defer clock.Unlock()
+		tick += time.Microsecond
+		return at(tick), int(tick / time.Microsecond)
+	}
+	run := func(name string, op func(t time.Time, i int) error) {
+		b.Run(name, func(b *testing.B) {
+			b.SetParallelism(4)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					t, i := now()
+					if err := op(t, i); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+		})
+	}
+	run("Observe", func(t time.Time, i int) error {
+		_, err := s.Observe(ctx, fmt.Sprintf("bench/session_networks:%d", i%1000), fmt.Sprintf("net-%d", i%3), t, time.Hour, 8)
+		return err
+	})
+	run("Count", func(t time.Time, i int) error {
+		_, err := s.Count(ctx, fmt.Sprintf("bench/user_sessions:%d", i%1000), t, 10*time.Minute)
+		return err
+	})
+	run("Once", func(t time.Time, i int) error {
+		_, err := s.Once(ctx, fmt.Sprintf("bench/alert:%d", i), t, time.Hour)
+		return err
+	})
+}

@@ -9,13 +9,20 @@ import (
 )
 
 // DetectState is where detection rules keep what they have seen, shared
-// by every node of the cluster: in Redis when one is configured, which
-// falls back to local (this process's own state; nil: a minimal one)
-// while it is down; otherwise in the store, which every node sharing it
-// sees (docs/detection.md, "Shared state").
+// by every node of the cluster (docs/detection.md, "Shared state"):
+//
+//   - in Redis when one is configured, falling back to local (this
+//     process's own state; nil: a minimal one) while it is down;
+//   - otherwise, on a store several nodes share (PostgreSQL), in the
+//     store;
+//   - otherwise (SQLite: one node) in local, which costs no write on the
+//     store's one writer; in the store if local is nil.
 func (a *App) DetectState(local detect.State) detect.State {
 	if a.Redis != nil {
 		return a.Redis.Detect(local)
+	}
+	if sh, ok := a.Store.(interface{ Shared() bool }); local != nil && (!ok || !sh.Shared()) {
+		return local
 	}
 	return storestate.New(a.Store)
 }

@@ -83,3 +83,23 @@ func TestDetectStateInRedis(t *testing.T) {
 	}
 	sessionUsedOnBothNodes(t, a, b, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
+
+// TestDetectStateOneNode: on SQLite (one node) the process's own state is
+// enough and spares the store's one writer; without one, the store.
+func TestDetectStateOneNode(t *testing.T) {
+	n := newNode(t, testConfig(t), nil)
+	local := fakeState{}
+	if got := n.DetectState(local); got != detect.State(local) {
+		t.Fatalf("on SQLite with a local state: %T, want the local state", got)
+	}
+	if _, ok := n.DetectState(nil).(*storestate.State); !ok {
+		t.Fatal("on SQLite without a local state: not the store's")
+	}
+	// A shared store is used even when a local state is offered.
+	pg := newNode(t, pgConfig(t), nil)
+	if _, ok := pg.DetectState(local).(*storestate.State); !ok {
+		t.Fatal("on PostgreSQL: not the store's state")
+	}
+}
+
+type fakeState struct{ detect.State }
