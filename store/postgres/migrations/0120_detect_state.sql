@@ -1,7 +1,8 @@
 -- Detection rules' shared state (package detect, store.DetectState) for a
 -- cluster without Redis: observed sets, bucketed counts and one-time
 -- claims. Each row may be deleted once its expires_at (a claim: until_at;
--- unix microseconds by the writers' clocks) has passed. Keys are the rules' own, never a token.
+-- unix microseconds by the writers' clocks) has passed. Keys are the
+-- rules' own, never a token.
 CREATE TABLE detect_seen (
 	key        text NOT NULL,
 	member     text NOT NULL,
