@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -154,4 +155,16 @@ func TestDetectLocalForgets(t *testing.T) {
 	if len(l.seen)+len(l.counts) != 0 || len(l.claims) != 1 {
 		t.Fatalf("after every window ended: %d sets, %d counts, %d claims; want only the new claim", len(l.seen), len(l.counts), len(l.claims))
 	}
+}
+
+// TestDetectTwoProcesses: two processes, each with its own client of one
+// Redis, share the detection state.
+func TestDetectTwoProcesses(t *testing.T) {
+	url, prefix := os.Getenv("TESSERA_TEST_DETECT_REDIS"), os.Getenv("TESSERA_TEST_DETECT_PREFIX")
+	if !statetest.IsChild() {
+		url = redistest.URL(t)
+		prefix = redistest.Prefix(t, url)
+	}
+	statetest.AcrossProcesses(t, []string{"TESSERA_TEST_DETECT_REDIS=" + url, "TESSERA_TEST_DETECT_PREFIX=" + prefix},
+		func(t *testing.T) detect.State { return open(t, url, prefix, nil).Detect(nil) })
 }

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"github.com/tessera-auth/tessera/detect"
@@ -25,5 +26,22 @@ func TestDetectStateAcrossHandles(t *testing.T) {
 			h[i] = storestate.New(s)
 		}
 		return h[0], h[1]
+	})
+}
+
+// TestDetectStateTwoProcesses: two processes, each with its own pool on
+// one schema, share the detection state.
+func TestDetectStateTwoProcesses(t *testing.T) {
+	u := os.Getenv("TESSERA_TEST_DETECT_POSTGRES")
+	if !statetest.IsChild() {
+		u = migratedURL(t)
+	}
+	statetest.AcrossProcesses(t, []string{"TESSERA_TEST_DETECT_POSTGRES=" + u}, func(t *testing.T) detect.State {
+		s, err := postgres.Open(context.Background(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return storestate.New(s)
 	})
 }
