@@ -133,7 +133,7 @@ func (d *Detect) Observe(ctx context.Context, key, member string, at time.Time, 
 	}) {
 		return d.local.Observe(ctx, key, member, at, window, max)
 	}
-	return out, nil
+	return detect.RestoreAt(out, at), nil
 }
 
 // parseSeen reads observeScript's {member, first, last, …}. Scores come

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Open) {
 		fn   func(t *testing.T, a, b detect.State)
 	}{
 		{"ObserveWindow", testObserveWindow},
+		{"ObserveAtExactly", testObserveAtExactly},
 		{"ObserveForgets", testObserveForgets},
 		{"ObserveMax", testObserveMax},
 		{"ObserveClockBehind", testObserveClockBehind},
@@ -108,6 +109,23 @@ func testObserveWindow(t *testing.T, a, b detect.State) {
 		seen{"net-a", 0, 2 * time.Minute}, seen{"net-b", time.Minute, time.Minute})
 	wantSeen(t, "same member, same time", observe(t, b, k, "net-a", 2*time.Minute, w, 10),
 		seen{"net-a", 0, 2 * time.Minute}, seen{"net-b", time.Minute, time.Minute})
+}
+
+// testObserveAtExactly: a member first seen by a call comes back with
+// First and Last equal to its at, to the nanosecond, whatever resolution
+// the state keeps (rules tell a newcomer by First == at).
+func testObserveAtExactly(t *testing.T, a, b detect.State) {
+	k, w := key(t, "k"), time.Hour
+	t1 := Base.Add(time.Second + 123456789)
+	got, err := a.Observe(ctx, k, "x", t1, w, 8)
+	if err != nil || len(got) != 1 || !got[0].First.Equal(t1) || !got[0].Last.Equal(t1) {
+		t.Fatalf("Observe at %v = %v, %v; want x first and last seen at exactly that time", t1, got, err)
+	}
+	t2 := t1.Add(time.Minute + 987)
+	got, err = b.Observe(ctx, k, "y", t2, w, 8)
+	if err != nil || len(got) != 2 || got[0].Member != "y" || !got[0].First.Equal(t2) || !got[0].Last.Equal(t2) {
+		t.Fatalf("Observe at %v = %v, %v; want y first and last seen at exactly that time", t2, got, err)
+	}
 }
 
 // testObserveForgets: members last seen before at−window are forgotten

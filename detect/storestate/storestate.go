@@ -44,7 +44,7 @@ func (s *State) Observe(ctx context.Context, key, member string, at time.Time, w
 	for i, g := range got {
 		out[i] = detect.Seen{Member: g.Member, First: g.First, Last: g.Last}
 	}
-	return out, nil
+	return detect.RestoreAt(out, at), nil
 }
 
 func (s *State) Count(ctx context.Context, key string, at time.Time, window time.Duration) (int64, error) {
