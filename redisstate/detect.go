@@ -102,10 +102,10 @@ type Detect struct {
 var _ detect.State = (*Detect)(nil)
 
 // Detect returns the shared detection state, falling back to local while
-// Redis is down (nil: a minimal state of this process's own).
+// Redis is down (nil: a detect.Memory of its own).
 func (c *Client) Detect(local detect.State) *Detect {
 	if local == nil {
-		local = newLocalDetect()
+		local = detect.NewMemory(0, nil)
 	}
 	return &Detect{c: c, local: local}
 }

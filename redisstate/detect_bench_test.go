@@ -17,8 +17,3 @@ func BenchmarkDetect(b *testing.B) {
 	defer c.Close()
 	statetest.Bench(b, c.Detect(nil))
 }
-
-// BenchmarkDetectLocal measures the node's own fallback state.
-func BenchmarkDetectLocal(b *testing.B) {
-	statetest.Bench(b, newLocalDetect())
-}

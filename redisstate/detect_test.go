@@ -26,14 +26,6 @@ func TestDetect(t *testing.T) {
 	})
 }
 
-// TestDetectLocal: the fallback a node keeps for itself passes it too.
-func TestDetectLocal(t *testing.T) {
-	statetest.Run(t, func(t *testing.T) (a, b detect.State) {
-		l := newLocalDetect()
-		return l, l
-	})
-}
-
 // TestDetectKeys: key names hold neither the rules' keys nor anything
 // without an expiry.
 func TestDetectKeys(t *testing.T) {
@@ -137,23 +129,6 @@ func TestDetectOutage(t *testing.T) {
 	got, err = d.Observe(ctx, "k", "net-e", at.Add(4*time.Second), w, 8)
 	if err != nil || len(got) != 2 || got[0].Member != "net-e" || got[1].Member != "net-d" {
 		t.Fatalf("after recovery: %v, %v; want both nodes' members again (Redis restarted empty)", got, err)
-	}
-}
-
-// TestDetectLocalForgets: the fallback drops what has ended, so an outage
-// does not grow it without bound.
-func TestDetectLocalForgets(t *testing.T) {
-	l := newLocalDetect()
-	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range 10 {
-		k := fmt.Sprint("k", i)
-		l.Observe(ctx, k, "m", at, time.Minute, 8)
-		l.Count(ctx, k, at, time.Minute)
-		l.Once(ctx, k, at, time.Minute)
-	}
-	l.Once(ctx, "later", at.Add(2*time.Minute), time.Minute)
-	if len(l.seen)+len(l.counts) != 0 || len(l.claims) != 1 {
-		t.Fatalf("after every window ended: %d sets, %d counts, %d claims; want only the new claim", len(l.seen), len(l.counts), len(l.claims))
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 // by every node of the cluster (docs/detection.md, "Shared state"):
 //
 //   - in Redis when one is configured, falling back to local (this
-//     process's own state; nil: a minimal one) while it is down;
+//     process's own state; nil: a detect.Memory) while it is down;
 //   - otherwise, on a store several nodes share (PostgreSQL), in the
 //     store;
 //   - otherwise (SQLite: one node) in local, which costs no write on the
