@@ -1,9 +1,12 @@
 package config
 
 import (
+	"bytes"
 	"reflect"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Detection configures theft and attack detection (docs/detection.md).
@@ -82,6 +85,20 @@ func DefaultDetection() Detection {
 			UnusualActivity:      rule("log", 3, 30*24*time.Hour),
 		},
 	}
+}
+
+// YAML renders d as the detection section, for `tessera policy show`:
+// the rules are policy as much as the lifetimes are.
+func (d Detection) YAML() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(struct {
+		Detection Detection `yaml:"detection"`
+	}{d}); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
 }
 
 // Each calls fn with every rule's name and policy, in declaration order.

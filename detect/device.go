@@ -43,17 +43,21 @@ func family(ua string) string {
 	}
 	// Not a browser: the first product token (RFC 9110 §10.1.5), folded,
 	// without its version: "curl/8.5.0" → "curl", "okhttp/4.12" → "okhttp".
+	// Product names are short words; anything longer or stranger is
+	// "other", so a credential pasted into a User-Agent never reaches an
+	// alert's evidence (a Tessera token or a JWT is far longer than 24).
 	p := ua
 	if i := strings.IndexAny(p, "/ ;("); i >= 0 {
 		p = p[:i]
 	}
-	if len(p) > 32 {
-		p = p[:32]
-	}
-	if p == "" {
+	if p == "" || len(p) > 24 || strings.IndexFunc(p, notProductChar) >= 0 {
 		return "other"
 	}
 	return strings.ToLower(p)
+}
+
+func notProductChar(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_')
 }
 
 func osFamily(ua string) string {

@@ -2,6 +2,7 @@ package detect_test
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/tessera-auth/tessera/detect"
@@ -43,4 +44,26 @@ func TestNetwork(t *testing.T) {
 	if detect.Network(netip.Addr{}, 24, 48).IsValid() {
 		t.Error("the zero address has a network")
 	}
+}
+
+// FuzzDevice: any user agent (attacker-controlled) gives a short
+// "family/os" name, too short to carry a credential (a token is 47
+// characters, a JWT far more).
+func FuzzDevice(f *testing.F) {
+	for _, s := range []string{chromeWin, safariPhone, "curl/8.5.0", "", "tss_" + strings.Repeat("A", 43), "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiIxIn0.sig", "\x00\xff/1", "a b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ua string) {
+		d := detect.Device(ua)
+		if ua == "" {
+			if d != "" {
+				t.Fatalf("Device(\"\") = %q", d)
+			}
+			return
+		}
+		fam, os, ok := strings.Cut(d, "/")
+		if !ok || fam == "" || os == "" || strings.Contains(os, "/") || len(fam) > 24 {
+			t.Fatalf("Device(%q) = %q", ua, d)
+		}
+	})
 }

@@ -140,22 +140,6 @@ func (en *Engine) Firings() map[Firing]uint64 {
 	return out
 }
 
-// FiringList is Firings sorted, for stable output.
-func (en *Engine) FiringList() []Firing {
-	m := en.Firings()
-	out := make([]Firing, 0, len(m))
-	for f := range m {
-		out = append(out, f)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Rule != out[j].Rule {
-			return out[i].Rule < out[j].Rule
-		}
-		return out[i].Action < out[j].Action
-	})
-	return out
-}
-
 // Publish queues e for the worker. It never blocks and never touches
 // State: an accepted SessionValidated — one per authenticated request —
 // is dropped here when its session was last used from the same network
@@ -176,6 +160,12 @@ func (en *Engine) Publish(_ context.Context, e event.Event) {
 	case en.q <- item{e: e}:
 	default:
 		en.dropped.Add(1)
+		if e.Kind == event.SessionValidated && e.Reason == "" {
+			// The worker never saw this use: let the next one through.
+			en.seenMu.Lock()
+			delete(en.seen, e.SessionID)
+			en.seenMu.Unlock()
+		}
 	}
 }
 
@@ -186,12 +176,12 @@ func (en *Engine) changed(e event.Event) bool {
 	en.seenMu.RLock()
 	last, ok := en.seen[e.SessionID]
 	en.seenMu.RUnlock()
-	if ok && last.network == u.network && last.ua == u.ua && u.at-last.at < int64(en.cfg.Recheck) && u.at >= last.at {
-		return false
+	if ok && last.network == u.network && last.ua == u.ua && u.at-last.at < int64(en.cfg.Recheck) {
+		return false // a repeat (or a concurrent request stamped a little earlier)
 	}
 	en.seenMu.Lock()
 	defer en.seenMu.Unlock()
-	if last, ok := en.seen[e.SessionID]; ok && last.network == u.network && last.ua == u.ua && u.at-last.at < int64(en.cfg.Recheck) && u.at >= last.at {
+	if last, ok := en.seen[e.SessionID]; ok && last.network == u.network && last.ua == u.ua && u.at-last.at < int64(en.cfg.Recheck) {
 		return false // another request got here first
 	}
 	if len(en.seen) >= en.cfg.SeenMax {

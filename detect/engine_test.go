@@ -2,6 +2,7 @@ package detect_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -151,6 +152,8 @@ func (h *harness) noAlerts() {
 		h.t.Fatalf("actions on honest traffic: %v", s)
 	}
 }
+
+func at(e event.Event, t time.Time) event.Event { e.At = t; return e }
 
 func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
 
@@ -499,6 +502,12 @@ func TestPublishSkipsRepeatsAndDropsWhenFull(t *testing.T) {
 	if d := en.Dropped(); d != 7 {
 		t.Fatalf("dropped %d, want 7 (queue of 4, one taken)", d)
 	}
+	// A dropped use is not remembered as seen: its next use is offered
+	// again (and dropped again while the queue is full).
+	en.Publish(context.Background(), used("u1", "s11", "198.51.100.7", chromeWin))
+	if d := en.Dropped(); d != 8 {
+		t.Fatalf("dropped %d, want 8: a dropped use was remembered", d)
+	}
 }
 
 func TestPolicyValidate(t *testing.T) {
@@ -529,5 +538,57 @@ func TestPolicyValidate(t *testing.T) {
 		if err := p.Validate(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// failing is a session manager whose actions fail, as a store that is down.
+type failing struct{ *sessions }
+
+func (failing) Revoke(context.Context, string, string) (store.Session, error) {
+	return store.Session{}, errors.New("store down")
+}
+
+func TestFailedActionStillAlerts(t *testing.T) {
+	al := &alerts{}
+	clock := clocktest.New(t0)
+	en, err := detect.New(detect.Config{Policy: only(detect.RuleDeviceChange), Alerts: al, Sessions: failing{&sessions{}}, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go en.Run(ctx)
+	en.Publish(ctx, at(created("u1", "s1", "198.51.100.7", chromeWin), t0))
+	en.Publish(ctx, at(used("u1", "s1", "203.0.113.66", firefoxLinux), t0.Add(time.Minute)))
+	if err := en.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := al.all()
+	if len(got) != 1 || got[0].Action != detect.ActionAlert || got[0].Evidence["action_wanted"] != "revoke_session" || got[0].Evidence["action_error"] == "" {
+		t.Fatalf("alerts = %+v, want one saying the revocation failed", got)
+	}
+	if f := en.Firings(); f[detect.Firing{Rule: detect.RuleDeviceChange, Action: detect.ActionAlert}] != 1 {
+		t.Errorf("firings = %v", f)
+	}
+}
+
+// TestConcurrentPublish: request goroutines publish while the worker
+// evaluates (run with -race).
+func TestConcurrentPublish(t *testing.T) {
+	h := newHarness(t, detect.DefaultPolicy(), nil)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				h.send(used(fmt.Sprint("u", g), fmt.Sprint("s", g, "-", i%20), fmt.Sprintf("198.51.%d.7", i%3), chromeWin))
+			}
+		}()
+	}
+	wg.Wait()
+	h.flush()
+	if got := h.alerts.all(); len(got) != 0 {
+		t.Fatalf("alerts = %+v", got)
 	}
 }

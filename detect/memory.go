@@ -8,9 +8,10 @@ import (
 )
 
 // Memory is a State in this process: for a single node, and for tests.
-// It holds at most Max keys; when full, it first forgets every key whose
-// window has passed by its clock, then, if still full, the key that would
-// have expired soonest. Safe for concurrent use.
+// It holds at most max keys; when full, it first forgets every key whose
+// window has passed by its clock, then, if still full, an arbitrary
+// sixteenth of the keys (so a flood of new keys costs each insert O(16),
+// not a scan of the whole map). Safe for concurrent use.
 //
 // Count is bucketed: a window is counted in countBuckets buckets, so a
 // count may include events up to window/countBuckets older than the
@@ -60,7 +61,7 @@ func NewMemory(max int, now func() time.Time) *Memory {
 func (m *Memory) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.sets) + len(m.counts) + len(m.claims)
+	return m.len()
 }
 
 // Observe implements State. A key keeps at most max members: past that
@@ -180,44 +181,49 @@ func (m *Memory) Once(_ context.Context, key string, at time.Time, ttl time.Dura
 
 // room makes room for one more key (m.mu held).
 func (m *Memory) room() {
-	if len(m.sets)+len(m.counts)+len(m.claims) < m.max {
+	if m.len() < m.max {
 		return
 	}
 	now := m.now()
-	soonest, kind, key := time.Time{}, 0, ""
-	consider := func(k int, name string, exp time.Time) bool {
-		if !exp.After(now) {
-			return true
-		}
-		if key == "" || exp.Before(soonest) {
-			soonest, kind, key = exp, k, name
-		}
-		return false
-	}
 	for k, s := range m.sets {
-		if consider(1, k, s.expires) {
+		if !s.expires.After(now) {
 			delete(m.sets, k)
 		}
 	}
 	for k, c := range m.counts {
-		if consider(2, k, c.expires) {
+		if !c.expires.After(now) {
 			delete(m.counts, k)
 		}
 	}
 	for k, end := range m.claims {
-		if consider(3, k, end) {
+		if !end.After(now) {
 			delete(m.claims, k)
 		}
 	}
-	if len(m.sets)+len(m.counts)+len(m.claims) < m.max {
-		return
-	}
-	switch kind {
-	case 1:
-		delete(m.sets, key)
-	case 2:
-		delete(m.counts, key)
-	case 3:
-		delete(m.claims, key)
+	// Still full: forget a sixteenth, whichever keys map order gives.
+	for n := m.len() - m.max + 1 + m.max/16; n > 0 && m.len() > 0; {
+		for k := range m.sets {
+			if n <= 0 {
+				break
+			}
+			delete(m.sets, k)
+			n--
+		}
+		for k := range m.counts {
+			if n <= 0 {
+				break
+			}
+			delete(m.counts, k)
+			n--
+		}
+		for k := range m.claims {
+			if n <= 0 {
+				break
+			}
+			delete(m.claims, k)
+			n--
+		}
 	}
 }
+
+func (m *Memory) len() int { return len(m.sets) + len(m.counts) + len(m.claims) }

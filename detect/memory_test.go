@@ -95,3 +95,18 @@ func TestMemoryIsBounded(t *testing.T) {
 		t.Error("the newest claim was forgotten")
 	}
 }
+
+// TestMemoryFloodOfLiveKeys: when every key is live, a flood of new ones
+// still fits (an arbitrary sixteenth is forgotten at a time).
+func TestMemoryFloodOfLiveKeys(t *testing.T) {
+	ctx := context.Background()
+	m := detect.NewMemory(160, clocktest.New(t0).Now)
+	for i := range 10000 {
+		if _, err := m.Count(ctx, fmt.Sprint("k", i), t0, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if n := m.Len(); n > 160 {
+			t.Fatalf("%d keys after %d inserts", n, i+1)
+		}
+	}
+}

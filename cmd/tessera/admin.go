@@ -308,6 +308,13 @@ func (c *cli) newPolicyCmd() *cobra.Command {
 			}
 			path, _ := configFile(c.flags)
 			fmt.Fprintf(c.stdout, "# effective policy: defaults < %s < TESSERA_* environment\n", orDefault(path, "no config file"))
+			if _, err = c.stdout.Write(b); err != nil {
+				return err
+			}
+			// The detection rules and their actions (docs/detection.md).
+			if b, err = cfg.Detection.YAML(); err != nil {
+				return err
+			}
 			_, err = c.stdout.Write(b)
 			return err
 		},

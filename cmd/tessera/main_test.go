@@ -339,6 +339,7 @@ func TestCLI(t *testing.T) {
 		{"user mfa reset unknown", migrated, "", nil, []string{"user", "mfa", "reset", "zed"}, 1, "", "no user"},
 		{"user mfa reset without name", nil, "", nil, []string{"user", "mfa", "reset"}, 2, "", "usage"},
 		{"policy show mfa", nil, "", []string{"TESSERA_POLICY_MFA_MODE=required"}, []string{"policy", "show"}, 0, "mode: required", ""},
+		{"policy show detection", nil, "", []string{"TESSERA_DETECTION_RULES_DEVICE_CHANGE_ACTION=step_up"}, []string{"policy", "show"}, 0, "    device_change:\n      enabled: true\n      action: step_up", ""},
 		{"policy mfa admins", nil, "", []string{"TESSERA_POLICY_MFA_MODE=admins"}, []string{"policy", "show"}, 1, "", "no administrator accounts"},
 		{"one-dash flags", migrated, pw + "\n", nil, []string{"user", "add", "-password-stdin", "fay", "-config="}, 0, "-", ""},
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/tessera-auth/tessera/config"
 	"github.com/tessera-auth/tessera/detect"
 	"github.com/tessera-auth/tessera/event"
+	"github.com/tessera-auth/tessera/geoip"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/mfa"
 	"github.com/tessera-auth/tessera/oauth"
@@ -65,8 +66,10 @@ type App struct {
 	// AuditChain keys it.
 	Audit      *audit.Writer
 	AuditChain *audit.Chain
-	// Detect runs the detection rules (nil when config turns them off).
+	// Detect runs the detection rules (nil when config turns them off);
+	// GeoIP places addresses for them (nil without detection.geoip_database).
 	Detect *detect.Engine
+	GeoIP  *geoip.DB
 	// Listener carries revocations between the nodes sharing the store
 	// when its backend offers that (PostgreSQL LISTEN/NOTIFY); nil otherwise.
 	Listener store.FeedListener
@@ -340,6 +343,9 @@ func (a *App) Close() error {
 	}
 	if a.Redis != nil {
 		a.Redis.Close()
+	}
+	if a.GeoIP != nil {
+		a.GeoIP.Close()
 	}
 	return a.Store.Close()
 }

@@ -2,13 +2,14 @@ package app
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tessera-auth/tessera/config"
 	"github.com/tessera-auth/tessera/detect"
+	"github.com/tessera-auth/tessera/geoip"
 )
 
 // DetectionPolicy is the configuration's detection policy.
@@ -33,12 +34,18 @@ func (a *App) detectionState() (detect.State, error) {
 func (a *App) detectionAlerts() detect.Alerts { return nil }
 
 // detectionLocator places addresses for impossible_travel: nil without
-// a GeoIP database (the rule is off).
-func detectionLocator(c config.Detection) (detect.Locator, error) {
+// a GeoIP database (the rule is off). A database that cannot be read
+// stops the start: the operator asked for the rule.
+func (a *App) detectionLocator(c config.Detection) (detect.Locator, error) {
 	if c.GeoIPDatabase == "" {
 		return nil, nil
 	}
-	return nil, errors.New("detection.geoip_database: this build has no GeoIP reader yet")
+	db, err := geoip.Open(c.GeoIPDatabase, geoip.WithLogger(a.log), geoip.WithClock(a.now))
+	if err != nil {
+		return nil, fmt.Errorf("detection.geoip_database: %w", err)
+	}
+	a.GeoIP = db
+	return db, nil
 }
 
 // wireDetection subscribes the detection engine to the events its rules
@@ -53,7 +60,7 @@ func (a *App) wireDetection() error {
 	if err != nil {
 		return err
 	}
-	loc, err := detectionLocator(c)
+	loc, err := a.detectionLocator(c)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/tessera-auth/tessera/config"
 	"github.com/tessera-auth/tessera/detect"
+	"github.com/tessera-auth/tessera/geoip/geoiptest"
 	"github.com/tessera-auth/tessera/internal/app"
 	"github.com/tessera-auth/tessera/internal/clocktest"
 	"github.com/tessera-auth/tessera/oauth"
@@ -174,7 +176,7 @@ func TestDetectionDefaultPolicyEndToEnd(t *testing.T) {
 	})
 
 	t.Run("refresh token replayed after rotation", func(t *testing.T) {
-		cl, _, err := a.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "phone app", Grants: []string{oauth.GrantRefreshToken}, Public: true})
+		cl, _, err := a.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "phone app", Grants: []string{oauth.GrantRefreshToken}, Public: true, FirstParty: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,7 +195,10 @@ func TestDetectionDefaultPolicyEndToEnd(t *testing.T) {
 			t.Fatalf("replay: %d %s", w.Code, w.Body)
 		}
 		flush()
-		if f := firedFor("refresh_reuse", "bob"); len(f) != 1 || f[0]["action"] != "alert" || f[0]["session_id"] == "" {
+		// The replay's address and user agent reach the rule from the
+		// request (event.Event.FromContext).
+		if f := firedFor("refresh_reuse", "bob"); len(f) != 1 || f[0]["action"] != "alert" || f[0]["session_id"] == "" ||
+			f[0]["ip"] != "203.0.113.66" || f[0]["device"] != "python-requests/other" {
 			t.Fatalf("firings = %v, want one refresh_reuse alert for bob", logs.firings(t))
 		}
 	})
@@ -285,5 +290,82 @@ func TestDetectionDefaultPolicyEndToEnd(t *testing.T) {
 	})
 	if d := a.Detect.Dropped(); d != 0 {
 		t.Errorf("%d events dropped", d)
+	}
+	// The firings are counted by rule and action, with no user labels.
+	m := do(adm, "GET", "/metrics", "", "").Body.String()
+	for _, want := range []string{
+		`tessera_detection_firings_total{action="revoke_session",rule="device_change"} 1`,
+		`tessera_detection_firings_total{action="alert",rule="credential_stuffing"} 1`,
+		`tessera_detection_firings_total{action="alert",rule="session_networks"} 0`,
+		`tessera_detection_events_dropped_total 0`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s:\n%s", want, grep(m, "tessera_detection"))
+		}
+	}
+}
+
+// TestDetectionImpossibleTravelEndToEnd: with detection.geoip_database
+// pointing at a built City database, a session used in London and then in
+// Sydney minutes later fires impossible_travel naming its user and
+// session; a move from London to Oxford fires nothing. (The token is a
+// mobile app's, so the device stays the same and only this rule speaks.)
+func TestDetectionImpossibleTravelEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	// The clock starts now: internal/app's JWT verifier reads the real
+	// clock, and this test's credential is a JWT.
+	clock := clocktest.New(time.Now().UTC())
+	logs := &logBuffer{}
+	c := testConfig(t)
+	c.Detection.GeoIPDatabase = geoiptest.Write(t,
+		geoiptest.Entry{Prefix: netip.MustParsePrefix("81.2.69.0/24"), Lat: 51.5142, Lon: -0.0931, AccuracyKM: 10, Country: "GB"},
+		geoiptest.Entry{Prefix: netip.MustParsePrefix("81.2.70.0/24"), Lat: 51.7520, Lon: -1.2577, AccuracyKM: 20, Country: "GB"},
+		geoiptest.Entry{Prefix: netip.MustParsePrefix("1.128.0.0/16"), Lat: -33.8688, Lon: 151.2093, AccuracyKM: 50, Country: "AU"},
+	)
+	a, err := app.New(ctx, c, app.Options{Access: app.Migrate, AdminToken: adminToken, Now: clock.Now,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	done := make(chan error)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	pub := a.Public()
+	const pw = "correct horse battery staple"
+	w := do(a.Admin(), "POST", "/admin/v1/users", `{"username":"erin","password":"`+pw+`"}`, "Bearer "+adminToken)
+	if w.Code != 201 {
+		t.Fatalf("create: %d %s", w.Code, w.Body)
+	}
+	uid := between(w.Body.String(), `"id":"`, `"`)
+	w = browse(pub, "POST", "/v1/login", `{"username":"erin","password":"`+pw+`","delivery":"token"}`, "", "81.2.69.160:1", phoneApp)
+	if w.Code != 200 {
+		t.Fatalf("login: %d %s", w.Code, w.Body)
+	}
+	access := between(w.Body.String(), `"access_token":"`, `"`)
+	use := func(addr string) {
+		t.Helper()
+		req := httptest.NewRequest("GET", "/v1/session", nil)
+		req.RemoteAddr, req.Header["User-Agent"] = addr, []string{phoneApp}
+		req.Header.Set("Authorization", "Bearer "+access)
+		rw := httptest.NewRecorder()
+		pub.ServeHTTP(rw, req)
+		if rw.Code != 200 {
+			t.Fatalf("whoami from %s: %d %s", addr, rw.Code, rw.Body)
+		}
+		if err := a.FlushDetection(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Add(5 * time.Minute) // within the access token's 15 minutes
+	use("81.2.70.9:1")         // Oxford, 80 km: nearby
+	if f := logs.firings(t); len(f) != 0 {
+		t.Fatalf("a nearby move fired: %v", f)
+	}
+	clock.Add(5 * time.Minute)
+	use("1.128.0.1:1") // Sydney
+	f := logs.firings(t)
+	if len(f) != 1 || f[0]["rule"] != "impossible_travel" || f[0]["user_id"] != uid || f[0]["session_id"] == "" || f[0]["to_country"] != "AU" {
+		t.Fatalf("firings = %v, want one impossible_travel for erin", f)
 	}
 }
