@@ -62,6 +62,7 @@ const (
 	useKnown     = "known_addresses"
 	useNotify    = "revocation_publish"
 	useSubscribe = "revocation_subscribe"
+	useDetect    = "detect_state"
 )
 
 // Open connects to the Redis raw names (see NewUniversalClient for the URL
@@ -96,14 +97,14 @@ func Open(ctx context.Context, raw string, opt Options) (*Client, error) {
 	c.fallback = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tessera_redis_fallback_total", Help: "Operations done without Redis because it was unavailable, by use.",
 	}, []string{"use"})
-	for _, u := range []string{useThrottle, useKnown, useNotify, useSubscribe} {
+	for _, u := range []string{useThrottle, useKnown, useNotify, useSubscribe, useDetect} {
 		c.fallback.WithLabelValues(u)
 	}
 	c.downAt.Store(time.Now().UnixNano())
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
-		c.log.Error("redis unavailable at start: login throttles and known addresses are this node's own, revocations travel by the store's feed, until it answers", "redis", c.where, "err", err)
+		c.log.Error("redis unavailable at start: login throttles, known addresses and detection state are this node's own, revocations travel by the store's feed, until it answers", "redis", c.where, "err", err)
 	} else {
 		c.up.Store(true)
 	}
@@ -247,7 +248,7 @@ func (c *Client) failed(use string, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.up.Load() {
-		c.log.Error("redis unavailable: login throttles and known addresses fall back to this node's own, revocations travel by the store's feed, until it answers",
+		c.log.Error("redis unavailable: login throttles, known addresses and detection state fall back to this node's own, revocations travel by the store's feed, until it answers",
 			"redis", c.where, "use", use, "err", err)
 		c.downAt.Store(time.Now().UnixNano())
 		c.up.Store(false)
@@ -262,7 +263,7 @@ func (c *Client) recovered() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.up.Load() {
-		c.log.Warn("redis available again: shared login throttles and revocation fan-out resume",
+		c.log.Warn("redis available again: shared login throttles, detection state and revocation fan-out resume",
 			"redis", c.where, "outage", time.Since(time.Unix(0, c.downAt.Load())).Round(time.Millisecond).String())
 		c.up.Store(true)
 	}

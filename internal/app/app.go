@@ -390,6 +390,7 @@ func (a *App) Collect(ctx context.Context) (ran bool, deleted int, err error) {
 	if _, err := a.Store.DeleteExpiredWebAuthnCeremonies(ctx, a.now().Add(-time.Hour)); err != nil {
 		a.log.Warn("expired webauthn ceremony cleanup failed", "err", err)
 	}
+	a.collectDetectState(ctx)
 	keep := max(24*time.Hour, a.Config.Policy.Session.AbsoluteTimeout.D())
 	n, err := a.Store.DeleteExpired(ctx, a.now().Add(-keep))
 	return true, n, err

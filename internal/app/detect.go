@@ -21,11 +21,12 @@ func DetectionPolicy(c config.Detection) detect.Policy {
 	return p
 }
 
-// detectionState is where the rules keep their windows. Memory is this
-// node's alone; the cluster's shared state (Redis when configured,
-// otherwise the store) plugs in here.
+// detectionState is where the rules keep their windows: the cluster's
+// shared state (DetectState: Redis when configured, otherwise a store the
+// nodes share), with this node's Memory as Redis's fallback and as a
+// single node's state.
 func (a *App) detectionState() (detect.State, error) {
-	return detect.NewMemory(0, a.now), nil
+	return a.DetectState(detect.NewMemory(0, a.now)), nil
 }
 
 // detectionAlerts keeps the alerts of firings above log: nil logs them

@@ -73,6 +73,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"WebAuthnCeremony", testWebAuthnCeremony},
 		{"MarkStepUp", testMarkStepUp},
 		{"ConcurrentMarkStepUp", testConcurrentMarkStepUp},
+		{"DetectState", testDetectState},
+		{"DetectStateExpiry", testDetectStateExpiry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

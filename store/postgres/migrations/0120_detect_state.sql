@@ -1,0 +1,28 @@
+-- Detection rules' shared state (package detect, store.DetectState) for a
+-- cluster without Redis: observed sets, bucketed counts and one-time
+-- claims. Each row may be deleted once its expires_at (a claim: until_at;
+-- unix microseconds by the writers' clocks) has passed. Keys are the
+-- rules' own, never a token.
+CREATE TABLE detect_seen (
+	key        text NOT NULL,
+	member     text NOT NULL,
+	first_at   bigint NOT NULL, -- unix microseconds
+	last_at    bigint NOT NULL,
+	expires_at bigint NOT NULL,
+	PRIMARY KEY (key, member)
+);
+CREATE INDEX detect_seen_last ON detect_seen (key, last_at);
+CREATE INDEX detect_seen_expires ON detect_seen (expires_at);
+CREATE TABLE detect_counts (
+	key        text NOT NULL,
+	bucket     bigint NOT NULL,
+	n          bigint NOT NULL,
+	expires_at bigint NOT NULL,
+	PRIMARY KEY (key, bucket)
+);
+CREATE INDEX detect_counts_expires ON detect_counts (expires_at);
+CREATE TABLE detect_claims (
+	key        text PRIMARY KEY,
+	until_at   bigint NOT NULL -- the claim holds while at < until_at; then deletable
+);
+CREATE INDEX detect_claims_until ON detect_claims (until_at);
