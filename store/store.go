@@ -226,6 +226,7 @@ type Store interface {
 	Factors
 	AuditLog
 	WebAuthn
+	Alerts
 	// Ping reports whether the backend can answer and commit (a recent
 	// storage failure, or a failed probe write when idle, makes it fail);
 	// /readyz uses it.

@@ -71,6 +71,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"WebAuthnCredentials", testWebAuthnCredentials},
 		{"WebAuthnCounterRace", testWebAuthnCounterRace},
 		{"WebAuthnCeremony", testWebAuthnCeremony},
+		{"Alerts", testAlerts},
+		{"DeliveryOutbox", testDeliveryOutbox},
+		{"DeliveryClaimRace", testDeliveryClaimRace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
