@@ -90,6 +90,10 @@ type Config struct {
 	Audit Audit `yaml:"audit"`
 	// WebAuthn is the WebAuthn relying party (config/webauthn.go).
 	WebAuthn WebAuthnConfig `yaml:"webauthn"`
+	// Alerts and Webhooks: how alerts are kept, and where they are
+	// delivered (config/alert.go).
+	Alerts   Alerts    `yaml:"alerts"`
+	Webhooks []Webhook `yaml:"webhooks"`
 }
 
 // RedisConfig is the optional Redis of a cluster: shared login throttles
@@ -295,6 +299,7 @@ func Default() Config {
 			},
 			MFA: defaultMFA(),
 		},
+		Alerts: DefaultAlerts(),
 	}
 }
 
@@ -486,6 +491,7 @@ func (c Config) Validate() error {
 	c.ForwardAuth.validate(bad)
 	c.Policy.MFA.validate(bad)
 	c.WebAuthn.validate(c.PublicOrigin, bad)
+	validateWebhooks(c.Webhooks, c.Alerts, bad)
 	return errors.Join(errs...)
 }
 
