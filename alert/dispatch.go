@@ -71,7 +71,8 @@ type DispatchConfig struct {
 	Holder string
 	Retry  Retry // zero: DefaultRetry
 	// Lease is how long a claimed delivery stays this node's; it must
-	// outlast the longest webhook timeout (default: that timeout + 30 s).
+	// outlast an attempt: the longest webhook timeout and the recording of
+	// the outcome (default: that timeout + 15 s).
 	Lease time.Duration
 	// Batch is how many deliveries one claim takes (default 16); they are
 	// sent concurrently.
@@ -107,7 +108,7 @@ func NewDispatcher(c DispatchConfig) *Dispatcher {
 		longest = max(longest, w.Timeout)
 	}
 	if c.Lease <= 0 {
-		c.Lease = longest + 30*time.Second
+		c.Lease = longest + 15*time.Second
 	}
 	if c.Batch <= 0 {
 		c.Batch = 16
