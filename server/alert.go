@@ -46,6 +46,16 @@ type AlertJSON struct {
 	Evidence  json.RawMessage `json:"evidence"`
 }
 
+// AlertToJSON renders a.
+func AlertToJSON(a store.Alert) AlertJSON {
+	ev := json.RawMessage(a.Evidence)
+	if !json.Valid(ev) {
+		ev = json.RawMessage("{}")
+	}
+	return AlertJSON{ID: a.ID, At: a.At, Rule: a.Rule, Severity: a.Severity, Action: a.Action,
+		UserID: a.UserID, SessionID: a.SessionID, ClientID: a.ClientID, IP: a.IP, Evidence: ev}
+}
+
 // DeliveryJSON is one delivery log entry on the wire.
 type DeliveryJSON struct {
 	DeliveryID string    `json:"delivery_id"` // the webhook-id header
@@ -127,12 +137,7 @@ func (s *Server) handleAdminAlerts(w http.ResponseWriter, r *http.Request) error
 		NextCursor string      `json:"next_cursor,omitempty"`
 	}{Alerts: make([]AlertJSON, 0, len(as))}
 	for _, a := range as {
-		ev := json.RawMessage(a.Evidence)
-		if !json.Valid(ev) {
-			ev = json.RawMessage("{}")
-		}
-		out.Alerts = append(out.Alerts, AlertJSON{ID: a.ID, At: a.At, Rule: a.Rule, Severity: a.Severity, Action: a.Action,
-			UserID: a.UserID, SessionID: a.SessionID, ClientID: a.ClientID, IP: a.IP, Evidence: ev})
+		out.Alerts = append(out.Alerts, AlertToJSON(a))
 	}
 	if len(as) == q.Limit && as[len(as)-1].Seq > 1 {
 		out.NextCursor = strconv.FormatInt(as[len(as)-1].Seq, 10)

@@ -19,6 +19,7 @@ import (
 	"github.com/tessera-auth/tessera/config"
 	"github.com/tessera-auth/tessera/detect"
 	"github.com/tessera-auth/tessera/internal/app"
+	"github.com/tessera-auth/tessera/internal/clocktest"
 	"github.com/tessera-auth/tessera/store"
 )
 
@@ -194,5 +195,36 @@ func TestWebhookSecretRequired(t *testing.T) {
 	c.Webhooks = []config.Webhook{{Name: "siem", URL: "https://siem.example.com/h", Secret: "whsec_c2hvcnQ="}}
 	if _, err := app.New(context.Background(), c, app.Options{Access: app.Migrate, AdminToken: adminToken}); err == nil || strings.Contains(err.Error(), "c2hvcnQ") {
 		t.Fatalf("New with a short secret: %v", err)
+	}
+}
+
+// TestAlertRetention: the cleanup (on the gc lease holder) deletes alerts
+// older than alerts.retention and keeps newer ones.
+func TestAlertRetention(t *testing.T) {
+	ctx := context.Background()
+	clock := clocktest.New(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
+	c := testConfig(t)
+	c.Alerts.Retention = config.Duration(30 * 24 * time.Hour)
+	a, err := app.New(ctx, c, app.Options{Access: app.Migrate, AdminToken: adminToken, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	old, err := a.Alerts.Raise(ctx, detect.Alert{Rule: "r", Severity: detect.SeverityLow, Action: detect.ActionAlert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(20 * 24 * time.Hour)
+	recent, err := a.Alerts.Raise(ctx, detect.Alert{Rule: "r", Severity: detect.SeverityLow, Action: detect.ActionAlert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(11 * 24 * time.Hour)
+	if ran, _, err := a.Collect(ctx); err != nil || !ran {
+		t.Fatalf("Collect = %v, %v", ran, err)
+	}
+	left, err := a.Store.ListAlerts(ctx, store.AlertQuery{Limit: 10})
+	if err != nil || len(left) != 1 || left[0].ID != recent.ID {
+		t.Fatalf("after the cleanup: %+v, %v (the one of 31 days ago, %s, must go)", left, err, old.ID)
 	}
 }
