@@ -261,12 +261,9 @@ func (s *Service) Access(ctx context.Context, raw string, u session.Use) (Access
 		if c.SessionID == "" {
 			return a, nil
 		}
-		sess, err := s.sessions.ValidateID(ctx, c.SessionID, u)
+		sess, err := s.sessionOf(ctx, c.SessionID, c.Subject, u)
 		if err != nil {
 			return Access{}, err
-		}
-		if sess.UserID != c.Subject {
-			return Access{}, session.ErrInvalid
 		}
 		a.Session = sess
 		return a, nil
@@ -290,7 +287,7 @@ func (s *Service) Access(ctx context.Context, raw string, u session.Use) (Access
 		if at.SessionID == "" {
 			return a, nil
 		}
-		sess, err := s.sessions.ValidateID(ctx, at.SessionID, u)
+		sess, err := s.sessionOf(ctx, at.SessionID, at.Subject, u)
 		if err != nil {
 			return Access{}, err
 		}
@@ -329,11 +326,27 @@ func onlyUnavailable(err error) error {
 // withSession completes an access token's introspection with its session:
 // a token whose session has ended is inactive, and the store's silence is
 // an error, not "inactive".
+// sessionOf is the live session sid of an access token whose subject is
+// sub. It is the one subject rule for every access token (JWT or opaque)
+// wherever it is presented, as a bearer credential or for introspection:
+// a token whose sub is not its session's user is forged or misissued and
+// stands for nothing (session.ErrInvalid).
+func (s *Service) sessionOf(ctx context.Context, sid, sub string, u session.Use) (session.Session, error) {
+	sess, err := s.sessions.ValidateID(ctx, sid, u)
+	if err != nil {
+		return session.Session{}, err
+	}
+	if sess.UserID != sub {
+		return session.Session{}, session.ErrInvalid
+	}
+	return sess, nil
+}
+
 func (s *Service) withSession(ctx context.Context, out protocol.Introspection) (protocol.Introspection, error) {
 	if out.Sid == "" {
 		return out, nil
 	}
-	sess, err := s.sessions.ValidateID(ctx, out.Sid, session.Use{})
+	sess, err := s.sessionOf(ctx, out.Sid, out.Sub, session.Use{})
 	if err != nil {
 		return protocol.Introspection{}, onlyUnavailable(err)
 	}
