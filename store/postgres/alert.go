@@ -22,19 +22,13 @@ import (
 
 func dollar(n int) string { return "$" + strconv.Itoa(n) }
 
-const (
-	insertAlert    = "INSERT INTO alerts (" + sqlrow.AlertInsertCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-	insertDelivery = "INSERT INTO webhook_deliveries (" + sqlrow.DeliveryCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-	insertAttempt  = "INSERT INTO webhook_attempts (" + sqlrow.AttemptInsertCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-)
-
 func (s *Store) PutAlert(ctx context.Context, a store.Alert, ds []store.WebhookDelivery) error {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, insertAlert, sqlrow.AlertArgs(a)...); err != nil {
+		if _, err := tx.Exec(ctx, sqlrow.InsertAlertSQL, sqlrow.AlertArgs(a)...); err != nil {
 			return err
 		}
 		for _, d := range ds {
-			if _, err := tx.Exec(ctx, insertDelivery, sqlrow.DeliveryArgs(d)...); err != nil {
+			if _, err := tx.Exec(ctx, sqlrow.InsertDeliverySQL, sqlrow.DeliveryArgs(d)...); err != nil {
 				return err
 			}
 		}
@@ -89,18 +83,16 @@ func (s *Store) ClaimDeliveries(ctx context.Context, holder string, now time.Tim
 func (s *Store) RecordAttempt(ctx context.Context, a store.DeliveryAttempt, u store.DeliveryUpdate) error {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var n int
-		if err := tx.QueryRow(ctx, "SELECT count(*) FROM webhook_deliveries WHERE id = $1", a.DeliveryID).Scan(&n); err != nil {
+		if err := tx.QueryRow(ctx, sqlrow.DeliveryCountSQL, a.DeliveryID).Scan(&n); err != nil {
 			return err
 		}
 		if n == 0 {
 			return store.ErrNotFound
 		}
-		if _, err := tx.Exec(ctx, insertAttempt, sqlrow.AttemptArgs(a)...); err != nil {
+		if _, err := tx.Exec(ctx, sqlrow.InsertAttemptSQL, sqlrow.AttemptArgs(a)...); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET status = $1, next_at = $2, last_error = $3, attempts = attempts + 1,
-			lease_holder = '', lease_until = 0, updated_at = $4 WHERE id = $5 AND status = 'pending'`,
-			u.Status, sqlrow.Micros(u.NextAt), u.LastError, sqlrow.Micros(a.At), a.DeliveryID)
+		_, err := tx.Exec(ctx, sqlrow.RecordAttemptSQL, sqlrow.RecordAttemptArgs(a, u)...)
 		return err
 	})
 	if err != nil {
@@ -124,7 +116,7 @@ func (s *Store) DeliveryAttempts(ctx context.Context, dq store.DeliveryQuery) ([
 }
 
 func (s *Store) WebhookDelivery(ctx context.Context, id string) (store.WebhookDelivery, error) {
-	d, err := sqlrow.Delivery(s.pool.QueryRow(ctx, "SELECT "+sqlrow.DeliveryCols+" FROM webhook_deliveries WHERE id = $1", id))
+	d, err := sqlrow.Delivery(s.pool.QueryRow(ctx, sqlrow.DeliverySQL, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -136,7 +128,7 @@ func (s *Store) WebhookDelivery(ctx context.Context, id string) (store.WebhookDe
 
 func (s *Store) CountPendingDeliveries(ctx context.Context) (int, error) {
 	var n int
-	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'").Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, sqlrow.PendingCountSQL).Scan(&n); err != nil {
 		return 0, fmt.Errorf("postgres: count pending deliveries: %w", err)
 	}
 	return n, nil
@@ -144,18 +136,15 @@ func (s *Store) CountPendingDeliveries(ctx context.Context) (int, error) {
 
 func (s *Store) PruneAlerts(ctx context.Context, cutoff time.Time) (int, error) {
 	var n int64
-	c := sqlrow.Micros(cutoff)
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND updated_at < $1", c); err != nil {
-			return err
+		for _, q := range sqlrow.PruneAlertsSQL {
+			tag, err := tx.Exec(ctx, q, sqlrow.Micros(cutoff))
+			if err != nil {
+				return err
+			}
+			n = tag.RowsAffected()
 		}
-		if _, err := tx.Exec(ctx, "DELETE FROM webhook_attempts WHERE at < $1", c); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `DELETE FROM alerts WHERE at < $1
-			AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.alert_id = alerts.id AND d.status = 'pending')`, c)
-		n = tag.RowsAffected()
-		return err
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("postgres: prune alerts: %w", err)

@@ -17,13 +17,25 @@ import (
 
 func qmark(int) string { return "?" }
 
+var (
+	insertAlertSQL    = sqlrow.SQLite(sqlrow.InsertAlertSQL)
+	insertDeliverySQL = sqlrow.SQLite(sqlrow.InsertDeliverySQL)
+	insertAttemptSQL  = sqlrow.SQLite(sqlrow.InsertAttemptSQL)
+	deliverySQL       = sqlrow.SQLite(sqlrow.DeliverySQL)
+	deliveryCountSQL  = sqlrow.SQLite(sqlrow.DeliveryCountSQL)
+	recordAttemptSQL  = sqlrow.SQLite(sqlrow.RecordAttemptSQL)
+	claimSQL          = `UPDATE webhook_deliveries SET lease_holder = ?1, lease_until = ?2
+		WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_at <= ?3 AND lease_until <= ?3 ORDER BY next_at, id LIMIT ?4)
+		RETURNING ` + sqlrow.DeliveryCols
+)
+
 func (s *Store) PutAlert(ctx context.Context, a store.Alert, ds []store.WebhookDelivery) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO alerts ("+sqlrow.AlertInsertCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", sqlrow.AlertArgs(a)...); err != nil {
+		if _, err := tx.ExecContext(ctx, insertAlertSQL, sqlrow.AlertArgs(a)...); err != nil {
 			return err
 		}
 		for _, d := range ds {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO webhook_deliveries ("+sqlrow.DeliveryCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", sqlrow.DeliveryArgs(d)...); err != nil {
+			if _, err := tx.ExecContext(ctx, insertDeliverySQL, sqlrow.DeliveryArgs(d)...); err != nil {
 				return err
 			}
 		}
@@ -52,11 +64,7 @@ func (s *Store) ListAlerts(ctx context.Context, aq store.AlertQuery) ([]store.Al
 func (s *Store) ClaimDeliveries(ctx context.Context, holder string, now time.Time, lease time.Duration, n int) ([]store.WebhookDelivery, error) {
 	var out []store.WebhookDelivery
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		out = nil
-		rows, err := tx.QueryContext(ctx, `UPDATE webhook_deliveries SET lease_holder = ?, lease_until = ?
-			WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_at <= ? AND lease_until <= ? ORDER BY next_at, id LIMIT ?)
-			RETURNING `+sqlrow.DeliveryCols,
-			holder, sqlrow.Micros(now.Add(lease)), sqlrow.Micros(now), sqlrow.Micros(now), n)
+		rows, err := tx.QueryContext(ctx, claimSQL, holder, sqlrow.Micros(now.Add(lease)), sqlrow.Micros(now), n)
 		if err != nil {
 			return err
 		}
@@ -74,18 +82,16 @@ func (s *Store) ClaimDeliveries(ctx context.Context, holder string, now time.Tim
 func (s *Store) RecordAttempt(ctx context.Context, a store.DeliveryAttempt, u store.DeliveryUpdate) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM webhook_deliveries WHERE id = ?", a.DeliveryID).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, deliveryCountSQL, a.DeliveryID).Scan(&n); err != nil {
 			return err
 		}
 		if n == 0 {
 			return store.ErrNotFound
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO webhook_attempts ("+sqlrow.AttemptInsertCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", sqlrow.AttemptArgs(a)...); err != nil {
+		if _, err := tx.ExecContext(ctx, insertAttemptSQL, sqlrow.AttemptArgs(a)...); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET status = ?, next_at = ?, last_error = ?, attempts = attempts + 1,
-			lease_holder = '', lease_until = 0, updated_at = ? WHERE id = ? AND status = 'pending'`,
-			u.Status, sqlrow.Micros(u.NextAt), u.LastError, sqlrow.Micros(a.At), a.DeliveryID)
+		_, err := tx.ExecContext(ctx, recordAttemptSQL, sqlrow.RecordAttemptArgs(a, u)...)
 		return err
 	})
 	if err != nil {
@@ -109,7 +115,7 @@ func (s *Store) DeliveryAttempts(ctx context.Context, dq store.DeliveryQuery) ([
 }
 
 func (s *Store) WebhookDelivery(ctx context.Context, id string) (store.WebhookDelivery, error) {
-	d, err := sqlrow.Delivery(s.r.QueryRowContext(ctx, "SELECT "+sqlrow.DeliveryCols+" FROM webhook_deliveries WHERE id = ?", id))
+	d, err := sqlrow.Delivery(s.r.QueryRowContext(ctx, deliverySQL, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -121,7 +127,7 @@ func (s *Store) WebhookDelivery(ctx context.Context, id string) (store.WebhookDe
 
 func (s *Store) CountPendingDeliveries(ctx context.Context) (int, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'").Scan(&n); err != nil {
+	if err := s.r.QueryRowContext(ctx, sqlrow.PendingCountSQL).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: count pending deliveries: %w", err)
 	}
 	return n, nil
@@ -129,20 +135,14 @@ func (s *Store) CountPendingDeliveries(ctx context.Context) (int, error) {
 
 func (s *Store) PruneAlerts(ctx context.Context, cutoff time.Time) (int, error) {
 	var n int64
-	c := sqlrow.Micros(cutoff)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND updated_at < ?", c); err != nil {
-			return err
+		for _, q := range sqlrow.PruneAlertsSQL {
+			res, err := tx.ExecContext(ctx, sqlrow.SQLite(q), sqlrow.Micros(cutoff))
+			if err != nil {
+				return err
+			}
+			n, _ = res.RowsAffected()
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM webhook_attempts WHERE at < ?", c); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM alerts WHERE at < ?
-			AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.alert_id = alerts.id AND d.status = 'pending')`, c)
-		if err != nil {
-			return err
-		}
-		n, _ = res.RowsAffected()
 		return nil
 	})
 	if err != nil {

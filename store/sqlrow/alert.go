@@ -163,3 +163,33 @@ func SortDue(ds []store.WebhookDelivery) {
 		return cmp.Or(a.NextAt.Compare(b.NextAt), cmp.Compare(a.ID, b.ID))
 	})
 }
+
+// The outbox statements both backends run ($n placeholders; SQLite runs
+// them through SQLite). The claim differs: PostgreSQL's locks rows it
+// skips, SQLite's runs under the single writer.
+const (
+	InsertAlertSQL    = "INSERT INTO alerts (" + AlertInsertCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+	InsertDeliverySQL = "INSERT INTO webhook_deliveries (" + DeliveryCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+	InsertAttemptSQL  = "INSERT INTO webhook_attempts (" + AttemptInsertCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+	DeliverySQL       = "SELECT " + DeliveryCols + " FROM webhook_deliveries WHERE id = $1"
+	DeliveryCountSQL  = "SELECT count(*) FROM webhook_deliveries WHERE id = $1"
+	PendingCountSQL   = "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'"
+	// RecordAttemptSQL applies a DeliveryUpdate (RecordAttemptArgs) to a
+	// delivery still pending, and releases its lease.
+	RecordAttemptSQL = `UPDATE webhook_deliveries SET status = $1, next_at = $2, last_error = $3, attempts = attempts + 1,
+		lease_holder = '', lease_until = 0, updated_at = $4 WHERE id = $5 AND status = 'pending'`
+)
+
+// RecordAttemptArgs are RecordAttemptSQL's arguments.
+func RecordAttemptArgs(a store.DeliveryAttempt, u store.DeliveryUpdate) []any {
+	return []any{u.Status, Micros(u.NextAt), u.LastError, Micros(a.At), a.DeliveryID}
+}
+
+// PruneAlertsSQL are PruneAlerts' deletes, in order, each of what is older
+// than the cutoff ($1); the last one's count is the alerts deleted.
+var PruneAlertsSQL = []string{
+	"DELETE FROM webhook_deliveries WHERE status <> 'pending' AND updated_at < $1",
+	"DELETE FROM webhook_attempts WHERE at < $1",
+	`DELETE FROM alerts WHERE at < $1
+		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.alert_id = alerts.id AND d.status = 'pending')`,
+}
