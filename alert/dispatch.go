@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -236,9 +237,10 @@ func (d *Dispatcher) attempt(ctx context.Context, del store.WebhookDelivery) {
 
 var errNotConfigured = errors.New("webhook no longer configured")
 
+// truncate bounds an error text for the log, cutting on a rune boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n] + "…"
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,6 +32,10 @@ type Webhook struct {
 	Timeout time.Duration
 }
 
+// LogValue names the webhook by its name only: the URL may hold a
+// credential.
+func (w Webhook) LogValue() slog.Value { return slog.StringValue(w.Name) }
+
 // Wants reports whether the webhook takes a.
 func (w Webhook) Wants(a detect.Alert) bool {
 	if len(w.Rules) > 0 && !slices.Contains(w.Rules, a.Rule) {
@@ -52,11 +57,15 @@ func severityRank(s string) int {
 	}
 }
 
-// Secret is a webhook signing key. It never prints.
+// Secret is a webhook signing key. It never prints, logs or marshals.
 type Secret []byte
 
-func (Secret) String() string   { return "[secret]" }
-func (Secret) GoString() string { return "[secret]" }
+// MarshalText keeps the key out of JSON and every text encoding.
+func (Secret) MarshalText() ([]byte, error) { return []byte("[secret]"), nil }
+
+func (Secret) String() string       { return "[secret]" }
+func (Secret) GoString() string     { return "[secret]" }
+func (Secret) LogValue() slog.Value { return slog.StringValue("[secret]") }
 
 // SecretPrefix starts a serialized symmetric Standard Webhooks secret.
 const SecretPrefix = "whsec_"
