@@ -90,6 +90,8 @@ type Config struct {
 	Audit Audit `yaml:"audit"`
 	// WebAuthn is the WebAuthn relying party (config/webauthn.go).
 	WebAuthn WebAuthnConfig `yaml:"webauthn"`
+	// Detection is theft and attack detection (config/detection.go).
+	Detection Detection `yaml:"detection"`
 	// Alerts and Webhooks: how alerts are kept, and where they are
 	// delivered (config/alert.go).
 	Alerts   Alerts    `yaml:"alerts"`
@@ -255,6 +257,7 @@ func Default() Config {
 		Redis:          RedisConfig{Prefix: "tessera:"},
 		MetricsListen:  "admin",
 		ForwardAuth:    DefaultForwardAuth(),
+		Detection:      DefaultDetection(),
 		Policy: Policy{
 			Session: SessionPolicy{
 				IdleTimeout:     Duration(30 * time.Minute),
@@ -491,6 +494,7 @@ func (c Config) Validate() error {
 	c.ForwardAuth.validate(bad)
 	c.Policy.MFA.validate(bad)
 	c.WebAuthn.validate(c.PublicOrigin, bad)
+	c.Detection.validate(bad)
 	validateWebhooks(c.Webhooks, c.Alerts, bad)
 	return errors.Join(errs...)
 }
