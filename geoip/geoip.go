@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/oschwald/maxminddb-golang/v2"
+	"github.com/oschwald/maxminddb-golang/v2/mmdbdata"
 )
 
 // Location is where a database places an address.
@@ -39,17 +40,35 @@ const CheckEvery = time.Minute
 const probeNetworks = 4096
 
 // record is the part of a GeoIP2/GeoLite2 City record Lookup reads. The
-// coordinates are pointers because 0,0 is a place: a record without them
-// (some anycast and satellite networks have only a country) is a miss.
+// coordinates say whether they were there, because 0,0 is a place: a
+// record without them (some anycast and satellite networks have only a
+// country) is a miss.
 type record struct {
 	Location struct {
-		Latitude       *float64 `maxminddb:"latitude"`
-		Longitude      *float64 `maxminddb:"longitude"`
-		AccuracyRadius uint16   `maxminddb:"accuracy_radius"`
+		Latitude       coord  `maxminddb:"latitude"`
+		Longitude      coord  `maxminddb:"longitude"`
+		AccuracyRadius uint16 `maxminddb:"accuracy_radius"`
 	} `maxminddb:"location"`
 	Country struct {
 		ISOCode string `maxminddb:"iso_code"`
 	} `maxminddb:"country"`
+}
+
+// coord is a coordinate and whether the record had it (a pointer would
+// cost an allocation per lookup).
+type coord struct {
+	v  float64
+	ok bool
+}
+
+// UnmarshalMaxMindDBCursor is mmdbdata.CursorUnmarshaler.
+func (c *coord) UnmarshalMaxMindDBCursor(cur mmdbdata.Cursor) (mmdbdata.Cursor, error) {
+	v, next, err := cur.ReadFloat()
+	if err != nil {
+		return mmdbdata.Cursor{}, mmdbdata.NormalizeUnmarshalError[float64](err)
+	}
+	c.v, c.ok = v, true
+	return next, nil
 }
 
 // DB is an opened database, read again when its file changes. Safe for
@@ -136,7 +155,7 @@ func hasLocation(r *maxminddb.Reader) error {
 		if err := res.Decode(&rec); err != nil {
 			return fmt.Errorf("geoip: corrupt database: %w", err)
 		}
-		if rec.Location.Latitude != nil && rec.Location.Longitude != nil {
+		if rec.Location.Latitude.ok && rec.Location.Longitude.ok {
 			return nil
 		}
 	}
@@ -160,12 +179,12 @@ func (d *DB) Lookup(ip netip.Addr) (Location, bool) {
 	var rec record
 	// A decoding error (a corrupt record) is a miss: the caller treats an
 	// unplaced address as unknown, never as a failure of the request.
-	if err := r.Lookup(ip).Decode(&rec); err != nil || rec.Location.Latitude == nil || rec.Location.Longitude == nil {
+	if err := r.Lookup(ip).Decode(&rec); err != nil || !rec.Location.Latitude.ok || !rec.Location.Longitude.ok {
 		return Location{}, false
 	}
 	return Location{
-		Lat:        *rec.Location.Latitude,
-		Lon:        *rec.Location.Longitude,
+		Lat:        rec.Location.Latitude.v,
+		Lon:        rec.Location.Longitude.v,
 		AccuracyKM: int(rec.Location.AccuracyRadius),
 		Country:    rec.Country.ISOCode,
 	}, true
