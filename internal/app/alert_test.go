@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/tessera-auth/tessera/detect"
 	"github.com/tessera-auth/tessera/internal/app"
 	"github.com/tessera-auth/tessera/internal/clocktest"
+	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/store"
 )
 
@@ -226,5 +228,87 @@ func TestAlertRetention(t *testing.T) {
 	left, err := a.Store.ListAlerts(ctx, store.AlertQuery{Limit: 10})
 	if err != nil || len(left) != 1 || left[0].ID != recent.ID {
 		t.Fatalf("after the cleanup: %+v, %v (the one of 31 days ago, %s, must go)", left, err, old.ID)
+	}
+}
+
+// TestRefreshReuseAlertDelivered: a refresh token replayed after rotation
+// (detection's refresh_reuse rule, default policy) becomes a stored alert
+// naming the victim, listed by the admin API and delivered to the
+// webhook, signed, with nothing of the token in it.
+func TestRefreshReuseAlertDelivered(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	clock := clocktest.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	var mu sync.Mutex
+	var bodies []string
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, r.Header.Get("webhook-signature")+" "+string(b))
+		mu.Unlock()
+	}))
+	defer rcv.Close()
+	c := testConfig(t)
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	c.Webhooks = []config.Webhook{{Name: "siem", URL: rcv.URL, Secret: "whsec_" + base64.StdEncoding.EncodeToString(raw), Rules: []string{"refresh_reuse"}}}
+	a, err := app.New(ctx, c, app.Options{Access: app.Migrate, AdminToken: adminToken, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	done := make(chan error)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	pub, adm := a.Public(), a.Admin()
+	const pw = "correct horse battery staple"
+	w := do(adm, "POST", "/admin/v1/users", `{"username":"bob","password":"`+pw+`"}`, "Bearer "+adminToken)
+	if w.Code != 201 {
+		t.Fatalf("create user: %d %s", w.Code, w.Body)
+	}
+	bob := between(w.Body.String(), `"id":"`, `"`)
+	cl, _, err := a.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "phone app", Grants: []string{oauth.GrantRefreshToken}, Public: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w = from(pub, "POST", "/v1/login", `{"username":"bob","password":"`+pw+`","delivery":"token","client_id":"`+cl.ID+`"}`, "", "192.0.2.10:1", "Demo/1 (iPhone)")
+	if w.Code != 200 {
+		t.Fatalf("login: %d %s", w.Code, w.Body)
+	}
+	old := between(w.Body.String(), `"refresh_token":"`, `"`)
+	clock.Add(15 * time.Minute)
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {old}, "client_id": {cl.ID}}.Encode()
+	if w := from(pub, "POST", "/oauth2/token", form, "", "192.0.2.10:1", "Demo/1 (iPhone)"); w.Code != 200 {
+		t.Fatalf("refresh: %d %s", w.Code, w.Body)
+	}
+	clock.Add(time.Hour)
+	if w := from(pub, "POST", "/oauth2/token", form, "", "203.0.113.66:1", "python-requests/2.32.3"); w.Code != 400 {
+		t.Fatalf("replay: %d %s", w.Code, w.Body)
+	}
+	if err := a.FlushDetection(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w = do(adm, "GET", "/admin/v1/alerts?rule=refresh_reuse&user_id="+bob, "", "Bearer "+adminToken)
+	if w.Code != 200 || strings.Count(w.Body.String(), `"rule":"refresh_reuse"`) != 1 || !strings.Contains(w.Body.String(), `"session_id":"`) {
+		t.Fatalf("alerts: %d %s", w.Code, w.Body)
+	}
+	id := between(w.Body.String(), `"id":"`, `"`)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		n := len(bodies)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the alert was not delivered")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 1 || !strings.HasPrefix(bodies[0], "v1,") || !strings.Contains(bodies[0], `"id":"`+id+`"`) ||
+		!strings.Contains(bodies[0], `"user_id":"`+bob+`"`) || strings.Contains(bodies[0], old) || credentialShapes.MatchString(bodies[0]) {
+		t.Fatalf("delivered %q", bodies)
 	}
 }
