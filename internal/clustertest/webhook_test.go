@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -113,19 +114,20 @@ func verifySpec(secret string, h http.Header, body []byte, now time.Time, tolera
 // before it can deliver; the receiver starts accepting, and the restarted
 // server delivers the alert with a valid signature and the same
 // webhook-id as the attempt before the crash: at least once, from the
-// outbox in the store. On PostgreSQL the kill falls between attempts (the
-// first refused with 500 and logged); on SQLite in the middle of a
-// request, so the row stays leased to the dead process until its lease
-// runs out.
+// outbox in the store. The alert is written by this test on the server's
+// store (SQLite: the kill falls in the middle of a request, so the row
+// stays leased to the dead process until its lease runs out; PostgreSQL:
+// between attempts, the first refused with 500 and logged), or raised by
+// the server's own detection of a refresh token replayed after rotation.
 func TestWebhookSurvivesKill9(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			dir := t.TempDir()
-			var url string
+			var storeURL string
 			var open func() (alert.Store, func(), error)
 			if backend == "sqlite" {
 				path := filepath.Join(dir, "shared.db")
-				url = "sqlite:" + path
+				storeURL = "sqlite:" + path
 				open = func() (alert.Store, func(), error) {
 					st, err := sqlite.OpenExisting(context.Background(), path, sqlite.Options{})
 					if err != nil {
@@ -134,21 +136,78 @@ func TestWebhookSurvivesKill9(t *testing.T) {
 					return st, func() { st.Close() }, nil
 				}
 			} else {
-				url = pgtest.URL(t)
+				storeURL = pgtest.URL(t)
 				open = func() (alert.Store, func(), error) {
-					st, err := postgres.Open(context.Background(), url)
+					st, err := postgres.Open(context.Background(), storeURL)
 					if err != nil {
 						return nil, nil, err
 					}
 					return st, func() { st.Close() }, nil
 				}
 			}
-			webhookKill9(t, dir, url, open, backend == "sqlite")
+			// The alert is written by another process on the same store
+			// (this test), as detection on another node would: the server
+			// finds it in the outbox.
+			raise := func(t *testing.T, _ *clustertest.Cluster, hook alert.Webhook) (string, string) {
+				st, closeStore, err := open()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer closeStore()
+				a, err := alert.NewService(alert.Config{Store: st, Webhooks: []alert.Webhook{hook}}).Raise(context.Background(),
+					detect.Alert{Rule: "refresh_reuse", Severity: detect.SeverityHigh, Action: detect.ActionRevokeSession, UserID: "u-victim",
+						SessionID: "s-stolen", ClientID: "app", IP: netip.MustParseAddr("203.0.113.50"), Evidence: map[string]string{"family": "f1"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return a.ID, "u-victim"
+			}
+			webhookKill9(t, dir, storeURL, raise, backend == "sqlite")
 		})
 	}
+	// The server's own detection raises it: a refresh token replayed
+	// after rotation.
+	t.Run("refresh reuse", func(t *testing.T) {
+		dir := t.TempDir()
+		raise := func(t *testing.T, c *clustertest.Cluster, _ alert.Webhook) (string, string) {
+			n := c.Nodes[0]
+			if _, err := c.AddUser(n, "victim"); err != nil {
+				t.Fatal(err)
+			}
+			l, err := c.Login(n.Public, "victim", clustertest.Password, "token")
+			if err != nil {
+				t.Fatal(err)
+			}
+			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {l.Refresh}}
+			if code, b, err := c.Form(n.Public+"/oauth2/token", "", "", form); err != nil || code != 200 {
+				t.Fatalf("refresh: %d %s %v", code, b, err)
+			}
+			if code, b, err := c.Form(n.Public+"/oauth2/token", "", "", form); err != nil || code != 400 {
+				t.Fatalf("replay: %d %s %v", code, b, err)
+			}
+			var id string
+			eventually(t, "the refresh_reuse alert", func() error {
+				code, b, err := c.Admin("GET", n.Admin+"/admin/v1/alerts?rule=refresh_reuse&user_id="+l.UserID, "")
+				if err != nil || code != 200 || !strings.Contains(string(b), `"id":"`) {
+					return fmt.Errorf("%d %s %v", code, b, err)
+				}
+				var page struct{ Alerts []struct{ ID string } }
+				if err := json.Unmarshal(b, &page); err != nil || len(page.Alerts) != 1 {
+					return fmt.Errorf("%s %v", b, err)
+				}
+				id = page.Alerts[0].ID
+				return nil
+			})
+			return id, l.UserID
+		}
+		webhookKill9(t, dir, "sqlite:"+filepath.Join(dir, "shared.db"), raise, false, "TESSERA_POLICY_TOKENS_REFRESH_GRACE=0s")
+	})
 }
 
-func webhookKill9(t *testing.T, dir, storeURL string, open func() (alert.Store, func(), error), midRequest bool) {
+// webhookKill9 starts a node on storeURL with a webhook to a receiver,
+// has raise queue an alert for it (returning its id and user), kills the
+// node before delivery, and checks the restarted node delivers it.
+func webhookKill9(t *testing.T, dir, storeURL string, raise func(*testing.T, *clustertest.Cluster, alert.Webhook) (id, user string), midRequest bool, env ...string) {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	secret := "whsec_" + base64.StdEncoding.EncodeToString(raw)
@@ -173,7 +232,7 @@ policy:
 `, srv.URL, secret, clustertest.Issuer), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := clustertest.StartCluster(clustertest.ClusterConfig{Binary: binary, Dir: dir, Nodes: 1, Store: storeURL, Config: cfg})
+	c, err := clustertest.StartCluster(clustertest.ClusterConfig{Binary: binary, Dir: dir, Nodes: 1, Store: storeURL, Config: cfg, Env: env})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,24 +244,11 @@ policy:
 	})
 	node := c.Nodes[0]
 
-	// The alert is written by another process on the same store (this
-	// test), as detection on another node would: the server finds it in
-	// the outbox.
-	st, closeStore, err := open()
-	if err != nil {
-		t.Fatal(err)
-	}
 	key, err := alert.ParseSecret(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := alert.NewService(alert.Config{Store: st, Webhooks: []alert.Webhook{{Name: "siem", URL: srv.URL + "/hook", Secret: key, Timeout: 5 * time.Second}}})
-	a, err := svc.Raise(context.Background(), detect.Alert{Rule: "refresh_reuse", Severity: detect.SeverityHigh, Action: detect.ActionRevokeSession,
-		UserID: "u-victim", SessionID: "s-stolen", ClientID: "app", IP: netip.MustParseAddr("203.0.113.50"), Evidence: map[string]string{"family": "f1"}})
-	closeStore()
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, user := raise(t, c, alert.Webhook{Name: "siem", URL: srv.URL + "/hook", Secret: key, Timeout: 5 * time.Second})
 
 	if midRequest {
 		eventually(t, "an attempt in flight", func() error {
@@ -214,7 +260,7 @@ policy:
 	} else {
 		// Refused, and the refusal logged with the retry scheduled.
 		eventually(t, "a refused attempt logged", func() error {
-			code, b, err := c.Admin("GET", node.Admin+"/admin/v1/webhooks/deliveries?status=pending&alert_id="+a.ID, "")
+			code, b, err := c.Admin("GET", node.Admin+"/admin/v1/webhooks/deliveries?status=pending&alert_id="+id, "")
 			if err != nil || code != 200 || !strings.Contains(string(b), `"status_code":500`) {
 				return fmt.Errorf("%d %s %v", code, b, err)
 			}
@@ -250,12 +296,12 @@ policy:
 		t.Fatalf("delivered %q (err %v), refused %q: want the same webhook-id and body", delivered.id, delivered.err, refused[0].id)
 	}
 	var p alert.Payload
-	if err := json.Unmarshal(delivered.body, &p); err != nil || p.Type != "alert.raised" || p.Data.ID != a.ID || p.Data.UserID != "u-victim" || p.Data.SessionID != "s-stolen" {
+	if err := json.Unmarshal(delivered.body, &p); err != nil || p.Type != "alert.raised" || p.Data.ID != id || p.Data.UserID != user || p.Data.SessionID == "" || p.Data.Rule != "refresh_reuse" {
 		t.Fatalf("payload %s: %v", delivered.body, err)
 	}
 	// The delivery log, read through the admin API, tells the story.
 	eventually(t, "the delivery logged", func() error {
-		code, b, err := c.Admin("GET", node.Admin+"/admin/v1/webhooks/deliveries?alert_id="+a.ID, "")
+		code, b, err := c.Admin("GET", node.Admin+"/admin/v1/webhooks/deliveries?alert_id="+id, "")
 		if err != nil || code != 200 {
 			return fmt.Errorf("%d %s %v", code, b, err)
 		}
