@@ -405,3 +405,19 @@ func TestParseSecret(t *testing.T) {
 		t.Fatalf("a secret prints: %s", out)
 	}
 }
+
+// TestDefaultSchedule: the documented default schedule (docs/webhooks.md):
+// the 15th attempt 2.7 to 5.4 hours after the first.
+func TestDefaultSchedule(t *testing.T) {
+	r := alert.DefaultRetry
+	var total time.Duration
+	for n := 1; n < r.MaxAttempts; n++ {
+		total += r.Backoff(n)
+	}
+	if lo, hi := total/2, total; lo.Hours() < 2.7 || lo.Hours() > 2.8 || hi.Hours() < 5.4 || hi.Hours() > 5.5 {
+		t.Fatalf("the 15th attempt comes %v to %v after the first", lo, hi)
+	}
+	if r.Backoff(1) != 5*time.Second || r.Backoff(2) != 10*time.Second || r.Backoff(20) != time.Hour {
+		t.Fatalf("backoffs %v %v %v", r.Backoff(1), r.Backoff(2), r.Backoff(20))
+	}
+}

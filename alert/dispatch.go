@@ -48,8 +48,7 @@ type Retry struct {
 }
 
 // DefaultRetry is the default policy: 5 s doubling up to 1 h, at most
-// 15 attempts within 24 h (the last retry lands about 6 h after the first
-// attempt).
+// 15 attempts within 24 h (the last 2.7 to 5.4 h after the first).
 var DefaultRetry = Retry{MinBackoff: 5 * time.Second, MaxBackoff: time.Hour, MaxAttempts: 15, MaxAge: 24 * time.Hour}
 
 // Backoff is the wait before attempt n+1 after n failed ones (n ≥ 1),
