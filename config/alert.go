@@ -44,7 +44,8 @@ type Webhook struct {
 	// URL receives a POST per alert; https, or http to a loopback host.
 	URL string `yaml:"url"`
 	// Secret is the signing secret, whsec_ and the base64 of 24 to 64
-	// random bytes; or SecretFile, a file holding it (one of the two).
+	// random bytes; or SecretFile, a file holding it (a relative path is
+	// in the data folder). One of the two.
 	Secret     string `yaml:"secret"`
 	SecretFile string `yaml:"secret_file"`
 	// MinSeverity is the lowest severity sent: low, medium or high
