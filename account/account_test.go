@@ -61,7 +61,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	ks := keystest.New(t, f.st, keys.Config{RetiredTTL: time.Hour})
 	f.oauth = oauth.New(f.st, ks, oauth.Config{Issuer: "https://i", Audience: "https://i", Access: time.Minute, Refresh: time.Hour, Pepper: []byte("p"), Now: clock})
-	if f.spa, _, err = f.oauth.RegisterClient(ctx, oauth.ClientSpec{Name: "spa", Public: true, Grants: []string{oauth.GrantRefreshToken}, TokenFormat: oauth.FormatOpaque}); err != nil {
+	if f.spa, _, err = f.oauth.RegisterClient(ctx, oauth.ClientSpec{Name: "spa", Public: true, Grants: []string{oauth.GrantRefreshToken}, TokenFormat: oauth.FormatOpaque, FirstParty: true}); err != nil {
 		t.Fatal(err)
 	}
 	f.flows = authflow.New(f.an, f.sessions, f.st, f.oauth, authflow.Config{TokenIdle: time.Hour, TokenAbsolute: 12 * time.Hour, Now: clock})

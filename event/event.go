@@ -22,8 +22,8 @@ const (
 	LoginSucceeded Kind = iota + 1
 	// LoginFailed: a login was refused. Reason (ReasonBadCredentials,
 	// ReasonThrottled with RetryAfter, ReasonStaleCredentials,
-	// ReasonInvalidClient, ReasonError), IP, and UserID when the account
-	// is known.
+	// ReasonInvalidClient, ReasonUnauthorizedClient with ClientID,
+	// ReasonError), IP, and UserID when the account is known.
 	LoginFailed
 	// SessionCreated: a session started. SessionID, UserID, IP, UserAgent.
 	SessionCreated
@@ -170,6 +170,11 @@ const (
 	ReasonRefused          = "refused"
 	ReasonFlagged          = "flagged"
 )
+
+// ReasonUnauthorizedClient: a login named a client that is not first
+// party (RFC 9700 §2.4: no password grant for third-party clients),
+// refused before the password was checked.
+const ReasonUnauthorizedClient = "unauthorized_client"
 
 // Grants of TokenIssued: a login (IssueForSession), or an RFC 6749 grant.
 const (

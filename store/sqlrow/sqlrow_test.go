@@ -113,10 +113,11 @@ func TestRefreshState(t *testing.T) {
 
 func TestClientAndKey(t *testing.T) {
 	m := Micros(t0)
-	c, err := Client(row{"c1", "n", "h", "authorization_code refresh_token", "", "jwt", m, true, "https://a.example https://b.example", "https://me.example", "https://a/cb http://127.0.0.1/cb", "client_secret_basic", "o", ptr(m + 1)})
+	c, err := Client(row{"c1", "n", "h", "authorization_code refresh_token", "", "jwt", m, true, "https://a.example https://b.example", "https://me.example", "https://a/cb http://127.0.0.1/cb", "client_secret_basic", "o", ptr(m + 1), true, true})
 	if err != nil || !reflect.DeepEqual(c.Grants, []string{"authorization_code", "refresh_token"}) || len(c.Scopes) != 0 || !c.CreatedAt.Equal(t0) ||
 		!c.Introspect || !reflect.DeepEqual(c.Resources, []string{"https://a.example", "https://b.example"}) || c.Audience != "https://me.example" ||
-		len(c.RedirectURIs) != 2 || c.AuthMethod != "client_secret_basic" || string(c.OldSecretHash) != "o" || !c.OldSecretUntil.Equal(t0.Add(time.Microsecond)) {
+		len(c.RedirectURIs) != 2 || c.AuthMethod != "client_secret_basic" || string(c.OldSecretHash) != "o" || !c.OldSecretUntil.Equal(t0.Add(time.Microsecond)) ||
+		!c.FirstParty || !c.RevocationFeed {
 		t.Fatalf("Client = %+v, %v", c, err)
 	}
 	k, err := SigningKey(row{"k1", "EdDSA", "retired", m, ptr(m + 1), ptr(m + 3), "pub", "priv", ptr(m + 4)})
