@@ -21,7 +21,6 @@ import (
 	"github.com/tessera-auth/tessera/detect"
 	"github.com/tessera-auth/tessera/internal/app"
 	"github.com/tessera-auth/tessera/internal/clocktest"
-	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/store"
 )
 
@@ -266,17 +265,13 @@ func TestRefreshReuseAlertDelivered(t *testing.T) {
 		t.Fatalf("create user: %d %s", w.Code, w.Body)
 	}
 	bob := between(w.Body.String(), `"id":"`, `"`)
-	cl, _, err := a.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "phone app", Grants: []string{oauth.GrantRefreshToken}, Public: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w = from(pub, "POST", "/v1/login", `{"username":"bob","password":"`+pw+`","delivery":"token","client_id":"`+cl.ID+`"}`, "", "192.0.2.10:1", "Demo/1 (iPhone)")
+	w = from(pub, "POST", "/v1/login", `{"username":"bob","password":"`+pw+`","delivery":"token"}`, "", "192.0.2.10:1", "Demo/1 (iPhone)")
 	if w.Code != 200 {
 		t.Fatalf("login: %d %s", w.Code, w.Body)
 	}
 	old := between(w.Body.String(), `"refresh_token":"`, `"`)
 	clock.Add(15 * time.Minute)
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {old}, "client_id": {cl.ID}}.Encode()
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {old}}.Encode()
 	if w := from(pub, "POST", "/oauth2/token", form, "", "192.0.2.10:1", "Demo/1 (iPhone)"); w.Code != 200 {
 		t.Fatalf("refresh: %d %s", w.Code, w.Body)
 	}
