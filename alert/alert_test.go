@@ -46,9 +46,10 @@ func newSecret(t *testing.T) (string, alert.Secret) {
 // receiver records what it is sent and answers with the next status of
 // its script (the last one repeats).
 type receiver struct {
-	mu       sync.Mutex
-	statuses []int
-	got      []delivered
+	mu         sync.Mutex
+	statuses   []int
+	retryAfter string // sent with every answer when set
+	got        []delivered
 }
 
 type delivered struct {
@@ -64,6 +65,9 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	st := r.statuses[0]
 	if len(r.statuses) > 1 {
 		r.statuses = r.statuses[1:]
+	}
+	if r.retryAfter != "" {
+		w.Header().Set("Retry-After", r.retryAfter)
 	}
 	w.WriteHeader(st)
 }
@@ -419,5 +423,39 @@ func TestDefaultSchedule(t *testing.T) {
 	}
 	if r.Backoff(1) != 5*time.Second || r.Backoff(2) != 10*time.Second || r.Backoff(20) != time.Hour {
 		t.Fatalf("backoffs %v %v %v", r.Backoff(1), r.Backoff(2), r.Backoff(20))
+	}
+}
+
+// TestRetryAfter: a receiver's Retry-After longer than the backoff
+// postpones the retry (up to MaxBackoff); a shorter one changes nothing.
+func TestRetryAfter(t *testing.T) {
+	for _, c := range []struct {
+		header string
+		wait   time.Duration
+	}{{"120", 120 * time.Second}, {"3600", 5 * time.Minute}, {"1", 7500 * time.Millisecond}, {"soon", 7500 * time.Millisecond}} {
+		t.Run(c.header, func(t *testing.T) {
+			st := sqlitetest.Open(t)
+			clock := clocktest.New(t0)
+			_, key := newSecret(t)
+			rcv := &receiver{statuses: []int{503, 200}, retryAfter: c.header}
+			srv := httptest.NewServer(rcv)
+			defer srv.Close()
+			hooks := []alert.Webhook{{Name: "siem", URL: srv.URL, Secret: key, Timeout: 5 * time.Second}}
+			if _, err := alert.NewService(alert.Config{Store: st, Webhooks: hooks, Now: clock.Now}).Raise(context.Background(), theftAlert()); err != nil {
+				t.Fatal(err)
+			}
+			d := alert.NewDispatcher(alert.DispatchConfig{Outbox: st, Sender: webhook.New(), Webhooks: hooks, Holder: "n1", Now: clock.Now,
+				Retry:  alert.Retry{MinBackoff: 10 * time.Second, MaxBackoff: 5 * time.Minute, MaxAttempts: 10, MaxAge: time.Hour},
+				Jitter: func() float64 { return 0.5 }})
+			d.Tick(context.Background())
+			clock.Add(c.wait - time.Millisecond)
+			if n, _ := d.Tick(context.Background()); n != 0 {
+				t.Fatalf("retried before %v", c.wait)
+			}
+			clock.Add(time.Millisecond)
+			if n, _ := d.Tick(context.Background()); n != 1 {
+				t.Fatalf("not retried at %v", c.wait)
+			}
+		})
 	}
 }

@@ -22,7 +22,14 @@ type Outbox interface {
 // Sender sends one webhook request (package webhook, over HTTP). It
 // follows no redirect, and its error never quotes the URL or a header.
 type Sender interface {
-	Send(ctx context.Context, url string, header map[string]string, body []byte) (status int, err error)
+	Send(ctx context.Context, url string, header map[string]string, body []byte) (Response, error)
+}
+
+// Response is what an attempt's answer says: its status, and how long
+// the receiver asks to be left alone (Retry-After; 0 when absent).
+type Response struct {
+	Status     int
+	RetryAfter time.Duration
 }
 
 // Outcomes of an attempt, for the deliveries metric.
@@ -179,23 +186,26 @@ func (d *Dispatcher) Tick(ctx context.Context) (int, error) {
 }
 
 // attempt sends del once and records the outcome: delivered on 2xx;
-// otherwise retried after the jittered backoff, or failed once the
-// attempts run out or the retry would fall past the age limit, on 410 Gone (the receiver asks for no more) or when its
+// otherwise retried after the jittered backoff (or the receiver's longer
+// Retry-After, up to MaxBackoff: Standard Webhooks asks senders to honour
+// it), or failed once the attempts run out or the retry would fall past
+// the age limit, on 410 Gone (the receiver asks for no more) or when its
 // webhook is no longer configured.
 func (d *Dispatcher) attempt(ctx context.Context, del store.WebhookDelivery) {
 	start := d.c.Now()
 	n := del.Attempts + 1
 	rec := store.DeliveryAttempt{DeliveryID: del.ID, AlertID: del.AlertID, Webhook: del.Webhook, Attempt: n, At: start}
 	w, ok := d.hooks[del.Webhook]
-	var status int
+	var resp Response
 	var err error
 	if !ok {
 		err = errNotConfigured
 	} else {
 		sctx, cancel := context.WithTimeout(ctx, w.Timeout)
-		status, err = d.c.Sender.Send(sctx, w.URL, Headers(w.Secret, del.ID, start, del.Body), del.Body)
+		resp, err = d.c.Sender.Send(sctx, w.URL, Headers(w.Secret, del.ID, start, del.Body), del.Body)
 		cancel()
 	}
+	status := resp.Status
 	end := d.c.Now()
 	rec.StatusCode, rec.Duration = status, end.Sub(start)
 	var u store.DeliveryUpdate
@@ -210,7 +220,11 @@ func (d *Dispatcher) attempt(ctx context.Context, del store.WebhookDelivery) {
 		}
 		rec.Error = truncate(err.Error(), 300)
 		wait := d.c.Retry.Backoff(n)
-		next := end.Add(wait/2 + time.Duration(d.c.Jitter()*float64(wait/2)))
+		wait = wait/2 + time.Duration(d.c.Jitter()*float64(wait/2))
+		if resp.RetryAfter > wait {
+			wait = min(resp.RetryAfter, d.c.Retry.MaxBackoff)
+		}
+		next := end.Add(wait)
 		if !ok || status == 410 || n >= d.c.Retry.MaxAttempts || next.Sub(del.CreatedAt) > d.c.Retry.MaxAge {
 			outcome = OutcomeFailed
 			u = store.DeliveryUpdate{Status: store.DeliveryFailed, NextAt: end, LastError: rec.Error}

@@ -9,7 +9,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
+
+	"github.com/tessera-auth/tessera/alert"
 )
 
 // Sender posts webhooks. Safe for concurrent use.
@@ -31,13 +34,14 @@ func New() *Sender {
 	}}
 }
 
-// Send POSTs body to u with header and returns the response status. ctx
-// bounds the whole attempt. The error leaves out the URL (url.Error
-// quotes it, and a webhook URL may hold a credential).
-func (s *Sender) Send(ctx context.Context, u string, header map[string]string, body []byte) (int, error) {
+// Send POSTs body to u with header and returns the response's status and
+// Retry-After (RFC 9110 §10.2.3: seconds or an HTTP date). ctx bounds the
+// whole attempt. The error leaves out the URL (url.Error quotes it, and a
+// webhook URL may hold a credential).
+func (s *Sender) Send(ctx context.Context, u string, header map[string]string, body []byte) (alert.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
-		return 0, errors.New("bad webhook URL")
+		return alert.Response{}, errors.New("bad webhook URL")
 	}
 	for k, v := range header {
 		req.Header.Set(k, v)
@@ -50,13 +54,30 @@ func (s *Sender) Send(ctx context.Context, u string, header map[string]string, b
 			err = ue.Err
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			return 0, errors.New("timed out")
+			return alert.Response{}, errors.New("timed out")
 		}
-		return 0, err
+		return alert.Response{}, err
 	}
 	// Drain a little so the connection can be reused; the body itself
 	// means nothing.
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	return resp.StatusCode, nil
+	return alert.Response{Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}, nil
+}
+
+// retryAfter reads a Retry-After value at now; 0 when absent or unusable.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 || n > 7*24*3600 {
+			return 0
+		}
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
