@@ -399,11 +399,11 @@ func (s *Service) beginFor(ctx context.Context, kind, userID string, mfaHash tok
 // Begins are throttled per client address (*mfa.ThrottledError): each
 // stores a ceremony for nobody in particular.
 func (s *Service) BeginPasswordless(ctx context.Context, ip netip.Addr) (json.RawMessage, error) {
-	key := throttle.IPKey(ip)
-	if ok, wait := s.begins.Allow(ctx, key); !ok {
+	// Every begin spends a token, not only failures; check and take in one
+	// step so racing begins never overdraw the budget.
+	if spent, _, wait := s.begins.Spend(ctx, throttle.IPKey(ip)); !spent {
 		return nil, &mfa.ThrottledError{RetryAfter: wait}
 	}
-	s.begins.Fail(ctx, key) // every begin spends a token, not only failures
 	opts, sd, err := s.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {
 		return nil, fmt.Errorf("passkey: begin passwordless login: %w", err)
