@@ -94,6 +94,11 @@ type DispatchConfig struct {
 	Jitter func() float64
 }
 
+// DefaultTimeout bounds an attempt to a webhook that sets no timeout
+// (Standard Webhooks suggests receivers get 15 to 30 s; a sender waiting
+// longer only delays the retry).
+const DefaultTimeout = 10 * time.Second
+
 // Dispatcher delivers the outbox. Run it on every node: claims are
 // leased, so nodes share the work without sending a row twice while its
 // lease runs.
@@ -111,6 +116,9 @@ func NewDispatcher(c DispatchConfig) *Dispatcher {
 	d := &Dispatcher{hooks: map[string]Webhook{}, wake: make(chan struct{}, 1)}
 	var longest time.Duration
 	for _, w := range c.Webhooks {
+		if w.Timeout <= 0 {
+			w.Timeout = DefaultTimeout
+		}
 		d.hooks[w.Name] = w
 		longest = max(longest, w.Timeout)
 	}

@@ -28,7 +28,7 @@ type Webhook struct {
 	MinSeverity string
 	// Rules, if not empty, are the only rules sent.
 	Rules []string
-	// Timeout bounds one attempt.
+	// Timeout bounds one attempt (0: DefaultTimeout).
 	Timeout time.Duration
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -37,19 +36,10 @@ func Webhooks(c config.Config) ([]alert.Webhook, error) {
 		if err != nil {
 			return nil, fmt.Errorf("webhooks %s: %w", w.Name, err)
 		}
-		timeout := w.Timeout.D()
-		if timeout == 0 {
-			timeout = webhookTimeout
-		}
-		out = append(out, alert.Webhook{Name: w.Name, URL: w.URL, Secret: key, MinSeverity: w.MinSeverity, Rules: w.Rules, Timeout: timeout})
+		out = append(out, alert.Webhook{Name: w.Name, URL: w.URL, Secret: key, MinSeverity: w.MinSeverity, Rules: w.Rules, Timeout: w.Timeout.D()})
 	}
 	return out, nil
 }
-
-// webhookTimeout is an attempt's bound when the config sets none
-// (Standard Webhooks recommends 15 to 30 s for the receiver's side; a
-// sender waiting longer only delays the retry).
-const webhookTimeout = 10 * time.Second
 
 // wireAlerts builds the alert service (detect.Alerts) and the webhook
 // dispatcher, and their metrics.

@@ -74,13 +74,18 @@ func TestAlertsEndToEnd(t *testing.T) {
 		}
 		ids = append(ids, al.ID)
 	}
-	// Two of three are at least medium: two deliveries.
+	// Two of three are at least medium: two deliveries, received and
+	// recorded (the receiver answers before the attempt is recorded).
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		mu.Lock()
 		n := len(got)
 		mu.Unlock()
-		if n == 2 {
+		pending, err := a.Store.CountPendingDeliveries(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 2 && pending == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -156,15 +161,26 @@ func TestAlertsEndToEnd(t *testing.T) {
 	if d := log.Deliveries[0]; d.Webhook != "siem" || d.StatusCode != 200 || d.Outcome != "delivered" || got[d.DeliveryID] != 1 {
 		t.Fatalf("delivery %+v (receiver saw %v)", d, got)
 	}
-	m := do(adm, "GET", "/metrics", "", "").Body.String()
-	for _, want := range []string{
-		`tessera_alerts_total{action="revoke_session",rule="refresh_reuse",severity="high"} 2`,
-		`tessera_webhook_deliveries_total{outcome="delivered"} 2`,
-		`tessera_webhook_outbox_pending 0`,
-	} {
-		if !strings.Contains(m, want) {
-			t.Errorf("metrics lack %s:\n%s", want, grep(m, "webhook"))
+	// The attempt is counted just after it is recorded.
+	for {
+		m := do(adm, "GET", "/metrics", "", "").Body.String()
+		var missing []string
+		for _, want := range []string{
+			`tessera_alerts_total{action="revoke_session",rule="refresh_reuse",severity="high"} 2`,
+			`tessera_webhook_deliveries_total{outcome="delivered"} 2`,
+			`tessera_webhook_outbox_pending 0`,
+		} {
+			if !strings.Contains(m, want) {
+				missing = append(missing, want)
+			}
 		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics lack %v:\n%s\n%s", missing, grep(m, "alerts_total"), grep(m, "webhook"))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if n, err := a.Store.CountPendingDeliveries(ctx); err != nil || n != 0 {
 		t.Fatalf("pending %d, %v", n, err)
