@@ -92,6 +92,10 @@ type Config struct {
 	WebAuthn WebAuthnConfig `yaml:"webauthn"`
 	// Detection is theft and attack detection (config/detection.go).
 	Detection Detection `yaml:"detection"`
+	// Alerts and Webhooks: how alerts are kept, and where they are
+	// delivered (config/alert.go).
+	Alerts   Alerts    `yaml:"alerts"`
+	Webhooks []Webhook `yaml:"webhooks"`
 }
 
 // RedisConfig is the optional Redis of a cluster: shared login throttles
@@ -298,6 +302,7 @@ func Default() Config {
 			},
 			MFA: defaultMFA(),
 		},
+		Alerts: DefaultAlerts(),
 	}
 }
 
@@ -490,6 +495,7 @@ func (c Config) Validate() error {
 	c.Policy.MFA.validate(bad)
 	c.WebAuthn.validate(c.PublicOrigin, bad)
 	c.Detection.validate(bad)
+	validateWebhooks(c.Webhooks, c.Alerts, bad)
 	return errors.Join(errs...)
 }
 

@@ -72,6 +72,7 @@ type Server struct {
 	cfg      Config
 	st       Store
 	audit    AuditReader // nil: no audit API
+	alerts   AlertReader // nil: no alerts API
 	sessions *session.Manager
 	authn    *authn.Authenticator
 	ips      *clientip.Resolver
@@ -194,6 +195,7 @@ func (s *Server) Admin() http.Handler {
 	s.mountAdminClients(mux)
 	s.mountAdminKeys(mux)
 	s.mountAdminAudit(mux)
+	s.mountAdminAlerts(mux)
 	outer := http.NewServeMux()
 	s.health(outer)
 	// Metrics only here: login, session and theft-signal counts are the

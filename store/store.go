@@ -248,6 +248,7 @@ type Store interface {
 	AuditLog
 	WebAuthn
 	DetectState
+	Alerts
 	// Ping reports whether the backend can answer and commit (a recent
 	// storage failure, or a failed probe write when idle, makes it fail);
 	// /readyz uses it.

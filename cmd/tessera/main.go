@@ -131,6 +131,7 @@ func (c *cli) newRootCmd() *cobra.Command {
 		c.newClientCmd(),
 		c.newKeysCmd(),
 		c.newAuditCmd(),
+		c.newAlertsCmd(),
 		c.newPolicyCmd(),
 		c.newConfigCmd(),
 		c.newVersionCmd(),

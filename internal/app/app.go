@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tessera-auth/tessera/accesstoken"
+	"github.com/tessera-auth/tessera/alert"
 	"github.com/tessera-auth/tessera/audit"
 	"github.com/tessera-auth/tessera/authn"
 	"github.com/tessera-auth/tessera/clientip"
@@ -70,6 +71,10 @@ type App struct {
 	// GeoIP places addresses for them (nil without detection.geoip_database).
 	Detect *detect.Engine
 	GeoIP  *geoip.DB
+	// Alerts keeps the alerts detection raises (detect.Alerts);
+	// Dispatcher delivers their webhooks.
+	Alerts     *alert.Service
+	Dispatcher *alert.Dispatcher
 	// Listener carries revocations between the nodes sharing the store
 	// when its backend offers that (PostgreSQL LISTEN/NOTIFY); nil otherwise.
 	Listener store.FeedListener
@@ -210,6 +215,9 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 	if err := a.wireAudit(kr.Master); err != nil {
 		return err
 	}
+	if err := a.wireAlerts(); err != nil {
+		return err
+	}
 	if !c.InsecureDevCookies && MasterKeyBeside(c, kr.MasterSource) {
 		log.Warn(MasterKeyBesideWarning, "master_key", kr.MasterSource)
 	}
@@ -291,6 +299,7 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 	a.MFA = NewMFA(c, st, kr.Master, a.Events, opt.Now, a.Passkeys)
 	a.Server.WithMFA(a.MFA, st, MFAPolicy(c))
 	a.Server.WithAudit(st)
+	a.Server.WithAlerts(st)
 	if a.Passkeys != nil {
 		a.Server.WithWebAuthn(a.Passkeys, a.MFA)
 	}
@@ -310,11 +319,12 @@ func (a *App) Admin() http.Handler { return a.Server.Admin() }
 // flush of last-seen times, with that flush's error.
 func (a *App) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(5)
 	go func() { defer wg.Done(); a.Keys.Run(ctx) }()
 	go func() { defer wg.Done(); a.runAudit(ctx) }()
 	go func() { defer wg.Done(); a.runDetection(ctx) }()
 	go func() { defer wg.Done(); a.gcLoop(ctx) }()
+	go func() { defer wg.Done(); a.runDispatcher(ctx) }()
 	for _, run := range a.runners {
 		wg.Add(1)
 		go func() { defer wg.Done(); run(ctx) }()
@@ -386,6 +396,11 @@ func (a *App) Collect(ctx context.Context) (ran bool, deleted int, err error) {
 		a.log.Warn("audit retention failed", "err", err)
 	} else if n > 0 {
 		a.log.Info("audit records pruned", "count", n)
+	}
+	if n, err := a.PruneAlerts(ctx); err != nil {
+		a.log.Warn("alert retention failed", "err", err)
+	} else if n > 0 {
+		a.log.Info("alerts pruned", "count", n)
 	}
 	if _, err := a.Store.DeleteExpiredWebAuthnCeremonies(ctx, a.now().Add(-time.Hour)); err != nil {
 		a.log.Warn("expired webauthn ceremony cleanup failed", "err", err)

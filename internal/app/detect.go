@@ -29,9 +29,14 @@ func (a *App) detectionState() (detect.State, error) {
 	return a.DetectState(detect.NewMemory(0, a.now)), nil
 }
 
-// detectionAlerts keeps the alerts of firings above log: nil logs them
-// only, until package alert's store plugs in here.
-func (a *App) detectionAlerts() detect.Alerts { return nil }
+// detectionAlerts keeps the alerts of firings above log: package
+// alert's service (stored with their webhook outbox, wireAlerts).
+func (a *App) detectionAlerts() detect.Alerts {
+	if a.Alerts == nil {
+		return nil
+	}
+	return a.Alerts
+}
 
 // detectionLocator places addresses for impossible_travel: nil without
 // a GeoIP database (the rule is off). A database that cannot be read

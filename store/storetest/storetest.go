@@ -75,6 +75,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentMarkStepUp", testConcurrentMarkStepUp},
 		{"DetectState", testDetectState},
 		{"DetectStateExpiry", testDetectStateExpiry},
+		{"Alerts", testAlerts},
+		{"DeliveryOutbox", testDeliveryOutbox},
+		{"DeliveryClaimRace", testDeliveryClaimRace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
