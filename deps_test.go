@@ -15,7 +15,7 @@ func TestDomainDependencies(t *testing.T) {
 		"net/http", "database/sql", "modernc.org/sqlite", "github.com/jackc/pgx",
 		"github.com/redis/", "github.com/prometheus/",
 	}
-	for _, pkg := range []string{"token", "session", "revocation", "authn", "password", "throttle", "store", "config", "keys", "accesstoken", "oauth", "protocol", "event", "tokenstate", "authflow", "account", "cluster", "forwardauth", "internal/clocktest", "store/sqlrow", "store/sqlmigrate", "store/readiness", "probe", "mfa", "replay", "audit", "origin"} {
+	for _, pkg := range []string{"token", "session", "revocation", "authn", "password", "throttle", "store", "config", "keys", "accesstoken", "oauth", "protocol", "event", "tokenstate", "authflow", "account", "cluster", "forwardauth", "internal/clocktest", "store/sqlrow", "store/sqlmigrate", "store/readiness", "probe", "mfa", "replay", "audit", "geoip", "detect", "origin"} {
 		out, err := exec.Command("go", "list", "-deps", mod+pkg).Output()
 		if err != nil {
 			t.Fatalf("go list %s: %v", pkg, err)

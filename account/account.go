@@ -16,6 +16,8 @@ var (
 	ErrDeleted = errors.New("account: user deleted")
 	// ErrBadCursor: a page cursor this package did not hand out.
 	ErrBadCursor = errors.New("account: invalid cursor")
+	// ErrNoChange: a Change that changes nothing.
+	ErrNoChange = errors.New("account: nothing to change")
 )
 
 // Revocation reasons, as recorded on the sessions and the feed.
@@ -136,30 +138,62 @@ type Result struct {
 // every node. Disabling a disabled user changes nothing but ends any
 // session that slipped in.
 func (s *Service) Disable(ctx context.Context, id string) (Result, error) {
-	return s.apply(ctx, id, store.UserUpdate{Disable: true, RevokeReason: ReasonDisabled})
+	return s.Update(ctx, id, Change{Disabled: new(true)})
 }
 
 // Enable lets a disabled user log in again. Ended sessions stay ended.
 func (s *Service) Enable(ctx context.Context, id string) (Result, error) {
-	return s.apply(ctx, id, store.UserUpdate{Enable: true})
+	return s.Update(ctx, id, Change{Disabled: new(false)})
 }
 
 // ResetPassword sets a password without the old one and ends every
 // session (whoever knew the old password is out). With mustChange the next
 // login must set another password before it gets a session.
 func (s *Service) ResetPassword(ctx context.Context, id, pw string, mustChange bool) (Result, error) {
-	u, err := s.Get(ctx, id)
-	if err != nil {
-		return Result{}, err
+	return s.Update(ctx, id, Change{Password: &pw, MustChangePassword: mustChange})
+}
+
+// Change is an administrator's edit of one user; nil fields stay as they
+// are.
+type Change struct {
+	Disabled           *bool   // disable (true) or enable (false)
+	Password           *string // a new password, checked against the policy
+	MustChangePassword bool    // with Password: the next login must change it
+}
+
+// Update applies c as one decision: the password, the disabled state and
+// the end of the sessions are written in one transaction, so a failure of
+// any part leaves the user as it was (never a new password on an account
+// that was to be disabled but is not). The sessions end with
+// ReasonDisabled when c disables, else ReasonPasswordReset when it sets a
+// password; enabling alone ends none.
+func (s *Service) Update(ctx context.Context, id string, c Change) (Result, error) {
+	var up store.UserUpdate
+	if c.Password != nil {
+		u, err := s.Get(ctx, id)
+		if err != nil {
+			return Result{}, err
+		}
+		if !u.DeletedAt.IsZero() {
+			return Result{}, ErrDeleted // before paying for a hash
+		}
+		h, err := s.pw.NewHash(ctx, u.Username, *c.Password)
+		if err != nil {
+			return Result{}, err // *password.PolicyError, or the hasher's
+		}
+		up.PasswordHash, up.MustChangePassword, up.RevokeReason = h, c.MustChangePassword, ReasonPasswordReset
 	}
-	if !u.DeletedAt.IsZero() {
-		return Result{}, ErrDeleted
+	switch {
+	case c.Disabled == nil:
+	case *c.Disabled:
+		up.Disable, up.RevokeReason = true, ReasonDisabled
+	default:
+		up.Enable = true
 	}
-	h, err := s.pw.NewHash(ctx, u.Username, pw)
-	if err != nil {
-		return Result{}, err // *password.PolicyError, or the hasher's
+	if !up.Disable && !up.Enable && up.PasswordHash == "" {
+		return Result{}, ErrNoChange
 	}
-	return s.apply(ctx, id, store.UserUpdate{PasswordHash: h, MustChangePassword: mustChange, RevokeReason: ReasonPasswordReset})
+	return s.apply(ctx, id, up)
 }
 
 // Delete erases the user: every session and token revoked, the username

@@ -61,7 +61,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	ks := keystest.New(t, f.st, keys.Config{RetiredTTL: time.Hour})
 	f.oauth = oauth.New(f.st, ks, oauth.Config{Issuer: "https://i", Audience: "https://i", Access: time.Minute, Refresh: time.Hour, Pepper: []byte("p"), Now: clock})
-	if f.spa, _, err = f.oauth.RegisterClient(ctx, oauth.ClientSpec{Name: "spa", Public: true, Grants: []string{oauth.GrantRefreshToken}, TokenFormat: oauth.FormatOpaque}); err != nil {
+	if f.spa, _, err = f.oauth.RegisterClient(ctx, oauth.ClientSpec{Name: "spa", Public: true, Grants: []string{oauth.GrantRefreshToken}, TokenFormat: oauth.FormatOpaque, FirstParty: true}); err != nil {
 		t.Fatal(err)
 	}
 	f.flows = authflow.New(f.an, f.sessions, f.st, f.oauth, authflow.Config{TokenIdle: time.Hour, TokenAbsolute: 12 * time.Hour, Now: clock})
@@ -255,5 +255,50 @@ func TestListPages(t *testing.T) {
 	}
 	if len(seen) != 4 || seen[0] != "ann" || seen[3] != "di" {
 		t.Fatalf("pages = %v", seen)
+	}
+}
+
+// updates records the store updates the service asks for.
+type updates struct {
+	account.Store
+	got []store.UserUpdate
+}
+
+func (u *updates) UpdateUser(ctx context.Context, id string, up store.UserUpdate) (store.User, []string, error) {
+	u.got = append(u.got, up)
+	return u.Store.UpdateUser(ctx, id, up)
+}
+
+// TestUpdateIsOneDecision: a password and a disabling are one store
+// update (one transaction), ending the sessions once, as a disabling; a
+// change of nothing is refused before the store.
+func TestUpdateIsOneDecision(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rec := &updates{Store: f.st}
+	acct := account.New(rec, f.sessions, f.an, func() time.Time { return f.now })
+	if _, err := f.login(t, authflow.Login{}); err != nil {
+		t.Fatal(err)
+	}
+	const reset = "a new long passphrase"
+	res, err := acct.Update(ctx, f.user.ID, account.Change{Disabled: new(true), Password: new(reset), MustChangePassword: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.got) != 1 {
+		t.Fatalf("%d store updates, want 1", len(rec.got))
+	}
+	up := rec.got[0]
+	if !up.Disable || up.PasswordHash == "" || !up.MustChangePassword || up.RevokeReason != account.ReasonDisabled {
+		t.Fatalf("update = %+v", up)
+	}
+	if res.Revoked != 1 || res.User.DisabledAt.IsZero() || !res.User.MustChangePassword {
+		t.Fatalf("Update = %+v", res)
+	}
+	if _, err := acct.Update(ctx, f.user.ID, account.Change{}); !errors.Is(err, account.ErrNoChange) || len(rec.got) != 1 {
+		t.Fatalf("empty change: %v after %d updates", err, len(rec.got))
+	}
+	if _, err := acct.Update(ctx, f.user.ID, account.Change{Disabled: new(false), Password: new("short")}); !errors.As(err, new(*password.PolicyError)) || len(rec.got) != 1 {
+		t.Fatalf("a refused password with an enabling: %v after %d updates", err, len(rec.got))
 	}
 }

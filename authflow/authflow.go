@@ -25,6 +25,13 @@ var (
 	// ErrInvalidClient: token delivery named a client that is unknown, or
 	// not a public client allowed refresh tokens.
 	ErrInvalidClient = errors.New("authflow: unknown client, or not a public client allowed refresh tokens")
+	// ErrUnauthorizedClient: token delivery named a client that is not
+	// first party. RFC 9700 §2.4: the resource owner password credentials
+	// grant MUST NOT be used; a login that hands a password to a client
+	// is that grant, so only the operator's own applications
+	// (store.Client.FirstParty) may ask for one. The others use a
+	// redirect-based flow. (RFC 6749 §5.2 unauthorized_client.)
+	ErrUnauthorizedClient = errors.New("authflow: only first-party clients may log users in with a password")
 	// ErrNoTokenDelivery: token delivery was asked of a flow without an issuer.
 	ErrNoTokenDelivery = errors.New("authflow: token delivery is not enabled")
 	// ErrUnavailable wraps a store failure after the credential was
@@ -174,6 +181,13 @@ func (f *Flows) Login(ctx context.Context, req Login, u session.Use) (Result, er
 	if req.Delivery == Token && f.issuer == nil {
 		return Result{}, ErrNoTokenDelivery
 	}
+	// A client that may not take passwords is refused before the password
+	// is checked: a third-party application must not even learn whether
+	// the password it collected is right.
+	if _, err := f.client(ctx, req); errors.Is(err, ErrUnauthorizedClient) {
+		f.loginOutcome(ctx, Result{}, err, "", req.ClientID, "", u)
+		return Result{}, err
+	}
 	user, err := f.authn.Login(ctx, req.Username, req.Password, u.IP)
 	var must *authn.PasswordChangeRequiredError
 	if errors.As(err, &must) && req.NewPassword != "" && req.NewPassword != req.Password {
@@ -225,6 +239,8 @@ func (f *Flows) loginOutcome(ctx context.Context, res Result, err error, userID,
 		return // session.Create published the failure; a challenge failure is MFAFailed
 	case errors.Is(err, ErrInvalidClient):
 		e.Kind, e.Reason = event.LoginFailed, event.ReasonInvalidClient
+	case errors.Is(err, ErrUnauthorizedClient):
+		e.Kind, e.Reason, e.ClientID = event.LoginFailed, event.ReasonUnauthorizedClient, clientID
 	default:
 		e.Kind, e.Reason = event.LoginFailed, event.ReasonError
 	}
@@ -232,7 +248,9 @@ func (f *Flows) loginOutcome(ctx context.Context, res Result, err error, userID,
 }
 
 // client returns the public client a token-delivery login names, or the
-// zero client for Tessera's own login.
+// zero client for Tessera's own login. Every path that delivers a login's
+// tokens to a named client (password, second factor, passkey, step-up
+// renewal) asks it.
 func (f *Flows) client(ctx context.Context, req Login) (store.Client, error) {
 	if req.ClientID == "" || req.Delivery != Token {
 		return store.Client{}, nil
@@ -242,6 +260,10 @@ func (f *Flows) client(ctx context.Context, req Login) (store.Client, error) {
 	c, err := f.issuer.AuthenticateClient(ctx, req.ClientID, "")
 	if err != nil || !slices.Contains(c.Grants, oauth.GrantRefreshToken) {
 		return store.Client{}, ErrInvalidClient
+	}
+	// RFC 9700 §2.4: no password grant for third-party clients.
+	if !c.FirstParty {
+		return store.Client{}, ErrUnauthorizedClient
 	}
 	return c, nil
 }
@@ -313,6 +335,9 @@ func (f *Flows) ChangePassword(ctx context.Context, cur session.Session, current
 		return Result{}, fmt.Errorf("%w: user lookup after a password change: %w", ErrUnavailable, err)
 	}
 	d, client, err := f.renewTarget(ctx, to)
+	if errors.Is(err, ErrUnauthorizedClient) {
+		return Result{}, err // no first-party tokens for a third party; the revocation above stands
+	}
 	if err != nil {
 		client = store.Client{} // the revocation above stands
 	}

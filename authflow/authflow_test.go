@@ -38,7 +38,8 @@ type fixture struct {
 	flows      *authflow.Flows // with token delivery
 	cookieOnly *authflow.Flows // without an issuer
 	user       store.User
-	spa        store.Client // public, refresh_token
+	spa        store.Client // public, refresh_token, first party
+	third      store.Client // public, refresh_token, third party
 	conf       store.Client // confidential
 	noRefresh  store.Client // public, without the refresh_token grant
 }
@@ -71,7 +72,10 @@ func newFixture(t *testing.T) *fixture {
 	}
 	ks := keystest.New(t, st, keys.Config{RetiredTTL: time.Hour})
 	f.oauth = oauth.New(st, ks, oauth.Config{Issuer: "https://i", Audience: "https://i", Access: time.Minute, Refresh: time.Hour, Pepper: []byte("p"), Now: clock})
-	if f.spa, _, err = f.oauth.RegisterClient(ctx, oauth.ClientSpec{Name: "spa", Public: true, Grants: []string{oauth.GrantRefreshToken}, Scopes: []string{"read", "write"}, TokenFormat: oauth.FormatOpaque}); err != nil {
+	if f.spa, _, err = f.oauth.RegisterClient(ctx, oauth.ClientSpec{Name: "spa", Public: true, Grants: []string{oauth.GrantRefreshToken}, Scopes: []string{"read", "write"}, TokenFormat: oauth.FormatOpaque, FirstParty: true}); err != nil {
+		t.Fatal(err)
+	}
+	if f.third, _, err = f.oauth.RegisterClient(ctx, oauth.ClientSpec{Name: "third", Public: true, Grants: []string{oauth.GrantRefreshToken}}); err != nil {
 		t.Fatal(err)
 	}
 	if f.conf, _, err = f.oauth.RegisterClient(ctx, oauth.ClientSpec{Name: "conf", Grants: []string{oauth.GrantRefreshToken}}); err != nil {
@@ -117,6 +121,14 @@ func TestLogin(t *testing.T) {
 		{"token for a public client without refresh_token", false, func(f *fixture) authflow.Login {
 			return authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token, ClientID: f.noRefresh.ID}
 		}, authflow.ErrInvalidClient, "", ""},
+		// RFC 9700 §2.4: a third-party client gets no password grant,
+		// and not even the answer to whether the password was right.
+		{"token for a third-party public client", false, func(f *fixture) authflow.Login {
+			return authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token, ClientID: f.third.ID}
+		}, authflow.ErrUnauthorizedClient, "", ""},
+		{"third-party client, wrong password", false, func(f *fixture) authflow.Login {
+			return authflow.Login{Username: "ann", Password: "wrong", Delivery: authflow.Token, ClientID: f.third.ID}
+		}, authflow.ErrUnauthorizedClient, "", ""},
 		{"token for an unknown client", false, func(*fixture) authflow.Login {
 			return authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token, ClientID: "nope"}
 		}, authflow.ErrInvalidClient, "", ""},
@@ -357,14 +369,55 @@ func TestLoginEvents(t *testing.T) {
 	}{
 		{"session started", ok, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token, ClientID: f.spa.ID}, event.LoginSucceeded, ""},
 		{"unusable client", ok, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token, ClientID: f.conf.ID}, event.LoginFailed, event.ReasonInvalidClient},
+		{"third-party client", ok, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token, ClientID: f.third.ID}, event.LoginFailed, event.ReasonUnauthorizedClient},
 		{"tokens not issued", broken, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token}, event.LoginFailed, event.ReasonError},
 	} {
 		rec.Reset()
 		res, err := tc.flows.Login(ctx, tc.req, use)
 		evs := rec.Events()
-		if len(evs) != 1 || evs[0].Kind != tc.wantKind || evs[0].Reason != tc.wantReason || evs[0].UserID != f.user.ID ||
+		// A third-party client is refused before the password is checked:
+		// no user is known then, and the event names the client.
+		wantUser, wantClient := f.user.ID, ""
+		if tc.wantReason == event.ReasonUnauthorizedClient {
+			wantUser, wantClient = "", f.third.ID
+		} else if tc.wantKind == event.LoginSucceeded {
+			wantClient = tc.req.ClientID
+		}
+		if len(evs) != 1 || evs[0].ClientID != wantClient || evs[0].Kind != tc.wantKind || evs[0].Reason != tc.wantReason || evs[0].UserID != wantUser ||
 			evs[0].IP != use.IP || !evs[0].At.Equal(f.now) || evs[0].SessionID != res.Session.ID || (err == nil) != (tc.wantKind == event.LoginSucceeded) {
 			t.Errorf("%s: %v, events %+v", tc.name, err, evs)
 		}
+	}
+}
+
+// A password change (or a factor's removal) for a caller holding a
+// third-party client's tokens ends every session as always, but hands out
+// no tokens: neither the
+// third party's (RFC 9700 §2.4) nor the first party's in their place.
+func TestChangePasswordThirdPartyTarget(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	cur, err := f.flows.Login(ctx, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Cookie}, use)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.flows.ChangePassword(ctx, cur.Session, pw, "a new and different passphrase", authflow.Target{Delivery: authflow.Token, ClientID: f.third.ID}, use)
+	if !errors.Is(err, authflow.ErrUnauthorizedClient) || res.Tokens.AccessToken != "" || res.SessionToken.Reveal() != "" {
+		t.Fatalf("ChangePassword = %+v, %v", res, err)
+	}
+	if live, _ := f.sessions.List(ctx, f.user.ID); len(live) != 0 {
+		t.Fatalf("%d sessions live after the password change", len(live))
+	}
+	// Removing a factor renews the same way.
+	cur, err = f.flows.Login(ctx, authflow.Login{Username: "ann", Password: "a new and different passphrase", Delivery: authflow.Cookie}, use)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = f.flows.RenewAfterReset(ctx, cur.Session, session.ReasonMFAReset, nil, authflow.Target{Delivery: authflow.Token, ClientID: f.third.ID}, use)
+	if !errors.Is(err, authflow.ErrUnauthorizedClient) || res.Tokens.AccessToken != "" || res.SessionToken.Reveal() != "" {
+		t.Fatalf("RenewAfterReset = %+v, %v", res, err)
+	}
+	if live, _ := f.sessions.List(ctx, f.user.ID); len(live) != 0 {
+		t.Fatalf("%d sessions live after the reset", len(live))
 	}
 }

@@ -441,6 +441,11 @@ func (f *Flows) RenewAfterReset(ctx context.Context, cur session.Session, reason
 		return Result{}, err
 	}
 	d, client, err := f.renewTarget(ctx, to)
+	if errors.Is(err, ErrUnauthorizedClient) {
+		// A third-party client's caller is never handed first-party
+		// tokens instead; the revocation above stands.
+		return Result{}, err
+	}
 	if err != nil {
 		// The client can no longer log users in: the fresh session is
 		// the first-party login's. The revocation above stands either way.

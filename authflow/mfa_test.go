@@ -13,6 +13,7 @@ import (
 	"github.com/tessera-auth/tessera/event/eventtest"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/mfa"
+	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
 )
@@ -200,5 +201,47 @@ func TestDisabledGetsNoSecondFactor(t *testing.T) {
 	res, err = flows.Login(ctx, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Cookie}, use)
 	if !errors.Is(err, authn.ErrAccountDisabled) || res.MFA != nil {
 		t.Fatalf("Login of a disabled user = %+v, %v; want ErrAccountDisabled and no challenge", res.MFA, err)
+	}
+}
+
+// Every path that delivers a login's tokens to a named client asks
+// whether the client is first party (RFC 9700 §2.4), not only the
+// password step: a second factor completing a challenge for a client
+// that lost the mark, and a step-up renewal whose tokens would go to a
+// third-party client.
+func TestThirdPartyClientGetsNoLoginTokens(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	flows := f.mfaFlows(t, authflow.MFAPolicy{})
+	res, err := flows.Login(ctx, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Token, ClientID: f.spa.ID}, use)
+	if err != nil || res.MFA == nil {
+		t.Fatalf("Login = %+v, %v; want a challenge", res, err)
+	}
+	no := false
+	if _, err := f.oauth.UpdateClient(ctx, f.spa.ID, oauth.ClientPatch{FirstParty: &no}); err != nil {
+		t.Fatal(err)
+	}
+	req := authflow.SecondFactor{MFAToken: res.MFA.Token.Reveal(), Method: mfa.WebAuthn}
+	prove := func(context.Context, string) (mfa.Proof, error) {
+		return mfa.Proof{Method: mfa.WebAuthn, AMR: []string{mfa.AMRHardware}}, nil
+	}
+	if res, err := flows.CompleteWith(ctx, req, prove, use); !errors.Is(err, authflow.ErrUnauthorizedClient) || res.Tokens.AccessToken != "" {
+		t.Fatalf("CompleteWith for a third-party client = %+v, %v", res, err)
+	}
+	if res, err := flows.LoginWithProof(ctx, authflow.ProofLogin{User: f.user, Proof: mfa.Proof{Method: mfa.WebAuthn, AMR: []string{mfa.AMRHardware, mfa.AMRUser}},
+		Delivery: authflow.Token, ClientID: f.third.ID}, use); !errors.Is(err, authflow.ErrUnauthorizedClient) || res.Tokens.AccessToken != "" {
+		t.Fatalf("passkey login for a third-party client = %+v, %v", res, err)
+	}
+	cur, err := flows.Login(ctx, authflow.Login{Username: "ann", Password: pw, Delivery: authflow.Cookie}, use)
+	if err != nil || cur.MFA == nil {
+		t.Fatalf("cookie login = %+v, %v", cur, err)
+	}
+	first, err := flows.CompleteWith(ctx, authflow.SecondFactor{MFAToken: cur.MFA.Token.Reveal(), Method: mfa.WebAuthn}, prove, use)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := flows.StepUp(ctx, first.Session, mfa.Proof{Method: mfa.Password, AMR: []string{mfa.AMRPassword}},
+		authflow.Target{Delivery: authflow.Token, ClientID: f.third.ID}, use); !errors.Is(err, authflow.ErrUnauthorizedClient) || res.Tokens.AccessToken != "" {
+		t.Fatalf("StepUp to a third-party client = %+v, %v", res, err)
 	}
 }

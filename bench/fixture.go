@@ -83,6 +83,9 @@ type Options struct {
 	// AuditOff turns the audit log off (config audit.disabled), for the
 	// audit on/off comparison.
 	AuditOff bool
+	// DetectionOff turns detection off (config detection.enabled), for
+	// the detection on/off comparison.
+	DetectionOff bool
 }
 
 // NewFixture builds a fixture in a fresh temporary folder. Sessions load
@@ -176,6 +179,7 @@ func NewFixture(opt Options) (*Fixture, error) {
 	c.Policy.Tokens.Issuer = "https://tessera.bench"
 	c.TrustedProxies = opt.TrustedProxies
 	c.Audit.Disabled = opt.AuditOff
+	c.Detection.Enabled = !opt.DetectionOff
 	a, err := app.New(ctx, c, app.Options{Logger: slog.New(slog.DiscardHandler), AdminToken: AdminToken})
 	if err != nil {
 		return nil, err

@@ -90,6 +90,8 @@ type Config struct {
 	Audit Audit `yaml:"audit"`
 	// WebAuthn is the WebAuthn relying party (config/webauthn.go).
 	WebAuthn WebAuthnConfig `yaml:"webauthn"`
+	// Detection is theft and attack detection (config/detection.go).
+	Detection Detection `yaml:"detection"`
 }
 
 // RedisConfig is the optional Redis of a cluster: shared login throttles
@@ -251,6 +253,7 @@ func Default() Config {
 		Redis:          RedisConfig{Prefix: "tessera:"},
 		MetricsListen:  "admin",
 		ForwardAuth:    DefaultForwardAuth(),
+		Detection:      DefaultDetection(),
 		Policy: Policy{
 			Session: SessionPolicy{
 				IdleTimeout:     Duration(30 * time.Minute),
@@ -486,6 +489,7 @@ func (c Config) Validate() error {
 	c.ForwardAuth.validate(bad)
 	c.Policy.MFA.validate(bad)
 	c.WebAuthn.validate(c.PublicOrigin, bad)
+	c.Detection.validate(bad)
 	return errors.Join(errs...)
 }
 

@@ -22,16 +22,20 @@ const (
 	LoginSucceeded Kind = iota + 1
 	// LoginFailed: a login was refused. Reason (ReasonBadCredentials,
 	// ReasonThrottled with RetryAfter, ReasonStaleCredentials,
-	// ReasonInvalidClient, ReasonError), IP, and UserID when the account
-	// is known.
+	// ReasonInvalidClient, ReasonUnauthorizedClient with ClientID,
+	// ReasonError), IP, and UserID when the account is known.
 	LoginFailed
 	// SessionCreated: a session started. SessionID, UserID, IP, UserAgent.
 	SessionCreated
 	// SessionValidated: a session credential was presented. SessionID,
 	// UserID, IP, UserAgent; Reason is empty if it was accepted, else
-	// ReasonInvalid, ReasonExpired or ReasonRevoked (SessionID may then be
-	// empty). Published on every authenticated request: keep its
-	// subscribers cheap.
+	// ReasonInvalid, ReasonExpired or ReasonRevoked (SessionID and UserID
+	// are set for an expired or revoked session, empty for an unknown
+	// token). Via is set when the credential was not presented by its
+	// holder (ViaIntrospection, ViaRevocation): IP and UserAgent are then
+	// the asking client's. Token and JTI name a denied access token
+	// (Reason ReasonRevoked). Published on every authenticated request:
+	// keep its subscribers cheap.
 	SessionValidated
 	// SessionRenewed: a session's sliding idle timeout was extended in the
 	// store (at most once per touch interval). SessionID, UserID.
@@ -167,6 +171,11 @@ const (
 	ReasonFlagged          = "flagged"
 )
 
+// ReasonUnauthorizedClient: a login named a client that is not first
+// party (RFC 9700 §2.4: no password grant for third-party clients),
+// refused before the password was checked.
+const ReasonUnauthorizedClient = "unauthorized_client"
+
 // Grants of TokenIssued: a login (IssueForSession), or an RFC 6749 grant.
 const (
 	GrantLogin             = "login"
@@ -243,7 +252,19 @@ type Event struct {
 	Method     string        // a second factor's method ("totp", "recovery_code", "password", …)
 
 	Actor, Action string // AdminAction
+
+	// Via says how a SessionValidated credential reached Tessera when its
+	// holder did not present it: ViaIntrospection or ViaRevocation.
+	Via string
 }
+
+// Vias of SessionValidated: a client asked about the token (RFC 7662) or
+// revoked it (RFC 7009); the use's address and user agent are the
+// client's, not the token holder's.
+const (
+	ViaIntrospection = "introspection"
+	ViaRevocation    = "revocation"
+)
 
 // LogValue renders the event as a group of its non-empty fields. Every
 // string passes through a filter that redacts anything shaped like a Tessera
@@ -289,6 +310,7 @@ func (e Event) Attrs() []slog.Attr {
 	}
 	str("actor", e.Actor)
 	str("action", e.Action)
+	str("via", e.Via)
 	return as
 }
 

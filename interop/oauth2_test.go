@@ -69,7 +69,7 @@ func asRetrieve(err error, re **oauth2.RetrieveError) bool {
 func TestXOAuth2Refresh(t *testing.T) {
 	f, ts := fixture(t)
 	ctx := context.Background()
-	c, _, err := f.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "mobile", Grants: []string{oauth.GrantRefreshToken}, Public: true, Scopes: []string{"profile"}})
+	c, _, err := f.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "mobile", Grants: []string{oauth.GrantRefreshToken}, Public: true, Scopes: []string{"profile"}, FirstParty: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,6 +107,9 @@ type ClientPatch struct {
 	Introspect   *bool
 	Resources    *[]string
 	Audience     *string
+	FirstParty   *bool
+	// RevocationFeed grants or withdraws reading the revocation feed.
+	RevocationFeed *bool
 }
 
 // Client returns one client.
@@ -130,7 +133,8 @@ func (s *Service) UpdateClient(ctx context.Context, id string, p ClientPatch) (s
 		return store.Client{}, err
 	}
 	spec := ClientSpec{Name: c.Name, Grants: c.Grants, Scopes: c.Scopes, Public: c.SecretHash == nil, TokenFormat: c.TokenFormat,
-		Introspect: c.Introspect, Resources: c.Resources, Audience: c.Audience, RedirectURIs: c.RedirectURIs, AuthMethod: c.AuthMethod}
+		Introspect: c.Introspect, Resources: c.Resources, Audience: c.Audience, RedirectURIs: c.RedirectURIs, AuthMethod: c.AuthMethod,
+		FirstParty: c.FirstParty, RevocationFeed: c.RevocationFeed}
 	set := func(dst *[]string, src *[]string) {
 		if src != nil {
 			*dst = *src
@@ -155,11 +159,18 @@ func (s *Service) UpdateClient(ctx context.Context, id string, p ClientPatch) (s
 	if p.Audience != nil {
 		spec.Audience = *p.Audience
 	}
+	if p.FirstParty != nil {
+		spec.FirstParty = *p.FirstParty
+	}
+	if p.RevocationFeed != nil {
+		spec.RevocationFeed = *p.RevocationFeed
+	}
 	if err := checkSpec(&spec); err != nil {
 		return store.Client{}, err
 	}
 	c.Name, c.Grants, c.Scopes, c.TokenFormat, c.RedirectURIs, c.AuthMethod = spec.Name, spec.Grants, spec.Scopes, spec.TokenFormat, spec.RedirectURIs, spec.AuthMethod
 	c.Introspect, c.Resources, c.Audience = spec.Introspect, spec.Resources, spec.Audience
+	c.FirstParty, c.RevocationFeed = spec.FirstParty, spec.RevocationFeed
 	if err := s.st.UpdateClient(ctx, c); err != nil {
 		return store.Client{}, s.clientWriteErr(err)
 	}

@@ -102,3 +102,40 @@ func TestClientMetadata(t *testing.T) {
 		t.Fatalf("public client given client_credentials: %v", err)
 	}
 }
+
+// The first-party mark and the revocation-feed permission (issue 10):
+// both off unless asked for, kept by an update that does not name them,
+// changed by one that does; the feed is for confidential clients only;
+// the built-in first party is first party.
+func TestClientFirstPartyAndFeed(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newService(t, "p")
+	if !s.FirstParty().FirstParty {
+		t.Fatal("the built-in first party is not first party")
+	}
+	c, _, err := s.RegisterClient(ctx, ClientSpec{Name: "rs"})
+	if err != nil || c.FirstParty || c.RevocationFeed {
+		t.Fatalf("defaults: %+v %v", c, err)
+	}
+	yes, no := true, false
+	if c, err = s.UpdateClient(ctx, c.ID, ClientPatch{RevocationFeed: &yes, FirstParty: &yes}); err != nil || !c.RevocationFeed || !c.FirstParty {
+		t.Fatalf("grant: %+v %v", c, err)
+	}
+	name := "rs-2"
+	if c, err = s.UpdateClient(ctx, c.ID, ClientPatch{Name: &name}); err != nil || !c.RevocationFeed || !c.FirstParty {
+		t.Fatalf("an unrelated update: %+v %v", c, err)
+	}
+	if c, err = s.UpdateClient(ctx, c.ID, ClientPatch{RevocationFeed: &no}); err != nil || c.RevocationFeed || !c.FirstParty {
+		t.Fatalf("withdraw: %+v %v", c, err)
+	}
+	if _, _, err := s.RegisterClient(ctx, ClientSpec{Name: "spa", Public: true, Grants: []string{GrantRefreshToken}, RevocationFeed: true}); code(err) != "invalid_request" {
+		t.Fatalf("public client with the feed: %v", err)
+	}
+	spa, _, err := s.RegisterClient(ctx, ClientSpec{Name: "spa", Public: true, Grants: []string{GrantRefreshToken}, FirstParty: true})
+	if err != nil || !spa.FirstParty {
+		t.Fatalf("first-party public client: %+v %v", spa, err)
+	}
+	if _, err := s.UpdateClient(ctx, spa.ID, ClientPatch{RevocationFeed: &yes}); code(err) != "invalid_request" {
+		t.Fatalf("public client given the feed: %v", err)
+	}
+}

@@ -187,6 +187,14 @@ type ClientSpec struct {
 	// for a public client (and only for one), AuthSecretBasic (the
 	// default) or AuthSecretPost for a confidential one.
 	AuthMethod string
+	// FirstParty marks the operator's own application, the only kind that
+	// may log users in with a password (/v1/login): RFC 9700 §2.4 forbids
+	// the password grant, so third-party clients use a redirect flow.
+	// Off by default; only an administrator sets it.
+	FirstParty bool
+	// RevocationFeed lets a confidential client read the revocation feed
+	// (a verifier's permission). Off by default.
+	RevocationFeed bool
 }
 
 // RegisterClient stores a new client and returns it with its secret (shown
@@ -201,7 +209,7 @@ func (s *Service) RegisterClient(ctx context.Context, spec ClientSpec) (store.Cl
 	}
 	c := store.Client{ID: id.String(), Name: spec.Name, Grants: spec.Grants, Scopes: spec.Scopes, TokenFormat: spec.TokenFormat, CreatedAt: s.cfg.Now().UTC().Truncate(time.Microsecond),
 		Introspect: spec.Introspect, Resources: spec.Resources, Audience: spec.Audience,
-		RedirectURIs: spec.RedirectURIs, AuthMethod: spec.AuthMethod}
+		RedirectURIs: spec.RedirectURIs, AuthMethod: spec.AuthMethod, FirstParty: spec.FirstParty, RevocationFeed: spec.RevocationFeed}
 	secret := ""
 	if !spec.Public {
 		secret = spec.Secret
@@ -257,6 +265,9 @@ func checkSpec(spec *ClientSpec) error {
 	if spec.Introspect && spec.Public {
 		return oauthErr("invalid_request", "a public client cannot introspect")
 	}
+	if spec.RevocationFeed && spec.Public {
+		return oauthErr("invalid_request", "a public client cannot read the revocation feed")
+	}
 	if len(spec.Resources) > 20 {
 		return oauthErr("invalid_request", "at most 20 resources")
 	}
@@ -310,7 +321,7 @@ func (s *Service) secretHash(secret string) []byte {
 // it is the client with the empty ID, as before it had a name: its
 // refresh tokens are stored under "", so renaming it orphans no family.
 func (s *Service) FirstParty() store.Client {
-	return store.Client{Name: s.cfg.FirstPartyID, Grants: []string{GrantRefreshToken}, TokenFormat: FormatJWT}
+	return store.Client{Name: s.cfg.FirstPartyID, Grants: []string{GrantRefreshToken}, TokenFormat: FormatJWT, FirstParty: true}
 }
 
 // FirstPartyID is the first party's public client_id.

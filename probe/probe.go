@@ -120,11 +120,11 @@ func (l *Limiter) IntrospectFailed(ctx context.Context, u Use) {
 // publishes event.TokenProbeThrottled (once per emptying: afterwards
 // attempts are refused before they can fail).
 func (l *Limiter) fail(ctx context.Context, what string, u Use, lim *throttle.Limiter, key string) {
-	if ok, _ := lim.Allow(ctx, key); !ok {
-		return // already empty (attempts that raced the refusal)
-	}
-	lim.Fail(ctx, key)
-	if blocked, wait := lim.Blocked(key); blocked && l.ev != nil {
+	// One step, not Allow then Fail: failures that raced the refusal
+	// (admitted before the bucket emptied) take nothing, so the bucket is
+	// never overdrawn and only the failure that emptied it publishes.
+	spent, empty, wait := lim.Spend(ctx, key)
+	if spent && empty && l.ev != nil {
 		l.ev.Publish(ctx, event.Event{Kind: event.TokenProbeThrottled, At: l.now().UTC(), Token: what,
 			IP: u.IP, UserAgent: u.UserAgent, ClientID: u.ClientID, RetryAfter: wait})
 	}

@@ -33,6 +33,14 @@ var (
 	ErrCursorAhead = errors.New("revocation: cursor is ahead of the feed")
 )
 
+// Permits reports whether client c may read the feed: a permission of
+// verifier clients (store.Client.RevocationFeed) that an administrator
+// grants, as introspection is a resource server's. The feed lists every
+// session, token and key revoked on the server: what a verifier needs to
+// refuse tokens, and a live view of logouts and theft signals that no
+// other client needs. A public client cannot authenticate, so never.
+func Permits(c store.Client) bool { return c.RevocationFeed && c.SecretHash != nil }
+
 // Until is when entry r stops mattering to a verifier. A denial matters
 // until its token expires; a session revocation until the last access
 // token minted for the session expires, at most accessTTL after it; a key

@@ -56,7 +56,7 @@ func newEnv(t testing.TB) *env {
 		inner.ServeHTTP(w, r)
 	}))
 	t.Cleanup(e.srv.Close)
-	c, secret, err := f.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "protected-api", Scopes: []string{"notes:read", "notes:write"}, Introspect: true})
+	c, secret, err := f.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "protected-api", Scopes: []string{"notes:read", "notes:write"}, Introspect: true, RevocationFeed: true})
 	if err != nil {
 		t.Fatal(err)
 	}

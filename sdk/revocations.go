@@ -253,6 +253,10 @@ func (r *Revocations) poll(ctx context.Context, wait time.Duration) error {
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
 		return fmt.Errorf("%w: revocation feed", ErrClientAuth)
+	case resp.StatusCode == http.StatusForbidden:
+		// Authenticated, but the client lacks the revocation_feed
+		// permission: a configuration error, like wrong credentials.
+		return fmt.Errorf("%w: revocation feed: the client lacks the revocation_feed permission", ErrClientAuth)
 	case resp.StatusCode == http.StatusBadRequest && cursor != "":
 		// Our cursor is no longer understood (a server reset or migration):
 		// start again from a full snapshot rather than loop on the error.

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/tessera-auth/tessera/oauth"
 )
 
 func TestRevocationsFollowLogout(t *testing.T) {
@@ -216,5 +219,23 @@ func TestRevocationsCursorAhead(t *testing.T) {
 	}
 	if !rev.Denied(l.SessionID, "") {
 		t.Fatal("the follower did not start over: a revocation below its old cursor was skipped")
+	}
+}
+
+// A client without the revocation_feed permission is refused (403): a
+// configuration error the SDK reports as ErrClientAuth, as it does wrong
+// credentials, and never a healthy follower (issue 10).
+func TestRevocationsNeedThePermission(t *testing.T) {
+	e := newEnv(t)
+	c, secret, err := e.f.OAuth.RegisterClient(context.Background(), oauth.ClientSpec{Name: "no-feed", Introspect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := e.revocations(func(cfg *RevocationsConfig) { cfg.ClientID, cfg.ClientSecret = c.ID, secret })
+	if err := rev.Sync(context.Background()); !errors.Is(err, ErrClientAuth) || !strings.Contains(err.Error(), "revocation_feed") {
+		t.Fatalf("got %v, want ErrClientAuth naming the permission", err)
+	}
+	if rev.Healthy() {
+		t.Fatal("healthy without a successful poll")
 	}
 }

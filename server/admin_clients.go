@@ -48,6 +48,13 @@ type clientMetadata struct {
 	Introspect   *bool     `json:"introspect"` // RFC 7662 permission (not RFC 7591)
 	Resources    *[]string `json:"resources"`  // RFC 8707 indicators it may ask for
 	Audience     *string   `json:"audience"`   // the resource it serves
+	// FirstParty (an extension of RFC 7591 §2, which allows them) marks
+	// the operator's own application, the only kind that may log users
+	// in with a password. Only the admin API registers clients, so only
+	// an administrator sets it.
+	FirstParty *bool `json:"first_party"`
+	// RevocationFeed lets a confidential client read GET /v1/revocations.
+	RevocationFeed *bool `json:"revocation_feed"`
 
 	Name   *string   `json:"name"`   // alias of client_name
 	Grants *[]string `json:"grants"` // alias of grant_types
@@ -64,6 +71,7 @@ func (m clientMetadata) merge() (p oauth.ClientPatch, public bool, prob *problem
 	}
 	p.Name, p.Grants, p.TokenFormat, p.RedirectURIs, p.AuthMethod = m.ClientName, m.GrantTypes, m.TokenFormat, m.RedirectURIs, m.AuthMethod
 	p.Introspect, p.Resources, p.Audience = m.Introspect, m.Resources, m.Audience
+	p.FirstParty, p.RevocationFeed = m.FirstParty, m.RevocationFeed
 	if m.Name != nil {
 		if p.Name != nil && *p.Name != *m.Name {
 			return p, false, conflict("client_name", "name")

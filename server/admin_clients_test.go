@@ -26,7 +26,7 @@ func TestAdminClientRFC7591(t *testing.T) {
 	}
 	id := m["client_id"].(string)
 	// The aliases still work, and must agree with the RFC names.
-	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true})
+	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true, "first_party": true})
 	if r := e.adminDo("GET", "/admin/v1/clients/"+spa, nil); r.json(t)["token_endpoint_auth_method"] != "none" {
 		t.Fatalf("public alias: %s", r.body)
 	}
@@ -75,7 +75,7 @@ func TestAdminClientDelete(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("ann", pw)
 	rs, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
-	spa, _ := e.addClient(map[string]any{"client_name": "spa", "grant_types": []string{"refresh_token"}, "token_endpoint_auth_method": "none"}) // JWT access tokens: refused through their revoked session
+	spa, _ := e.addClient(map[string]any{"client_name": "spa", "grant_types": []string{"refresh_token"}, "token_endpoint_auth_method": "none", "first_party": true}) // JWT access tokens: refused through their revoked session
 	at, rt := e.loginTokens("ann", map[string]string{"client_id": spa})
 	if r := e.whoami(bearer(at)...); r.StatusCode != 200 {
 		t.Fatalf("whoami before: %d", r.StatusCode)

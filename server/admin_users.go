@@ -129,7 +129,8 @@ type patchUserRequest struct {
 
 // handleAdminPatchUser: {"disabled": true|false} disables or enables;
 // {"password": "…", "must_change_password": true} resets the password.
-// Both may come together; each ends the sessions it must.
+// Both may come together: one decision, applied in one transaction
+// (account.Update), so a failure leaves the user as it was.
 func (s *Server) handleAdminPatchUser(w http.ResponseWriter, r *http.Request) error {
 	var req patchUserRequest
 	if p := decodeJSON(w, r, &req); p != nil {
@@ -141,35 +142,30 @@ func (s *Server) handleAdminPatchUser(w http.ResponseWriter, r *http.Request) er
 	if req.MustChangePassword && req.Password == nil {
 		return newProblem(http.StatusBadRequest, "invalid_field", `"must_change_password" goes with "password".`)
 	}
-	id, ctx := r.PathValue("id"), r.Context()
-	var (
-		res     account.Result
-		revoked int
-		err     error
-	)
+	id := r.PathValue("id")
+	res, err := s.accounts.Update(r.Context(), id, account.Change{Disabled: req.Disabled, Password: req.Password, MustChangePassword: req.MustChangePassword})
+	if err != nil {
+		return accountProblem(err)
+	}
+	// One event per part; the sessions ended count once, on the part they
+	// ended for (a disabling, when there is one).
+	disabling := req.Disabled != nil && *req.Disabled
 	if req.Password != nil {
-		if res, err = s.accounts.ResetPassword(ctx, id, *req.Password, req.MustChangePassword); err != nil {
-			return accountProblem(err)
+		n := res.Revoked
+		if disabling {
+			n = 0
 		}
-		revoked += res.Revoked
-		s.adminAction(r, event.Event{Action: event.ActionUserPasswordReset, UserID: id, Count: res.Revoked})
+		s.adminAction(r, event.Event{Action: event.ActionUserPasswordReset, UserID: id, Count: n})
 	}
 	if req.Disabled != nil {
-		action := event.ActionUserEnable
-		if *req.Disabled {
-			action = event.ActionUserDisable
-			res, err = s.accounts.Disable(ctx, id)
-		} else {
-			res, err = s.accounts.Enable(ctx, id)
+		action, n := event.ActionUserEnable, 0
+		if disabling {
+			action, n = event.ActionUserDisable, res.Revoked
 		}
-		if err != nil {
-			return accountProblem(err)
-		}
-		revoked += res.Revoked
-		s.adminAction(r, event.Event{Action: action, UserID: id, Count: res.Revoked})
+		s.adminAction(r, event.Event{Action: action, UserID: id, Count: n})
 	}
 	out := userDetail(res.User)
-	out.Revoked = &revoked
+	out.Revoked = &res.Revoked
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

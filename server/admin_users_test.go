@@ -1,6 +1,7 @@
 package server
 
 import (
+	"database/sql"
 	"net/http"
 	"testing"
 )
@@ -100,4 +101,49 @@ func TestAdminClearThrottles(t *testing.T) {
 		t.Fatalf("clear throttles: %d %s", r.StatusCode, r.body)
 	}
 	e.loginCookie("ann", pw)
+}
+
+// TestAdminPatchUserAllOrNothing: a PATCH with a password and "disabled"
+// is one decision. When the disabling fails (a trigger refuses it inside
+// the store's transaction), the password is not changed and no session
+// ends either: the user is exactly as before.
+func TestAdminPatchUserAllOrNothing(t *testing.T) {
+	e := newEnv(t)
+	id := e.addUser("ann", pw)
+	b := e.loginCookie("ann", pw)
+	raw, err := sql.Open("sqlite", e.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`CREATE TRIGGER refuse_disable BEFORE UPDATE OF disabled_at ON users
+		WHEN NEW.disabled_at IS NOT NULL BEGIN SELECT RAISE(ABORT, 'injected failure'); END`); err != nil {
+		t.Fatal(err)
+	}
+	r := e.adminDo("PATCH", "/admin/v1/users/"+id, map[string]any{"password": "another long passphrase", "disabled": true})
+	if r.StatusCode < 500 {
+		t.Fatalf("PATCH with a failing disable: %d %s", r.StatusCode, r.body)
+	}
+	if r := e.adminDo("GET", "/admin/v1/users/"+id, nil); r.json(t)["disabled"] != false {
+		t.Fatalf("user after the failed PATCH: %s", r.body)
+	}
+	if r := e.whoami(b.headers()...); r.StatusCode != http.StatusOK {
+		t.Fatalf("the session ended though the PATCH failed: %d", r.StatusCode)
+	}
+	if _, err := raw.Exec(`DROP TRIGGER refuse_disable`); err != nil {
+		t.Fatal(err)
+	}
+	e.loginCookie("ann", pw) // the old password still works
+
+	// Without the failure both parts apply together: disabled, and the
+	// sessions ended once, as a disabling.
+	r = e.adminDo("PATCH", "/admin/v1/users/"+id, map[string]any{"password": "another long passphrase", "disabled": true})
+	if r.StatusCode != http.StatusOK || r.json(t)["disabled"] != true || r.json(t)["revoked"] != float64(2) {
+		t.Fatalf("PATCH: %d %s", r.StatusCode, r.body)
+	}
+	r = e.adminDo("PATCH", "/admin/v1/users/"+id, map[string]any{"disabled": false})
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("enable: %d %s", r.StatusCode, r.body)
+	}
+	e.loginCookie("ann", "another long passphrase")
 }

@@ -57,7 +57,7 @@ func TestCORSPreflight(t *testing.T) {
 func TestCORSRefusesForeignOriginBeforeStateChanges(t *testing.T) {
 	e := newEnv(t, withAllowedOrigins(spaOrigin))
 	e.addUser("kim", pw)
-	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true})
+	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true, "first_party": true})
 	from := func(o string) []string { return []string{"Origin", o, "Sec-Fetch-Site", "cross-site"} }
 
 	r := e.do(e.public, "POST", "/v1/login", map[string]string{"username": "kim", "password": pw, "delivery": "token", "client_id": spa}, from(spaOrigin)...)

@@ -25,7 +25,7 @@ func TestEvents(t *testing.T) {
 
 	uid := e.addUser("ola", pw)
 	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
-	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true})
+	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true, "first_party": true})
 	secrets = append(secrets, rsSecret)
 	e.do(e.public, "POST", "/v1/login", map[string]string{"username": "ola", "password": wrong})
 
@@ -111,7 +111,7 @@ func TestEventsNeverHoldRawTokens(t *testing.T) {
 	rec := &eventtest.Recorder{}
 	e.events.Subscribe(rec)
 	e.addUser("pia", pw)
-	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true, "token_format": "opaque"})
+	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true, "first_party": true, "token_format": "opaque"})
 	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
 	secrets := []string{pw, rsSecret}
 	b := e.loginCookie("pia", pw)

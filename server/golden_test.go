@@ -26,7 +26,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 func TestGolden(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("gina", pw)
-	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}, "scopes": []string{"read", "write"}})
+	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}, "scopes": []string{"read", "write"}, "revocation_feed": true})
 	rs := basic(rsID, rsSecret)
 	introspect := func(tok string) resp { return e.form("/oauth2/introspect", url.Values{"token": {tok}}, rs...) }
 

@@ -36,7 +36,7 @@ func kidOf(t *testing.T, jwt string) string {
 func TestAdminKeyRevoke(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("kai", pw)
-	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
+	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}, "revocation_feed": true})
 	at, _ := e.loginTokens("kai", nil)
 	kid := kidOf(t, at)
 	if r := e.whoami(bearer(at)...); r.StatusCode != 200 {
@@ -116,7 +116,7 @@ func TestAdminRotateSafety(t *testing.T) {
 // (run with -update to rewrite testdata/golden/revocations-key.json).
 func TestGoldenKeyRevocationFeed(t *testing.T) {
 	e := newEnv(t)
-	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
+	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}, "revocation_feed": true})
 	var next string
 	for _, k := range e.adminDo("GET", "/admin/v1/keys", nil).json(t)["keys"].([]any) {
 		if k := k.(map[string]any); k["state"] == "next" {

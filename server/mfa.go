@@ -18,6 +18,7 @@ import (
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/token"
+	"github.com/tessera-auth/tessera/tokenstate"
 )
 
 // MFA is the second-factor service as the HTTP layer sees it (mfa.Service).
@@ -120,14 +121,11 @@ func (s *Server) target(ctx context.Context, p *principal) authflow.Target {
 			}
 		}
 	}
-	if t.ClientID == firstPartyClient {
-		t.ClientID = ""
+	if s.tokens != nil && s.tokens.FirstParty(tokenstate.Grant{ClientID: t.ClientID}) {
+		t.ClientID = "" // the first party's own login (its configured client_id)
 	}
 	return t
 }
-
-// firstPartyClient is the client_id in the JWTs of Tessera's own login.
-const firstPartyClient = "tessera"
 
 type mfaChallengeResponse struct {
 	MFARequired bool     `json:"mfa_required"`

@@ -535,7 +535,7 @@ func TestStepUpKeepsTheClient(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			e := newEnv(t)
 			e.addUser("gina", pw)
-			spa, _ := e.addClient(map[string]any{"name": "spa", "public": true, "grants": []string{"refresh_token"}, "token_format": format})
+			spa, _ := e.addClient(map[string]any{"name": "spa", "public": true, "first_party": true, "grants": []string{"refresh_token"}, "token_format": format})
 			at, rt := e.loginTokens("gina", map[string]string{"client_id": spa})
 			e.clock.Add(11 * time.Minute)
 			r := e.do(e.public, "POST", "/v1/reauth", map[string]string{"method": "password", "password": pw}, bearer(at)...)

@@ -195,23 +195,26 @@ func (s *Server) mountAdminClients(mux *http.ServeMux) {
 }
 
 type clientJSON struct {
-	ClientID     string     `json:"client_id"`
-	FirstParty   bool       `json:"first_party,omitempty"`
-	ClientSecret string     `json:"client_secret,omitempty"`
-	Name         string     `json:"name"`
-	Grants       []string   `json:"grants"`
-	Scopes       []string   `json:"scopes"`
-	Public       bool       `json:"public"`
-	TokenFormat  string     `json:"token_format"`
-	Introspect   bool       `json:"introspect"`
-	Resources    []string   `json:"resources"`
-	Audience     string     `json:"audience,omitempty"`
-	CreatedAt    *time.Time `json:"created_at,omitempty"` // none for the first party
+	ClientID     string   `json:"client_id"`
+	FirstParty   bool     `json:"first_party"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	Name         string   `json:"name"`
+	Grants       []string `json:"grants"`
+	Scopes       []string `json:"scopes"`
+	Public       bool     `json:"public"`
+	TokenFormat  string   `json:"token_format"`
+	Introspect   bool     `json:"introspect"`
+	// RevocationFeed: the client may read the revocation feed.
+	RevocationFeed bool       `json:"revocation_feed"`
+	Resources      []string   `json:"resources"`
+	Audience       string     `json:"audience,omitempty"`
+	CreatedAt      *time.Time `json:"created_at,omitempty"` // none for the first party
 }
 
 func clientOf(c store.Client, secret string) clientJSON {
 	out := clientJSON{ClientID: c.ID, ClientSecret: secret, Name: c.Name, Grants: nonNil(c.Grants), Scopes: nonNil(c.Scopes), Public: c.SecretHash == nil, TokenFormat: c.TokenFormat,
-		Introspect: c.Introspect, Resources: nonNil(c.Resources), Audience: c.Audience}
+		Introspect: c.Introspect, Resources: nonNil(c.Resources), Audience: c.Audience,
+		FirstParty: c.FirstParty, RevocationFeed: c.RevocationFeed}
 	if !c.CreatedAt.IsZero() {
 		out.CreatedAt = &c.CreatedAt
 	}
@@ -231,6 +234,7 @@ func (s *Server) handleAdminCreateClient(w http.ResponseWriter, r *http.Request)
 	spec.Grants, spec.Scopes, spec.RedirectURIs = deref(m.Grants), deref(m.Scopes), deref(m.RedirectURIs)
 	spec.TokenFormat, spec.AuthMethod = deref(m.TokenFormat), deref(m.AuthMethod)
 	spec.Introspect, spec.Resources, spec.Audience = deref(m.Introspect), deref(m.Resources), deref(m.Audience)
+	spec.FirstParty, spec.RevocationFeed = deref(m.FirstParty), deref(m.RevocationFeed)
 	c, secret, err := s.oauth.RegisterClient(r.Context(), spec)
 	if err != nil {
 		return clientProblem(err)

@@ -131,7 +131,8 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleRevocations is the revocation feed verifiers follow. Without
+// handleRevocations is the revocation feed verifiers follow: confidential
+// clients with the revocation_feed permission (revocation.Permits). Without
 // since, it returns every entry that can still matter; with since, the
 // entries after that cursor, waiting up to wait seconds (long poll).
 func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error {
@@ -143,7 +144,8 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error
 		p.challenge = `Basic realm="tessera", charset="UTF-8"`
 		return p
 	}
-	if _, err := s.oauth.AuthenticateClient(r.Context(), id, secret); err != nil {
+	c, err := s.oauth.AuthenticateClient(r.Context(), id, secret)
+	if err != nil {
 		var oe *oauth.Error
 		if !errors.As(err, &oe) {
 			// The store could not answer: unknown, not bad credentials, or
@@ -153,6 +155,12 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error
 		p := newProblem(http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
 		p.challenge = `Basic realm="tessera", charset="UTF-8"`
 		return p
+	}
+	if !revocation.Permits(c) {
+		// Authenticated, but not a verifier: 403, not 401 (new credentials
+		// would not help; RFC 9110 §15.5.4), with RFC 6749 §5.2's code
+		// for a client not authorized to do this, as introspection.
+		return newProblem(http.StatusForbidden, "unauthorized_client", "This client may not read the revocation feed; an administrator grants it the revocation_feed permission.")
 	}
 	q := r.URL.Query()
 	var wait time.Duration
@@ -165,7 +173,6 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error
 	}
 	ctx := r.Context()
 	var page revocation.Page
-	var err error
 	if v := q.Get("since"); v == "" {
 		page, err = s.feed.Window(ctx)
 	} else {

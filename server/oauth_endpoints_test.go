@@ -37,7 +37,7 @@ func TestIntrospection(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("ian", pw)
 	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
-	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true})
+	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true, "first_party": true})
 	as := basic(rsID, rsSecret)
 	introspect := func(tok string) map[string]any {
 		t.Helper()
@@ -83,7 +83,7 @@ func TestRevocationEndpoint(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("jo", pw)
 	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
-	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true})
+	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true, "first_party": true})
 	introspect := func(tok string) bool {
 		return e.form("/oauth2/introspect", url.Values{"token": {tok}}, basic(rsID, rsSecret)...).json(t)["active"] == true
 	}
@@ -134,7 +134,7 @@ func TestRevokeSessionToken(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("jo", pw)
 	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
-	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true})
+	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true, "first_party": true})
 	b := e.loginCookie("jo", pw)
 	introspect := func() any {
 		return e.form("/oauth2/introspect", url.Values{"token": {b.cookie}}, basic(rsID, rsSecret)...).json(t)["active"]
@@ -161,7 +161,7 @@ func TestRevokeSessionToken(t *testing.T) {
 func TestRevocationFeed(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("kai", pw)
-	id, secret := e.addClient(map[string]any{"name": "rs", "grants": []string{"client_credentials"}})
+	id, secret := e.addClient(map[string]any{"name": "rs", "grants": []string{"client_credentials"}, "revocation_feed": true})
 	feed := func(query string) resp {
 		return e.do(e.public, "GET", "/v1/revocations"+query, nil, basic(id, secret)...)
 	}
@@ -241,7 +241,7 @@ func (s *feedReads) Revocations(ctx context.Context, after int64, limit int) ([]
 func TestRevocationFeedWakesOnLocalRevocation(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("kai", pw)
-	id, secret := e.addClient(map[string]any{"name": "rs", "grants": []string{"client_credentials"}})
+	id, secret := e.addClient(map[string]any{"name": "rs", "grants": []string{"client_credentials"}, "revocation_feed": true})
 	st := &feedReads{TokenStore: e.st, reads: make(chan struct{}, 1)}
 	cfg := e.srv.oauthCfg
 	cfg.FeedPoll = time.Hour
@@ -289,7 +289,7 @@ func TestRevocationFeedWakesOnLocalRevocation(t *testing.T) {
 // and still answer.
 func TestRevocationFeedOutlivesWriteTimeout(t *testing.T) {
 	e := newEnv(t)
-	id, secret := e.addClient(map[string]any{"name": "rs", "grants": []string{"client_credentials"}})
+	id, secret := e.addClient(map[string]any{"name": "rs", "grants": []string{"client_credentials"}, "revocation_feed": true})
 	ts := httptest.NewUnstartedServer(e.srv.Public())
 	ts.Config.WriteTimeout = 300 * time.Millisecond
 	ts.Start()
@@ -332,7 +332,7 @@ func TestOpaqueAccessTokens(t *testing.T) {
 	e.addUser("lea", pw)
 	rsID, rsSecret := e.addClient(map[string]any{"name": "rs", "grants": []string{"client_credentials"}})
 	svc, svcSecret := e.addClient(map[string]any{"name": "legacy", "grants": []string{"client_credentials"}, "scopes": []string{"read"}, "token_format": "opaque"})
-	app, _ := e.addClient(map[string]any{"name": "app", "grants": []string{"refresh_token"}, "public": true, "token_format": "opaque"})
+	app, _ := e.addClient(map[string]any{"name": "app", "grants": []string{"refresh_token"}, "public": true, "first_party": true, "token_format": "opaque"})
 	introspect := func(tok string) map[string]any {
 		return e.form("/oauth2/introspect", url.Values{"token": {tok}}, basic(rsID, rsSecret)...).json(t)
 	}

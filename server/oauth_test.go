@@ -166,7 +166,7 @@ func TestRefreshGrant(t *testing.T) {
 	wantOAuthError(t, e.token(url.Values{"grant_type": {"refresh_token"}}), 400, "invalid_request")
 
 	// A public client's refresh tokens need its client_id; logout ends them.
-	cid, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true, "scopes": []string{"profile"}})
+	cid, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true, "first_party": true, "scopes": []string{"profile"}})
 	_, rt := login(map[string]string{"client_id": cid})
 	wantOAuthError(t, refresh(rt), 400, "invalid_grant")
 	r = e.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {cid}})

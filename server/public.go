@@ -137,6 +137,11 @@ func loginProblem(err error) *problem {
 		return newProblem(http.StatusBadRequest, "invalid_field", `Token delivery is not enabled on this server.`)
 	case errors.Is(err, authflow.ErrInvalidClient):
 		return newProblem(http.StatusBadRequest, "invalid_client", "Unknown client_id, or not a public client allowed refresh tokens.")
+	case errors.Is(err, authflow.ErrUnauthorizedClient):
+		// RFC 6749 §5.2's code and status for a client not authorized to
+		// use this grant: a password login is the password grant, which
+		// RFC 9700 §2.4 leaves to the operator's first-party clients.
+		return newProblem(http.StatusBadRequest, "unauthorized_client", "This client_id may not log users in with a password: only first-party clients may (RFC 9700 §2.4).")
 	}
 	return errUnavailableOr(err).because(fmt.Errorf("login: %w", err))
 }

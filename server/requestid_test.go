@@ -71,7 +71,7 @@ func (e *env) logLines(k, v string) []map[string]any {
 func TestRequestIDAndOriginInLogs(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("rita", pw)
-	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true})
+	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true, "first_party": true})
 	_, rt := e.loginTokens("rita", map[string]string{"client_id": spa})
 
 	r := e.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {spa}}, "User-Agent", "App/2.0")

@@ -56,7 +56,7 @@ func TestResourceIndicators(t *testing.T) {
 	notesID, notesSecret := e.addClient(map[string]any{"name": "notes-api", "grants": []string{"client_credentials"}, "audience": notes})
 	filesID, filesSecret := e.addClient(map[string]any{"name": "files-api", "grants": []string{"client_credentials"}, "audience": files})
 	plainID, plainSecret := e.addClient(map[string]any{"name": "plain-api", "grants": []string{"client_credentials"}})
-	spa, _ := e.addClient(map[string]any{"name": "spa", "public": true, "grants": []string{"refresh_token"}, "resources": []string{notes}})
+	spa, _ := e.addClient(map[string]any{"name": "spa", "public": true, "first_party": true, "grants": []string{"refresh_token"}, "resources": []string{notes}})
 	wantProblem(t, e.adminDo("POST", "/admin/v1/clients", map[string]any{"name": "bad", "resources": []string{"notes"}}), 400, "invalid_client_metadata")
 
 	r := e.token(url.Values{"grant_type": {"client_credentials"}, "resource": {notes}}, basic(worker, workerSecret)...)

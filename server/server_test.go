@@ -1082,7 +1082,7 @@ func TestHSTSWhenServingTLS(t *testing.T) {
 // outage for a wrong secret and stop retrying.
 func TestRevocationFeedStoreDownIs503(t *testing.T) {
 	e := newEnv(t)
-	id, secret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
+	id, secret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}, "revocation_feed": true})
 	e.st.Close()
 	r := e.do(e.public, "GET", "/v1/revocations", nil, basic(id, secret)...)
 	if r.StatusCode != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {

@@ -16,9 +16,9 @@ import (
 func TestSessionManagementNeedsFirstPartyOrScope(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("ada", pw)
-	reader, _ := e.addClient(map[string]any{"name": "reader", "grants": []string{"refresh_token"}, "public": true, "scopes": []string{"read"}})
-	opaque, _ := e.addClient(map[string]any{"name": "reader-opaque", "grants": []string{"refresh_token"}, "public": true, "scopes": []string{"read"}, "token_format": "opaque"})
-	manager, _ := e.addClient(map[string]any{"name": "manager", "grants": []string{"refresh_token"}, "public": true, "scopes": []string{"read", "sessions"}})
+	reader, _ := e.addClient(map[string]any{"name": "reader", "grants": []string{"refresh_token"}, "public": true, "first_party": true, "scopes": []string{"read"}})
+	opaque, _ := e.addClient(map[string]any{"name": "reader-opaque", "grants": []string{"refresh_token"}, "public": true, "first_party": true, "scopes": []string{"read"}, "token_format": "opaque"})
+	manager, _ := e.addClient(map[string]any{"name": "manager", "grants": []string{"refresh_token"}, "public": true, "first_party": true, "scopes": []string{"read", "sessions"}})
 	browser := e.loginCookie("ada", pw)
 	whoami := e.whoami("Cookie", "__Host-tessera_session="+browser.cookie).json(t)
 	browserSID := whoami["session"].(map[string]any)["id"].(string)
@@ -66,7 +66,7 @@ func TestSessionManagementNeedsFirstPartyOrScope(t *testing.T) {
 		t.Fatalf("sessions scope: %d %s", r.StatusCode, r.body)
 	}
 	wantProblem(t, e.do(e.public, "POST", "/v1/password", pwBody, bearer(mat)...), http.StatusForbidden, "insufficient_scope")
-	pwClient, _ := e.addClient(map[string]any{"name": "pw", "grants": []string{"refresh_token"}, "public": true, "scopes": []string{"password", "sessions"}})
+	pwClient, _ := e.addClient(map[string]any{"name": "pw", "grants": []string{"refresh_token"}, "public": true, "first_party": true, "scopes": []string{"password", "sessions"}})
 	pat, _ := e.loginTokens("ada", map[string]string{"client_id": pwClient})
 	wantProblem(t, e.do(e.public, "POST", "/v1/password", pwBody, bearer(pat)...), http.StatusForbidden, "insufficient_scope")
 
@@ -91,7 +91,7 @@ func TestFirstPartyIsAClient(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("bo", pw)
 	rsID, rsSecret := e.addClient(map[string]any{"name": "rs", "grants": []string{"client_credentials"}})
-	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true})
+	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true, "first_party": true})
 
 	_, rt := e.loginTokens("bo", nil)
 	r := e.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"tessera"}})
@@ -156,7 +156,7 @@ func TestRevokeConfidentialTokenNeedsAuthentication(t *testing.T) {
 	e := newEnv(t)
 	svc, svcSecret := e.addClient(map[string]any{"name": "svc", "grants": []string{"client_credentials"}})
 	opq, opqSecret := e.addClient(map[string]any{"name": "svc-opaque", "grants": []string{"client_credentials"}, "token_format": "opaque"})
-	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true})
+	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true, "first_party": true})
 	for _, c := range [][2]string{{svc, svcSecret}, {opq, opqSecret}} {
 		at := e.token(url.Values{"grant_type": {"client_credentials"}}, basic(c[0], c[1])...).json(t)["access_token"].(string)
 		for _, who := range [][]string{nil, {"X-Unused", "x"}} {
@@ -214,7 +214,7 @@ func TestTokenAnswersSendPragma(t *testing.T) {
 func TestMetadataScopesAndIssuerPath(t *testing.T) {
 	e := newEnv(t)
 	e.addClient(map[string]any{"name": "svc", "grants": []string{"client_credentials"}, "scopes": []string{"orders:read", "read"}})
-	e.addClient(map[string]any{"name": "app", "grants": []string{"refresh_token"}, "public": true, "scopes": []string{"read"}})
+	e.addClient(map[string]any{"name": "app", "grants": []string{"refresh_token"}, "public": true, "first_party": true, "scopes": []string{"read"}})
 	m := e.do(e.public, "GET", "/.well-known/oauth-authorization-server", nil).json(t)
 	if got := strings.Join(toStrings(m["scopes_supported"]), " "); got != "orders:read read sessions" {
 		t.Fatalf("scopes_supported %q", got)

@@ -79,8 +79,8 @@ func TestStepUpMarkReachesServices(t *testing.T) {
 		{PathPrefix: "/settings", MaxAuthAge: 5 * time.Minute},
 	}}, ForwardAuthHeaders{}))
 	e.addUser("ian", pw)
-	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}})
-	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true})
+	rsID, rsSecret := e.addClient(map[string]any{"name": "api", "grants": []string{"client_credentials"}, "revocation_feed": true})
+	spa, _ := e.addClient(map[string]any{"name": "spa", "grants": []string{"refresh_token"}, "public": true, "first_party": true})
 	as := basic(rsID, rsSecret)
 	introspect := func(tok string) map[string]any {
 		t.Helper()

@@ -64,11 +64,19 @@ func TestEvents(t *testing.T) {
 	if len(rv) != 1 || rv[0].SessionID != s.ID || rv[0].UserID != f.User.ID || rv[0].Reason != ReasonLogout || rv[0].Count != 1 {
 		t.Fatalf("SessionRevoked: %+v", rv)
 	}
-	if _, err := m.Validate(ctx, raw, use); !errors.Is(err, ErrRevoked) {
+	if got, err := m.Validate(ctx, raw, use); !errors.Is(err, ErrRevoked) || got.ID != "" {
+		t.Fatal(got, err)
+	}
+	// A revoked token presented again names its victim (detection).
+	if v := rec.Of(event.SessionValidated); v[len(v)-1].Reason != event.ReasonRevoked || v[len(v)-1].SessionID != s.ID || v[len(v)-1].UserID != f.User.ID {
+		t.Fatalf("a revoked token's event: %+v", v[len(v)-1])
+	}
+	// A client's introspection is no use by the holder: marked.
+	if _, err := m.ValidateID(ctx, s.ID, Use{Via: event.ViaIntrospection}); !errors.Is(err, ErrRevoked) {
 		t.Fatal(err)
 	}
-	if v := rec.Of(event.SessionValidated); v[len(v)-1].Reason != event.ReasonRevoked {
-		t.Fatalf("a revoked token's event: %+v", v[len(v)-1])
+	if v := rec.Of(event.SessionValidated); v[len(v)-1].Via != event.ViaIntrospection {
+		t.Fatalf("an introspection's event: %+v", v[len(v)-1])
 	}
 
 	// Bulk: the cap (3) evicts the oldest, then RevokeUser counts the rest.

@@ -93,6 +93,11 @@ type Use struct {
 	// At is when the credential was presented; zero means now by the
 	// manager's clock. Expiry is always decided by the manager's clock.
 	At time.Time
+	// Via is set when the credential is not presented by its holder
+	// (event.ViaIntrospection, event.ViaRevocation): IP and UserAgent are
+	// then the asking client's, which detection must not compare with
+	// the holder's.
+	Via string
 }
 
 // Manager runs the session lifecycle. Safe for concurrent use; call Run in a
@@ -305,7 +310,10 @@ func (m *Manager) Validate(ctx context.Context, raw string, u Use) (Session, err
 	if m.ev != nil {
 		m.validated(ctx, u, now, s, err)
 	}
-	return s, err
+	if err != nil {
+		return Session{}, err // s names an ended session only for the event
+	}
+	return s, nil
 }
 
 func (m *Manager) validate(ctx context.Context, raw string, now int64) (Session, error) {
@@ -341,13 +349,16 @@ func (m *Manager) ValidateID(ctx context.Context, id string, u Use) (Session, er
 	if m.ev != nil {
 		m.validated(ctx, u, now, s, err)
 	}
-	return s, err
+	if err != nil {
+		return Session{}, err
+	}
+	return s, nil
 }
 
 // validated publishes event.SessionValidated for a validation's outcome.
 // A store that could not answer says nothing about the credential: no event.
 func (m *Manager) validated(ctx context.Context, u Use, now int64, s Session, err error) {
-	e := event.Event{Kind: event.SessionValidated, At: u.At, IP: u.IP, UserAgent: u.UserAgent, UserID: s.UserID, SessionID: s.ID}
+	e := event.Event{Kind: event.SessionValidated, At: u.At, IP: u.IP, UserAgent: u.UserAgent, UserID: s.UserID, SessionID: s.ID, Via: u.Via}
 	if e.At.IsZero() {
 		e.At = time.Unix(0, now).UTC()
 	}
@@ -400,13 +411,15 @@ func (m *Manager) load(ctx context.Context, raw string, h token.Hash, now int64)
 }
 
 // admit validates a session read from the store and caches it unless a
-// revocation happened since gen was read.
+// revocation happened since gen was read. An ended session's ID and user
+// come back with ErrRevoked or ErrExpired, for the validation event only:
+// a revoked token presented again names its victim (detection).
 func (m *Manager) admit(ctx context.Context, s store.Session, csrf string, now int64, gen uint64) (Session, error) {
 	if s.Revoked() {
-		return Session{}, ErrRevoked
+		return Session{ID: s.ID, UserID: s.UserID}, ErrRevoked
 	}
 	if now >= s.ExpiresAt.UnixNano() || now >= s.LastSeenAt.UnixNano()+int64(s.IdleTimeout) {
-		return Session{}, ErrExpired
+		return Session{ID: s.ID, UserID: s.UserID}, ErrExpired
 	}
 	u, err := m.st.UserByID(ctx, s.UserID)
 	if err != nil {

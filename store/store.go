@@ -336,6 +336,13 @@ type Client struct {
 	// until OldSecretUntil (a rotation's overlap); nil when none.
 	OldSecretHash  []byte
 	OldSecretUntil time.Time
+	// FirstParty marks the operator's own application: only a first-party
+	// client may log users in with a password (/v1/login with token
+	// delivery; RFC 9700 §2.4 forbids the password grant to the others).
+	FirstParty bool
+	// RevocationFeed allows the client to read the revocation feed (a
+	// verifier's permission, as Introspect is a resource server's).
+	RevocationFeed bool
 }
 
 // ClientDeletion is what DeleteClient revoked.

@@ -104,6 +104,38 @@ func (l *Limiter) Fail(_ context.Context, key string) {
 	b.tokens--
 }
 
+// Spend is Allow and Fail in one step, under one lock: it takes a token
+// for key only if one is left, so concurrent callers never overdraw the
+// bucket, and exactly one of them sees it emptied. spent is whether it
+// took one; empty whether the bucket now holds less than one token, and if
+// so retryAfter is how long until one is back. For callers that count a
+// failure after the fact and must not count failures that raced a
+// refusal (package probe), or that spend a token on every attempt.
+func (l *Limiter) Spend(_ context.Context, key string) (spent, empty bool, retryAfter time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b != nil {
+		l.level(b, now)
+		if b.tokens < 1 {
+			return false, true, RetryAfter(time.Duration((1 - b.tokens) * float64(l.refill)))
+		}
+	} else {
+		if len(l.buckets) >= l.maxKeys {
+			l.prune(now)
+		}
+		b = &bucket{tokens: l.burst, at: now}
+		l.buckets[key] = b
+		l.drained.Store(int64(len(l.buckets)))
+	}
+	b.tokens--
+	if b.tokens < 1 {
+		return true, true, RetryAfter(time.Duration((1 - b.tokens) * float64(l.refill)))
+	}
+	return true, false, 0
+}
+
 // Blocked reports, without taking anything, whether key has no attempt
 // left, and if so how long until it will. For callers that drain a bucket
 // only after a failure (Fail once the attempt failed) rather than reserving

@@ -149,3 +149,26 @@ func BenchmarkBlocked(b *testing.B) {
 		})
 	}
 }
+
+// TestSpend: Spend takes a token only while one is left, tells which
+// spend emptied the bucket, and never puts it in debt.
+func TestSpend(t *testing.T) {
+	c := newClock()
+	l := New(2, time.Minute, c.Now)
+	type res struct {
+		spent, empty bool
+		wait         time.Duration
+	}
+	for i, want := range []res{{true, false, 0}, {true, true, time.Minute}, {false, true, time.Minute}, {false, true, time.Minute}} {
+		if spent, empty, wait := l.Spend(ctx, "k"); (res{spent, empty, wait}) != want {
+			t.Fatalf("spend %d = %v, %v, %v; want %+v", i, spent, empty, wait, want)
+		}
+	}
+	c.Add(time.Minute) // one token back: refused spends took nothing
+	if spent, empty, _ := l.Spend(ctx, "k"); !spent || !empty {
+		t.Fatalf("after a refill: spent=%v empty=%v", spent, empty)
+	}
+	if blocked, _ := l.Blocked("other"); blocked {
+		t.Fatal("another key blocked")
+	}
+}

@@ -76,7 +76,8 @@ type Config struct {
 	// FirstPartyID is the client_id of Tessera's own login (its access
 	// tokens carry it; oauth.Service.FirstParty); "" means "tessera".
 	FirstPartyID string
-	// Events receives event.Introspected and event.TokenRevoked; nil: none.
+	// Events receives event.Introspected, event.TokenRevoked, and
+	// event.SessionValidated for a revoked (denied) JWT presented; nil: none.
 	Events event.Sink
 	Now    func() time.Time // nil: time.Now
 	// OpaqueCache bounds how many opaque access tokens' stored records
@@ -149,6 +150,7 @@ func (s *Service) introspect(ctx context.Context, caller store.Client, raw strin
 			return inactive, "", err
 		}
 		if denied {
+			s.deniedUse(ctx, introspection, c.ID, c.SessionID, c.Subject)
 			return inactive, "", nil
 		}
 		out, err := s.withSession(ctx, protocol.Introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry,
@@ -163,7 +165,7 @@ func (s *Service) introspect(ctx context.Context, caller store.Client, raw strin
 			Exp: at.ExpiresAt.Unix(), Iat: at.CreatedAt.Unix(), Sub: at.Subject, Aud: s.audience(), Iss: s.cfg.Issuer, Jti: at.ID, Sid: at.SessionID})
 		return out, event.TokenAccess, err
 	case token.Session:
-		sess, err := s.sessions.Validate(ctx, raw, session.Use{})
+		sess, err := s.sessions.Validate(ctx, raw, introspection)
 		if err != nil {
 			return inactive, "", onlyUnavailable(err)
 		}
@@ -177,7 +179,7 @@ func (s *Service) introspect(ctx context.Context, caller store.Client, raw strin
 		if rt.ClientID != caller.ID || !rt.UsedAt.IsZero() || !s.cfg.Now().Before(rt.ExpiresAt) {
 			return inactive, "", nil
 		}
-		sess, err := s.sessions.ValidateID(ctx, rt.SessionID, session.Use{})
+		sess, err := s.sessions.ValidateID(ctx, rt.SessionID, introspection)
 		if err != nil {
 			return inactive, "", onlyUnavailable(err)
 		}
@@ -255,18 +257,16 @@ func (s *Service) Access(ctx context.Context, raw string, u session.Use) (Access
 			return a, fmt.Errorf("%w: %w", session.ErrUnavailable, err)
 		}
 		if denied {
+			s.deniedUse(ctx, u, c.ID, c.SessionID, c.Subject)
 			return a, session.ErrInvalid
 		}
 		a = Access{ClientID: c.ClientID, Subject: c.Subject, Scope: c.Scope, Audience: c.Audience}
 		if c.SessionID == "" {
 			return a, nil
 		}
-		sess, err := s.sessions.ValidateID(ctx, c.SessionID, u)
+		sess, err := s.sessionOf(ctx, c.SessionID, c.Subject, u)
 		if err != nil {
 			return Access{}, err
-		}
-		if sess.UserID != c.Subject {
-			return Access{}, session.ErrInvalid
 		}
 		a.Session = sess
 		return a, nil
@@ -290,7 +290,7 @@ func (s *Service) Access(ctx context.Context, raw string, u session.Use) (Access
 		if at.SessionID == "" {
 			return a, nil
 		}
-		sess, err := s.sessions.ValidateID(ctx, at.SessionID, u)
+		sess, err := s.sessionOf(ctx, at.SessionID, at.Subject, u)
 		if err != nil {
 			return Access{}, err
 		}
@@ -329,11 +329,27 @@ func onlyUnavailable(err error) error {
 // withSession completes an access token's introspection with its session:
 // a token whose session has ended is inactive, and the store's silence is
 // an error, not "inactive".
+// sessionOf is the live session sid of an access token whose subject is
+// sub. It is the one subject rule for every access token (JWT or opaque)
+// wherever it is presented, as a bearer credential or for introspection:
+// a token whose sub is not its session's user is forged or misissued and
+// stands for nothing (session.ErrInvalid).
+func (s *Service) sessionOf(ctx context.Context, sid, sub string, u session.Use) (session.Session, error) {
+	sess, err := s.sessions.ValidateID(ctx, sid, u)
+	if err != nil {
+		return session.Session{}, err
+	}
+	if sess.UserID != sub {
+		return session.Session{}, session.ErrInvalid
+	}
+	return sess, nil
+}
+
 func (s *Service) withSession(ctx context.Context, out protocol.Introspection) (protocol.Introspection, error) {
 	if out.Sid == "" {
 		return out, nil
 	}
-	sess, err := s.sessions.ValidateID(ctx, out.Sid, session.Use{})
+	sess, err := s.sessionOf(ctx, out.Sid, out.Sub, introspection)
 	if err != nil {
 		return protocol.Introspection{}, onlyUnavailable(err)
 	}
@@ -531,7 +547,7 @@ func (s *Service) revoke(ctx context.Context, caller store.Client, raw string) (
 	case token.Session:
 		// Validated with an empty use: revoking is not a use of the
 		// session, and the caller's address says nothing of the user's.
-		sess, err := s.sessions.Validate(ctx, raw, session.Use{})
+		sess, err := s.sessions.Validate(ctx, raw, session.Use{Via: event.ViaRevocation})
 		if errors.Is(err, session.ErrUnavailable) {
 			return "", fmt.Errorf("%w: session lookup: %w", ErrUnavailable, err)
 		}
@@ -570,6 +586,25 @@ func (s *Service) revokeAccess(ctx context.Context, callerID, format string, at 
 
 // userOf is an access token's user for events: a client_credentials
 // token has no session, and its subject is the client, not a user.
+// introspection is the use of a token a client asks about (RFC 7662):
+// the client's address is not the token holder's.
+var introspection = session.Use{Via: event.ViaIntrospection}
+
+// deniedUse publishes the presentation of a revoked JWT (its jti denied)
+// as a refused validation of its session: the holder of a revoked token
+// is often the thief who copied it (detection's revoked_token_reuse).
+func (s *Service) deniedUse(ctx context.Context, u session.Use, jti, sid, sub string) {
+	if s.cfg.Events == nil {
+		return
+	}
+	at := u.At
+	if at.IsZero() {
+		at = s.cfg.Now().UTC()
+	}
+	s.publish(ctx, event.Event{Kind: event.SessionValidated, At: at, IP: u.IP, UserAgent: u.UserAgent, Via: u.Via,
+		Reason: event.ReasonRevoked, Token: event.TokenAccess, JTI: jti, SessionID: sid, UserID: userOf(sub, sid)})
+}
+
 func userOf(sub, sid string) string {
 	if sid == "" {
 		return ""

@@ -159,6 +159,27 @@ func TestIntrospect(t *testing.T) {
 	}
 }
 
+// One subject rule (issue 10): an access token, JWT or opaque, whose sub
+// is not its session's user stands for nothing — not as a bearer
+// credential, not in introspection.
+func TestSubjectMustBeSessionUser(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, format := range []string{oauth.FormatJWT, oauth.FormatOpaque} {
+		toks, err := f.oauth.IssueForSession(ctx, oauth.SessionGrant{SessionID: f.sid, UserID: "u2", AuthTime: f.now, ClientID: f.spa.ID, Scope: "read", TokenFormat: format}, f.now.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.AccessSession(ctx, toks.AccessToken, session.Use{}); !errors.Is(err, session.ErrInvalid) {
+			t.Errorf("%s bearer whose sub is not the session's user: %v, want ErrInvalid", format, err)
+		}
+		out, err := f.svc.Introspect(ctx, f.rs, toks.AccessToken)
+		if err != nil || out.Active {
+			t.Errorf("%s introspection whose sub is not the session's user: %+v, %v; want inactive", format, out, err)
+		}
+	}
+}
+
 func TestIntrospectEndedSession(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()

@@ -22,8 +22,8 @@ func (c *cli) newClientCmd() *cobra.Command {
 		Long: `Register an OAuth client and print its id and, for a confidential client,
 its secret: only a keyed hash of the secret is kept, so store it now.`,
 		Example: `  tessera client add billing --scope invoices.read,invoices.write
-  tessera client add spa --public --grant refresh_token --resource https://notes.example.com
-  tessera client add notes-api --introspect --audience https://notes.example.com`,
+  tessera client add spa --public --grant refresh_token --first-party --resource https://notes.example.com
+  tessera client add notes-api --introspect --revocation-feed --audience https://notes.example.com`,
 		Args: exactArgs("NAME"),
 	}
 	f := add.Flags()
@@ -36,6 +36,8 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 	introspect := f.Bool("introspect", false, "allow this (confidential) client to call token introspection: a resource server's permission")
 	resources := f.StringSlice("resource", nil, "an RFC 8707 resource (absolute URI) this client may request tokens for; repeatable")
 	audience := f.String("audience", "", "the resource (absolute URI) this client serves as a resource server; introspection then shows tokens restricted to it")
+	firstParty := f.Bool("first-party", false, "your own application: only first-party clients may log users in with a password (/v1/login; RFC 9700 §2.4)")
+	feed := f.Bool("revocation-feed", false, "allow this (confidential) client to read the revocation feed: a verifier's permission (the SDK's Revocations)")
 	add.RegisterFlagCompletionFunc("grant", cobra.FixedCompletions([]string{"client_credentials", "refresh_token"}, cobra.ShellCompDirectiveNoFileComp))
 	add.RegisterFlagCompletionFunc("token-format", cobra.FixedCompletions([]string{"jwt", "opaque"}, cobra.ShellCompDirectiveNoFileComp))
 	// The secret is read before the store is opened: a command that fails
@@ -52,7 +54,8 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 			return err
 		}
 		cl, sec, err := svc.RegisterClient(ctx, oauth.ClientSpec{Name: args[0], Grants: trimAll(*grants), Scopes: trimAll(*scopes),
-			Public: *public, Secret: secret, TokenFormat: *format, Introspect: *introspect, Resources: trimAll(*resources), Audience: *audience})
+			Public: *public, Secret: secret, TokenFormat: *format, Introspect: *introspect, Resources: trimAll(*resources), Audience: *audience,
+			FirstParty: *firstParty, RevocationFeed: *feed})
 		var oe *oauth.Error
 		if errors.As(err, &oe) {
 			return errors.New(oe.Description)
@@ -92,15 +95,17 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 			Scopes      []string   `json:"scopes"`
 			TokenFormat string     `json:"token_format"`
 			Introspect  bool       `json:"introspect"`
+			Feed        bool       `json:"revocation_feed"`
+			FirstParty  bool       `json:"first_party"`
 			Resources   []string   `json:"resources"`
 			Audience    string     `json:"audience,omitempty"`
 			CreatedAt   *time.Time `json:"created_at,omitempty"`
 		}
 		// The first party (Tessera's own login) is a client too, kept by
 		// configuration rather than in the store.
-		fp := clientJSON{ClientID: cfg.Policy.Tokens.FirstPartyClientID, ClientName: "Tessera (first-party login)", Type: "public", GrantTypes: []string{"refresh_token"}, Scopes: []string{}, TokenFormat: "jwt", Resources: []string{}}
+		fp := clientJSON{ClientID: cfg.Policy.Tokens.FirstPartyClientID, ClientName: "Tessera (first-party login)", Type: "public", GrantTypes: []string{"refresh_token"}, Scopes: []string{}, TokenFormat: "jwt", FirstParty: true, Resources: []string{}}
 		if out != "json" {
-			fmt.Fprintf(c.stdout, "%s\t%s\t%s\tgrants=%s\tscopes=\n", fp.ClientID, fp.ClientName, fp.Type, strings.Join(fp.GrantTypes, ","))
+			fmt.Fprintf(c.stdout, "%s\t%s\t%s\tgrants=%s\tscopes=\tfirst_party\n", fp.ClientID, fp.ClientName, fp.Type, strings.Join(fp.GrantTypes, ","))
 		}
 		js := make([]clientJSON, 0, len(cs)+1)
 		js = append(js, fp)
@@ -111,8 +116,14 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 			}
 			if out != "json" {
 				extra := ""
+				if x.FirstParty {
+					extra += "\tfirst_party"
+				}
 				if x.Introspect {
 					extra += "\tintrospect"
+				}
+				if x.RevocationFeed {
+					extra += "\trevocation_feed"
 				}
 				if len(x.Resources) > 0 {
 					extra += "\tresources=" + strings.Join(x.Resources, ",")
@@ -122,7 +133,7 @@ its secret: only a keyed hash of the secret is kept, so store it now.`,
 				}
 				fmt.Fprintf(c.stdout, "%s\t%s\t%s\tgrants=%s\tscopes=%s%s\n", x.ID, x.Name, kind, strings.Join(x.Grants, ","), strings.Join(x.Scopes, ","), extra)
 			}
-			js = append(js, clientJSON{x.ID, x.Name, kind, orEmpty(x.Grants), orEmpty(x.Scopes), x.TokenFormat, x.Introspect, orEmpty(x.Resources), x.Audience, jsonTime(x.CreatedAt)})
+			js = append(js, clientJSON{x.ID, x.Name, kind, orEmpty(x.Grants), orEmpty(x.Scopes), x.TokenFormat, x.Introspect, x.RevocationFeed, x.FirstParty, orEmpty(x.Resources), x.Audience, jsonTime(x.CreatedAt)})
 		}
 		if out == "json" {
 			return writeJSON(c.stdout, js)

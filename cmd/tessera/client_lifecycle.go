@@ -13,8 +13,8 @@ import (
 	"github.com/tessera-auth/tessera/store"
 )
 
-// newClientLifecycleCmds are `client delete ID` and `client rotate-secret
-// ID`, on the existing store (creating nothing).
+// newClientLifecycleCmds are `client delete ID`, `client rotate-secret
+// ID` and `client update ID`, on the existing store (creating nothing).
 func (c *cli) newClientLifecycleCmds() []*cobra.Command {
 	withService := func(do func(ctx context.Context, svc *oauth.Service, id string, ev event.Sink) error) func(*cobra.Command, []string) error {
 		return c.onStore(openForCommand, func(ctx context.Context, cfg config.Config, st store.Store, args []string) error {
@@ -76,5 +76,41 @@ until they expire (at most the access-token lifetime).`,
 		fmt.Fprintln(c.stderr, "Store the secret now: only a keyed hash of it is kept.")
 		return nil
 	})
-	return []*cobra.Command{del, rotate}
+	update := &cobra.Command{
+		Use:   "update ID [--first-party=BOOL] [--revocation-feed=BOOL] [--introspect=BOOL]",
+		Short: "Grant or withdraw a client's first-party mark and permissions",
+		Long: `Grant or withdraw a client's first-party mark (only first-party clients
+may log users in with a password, RFC 9700 §2.4) and its permissions to
+read the revocation feed and to introspect. Flags left out stay as they are.`,
+		Example: `  tessera client update 0190… --first-party
+  tessera client update 0190… --revocation-feed=false`,
+		Args: exactArgs("ID"),
+	}
+	uf := update.Flags()
+	firstParty := uf.Bool("first-party", false, "mark the client as your own application (or =false: third party)")
+	feed := uf.Bool("revocation-feed", false, "allow (or =false: forbid) reading the revocation feed")
+	introspect := uf.Bool("introspect", false, "allow (or =false: forbid) token introspection")
+	update.RunE = withService(func(ctx context.Context, svc *oauth.Service, id string, ev event.Sink) error {
+		var p oauth.ClientPatch
+		if uf.Changed("first-party") {
+			p.FirstParty = firstParty
+		}
+		if uf.Changed("revocation-feed") {
+			p.RevocationFeed = feed
+		}
+		if uf.Changed("introspect") {
+			p.Introspect = introspect
+		}
+		if p.FirstParty == nil && p.RevocationFeed == nil && p.Introspect == nil {
+			return errors.New("nothing to change: give --first-party, --revocation-feed or --introspect")
+		}
+		cl, err := svc.UpdateClient(ctx, id, p)
+		if err != nil {
+			return err
+		}
+		adminAction(ctx, ev, event.Event{Action: event.ActionClientUpdate, ClientID: id})
+		fmt.Fprintf(c.stdout, "client %s: first_party=%t revocation_feed=%t introspect=%t\n", cl.ID, cl.FirstParty, cl.RevocationFeed, cl.Introspect)
+		return nil
+	})
+	return []*cobra.Command{del, rotate, update}
 }

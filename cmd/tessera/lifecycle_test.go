@@ -77,6 +77,17 @@ func TestCLIClientLifecycle(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "client_secret: tsc_") || !strings.Contains(e, "old secret is accepted until") {
 		t.Fatalf("rotate-secret: %d %q %q", code, out, e)
 	}
+	// The first-party mark and the permissions change with update; a
+	// flag left out stays (issue 10).
+	if out, e, code := tessera(t, data, "", nil, "client", "update", id, "--first-party", "--revocation-feed"); code != 0 || !strings.Contains(out, "first_party=true revocation_feed=true introspect=false") {
+		t.Fatalf("client update: %d %q %q", code, out, e)
+	}
+	if out, e, code := tessera(t, data, "", nil, "client", "update", id, "--revocation-feed=false"); code != 0 || !strings.Contains(out, "first_party=true revocation_feed=false") {
+		t.Fatalf("client update: %d %q %q", code, out, e)
+	}
+	if _, e, code := tessera(t, data, "", nil, "client", "update", id); code == 0 || !strings.Contains(e, "nothing to change") {
+		t.Fatalf("client update without flags: %d %q", code, e)
+	}
 	if out, e, code := tessera(t, data, "", nil, "client", "delete", id); code != 0 || !strings.Contains(out, "deleted client") {
 		t.Fatalf("client delete: %d %q %q", code, out, e)
 	}

@@ -20,7 +20,7 @@ const long = `tessera — session-token server
   tessera user list
   tessera session list [--user NAME]
   tessera session revoke ID | --user NAME
-  tessera client add NAME [--grant G] [--scope S] [--public] [--secret-stdin]
+  tessera client add NAME [--grant G] [--scope S] [--public] [--first-party] [--secret-stdin]
   tessera client list
   tessera keys list | keys rotate      signing keys (JWKS) and their rotation
   tessera policy show                  print the effective lifecycle policy

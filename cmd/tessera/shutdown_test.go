@@ -31,7 +31,7 @@ func TestShutdownAnswersLongPolls(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	cl, secret, err := a.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "verifier"})
+	cl, secret, err := a.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "verifier", RevocationFeed: true})
 	if err != nil {
 		t.Fatal(err)
 	}

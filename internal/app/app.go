@@ -14,6 +14,7 @@ import (
 	"github.com/tessera-auth/tessera/clientip"
 	"github.com/tessera-auth/tessera/cluster"
 	"github.com/tessera-auth/tessera/config"
+	"github.com/tessera-auth/tessera/detect"
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/keys"
 	"github.com/tessera-auth/tessera/mfa"
@@ -64,6 +65,8 @@ type App struct {
 	// AuditChain keys it.
 	Audit      *audit.Writer
 	AuditChain *audit.Chain
+	// Detect runs the detection rules (nil when config turns them off).
+	Detect *detect.Engine
 	// Listener carries revocations between the nodes sharing the store
 	// when its backend offers that (PostgreSQL LISTEN/NOTIFY); nil otherwise.
 	Listener store.FeedListener
@@ -257,6 +260,9 @@ func (a *App) wire(ctx context.Context, opt Options) error {
 		return fmt.Errorf("load revocations: %w", err)
 	}
 	a.watch()
+	if err := a.wireDetection(); err != nil {
+		return err
+	}
 	fa, fh := forwardAuth(c.ForwardAuth)
 	a.Server = server.New(server.Config{
 		PublicOrigin: c.PublicOrigin, AllowedOrigins: c.AllowedOrigins,
@@ -301,9 +307,10 @@ func (a *App) Admin() http.Handler { return a.Server.Admin() }
 // flush of last-seen times, with that flush's error.
 func (a *App) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); a.Keys.Run(ctx) }()
 	go func() { defer wg.Done(); a.runAudit(ctx) }()
+	go func() { defer wg.Done(); a.runDetection(ctx) }()
 	go func() { defer wg.Done(); a.gcLoop(ctx) }()
 	for _, run := range a.runners {
 		wg.Add(1)

@@ -181,7 +181,7 @@ func TestRefreshReuseWiring(t *testing.T) {
 	if _, err := a.Auth.CreateUser(ctx, "alice", "correct horse battery staple"); err != nil {
 		t.Fatal(err)
 	}
-	cl, _, err := a.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "app", Grants: []string{oauth.GrantRefreshToken}, Public: true})
+	cl, _, err := a.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "app", Grants: []string{oauth.GrantRefreshToken}, Public: true, FirstParty: true})
 	if err != nil {
 		t.Fatal(err)
 	}

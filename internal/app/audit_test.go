@@ -59,7 +59,7 @@ func TestAuditEndToEnd(t *testing.T) {
 	if w := do(adm, "POST", "/admin/v1/users", `{"username":"alice","password":"`+pw+`"}`, admin); w.Code != 201 {
 		t.Fatalf("create user: %d %s", w.Code, w.Body)
 	}
-	cl, _, err := a.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "app", Grants: []string{oauth.GrantRefreshToken}, Public: true})
+	cl, _, err := a.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "app", Grants: []string{oauth.GrantRefreshToken}, Public: true, FirstParty: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func TestOperatorMetrics(t *testing.T) {
 	if _, err := a.Auth.CreateUser(ctx, "alice", "correct horse battery staple"); err != nil {
 		t.Fatal(err)
 	}
-	pub, _, err := a.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "app", Grants: []string{oauth.GrantRefreshToken}, Public: true})
+	pub, _, err := a.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "app", Grants: []string{oauth.GrantRefreshToken}, Public: true, FirstParty: true})
 	if err != nil {
 		t.Fatal(err)
 	}

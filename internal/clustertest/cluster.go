@@ -130,9 +130,10 @@ func (c *Cluster) AddUser(n *Node, name string) (string, error) {
 }
 
 // AddClient registers a confidential client with the client_credentials
-// grant, allowed to introspect, through node n.
+// grant, allowed to introspect and to read the revocation feed, through
+// node n.
 func (c *Cluster) AddClient(n *Node, name string) (id, secret string, err error) {
-	code, b, err := c.Admin("POST", n.Admin+"/admin/v1/clients", `{"name":"`+name+`","grants":["client_credentials"],"introspect":true}`)
+	code, b, err := c.Admin("POST", n.Admin+"/admin/v1/clients", `{"name":"`+name+`","grants":["client_credentials"],"introspect":true,"revocation_feed":true}`)
 	if err != nil {
 		return "", "", err
 	}

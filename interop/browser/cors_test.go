@@ -112,7 +112,7 @@ func TestSPAOnAnotherOrigin(t *testing.T) {
 		return string(b)
 	}
 	admin("/admin/v1/users", fmt.Sprintf(`{"username":"sam","password":%q}`, password))
-	cl := admin("/admin/v1/clients", `{"name":"spa","grants":["refresh_token"],"public":true}`)
+	cl := admin("/admin/v1/clients", `{"name":"spa","grants":["refresh_token"],"public":true,"first_party":true}`)
 	clientID := between(cl, `"client_id":"`, `"`)
 
 	serve := func(ln net.Listener) {

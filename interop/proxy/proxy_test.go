@@ -538,7 +538,7 @@ func testProxy(t *testing.T, kind string) {
 		// up in the store: no cache can answer for it. (One it has seen is
 		// cached like a JWT, and answered while the node's revocation
 		// state is trusted.)
-		res := send(t, plain, "POST", r.admin+"/admin/v1/clients", `{"name":"spa","grants":["refresh_token"],"public":true,"token_format":"opaque"}`,
+		res := send(t, plain, "POST", r.admin+"/admin/v1/clients", `{"name":"spa","grants":["refresh_token"],"public":true,"first_party":true,"token_format":"opaque"}`,
 			"Content-Type", "application/json", "Authorization", "Bearer "+adminToken)
 		if res.status != 201 {
 			t.Fatalf("client: %d %s", res.status, res.body)

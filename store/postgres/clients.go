@@ -15,8 +15,9 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 	// a is in ClientCols order (see the SQLite backend).
 	n, err := s.execOne(ctx, `UPDATE clients SET name = $1, secret_hash = $2, grants = $3, scopes = $4, token_format = $5,
 		introspect = $6, resources = $7, audience = $8,
-		redirect_uris = $9, auth_method = $10, old_secret_hash = $11, old_secret_until = $12 WHERE id = $13`,
-		a[1], a[2], a[3], a[4], a[5], a[7], a[8], a[9], a[10], a[11], a[12], a[13], c.ID)
+		redirect_uris = $9, auth_method = $10, old_secret_hash = $11, old_secret_until = $12,
+		first_party = $13, revocation_feed = $14 WHERE id = $15`,
+		a[1], a[2], a[3], a[4], a[5], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], c.ID)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("postgres: update client: %w", store.ErrConflict)
 	}

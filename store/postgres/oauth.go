@@ -12,7 +12,7 @@ import (
 )
 
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
-	_, err := s.execOne(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)", sqlrow.ClientArgs(c)...)
+	_, err := s.execOne(ctx, "INSERT INTO clients ("+sqlrow.ClientCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)", sqlrow.ClientArgs(c)...)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("postgres: create client: %w", store.ErrConflict)
 	}

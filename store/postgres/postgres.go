@@ -393,7 +393,7 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 			return nil
 		}
 		rows, err := tx.Query(ctx, `SELECT id FROM sessions
-			WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND last_seen_at + idle_us > $2
+			WHERE user_id = $1 AND `+sqlrow.LiveSession(2)+`
 			ORDER BY last_seen_at DESC, created_at DESC, id COLLATE "C" DESC OFFSET $3`,
 			sess.UserID, sqlrow.Micros(sess.CreatedAt), opt.MaxPerUser)
 		if err != nil {
@@ -507,7 +507,7 @@ func (s *Store) SessionByID(ctx context.Context, id string) (store.Session, erro
 
 func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
 	rows, err := s.pool.Query(ctx, "SELECT "+sqlrow.SessionCols+` FROM sessions
-		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND last_seen_at + idle_us > $2
+		WHERE user_id = $1 AND `+sqlrow.LiveSession(2)+`
 		ORDER BY created_at DESC, id COLLATE "C" DESC`, userID, sqlrow.Micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list sessions: %w", err)
@@ -598,7 +598,7 @@ func (s *Store) MarkStepUp(ctx context.Context, id string, at time.Time, reason 
 func (s *Store) RevokeUserSessions(ctx context.Context, userID, except string, at time.Time, reason string) ([]string, error) {
 	var ids []string
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, "SELECT id FROM sessions WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL AND expires_at > $3",
+		rows, err := tx.Query(ctx, "SELECT id FROM sessions WHERE user_id = $1 AND id <> $2 AND "+sqlrow.UnexpiredSession(3),
 			userID, except, sqlrow.Micros(at))
 		if err != nil {
 			return err
@@ -676,7 +676,7 @@ func (s *Store) LastRevocationSeq(ctx context.Context) (int64, error) {
 
 func (s *Store) CountLiveSessions(ctx context.Context, now time.Time) (int, error) {
 	var n int64
-	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1", sqlrow.Micros(now)).Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM sessions WHERE "+sqlrow.UnexpiredSession(1), sqlrow.Micros(now)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("postgres: count sessions: %w", err)
 	}
 	return int(n), nil

@@ -60,7 +60,7 @@ func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpda
 			return store.ErrStale
 		}
 		if up.RevokeReason != "" {
-			rows, err := tx.Query(ctx, "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2", userID, at)
+			rows, err := tx.Query(ctx, "SELECT id FROM sessions WHERE user_id = $1 AND "+sqlrow.UnexpiredSession(2), userID, at)
 			if err != nil {
 				return err
 			}
@@ -72,26 +72,8 @@ func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpda
 				return err
 			}
 		}
-		stmts := []struct {
-			on   bool
-			q    string
-			args []any
-		}{
-			{up.Disable, "UPDATE users SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL", []any{at, userID}},
-			{up.Enable, "UPDATE users SET disabled_at = NULL WHERE id = $1", []any{userID}},
-			{up.PasswordHash != "", "UPDATE users SET password_hash = $1, password_changed_at = $2, must_change_password = $3 WHERE id = $4",
-				[]any{up.PasswordHash, at, up.MustChangePassword, userID}},
-			{up.Erase, "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)", []any{userID}},
-			{up.Erase, "DELETE FROM access_tokens WHERE session_id <> '' AND session_id IN (SELECT id FROM sessions WHERE user_id = $1)", []any{userID}},
-			{up.Erase, "UPDATE sessions SET ip = '', user_agent = '' WHERE user_id = $1", []any{userID}},
-			{up.Erase, `UPDATE users SET username = $1, password_hash = '', must_change_password = false,
-				deleted_at = $2, disabled_at = coalesce(disabled_at, $2) WHERE id = $3`, []any{up.Tombstone, at, userID}},
-		}
-		for _, st := range stmts {
-			if !st.on {
-				continue
-			}
-			if _, err := tx.Exec(ctx, st.q, st.args...); err != nil {
+		for _, st := range sqlrow.UserUpdate(userID, up) {
+			if _, err := tx.Exec(ctx, st.SQL, st.Args...); err != nil {
 				return err
 			}
 		}

@@ -14,11 +14,13 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 	a := sqlrow.ClientArgs(c)
 	// a is in ClientCols order: id, name, secret_hash, grants, scopes,
 	// token_format, created_at, introspect, resources, audience,
-	// redirect_uris, auth_method, old_secret_hash, old_secret_until.
+	// redirect_uris, auth_method, old_secret_hash, old_secret_until,
+	// first_party, revocation_feed.
 	res, err := s.exec(ctx, `UPDATE clients SET name = ?, secret_hash = ?, grants = ?, scopes = ?, token_format = ?,
 		introspect = ?, resources = ?, audience = ?,
-		redirect_uris = ?, auth_method = ?, old_secret_hash = ?, old_secret_until = ? WHERE id = ?`,
-		a[1], a[2], a[3], a[4], a[5], a[7], a[8], a[9], a[10], a[11], a[12], a[13], c.ID)
+		redirect_uris = ?, auth_method = ?, old_secret_hash = ?, old_secret_until = ?,
+		first_party = ?, revocation_feed = ? WHERE id = ?`,
+		a[1], a[2], a[3], a[4], a[5], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], c.ID)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("sqlite: update client: %w", store.ErrConflict)
 	}

@@ -388,6 +388,17 @@ func (s *Store) UpgradePasswordHash(ctx context.Context, userID, oldHash, newHas
 
 // Sessions
 
+// The session statements shared with PostgreSQL (package sqlrow),
+// rewritten once for SQLite's placeholders.
+var (
+	overCapSQL = sqlrow.SQLite(`SELECT id FROM sessions WHERE user_id = $1 AND ` + sqlrow.LiveSession(2) + `
+		ORDER BY last_seen_at DESC, created_at DESC, id DESC LIMIT -1 OFFSET $3`)
+	userLiveSessionsSQL = sqlrow.SQLite("SELECT " + sqlrow.SessionCols + " FROM sessions WHERE user_id = $1 AND " +
+		sqlrow.LiveSession(2) + " ORDER BY created_at DESC, id DESC")
+	userOtherSessionsSQL = sqlrow.SQLite("SELECT id FROM sessions WHERE user_id = $1 AND id <> $2 AND " + sqlrow.UnexpiredSession(3))
+	countSessionsSQL     = sqlrow.SQLite("SELECT count(*) FROM sessions WHERE " + sqlrow.UnexpiredSession(1))
+)
+
 func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store.CreateOptions) ([]string, error) {
 	var evicted []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -421,9 +432,7 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 		if opt.MaxPerUser <= 0 {
 			return nil
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM sessions
-			WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 AND last_seen_at + idle_us > ?2
-			ORDER BY last_seen_at DESC, created_at DESC, id DESC LIMIT -1 OFFSET ?3`,
+		rows, err := tx.QueryContext(ctx, overCapSQL,
 			sess.UserID, sqlrow.Micros(sess.CreatedAt), opt.MaxPerUser)
 		if err != nil {
 			return err
@@ -478,9 +487,7 @@ func (s *Store) SessionByID(ctx context.Context, id string) (store.Session, erro
 }
 
 func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+sqlrow.SessionCols+` FROM sessions
-		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND last_seen_at + idle_us > ?
-		ORDER BY created_at DESC, id DESC`, userID, sqlrow.Micros(now), sqlrow.Micros(now))
+	rows, err := s.r.QueryContext(ctx, userLiveSessionsSQL, userID, sqlrow.Micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list sessions: %w", err)
 	}
@@ -570,7 +577,7 @@ func (s *Store) MarkStepUp(ctx context.Context, id string, at time.Time, reason 
 func (s *Store) RevokeUserSessions(ctx context.Context, userID, except string, at time.Time, reason string) ([]string, error) {
 	var ids []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, "SELECT id FROM sessions WHERE user_id = ? AND id <> ? AND revoked_at IS NULL AND expires_at > ?", userID, except, sqlrow.Micros(at))
+		rows, err := tx.QueryContext(ctx, userOtherSessionsSQL, userID, except, sqlrow.Micros(at))
 		if err != nil {
 			return err
 		}
@@ -692,7 +699,7 @@ func (s *Store) feedDurable(ctx context.Context, seq int64) error {
 
 func (s *Store) CountLiveSessions(ctx context.Context, now time.Time) (int, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?", sqlrow.Micros(now)).Scan(&n); err != nil {
+	if err := s.r.QueryRowContext(ctx, countSessionsSQL, sqlrow.Micros(now)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: count sessions: %w", err)
 	}
 	return n, nil

@@ -40,6 +40,8 @@ func (s *Store) ListUsersPage(ctx context.Context, q store.UserQuery) ([]store.U
 	return out, nil
 }
 
+var userSessionsSQL = sqlrow.SQLite("SELECT id FROM sessions WHERE user_id = $1 AND " + sqlrow.UnexpiredSession(2))
+
 func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpdate) (store.User, []string, error) {
 	var (
 		out store.User
@@ -55,7 +57,7 @@ func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpda
 			return store.ErrStale
 		}
 		if up.RevokeReason != "" {
-			rows, err := tx.QueryContext(ctx, "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?", userID, at)
+			rows, err := tx.QueryContext(ctx, userSessionsSQL, userID, at)
 			if err != nil {
 				return err
 			}
@@ -77,26 +79,8 @@ func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpda
 				}
 			}
 		}
-		stmts := []struct {
-			on   bool
-			q    string
-			args []any
-		}{
-			{up.Disable, "UPDATE users SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL", []any{at, userID}},
-			{up.Enable, "UPDATE users SET disabled_at = NULL WHERE id = ?", []any{userID}},
-			{up.PasswordHash != "", "UPDATE users SET password_hash = ?, password_changed_at = ?, must_change_password = ? WHERE id = ?",
-				[]any{up.PasswordHash, at, up.MustChangePassword, userID}},
-			{up.Erase, "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = ?)", []any{userID}},
-			{up.Erase, "DELETE FROM access_tokens WHERE session_id <> '' AND session_id IN (SELECT id FROM sessions WHERE user_id = ?)", []any{userID}},
-			{up.Erase, "UPDATE sessions SET ip = '', user_agent = '' WHERE user_id = ?", []any{userID}},
-			{up.Erase, `UPDATE users SET username = ?, password_hash = '', must_change_password = 0,
-				deleted_at = ?, disabled_at = coalesce(disabled_at, ?) WHERE id = ?`, []any{up.Tombstone, at, at, userID}},
-		}
-		for _, st := range stmts {
-			if !st.on {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, st.q, st.args...); err != nil {
+		for _, st := range sqlrow.UserUpdate(userID, up) {
+			if _, err := tx.ExecContext(ctx, sqlrow.SQLite(st.SQL), st.Args...); err != nil {
 				return err
 			}
 		}

@@ -41,7 +41,7 @@ const (
 	UserCols       = "id, username, password_hash, created_at, password_changed_at, disabled_at, must_change_password, deleted_at"
 	SessionCols    = "id, token_hash, user_id, created_at, auth_time, expires_at, last_seen_at, idle_us, ip, user_agent, amr, aal, revoked_at, revoke_reason, step_up_at"
 	RevocationCols = "seq, session_id, jti, kid, user_id, at, expires_at, reason, evict_only"
-	ClientCols     = "id, name, secret_hash, grants, scopes, token_format, created_at, introspect, resources, audience, redirect_uris, auth_method, old_secret_hash, old_secret_until"
+	ClientCols     = "id, name, secret_hash, grants, scopes, token_format, created_at, introspect, resources, audience, redirect_uris, auth_method, old_secret_hash, old_secret_until, first_party, revocation_feed"
 	RefreshCols    = "token_hash, session_id, client_id, scope, created_at, expires_at, used_at"
 	AccessCols     = "token_hash, jti, client_id, subject, scope, session_id, created_at, expires_at"
 	KeyCols        = "id, alg, state, created_at, activated_at, retired_at, public_jwk, private_jwe, revoked_at"
@@ -108,7 +108,7 @@ func ClientArgs(c store.Client) []any {
 	}
 	return []any{c.ID, c.Name, c.SecretHash, strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.TokenFormat, Micros(c.CreatedAt),
 		c.Introspect, strings.Join(c.Resources, " "), c.Audience,
-		strings.Join(c.RedirectURIs, " "), c.AuthMethod, c.OldSecretHash, oldUntil}
+		strings.Join(c.RedirectURIs, " "), c.AuthMethod, c.OldSecretHash, oldUntil, c.FirstParty, c.RevocationFeed}
 }
 
 // Client reads ClientCols; grants, scopes, resources and redirect URIs
@@ -118,7 +118,7 @@ func Client(row Scanner) (store.Client, error) {
 	var grants, scopes, resources, redirects string
 	var created int64
 	var oldUntil *int64
-	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &c.TokenFormat, &created, &c.Introspect, &resources, &c.Audience, &redirects, &c.AuthMethod, &c.OldSecretHash, &oldUntil); err != nil {
+	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &grants, &scopes, &c.TokenFormat, &created, &c.Introspect, &resources, &c.Audience, &redirects, &c.AuthMethod, &c.OldSecretHash, &oldUntil, &c.FirstParty, &c.RevocationFeed); err != nil {
 		return store.Client{}, err
 	}
 	c.Grants, c.Scopes, c.CreatedAt = strings.Fields(grants), strings.Fields(scopes), FromMicros(created)

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/tessera-auth/tessera/store"
 )
 
 // row stands in for a driver's row: Scan stores its values in order,
@@ -115,10 +117,11 @@ func TestRefreshState(t *testing.T) {
 
 func TestClientAndKey(t *testing.T) {
 	m := Micros(t0)
-	c, err := Client(row{"c1", "n", "h", "authorization_code refresh_token", "", "jwt", m, true, "https://a.example https://b.example", "https://me.example", "https://a/cb http://127.0.0.1/cb", "client_secret_basic", "o", ptr(m + 1)})
+	c, err := Client(row{"c1", "n", "h", "authorization_code refresh_token", "", "jwt", m, true, "https://a.example https://b.example", "https://me.example", "https://a/cb http://127.0.0.1/cb", "client_secret_basic", "o", ptr(m + 1), true, true})
 	if err != nil || !reflect.DeepEqual(c.Grants, []string{"authorization_code", "refresh_token"}) || len(c.Scopes) != 0 || !c.CreatedAt.Equal(t0) ||
 		!c.Introspect || !reflect.DeepEqual(c.Resources, []string{"https://a.example", "https://b.example"}) || c.Audience != "https://me.example" ||
-		len(c.RedirectURIs) != 2 || c.AuthMethod != "client_secret_basic" || string(c.OldSecretHash) != "o" || !c.OldSecretUntil.Equal(t0.Add(time.Microsecond)) {
+		len(c.RedirectURIs) != 2 || c.AuthMethod != "client_secret_basic" || string(c.OldSecretHash) != "o" || !c.OldSecretUntil.Equal(t0.Add(time.Microsecond)) ||
+		!c.FirstParty || !c.RevocationFeed {
 		t.Fatalf("Client = %+v, %v", c, err)
 	}
 	k, err := SigningKey(row{"k1", "EdDSA", "retired", m, ptr(m + 1), ptr(m + 3), "pub", "priv", ptr(m + 4)})
@@ -151,5 +154,46 @@ func TestAll(t *testing.T) {
 	}
 	if _, err := All(&rows{rs: []row{{"u1"}}}, User); err == nil {
 		t.Fatal("All ignored a scan error")
+	}
+}
+
+func TestSQLitePlaceholders(t *testing.T) {
+	for in, want := range map[string]string{
+		"SELECT id FROM sessions WHERE user_id = $1 AND " + LiveSession(2) + " OFFSET $10": "SELECT id FROM sessions WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 AND last_seen_at + idle_us > ?2 OFFSET ?10",
+		"SELECT '$' || x FROM t WHERE y = $3$":                                             "SELECT '$' || x FROM t WHERE y = ?3$",
+		"":                                                                                 "",
+	} {
+		if got := SQLite(in); got != want {
+			t.Errorf("SQLite(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestUserUpdateStatements: every statement binds exactly the arguments
+// its placeholders number (PostgreSQL refuses one more or fewer).
+func TestUserUpdateStatements(t *testing.T) {
+	up := store.UserUpdate{Disable: true, Enable: true, PasswordHash: "h", Erase: true, Tombstone: "deleted:u"}
+	sts := UserUpdate("u", up)
+	if len(sts) != 7 {
+		t.Fatalf("%d statements for every part, want 7", len(sts))
+	}
+	for _, st := range sts {
+		highest := 0
+		for i := 0; i < len(st.SQL); i++ {
+			if st.SQL[i] == '$' {
+				n := 0
+				for i+1 < len(st.SQL) && '0' <= st.SQL[i+1] && st.SQL[i+1] <= '9' {
+					i++
+					n = n*10 + int(st.SQL[i]-'0')
+				}
+				highest = max(highest, n)
+			}
+		}
+		if highest != len(st.Args) {
+			t.Errorf("%q: placeholders up to $%d, %d arguments", st.SQL, highest, len(st.Args))
+		}
+	}
+	if sts := UserUpdate("u", store.UserUpdate{}); len(sts) != 0 {
+		t.Errorf("statements for no change: %v", sts)
 	}
 }

@@ -79,6 +79,17 @@ func testUserResetPassword(t *testing.T, s store.Store) {
 	if got, _ = s.UserByID(ctx, u.ID); got.MustChangePassword {
 		t.Fatal("SetPasswordHash left MustChangePassword set")
 	}
+	// A reset and a disabling in one update (an administrator's one
+	// decision): both land, and the sessions end once, with its reason.
+	v := newUser(t, s, "bob")
+	mustCreate(t, s, newSession(t, v.ID, base), 0)
+	got, ids, err = s.UpdateUser(ctx, v.ID, store.UserUpdate{At: at, Disable: true, PasswordHash: "reset-hash-2", RevokeReason: "user_disabled"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PasswordHash != "reset-hash-2" || !got.DisabledAt.Equal(at) || got.MustChangePassword || len(ids) != 1 {
+		t.Fatalf("reset and disable: %+v, revoked %v", got, ids)
+	}
 }
 
 // testUserErase: erasing keeps only ids: the username becomes the

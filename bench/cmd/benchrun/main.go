@@ -25,7 +25,7 @@ import (
 )
 
 func main() {
-	scenario := flag.String("scenario", "all", "whoami, login, introspect, refresh, clientcredentials, forwardauth, propagation, stores (needs -postgres), scale (needs -postgres) or all")
+	scenario := flag.String("scenario", "all", "whoami, login, introspect, refresh, clientcredentials, forwardauth, detection, propagation, stores (needs -postgres), scale (needs -postgres) or all")
 	pgURL := flag.String("postgres", "", "PostgreSQL server URL (postgres://127.0.0.1:5432/test): the stores and scale scenarios, and a schema of their own there")
 	sessions := flag.Int("sessions", 100000, "stored sessions for whoami")
 	rounds := flag.Int("rounds", 5, "alternating rounds per scenario")
@@ -54,6 +54,9 @@ func main() {
 	}
 	if *scenario == "forwardauth" || *scenario == "all" {
 		ok = forwardAuth(*sessions, *rounds, *dur, *conns) && ok
+	}
+	if *scenario == "detection" || *scenario == "all" {
+		ok = detection(min(*sessions, 20000), *rounds, *dur, *conns) && ok
 	}
 	if *scenario == "refresh" || *scenario == "clientcredentials" || *scenario == "all" {
 		ok = issuance(*scenario, *rounds, *dur, *conns) && ok

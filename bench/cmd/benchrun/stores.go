@@ -35,13 +35,13 @@ func newNode(name, pgURL string, conns int) (*node, error) {
 	}
 	n := &node{name: name, f: f, srv: httptest.NewServer(f.Server.Public())}
 	ctx := context.Background()
-	c, secret, err := f.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "rs", Scopes: []string{"read"}})
+	c, secret, err := f.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "rs", Scopes: []string{"read"}, Introspect: true})
 	if err != nil {
 		n.close()
 		return nil, err
 	}
 	n.rsID, n.rsKey = c.ID, secret
-	spa, _, err := f.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "spa", Public: true, Grants: []string{oauth.GrantRefreshToken}, Scopes: []string{"read"}, TokenFormat: oauth.FormatOpaque})
+	spa, _, err := f.OAuth.RegisterClient(ctx, oauth.ClientSpec{Name: "spa", Public: true, Grants: []string{oauth.GrantRefreshToken}, Scopes: []string{"read"}, TokenFormat: oauth.FormatOpaque, FirstParty: true})
 	if err != nil {
 		n.close()
 		return nil, err

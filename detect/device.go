@@ -1,0 +1,94 @@
+package detect
+
+import (
+	"net/netip"
+	"strings"
+)
+
+// Device names the kind of client behind a user agent: its browser or
+// client family and its OS family, "chrome/windows", without versions,
+// so a browser that updates stays the same device while a cookie
+// replayed from another browser or OS does not. A client Tessera does
+// not know is named by its first product token ("myapp/ios" for
+// "MyApp/2.1 (iPhone; iOS 17.1)"). "" for an empty user agent, which
+// the device rule skips.
+//
+// It is a heuristic over the User-Agent header (RFC 9110 §10.1.5); the
+// order of the checks follows how browsers borrow each other's tokens
+// (every Chromium browser says Chrome and Safari, Edge says Edg, Opera
+// OPR).
+func Device(ua string) string {
+	if ua == "" {
+		return ""
+	}
+	return family(ua) + "/" + osFamily(ua)
+}
+
+// families are checked in order; the first token found names the family.
+var families = []struct{ token, name string }{
+	{"Edg/", "edge"}, {"EdgA/", "edge"}, {"EdgiOS/", "edge"}, {"Edge/", "edge"},
+	{"OPR/", "opera"}, {"OPiOS/", "opera"}, {"Opera", "opera"},
+	{"SamsungBrowser/", "samsung"}, {"YaBrowser/", "yandex"}, {"Vivaldi/", "vivaldi"},
+	{"Firefox/", "firefox"}, {"FxiOS/", "firefox"},
+	{"CriOS/", "chrome"}, {"Chrome/", "chrome"}, {"Chromium/", "chrome"},
+	{"Trident/", "ie"}, {"MSIE ", "ie"},
+	{"Safari/", "safari"},
+}
+
+func family(ua string) string {
+	for _, f := range families {
+		if strings.Contains(ua, f.token) {
+			return f.name
+		}
+	}
+	// Not a browser: the first product token (RFC 9110 §10.1.5), folded,
+	// without its version: "curl/8.5.0" → "curl", "okhttp/4.12" → "okhttp".
+	p := ua
+	if i := strings.IndexAny(p, "/ ;("); i >= 0 {
+		p = p[:i]
+	}
+	if len(p) > 32 {
+		p = p[:32]
+	}
+	if p == "" {
+		return "other"
+	}
+	return strings.ToLower(p)
+}
+
+func osFamily(ua string) string {
+	switch {
+	case strings.Contains(ua, "iPhone"), strings.Contains(ua, "iPad"), strings.Contains(ua, "iPod"), strings.Contains(ua, "iOS"):
+		return "ios"
+	case strings.Contains(ua, "Android"):
+		return "android"
+	case strings.Contains(ua, "CrOS"):
+		return "chromeos"
+	case strings.Contains(ua, "Windows"):
+		return "windows"
+	case strings.Contains(ua, "Mac OS X"), strings.Contains(ua, "Macintosh"), strings.Contains(ua, "macOS"):
+		return "macos"
+	case strings.Contains(ua, "Linux"), strings.Contains(ua, "X11"):
+		return "linux"
+	}
+	return "other"
+}
+
+// Network is the network ip belongs to: its first v4 bits for IPv4 (an
+// IPv4-mapped IPv6 address counts as IPv4), v6 bits for IPv6. Invalid
+// for the zero address.
+func Network(ip netip.Addr, v4, v6 int) netip.Prefix {
+	if !ip.IsValid() {
+		return netip.Prefix{}
+	}
+	ip = ip.Unmap()
+	bits := v6
+	if ip.Is4() {
+		bits = v4
+	}
+	p, err := ip.Prefix(bits)
+	if err != nil {
+		return netip.Prefix{}
+	}
+	return p
+}

@@ -1,0 +1,533 @@
+package detect_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tessera-auth/tessera/detect"
+	"github.com/tessera-auth/tessera/event"
+	"github.com/tessera-auth/tessera/geoip"
+	"github.com/tessera-auth/tessera/internal/clocktest"
+	"github.com/tessera-auth/tessera/store"
+)
+
+// Realistic user agents: the victim's, the same browser a version later,
+// and the thief's.
+const (
+	chromeWin    = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
+	chromeWinNew = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	firefoxLinux = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+	safariPhone  = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1"
+)
+
+var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+// alerts records raised alerts.
+type alerts struct {
+	mu  sync.Mutex
+	got []detect.Alert
+}
+
+func (a *alerts) Raise(_ context.Context, al detect.Alert) (detect.Alert, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	al.ID = fmt.Sprint(len(a.got) + 1)
+	a.got = append(a.got, al)
+	return al, nil
+}
+
+func (a *alerts) all() []detect.Alert {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]detect.Alert(nil), a.got...)
+}
+
+// sessions records the actions taken.
+type sessions struct {
+	mu      sync.Mutex
+	actions []string
+}
+
+func (s *sessions) record(a string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.actions = append(s.actions, a)
+}
+
+func (s *sessions) RequireStepUp(_ context.Context, id, reason string) error {
+	s.record("step_up " + id)
+	return nil
+}
+
+func (s *sessions) Revoke(_ context.Context, id, reason string) (store.Session, error) {
+	s.record("revoke " + id + " " + reason)
+	return store.Session{ID: id}, nil
+}
+
+func (s *sessions) RevokeUser(_ context.Context, userID, except, reason string) ([]string, error) {
+	s.record("revoke_user " + userID)
+	return nil, nil
+}
+
+func (s *sessions) all() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.actions...)
+}
+
+// fakeLocator places networks by their first two octets.
+type fakeLocator map[string]geoip.Location
+
+func (f fakeLocator) Lookup(ip netip.Addr) (geoip.Location, bool) {
+	b := ip.As4()
+	l, ok := f[fmt.Sprintf("%d.%d", b[0], b[1])]
+	return l, ok
+}
+
+type harness struct {
+	t        *testing.T
+	clock    *clocktest.Clock
+	en       *detect.Engine
+	alerts   *alerts
+	sessions *sessions
+}
+
+func newHarness(t *testing.T, p detect.Policy, loc detect.Locator) *harness {
+	t.Helper()
+	h := &harness{t: t, clock: clocktest.New(t0), alerts: &alerts{}, sessions: &sessions{}}
+	cfg := detect.Config{Policy: p, Alerts: h.alerts, Sessions: h.sessions, Now: h.clock.Now}
+	if loc != nil {
+		cfg.Locator = loc
+	}
+	en, err := detect.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.en = en
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); en.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return h
+}
+
+// send publishes e at the clock's time, as a fanout would.
+func (h *harness) send(e event.Event) {
+	if e.At.IsZero() {
+		e.At = h.clock.Now()
+	}
+	h.en.Publish(context.Background(), e)
+}
+
+func (h *harness) flush() {
+	h.t.Helper()
+	if err := h.en.Flush(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) alertsOf(rule string) []detect.Alert {
+	h.flush()
+	var out []detect.Alert
+	for _, a := range h.alerts.all() {
+		if a.Rule == rule {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (h *harness) noAlerts() {
+	h.t.Helper()
+	h.flush()
+	if a := h.alerts.all(); len(a) > 0 {
+		h.t.Fatalf("alerts on honest traffic: %+v", a)
+	}
+	if s := h.sessions.all(); len(s) > 0 {
+		h.t.Fatalf("actions on honest traffic: %v", s)
+	}
+}
+
+func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func created(uid, sid, addr, ua string) event.Event {
+	return event.Event{Kind: event.SessionCreated, UserID: uid, SessionID: sid, IP: ip(addr), UserAgent: ua}
+}
+
+func used(uid, sid, addr, ua string) event.Event {
+	return event.Event{Kind: event.SessionValidated, UserID: uid, SessionID: sid, IP: ip(addr), UserAgent: ua}
+}
+
+// only enables the named rules of the default policy, so each test sees
+// its own rule fire.
+func only(names ...string) detect.Policy {
+	p := detect.DefaultPolicy()
+	for n, r := range p.Rules {
+		r.Enabled = false
+		for _, want := range names {
+			if n == want {
+				r.Enabled = true
+			}
+		}
+		p.Rules[n] = r
+	}
+	return p
+}
+
+func TestStolenCookieFromAnotherNetworkAndBrowserIsRevoked(t *testing.T) {
+	h := newHarness(t, detect.DefaultPolicy(), nil)
+	h.send(created("u1", "s1", "198.51.100.7", chromeWin))
+	for range 20 {
+		h.clock.Add(30 * time.Second)
+		h.send(used("u1", "s1", "198.51.100.7", chromeWin))
+	}
+	h.clock.Add(time.Minute)
+	h.send(used("u1", "s1", "203.0.113.66", firefoxLinux)) // the thief
+	got := h.alertsOf(detect.RuleDeviceChange)
+	if len(got) != 1 {
+		t.Fatalf("device_change alerts = %+v, want 1", h.alerts.all())
+	}
+	a := got[0]
+	if a.UserID != "u1" || a.SessionID != "s1" || a.Action != detect.ActionRevokeSession || a.Severity != detect.SeverityHigh {
+		t.Errorf("alert = %+v", a)
+	}
+	if a.Evidence["device"] != "firefox/linux" || a.Evidence["new_network"] != "true" {
+		t.Errorf("evidence = %v", a.Evidence)
+	}
+	if s := h.sessions.all(); len(s) != 1 || s[0] != "revoke s1 theft_detected" {
+		t.Errorf("actions = %v, want the session revoked", s)
+	}
+}
+
+func TestDeviceChangeOnAKnownNetworkStepsUp(t *testing.T) {
+	h := newHarness(t, only(detect.RuleDeviceChange), nil)
+	h.send(created("u1", "s1", "198.51.100.7", chromeWin))
+	h.clock.Add(time.Minute)
+	h.send(used("u1", "s1", "198.51.100.9", firefoxLinux)) // same /24
+	h.clock.Add(time.Minute)
+	h.send(used("u1", "s1", "198.51.100.7", chromeWin)) // the first device again: nothing new
+	got := h.alertsOf(detect.RuleDeviceChange)
+	if len(got) != 1 || got[0].Action != detect.ActionStepUp {
+		t.Fatalf("alerts = %+v, want one step_up", got)
+	}
+	if s := h.sessions.all(); len(s) != 1 || s[0] != "step_up s1" {
+		t.Errorf("actions = %v", s)
+	}
+}
+
+func TestHonestTrafficRaisesNothing(t *testing.T) {
+	h := newHarness(t, detect.DefaultPolicy(), fakeLocator{
+		"198.51": {Lat: 52.52, Lon: 13.40, AccuracyKM: 20, Country: "DE"},
+		"100.64": {Lat: 52.40, Lon: 13.06, AccuracyKM: 50, Country: "DE"}, // the phone's carrier, Potsdam
+	})
+	// One user, two devices: two sessions.
+	h.send(created("u1", "laptop", "198.51.100.7", chromeWin))
+	h.send(created("u1", "phone", "100.64.3.10", safariPhone))
+	for i := range 8 * 60 {
+		h.clock.Add(time.Minute)
+		h.send(used("u1", "laptop", "198.51.100.7", chromeWin))
+		// The phone's address changes inside its carrier's /24 every few
+		// minutes.
+		h.send(used("u1", "phone", fmt.Sprintf("100.64.3.%d", 10+i/7), safariPhone))
+		if i == 200 {
+			// The browser updates itself.
+			h.send(used("u1", "laptop", "198.51.100.7", chromeWinNew))
+		}
+	}
+	h.noAlerts()
+}
+
+func TestSessionNetworks(t *testing.T) {
+	h := newHarness(t, only(detect.RuleSessionNetworks), nil)
+	h.send(created("u1", "s1", "198.51.100.7", chromeWin))
+	for i, a := range []string{"198.51.100.8", "203.0.113.5", "192.0.2.1"} {
+		h.clock.Add(5 * time.Minute)
+		h.send(used("u1", "s1", a, chromeWin))
+		if n := len(h.alertsOf(detect.RuleSessionNetworks)); n != 0 {
+			t.Fatalf("after %d uses: %d alerts, want none below the threshold", i+1, n)
+		}
+	}
+	h.clock.Add(5 * time.Minute)
+	h.send(used("u1", "s1", "100.64.0.1", chromeWin)) // the fourth network
+	h.clock.Add(5 * time.Minute)
+	h.send(used("u1", "s1", "100.65.0.1", chromeWin)) // and a fifth: same incident
+	got := h.alertsOf(detect.RuleSessionNetworks)
+	if len(got) != 1 || got[0].SessionID != "s1" || got[0].Action != detect.ActionAlert {
+		t.Fatalf("alerts = %+v, want one", got)
+	}
+	// Outside the window, four networks spread over hours are fine.
+	h2 := newHarness(t, only(detect.RuleSessionNetworks), nil)
+	for _, a := range []string{"198.51.100.7", "203.0.113.5", "192.0.2.1", "100.64.0.1"} {
+		h2.send(used("u2", "s2", a, chromeWin))
+		h2.clock.Add(45 * time.Minute)
+	}
+	if n := len(h2.alertsOf(detect.RuleSessionNetworks)); n != 0 {
+		t.Errorf("%d alerts for networks spread beyond the window", n)
+	}
+}
+
+func TestImpossibleTravel(t *testing.T) {
+	loc := fakeLocator{
+		"198.51": {Lat: 52.52, Lon: 13.40, AccuracyKM: 20, Country: "DE"},   // Berlin
+		"198.52": {Lat: 52.40, Lon: 13.06, AccuracyKM: 50, Country: "DE"},   // Potsdam, 30 km
+		"203.0":  {Lat: -33.87, Lon: 151.21, AccuracyKM: 50, Country: "AU"}, // Sydney
+	}
+	h := newHarness(t, only(detect.RuleImpossibleTravel), loc)
+	h.send(created("u1", "s1", "198.51.100.7", chromeWin))
+	h.clock.Add(10 * time.Minute)
+	h.send(used("u1", "s1", "198.52.0.9", chromeWin)) // nearby: no alert
+	if n := len(h.alertsOf(detect.RuleImpossibleTravel)); n != 0 {
+		t.Fatalf("%d alerts for a nearby move", n)
+	}
+	h.clock.Add(time.Hour)
+	h.send(created("u1", "s2", "203.0.113.5", chromeWin)) // another session of the user, 16 000 km away an hour later
+	got := h.alertsOf(detect.RuleImpossibleTravel)
+	if len(got) != 1 || got[0].UserID != "u1" || got[0].SessionID != "s2" || got[0].Evidence["to_country"] != "AU" {
+		t.Fatalf("alerts = %+v, want one for s2", got)
+	}
+	// A flight's pace is possible.
+	h2 := newHarness(t, only(detect.RuleImpossibleTravel), loc)
+	h2.send(created("u2", "s3", "198.51.100.7", chromeWin))
+	h2.clock.Add(22 * time.Hour)
+	h2.send(used("u2", "s3", "203.0.113.5", chromeWin))
+	if n := len(h2.alertsOf(detect.RuleImpossibleTravel)); n != 0 {
+		t.Errorf("%d alerts for a 22-hour journey", n)
+	}
+}
+
+func TestBursts(t *testing.T) {
+	h := newHarness(t, only(detect.RuleSessionBurst, detect.RuleTokenBurst), nil)
+	for i := range 12 {
+		h.send(created("u1", fmt.Sprint("s", i), "198.51.100.7", chromeWin))
+		h.clock.Add(20 * time.Second)
+	}
+	if got := h.alertsOf(detect.RuleSessionBurst); len(got) != 1 || got[0].UserID != "u1" {
+		t.Fatalf("session_burst alerts = %+v, want one", got)
+	}
+	for range 150 {
+		h.send(event.Event{Kind: event.TokenIssued, ClientID: "svc", Grant: event.GrantClientCredentials})
+		h.clock.Add(time.Second)
+	}
+	if got := h.alertsOf(detect.RuleTokenBurst); len(got) != 1 || got[0].ClientID != "svc" {
+		t.Fatalf("token_burst alerts = %+v, want one", got)
+	}
+	// A user who logs in a few times a day bursts nothing.
+	h2 := newHarness(t, only(detect.RuleSessionBurst, detect.RuleTokenBurst), nil)
+	for i := range 9 {
+		h2.send(created("u2", fmt.Sprint("s", i), "198.51.100.7", chromeWin))
+		h2.clock.Add(2 * time.Hour)
+	}
+	if n := len(h2.alertsOf(detect.RuleSessionBurst)); n != 0 {
+		t.Errorf("%d alerts", n)
+	}
+}
+
+func TestRefreshRate(t *testing.T) {
+	h := newHarness(t, only(detect.RuleRefreshRate), nil)
+	rot := event.Event{Kind: event.RefreshRotated, UserID: "u1", SessionID: "s1", ClientID: "app", IP: ip("198.51.100.7"), UserAgent: "okhttp/4.12.0"}
+	// Every 15 minutes for a day: normal.
+	for range 96 {
+		h.send(rot)
+		h.clock.Add(15 * time.Minute)
+	}
+	if n := len(h.alertsOf(detect.RuleRefreshRate)); n != 0 {
+		t.Fatalf("%d alerts for a normal refresh pace", n)
+	}
+	// A runaway client: every 30 s.
+	for range 40 {
+		h.send(rot)
+		h.clock.Add(30 * time.Second)
+	}
+	if got := h.alertsOf(detect.RuleRefreshRate); len(got) != 1 || got[0].SessionID != "s1" {
+		t.Fatalf("alerts = %+v, want one", got)
+	}
+}
+
+func TestRefreshReuse(t *testing.T) {
+	h := newHarness(t, only(detect.RuleRefreshReuse), nil)
+	h.send(event.Event{Kind: event.RefreshReused, UserID: "u1", SessionID: "s1", ClientID: "app", IP: ip("203.0.113.9"), UserAgent: "curl/8.5.0", Reason: "other_origin"})
+	h.send(event.Event{Kind: event.RefreshReused, UserID: "u1", SessionID: "s1", ClientID: "app", IP: ip("203.0.113.9"), UserAgent: "curl/8.5.0"})
+	got := h.alertsOf(detect.RuleRefreshReuse)
+	if len(got) != 1 {
+		t.Fatalf("alerts = %+v, want one per family", got)
+	}
+	if a := got[0]; a.UserID != "u1" || a.SessionID != "s1" || a.Evidence["device"] != "curl/other" || a.Severity != detect.SeverityHigh {
+		t.Errorf("alert = %+v", a)
+	}
+}
+
+func TestRevokedTokenReuse(t *testing.T) {
+	h := newHarness(t, only(detect.RuleRevokedTokenReuse), nil)
+	dead := event.Event{Kind: event.SessionValidated, UserID: "u1", SessionID: "s1", IP: ip("203.0.113.9"), UserAgent: firefoxLinux, Reason: event.ReasonRevoked}
+	// The honest browser presents its dead cookie once and drops it.
+	h.send(dead)
+	if n := len(h.alertsOf(detect.RuleRevokedTokenReuse)); n != 0 {
+		t.Fatalf("%d alerts for one presentation", n)
+	}
+	// The thief tries again, and again.
+	for range 5 {
+		h.clock.Add(time.Minute)
+		h.send(dead)
+	}
+	got := h.alertsOf(detect.RuleRevokedTokenReuse)
+	if len(got) != 1 || got[0].UserID != "u1" || got[0].SessionID != "s1" || got[0].Evidence["outcome"] != "revoked" {
+		t.Fatalf("alerts = %+v, want one naming the victim", got)
+	}
+	// An expired session's cookie, presented over and over: logged only.
+	expired := dead
+	expired.SessionID, expired.Reason = "s2", event.ReasonExpired
+	for range 5 {
+		h.send(expired)
+	}
+	h.flush()
+	if f := h.en.Firings(); f[detect.Firing{Rule: detect.RuleRevokedTokenReuse, Action: detect.ActionLog}] != 1 {
+		t.Errorf("firings = %v, want one logged for the expired session", f)
+	}
+	// An unknown token names nobody.
+	h.send(event.Event{Kind: event.SessionValidated, Reason: event.ReasonInvalid, IP: ip("203.0.113.9")})
+	if n := len(h.alertsOf(detect.RuleRevokedTokenReuse)); n != 1 {
+		t.Errorf("%d alerts", n)
+	}
+}
+
+func TestLoginStorms(t *testing.T) {
+	h := newHarness(t, only(detect.RuleLoginFailuresAccount, detect.RuleLoginFailuresIP), nil)
+	// A password guesser on one account, rotating addresses.
+	for i := range 25 {
+		h.send(event.Event{Kind: event.LoginFailed, UserID: "victim", Reason: event.ReasonBadCredentials, IP: ip(fmt.Sprintf("192.0.%d.1", i))})
+		h.clock.Add(10 * time.Second)
+	}
+	if got := h.alertsOf(detect.RuleLoginFailuresAccount); len(got) != 1 || got[0].UserID != "victim" {
+		t.Fatalf("account alerts = %+v", got)
+	}
+	// One network guessing unknown accounts.
+	for range 60 {
+		h.send(event.Event{Kind: event.LoginFailed, Reason: event.ReasonBadCredentials, IP: ip("203.0.113.77")})
+		h.clock.Add(5 * time.Second)
+	}
+	if got := h.alertsOf(detect.RuleLoginFailuresIP); len(got) != 1 || got[0].Evidence["network"] != "203.0.113.0/24" {
+		t.Fatalf("ip alerts = %+v", got)
+	}
+	// A user who mistypes a few times is no storm.
+	for range 4 {
+		h.send(event.Event{Kind: event.LoginFailed, UserID: "clumsy", Reason: event.ReasonBadCredentials, IP: ip("198.51.100.7")})
+	}
+	if got := h.alertsOf(detect.RuleLoginFailuresAccount); len(got) != 1 {
+		t.Errorf("account alerts = %+v", got)
+	}
+}
+
+func TestCredentialStuffingRaisesOneAlert(t *testing.T) {
+	h := newHarness(t, only(detect.RuleCredentialStuffing), nil)
+	// Thousands of accounts from addresses of one network.
+	for i := range 3000 {
+		h.send(event.Event{Kind: event.LoginFailed, UserID: fmt.Sprint("user", i), Reason: event.ReasonBadCredentials, IP: ip(fmt.Sprintf("203.0.113.%d", i%250))})
+		if i%100 == 0 {
+			h.clock.Add(time.Second)
+		}
+		if i%500 == 0 {
+			h.flush() // let the worker keep up: the queue is bounded
+		}
+	}
+	got := h.alertsOf(detect.RuleCredentialStuffing)
+	if len(got) != 1 {
+		t.Fatalf("%d alerts, want one per incident", len(got))
+	}
+	if got[0].Evidence["network"] != "203.0.113.0/24" || got[0].UserID != "" {
+		t.Errorf("alert = %+v", got[0])
+	}
+	if d := h.en.Dropped(); d != 0 {
+		t.Errorf("%d events dropped", d)
+	}
+}
+
+func TestUnusualActivityIsALowSignal(t *testing.T) {
+	h := newHarness(t, only(detect.RuleUnusualActivity), nil)
+	// Office hours from the office network for a week.
+	for day := range 7 {
+		for _, hr := range []int{9, 11, 14, 16} {
+			h.clock.Set(t0.Add(time.Duration(day)*24*time.Hour + time.Duration(hr-9)*time.Hour))
+			h.send(created("u1", fmt.Sprint("d", day, "h", hr), "198.51.100.7", chromeWin))
+		}
+	}
+	h.flush()
+	if n := len(h.en.Firings()); n != 0 {
+		t.Fatalf("firings during the pattern: %v", h.en.Firings())
+	}
+	// 03:00 UTC from a network never seen.
+	h.clock.Set(t0.Add(7*24*time.Hour - 6*time.Hour))
+	h.send(created("u1", "night", "203.0.113.5", chromeWin))
+	h.flush()
+	f := h.en.Firings()
+	if f[detect.Firing{Rule: detect.RuleUnusualActivity, Action: detect.ActionLog}] != 1 {
+		t.Fatalf("firings = %v, want one logged", f)
+	}
+	if len(h.alerts.all()) != 0 {
+		t.Errorf("a log-level signal raised an alert")
+	}
+}
+
+func TestIntrospectionUsesAreNotTheHolders(t *testing.T) {
+	h := newHarness(t, detect.DefaultPolicy(), nil)
+	h.send(created("u1", "s1", "198.51.100.7", chromeWin))
+	e := used("u1", "s1", "10.9.9.9", "Go-http-client/2.0")
+	e.Via = event.ViaIntrospection
+	h.send(e)
+	h.noAlerts()
+}
+
+func TestPublishSkipsRepeatsAndDropsWhenFull(t *testing.T) {
+	clock := clocktest.New(t0)
+	en, err := detect.New(detect.Config{Policy: detect.DefaultPolicy(), Now: clock.Now, Queue: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No worker: the queue fills. Repeats of one use never enter it.
+	for range 100 {
+		en.Publish(context.Background(), used("u1", "s1", "198.51.100.7", chromeWin))
+	}
+	if d := en.Dropped(); d != 0 {
+		t.Fatalf("dropped %d repeats; they should be skipped", d)
+	}
+	for i := range 10 {
+		en.Publish(context.Background(), used("u1", fmt.Sprint("s", i+2), "198.51.100.7", chromeWin))
+	}
+	if d := en.Dropped(); d != 7 {
+		t.Fatalf("dropped %d, want 7 (queue of 4, one taken)", d)
+	}
+}
+
+func TestPolicyValidate(t *testing.T) {
+	if err := detect.DefaultPolicy().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, mod := range map[string]func(*detect.Policy){
+		"unknown rule": func(p *detect.Policy) { p.Rules["nope"] = detect.Rule{Action: detect.ActionLog} },
+		"unknown action": func(p *detect.Policy) {
+			r := p.Rules[detect.RuleDeviceChange]
+			r.Action = "explode"
+			p.Rules[detect.RuleDeviceChange] = r
+		},
+		"no session": func(p *detect.Policy) {
+			r := p.Rules[detect.RuleLoginFailuresIP]
+			r.Action = detect.ActionRevokeSession
+			p.Rules[detect.RuleLoginFailuresIP] = r
+		},
+		"zero window": func(p *detect.Policy) {
+			r := p.Rules[detect.RuleSessionBurst]
+			r.Window = 0
+			p.Rules[detect.RuleSessionBurst] = r
+		},
+		"prefix": func(p *detect.Policy) { p.IPv4Prefix = 33 },
+	} {
+		p := detect.DefaultPolicy()
+		mod(&p)
+		if err := p.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
