@@ -65,28 +65,33 @@ func whoamiLoopback(b *testing.B, f *Fixture) {
 	bare := httptest.NewServer(Bare(body))
 	defer bare.Close()
 	for _, tc := range []struct{ name, url string }{{"bare", bare.URL}, {"tessera", tess.URL}} {
-		b.Run(tc.name, func(b *testing.B) {
-			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
-			mk := cookieRequest(tc.url, f.Tokens)
-			b.SetParallelism(16)
-			b.RunParallel(func(pb *testing.PB) {
-				r := rand.New(rand.NewPCG(rand.Uint64(), 1))
-				for pb.Next() {
-					res, err := client.Do(mk(r))
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					io.Copy(io.Discard, res.Body) // or the connection is not reused
-					res.Body.Close()
-					if res.StatusCode != 200 {
-						b.Errorf("status %d", res.StatusCode)
-						return
-					}
-				}
-			})
-		})
+		b.Run(tc.name, func(b *testing.B) { whoamiClient(b, tc.url, f.Tokens, 1) })
 	}
+}
+
+// whoamiClient is the body of a loopback whoami benchmark: 16 goroutines
+// a CPU sending GET /v1/session to url with a random one of tokens as the
+// cookie. seed tells the benchmarks' random streams apart.
+func whoamiClient(b *testing.B, url string, tokens []string, seed uint64) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
+	mk := cookieRequest(url, tokens)
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(rand.Uint64(), seed))
+		for pb.Next() {
+			res, err := client.Do(mk(r))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, res.Body) // or the connection is not reused
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				b.Errorf("status %d", res.StatusCode)
+				return
+			}
+		}
+	})
 }
 
 // BenchmarkWhoamiHandler isolates the handler's own cost (no network, no
@@ -123,23 +128,28 @@ func whoamiHandler(b *testing.B, f *Fixture) {
 		name string
 		h    http.Handler
 	}{{"bare", Bare(body)}, {"tessera", f.Server.Public()}} {
-		b.Run(tc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				r := rand.New(rand.NewPCG(rand.Uint64(), 2))
-				req := httptest.NewRequest("GET", "/v1/session", nil)
-				for pb.Next() {
-					req.Header["Cookie"] = []string{"__Host-tessera_session=" + f.Tokens[r.IntN(len(f.Tokens))]}
-					w := discardWriter{h: http.Header{}}
-					tc.h.ServeHTTP(&w, req)
-					if w.code != 200 {
-						b.Errorf("status %d", w.code)
-						return
-					}
-				}
-			})
-		})
+		b.Run(tc.name, func(b *testing.B) { whoamiServe(b, tc.h, f.Tokens, 2) })
 	}
+}
+
+// whoamiServe is the body of a handler-only whoami benchmark: GET
+// /v1/session served by h with a random one of tokens as the cookie, no
+// network, allocations reported.
+func whoamiServe(b *testing.B, h http.Handler, tokens []string, seed uint64) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(rand.Uint64(), seed))
+		req := httptest.NewRequest("GET", "/v1/session", nil)
+		for pb.Next() {
+			req.Header["Cookie"] = []string{"__Host-tessera_session=" + tokens[r.IntN(len(tokens))]}
+			w := discardWriter{h: http.Header{}}
+			h.ServeHTTP(&w, req)
+			if w.code != 200 {
+				b.Errorf("status %d", w.code)
+				return
+			}
+		}
+	})
 }
 
 type discardWriter struct {
