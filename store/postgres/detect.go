@@ -47,14 +47,13 @@ func (s *Store) DetectObserve(ctx context.Context, key, member string, at, since
 	var out []store.DetectSeen
 	err := s.detectTx(ctx, func(b *pgx.Batch) {
 		b.Queue("SELECT pg_advisory_xact_lock($1, hashtext($2))", detectLockClass, key)
-		b.Queue("DELETE FROM detect_seen WHERE key = $1 AND last_at < $2", key, sqlrow.Micros(since))
+		b.Queue(sqlrow.DetectForgetSQL, key, sqlrow.Micros(since))
 		b.Queue(`INSERT INTO detect_seen (key, member, first_at, last_at, expires_at) VALUES ($1, $2, $3, $3, $4)
 			ON CONFLICT (key, member) DO UPDATE SET first_at = LEAST(detect_seen.first_at, excluded.first_at),
 				last_at = GREATEST(detect_seen.last_at, excluded.last_at), expires_at = GREATEST(detect_seen.expires_at, excluded.expires_at)`,
 			key, member, sqlrow.Micros(at), sqlrow.Micros(expires))
-		b.Queue(`DELETE FROM detect_seen WHERE key = $1 AND member NOT IN
-			(SELECT member FROM detect_seen WHERE key = $1 ORDER BY last_at DESC, member LIMIT $2)`, key, max)
-		b.Queue("SELECT "+sqlrow.DetectSeenCols+" FROM detect_seen WHERE key = $1 ORDER BY last_at DESC, member", key)
+		b.Queue(sqlrow.DetectTrimSQL, key, max)
+		b.Queue(sqlrow.DetectSeenSQL, key)
 	}, func(br pgx.BatchResults) error {
 		for range 4 {
 			if _, err := br.Exec(); err != nil {
@@ -102,9 +101,7 @@ func (s *Store) DetectCount(ctx context.Context, key string, bucket, from int64,
 func (s *Store) DetectOnce(ctx context.Context, key string, at, until time.Time) (bool, error) {
 	var won bool
 	err := s.detectTx(ctx, func(b *pgx.Batch) {
-		b.Queue(`INSERT INTO detect_claims (key, until_at) VALUES ($1, $2)
-			ON CONFLICT (key) DO UPDATE SET until_at = excluded.until_at WHERE detect_claims.until_at <= $3`,
-			key, sqlrow.Micros(until), sqlrow.Micros(at))
+		b.Queue(sqlrow.DetectOnceSQL, key, sqlrow.Micros(until), sqlrow.Micros(at))
 	}, func(br pgx.BatchResults) error {
 		tag, err := br.Exec()
 		won = tag.RowsAffected() == 1
@@ -119,11 +116,7 @@ func (s *Store) DetectOnce(ctx context.Context, key string, at, until time.Time)
 func (s *Store) DeleteExpiredDetectState(ctx context.Context, cutoff time.Time) (int, error) {
 	var n int64
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		for _, q := range []string{
-			"DELETE FROM detect_seen WHERE expires_at < $1",
-			"DELETE FROM detect_counts WHERE expires_at < $1",
-			"DELETE FROM detect_claims WHERE until_at < $1",
-		} {
+		for _, q := range sqlrow.DeleteExpiredDetectSQL {
 			tag, err := tx.Exec(ctx, q, sqlrow.Micros(cutoff))
 			if err != nil {
 				return err

@@ -13,10 +13,17 @@ import (
 // Detection state (store.DetectState). SQLite has one writer: each method
 // is one transaction no other write interleaves with.
 
+var (
+	detectForgetSQL = sqlrow.SQLite(sqlrow.DetectForgetSQL)
+	detectTrimSQL   = sqlrow.SQLite(sqlrow.DetectTrimSQL)
+	detectSeenSQL   = sqlrow.SQLite(sqlrow.DetectSeenSQL)
+	detectOnceSQL   = sqlrow.SQLite(sqlrow.DetectOnceSQL)
+)
+
 func (s *Store) DetectObserve(ctx context.Context, key, member string, at, since time.Time, max int, expires time.Time) ([]store.DetectSeen, error) {
 	var out []store.DetectSeen
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM detect_seen WHERE key = ? AND last_at < ?", key, sqlrow.Micros(since)); err != nil {
+		if _, err := tx.ExecContext(ctx, detectForgetSQL, key, sqlrow.Micros(since)); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO detect_seen (key, member, first_at, last_at, expires_at) VALUES (?, ?, ?, ?, ?)
@@ -25,11 +32,10 @@ func (s *Store) DetectObserve(ctx context.Context, key, member string, at, since
 			key, member, sqlrow.Micros(at), sqlrow.Micros(at), sqlrow.Micros(expires)); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM detect_seen WHERE key = ? AND member NOT IN
-			(SELECT member FROM detect_seen WHERE key = ? ORDER BY last_at DESC, member LIMIT ?)`, key, key, max); err != nil {
+		if _, err := tx.ExecContext(ctx, detectTrimSQL, key, max); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT "+sqlrow.DetectSeenCols+" FROM detect_seen WHERE key = ? ORDER BY last_at DESC, member", key)
+		rows, err := tx.QueryContext(ctx, detectSeenSQL, key)
 		if err != nil {
 			return err
 		}
@@ -61,9 +67,7 @@ func (s *Store) DetectCount(ctx context.Context, key string, bucket, from int64,
 
 // DetectOnce is one conditional upsert, as AcquireLease.
 func (s *Store) DetectOnce(ctx context.Context, key string, at, until time.Time) (bool, error) {
-	res, err := s.exec(ctx, `INSERT INTO detect_claims (key, until_at) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET until_at = excluded.until_at WHERE detect_claims.until_at <= ?`,
-		key, sqlrow.Micros(until), sqlrow.Micros(at))
+	res, err := s.exec(ctx, detectOnceSQL, key, sqlrow.Micros(until), sqlrow.Micros(at))
 	if err != nil {
 		return false, fmt.Errorf("sqlite: detect once: %w", err)
 	}
@@ -77,12 +81,8 @@ func (s *Store) DetectOnce(ctx context.Context, key string, at, until time.Time)
 func (s *Store) DeleteExpiredDetectState(ctx context.Context, cutoff time.Time) (int, error) {
 	var n int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{
-			"DELETE FROM detect_seen WHERE expires_at < ?",
-			"DELETE FROM detect_counts WHERE expires_at < ?",
-			"DELETE FROM detect_claims WHERE until_at < ?",
-		} {
-			res, err := tx.ExecContext(ctx, q, sqlrow.Micros(cutoff))
+		for _, q := range sqlrow.DeleteExpiredDetectSQL {
+			res, err := tx.ExecContext(ctx, sqlrow.SQLite(q), sqlrow.Micros(cutoff))
 			if err != nil {
 				return err
 			}
