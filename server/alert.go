@@ -70,7 +70,8 @@ type DeliveryJSON struct {
 }
 
 // pageQuery reads limit (1..1000, default 100) and cursor (a positive
-// integer: the next_cursor of the page before), as the audit API does.
+// integer: the next_cursor of the page before): the paging of every admin
+// listing (audit records, alerts, deliveries).
 func pageQuery(r *http.Request) (limit int, before int64, err error) {
 	v := r.URL.Query()
 	limit = 100
@@ -89,6 +90,24 @@ func pageQuery(r *http.Request) (limit int, before int64, err error) {
 		before = n
 	}
 	return limit, before, nil
+}
+
+// timeQuery reads since and until (RFC 3339); either may be left out.
+func timeQuery(r *http.Request) (since, until time.Time, err error) {
+	v := r.URL.Query()
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &since}, {"until", &until}} {
+		if t := v.Get(p.name); t != "" {
+			at, err := time.Parse(time.RFC3339Nano, t)
+			if err != nil {
+				return time.Time{}, time.Time{}, badParam(p.name)
+			}
+			*p.dst = at
+		}
+	}
+	return since, until, nil
 }
 
 func badParam(name string) error {
@@ -112,19 +131,10 @@ func (s *Server) handleAdminAlerts(w http.ResponseWriter, r *http.Request) error
 	default:
 		return badParam("action")
 	}
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"since", &q.Since}, {"until", &q.Until}} {
-		if t := v.Get(p.name); t != "" {
-			at, err := time.Parse(time.RFC3339Nano, t)
-			if err != nil {
-				return badParam(p.name)
-			}
-			*p.dst = at
-		}
-	}
 	var err error
+	if q.Since, q.Until, err = timeQuery(r); err != nil {
+		return err
+	}
 	if q.Limit, q.Before, err = pageQuery(r); err != nil {
 		return err
 	}

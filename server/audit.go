@@ -61,35 +61,13 @@ func AuditJSON(r store.AuditRecord) AuditRecordJSON {
 // default 100), and paged by cursor: the next_cursor of the page before.
 func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request) error {
 	v := r.URL.Query()
-	q := store.AuditQuery{UserID: v.Get("user_id"), SessionID: v.Get("session_id"), Event: v.Get("event"), Desc: true, Limit: 100}
-	bad := func(name string) error {
-		return newProblem(http.StatusBadRequest, "invalid_request", "Bad query parameter "+name+".")
+	q := store.AuditQuery{UserID: v.Get("user_id"), SessionID: v.Get("session_id"), Event: v.Get("event"), Desc: true}
+	var err error
+	if q.Since, q.Until, err = timeQuery(r); err != nil {
+		return err
 	}
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"since", &q.Since}, {"until", &q.Until}} {
-		if t := v.Get(p.name); t != "" {
-			at, err := time.Parse(time.RFC3339Nano, t)
-			if err != nil {
-				return bad(p.name)
-			}
-			*p.dst = at
-		}
-	}
-	if l := v.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			return bad("limit (1 to 1000)")
-		}
-		q.Limit = n
-	}
-	if c := v.Get("cursor"); c != "" {
-		n, err := strconv.ParseInt(c, 10, 64)
-		if err != nil || n < 1 {
-			return bad("cursor")
-		}
-		q.Before = n
+	if q.Limit, q.Before, err = pageQuery(r); err != nil {
+		return err
 	}
 	recs, err := s.audit.AuditRecords(r.Context(), q)
 	if err != nil {
