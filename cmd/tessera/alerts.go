@@ -38,18 +38,9 @@ docs/webhooks.md.`,
 		if q.Limit < 1 || q.Limit > 10000 {
 			return fmt.Errorf("--limit must be between 1 and 10000")
 		}
-		for _, p := range []struct {
-			s   string
-			dst *time.Time
-		}{{since, &q.Since}, {until, &q.Until}} {
-			if p.s == "" {
-				continue
-			}
-			t, err := time.Parse(time.RFC3339Nano, p.s)
-			if err != nil {
-				return fmt.Errorf("%q is not an RFC 3339 time", p.s)
-			}
-			*p.dst = t
+		var err error
+		if q.Since, q.Until, err = parseRange(since, until); err != nil {
+			return err
 		}
 		as, err := st.ListAlerts(ctx, q)
 		if err != nil {

@@ -104,18 +104,9 @@ goes to standard error every 10000 records.`,
 	export.Flags().StringVar(&since, "since", "", "only records at or after this time (RFC 3339)")
 	export.Flags().StringVar(&until, "until", "", "only records before this time (RFC 3339)")
 	export.RunE = c.onStore(openForCommand, func(ctx context.Context, cfg config.Config, st store.Store, _ []string) error {
-		for _, p := range []struct {
-			s   string
-			dst *time.Time
-		}{{since, &q.Since}, {until, &q.Until}} {
-			if p.s == "" {
-				continue
-			}
-			t, err := time.Parse(time.RFC3339Nano, p.s)
-			if err != nil {
-				return fmt.Errorf("%q is not an RFC 3339 time", p.s)
-			}
-			*p.dst = t
+		var err error
+		if q.Since, q.Until, err = parseRange(since, until); err != nil {
+			return err
 		}
 		q.Limit = 1000
 		enc := json.NewEncoder(c.stdout)
@@ -145,4 +136,23 @@ goes to standard error every 10000 records.`,
 	})
 	cmd.AddCommand(verify, export)
 	return cmd
+}
+
+// parseRange parses the --since and --until flags (RFC 3339); either may
+// be empty, the zero time.
+func parseRange(since, until string) (from, to time.Time, err error) {
+	for _, p := range []struct {
+		s   string
+		dst *time.Time
+	}{{since, &from}, {until, &to}} {
+		if p.s == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, p.s)
+		if err != nil {
+			return time.Time{}, time.Time{}, fmt.Errorf("%q is not an RFC 3339 time", p.s)
+		}
+		*p.dst = t
+	}
+	return from, to, nil
 }
