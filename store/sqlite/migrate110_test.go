@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 )
 
@@ -13,27 +12,13 @@ import (
 // to the feed, so it never has the permission.
 func TestMigrateClientMarks(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "m.db")
-	s, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
+	s := remigrated(t,
 		"DELETE FROM schema_migrations WHERE version IN (110, 111)",
 		"ALTER TABLE clients DROP COLUMN first_party",
 		"ALTER TABLE clients DROP COLUMN revocation_feed",
 		"INSERT INTO clients (id, name, secret_hash, grants, scopes, token_format, created_at) VALUES ('rs', 'old-rs', x'01', 'client_credentials', '', 'jwt', 0)",
 		"INSERT INTO clients (id, name, secret_hash, grants, scopes, token_format, created_at) VALUES ('spa', 'old-spa', NULL, 'refresh_token', '', 'jwt', 0)",
-	} {
-		if _, err := s.w.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	s.Close()
-	if s, err = Open(ctx, path, Options{}); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	)
 	rs, err := s.ClientByID(ctx, "rs")
 	if err != nil || rs.FirstParty || !rs.RevocationFeed {
 		t.Fatalf("confidential client after migration: %+v, %v", rs, err)
@@ -50,25 +35,11 @@ func TestMigrateClientMarks(t *testing.T) {
 // takes it away and leaves confidential clients theirs.
 func TestMigratePublicClientsNoIntrospect(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "m.db")
-	s, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
+	s := remigrated(t,
 		"DELETE FROM schema_migrations WHERE version = 170",
 		"INSERT INTO clients (id, name, secret_hash, grants, scopes, token_format, created_at, introspect) VALUES ('rs', 'old-rs', x'01', 'client_credentials', '', 'jwt', 0, 1)",
 		"INSERT INTO clients (id, name, secret_hash, grants, scopes, token_format, created_at, introspect) VALUES ('spa', 'old-spa', NULL, 'refresh_token', '', 'jwt', 0, 1)",
-	} {
-		if _, err := s.w.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	s.Close()
-	if s, err = Open(ctx, path, Options{}); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	)
 	if rs, err := s.ClientByID(ctx, "rs"); err != nil || !rs.Introspect {
 		t.Fatalf("confidential client after migration: %+v, %v", rs, err)
 	}

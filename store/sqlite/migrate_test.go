@@ -95,3 +95,28 @@ func TestMigrateRefreshChildLinks(t *testing.T) {
 		t.Fatalf("the successor linked before the migration was not replaced: %v, %v", res.Outcome, err)
 	}
 }
+
+// remigrated opens a new database, runs stmts on it (rewinding migrations
+// by deleting their schema_migrations rows and undoing their changes, then
+// writing rows as they were before them), and reopens it, which runs the
+// rewound migrations again. The store is closed when the test ends.
+func remigrated(t *testing.T, stmts ...string) *Store {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m.db")
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range stmts {
+		if _, err := s.w.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	s.Close()
+	if s, err = Open(ctx, path, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
