@@ -35,6 +35,24 @@ var families = []struct{ token, name string }{
 	{"Safari/", "safari"},
 }
 
+// browser reports whether dev (a Device) is a web browser's: one of the
+// families above, or an unnamed engine whose first product token is
+// "Mozilla" (a web view: WKWebView names no browser). Every browser
+// starts its user agent so; HTTP libraries and native apps' own stacks
+// ("node", "Go-http-client", "okhttp", "MyApp") do not.
+func browser(dev string) bool {
+	fam, _, _ := strings.Cut(dev, "/")
+	if fam == "mozilla" {
+		return true
+	}
+	for _, f := range families {
+		if f.name == fam {
+			return true
+		}
+	}
+	return false
+}
+
 func family(ua string) string {
 	for _, f := range families {
 		if strings.Contains(ua, f.token) {

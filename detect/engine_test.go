@@ -592,3 +592,36 @@ func TestConcurrentPublish(t *testing.T) {
 		t.Fatalf("alerts = %+v", got)
 	}
 }
+
+// A server that renders pages for the browser (SSR, a BFF) presents the
+// browser's cookie from its own network with its HTTP library's user
+// agent; so does a native app whose login ran in a web view. Neither is a
+// second browser: the default policy alerts, it does not act.
+func TestDeviceChangeToANonBrowserOnlyAlerts(t *testing.T) {
+	for _, ua := range []string{"node", "Go-http-client/1.1", "axios/1.7.7", "MyApp/2.1 CFNetwork/1408.0.4 Darwin/22.5.0"} {
+		t.Run(ua, func(t *testing.T) {
+			h := newHarness(t, detect.DefaultPolicy(), nil)
+			h.send(created("u1", "s1", "198.51.100.7", chromeWin))
+			h.clock.Add(time.Second)
+			h.send(used("u1", "s1", "203.0.113.20", ua)) // the backend, another network
+			h.clock.Add(time.Second)
+			h.send(used("u1", "s1", "198.51.100.7", chromeWin))
+			got := h.alertsOf(detect.RuleDeviceChange)
+			if len(got) != 1 || got[0].Action != detect.ActionAlert {
+				t.Fatalf("device_change alerts = %+v, want one alert", got)
+			}
+			if s := h.sessions.all(); len(s) != 0 {
+				t.Errorf("actions = %v, want none on an honest session", s)
+			}
+		})
+	}
+	// The same backend's use before the browser's: still no action.
+	h := newHarness(t, detect.DefaultPolicy(), nil)
+	h.send(used("u1", "s1", "203.0.113.20", "node"))
+	h.clock.Add(time.Second)
+	h.send(used("u1", "s1", "198.51.100.7", chromeWin))
+	h.flush()
+	if s := h.sessions.all(); len(s) != 0 {
+		t.Errorf("actions = %v, want none on an honest session", s)
+	}
+}

@@ -201,7 +201,8 @@ func firstSeenAt(seen []Seen, member string, at time.Time) bool {
 // session already used is more likely a quirk (a "desktop site" toggle, a
 // classifier miss) than a theft: its action is capped at step_up. A
 // change of device and network together is what a replayed stolen
-// cookie looks like, and takes the configured action.
+// cookie looks like, and takes the configured action — when both devices
+// are browsers; a change to or from anything else is capped at alert.
 func (en *Engine) deviceChange(ctx context.Context, e event.Event, n netip.Prefix, dev string, newNetwork bool) {
 	r, ok := en.pol.rule(RuleDeviceChange)
 	if !ok {
@@ -220,8 +221,18 @@ func (en *Engine) deviceChange(ctx context.Context, e event.Event, n netip.Prefi
 		action = ActionStepUp
 	}
 	devs := make([]string, len(seen))
+	otherBrowser := false
 	for i, s := range seen {
 		devs[i] = s.Member
+		otherBrowser = otherBrowser || s.Member != dev && browser(s.Member)
+	}
+	if (!browser(dev) || !otherBrowser) && actionRank[action] > actionRank[ActionAlert] {
+		// Not one browser after another: a server rendering pages with
+		// the browser's cookie (SSR, a BFF), or a native app whose login
+		// ran in a web view, presents it with its HTTP library's user
+		// agent, often from another network. A thief's script looks the
+		// same, so it is alerted, never acted on (docs/detection.md).
+		action = ActionAlert
 	}
 	ev := map[string]string{"device": dev, "devices": strings.Join(devs, " "), "new_network": strconv.FormatBool(newNetwork)}
 	if n.IsValid() {
