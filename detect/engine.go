@@ -59,7 +59,9 @@ type item struct {
 
 // Engine evaluates the rules over the events it is published (Kinds),
 // off the request path: Publish enqueues, without blocking, into a
-// bounded queue (a full queue drops the event and counts it), and Run's
+// bounded queue (a full queue drops the event and counts it; events
+// anyone can cause, failed logins, refused tokens and token issues, are
+// dropped once it is half full), and Run's
 // single worker evaluates the rules and acts. Safe for concurrent use.
 type Engine struct {
 	cfg   Config
@@ -156,6 +158,13 @@ func (en *Engine) Publish(_ context.Context, e event.Event) {
 			return
 		}
 	}
+	if !sessionUse(e) && len(en.q) >= cap(en.q)/2 {
+		// Failed logins and refused tokens cost their sender nothing:
+		// half the queue is kept for the uses of live sessions, so a
+		// flood of them cannot crowd out a stolen session's use.
+		en.dropped.Add(1)
+		return
+	}
 	select {
 	case en.q <- item{e: e}:
 	default:
@@ -167,6 +176,18 @@ func (en *Engine) Publish(_ context.Context, e event.Event) {
 			en.seenMu.Unlock()
 		}
 	}
+}
+
+// sessionUse reports whether e is a use of a live session (or its
+// start or refresh): what only a credential's holder can make happen.
+func sessionUse(e event.Event) bool {
+	switch e.Kind {
+	case event.SessionCreated, event.RefreshRotated, event.RefreshReused:
+		return true
+	case event.SessionValidated:
+		return e.Reason == ""
+	}
+	return false
 }
 
 // changed reports whether e is a use of its session the worker should

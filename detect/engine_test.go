@@ -625,3 +625,27 @@ func TestDeviceChangeToANonBrowserOnlyAlerts(t *testing.T) {
 		t.Errorf("actions = %v, want none on an honest session", s)
 	}
 }
+
+// Failed logins cost an attacker nothing: a flood of them must not fill
+// the queue that a stolen session's use waits in.
+func TestLoginFailureFloodLeavesRoomForSessionUses(t *testing.T) {
+	clock := clocktest.New(t0)
+	en, err := detect.New(detect.Config{Policy: detect.DefaultPolicy(), Now: clock.Now, Queue: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No worker: nothing leaves the queue.
+	for i := range 100 {
+		en.Publish(context.Background(), event.Event{Kind: event.LoginFailed, Reason: event.ReasonBadCredentials,
+			UserID: "victim", IP: ip(fmt.Sprintf("192.0.2.%d", i%250))})
+		en.Publish(context.Background(), event.Event{Kind: event.SessionValidated, Reason: event.ReasonRevoked,
+			UserID: "attacker", SessionID: "dead", IP: ip("192.0.2.1")})
+	}
+	dropped := en.Dropped()
+	for i := range 4 {
+		en.Publish(context.Background(), used("u1", fmt.Sprint("s", i), "203.0.113.66", firefoxLinux))
+	}
+	if d := en.Dropped(); d != dropped {
+		t.Fatalf("%d session uses dropped behind a flood of failed logins", d-dropped)
+	}
+}
