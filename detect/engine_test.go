@@ -649,3 +649,33 @@ func TestLoginFailureFloodLeavesRoomForSessionUses(t *testing.T) {
 		t.Fatalf("%d session uses dropped behind a flood of failed logins", d-dropped)
 	}
 }
+
+// A holder of one session who changes its user agent on every request
+// makes every use new: it must not fill the queue (nor raise an alert per
+// invented device) and crowd out other sessions' uses.
+func TestOneSessionCannotFloodTheQueue(t *testing.T) {
+	clock := clocktest.New(t0)
+	en, err := detect.New(detect.Config{Policy: detect.DefaultPolicy(), Now: clock.Now, Queue: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No worker: nothing leaves the queue.
+	for i := range 100 {
+		en.Publish(context.Background(), at(used("u9", "attacker", "192.0.2.1", fmt.Sprintf("bot%d/1.0", i)), clock.Now()))
+	}
+	if d := en.Dropped(); d != 0 {
+		t.Fatalf("one session's changing uses filled the queue (%d dropped)", d)
+	}
+	en.Publish(context.Background(), at(used("u1", "s1", "203.0.113.66", firefoxLinux), clock.Now()))
+	if d := en.Dropped(); d != 0 {
+		t.Fatalf("another session's use was dropped")
+	}
+	// Once Recheck has passed, the session's uses are seen again.
+	clock.Add(6 * time.Minute)
+	for i := range 8 {
+		en.Publish(context.Background(), at(used("u9", "attacker", "192.0.2.1", fmt.Sprintf("late%d/1.0", i)), clock.Now()))
+	}
+	if d := en.Dropped(); d == 0 {
+		t.Fatalf("the session's uses were never offered again after Recheck")
+	}
+}
