@@ -526,6 +526,13 @@ func TestPolicyValidate(t *testing.T) {
 			r.Action = detect.ActionRevokeSession
 			p.Rules[detect.RuleLoginFailuresIP] = r
 		},
+		// Anyone who knows a username can fail logins for it: revoking
+		// the victim's sessions would hand them a denial of service.
+		"failed logins revoke": func(p *detect.Policy) {
+			r := p.Rules[detect.RuleLoginFailuresAccount]
+			r.Action = detect.ActionRevokeUser
+			p.Rules[detect.RuleLoginFailuresAccount] = r
+		},
 		"zero window": func(p *detect.Policy) {
 			r := p.Rules[detect.RuleSessionBurst]
 			r.Window = 0
