@@ -384,6 +384,7 @@ func TestRevokedTokenReuse(t *testing.T) {
 	expired := dead
 	expired.SessionID, expired.Reason = "s2", event.ReasonExpired
 	for range 5 {
+		h.clock.Add(time.Minute)
 		h.send(expired)
 	}
 	h.flush()
@@ -684,5 +685,28 @@ func TestOneSessionCannotFloodTheQueue(t *testing.T) {
 	}
 	if d := en.Dropped(); d == 0 {
 		t.Fatalf("the session's uses were never offered again after Recheck")
+	}
+}
+
+// A page whose session was just revoked (a logout, a renewal by a
+// step-up) often has several requests in flight: its one browser presents
+// the dead cookie several times at once. That is one presentation, not a
+// kept copy.
+func TestRevokedTokenPresentedInParallelIsOnePresentation(t *testing.T) {
+	h := newHarness(t, only(detect.RuleRevokedTokenReuse), nil)
+	dead := event.Event{Kind: event.SessionValidated, UserID: "u1", SessionID: "s1", IP: ip("198.51.100.7"), UserAgent: chromeWin, Reason: event.ReasonRevoked}
+	for range 4 {
+		h.send(dead)
+		h.clock.Add(100 * time.Millisecond)
+	}
+	if got := h.alertsOf(detect.RuleRevokedTokenReuse); len(got) != 0 {
+		t.Fatalf("alerts = %+v for one browser's parallel requests", got)
+	}
+	// The copy presented from elsewhere is the second presentation.
+	thief := dead
+	thief.IP, thief.UserAgent = ip("203.0.113.66"), firefoxLinux
+	h.send(thief)
+	if got := h.alertsOf(detect.RuleRevokedTokenReuse); len(got) != 1 {
+		t.Fatalf("alerts = %+v, want one", got)
 	}
 }

@@ -39,6 +39,9 @@ func (en *Engine) evaluate(ctx context.Context, e event.Event) {
 			if e.Via != "" {
 				ev["via"] = e.Via
 			}
+			if !en.newPresentation(ctx, e) {
+				return
+			}
 			f := fire{userID: e.UserID, sessionID: e.SessionID, ip: e.IP, evidence: ev}
 			severity := SeverityHigh
 			if e.Reason == event.ReasonExpired {
@@ -78,6 +81,28 @@ func (en *Engine) evaluate(ctx context.Context, e event.Event) {
 			fire{ip: e.IP, evidence: map[string]string{"network": n.String()}})
 		en.stuffing(ctx, e, n)
 	}
+}
+
+// presentationGap is how long presentations of one dead credential from
+// one network and device count as one: a page with several requests in
+// flight when its session was revoked presents the cookie several times
+// at once before the first refusal clears it.
+const presentationGap = 10 * time.Second
+
+// newPresentation reports whether e, a dead credential presented, is not
+// a repeat from the same network and device within presentationGap. A
+// state error counts it (fail towards the alert).
+func (en *Engine) newPresentation(ctx context.Context, e event.Event) bool {
+	if _, ok := en.pol.rule(RuleRevokedTokenReuse); !ok {
+		return false
+	}
+	key := "rtp:" + e.SessionID + ":" + e.JTI + ":" + Network(e.IP, en.pol.IPv4Prefix, en.pol.IPv6Prefix).String() + ":" + Device(e.UserAgent)
+	first, err := en.state.Once(ctx, key, e.At, presentationGap)
+	if err != nil {
+		en.log.Warn("detection state unavailable", "rule", RuleRevokedTokenReuse, "err", err)
+		return true
+	}
+	return first
 }
 
 // counted is the shape of the counting rules: one more under key; at the
