@@ -10,8 +10,8 @@ import (
 // so a browser that updates stays the same device while a cookie
 // replayed from another browser or OS does not. A client Tessera does
 // not know is named by its first product token ("myapp/ios" for
-// "MyApp/2.1 (iPhone; iOS 17.1)"). "" for an empty user agent, which
-// the device rule skips.
+// "MyApp/2.1 (iPhone; iOS 17.1)"). "" for an empty user agent (the
+// device rule names a request without one "none").
 //
 // It is a heuristic over the User-Agent header (RFC 9110 §10.1.5); the
 // order of the checks follows how browsers borrow each other's tokens

@@ -710,3 +710,27 @@ func TestRevokedTokenPresentedInParallelIsOnePresentation(t *testing.T) {
 		t.Fatalf("alerts = %+v, want one", got)
 	}
 }
+
+// Leaving out the User-Agent header is no way past device_change: no
+// browser sends none, so a cookie presented without one from another
+// network is alerted. A client that never sends one is one device.
+func TestMissingUserAgentIsADevice(t *testing.T) {
+	h := newHarness(t, detect.DefaultPolicy(), nil)
+	h.send(created("u1", "s1", "198.51.100.7", chromeWin))
+	h.clock.Add(time.Minute)
+	h.send(used("u1", "s1", "203.0.113.66", ""))
+	got := h.alertsOf(detect.RuleDeviceChange)
+	if len(got) != 1 || got[0].Action != detect.ActionAlert || got[0].Evidence["device"] != "none" {
+		t.Fatalf("device_change alerts = %+v, want one alert for the stripped user agent", got)
+	}
+
+	h = newHarness(t, detect.DefaultPolicy(), nil)
+	h.send(created("u2", "s2", "198.51.100.7", ""))
+	h.clock.Add(time.Minute)
+	h.send(used("u2", "s2", "198.51.100.8", ""))
+	h.noAlerts()
+	// An event that came from no request (no address either) is not a use
+	// by a device.
+	h.send(event.Event{Kind: event.SessionValidated, UserID: "u2", SessionID: "s2"})
+	h.noAlerts()
+}

@@ -161,6 +161,12 @@ func (en *Engine) use(ctx context.Context, e event.Event) {
 	}
 	n := Network(e.IP, en.pol.IPv4Prefix, en.pol.IPv6Prefix)
 	dev := Device(e.UserAgent)
+	if dev == "" && n.IsValid() {
+		// A request without a User-Agent: no browser sends none, and a
+		// thief who strips it must not slip past the device rule. An
+		// event from no request (no address either) is left out.
+		dev = noUserAgent
+	}
 	newNetwork := false
 	if n.IsValid() {
 		newNetwork = en.sessionNetworks(ctx, e, n)
@@ -173,6 +179,9 @@ func (en *Engine) use(ctx context.Context, e event.Event) {
 		en.unusual(ctx, e, n)
 	}
 }
+
+// noUserAgent is the device of a request that sent no User-Agent.
+const noUserAgent = "none"
 
 // sessionNetworks observes the session's network and reports whether it
 // is one the session had not used before (within the longer of
