@@ -170,7 +170,7 @@ func (en *Engine) Publish(_ context.Context, e event.Event) {
 			return
 		}
 	}
-	if !sessionUse(e) && len(en.q) >= cap(en.q)/2 {
+	if !sessionUse(e) && len(en.q) >= max(cap(en.q)/2, 1) {
 		// Failed logins and refused tokens cost their sender nothing:
 		// half the queue is kept for the uses of live sessions, so a
 		// flood of them cannot crowd out a stolen session's use.

@@ -734,3 +734,15 @@ func TestMissingUserAgentIsADevice(t *testing.T) {
 	h.send(event.Event{Kind: event.SessionValidated, UserID: "u2", SessionID: "s2"})
 	h.noAlerts()
 }
+
+// A queue of one still takes a failed login when it is empty.
+func TestTinyQueueTakesFailedLogins(t *testing.T) {
+	en, err := detect.New(detect.Config{Policy: detect.DefaultPolicy(), Now: clocktest.New(t0).Now, Queue: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	en.Publish(context.Background(), event.Event{Kind: event.LoginFailed, Reason: event.ReasonBadCredentials, UserID: "u1", IP: ip("192.0.2.1")})
+	if d := en.Dropped(); d != 0 {
+		t.Fatalf("an empty queue of one dropped a failed login")
+	}
+}
