@@ -746,3 +746,24 @@ func TestTinyQueueTakesFailedLogins(t *testing.T) {
 		t.Fatalf("an empty queue of one dropped a failed login")
 	}
 }
+
+// A dual-stack phone leaving home Wi-Fi for mobile data changes its IPv4
+// and its IPv6 network: four networks in minutes, two places. Each
+// address family is counted on its own.
+func TestDualStackPhoneMovingIsTwoNetworks(t *testing.T) {
+	h := newHarness(t, detect.DefaultPolicy(), nil)
+	h.send(created("u1", "s1", "198.51.100.7", safariPhone))
+	for _, a := range []string{"2001:db8:1:2::10", "198.51.100.7", "203.0.113.40", "2001:db8:77:9::3", "203.0.113.41", "2001:db8:1:2::10"} {
+		h.clock.Add(2 * time.Minute)
+		h.send(used("u1", "s1", a, safariPhone))
+	}
+	h.noAlerts()
+	// A third IPv4 network and a fourth: the threshold counts again.
+	for _, a := range []string{"192.0.2.1", "100.64.0.1"} {
+		h.clock.Add(2 * time.Minute)
+		h.send(used("u1", "s1", a, safariPhone))
+	}
+	if got := h.alertsOf(detect.RuleSessionNetworks); len(got) != 1 {
+		t.Fatalf("alerts = %+v, want one for four IPv4 networks", got)
+	}
+}

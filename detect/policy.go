@@ -10,7 +10,7 @@ import (
 // The rules, by the names the configuration uses (docs/detection.md).
 const (
 	// RuleSessionNetworks: one session used from Threshold or more IP
-	// networks within Window.
+	// networks of one address family within Window.
 	RuleSessionNetworks = "session_networks"
 	// RuleImpossibleTravel: two uses of one user's sessions farther apart
 	// than a traveller could go: faster than Threshold km/h.

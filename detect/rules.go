@@ -207,13 +207,22 @@ func (en *Engine) sessionNetworks(ctx context.Context, e event.Event, n netip.Pr
 	if !snOK {
 		return isNew
 	}
+	// Each address family is counted on its own: a dual-stack device
+	// that moves (home Wi-Fi to mobile data) changes its IPv4 and its
+	// IPv6 network at once, two networks for one move.
 	var within []string
+	var v4, v6 int64
 	for _, s := range seen {
 		if !s.Last.Before(e.At.Add(-sn.Window)) {
 			within = append(within, s.Member)
+			if strings.Contains(s.Member, ":") {
+				v6++
+			} else {
+				v4++
+			}
 		}
 	}
-	if int64(len(within)) >= sn.Threshold {
+	if max(v4, v6) >= sn.Threshold {
 		en.act(ctx, fire{rule: RuleSessionNetworks, severity: SeverityMedium, action: sn.Action, once: e.SessionID, window: sn.Window, at: e.At,
 			userID: e.UserID, sessionID: e.SessionID, ip: e.IP,
 			evidence: map[string]string{"networks": strings.Join(within, " "), "window": sn.Window.String()}})
