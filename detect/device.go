@@ -53,6 +53,21 @@ func browser(dev string) bool {
 	return false
 }
 
+// desktopSite reports whether devices a and b are one browser family on a
+// phone or tablet OS and its desktop namesake, which the browser's
+// "request desktop site" switch (and an iPad's Safari, which says
+// Macintosh unless asked for the mobile site) turns one into the other:
+// iOS and macOS, Android and Linux.
+func desktopSite(a, b string) bool {
+	famA, osA, _ := strings.Cut(a, "/")
+	famB, osB, _ := strings.Cut(b, "/")
+	if famA != famB || !browser(a) {
+		return false
+	}
+	pair := func(x, y string) bool { return osA == x && osB == y || osA == y && osB == x }
+	return pair("ios", "macos") || pair("android", "linux")
+}
+
 func family(ua string) string {
 	for _, f := range families {
 		if strings.Contains(ua, f.token) {

@@ -767,3 +767,35 @@ func TestDualStackPhoneMovingIsTwoNetworks(t *testing.T) {
 		t.Fatalf("alerts = %+v, want one for four IPv4 networks", got)
 	}
 }
+
+// "Request desktop site" (and an iPad's Safari, which says Macintosh
+// unless asked for the mobile site) turns the same browser on a phone
+// into its desktop namesake: iOS ↔ macOS, Android ↔ Linux. On a known
+// network that is the quirk, alerted only; from a new one (a phone on
+// mobile data hops networks) it steps up, never revokes.
+func TestDesktopSiteToggleIsNotATheft(t *testing.T) {
+	const (
+		safariDesktop = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Safari/605.1.15"
+		chromeAndroid = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36"
+		chromeX11     = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	)
+	for _, pair := range [][2]string{{safariPhone, safariDesktop}, {chromeAndroid, chromeX11}} {
+		h := newHarness(t, detect.DefaultPolicy(), nil)
+		h.send(created("u1", "s1", "198.51.100.7", pair[0]))
+		h.clock.Add(time.Minute)
+		h.send(used("u1", "s1", "198.51.100.7", pair[1]))
+		got := h.alertsOf(detect.RuleDeviceChange)
+		if len(got) != 1 || got[0].Action != detect.ActionAlert || len(h.sessions.all()) != 0 {
+			t.Fatalf("%s: alerts = %+v, actions = %v, want one alert and no action", detect.Device(pair[1]), got, h.sessions.all())
+		}
+
+		h = newHarness(t, detect.DefaultPolicy(), nil)
+		h.send(created("u1", "s1", "198.51.100.7", pair[0]))
+		h.clock.Add(time.Minute)
+		h.send(used("u1", "s1", "203.0.113.9", pair[1]))
+		h.flush()
+		if s := h.sessions.all(); len(s) != 1 || s[0] != "step_up s1" {
+			t.Fatalf("%s from a new network: actions = %v, want a step-up", detect.Device(pair[1]), s)
+		}
+	}
+}

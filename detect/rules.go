@@ -264,10 +264,23 @@ func (en *Engine) deviceChange(ctx context.Context, e event.Event, n netip.Prefi
 		action = ActionStepUp
 	}
 	devs := make([]string, len(seen))
-	otherBrowser := false
+	otherBrowser, toggled := false, false
 	for i, s := range seen {
 		devs[i] = s.Member
 		otherBrowser = otherBrowser || s.Member != dev && browser(s.Member)
+		toggled = toggled || desktopSite(s.Member, dev)
+	}
+	if toggled {
+		// The same browser asking for the desktop (or mobile) site: a
+		// quirk, alerted on a known network, at most a step-up from a
+		// new one (a phone on mobile data hops networks).
+		most := ActionStepUp
+		if !newNetwork {
+			most = ActionAlert
+		}
+		if actionRank[action] > actionRank[most] {
+			action = most
+		}
 	}
 	if (!browser(dev) || !otherBrowser) && actionRank[action] > actionRank[ActionAlert] {
 		// Not one browser after another: a server rendering pages with
