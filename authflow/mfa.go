@@ -416,6 +416,28 @@ func (f *Flows) RequireRecent(ctx context.Context, cur session.Session) error {
 	return nil
 }
 
+// RequireUnmarked refuses to act on the user's other sessions (ending
+// them) from a session marked for a step-up: detection suspects it is a
+// stolen copy, and its holder must not lock the owner out of their other
+// devices while keeping it. A *StepUpError, like RequireRecent's; the
+// mark is read from the store as there. Re-authentication answers it.
+func (f *Flows) RequireUnmarked(ctx context.Context, cur session.Session) error {
+	if !cur.StepUpRequired {
+		now, err := f.sessions.Recheck(ctx, cur)
+		if errors.Is(err, session.ErrUnavailable) {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		if err != nil {
+			return err
+		}
+		cur = now
+	}
+	if cur.StepUpRequired {
+		return &StepUpError{MaxAge: f.cfg.MFA.RecentAuth}
+	}
+	return nil
+}
+
 // EnrollmentOnly reports whether the session may only enroll a second
 // factor: MFA is required and it has proven none.
 func (f *Flows) EnrollmentOnly(cur session.Session) bool {

@@ -10,8 +10,8 @@ import (
 // so a browser that updates stays the same device while a cookie
 // replayed from another browser or OS does not. A client Tessera does
 // not know is named by its first product token ("myapp/ios" for
-// "MyApp/2.1 (iPhone; iOS 17.1)"). "" for an empty user agent, which
-// the device rule skips.
+// "MyApp/2.1 (iPhone; iOS 17.1)"). "" for an empty user agent (the
+// device rule names a request without one "none").
 //
 // It is a heuristic over the User-Agent header (RFC 9110 §10.1.5); the
 // order of the checks follows how browsers borrow each other's tokens
@@ -33,6 +33,39 @@ var families = []struct{ token, name string }{
 	{"CriOS/", "chrome"}, {"Chrome/", "chrome"}, {"Chromium/", "chrome"},
 	{"Trident/", "ie"}, {"MSIE ", "ie"},
 	{"Safari/", "safari"},
+}
+
+// browser reports whether dev (a Device) is a web browser's: one of the
+// families above, or an unnamed engine whose first product token is
+// "Mozilla" (a web view: WKWebView names no browser). Every browser
+// starts its user agent so; HTTP libraries and native apps' own stacks
+// ("node", "Go-http-client", "okhttp", "MyApp") do not.
+func browser(dev string) bool {
+	fam, _, _ := strings.Cut(dev, "/")
+	if fam == "mozilla" {
+		return true
+	}
+	for _, f := range families {
+		if f.name == fam {
+			return true
+		}
+	}
+	return false
+}
+
+// desktopSite reports whether devices a and b are one browser family on a
+// phone or tablet OS and its desktop namesake, which the browser's
+// "request desktop site" switch (and an iPad's Safari, which says
+// Macintosh unless asked for the mobile site) turns one into the other:
+// iOS and macOS, Android and Linux.
+func desktopSite(a, b string) bool {
+	famA, osA, _ := strings.Cut(a, "/")
+	famB, osB, _ := strings.Cut(b, "/")
+	if famA != famB || !browser(a) {
+		return false
+	}
+	pair := func(x, y string) bool { return osA == x && osB == y || osA == y && osB == x }
+	return pair("ios", "macos") || pair("android", "linux")
 }
 
 func family(ua string) string {

@@ -59,7 +59,9 @@ type item struct {
 
 // Engine evaluates the rules over the events it is published (Kinds),
 // off the request path: Publish enqueues, without blocking, into a
-// bounded queue (a full queue drops the event and counts it), and Run's
+// bounded queue (a full queue drops the event and counts it; events
+// anyone can cause, failed logins, refused tokens and token issues, are
+// dropped once it is half full), and Run's
 // single worker evaluates the rules and acts. Safe for concurrent use.
 type Engine struct {
 	cfg   Config
@@ -85,7 +87,19 @@ type lastUse struct {
 	network netip.Prefix
 	ua      uint64
 	at      int64 // unix nanoseconds of the last use the worker saw
+	// changes counts the uses offered to the worker since since (unix
+	// nanoseconds), at most maxChanges per Recheck.
+	since   int64
+	changes int
 }
+
+// maxChanges bounds how many uses of one session reach the queue within
+// Recheck: enough for an honest session hopping between Wi-Fi, mobile
+// data and IPv4/IPv6 (and for the first uses of a thief, which the rules
+// judge at once), while a holder who invents a new user agent on every
+// request can neither fill the queue nor raise an alert per invented
+// device. A use past the budget waits for the next Recheck.
+const maxChanges = 8
 
 // Firing is a counter's labels: a rule and the action it took.
 type Firing struct {
@@ -156,6 +170,13 @@ func (en *Engine) Publish(_ context.Context, e event.Event) {
 			return
 		}
 	}
+	if !sessionUse(e) && len(en.q) >= max(cap(en.q)/2, 1) {
+		// Failed logins and refused tokens cost their sender nothing:
+		// half the queue is kept for the uses of live sessions, so a
+		// flood of them cannot crowd out a stolen session's use.
+		en.dropped.Add(1)
+		return
+	}
 	select {
 	case en.q <- item{e: e}:
 	default:
@@ -167,6 +188,18 @@ func (en *Engine) Publish(_ context.Context, e event.Event) {
 			en.seenMu.Unlock()
 		}
 	}
+}
+
+// sessionUse reports whether e is a use of a live session (or its
+// start or refresh): what only a credential's holder can make happen.
+func sessionUse(e event.Event) bool {
+	switch e.Kind {
+	case event.SessionCreated, event.RefreshRotated, event.RefreshReused:
+		return true
+	case event.SessionValidated:
+		return e.Reason == ""
+	}
+	return false
 }
 
 // changed reports whether e is a use of its session the worker should
@@ -181,8 +214,16 @@ func (en *Engine) changed(e event.Event) bool {
 	}
 	en.seenMu.Lock()
 	defer en.seenMu.Unlock()
-	if last, ok := en.seen[e.SessionID]; ok && last.network == u.network && last.ua == u.ua && u.at-last.at < int64(en.cfg.Recheck) {
+	last, ok = en.seen[e.SessionID]
+	if ok && last.network == u.network && last.ua == u.ua && u.at-last.at < int64(en.cfg.Recheck) {
 		return false // another request got here first
+	}
+	u.since, u.changes = u.at, 1
+	if ok && u.at-last.since < int64(en.cfg.Recheck) {
+		if last.changes >= maxChanges {
+			return false // over budget until Recheck after since
+		}
+		u.since, u.changes = last.since, last.changes+1
 	}
 	if len(en.seen) >= en.cfg.SeenMax {
 		en.seen = map[string]lastUse{}

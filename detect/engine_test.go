@@ -384,6 +384,7 @@ func TestRevokedTokenReuse(t *testing.T) {
 	expired := dead
 	expired.SessionID, expired.Reason = "s2", event.ReasonExpired
 	for range 5 {
+		h.clock.Add(time.Minute)
 		h.send(expired)
 	}
 	h.flush()
@@ -526,6 +527,13 @@ func TestPolicyValidate(t *testing.T) {
 			r.Action = detect.ActionRevokeSession
 			p.Rules[detect.RuleLoginFailuresIP] = r
 		},
+		// Anyone who knows a username can fail logins for it: revoking
+		// the victim's sessions would hand them a denial of service.
+		"failed logins revoke": func(p *detect.Policy) {
+			r := p.Rules[detect.RuleLoginFailuresAccount]
+			r.Action = detect.ActionRevokeUser
+			p.Rules[detect.RuleLoginFailuresAccount] = r
+		},
 		"zero window": func(p *detect.Policy) {
 			r := p.Rules[detect.RuleSessionBurst]
 			r.Window = 0
@@ -590,5 +598,204 @@ func TestConcurrentPublish(t *testing.T) {
 	h.flush()
 	if got := h.alerts.all(); len(got) != 0 {
 		t.Fatalf("alerts = %+v", got)
+	}
+}
+
+// A server that renders pages for the browser (SSR, a BFF) presents the
+// browser's cookie from its own network with its HTTP library's user
+// agent; so does a native app whose login ran in a web view. Neither is a
+// second browser: the default policy alerts, it does not act.
+func TestDeviceChangeToANonBrowserOnlyAlerts(t *testing.T) {
+	for _, ua := range []string{"node", "Go-http-client/1.1", "axios/1.7.7", "MyApp/2.1 CFNetwork/1408.0.4 Darwin/22.5.0"} {
+		t.Run(ua, func(t *testing.T) {
+			h := newHarness(t, detect.DefaultPolicy(), nil)
+			h.send(created("u1", "s1", "198.51.100.7", chromeWin))
+			h.clock.Add(time.Second)
+			h.send(used("u1", "s1", "203.0.113.20", ua)) // the backend, another network
+			h.clock.Add(time.Second)
+			h.send(used("u1", "s1", "198.51.100.7", chromeWin))
+			got := h.alertsOf(detect.RuleDeviceChange)
+			if len(got) != 1 || got[0].Action != detect.ActionAlert {
+				t.Fatalf("device_change alerts = %+v, want one alert", got)
+			}
+			if s := h.sessions.all(); len(s) != 0 {
+				t.Errorf("actions = %v, want none on an honest session", s)
+			}
+		})
+	}
+	// The same backend's use before the browser's: still no action.
+	h := newHarness(t, detect.DefaultPolicy(), nil)
+	h.send(used("u1", "s1", "203.0.113.20", "node"))
+	h.clock.Add(time.Second)
+	h.send(used("u1", "s1", "198.51.100.7", chromeWin))
+	h.flush()
+	if s := h.sessions.all(); len(s) != 0 {
+		t.Errorf("actions = %v, want none on an honest session", s)
+	}
+}
+
+// Failed logins cost an attacker nothing: a flood of them must not fill
+// the queue that a stolen session's use waits in.
+func TestLoginFailureFloodLeavesRoomForSessionUses(t *testing.T) {
+	clock := clocktest.New(t0)
+	en, err := detect.New(detect.Config{Policy: detect.DefaultPolicy(), Now: clock.Now, Queue: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No worker: nothing leaves the queue.
+	for i := range 100 {
+		en.Publish(context.Background(), event.Event{Kind: event.LoginFailed, Reason: event.ReasonBadCredentials,
+			UserID: "victim", IP: ip(fmt.Sprintf("192.0.2.%d", i%250))})
+		en.Publish(context.Background(), event.Event{Kind: event.SessionValidated, Reason: event.ReasonRevoked,
+			UserID: "attacker", SessionID: "dead", IP: ip("192.0.2.1")})
+	}
+	dropped := en.Dropped()
+	for i := range 4 {
+		en.Publish(context.Background(), used("u1", fmt.Sprint("s", i), "203.0.113.66", firefoxLinux))
+	}
+	if d := en.Dropped(); d != dropped {
+		t.Fatalf("%d session uses dropped behind a flood of failed logins", d-dropped)
+	}
+}
+
+// A holder of one session who changes its user agent on every request
+// makes every use new: it must not fill the queue (nor raise an alert per
+// invented device) and crowd out other sessions' uses.
+func TestOneSessionCannotFloodTheQueue(t *testing.T) {
+	clock := clocktest.New(t0)
+	en, err := detect.New(detect.Config{Policy: detect.DefaultPolicy(), Now: clock.Now, Queue: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No worker: nothing leaves the queue.
+	for i := range 100 {
+		en.Publish(context.Background(), at(used("u9", "attacker", "192.0.2.1", fmt.Sprintf("bot%d/1.0", i)), clock.Now()))
+	}
+	if d := en.Dropped(); d != 0 {
+		t.Fatalf("one session's changing uses filled the queue (%d dropped)", d)
+	}
+	en.Publish(context.Background(), at(used("u1", "s1", "203.0.113.66", firefoxLinux), clock.Now()))
+	if d := en.Dropped(); d != 0 {
+		t.Fatalf("another session's use was dropped")
+	}
+	// Once Recheck has passed, the session's uses are seen again.
+	clock.Add(6 * time.Minute)
+	for i := range 8 {
+		en.Publish(context.Background(), at(used("u9", "attacker", "192.0.2.1", fmt.Sprintf("late%d/1.0", i)), clock.Now()))
+	}
+	if d := en.Dropped(); d == 0 {
+		t.Fatalf("the session's uses were never offered again after Recheck")
+	}
+}
+
+// A page whose session was just revoked (a logout, a renewal by a
+// step-up) often has several requests in flight: its one browser presents
+// the dead cookie several times at once. That is one presentation, not a
+// kept copy.
+func TestRevokedTokenPresentedInParallelIsOnePresentation(t *testing.T) {
+	h := newHarness(t, only(detect.RuleRevokedTokenReuse), nil)
+	dead := event.Event{Kind: event.SessionValidated, UserID: "u1", SessionID: "s1", IP: ip("198.51.100.7"), UserAgent: chromeWin, Reason: event.ReasonRevoked}
+	for range 4 {
+		h.send(dead)
+		h.clock.Add(100 * time.Millisecond)
+	}
+	if got := h.alertsOf(detect.RuleRevokedTokenReuse); len(got) != 0 {
+		t.Fatalf("alerts = %+v for one browser's parallel requests", got)
+	}
+	// The copy presented from elsewhere is the second presentation.
+	thief := dead
+	thief.IP, thief.UserAgent = ip("203.0.113.66"), firefoxLinux
+	h.send(thief)
+	if got := h.alertsOf(detect.RuleRevokedTokenReuse); len(got) != 1 {
+		t.Fatalf("alerts = %+v, want one", got)
+	}
+}
+
+// Leaving out the User-Agent header is no way past device_change: no
+// browser sends none, so a cookie presented without one from another
+// network is alerted. A client that never sends one is one device.
+func TestMissingUserAgentIsADevice(t *testing.T) {
+	h := newHarness(t, detect.DefaultPolicy(), nil)
+	h.send(created("u1", "s1", "198.51.100.7", chromeWin))
+	h.clock.Add(time.Minute)
+	h.send(used("u1", "s1", "203.0.113.66", ""))
+	got := h.alertsOf(detect.RuleDeviceChange)
+	if len(got) != 1 || got[0].Action != detect.ActionAlert || got[0].Evidence["device"] != "none" {
+		t.Fatalf("device_change alerts = %+v, want one alert for the stripped user agent", got)
+	}
+
+	h = newHarness(t, detect.DefaultPolicy(), nil)
+	h.send(created("u2", "s2", "198.51.100.7", ""))
+	h.clock.Add(time.Minute)
+	h.send(used("u2", "s2", "198.51.100.8", ""))
+	h.noAlerts()
+	// An event that came from no request (no address either) is not a use
+	// by a device.
+	h.send(event.Event{Kind: event.SessionValidated, UserID: "u2", SessionID: "s2"})
+	h.noAlerts()
+}
+
+// A queue of one still takes a failed login when it is empty.
+func TestTinyQueueTakesFailedLogins(t *testing.T) {
+	en, err := detect.New(detect.Config{Policy: detect.DefaultPolicy(), Now: clocktest.New(t0).Now, Queue: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	en.Publish(context.Background(), event.Event{Kind: event.LoginFailed, Reason: event.ReasonBadCredentials, UserID: "u1", IP: ip("192.0.2.1")})
+	if d := en.Dropped(); d != 0 {
+		t.Fatalf("an empty queue of one dropped a failed login")
+	}
+}
+
+// A dual-stack phone leaving home Wi-Fi for mobile data changes its IPv4
+// and its IPv6 network: four networks in minutes, two places. Each
+// address family is counted on its own.
+func TestDualStackPhoneMovingIsTwoNetworks(t *testing.T) {
+	h := newHarness(t, detect.DefaultPolicy(), nil)
+	h.send(created("u1", "s1", "198.51.100.7", safariPhone))
+	for _, a := range []string{"2001:db8:1:2::10", "198.51.100.7", "203.0.113.40", "2001:db8:77:9::3", "203.0.113.41", "2001:db8:1:2::10"} {
+		h.clock.Add(2 * time.Minute)
+		h.send(used("u1", "s1", a, safariPhone))
+	}
+	h.noAlerts()
+	// A third IPv4 network and a fourth: the threshold counts again.
+	for _, a := range []string{"192.0.2.1", "100.64.0.1"} {
+		h.clock.Add(2 * time.Minute)
+		h.send(used("u1", "s1", a, safariPhone))
+	}
+	if got := h.alertsOf(detect.RuleSessionNetworks); len(got) != 1 {
+		t.Fatalf("alerts = %+v, want one for four IPv4 networks", got)
+	}
+}
+
+// "Request desktop site" (and an iPad's Safari, which says Macintosh
+// unless asked for the mobile site) turns the same browser on a phone
+// into its desktop namesake: iOS ↔ macOS, Android ↔ Linux. On a known
+// network that is the quirk, alerted only; from a new one (a phone on
+// mobile data hops networks) it steps up, never revokes.
+func TestDesktopSiteToggleIsNotATheft(t *testing.T) {
+	const (
+		safariDesktop = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Safari/605.1.15"
+		chromeAndroid = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36"
+		chromeX11     = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	)
+	for _, pair := range [][2]string{{safariPhone, safariDesktop}, {chromeAndroid, chromeX11}} {
+		h := newHarness(t, detect.DefaultPolicy(), nil)
+		h.send(created("u1", "s1", "198.51.100.7", pair[0]))
+		h.clock.Add(time.Minute)
+		h.send(used("u1", "s1", "198.51.100.7", pair[1]))
+		got := h.alertsOf(detect.RuleDeviceChange)
+		if len(got) != 1 || got[0].Action != detect.ActionAlert || len(h.sessions.all()) != 0 {
+			t.Fatalf("%s: alerts = %+v, actions = %v, want one alert and no action", detect.Device(pair[1]), got, h.sessions.all())
+		}
+
+		h = newHarness(t, detect.DefaultPolicy(), nil)
+		h.send(created("u1", "s1", "198.51.100.7", pair[0]))
+		h.clock.Add(time.Minute)
+		h.send(used("u1", "s1", "203.0.113.9", pair[1]))
+		h.flush()
+		if s := h.sessions.all(); len(s) != 1 || s[0] != "step_up s1" {
+			t.Fatalf("%s from a new network: actions = %v, want a step-up", detect.Device(pair[1]), s)
+		}
 	}
 }

@@ -10,7 +10,7 @@ import (
 // The rules, by the names the configuration uses (docs/detection.md).
 const (
 	// RuleSessionNetworks: one session used from Threshold or more IP
-	// networks within Window.
+	// networks of one address family within Window.
 	RuleSessionNetworks = "session_networks"
 	// RuleImpossibleTravel: two uses of one user's sessions farther apart
 	// than a traveller could go: faster than Threshold km/h.
@@ -78,6 +78,7 @@ type subject int
 
 const (
 	subjectNone    subject = iota // an address or a client: log, alert
+	subjectNamed                  // a user anyone can name (failed logins need only the username): log, alert
 	subjectUser                   // a user: also revoke_user
 	subjectSession                // a live session in use: every action
 )
@@ -98,7 +99,7 @@ var rules = []ruleDef{
 	{RuleRefreshRate, subjectSession, Rule{true, ActionAlert, 30, time.Hour}},
 	{RuleRefreshReuse, subjectUser, Rule{true, ActionAlert, 1, 24 * time.Hour}},
 	{RuleRevokedTokenReuse, subjectUser, Rule{true, ActionAlert, 2, time.Hour}},
-	{RuleLoginFailuresAccount, subjectUser, Rule{true, ActionAlert, 20, 15 * time.Minute}},
+	{RuleLoginFailuresAccount, subjectNamed, Rule{true, ActionAlert, 20, 15 * time.Minute}},
 	{RuleLoginFailuresIP, subjectNone, Rule{true, ActionAlert, 50, 15 * time.Minute}},
 	{RuleCredentialStuffing, subjectNone, Rule{true, ActionAlert, 10, time.Hour}},
 	{RuleUnusualActivity, subjectSession, Rule{true, ActionLog, 3, 30 * 24 * time.Hour}},
@@ -151,6 +152,10 @@ func (p Policy) Validate() error {
 		switch s := rules[i].subj; {
 		case s == subjectNone && actionRank[r.Action] > actionRank[ActionAlert]:
 			errs = append(errs, fmt.Errorf("detection: rule %s concerns no user or session: action must be log or alert", name))
+		case s == subjectNamed && actionRank[r.Action] > actionRank[ActionAlert]:
+			// Revoking on what anyone can cause is a denial of service
+			// of the victim, not a containment.
+			errs = append(errs, fmt.Errorf("detection: rule %s can be set off by anyone who knows a username: action must be log or alert", name))
 		case s == subjectUser && (r.Action == ActionStepUp || r.Action == ActionRevokeSession):
 			errs = append(errs, fmt.Errorf("detection: rule %s concerns no live session: action must be log, alert or revoke_user", name))
 		}

@@ -39,6 +39,9 @@ func (en *Engine) evaluate(ctx context.Context, e event.Event) {
 			if e.Via != "" {
 				ev["via"] = e.Via
 			}
+			if !en.newPresentation(ctx, e) {
+				return
+			}
 			f := fire{userID: e.UserID, sessionID: e.SessionID, ip: e.IP, evidence: ev}
 			severity := SeverityHigh
 			if e.Reason == event.ReasonExpired {
@@ -78,6 +81,28 @@ func (en *Engine) evaluate(ctx context.Context, e event.Event) {
 			fire{ip: e.IP, evidence: map[string]string{"network": n.String()}})
 		en.stuffing(ctx, e, n)
 	}
+}
+
+// presentationGap is how long presentations of one dead credential from
+// one network and device count as one: a page with several requests in
+// flight when its session was revoked presents the cookie several times
+// at once before the first refusal clears it.
+const presentationGap = 10 * time.Second
+
+// newPresentation reports whether e, a dead credential presented, is not
+// a repeat from the same network and device within presentationGap. A
+// state error counts it (fail towards the alert).
+func (en *Engine) newPresentation(ctx context.Context, e event.Event) bool {
+	if _, ok := en.pol.rule(RuleRevokedTokenReuse); !ok {
+		return false
+	}
+	key := "rtp:" + e.SessionID + ":" + e.JTI + ":" + Network(e.IP, en.pol.IPv4Prefix, en.pol.IPv6Prefix).String() + ":" + Device(e.UserAgent)
+	first, err := en.state.Once(ctx, key, e.At, presentationGap)
+	if err != nil {
+		en.log.Warn("detection state unavailable", "rule", RuleRevokedTokenReuse, "err", err)
+		return true
+	}
+	return first
 }
 
 // counted is the shape of the counting rules: one more under key; at the
@@ -136,6 +161,12 @@ func (en *Engine) use(ctx context.Context, e event.Event) {
 	}
 	n := Network(e.IP, en.pol.IPv4Prefix, en.pol.IPv6Prefix)
 	dev := Device(e.UserAgent)
+	if dev == "" && n.IsValid() {
+		// A request without a User-Agent: no browser sends none, and a
+		// thief who strips it must not slip past the device rule. An
+		// event from no request (no address either) is left out.
+		dev = noUserAgent
+	}
 	newNetwork := false
 	if n.IsValid() {
 		newNetwork = en.sessionNetworks(ctx, e, n)
@@ -148,6 +179,9 @@ func (en *Engine) use(ctx context.Context, e event.Event) {
 		en.unusual(ctx, e, n)
 	}
 }
+
+// noUserAgent is the device of a request that sent no User-Agent.
+const noUserAgent = "none"
 
 // sessionNetworks observes the session's network and reports whether it
 // is one the session had not used before (within the longer of
@@ -173,13 +207,22 @@ func (en *Engine) sessionNetworks(ctx context.Context, e event.Event, n netip.Pr
 	if !snOK {
 		return isNew
 	}
+	// Each address family is counted on its own: a dual-stack device
+	// that moves (home Wi-Fi to mobile data) changes its IPv4 and its
+	// IPv6 network at once, two networks for one move.
 	var within []string
+	var v4, v6 int64
 	for _, s := range seen {
 		if !s.Last.Before(e.At.Add(-sn.Window)) {
 			within = append(within, s.Member)
+			if strings.Contains(s.Member, ":") {
+				v6++
+			} else {
+				v4++
+			}
 		}
 	}
-	if int64(len(within)) >= sn.Threshold {
+	if max(v4, v6) >= sn.Threshold {
 		en.act(ctx, fire{rule: RuleSessionNetworks, severity: SeverityMedium, action: sn.Action, once: e.SessionID, window: sn.Window, at: e.At,
 			userID: e.UserID, sessionID: e.SessionID, ip: e.IP,
 			evidence: map[string]string{"networks": strings.Join(within, " "), "window": sn.Window.String()}})
@@ -201,7 +244,8 @@ func firstSeenAt(seen []Seen, member string, at time.Time) bool {
 // session already used is more likely a quirk (a "desktop site" toggle, a
 // classifier miss) than a theft: its action is capped at step_up. A
 // change of device and network together is what a replayed stolen
-// cookie looks like, and takes the configured action.
+// cookie looks like, and takes the configured action — when both devices
+// are browsers; a change to or from anything else is capped at alert.
 func (en *Engine) deviceChange(ctx context.Context, e event.Event, n netip.Prefix, dev string, newNetwork bool) {
 	r, ok := en.pol.rule(RuleDeviceChange)
 	if !ok {
@@ -220,8 +264,31 @@ func (en *Engine) deviceChange(ctx context.Context, e event.Event, n netip.Prefi
 		action = ActionStepUp
 	}
 	devs := make([]string, len(seen))
+	otherBrowser, toggled := false, false
 	for i, s := range seen {
 		devs[i] = s.Member
+		otherBrowser = otherBrowser || s.Member != dev && browser(s.Member)
+		toggled = toggled || desktopSite(s.Member, dev)
+	}
+	if toggled {
+		// The same browser asking for the desktop (or mobile) site: a
+		// quirk, alerted on a known network, at most a step-up from a
+		// new one (a phone on mobile data hops networks).
+		most := ActionStepUp
+		if !newNetwork {
+			most = ActionAlert
+		}
+		if actionRank[action] > actionRank[most] {
+			action = most
+		}
+	}
+	if (!browser(dev) || !otherBrowser) && actionRank[action] > actionRank[ActionAlert] {
+		// Not one browser after another: a server rendering pages with
+		// the browser's cookie (SSR, a BFF), or a native app whose login
+		// ran in a web view, presents it with its HTTP library's user
+		// agent, often from another network. A thief's script looks the
+		// same, so it is alerted, never acted on (docs/detection.md).
+		action = ActionAlert
 	}
 	ev := map[string]string{"device": dev, "devices": strings.Join(devs, " "), "new_network": strconv.FormatBool(newNetwork)}
 	if n.IsValid() {

@@ -255,6 +255,11 @@ func (s *Server) handleRevokeSession(w http.ResponseWriter, r *http.Request, p *
 	if err != nil {
 		return errUnavailable().because(fmt.Errorf("revoke lookup failed: %w", err))
 	}
+	if id != p.session.ID {
+		if err := s.flows.RequireUnmarked(r.Context(), p.session); err != nil {
+			return mfaProblem(err)
+		}
+	}
 	if _, err := s.sessions.Revoke(r.Context(), id, session.ReasonUser); err != nil {
 		return errUnavailable().because(fmt.Errorf("revoke session %s failed: %w", id, err))
 	}
@@ -266,6 +271,9 @@ func (s *Server) handleRevokeSession(w http.ResponseWriter, r *http.Request, p *
 }
 
 func (s *Server) handleRevokeOthers(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if err := s.flows.RequireUnmarked(r.Context(), p.session); err != nil {
+		return mfaProblem(err)
+	}
 	ids, err := s.sessions.RevokeUser(r.Context(), p.session.UserID, p.session.ID, session.ReasonOthers)
 	if err != nil {
 		return errUnavailable().because(fmt.Errorf("revoke others failed: %w", err))

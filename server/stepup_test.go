@@ -157,3 +157,42 @@ func TestStepUpMarkReadAtTheGate(t *testing.T) {
 		t.Fatalf("whoami after the gate read the mark: %v", m)
 	}
 }
+
+// TestStepUpMarkGuardsOtherSessions: a session marked as probably stolen
+// may not end the user's other sessions (the thief would lock the owner
+// out of their other devices and keep the copy) until it steps up; it may
+// still end itself, and an unmarked session may end it.
+func TestStepUpMarkGuardsOtherSessions(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("gina", pw)
+	stolen := e.login(true)
+	owner := e.login(false)
+	stolenID, ownerID := e.sessionID(stolen.headers()...), e.sessionID(owner.headers()...)
+	if err := e.sessions.RequireStepUp(context.Background(), stolenID, "device_change"); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do(e.public, "POST", "/v1/sessions/revoke-others", nil, stolen.headers()...)
+	wantProblem(t, r, http.StatusUnauthorized, "insufficient_user_authentication")
+	r = e.do(e.public, "DELETE", "/v1/sessions/"+ownerID, nil, stolen.headers()...)
+	wantProblem(t, r, http.StatusUnauthorized, "insufficient_user_authentication")
+	if r := e.whoami(owner.headers()...); r.StatusCode != http.StatusOK {
+		t.Fatalf("the owner's session was ended: %d %s", r.StatusCode, r.body)
+	}
+	// The owner ends the marked session from another device.
+	if r := e.do(e.public, "POST", "/v1/sessions/revoke-others", nil, owner.headers()...); r.StatusCode != http.StatusOK {
+		t.Fatalf("revoke-others from an unmarked session: %d %s", r.StatusCode, r.body)
+	}
+	if r := e.whoami(stolen.headers()...); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the marked session survived: %d", r.StatusCode)
+	}
+
+	// A marked session may still end itself.
+	c := e.login(true)
+	id := e.sessionID(c.headers()...)
+	if err := e.sessions.RequireStepUp(context.Background(), id, "device_change"); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do(e.public, "DELETE", "/v1/sessions/"+id, nil, c.headers()...); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("a marked session ending itself: %d %s", r.StatusCode, r.body)
+	}
+}
