@@ -43,7 +43,13 @@ type Config struct {
 	Locator Locator
 	Logger  *slog.Logger
 	Now     func() time.Time
-	Queue   int // events waiting for the worker [8192]
+	Queue   int // events waiting for the workers, all shards together [8192]
+	// Workers is how many goroutines evaluate the rules [4]. Each event
+	// goes to the shard of its session (else user, else address), so one
+	// session's uses are judged in order; more workers keep a shared
+	// State's round trips (Redis, the store) from capping how many events
+	// a node can judge.
+	Workers int
 	// SeenMax bounds the sessions whose last use the publish side
 	// remembers [100000]; past it the memory starts afresh.
 	SeenMax int
@@ -61,15 +67,15 @@ type item struct {
 // off the request path: Publish enqueues, without blocking, into a
 // bounded queue (a full queue drops the event and counts it; events
 // anyone can cause, failed logins, refused tokens and token issues, are
-// dropped once it is half full), and Run's
-// single worker evaluates the rules and acts. Safe for concurrent use.
+// dropped once it is half full), and Run's workers, one per shard of the
+// queue, evaluate the rules and act. Safe for concurrent use.
 type Engine struct {
 	cfg   Config
 	pol   Policy
 	state State
 	log   *slog.Logger
 	now   func() time.Time
-	q     chan item
+	qs    []chan item // one per worker; an event's shard is its session's
 
 	dropped  atomic.Uint64
 	firingMu sync.Mutex
@@ -124,14 +130,41 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Queue <= 0 {
 		cfg.Queue = 8192
 	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
 	if cfg.SeenMax <= 0 {
 		cfg.SeenMax = 100_000
 	}
 	if cfg.Recheck <= 0 {
 		cfg.Recheck = 5 * time.Minute
 	}
-	return &Engine{cfg: cfg, pol: cfg.Policy, state: cfg.State, log: cfg.Logger, now: cfg.Now,
-		q: make(chan item, cfg.Queue), firings: map[Firing]uint64{}, seen: map[string]lastUse{}, seed: maphash.MakeSeed()}, nil
+	en := &Engine{cfg: cfg, pol: cfg.Policy, state: cfg.State, log: cfg.Logger, now: cfg.Now,
+		qs: make([]chan item, cfg.Workers), firings: map[Firing]uint64{}, seen: map[string]lastUse{}, seed: maphash.MakeSeed()}
+	for i := range en.qs {
+		en.qs[i] = make(chan item, max(cfg.Queue/cfg.Workers, 1))
+	}
+	return en, nil
+}
+
+// shard is the queue of e's worker: its session's, so that one session's
+// uses are judged in the order they were published; else its user's,
+// else its address's.
+func (en *Engine) shard(e event.Event) chan item {
+	if len(en.qs) == 1 {
+		return en.qs[0]
+	}
+	key := e.SessionID
+	if key == "" {
+		key = e.UserID
+	}
+	var h uint64
+	if key != "" {
+		h = maphash.String(en.seed, key)
+	} else if e.IP.IsValid() {
+		h = maphash.Comparable(en.seed, e.IP)
+	}
+	return en.qs[h%uint64(len(en.qs))]
 }
 
 // Kinds is what the rules read.
@@ -170,7 +203,8 @@ func (en *Engine) Publish(_ context.Context, e event.Event) {
 			return
 		}
 	}
-	if !sessionUse(e) && len(en.q) >= max(cap(en.q)/2, 1) {
+	q := en.shard(e)
+	if !sessionUse(e) && len(q) >= max(cap(q)/2, 1) {
 		// Failed logins and refused tokens cost their sender nothing:
 		// half the queue is kept for the uses of live sessions, so a
 		// flood of them cannot crowd out a stolen session's use.
@@ -178,7 +212,7 @@ func (en *Engine) Publish(_ context.Context, e event.Event) {
 		return
 	}
 	select {
-	case en.q <- item{e: e}:
+	case q <- item{e: e}:
 	default:
 		en.dropped.Add(1)
 		if e.Kind == event.SessionValidated && e.Reason == "" {
@@ -235,28 +269,46 @@ func (en *Engine) changed(e event.Event) bool {
 // Flush returns once every event queued before it was evaluated (or ctx
 // ends).
 func (en *Engine) Flush(ctx context.Context) error {
-	done := make(chan struct{})
-	select {
-	case en.q <- item{done: done}:
-	case <-ctx.Done():
-		return ctx.Err()
+	dones := make([]chan struct{}, len(en.qs))
+	for i, q := range en.qs {
+		dones[i] = make(chan struct{})
+		select {
+		case q <- item{done: dones[i]}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for _, done := range dones {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	return nil
 }
 
-// Run evaluates queued events until ctx ends. One worker per node: rules
-// of one node see its events in order.
+// Run evaluates queued events until ctx ends, one worker per shard
+// (Config.Workers); it returns once every worker has.
 func (en *Engine) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, q := range en.qs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			en.work(ctx, q)
+		}()
+	}
+	wg.Wait()
+}
+
+// work evaluates the events of one shard in order until ctx ends.
+func (en *Engine) work(ctx context.Context, q chan item) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case it := <-en.q:
+		case it := <-q:
 			if it.done != nil {
 				close(it.done)
 				continue

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -486,7 +487,7 @@ func TestIntrospectionUsesAreNotTheHolders(t *testing.T) {
 
 func TestPublishSkipsRepeatsAndDropsWhenFull(t *testing.T) {
 	clock := clocktest.New(t0)
-	en, err := detect.New(detect.Config{Policy: detect.DefaultPolicy(), Now: clock.Now, Queue: 4})
+	en, err := detect.New(detect.Config{Policy: detect.DefaultPolicy(), Now: clock.Now, Queue: 4, Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -638,7 +639,7 @@ func TestDeviceChangeToANonBrowserOnlyAlerts(t *testing.T) {
 // the queue that a stolen session's use waits in.
 func TestLoginFailureFloodLeavesRoomForSessionUses(t *testing.T) {
 	clock := clocktest.New(t0)
-	en, err := detect.New(detect.Config{Policy: detect.DefaultPolicy(), Now: clock.Now, Queue: 8})
+	en, err := detect.New(detect.Config{Policy: detect.DefaultPolicy(), Now: clock.Now, Queue: 8, Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -663,7 +664,7 @@ func TestLoginFailureFloodLeavesRoomForSessionUses(t *testing.T) {
 // invented device) and crowd out other sessions' uses.
 func TestOneSessionCannotFloodTheQueue(t *testing.T) {
 	clock := clocktest.New(t0)
-	en, err := detect.New(detect.Config{Policy: detect.DefaultPolicy(), Now: clock.Now, Queue: 16})
+	en, err := detect.New(detect.Config{Policy: detect.DefaultPolicy(), Now: clock.Now, Queue: 16, Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -737,7 +738,7 @@ func TestMissingUserAgentIsADevice(t *testing.T) {
 
 // A queue of one still takes a failed login when it is empty.
 func TestTinyQueueTakesFailedLogins(t *testing.T) {
-	en, err := detect.New(detect.Config{Policy: detect.DefaultPolicy(), Now: clocktest.New(t0).Now, Queue: 1})
+	en, err := detect.New(detect.Config{Policy: detect.DefaultPolicy(), Now: clocktest.New(t0).Now, Queue: 1, Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -797,5 +798,54 @@ func TestDesktopSiteToggleIsNotATheft(t *testing.T) {
 		if s := h.sessions.all(); len(s) != 1 || s[0] != "step_up s1" {
 			t.Fatalf("%s from a new network: actions = %v, want a step-up", detect.Device(pair[1]), s)
 		}
+	}
+}
+
+// slowState is a State whose Observe of one session's keys waits to be
+// released: a shared backend's slow round trip.
+type slowState struct {
+	detect.State
+	once     sync.Once
+	started  chan struct{}
+	release  chan struct{}
+	observed chan string
+}
+
+func (s *slowState) Observe(ctx context.Context, key, member string, at time.Time, window time.Duration, max int) ([]detect.Seen, error) {
+	if strings.Contains(key, "slow") {
+		s.once.Do(func() { close(s.started) })
+		<-s.release
+	} else {
+		select {
+		case s.observed <- key:
+		default:
+		}
+	}
+	return s.State.Observe(ctx, key, member, at, window, max)
+}
+
+// A slow round trip for one session's use must not hold up the others':
+// the workers judge the shards in parallel.
+func TestWorkersJudgeShardsInParallel(t *testing.T) {
+	clock := clocktest.New(t0)
+	st := &slowState{State: detect.NewMemory(0, clock.Now), started: make(chan struct{}), release: make(chan struct{}), observed: make(chan string, 64)}
+	en, err := detect.New(detect.Config{Policy: detect.DefaultPolicy(), Now: clock.Now, State: st, Workers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go en.Run(ctx)
+	defer close(st.release)
+	en.Publish(ctx, at(used("u0", "slow", "192.0.2.1", firefoxLinux), clock.Now()))
+	<-st.started
+	// Sixteen other sessions: all on the slow one's shard has odds 4^-16.
+	for i := range 16 {
+		en.Publish(ctx, at(used(fmt.Sprint("u", i+1), fmt.Sprint("fast", i), "203.0.113.66", firefoxLinux), clock.Now()))
+	}
+	select {
+	case <-st.observed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no other session's use was judged while one session's round trip hung")
 	}
 }
