@@ -58,11 +58,18 @@ type Webhook struct {
 }
 
 // MarshalYAML renders w with its secret redacted, so `tessera config
-// show` cannot print it.
+// show` cannot print it; so is a credential its URL may carry: the
+// password of its userinfo and its query (receivers often take a token
+// there), which is replaced whole.
 func (w Webhook) MarshalYAML() (any, error) {
 	type plain Webhook
 	if w.Secret != "" {
 		w.Secret = Redacted
+	}
+	w.URL = RedactURL(w.URL)
+	if u, err := url.Parse(w.URL); err == nil && u.RawQuery != "" {
+		u.RawQuery = Redacted
+		w.URL = u.String()
 	}
 	return plain(w), nil
 }
