@@ -459,3 +459,41 @@ func TestRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownWebhookIsRetried: a node whose configuration does not name
+// a delivery's webhook (a rolling deploy that adds one: the new node
+// queued it, an old node claims it) does not give the delivery up; it is
+// retried, and a node that knows the webhook delivers it.
+func TestUnknownWebhookIsRetried(t *testing.T) {
+	st := sqlitetest.Open(t)
+	clock := clocktest.New(t0)
+	_, key := newSecret(t)
+	rcv := &receiver{statuses: []int{204}}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	hooks := []alert.Webhook{{Name: "siem", URL: srv.URL, Secret: key, Timeout: 5 * time.Second}}
+	a, err := alert.NewService(alert.Config{Store: st, Webhooks: hooks, Now: clock.Now}).Raise(context.Background(), theftAlert())
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry := alert.Retry{MinBackoff: time.Second, MaxBackoff: time.Second, MaxAttempts: 5, MaxAge: time.Hour}
+	old := alert.NewDispatcher(alert.DispatchConfig{Outbox: st, Sender: webhook.New(), Holder: "old", Now: clock.Now, Retry: retry})
+	if n, err := old.Tick(context.Background()); n != 1 || err != nil {
+		t.Fatalf("old node: %d, %v", n, err)
+	}
+	if n, _ := st.CountPendingDeliveries(context.Background()); n != 1 {
+		t.Fatal("a node that does not know the webhook gave the delivery up")
+	}
+	clock.Add(2 * time.Second)
+	cur := alert.NewDispatcher(alert.DispatchConfig{Outbox: st, Sender: webhook.New(), Webhooks: hooks, Holder: "new", Now: clock.Now, Retry: retry})
+	if n, err := cur.Tick(context.Background()); n != 1 || err != nil {
+		t.Fatalf("new node: %d, %v", n, err)
+	}
+	if len(rcv.deliveries()) != 1 {
+		t.Fatal("not delivered by the node that knows the webhook")
+	}
+	log, _ := st.DeliveryAttempts(context.Background(), store.DeliveryQuery{AlertID: a.ID, Limit: 10})
+	if len(log) != 2 || log[0].Outcome != store.DeliveryDelivered || log[1].Outcome != store.DeliveryPending {
+		t.Fatalf("log %+v", log)
+	}
+}

@@ -197,8 +197,10 @@ func (d *Dispatcher) Tick(ctx context.Context) (int, error) {
 // otherwise retried after the jittered backoff (or the receiver's longer
 // Retry-After, up to MaxBackoff: Standard Webhooks asks senders to honour
 // it), or failed once the attempts run out or the retry would fall past
-// the age limit, on 410 Gone (the receiver asks for no more) or when its
-// webhook is no longer configured.
+// the age limit, or on 410 Gone (the receiver asks for no more). A
+// webhook this node does not know is retried like a failure, not given
+// up on: in a rolling deploy that adds it, another node knows it; one
+// removed for good runs out of attempts.
 func (d *Dispatcher) attempt(ctx context.Context, del store.WebhookDelivery) {
 	start := d.c.Now()
 	n := del.Attempts + 1
@@ -233,7 +235,7 @@ func (d *Dispatcher) attempt(ctx context.Context, del store.WebhookDelivery) {
 			wait = min(resp.RetryAfter, d.c.Retry.MaxBackoff)
 		}
 		next := end.Add(wait)
-		if !ok || status == 410 || n >= d.c.Retry.MaxAttempts || next.Sub(del.CreatedAt) > d.c.Retry.MaxAge {
+		if status == 410 || n >= d.c.Retry.MaxAttempts || next.Sub(del.CreatedAt) > d.c.Retry.MaxAge {
 			outcome = OutcomeFailed
 			u = store.DeliveryUpdate{Status: store.DeliveryFailed, NextAt: end, LastError: rec.Error}
 		} else {
@@ -256,7 +258,7 @@ func (d *Dispatcher) attempt(ctx context.Context, del store.WebhookDelivery) {
 	}
 }
 
-var errNotConfigured = errors.New("webhook no longer configured")
+var errNotConfigured = errors.New("webhook not configured on this node")
 
 // truncate bounds an error text for the log, cutting on a rune boundary.
 func truncate(s string, n int) string {
