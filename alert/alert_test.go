@@ -497,3 +497,60 @@ func TestUnknownWebhookIsRetried(t *testing.T) {
 		t.Fatalf("log %+v", log)
 	}
 }
+
+// TestHangingReceiverBlocksNoOther: while one receiver holds an attempt
+// open (up to its timeout), Run keeps delivering to the others: an alert
+// raised meanwhile reaches the healthy receiver before the hung attempt
+// ends. Before, Run waited for its whole batch, hung attempt included.
+func TestHangingReceiverBlocksNoOther(t *testing.T) {
+	st := sqlitetest.Open(t)
+	_, key := newSecret(t)
+	release := make(chan struct{})
+	hung := make(chan struct{}, 10)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hung <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	rcv := &receiver{statuses: []int{204}}
+	fast := httptest.NewServer(rcv)
+	defer fast.Close()
+	hooks := []alert.Webhook{
+		{Name: "slow", URL: slow.URL, Secret: key, Timeout: time.Minute},
+		{Name: "fast", URL: fast.URL, Secret: key, Timeout: time.Minute},
+	}
+	d := alert.NewDispatcher(alert.DispatchConfig{Outbox: st, Sender: webhook.New(), Webhooks: hooks, Holder: "n1", Poll: 10 * time.Millisecond})
+	svc := alert.NewService(alert.Config{Store: st, Webhooks: hooks, Queued: d.Wake})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	if _, err := svc.Raise(ctx, theftAlert()); err != nil {
+		t.Fatal(err)
+	}
+	<-hung // the first alert's attempt to slow is open
+	second, err := svc.Raise(ctx, theftAlert())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Generous: an attempt to a healthy local receiver takes milliseconds.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := false
+		for _, dl := range rcv.deliveries() {
+			got = got || strings.Contains(string(dl.body), second.ID)
+		}
+		if got {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the healthy receiver waited for the hung one")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
