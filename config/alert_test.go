@@ -23,6 +23,9 @@ func TestWebhookValidate(t *testing.T) {
 		{"bad name", func(w *Webhook) { w.Name = "a b" }, "webhooks[0].name"},
 		{"severity", func(w *Webhook) { w.MinSeverity = "urgent" }, "webhooks[0].min_severity"},
 		{"timeout", func(w *Webhook) { w.Timeout = Duration(2 * 60e9) }, "webhooks[0].timeout"},
+		{"rules", func(w *Webhook) { w.Rules = []string{"refresh_reuse", "credential_stuffing"} }, ""},
+		// A misspelt rule would silently send nothing.
+		{"unknown rule", func(w *Webhook) { w.Rules = []string{"refresh_resue"} }, "webhooks[0].rules"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := Default()
