@@ -459,3 +459,98 @@ func TestRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownWebhookIsRetried: a node whose configuration does not name
+// a delivery's webhook (a rolling deploy that adds one: the new node
+// queued it, an old node claims it) does not give the delivery up; it is
+// retried, and a node that knows the webhook delivers it.
+func TestUnknownWebhookIsRetried(t *testing.T) {
+	st := sqlitetest.Open(t)
+	clock := clocktest.New(t0)
+	_, key := newSecret(t)
+	rcv := &receiver{statuses: []int{204}}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	hooks := []alert.Webhook{{Name: "siem", URL: srv.URL, Secret: key, Timeout: 5 * time.Second}}
+	a, err := alert.NewService(alert.Config{Store: st, Webhooks: hooks, Now: clock.Now}).Raise(context.Background(), theftAlert())
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry := alert.Retry{MinBackoff: time.Second, MaxBackoff: time.Second, MaxAttempts: 5, MaxAge: time.Hour}
+	old := alert.NewDispatcher(alert.DispatchConfig{Outbox: st, Sender: webhook.New(), Holder: "old", Now: clock.Now, Retry: retry})
+	if n, err := old.Tick(context.Background()); n != 1 || err != nil {
+		t.Fatalf("old node: %d, %v", n, err)
+	}
+	if n, _ := st.CountPendingDeliveries(context.Background()); n != 1 {
+		t.Fatal("a node that does not know the webhook gave the delivery up")
+	}
+	clock.Add(2 * time.Second)
+	cur := alert.NewDispatcher(alert.DispatchConfig{Outbox: st, Sender: webhook.New(), Webhooks: hooks, Holder: "new", Now: clock.Now, Retry: retry})
+	if n, err := cur.Tick(context.Background()); n != 1 || err != nil {
+		t.Fatalf("new node: %d, %v", n, err)
+	}
+	if len(rcv.deliveries()) != 1 {
+		t.Fatal("not delivered by the node that knows the webhook")
+	}
+	log, _ := st.DeliveryAttempts(context.Background(), store.DeliveryQuery{AlertID: a.ID, Limit: 10})
+	if len(log) != 2 || log[0].Outcome != store.DeliveryDelivered || log[1].Outcome != store.DeliveryPending {
+		t.Fatalf("log %+v", log)
+	}
+}
+
+// TestHangingReceiverBlocksNoOther: while one receiver holds an attempt
+// open (up to its timeout), Run keeps delivering to the others: an alert
+// raised meanwhile reaches the healthy receiver before the hung attempt
+// ends. Before, Run waited for its whole batch, hung attempt included.
+func TestHangingReceiverBlocksNoOther(t *testing.T) {
+	st := sqlitetest.Open(t)
+	_, key := newSecret(t)
+	release := make(chan struct{})
+	hung := make(chan struct{}, 10)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hung <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	rcv := &receiver{statuses: []int{204}}
+	fast := httptest.NewServer(rcv)
+	defer fast.Close()
+	hooks := []alert.Webhook{
+		{Name: "slow", URL: slow.URL, Secret: key, Timeout: time.Minute},
+		{Name: "fast", URL: fast.URL, Secret: key, Timeout: time.Minute},
+	}
+	d := alert.NewDispatcher(alert.DispatchConfig{Outbox: st, Sender: webhook.New(), Webhooks: hooks, Holder: "n1", Poll: 10 * time.Millisecond})
+	svc := alert.NewService(alert.Config{Store: st, Webhooks: hooks, Queued: d.Wake})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	if _, err := svc.Raise(ctx, theftAlert()); err != nil {
+		t.Fatal(err)
+	}
+	<-hung // the first alert's attempt to slow is open
+	second, err := svc.Raise(ctx, theftAlert())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Generous: an attempt to a healthy local receiver takes milliseconds.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := false
+		for _, dl := range rcv.deliveries() {
+			got = got || strings.Contains(string(dl.body), second.ID)
+		}
+		if got {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the healthy receiver waited for the hung one")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

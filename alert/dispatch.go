@@ -81,8 +81,8 @@ type DispatchConfig struct {
 	// outlast an attempt: the longest webhook timeout and the recording of
 	// the outcome (default: that timeout + 15 s).
 	Lease time.Duration
-	// Batch is how many deliveries one claim takes (default 16); they are
-	// sent concurrently.
+	// Batch is how many deliveries one claim takes, and how many Run
+	// has in flight at once (default 16); they are sent concurrently.
 	Batch int
 	// Poll is how often the outbox is looked at when not woken (default 1 s).
 	Poll time.Duration
@@ -155,18 +155,36 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-// Run delivers until ctx ends: a full batch is followed by the next at
-// once, otherwise it waits for Poll or Wake.
+// Run delivers until ctx ends. Up to Batch attempts are in flight at
+// once; whenever one ends, Run claims more, so a receiver that hangs for
+// its whole timeout holds only its own attempts' slots, never the
+// deliveries to the others. When the outbox has nothing due it waits for
+// Poll, Wake or an attempt's end. It returns once its attempts have been
+// recorded.
 func (d *Dispatcher) Run(ctx context.Context) {
 	t := time.NewTicker(d.c.Poll)
 	defer t.Stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	slots := make(chan struct{}, d.c.Batch)
 	for {
-		n, err := d.Tick(ctx)
-		if err != nil && ctx.Err() == nil {
-			d.c.Logger.Warn("webhook outbox not read", "err", err)
-		}
-		if n == d.c.Batch && err == nil {
-			continue
+		free := cap(slots) - len(slots)
+		if free > 0 {
+			ds, err := d.claim(ctx, free)
+			if err != nil && ctx.Err() == nil {
+				d.c.Logger.Warn("webhook outbox not read", "err", err)
+			}
+			for _, del := range ds {
+				slots <- struct{}{}
+				wg.Go(func() {
+					d.attempt(ctx, del)
+					<-slots
+					d.Wake()
+				})
+			}
+			if len(ds) == free && err == nil {
+				continue // more may be due; the loop waits when no slot is free
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -181,9 +199,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // concurrently, and records every attempt. It returns how many it
 // attempted.
 func (d *Dispatcher) Tick(ctx context.Context) (int, error) {
-	ds, err := d.c.Outbox.ClaimDeliveries(ctx, d.c.Holder, d.c.Now(), d.c.Lease, d.c.Batch)
+	ds, err := d.claim(ctx, d.c.Batch)
 	if err != nil {
-		return 0, fmt.Errorf("alert: claim deliveries: %w", err)
+		return 0, err
 	}
 	var wg sync.WaitGroup
 	for _, del := range ds {
@@ -193,12 +211,23 @@ func (d *Dispatcher) Tick(ctx context.Context) (int, error) {
 	return len(ds), nil
 }
 
+// claim leases up to n due deliveries to this node.
+func (d *Dispatcher) claim(ctx context.Context, n int) ([]store.WebhookDelivery, error) {
+	ds, err := d.c.Outbox.ClaimDeliveries(ctx, d.c.Holder, d.c.Now(), d.c.Lease, n)
+	if err != nil {
+		return nil, fmt.Errorf("alert: claim deliveries: %w", err)
+	}
+	return ds, nil
+}
+
 // attempt sends del once and records the outcome: delivered on 2xx;
 // otherwise retried after the jittered backoff (or the receiver's longer
 // Retry-After, up to MaxBackoff: Standard Webhooks asks senders to honour
 // it), or failed once the attempts run out or the retry would fall past
-// the age limit, on 410 Gone (the receiver asks for no more) or when its
-// webhook is no longer configured.
+// the age limit, or on 410 Gone (the receiver asks for no more). A
+// webhook this node does not know is retried like a failure, not given
+// up on: in a rolling deploy that adds it, another node knows it; one
+// removed for good runs out of attempts.
 func (d *Dispatcher) attempt(ctx context.Context, del store.WebhookDelivery) {
 	start := d.c.Now()
 	n := del.Attempts + 1
@@ -233,7 +262,7 @@ func (d *Dispatcher) attempt(ctx context.Context, del store.WebhookDelivery) {
 			wait = min(resp.RetryAfter, d.c.Retry.MaxBackoff)
 		}
 		next := end.Add(wait)
-		if !ok || status == 410 || n >= d.c.Retry.MaxAttempts || next.Sub(del.CreatedAt) > d.c.Retry.MaxAge {
+		if status == 410 || n >= d.c.Retry.MaxAttempts || next.Sub(del.CreatedAt) > d.c.Retry.MaxAge {
 			outcome = OutcomeFailed
 			u = store.DeliveryUpdate{Status: store.DeliveryFailed, NextAt: end, LastError: rec.Error}
 		} else {
@@ -256,7 +285,7 @@ func (d *Dispatcher) attempt(ctx context.Context, del store.WebhookDelivery) {
 	}
 }
 
-var errNotConfigured = errors.New("webhook no longer configured")
+var errNotConfigured = errors.New("webhook not configured on this node")
 
 // truncate bounds an error text for the log, cutting on a rune boundary.
 func truncate(s string, n int) string {

@@ -50,7 +50,8 @@ type details struct {
 func Critical(k event.Kind) bool {
 	switch k {
 	case event.AdminAction, event.KeyRotated, event.KeyRevoked, event.FactorChanged,
-		event.RefreshReused, event.SessionRevoked, event.TokenRevoked, event.Reauthenticated:
+		event.RefreshReused, event.SessionRevoked, event.TokenRevoked, event.Reauthenticated,
+		event.AlertRaised, event.StepUpRequired:
 		return true
 	}
 	return false
@@ -105,7 +106,9 @@ func actor(e event.Event) string {
 	switch {
 	case e.Actor != "":
 		return event.Redact(e.Actor)
-	case e.Kind == event.KeyRotated || e.Kind == event.KeyRevoked:
+	case e.Kind == event.KeyRotated || e.Kind == event.KeyRevoked,
+		// Detection raised it about the user; the user did not act.
+		e.Kind == event.AlertRaised || e.Kind == event.StepUpRequired:
 		return ActorSystem
 	case e.Kind == event.Introspected || e.Kind == event.TokenRevoked || (e.Kind == event.TokenIssued && e.SessionID == ""):
 		return ActorClient

@@ -135,3 +135,19 @@ func TestWriterCheckpoints(t *testing.T) {
 		t.Fatalf("verify: %+v", rep)
 	}
 }
+
+// An alert is a record detection (the system) made about a user, not
+// one of the user's acts, and it is never dropped for a full queue: the
+// alert is what an operator reads the log for during an attack, when the
+// queue is fullest. So is the step-up mark an alert's action sets.
+func TestAlertRecords(t *testing.T) {
+	for _, k := range []event.Kind{event.AlertRaised, event.StepUpRequired} {
+		if !audit.Critical(k) {
+			t.Errorf("%s is not critical", k)
+		}
+		r := audit.Record(event.Event{Kind: k, At: t0, UserID: "victim", SessionID: "s1", Reason: "session_networks", Action: "step_up"}, "n1")
+		if r.Actor != audit.ActorSystem || r.UserID != "victim" || !strings.Contains(string(r.Details), `"reason":"session_networks"`) {
+			t.Errorf("%s: %+v %s", k, r, r.Details)
+		}
+	}
+}

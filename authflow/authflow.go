@@ -268,6 +268,20 @@ func (f *Flows) client(ctx context.Context, req Login) (store.Client, error) {
 	return c, nil
 }
 
+// MayHandleCredentials reports (nil) whether the public client clientID
+// may stand for the user where credentials are handled: a step-up, a
+// second factor's enrollment or removal, recovery codes. As for a login
+// (client): only a first-party client may, RFC 9700 §2.4; otherwise
+// ErrUnauthorizedClient, or ErrInvalidClient for a client that is gone
+// or cannot log users in.
+func (f *Flows) MayHandleCredentials(ctx context.Context, clientID string) error {
+	if f.issuer == nil {
+		return ErrInvalidClient
+	}
+	_, err := f.client(ctx, Login{Delivery: Token, ClientID: clientID})
+	return err
+}
+
 // finish starts the session of a login whose every step passed, with
 // the assurance it reached.
 func (f *Flows) finish(ctx context.Context, req Login, user store.User, amr []string, aal int, u session.Use) (Result, error) {

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -58,11 +60,18 @@ type Webhook struct {
 }
 
 // MarshalYAML renders w with its secret redacted, so `tessera config
-// show` cannot print it.
+// show` cannot print it; so is a credential its URL may carry: the
+// password of its userinfo and its query (receivers often take a token
+// there), which is replaced whole.
 func (w Webhook) MarshalYAML() (any, error) {
 	type plain Webhook
 	if w.Secret != "" {
 		w.Secret = Redacted
+	}
+	w.URL = RedactURL(w.URL)
+	if u, err := url.Parse(w.URL); err == nil && u.RawQuery != "" {
+		u.RawQuery = Redacted
+		w.URL = u.String()
 	}
 	return plain(w), nil
 }
@@ -94,6 +103,12 @@ func validateWebhooks(ws []Webhook, a Alerts, bad func(field, format string, arg
 		} else if w.Secret != "" && !strings.HasPrefix(w.Secret, "whsec_") {
 			bad(field+".secret", "must start with whsec_")
 		}
+		for _, r := range w.Rules {
+			if !slices.Contains(detectionRuleNames(), r) {
+				// A misspelt name would filter out every alert, silently.
+				bad(field+".rules", "%q is not a detection rule (detection.rules lists them)", r)
+			}
+		}
 		switch w.MinSeverity {
 		case "", "low", "medium", "high":
 		default:
@@ -115,6 +130,17 @@ func validateWebhooks(ws []Webhook, a Alerts, bad func(field, format string, arg
 	if a.MinBackoff < Duration(10*time.Millisecond) || a.MaxBackoff < a.MinBackoff {
 		bad("alerts.min_backoff/max_backoff", "min_backoff must be at least 10ms and max_backoff at least min_backoff")
 	}
+}
+
+// detectionRuleNames are the rules' names: the keys of DetectionRules.
+func detectionRuleNames() []string {
+	t := reflect.TypeFor[DetectionRules]()
+	names := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		names = append(names, name)
+	}
+	return names
 }
 
 func loopback(host string) bool {

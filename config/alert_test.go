@@ -23,6 +23,9 @@ func TestWebhookValidate(t *testing.T) {
 		{"bad name", func(w *Webhook) { w.Name = "a b" }, "webhooks[0].name"},
 		{"severity", func(w *Webhook) { w.MinSeverity = "urgent" }, "webhooks[0].min_severity"},
 		{"timeout", func(w *Webhook) { w.Timeout = Duration(2 * 60e9) }, "webhooks[0].timeout"},
+		{"rules", func(w *Webhook) { w.Rules = []string{"refresh_reuse", "credential_stuffing"} }, ""},
+		// A misspelt rule would silently send nothing.
+		{"unknown rule", func(w *Webhook) { w.Rules = []string{"refresh_resue"} }, "webhooks[0].rules"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := Default()
@@ -45,11 +48,19 @@ func TestWebhookValidate(t *testing.T) {
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "used twice") {
 		t.Fatalf("duplicate names: %v", err)
 	}
-	// config show never prints the secret.
-	cfg.Webhooks = []Webhook{{Name: "siem", URL: ok.URL, Secret: "whsec_TOPSECRET"}}
+	// config show never prints the secret, nor a credential in the URL
+	// (a password in its userinfo, a token in its query).
+	cfg.Webhooks = []Webhook{{Name: "siem", URL: "https://u:URLPASS@siem.example.com/h?token=URLTOKEN", Secret: "whsec_TOPSECRET"}}
+	shown := false
 	for _, s := range cfg.Settings(nil) {
-		if strings.Contains(s.Value, "TOPSECRET") {
-			t.Fatalf("%s shows the secret: %s", s.Key, s.Value)
+		for _, secret := range []string{"TOPSECRET", "URLPASS", "URLTOKEN"} {
+			if strings.Contains(s.Value, secret) {
+				t.Fatalf("%s shows a secret: %s", s.Key, s.Value)
+			}
 		}
+		shown = shown || strings.Contains(s.Value, "siem.example.com/h")
+	}
+	if !shown {
+		t.Fatal("config show does not name the webhook's host and path")
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tessera-auth/tessera/store"
 )
@@ -110,6 +112,22 @@ func timeQuery(r *http.Request) (since, until time.Time, err error) {
 	return since, until, nil
 }
 
+// textParams reads the named text filters of r into the pointers and
+// refuses one PostgreSQL cannot compare (a NUL byte, invalid UTF-8) or
+// longer than any id or name (256 bytes): 400, not the 503 of a query
+// the store refused.
+func textParams(r *http.Request, ps map[string]*string) error {
+	v := r.URL.Query()
+	for name, dst := range ps {
+		t := v.Get(name)
+		if len(t) > 256 || !utf8.ValidString(t) || strings.ContainsRune(t, 0) {
+			return badParam(name)
+		}
+		*dst = t
+	}
+	return nil
+}
+
 func badParam(name string) error {
 	return newProblem(http.StatusBadRequest, "invalid_request", "Bad query parameter "+name+".")
 }
@@ -118,9 +136,11 @@ func badParam(name string) error {
 // session_id, rule, action, severity, since and until (RFC 3339), and
 // paged by cursor.
 func (s *Server) handleAdminAlerts(w http.ResponseWriter, r *http.Request) error {
-	v := r.URL.Query()
-	q := store.AlertQuery{UserID: v.Get("user_id"), SessionID: v.Get("session_id"), Rule: v.Get("rule"),
-		Action: v.Get("action"), Severity: v.Get("severity")}
+	var q store.AlertQuery
+	if err := textParams(r, map[string]*string{"user_id": &q.UserID, "session_id": &q.SessionID, "rule": &q.Rule,
+		"action": &q.Action, "severity": &q.Severity}); err != nil {
+		return err
+	}
 	switch q.Severity {
 	case "", "low", "medium", "high":
 	default:
@@ -160,8 +180,10 @@ func (s *Server) handleAdminAlerts(w http.ResponseWriter, r *http.Request) error
 // filtered by alert_id and status (the delivery's status after the
 // attempt: pending, delivered or failed), and paged by cursor.
 func (s *Server) handleAdminDeliveries(w http.ResponseWriter, r *http.Request) error {
-	v := r.URL.Query()
-	q := store.DeliveryQuery{AlertID: v.Get("alert_id"), Outcome: v.Get("status")}
+	var q store.DeliveryQuery
+	if err := textParams(r, map[string]*string{"alert_id": &q.AlertID, "status": &q.Outcome}); err != nil {
+		return err
+	}
 	switch q.Outcome {
 	case "", store.DeliveryPending, store.DeliveryDelivered, store.DeliveryFailed:
 	default:

@@ -59,16 +59,34 @@ func (s *Server) newFlows() *authflow.Flows {
 // mountMFA mounts second factors and step-up. Without WithMFA only
 // /v1/reauth (by password) answers; the rest are 404.
 func (s *Server) mountMFA(mux *http.ServeMux) {
-	mux.Handle("POST /v1/reauth", s.authed(s.handleReauth))
+	mux.Handle("POST /v1/reauth", s.authed(s.firstParty(s.handleReauth)))
 	if s.mfa == nil {
 		return
 	}
 	mux.Handle("POST /v1/login/mfa", s.handle(s.handleLoginMFA))
 	mux.Handle("GET /v1/mfa", s.authed(s.handleMFAStatus))
-	mux.Handle("POST /v1/mfa/totp", s.authed(s.recent(s.handleTOTPBegin)))
-	mux.Handle("POST /v1/mfa/totp/confirm", s.authed(s.recent(s.handleTOTPConfirm)))
-	mux.Handle("DELETE /v1/mfa/totp", s.authed(s.recent(s.handleTOTPRemove)))
-	mux.Handle("POST /v1/mfa/recovery-codes", s.authed(s.recent(s.handleRecoveryCodes)))
+	mux.Handle("POST /v1/mfa/totp", s.authed(s.firstParty(s.recent(s.handleTOTPBegin))))
+	mux.Handle("POST /v1/mfa/totp/confirm", s.authed(s.firstParty(s.recent(s.handleTOTPConfirm))))
+	mux.Handle("DELETE /v1/mfa/totp", s.authed(s.firstParty(s.recent(s.handleTOTPRemove))))
+	mux.Handle("POST /v1/mfa/recovery-codes", s.authed(s.firstParty(s.recent(s.handleRecoveryCodes))))
+}
+
+// firstParty guards what handles the user's credentials (a step-up's
+// password or code, a second factor, recovery codes): a session, or an
+// access token of the first party or of a client marked first party
+// (authflow.Flows.MayHandleCredentials). A third party's token is
+// refused before anything changes, 403 insufficient_scope as permits
+// answers: RFC 9700 §2.4 keeps credentials from third parties, and the
+// renewal these routes answer with could not be delivered to it anyway.
+func (s *Server) firstParty(next func(http.ResponseWriter, *http.Request, *principal) error) func(http.ResponseWriter, *http.Request, *principal) error {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
+		if p.grant == nil || s.tokens.FirstParty(*p.grant) || s.flows.MayHandleCredentials(r.Context(), p.grant.ClientID) == nil {
+			return next(w, r, p)
+		}
+		pr := newProblem(http.StatusForbidden, "insufficient_scope", "This needs the user's own login: a session, or a token of a first-party client.")
+		pr.challenge = `Bearer realm="tessera", error="insufficient_scope"`
+		return pr
+	}
 }
 
 // enrollmentRoutes are what a session that must still enroll a second

@@ -561,3 +561,45 @@ func TestStepUpKeepsTheClient(t *testing.T) {
 		})
 	}
 }
+
+// TestThirdPartyCannotManageFactors: a second factor's enrollment,
+// removal and recovery codes, and a step-up, are the user's own login's
+// or a first-party client's (RFC 9700 §2.4: a third party never handles
+// the user's credentials). A token of a client an administrator no
+// longer counts as first party is refused before anything changes:
+// before, it was handed fresh recovery codes, and removing TOTP ended
+// every session and dropped the factor before the renewal failed.
+func TestThirdPartyCannotManageFactors(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("gina", pw)
+	app, _ := e.addClient(map[string]any{"name": "app", "public": true, "first_party": true, "grants": []string{"refresh_token"}})
+	at, _ := e.loginTokens("gina", map[string]string{"client_id": app})
+	_, _, c := e.enrollTOTP(t, e.login(true))
+	if r := e.do(e.public, "POST", "/v1/mfa/recovery-codes", nil, bearer(at)...); r.StatusCode != http.StatusOK {
+		t.Fatalf("first-party client's recovery codes: %d %s", r.StatusCode, r.body)
+	}
+	if r := e.adminDo("PATCH", "/admin/v1/clients/"+app, map[string]any{"first_party": false}); r.StatusCode != http.StatusOK {
+		t.Fatalf("patch: %d %s", r.StatusCode, r.body)
+	}
+	for _, q := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/v1/mfa/recovery-codes", nil},
+		{"DELETE", "/v1/mfa/totp", nil},
+		{"POST", "/v1/mfa/totp", nil},
+		{"POST", "/v1/mfa/totp/confirm", map[string]string{"code": "000000"}},
+		{"POST", "/v1/reauth", map[string]string{"method": "password", "password": pw}},
+	} {
+		r := e.do(e.public, q.method, q.path, q.body, bearer(at)...)
+		wantProblem(t, r, http.StatusForbidden, "insufficient_scope")
+		if strings.Contains(string(r.body), "recovery_codes") {
+			t.Fatalf("%s %s answered credentials: %s", q.method, q.path, r.body)
+		}
+	}
+	// Nothing changed: the factor is on, the browser session lives.
+	r := e.do(e.public, "GET", "/v1/mfa", nil, c.headers()...)
+	if r.StatusCode != http.StatusOK || !strings.Contains(string(r.body), `"enabled":true`) {
+		t.Fatalf("mfa status after the refusals: %d %s", r.StatusCode, r.body)
+	}
+}
