@@ -34,6 +34,12 @@ type Introspection struct {
 // the key, and refuse every token it signed) that verifiers must refuse
 // until Until. A follower that predates KID entries ignores them (an entry
 // with neither sid nor jti names nothing it knows).
+//
+// An entry carries no more than a verifier needs (issue 10): no user id,
+// and no reason for a session or token — why a user's session ended
+// (a password change, a detected theft) is not every verifier's business.
+// Only a key entry says why (key_compromised), since operators of
+// verifiers need to know that one.
 type FeedEntry struct {
 	Seq    int64     `json:"seq"`
 	SID    string    `json:"sid,omitempty"`
@@ -41,7 +47,7 @@ type FeedEntry struct {
 	KID    string    `json:"kid,omitempty"`
 	Until  time.Time `json:"until"`
 	At     time.Time `json:"at"`
-	Reason string    `json:"reason"`
+	Reason string    `json:"reason,omitempty"` // key entries only
 }
 
 // FeedPage is one answer of the revocation feed. Cursor is opaque to

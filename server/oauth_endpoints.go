@@ -200,7 +200,11 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error
 	}
 	out := make([]protocol.FeedEntry, 0, len(page.Entries))
 	for _, e := range page.Entries {
-		out = append(out, protocol.FeedEntry{Seq: e.Seq, SID: e.SessionID, JTI: e.JTI, KID: e.KID, At: e.At, Until: e.Until, Reason: e.Reason})
+		fe := protocol.FeedEntry{Seq: e.Seq, SID: e.SessionID, JTI: e.JTI, KID: e.KID, At: e.At, Until: e.Until}
+		if e.KID != "" {
+			fe.Reason = e.Reason // a verifier's operator must learn a key was compromised
+		}
+		out = append(out, fe)
 	}
 	writeJSON(w, http.StatusOK, protocol.FeedPage{Cursor: strconv.FormatInt(page.Cursor, 10), Revocations: out})
 	return nil
