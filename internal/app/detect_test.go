@@ -33,6 +33,23 @@ func TestDetectionDefaultsAgree(t *testing.T) {
 	}
 }
 
+// TestNamedRuleCannotRevokeAtStart: a configuration that lets anyone who
+// knows a username revoke that user (login_failures_account: revoke_user)
+// stops the start; the refusal is detect.Policy.Validate's, and this is
+// the path that reaches the operator.
+func TestNamedRuleCannotRevokeAtStart(t *testing.T) {
+	c := testConfig(t)
+	c.Detection.Rules.LoginFailuresAccount.Action = "revoke_user"
+	a, err := app.New(context.Background(), c, app.Options{Access: app.Migrate, AdminToken: adminToken})
+	if err == nil {
+		a.Close()
+		t.Fatal("New accepted login_failures_account: revoke_user")
+	}
+	if !strings.Contains(err.Error(), "login_failures_account") {
+		t.Fatalf("New: %v, want an error naming login_failures_account", err)
+	}
+}
+
 // logBuffer collects JSON log lines, safe for the server's goroutines.
 type logBuffer struct {
 	mu sync.Mutex
