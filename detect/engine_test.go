@@ -712,6 +712,26 @@ func TestRevokedTokenPresentedInParallelIsOnePresentation(t *testing.T) {
 	}
 }
 
+// A presentation is one network and one device: the same dead credential
+// from another network, or from another device on the same network,
+// within the 10 s that fold one page's requests together, is a second
+// presentation.
+func TestRevokedTokenFromAnotherNetworkOrDeviceIsAnotherPresentation(t *testing.T) {
+	dead := event.Event{Kind: event.SessionValidated, UserID: "u1", SessionID: "s1", IP: ip("198.51.100.7"), UserAgent: chromeWin, Reason: event.ReasonRevoked}
+	otherNetwork, otherDevice := dead, dead
+	otherNetwork.IP = ip("203.0.113.66")
+	otherDevice.UserAgent = firefoxLinux
+	for name, second := range map[string]event.Event{"network": otherNetwork, "device": otherDevice} {
+		h := newHarness(t, only(detect.RuleRevokedTokenReuse), nil)
+		h.send(dead)
+		h.clock.Add(100 * time.Millisecond)
+		h.send(second)
+		if got := h.alertsOf(detect.RuleRevokedTokenReuse); len(got) != 1 {
+			t.Errorf("another %s: alerts = %+v, want one", name, got)
+		}
+	}
+}
+
 // Leaving out the User-Agent header is no way past device_change: no
 // browser sends none, so a cookie presented without one from another
 // network is alerted. A client that never sends one is one device.
