@@ -92,7 +92,7 @@ func (e *events) Publish(_ context.Context, ev event.Event) {
 func theftAlert() detect.Alert {
 	return detect.Alert{At: t0, Rule: "refresh_reuse", Severity: detect.SeverityHigh, Action: detect.ActionRevokeSession,
 		UserID: "u1", SessionID: "s1", ClientID: "app", IP: netip.MustParseAddr("198.51.100.7"),
-		Evidence: map[string]string{"family": "f1", "leaked": "tsr_abcdefghijklmnop"}}
+		Evidence: map[string]string{"family": "f1", "leaked": "tsr_abcdefghijklmnop", "tsr_qrstuvwxyz012345": "a key"}}
 }
 
 // TestDeliverySignedPerSpec: a raised alert reaches the receiver as a
@@ -143,7 +143,7 @@ func TestDeliverySignedPerSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := alert.Data{ID: a.ID, Rule: "refresh_reuse", Severity: "high", Action: "revoke_session", UserID: "u1", SessionID: "s1",
-		ClientID: "app", IP: "198.51.100.7", At: t0, Evidence: map[string]string{"family": "f1", "leaked": "[redacted]"}}
+		ClientID: "app", IP: "198.51.100.7", At: t0, Evidence: map[string]string{"family": "f1", "leaked": "[redacted]", "[redacted]": "a key"}}
 	if p.Type != "alert.raised" || !p.Timestamp.Equal(t0) || p.Data.ID == "" || !reflect.DeepEqual(p.Data, want) {
 		t.Fatalf("payload %+v, want data %+v", p, want)
 	}
