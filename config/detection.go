@@ -60,6 +60,10 @@ type DetectionRule struct {
 	Window    Duration `yaml:"window"`
 }
 
+// maxDetectionQueue bounds detection.queue: a million waiting events is
+// far more than the workers could judge before they are stale.
+const maxDetectionQueue = 1 << 20
+
 // DetectionActions are the actions a rule may take, mildest first.
 var DetectionActions = []string{"log", "alert", "step_up", "revoke_session", "revoke_user"}
 
@@ -120,8 +124,10 @@ func (d Detection) validate(bad func(field, format string, args ...any)) {
 	if d.TravelMinKM < 0 {
 		bad("detection.travel_min_km", "must not be negative")
 	}
-	if d.Queue < 0 {
-		bad("detection.queue", "must be 0 (the default) or more")
+	if d.Queue < 0 || d.Queue > maxDetectionQueue {
+		// The queue is allocated up front: a huge value would exhaust
+		// memory at startup, or panic making the channels.
+		bad("detection.queue", "must be between 0 (the default, 8192) and %d", maxDetectionQueue)
 	}
 	d.Rules.Each(func(name string, r DetectionRule) {
 		field := "detection.rules." + name
