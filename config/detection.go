@@ -64,6 +64,9 @@ type DetectionRule struct {
 // far more than the workers could judge before they are stale.
 const maxDetectionQueue = 1 << 20
 
+// maxDetectionWindow bounds a rule's window: a year.
+const maxDetectionWindow = Duration(365 * 24 * time.Hour)
+
 // DetectionActions are the actions a rule may take, mildest first.
 var DetectionActions = []string{"log", "alert", "step_up", "revoke_session", "revoke_user"}
 
@@ -140,6 +143,11 @@ func (d Detection) validate(bad func(field, format string, args ...any)) {
 		}
 		if r.Enabled && (r.Threshold < 1 || r.Window <= 0) {
 			bad(field, "threshold must be at least 1 and window positive")
+		}
+		if r.Window > maxDetectionWindow {
+			// The state keeps what a rule counts for its window: a
+			// mistyped unit (2000000h) would keep it for centuries.
+			bad(field+".window", "must be at most %s", time.Duration(maxDetectionWindow))
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidateDetection(t *testing.T) {
@@ -17,6 +18,7 @@ func TestValidateDetection(t *testing.T) {
 		"zero window":        {func(d *Detection) { d.Rules.RefreshRate.Window = 0 }, "detection.rules.refresh_rate"},
 		"ipv4 prefix":        {func(d *Detection) { d.IPv4Prefix = 33 }, "detection.ipv4_prefix"},
 		"ipv6 prefix":        {func(d *Detection) { d.IPv6Prefix = 8 }, "detection.ipv6_prefix"},
+		"huge window":        {func(d *Detection) { d.Rules.UnusualActivity.Window = Duration(2000000 * time.Hour) }, "detection.rules.unusual_activity.window"},
 		"negative queue":     {func(d *Detection) { d.Queue = -1 }, "detection.queue"},
 		"huge queue":         {func(d *Detection) { d.Queue = 1 << 40 }, "detection.queue"},
 		"negative km":        {func(d *Detection) { d.TravelMinKM = -1 }, "detection.travel_min_km"},
