@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/url"
@@ -100,8 +101,9 @@ func validateWebhooks(ws []Webhook, a Alerts, bad func(field, format string, arg
 		}
 		if (w.Secret == "") == (w.SecretFile == "") {
 			bad(field+".secret", "set secret or secret_file (one of them)")
-		} else if w.Secret != "" && !strings.HasPrefix(w.Secret, "whsec_") {
-			bad(field+".secret", "must start with whsec_")
+		} else if w.Secret != "" && !webhookSecret(w.Secret) {
+			// Described, never quoted: it is the signing key.
+			bad(field+".secret", "must be whsec_ and the base64 of 24 to 64 random bytes")
 		}
 		for _, r := range w.Rules {
 			if !slices.Contains(detectionRuleNames(), r) {
@@ -130,6 +132,18 @@ func validateWebhooks(ws []Webhook, a Alerts, bad func(field, format string, arg
 	if a.MinBackoff < Duration(10*time.Millisecond) || a.MaxBackoff < a.MinBackoff {
 		bad("alerts.min_backoff/max_backoff", "min_backoff must be at least 10ms and max_backoff at least min_backoff")
 	}
+}
+
+// webhookSecret reports whether s is a Standard Webhooks symmetric secret
+// as alert.ParseSecret reads it (the spec's "at least 24 bytes, 512 bits
+// maximum"), so `tessera config validate` refuses what serve would.
+func webhookSecret(s string) bool {
+	b64, ok := strings.CutPrefix(strings.TrimSpace(s), "whsec_")
+	if !ok {
+		return false
+	}
+	k, err := base64.StdEncoding.DecodeString(b64)
+	return err == nil && len(k) >= 24 && len(k) <= 64
 }
 
 // detectionRuleNames are the rules' names: the keys of DetectionRules.

@@ -6,7 +6,7 @@ import (
 )
 
 func TestWebhookValidate(t *testing.T) {
-	ok := Webhook{Name: "siem", URL: "https://siem.example.com/h", Secret: "whsec_AAAA"}
+	ok := Webhook{Name: "siem", URL: "https://siem.example.com/h", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
 	for _, c := range []struct {
 		name string
 		edit func(w *Webhook)
@@ -20,6 +20,13 @@ func TestWebhookValidate(t *testing.T) {
 		{"no secret", func(w *Webhook) { w.Secret = "" }, "webhooks[0].secret"},
 		{"both secrets", func(w *Webhook) { w.SecretFile = "/s" }, "webhooks[0].secret"},
 		{"not whsec", func(w *Webhook) { w.Secret = "hunter2" }, "webhooks[0].secret"},
+		// What serve's alert.ParseSecret would refuse, refused by validate.
+		{"short secret", func(w *Webhook) { w.Secret = "whsec_aHVudGVyMg==" }, "webhooks[0].secret"},
+		{"not base64", func(w *Webhook) { w.Secret = "whsec_hunter2!!" }, "webhooks[0].secret"},
+		{"huge secret", func(w *Webhook) { w.Secret = "whsec_" + strings.Repeat("hunter2A", 20) }, "webhooks[0].secret"},
+		{"bad url", func(w *Webhook) { w.URL = "https://%zz/h" }, "webhooks[0].url"},
+		{"ftp url", func(w *Webhook) { w.URL = "ftp://siem.example.com/h" }, "webhooks[0].url"},
+		{"negative timeout", func(w *Webhook) { w.Timeout = -1 }, "webhooks[0].timeout"},
 		{"bad name", func(w *Webhook) { w.Name = "a b" }, "webhooks[0].name"},
 		{"severity", func(w *Webhook) { w.MinSeverity = "urgent" }, "webhooks[0].min_severity"},
 		{"timeout", func(w *Webhook) { w.Timeout = Duration(2 * 60e9) }, "webhooks[0].timeout"},

@@ -60,6 +60,13 @@ type DetectionRule struct {
 	Window    Duration `yaml:"window"`
 }
 
+// maxDetectionQueue bounds detection.queue: a million waiting events is
+// far more than the workers could judge before they are stale.
+const maxDetectionQueue = 1 << 20
+
+// maxDetectionWindow bounds a rule's window: a year.
+const maxDetectionWindow = Duration(365 * 24 * time.Hour)
+
 // DetectionActions are the actions a rule may take, mildest first.
 var DetectionActions = []string{"log", "alert", "step_up", "revoke_session", "revoke_user"}
 
@@ -120,8 +127,10 @@ func (d Detection) validate(bad func(field, format string, args ...any)) {
 	if d.TravelMinKM < 0 {
 		bad("detection.travel_min_km", "must not be negative")
 	}
-	if d.Queue < 0 {
-		bad("detection.queue", "must be 0 (the default) or more")
+	if d.Queue < 0 || d.Queue > maxDetectionQueue {
+		// The queue is allocated up front: a huge value would exhaust
+		// memory at startup, or panic making the channels.
+		bad("detection.queue", "must be between 0 (the default, 8192) and %d", maxDetectionQueue)
 	}
 	d.Rules.Each(func(name string, r DetectionRule) {
 		field := "detection.rules." + name
@@ -134,6 +143,11 @@ func (d Detection) validate(bad func(field, format string, args ...any)) {
 		}
 		if r.Enabled && (r.Threshold < 1 || r.Window <= 0) {
 			bad(field, "threshold must be at least 1 and window positive")
+		}
+		if r.Window > maxDetectionWindow {
+			// The state keeps what a rule counts for its window: a
+			// mistyped unit (2000000h) would keep it for centuries.
+			bad(field+".window", "must be at most %s", time.Duration(maxDetectionWindow))
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidateDetection(t *testing.T) {
@@ -12,11 +13,19 @@ func TestValidateDetection(t *testing.T) {
 		mutate func(*Detection)
 		want   string
 	}{
-		"unknown action": {func(d *Detection) { d.Rules.DeviceChange.Action = "explode" }, "detection.rules.device_change.action"},
-		"zero threshold": {func(d *Detection) { d.Rules.SessionBurst.Threshold = 0 }, "detection.rules.session_burst"},
-		"zero window":    {func(d *Detection) { d.Rules.RefreshRate.Window = 0 }, "detection.rules.refresh_rate"},
-		"ipv4 prefix":    {func(d *Detection) { d.IPv4Prefix = 33 }, "detection.ipv4_prefix"},
-		"ipv6 prefix":    {func(d *Detection) { d.IPv6Prefix = 8 }, "detection.ipv6_prefix"},
+		"unknown action":     {func(d *Detection) { d.Rules.DeviceChange.Action = "explode" }, "detection.rules.device_change.action"},
+		"zero threshold":     {func(d *Detection) { d.Rules.SessionBurst.Threshold = 0 }, "detection.rules.session_burst"},
+		"zero window":        {func(d *Detection) { d.Rules.RefreshRate.Window = 0 }, "detection.rules.refresh_rate"},
+		"ipv4 prefix":        {func(d *Detection) { d.IPv4Prefix = 33 }, "detection.ipv4_prefix"},
+		"ipv6 prefix":        {func(d *Detection) { d.IPv6Prefix = 8 }, "detection.ipv6_prefix"},
+		"huge window":        {func(d *Detection) { d.Rules.UnusualActivity.Window = Duration(2000000 * time.Hour) }, "detection.rules.unusual_activity.window"},
+		"negative queue":     {func(d *Detection) { d.Queue = -1 }, "detection.queue"},
+		"huge queue":         {func(d *Detection) { d.Queue = 1 << 40 }, "detection.queue"},
+		"negative km":        {func(d *Detection) { d.TravelMinKM = -1 }, "detection.travel_min_km"},
+		"negative threshold": {func(d *Detection) { d.Rules.TokenBurst.Threshold = -5 }, "detection.rules.token_burst"},
+		"negative window":    {func(d *Detection) { d.Rules.TokenBurst.Window = -1 }, "detection.rules.token_burst"},
+		"empty action":       {func(d *Detection) { d.Rules.TokenBurst.Action = "" }, "detection.rules.token_burst.action"},
+		"action case":        {func(d *Detection) { d.Rules.TokenBurst.Action = "Revoke_User" }, "detection.rules.token_burst.action"},
 	} {
 		c := Default()
 		tc.mutate(&c.Detection)

@@ -367,6 +367,12 @@ func (en *Engine) act(ctx context.Context, f fire) {
 		f.evidence["action_error"] = actErr.Error()
 		taken = ActionAlert
 	}
+	// The log line and the alert carry the evidence; a value that could be
+	// a credential (an action's error quoting one, say) is redacted here,
+	// once, for both.
+	for k, v := range f.evidence {
+		f.evidence[k] = event.Redact(v)
+	}
 	en.firingMu.Lock()
 	en.firings[Firing{Rule: f.rule, Action: taken}]++
 	en.firingMu.Unlock()

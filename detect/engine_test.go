@@ -1,9 +1,11 @@
 package detect_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
@@ -578,6 +580,65 @@ func TestFailedActionStillAlerts(t *testing.T) {
 	}
 	if f := en.Firings(); f[detect.Firing{Rule: detect.RuleDeviceChange, Action: detect.ActionAlert}] != 1 {
 		t.Errorf("firings = %v", f)
+	}
+}
+
+// leaky fails a revocation with an error that quotes a token, as a
+// driver error quoting a query's parameters could.
+type leaky struct{ *sessions }
+
+const leakedToken = "tss_2PQSSJYFYIlyF4blSpaoZ8Qwb9KP6pZEeXDAUQAp9MS1DPAkX"
+
+func (leaky) Revoke(context.Context, string, string) (store.Session, error) {
+	return store.Session{}, errors.New("revoke " + leakedToken + ": store down")
+}
+
+// lockedBuffer is a log destination the engine's worker writes while the
+// test reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestFiredRuleNeverLogsACredential: the "detection rule fired" line and
+// the alert carry the evidence redacted (event.Redact), so a credential
+// in an action's error reaches neither the log nor the alert.
+func TestFiredRuleNeverLogsACredential(t *testing.T) {
+	al := &alerts{}
+	var logs lockedBuffer
+	clock := clocktest.New(t0)
+	en, err := detect.New(detect.Config{Policy: only(detect.RuleDeviceChange), Alerts: al, Sessions: leaky{&sessions{}}, Now: clock.Now,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go en.Run(ctx)
+	en.Publish(ctx, at(created("u1", "s1", "198.51.100.7", chromeWin), t0))
+	en.Publish(ctx, at(used("u1", "s1", "203.0.113.66", firefoxLinux), t0.Add(time.Minute)))
+	if err := en.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "detection rule fired") || strings.Contains(out, "tss_") {
+		t.Errorf("log:\n%s", out)
+	}
+	got := al.all()
+	if len(got) != 1 || got[0].Evidence["action_error"] == "" || strings.Contains(got[0].Evidence["action_error"], "tss_") {
+		t.Errorf("alerts = %+v, want one without the token", got)
 	}
 }
 

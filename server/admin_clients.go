@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -61,6 +63,26 @@ type clientMetadata struct {
 	Scopes *[]string `json:"scopes"` // alias of scope, as an array
 	Public *bool     `json:"public"` // alias of token_endpoint_auth_method "none"
 	Secret string    `json:"client_secret"`
+}
+
+// UnmarshalJSON refuses a member that is null: every member is a pointer
+// so that "left out" means "unchanged", and a null read that way would
+// silently ignore an administrator clearing first_party or
+// revocation_feed (RFC 7591 §2 gives no meaning to null either).
+func (m *clientMetadata) UnmarshalJSON(b []byte) error {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(b, &members); err != nil {
+		return err
+	}
+	for name, v := range members {
+		if string(v) == "null" {
+			return newProblem(http.StatusBadRequest, "invalid_field", fmt.Sprintf("Field %q must not be null; leave it out to keep it unchanged.", name))
+		}
+	}
+	type plain clientMetadata
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode((*plain)(m))
 }
 
 // merge resolves the aliases into one patch; public reports whether the

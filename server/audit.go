@@ -60,8 +60,10 @@ func AuditJSON(r store.AuditRecord) AuditRecordJSON {
 // user_id, session_id, event, since and until (RFC 3339), limit (1..1000,
 // default 100), and paged by cursor: the next_cursor of the page before.
 func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request) error {
-	v := r.URL.Query()
-	q := store.AuditQuery{UserID: v.Get("user_id"), SessionID: v.Get("session_id"), Event: v.Get("event"), Desc: true}
+	q := store.AuditQuery{Desc: true}
+	if err := textParams(r, map[string]*string{"user_id": &q.UserID, "session_id": &q.SessionID, "event": &q.Event}); err != nil {
+		return err
+	}
 	var err error
 	if q.Since, q.Until, err = timeQuery(r); err != nil {
 		return err

@@ -75,7 +75,10 @@ func decodeBytes[T any](body []byte, dst *T) *problem {
 func jsonProblem(err error) *problem {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
+	var p *problem
 	switch {
+	case errors.As(err, &p): // a type's UnmarshalJSON said what is wrong
+		return p
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
 		return newProblem(http.StatusBadRequest, "malformed_json", "The request body is not well-formed JSON.")
 	case errors.As(err, &te):

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -34,10 +37,36 @@ docs/webhooks.md.`,
 	list.Flags().StringVar(&until, "until", "", "only alerts before this time (RFC 3339)")
 	list.Flags().IntVar(&q.Limit, "limit", 100, "at most this many (1 to 10000)")
 	out := addOutputFlag(list)
-	list.RunE = c.onStore(openForCommand, func(ctx context.Context, _ config.Config, st store.Store, _ []string) error {
+	// The filters are checked before the store is opened: a mistake is a
+	// usage error (exit 2), and a value no alert can have (an unknown
+	// severity, a misspelt action) is refused, not silently matched by
+	// nothing, as GET /admin/v1/alerts refuses it.
+	list.PreRunE = func(*cobra.Command, []string) error {
 		if q.Limit < 1 || q.Limit > 10000 {
-			return fmt.Errorf("--limit must be between 1 and 10000")
+			return usagef("--limit must be between 1 and 10000")
 		}
+		switch q.Severity {
+		case "", "low", "medium", "high":
+		default:
+			return usagef("--severity must be low, medium or high")
+		}
+		if q.Action != "" && !slices.Contains(config.DetectionActions, q.Action) {
+			return usagef("--action must be one of %s", strings.Join(config.DetectionActions, ", "))
+		}
+		for _, f := range []struct{ name, v string }{{"--user", q.UserID}, {"--session", q.SessionID}, {"--rule", q.Rule}} {
+			// What PostgreSQL cannot compare, or longer than any id.
+			if len(f.v) > 256 || !utf8.ValidString(f.v) || strings.ContainsRune(f.v, 0) {
+				return usagef("%s must be valid UTF-8 of at most 256 bytes", f.name)
+			}
+		}
+		for _, f := range []struct{ name, v string }{{"--since", since}, {"--until", until}} {
+			if _, _, err := parseRange(f.v, ""); err != nil {
+				return usagef("%s: %v", f.name, err)
+			}
+		}
+		return nil
+	}
+	list.RunE = c.onStore(openForCommand, func(ctx context.Context, _ config.Config, st store.Store, _ []string) error {
 		var err error
 		if q.Since, q.Until, err = parseRange(since, until); err != nil {
 			return err

@@ -90,6 +90,14 @@ read the revocation feed and to introspect. Flags left out stay as they are.`,
 	firstParty := uf.Bool("first-party", false, "mark the client as your own application (or =false: third party)")
 	feed := uf.Bool("revocation-feed", false, "allow (or =false: forbid) reading the revocation feed")
 	introspect := uf.Bool("introspect", false, "allow (or =false: forbid) token introspection")
+	// Naming no change is a mistake in the command line (exit 2), found
+	// before anything is opened.
+	update.PreRunE = func(*cobra.Command, []string) error {
+		if !uf.Changed("first-party") && !uf.Changed("revocation-feed") && !uf.Changed("introspect") {
+			return usagef("nothing to change: give --first-party, --revocation-feed or --introspect")
+		}
+		return nil
+	}
 	update.RunE = withService(func(ctx context.Context, svc *oauth.Service, id string, ev event.Sink) error {
 		var p oauth.ClientPatch
 		if uf.Changed("first-party") {
@@ -100,9 +108,6 @@ read the revocation feed and to introspect. Flags left out stay as they are.`,
 		}
 		if uf.Changed("introspect") {
 			p.Introspect = introspect
-		}
-		if p.FirstParty == nil && p.RevocationFeed == nil && p.Introspect == nil {
-			return errors.New("nothing to change: give --first-party, --revocation-feed or --introspect")
 		}
 		cl, err := svc.UpdateClient(ctx, id, p)
 		if err != nil {

@@ -85,8 +85,12 @@ func TestCLIClientLifecycle(t *testing.T) {
 	if out, e, code := tessera(t, data, "", nil, "client", "update", id, "--revocation-feed=false"); code != 0 || !strings.Contains(out, "first_party=true revocation_feed=false") {
 		t.Fatalf("client update: %d %q %q", code, out, e)
 	}
-	if _, e, code := tessera(t, data, "", nil, "client", "update", id); code == 0 || !strings.Contains(e, "nothing to change") {
+	// A mistake in the command line: exit 2, with a message.
+	if _, e, code := tessera(t, data, "", nil, "client", "update", id); code != 2 || !strings.Contains(e, "nothing to change") {
 		t.Fatalf("client update without flags: %d %q", code, e)
+	}
+	if _, e, code := tessera(t, data, "", nil, "client", "update", id, "--first-party=maybe"); code != 2 || !strings.Contains(e, "--first-party") {
+		t.Fatalf("client update --first-party=maybe: %d %q", code, e)
 	}
 	if out, e, code := tessera(t, data, "", nil, "client", "delete", id); code != 0 || !strings.Contains(out, "deleted client") {
 		t.Fatalf("client delete: %d %q %q", code, out, e)
