@@ -57,20 +57,7 @@ func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpda
 			return store.ErrStale
 		}
 		if up.RevokeReason != "" {
-			rows, err := tx.QueryContext(ctx, userSessionsSQL, userID, at)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var id string
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return err
-				}
-				ids = append(ids, id)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+			if ids, err = queryIDs(ctx, tx, userSessionsSQL, userID, at); err != nil {
 				return err
 			}
 			for _, id := range ids {
