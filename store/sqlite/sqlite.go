@@ -137,8 +137,8 @@ func OpenExisting(ctx context.Context, path string, opt Options) (*Store, error)
 	}{
 		{&s.sessionByHash, "SELECT " + sqlrow.SessionCols + " FROM sessions WHERE token_hash = ?"},
 		{&s.sessionByID, "SELECT " + sqlrow.SessionCols + " FROM sessions WHERE id = ?"},
-		{&s.userByID, "SELECT " + sqlrow.UserCols + " FROM users WHERE id = ?"},
-		{&s.userByUsername, "SELECT " + sqlrow.UserCols + " FROM users WHERE username = ?"},
+		{&s.userByID, sqlrow.SQLite(sqlrow.UserByIDSQL)},
+		{&s.userByUsername, sqlrow.SQLite(sqlrow.UserByUsernameSQL)},
 	} {
 		if *p.dst, err = r.PrepareContext(ctx, p.query); err != nil {
 			s.Close()

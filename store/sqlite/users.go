@@ -17,16 +17,7 @@ func (s *Store) ListUsersPage(ctx context.Context, q store.UserQuery) ([]store.U
 		// substr, not LIKE: "_" is a username character and a LIKE wildcard.
 		where, args = append(where, "substr(username, 1, ?) = ?"), append(args, len(q.Prefix), q.Prefix)
 	}
-	if q.Disabled != nil {
-		if *q.Disabled {
-			where = append(where, "disabled_at IS NOT NULL")
-		} else {
-			where = append(where, "disabled_at IS NULL")
-		}
-	}
-	if !q.Deleted {
-		where = append(where, "deleted_at IS NULL")
-	}
+	where = append(where, sqlrow.UserStateConds(q)...)
 	args = append(args, q.Limit)
 	rows, err := s.r.QueryContext(ctx, "SELECT "+sqlrow.UserCols+" FROM users WHERE "+strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", args...)
 	if err != nil {
@@ -40,7 +31,10 @@ func (s *Store) ListUsersPage(ctx context.Context, q store.UserQuery) ([]store.U
 	return out, nil
 }
 
-var userSessionsSQL = sqlrow.SQLite("SELECT id FROM sessions WHERE user_id = $1 AND " + sqlrow.UnexpiredSession(2))
+var (
+	userByIDSQL     = sqlrow.SQLite(sqlrow.UserByIDSQL)
+	userSessionsSQL = sqlrow.SQLite(sqlrow.UserSessionsSQL)
+)
 
 func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpdate) (store.User, []string, error) {
 	var (
@@ -49,7 +43,7 @@ func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpda
 	)
 	at := sqlrow.Micros(up.At)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+sqlrow.UserCols+" FROM users WHERE id = ?", userID))
+		u, err := scanUser(tx.QueryRowContext(ctx, userByIDSQL, userID))
 		if err != nil {
 			return err
 		}
@@ -71,7 +65,7 @@ func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpda
 				return err
 			}
 		}
-		out, err = scanUser(tx.QueryRowContext(ctx, "SELECT "+sqlrow.UserCols+" FROM users WHERE id = ?", userID))
+		out, err = scanUser(tx.QueryRowContext(ctx, userByIDSQL, userID))
 		return err
 	})
 	if isUniqueViolation(err) {
