@@ -98,7 +98,7 @@ func DecideRefresh(st store.RefreshState, p Presentation) store.RefreshPlan {
 	switch {
 	case sess.Revoked():
 		return refuse(ReasonSessionRevoked)
-	case !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(sess.IdleTimeout)):
+	case !sess.Live(now): // not revoked: expired, absolutely or idle
 		return refuse(ReasonSessionExpired)
 	case !now.Before(old.ExpiresAt):
 		return refuse(ReasonTokenExpired)

@@ -510,8 +510,8 @@ func (m *Manager) List(ctx context.Context, userID string) ([]store.Session, err
 		if e := m.cache.get(s.TokenHash); e != nil {
 			s.LastSeenAt = time.Unix(0, e.lastSeen.Load()).UTC()
 		}
-		if !now.Before(s.LastSeenAt.Add(s.IdleTimeout)) {
-			continue // idle-expired
+		if !s.Live(now) {
+			continue // idle-expired as of this node's last-seen time
 		}
 		out = append(out, s)
 	}

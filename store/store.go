@@ -107,6 +107,13 @@ func (s *Session) Revoked() bool { return !s.RevokedAt.IsZero() }
 // StepUpRequired reports whether the session carries a step-up mark.
 func (s *Session) StepUpRequired() bool { return !s.StepUpAt.IsZero() }
 
+// Live reports whether the session is live at now: not revoked, before
+// its absolute expiry and within its idle timeout. sqlrow.LiveSession is
+// the same rule in SQL.
+func (s *Session) Live(now time.Time) bool {
+	return !s.Revoked() && now.Before(s.ExpiresAt) && now.Before(s.LastSeenAt.Add(s.IdleTimeout))
+}
+
 // Revocation is one entry of the revocation feed: session SessionID, or
 // the access token JTI, stopped being valid.
 //

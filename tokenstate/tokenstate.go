@@ -11,6 +11,7 @@ import (
 	"github.com/tessera-auth/tessera/accesstoken"
 	"github.com/tessera-auth/tessera/event"
 	"github.com/tessera-auth/tessera/mfa"
+	"github.com/tessera-auth/tessera/oauth"
 	"github.com/tessera-auth/tessera/protocol"
 	"github.com/tessera-auth/tessera/session"
 	"github.com/tessera-auth/tessera/store"
@@ -74,7 +75,8 @@ type Config struct {
 	Audience string
 	// Opaque tokens' introspection answers carry it as their "aud" too.
 	// FirstPartyID is the client_id of Tessera's own login (its access
-	// tokens carry it; oauth.Service.FirstParty); "" means "tessera".
+	// tokens carry it; oauth.Service.FirstParty); "" means
+	// oauth.DefaultFirstPartyID.
 	FirstPartyID string
 	// Events receives event.Introspected, event.TokenRevoked, and
 	// event.SessionValidated for a revoked (denied) JWT presented; nil: none.
@@ -101,7 +103,7 @@ func New(sessions Sessions, denylist Denylist, v Verifier, st Store, cfg Config)
 		cfg.Now = time.Now
 	}
 	if cfg.FirstPartyID == "" {
-		cfg.FirstPartyID = "tessera"
+		cfg.FirstPartyID = oauth.DefaultFirstPartyID
 	}
 	if cfg.OpaqueCache == 0 {
 		cfg.OpaqueCache = DefaultOpaqueCache

@@ -67,7 +67,7 @@ func (a *App) wireAlerts() error {
 	ac := a.Config.Alerts
 	a.Dispatcher = alert.NewDispatcher(alert.DispatchConfig{
 		Outbox: st, Sender: webhook.New(), Webhooks: hooks, Holder: a.Holder,
-		Retry:     alert.Retry{MinBackoff: ac.MinBackoff.D(), MaxBackoff: ac.MaxBackoff.D(), MaxAttempts: ac.MaxAttempts, MaxAge: ac.MaxAge.D()},
+		Retry:     RetryPolicy(ac),
 		Attempted: func(o string) { attempts.WithLabelValues(o).Inc() },
 		Logger:    a.log, Now: a.now,
 	})
@@ -94,4 +94,9 @@ func (a *App) PruneAlerts(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	return a.Store.PruneAlerts(ctx, a.now().Add(-r))
+}
+
+// RetryPolicy is the configuration's webhook retry schedule.
+func RetryPolicy(ac config.Alerts) alert.Retry {
+	return alert.Retry{MinBackoff: ac.MinBackoff.D(), MaxBackoff: ac.MaxBackoff.D(), MaxAttempts: ac.MaxAttempts, MaxAge: ac.MaxAge.D()}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,8 +18,6 @@ import (
 // nodes claiming at once skip each other's rows instead of waiting for
 // them, and a row leased by one is not due for another until the lease
 // ends.
-
-func dollar(n int) string { return "$" + strconv.Itoa(n) }
 
 func (s *Store) PutAlert(ctx context.Context, a store.Alert, ds []store.WebhookDelivery) error {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
@@ -41,7 +38,7 @@ func (s *Store) PutAlert(ctx context.Context, a store.Alert, ds []store.WebhookD
 }
 
 func (s *Store) ListAlerts(ctx context.Context, aq store.AlertQuery) ([]store.Alert, error) {
-	query, args := sqlrow.AlertQuery(aq, dollar)
+	query, args := sqlrow.AlertQuery(aq)
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list alerts: %w", err)
@@ -102,7 +99,7 @@ func (s *Store) RecordAttempt(ctx context.Context, a store.DeliveryAttempt, u st
 }
 
 func (s *Store) DeliveryAttempts(ctx context.Context, dq store.DeliveryQuery) ([]store.DeliveryAttempt, error) {
-	query, args := sqlrow.AttemptQuery(dq, dollar)
+	query, args := sqlrow.AttemptQuery(dq)
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: delivery attempts: %w", err)

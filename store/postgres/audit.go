@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -58,7 +57,7 @@ func (s *Store) AuditHead(ctx context.Context) (store.AuditHead, error) {
 }
 
 func (s *Store) AuditRecords(ctx context.Context, q store.AuditQuery) ([]store.AuditRecord, error) {
-	query, args := sqlrow.AuditQuery(q, func(n int) string { return "$" + strconv.Itoa(n) })
+	query, args := sqlrow.AuditQuery(q)
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: audit records: %w", err)

@@ -26,13 +26,7 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 }
 
 func insertKey(ctx context.Context, tx pgx.Tx, k store.SigningKey) error {
-	var activated *int64
-	if !k.ActivatedAt.IsZero() {
-		v := sqlrow.Micros(k.ActivatedAt)
-		activated = &v
-	}
-	_, err := tx.Exec(ctx, "INSERT INTO signing_keys ("+sqlrow.KeyCols+") VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, NULL)",
-		k.ID, k.Alg, k.State, sqlrow.Micros(k.CreatedAt), activated, k.PublicJWK, k.PrivateJWE)
+	_, err := tx.Exec(ctx, sqlrow.InsertKeySQL, sqlrow.InsertKeyArgs(k)...)
 	return err
 }
 
@@ -115,7 +109,7 @@ func (s *Store) RevokeSigningKey(ctx context.Context, kid string, newNext store.
 		if err := lockKeys(ctx, tx); err != nil {
 			return err
 		}
-		k, err := sqlrow.SigningKey(tx.QueryRow(ctx, "SELECT "+sqlrow.KeyCols+" FROM signing_keys WHERE id = $1", kid))
+		k, err := sqlrow.SigningKey(tx.QueryRow(ctx, sqlrow.KeySQL, kid))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -123,16 +117,10 @@ func (s *Store) RevokeSigningKey(ctx context.Context, kid string, newNext store.
 			return err
 		}
 		was = k
-		switch {
-		case !k.RevokedAt.IsZero():
-			return nil
-		case k.State == store.KeyActive:
-			return fmt.Errorf("the active key cannot be revoked: %w", store.ErrConflict)
-		case k.State == store.KeyNext && newNext.ID == "":
-			return fmt.Errorf("revoking the next key needs its replacement: %w", store.ErrConflict)
+		if done, err := sqlrow.CheckKeyRevoke(k, newNext.ID != ""); done || err != nil {
+			return err
 		}
-		if _, err := tx.Exec(ctx, "UPDATE signing_keys SET state = 'retired', retired_at = coalesce(retired_at, $1), revoked_at = $1 WHERE id = $2",
-			sqlrow.Micros(at), kid); err != nil {
+		if _, err := tx.Exec(ctx, sqlrow.RevokeKeySQL, sqlrow.Micros(at), kid); err != nil {
 			return err
 		}
 		if k.State == store.KeyNext {

@@ -288,7 +288,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 }
 
 func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, "SELECT "+sqlrow.UserCols+" FROM users WHERE id = $1", id))
+	u, err := scanUser(s.pool.QueryRow(ctx, sqlrow.UserByIDSQL, id))
 	if err != nil {
 		return store.User{}, fmt.Errorf("postgres: user by id: %w", err)
 	}
@@ -296,7 +296,7 @@ func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
 }
 
 func (s *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, "SELECT "+sqlrow.UserCols+" FROM users WHERE username = $1", username))
+	u, err := scanUser(s.pool.QueryRow(ctx, sqlrow.UserByUsernameSQL, username))
 	if err != nil {
 		return store.User{}, fmt.Errorf("postgres: user by username: %w", err)
 	}

@@ -18,16 +18,7 @@ func (s *Store) ListUsersPage(ctx context.Context, q store.UserQuery) ([]store.U
 		args = append(args, q.Prefix)
 		where = append(where, fmt.Sprintf("starts_with(username, $%d)", len(args)))
 	}
-	if q.Disabled != nil {
-		if *q.Disabled {
-			where = append(where, "disabled_at IS NOT NULL")
-		} else {
-			where = append(where, "disabled_at IS NULL")
-		}
-	}
-	if !q.Deleted {
-		where = append(where, "deleted_at IS NULL")
-	}
+	where = append(where, sqlrow.UserStateConds(q)...)
 	args = append(args, q.Limit)
 	rows, err := s.pool.Query(ctx, "SELECT "+sqlrow.UserCols+" FROM users WHERE "+strings.Join(where, " AND ")+
 		fmt.Sprintf(" ORDER BY id COLLATE \"C\" LIMIT $%d", len(args)), args...)
@@ -60,7 +51,7 @@ func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpda
 			return store.ErrStale
 		}
 		if up.RevokeReason != "" {
-			rows, err := tx.Query(ctx, "SELECT id FROM sessions WHERE user_id = $1 AND "+sqlrow.UnexpiredSession(2), userID, at)
+			rows, err := tx.Query(ctx, sqlrow.UserSessionsSQL, userID, at)
 			if err != nil {
 				return err
 			}
@@ -77,7 +68,7 @@ func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpda
 				return err
 			}
 		}
-		out, err = scanUser(tx.QueryRow(ctx, "SELECT "+sqlrow.UserCols+" FROM users WHERE id = $1", userID))
+		out, err = scanUser(tx.QueryRow(ctx, sqlrow.UserByIDSQL, userID))
 		return err
 	})
 	if isUniqueViolation(err) {

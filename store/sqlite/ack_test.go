@@ -20,7 +20,7 @@ import (
 func TestAcknowledgedMeansSynced(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	sess := store.Session{ID: "s1", TokenHash: storetest.NewHash(t), UserID: "u1", CreatedAt: now, AuthTime: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}
+	sess := aliceSession(t, "s1", now)
 	refresh := store.RefreshToken{Hash: storetest.NewHash(t), SessionID: "s1", ClientID: "app", Scope: "read", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	// setup runs with a healthy disk; op runs after fsync starts failing.
 	for _, tt := range []struct {

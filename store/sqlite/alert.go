@@ -15,8 +15,6 @@ import (
 // select and update are one immediate transaction, so two claimers (in
 // this process or another on the same file) never lease the same row.
 
-func qmark(int) string { return "?" }
-
 var (
 	insertAlertSQL    = sqlrow.SQLite(sqlrow.InsertAlertSQL)
 	insertDeliverySQL = sqlrow.SQLite(sqlrow.InsertDeliverySQL)
@@ -48,8 +46,8 @@ func (s *Store) PutAlert(ctx context.Context, a store.Alert, ds []store.WebhookD
 }
 
 func (s *Store) ListAlerts(ctx context.Context, aq store.AlertQuery) ([]store.Alert, error) {
-	query, args := sqlrow.AlertQuery(aq, qmark)
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	query, args := sqlrow.AlertQuery(aq)
+	rows, err := s.r.QueryContext(ctx, sqlrow.SQLite(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list alerts: %w", err)
 	}
@@ -101,8 +99,8 @@ func (s *Store) RecordAttempt(ctx context.Context, a store.DeliveryAttempt, u st
 }
 
 func (s *Store) DeliveryAttempts(ctx context.Context, dq store.DeliveryQuery) ([]store.DeliveryAttempt, error) {
-	query, args := sqlrow.AttemptQuery(dq, qmark)
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	query, args := sqlrow.AttemptQuery(dq)
+	rows, err := s.r.QueryContext(ctx, sqlrow.SQLite(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: delivery attempts: %w", err)
 	}

@@ -67,8 +67,8 @@ func (s *Store) AuditHead(ctx context.Context) (store.AuditHead, error) {
 }
 
 func (s *Store) AuditRecords(ctx context.Context, q store.AuditQuery) ([]store.AuditRecord, error) {
-	query, args := sqlrow.AuditQuery(q, func(int) string { return "?" })
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	query, args := sqlrow.AuditQuery(q)
+	rows, err := s.r.QueryContext(ctx, sqlrow.SQLite(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: audit records: %w", err)
 	}

@@ -31,10 +31,7 @@ func TestFailedStoreCommitsNothing(t *testing.T) {
 	if err := s.CreateUser(ctx, store.User{ID: "u1", Username: "alice", CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	sess := func(id string) store.Session {
-		return store.Session{ID: id, TokenHash: storetest.NewHash(t), UserID: "u1", CreatedAt: now, AuthTime: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}
-	}
-	if _, err := s.CreateSession(ctx, sess("s1"), store.CreateOptions{}); err != nil {
+	if _, err := s.CreateSession(ctx, aliceSession(t, "s1", now), store.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	refresh := store.RefreshToken{Hash: storetest.NewHash(t), SessionID: "s1", ClientID: "app", Scope: "read", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
@@ -47,7 +44,7 @@ func TestFailedStoreCommitsNothing(t *testing.T) {
 	s.wal.fsyncFn = func() error { return disk }
 	s.wal.mu.Unlock()
 	// The write that meets the failure: committed, not acknowledged.
-	if _, err := s.CreateSession(ctx, sess("s-unknown"), store.CreateOptions{}); !errors.Is(err, disk) {
+	if _, err := s.CreateSession(ctx, aliceSession(t, "s-unknown", now), store.CreateOptions{}); !errors.Is(err, disk) {
 		t.Fatalf("write meeting the failed fsync: %v", err)
 	}
 
@@ -57,7 +54,7 @@ func TestFailedStoreCommitsNothing(t *testing.T) {
 			return s.CreateUser(ctx, store.User{ID: "u2", Username: "bob", CreatedAt: now})
 		},
 		"CreateSession (tx)": func() error {
-			_, err := s.CreateSession(ctx, sess("s2"), store.CreateOptions{})
+			_, err := s.CreateSession(ctx, aliceSession(t, "s2", now), store.CreateOptions{})
 			return err
 		},
 		"DenyAccessToken (tx)": func() error { return s.DenyAccessToken(ctx, "jti-9", "u1", now.Add(time.Hour), now, "revoked") },
@@ -107,15 +104,7 @@ func TestFailedStoreCommitsNothing(t *testing.T) {
 // is open rolls it back instead of committing it.
 func TestFailureDuringWriteRollsBack(t *testing.T) {
 	ctx := context.Background()
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "t.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Username: "alice", CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	s, _ := openAlice(t)
 	disk := errors.New("disk on fire")
 
 	t.Run("tx", func(t *testing.T) {
@@ -138,16 +127,8 @@ func TestFailureDuringWriteRollsBack(t *testing.T) {
 // TestFailureDuringRotationBatchRollsBack: the same for the rotation batch.
 func TestFailureDuringRotationBatchRollsBack(t *testing.T) {
 	ctx := context.Background()
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "t.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Username: "alice", CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.CreateSession(ctx, store.Session{ID: "s1", TokenHash: storetest.NewHash(t), UserID: "u1", CreatedAt: now, AuthTime: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}, store.CreateOptions{}); err != nil {
+	s, now := openAlice(t)
+	if _, err := s.CreateSession(ctx, aliceSession(t, "s1", now), store.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	refresh := store.RefreshToken{Hash: storetest.NewHash(t), SessionID: "s1", ClientID: "app", Scope: "read", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
@@ -156,7 +137,7 @@ func TestFailureDuringRotationBatchRollsBack(t *testing.T) {
 	}
 	disk := errors.New("disk on fire")
 	decide := storetest.Decide(oauth.Presentation{ClientID: "app", Successor: storetest.NewHash(t), Now: now, TTL: time.Hour})
-	_, err = s.RotateRefreshToken(ctx, refresh.Hash, func(st store.RefreshState) store.RefreshPlan {
+	_, err := s.RotateRefreshToken(ctx, refresh.Hash, func(st store.RefreshState) store.RefreshPlan {
 		s.wal.fail(disk) // decide runs inside the batch's transaction
 		return decide(st)
 	})
@@ -181,15 +162,7 @@ func TestFailureDuringRotationBatchRollsBack(t *testing.T) {
 // committed wait on it; the others commit after it or are refused).
 func TestFailureUnderConcurrentWrites(t *testing.T) {
 	ctx := context.Background()
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "t.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Username: "alice", CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	s, now := openAlice(t)
 	const n = 60
 	disk := errors.New("disk on fire")
 	var started sync.WaitGroup
@@ -211,8 +184,7 @@ func TestFailureUnderConcurrentWrites(t *testing.T) {
 			case 0:
 				errs[i] = s.CreateUser(ctx, store.User{ID: fmt.Sprint("u-", i), Username: fmt.Sprint("user", i), CreatedAt: now})
 			case 1:
-				_, errs[i] = s.CreateSession(ctx, store.Session{ID: fmt.Sprint("s-", i), TokenHash: storetest.NewHash(t), UserID: "u1", CreatedAt: now, AuthTime: now,
-					ExpiresAt: now.Add(time.Hour), LastSeenAt: now, IdleTimeout: time.Hour, AAL: 1}, store.CreateOptions{})
+				_, errs[i] = s.CreateSession(ctx, aliceSession(t, fmt.Sprint("s-", i), now), store.CreateOptions{})
 			case 2:
 				_, errs[i] = s.RotateRefreshToken(ctx, storetest.NewHash(t), storetest.Decide(oauth.Presentation{ClientID: "app", Successor: storetest.NewHash(t), Now: now, TTL: time.Hour}))
 			}

@@ -24,15 +24,7 @@ import (
 // file growing (SQLITE_FULL, "database or disk is full").
 func TestReadyFollowsDiskFull(t *testing.T) {
 	ctx := context.Background()
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "t.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Username: "alice", CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	s, now := openAlice(t)
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("healthy store: %v", err)
 	}

@@ -24,13 +24,14 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 	return out, nil
 }
 
+var (
+	insertKeySQL = sqlrow.SQLite(sqlrow.InsertKeySQL)
+	keySQL       = sqlrow.SQLite(sqlrow.KeySQL)
+	revokeKeySQL = sqlrow.SQLite(sqlrow.RevokeKeySQL)
+)
+
 func insertKey(ctx context.Context, tx *sql.Tx, k store.SigningKey) error {
-	var activated sql.NullInt64
-	if !k.ActivatedAt.IsZero() {
-		activated = sql.NullInt64{Int64: sqlrow.Micros(k.ActivatedAt), Valid: true}
-	}
-	_, err := tx.ExecContext(ctx, "INSERT INTO signing_keys ("+sqlrow.KeyCols+") VALUES (?, ?, ?, ?, ?, NULL, ?, ?, NULL)",
-		k.ID, k.Alg, k.State, sqlrow.Micros(k.CreatedAt), activated, k.PublicJWK, k.PrivateJWE)
+	_, err := tx.ExecContext(ctx, insertKeySQL, sqlrow.InsertKeyArgs(k)...)
 	return err
 }
 
@@ -97,7 +98,7 @@ func (s *Store) DeleteRetiredKeys(ctx context.Context, cutoff time.Time) (int, e
 func (s *Store) RevokeSigningKey(ctx context.Context, kid string, newNext store.SigningKey, at, until time.Time, reason string) (store.SigningKey, error) {
 	var was store.SigningKey
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		k, err := sqlrow.SigningKey(tx.QueryRowContext(ctx, "SELECT "+sqlrow.KeyCols+" FROM signing_keys WHERE id = ?", kid))
+		k, err := sqlrow.SigningKey(tx.QueryRowContext(ctx, keySQL, kid))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -105,16 +106,10 @@ func (s *Store) RevokeSigningKey(ctx context.Context, kid string, newNext store.
 			return err
 		}
 		was = k
-		switch {
-		case !k.RevokedAt.IsZero():
-			return nil
-		case k.State == store.KeyActive:
-			return fmt.Errorf("the active key cannot be revoked: %w", store.ErrConflict)
-		case k.State == store.KeyNext && newNext.ID == "":
-			return fmt.Errorf("revoking the next key needs its replacement: %w", store.ErrConflict)
+		if done, err := sqlrow.CheckKeyRevoke(k, newNext.ID != ""); done || err != nil {
+			return err
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE signing_keys SET state = 'retired', retired_at = coalesce(retired_at, ?), revoked_at = ? WHERE id = ?",
-			sqlrow.Micros(at), sqlrow.Micros(at), kid); err != nil {
+		if _, err := tx.ExecContext(ctx, revokeKeySQL, sqlrow.Micros(at), kid); err != nil {
 			return err
 		}
 		if k.State == store.KeyNext {

@@ -137,8 +137,8 @@ func OpenExisting(ctx context.Context, path string, opt Options) (*Store, error)
 	}{
 		{&s.sessionByHash, "SELECT " + sqlrow.SessionCols + " FROM sessions WHERE token_hash = ?"},
 		{&s.sessionByID, "SELECT " + sqlrow.SessionCols + " FROM sessions WHERE id = ?"},
-		{&s.userByID, "SELECT " + sqlrow.UserCols + " FROM users WHERE id = ?"},
-		{&s.userByUsername, "SELECT " + sqlrow.UserCols + " FROM users WHERE username = ?"},
+		{&s.userByID, sqlrow.SQLite(sqlrow.UserByIDSQL)},
+		{&s.userByUsername, sqlrow.SQLite(sqlrow.UserByUsernameSQL)},
 	} {
 		if *p.dst, err = r.PrepareContext(ctx, p.query); err != nil {
 			s.Close()
@@ -432,21 +432,9 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 		if opt.MaxPerUser <= 0 {
 			return nil
 		}
-		rows, err := tx.QueryContext(ctx, overCapSQL,
+		evicted, err = queryIDs(ctx, tx, overCapSQL,
 			sess.UserID, sqlrow.Micros(sess.CreatedAt), opt.MaxPerUser)
 		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			evicted = append(evicted, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, id := range evicted {
@@ -460,6 +448,21 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, opt store
 		return nil, fmt.Errorf("sqlite: create session: %w", err)
 	}
 	return evicted, nil
+}
+
+// queryIDs runs q in tx and reads the one string column of its rows. The
+// rows are closed before it returns: the transaction's one connection is
+// free for the statements that act on the ids.
+func queryIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return sqlrow.All(rows, func(row sqlrow.Scanner) (id string, err error) {
+		err = row.Scan(&id)
+		return id, err
+	})
 }
 
 func revokeTx(ctx context.Context, tx *sql.Tx, id, userID string, at time.Time, reason string) error {
@@ -577,20 +580,8 @@ func (s *Store) MarkStepUp(ctx context.Context, id string, at time.Time, reason 
 func (s *Store) RevokeUserSessions(ctx context.Context, userID, except string, at time.Time, reason string) ([]string, error) {
 	var ids []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, userOtherSessionsSQL, userID, except, sqlrow.Micros(at))
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		var err error
+		if ids, err = queryIDs(ctx, tx, userOtherSessionsSQL, userID, except, sqlrow.Micros(at)); err != nil {
 			return err
 		}
 		for _, id := range ids {

@@ -17,16 +17,7 @@ func (s *Store) ListUsersPage(ctx context.Context, q store.UserQuery) ([]store.U
 		// substr, not LIKE: "_" is a username character and a LIKE wildcard.
 		where, args = append(where, "substr(username, 1, ?) = ?"), append(args, len(q.Prefix), q.Prefix)
 	}
-	if q.Disabled != nil {
-		if *q.Disabled {
-			where = append(where, "disabled_at IS NOT NULL")
-		} else {
-			where = append(where, "disabled_at IS NULL")
-		}
-	}
-	if !q.Deleted {
-		where = append(where, "deleted_at IS NULL")
-	}
+	where = append(where, sqlrow.UserStateConds(q)...)
 	args = append(args, q.Limit)
 	rows, err := s.r.QueryContext(ctx, "SELECT "+sqlrow.UserCols+" FROM users WHERE "+strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", args...)
 	if err != nil {
@@ -40,7 +31,10 @@ func (s *Store) ListUsersPage(ctx context.Context, q store.UserQuery) ([]store.U
 	return out, nil
 }
 
-var userSessionsSQL = sqlrow.SQLite("SELECT id FROM sessions WHERE user_id = $1 AND " + sqlrow.UnexpiredSession(2))
+var (
+	userByIDSQL     = sqlrow.SQLite(sqlrow.UserByIDSQL)
+	userSessionsSQL = sqlrow.SQLite(sqlrow.UserSessionsSQL)
+)
 
 func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpdate) (store.User, []string, error) {
 	var (
@@ -49,7 +43,7 @@ func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpda
 	)
 	at := sqlrow.Micros(up.At)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+sqlrow.UserCols+" FROM users WHERE id = ?", userID))
+		u, err := scanUser(tx.QueryRowContext(ctx, userByIDSQL, userID))
 		if err != nil {
 			return err
 		}
@@ -57,20 +51,7 @@ func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpda
 			return store.ErrStale
 		}
 		if up.RevokeReason != "" {
-			rows, err := tx.QueryContext(ctx, userSessionsSQL, userID, at)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var id string
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return err
-				}
-				ids = append(ids, id)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+			if ids, err = queryIDs(ctx, tx, userSessionsSQL, userID, at); err != nil {
 				return err
 			}
 			for _, id := range ids {
@@ -84,7 +65,7 @@ func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpda
 				return err
 			}
 		}
-		out, err = scanUser(tx.QueryRowContext(ctx, "SELECT "+sqlrow.UserCols+" FROM users WHERE id = ?", userID))
+		out, err = scanUser(tx.QueryRowContext(ctx, userByIDSQL, userID))
 		return err
 	})
 	if isUniqueViolation(err) {

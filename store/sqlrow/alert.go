@@ -99,16 +99,16 @@ func AttemptArgs(a store.DeliveryAttempt) []any {
 	return []any{a.DeliveryID, a.AlertID, a.Webhook, int64(a.Attempt), Micros(a.At), int64(a.StatusCode), a.Error, a.Duration.Microseconds(), a.Outcome}
 }
 
-// where collects conditions with the backend's placeholders.
+// where collects conditions, each with one value, numbering their
+// placeholders: cond's "?" becomes $n.
 type where struct {
-	ph    func(n int) string
 	conds []string
 	args  []any
 }
 
 func (w *where) add(cond string, v any) {
 	w.args = append(w.args, v)
-	w.conds = append(w.conds, strings.Replace(cond, "?", w.ph(len(w.args)), 1))
+	w.conds = append(w.conds, strings.Replace(cond, "?", "$"+strconv.Itoa(len(w.args)), 1))
 }
 
 func (w *where) String() string {
@@ -118,10 +118,9 @@ func (w *where) String() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
-// AlertQuery is the SELECT of q's alerts, newest first; ph(n) is the
-// backend's n-th placeholder ("?" or "$n").
-func AlertQuery(q store.AlertQuery, ph func(n int) string) (string, []any) {
-	w := &where{ph: ph}
+// AlertQuery is the SELECT of q's alerts, newest first ($n placeholders).
+func AlertQuery(q store.AlertQuery) (string, []any) {
+	w := &where{}
 	for _, f := range []struct{ col, v string }{
 		{"user_id", q.UserID}, {"session_id", q.SessionID}, {"rule", q.Rule}, {"action", q.Action}, {"severity", q.Severity},
 	} {
@@ -142,8 +141,8 @@ func AlertQuery(q store.AlertQuery, ph func(n int) string) (string, []any) {
 }
 
 // AttemptQuery is the SELECT of q's delivery log entries, newest first.
-func AttemptQuery(q store.DeliveryQuery, ph func(n int) string) (string, []any) {
-	w := &where{ph: ph}
+func AttemptQuery(q store.DeliveryQuery) (string, []any) {
+	w := &where{}
 	if q.AlertID != "" {
 		w.add("alert_id = ?", q.AlertID)
 	}

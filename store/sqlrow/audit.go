@@ -2,7 +2,6 @@ package sqlrow
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/tessera-auth/tessera/store"
 )
@@ -42,44 +41,35 @@ func AuditCheckpoint(row Scanner) (store.AuditCheckpoint, error) {
 	return c, nil
 }
 
-// AuditQuery is the SELECT of q's records; ph(n) is the backend's n-th
-// placeholder ("?" or "$n").
-func AuditQuery(q store.AuditQuery, ph func(n int) string) (string, []any) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.Replace(cond, "?", ph(len(args)), 1))
-	}
+// AuditQuery is the SELECT of q's records ($n placeholders).
+func AuditQuery(q store.AuditQuery) (string, []any) {
+	w := &where{}
 	if q.UserID != "" {
-		add("user_id = ?", q.UserID)
+		w.add("user_id = ?", q.UserID)
 	}
 	if q.SessionID != "" {
-		add("session_id = ?", q.SessionID)
+		w.add("session_id = ?", q.SessionID)
 	}
 	if q.Event != "" {
-		add("event = ?", q.Event)
+		w.add("event = ?", q.Event)
 	}
 	if !q.Since.IsZero() {
-		add("at >= ?", Micros(q.Since))
+		w.add("at >= ?", Micros(q.Since))
 	}
 	if !q.Until.IsZero() {
-		add("at < ?", Micros(q.Until))
+		w.add("at < ?", Micros(q.Until))
 	}
 	if q.After > 0 {
-		add("seq > ?", q.After)
+		w.add("seq > ?", q.After)
 	}
 	if q.Before > 0 {
-		add("seq < ?", q.Before)
+		w.add("seq < ?", q.Before)
 	}
-	s := "SELECT " + AuditCols + " FROM audit_records"
-	if len(where) > 0 {
-		s += " WHERE " + strings.Join(where, " AND ")
-	}
+	s := "SELECT " + AuditCols + " FROM audit_records" + w.String()
 	if q.Desc {
 		s += " ORDER BY seq DESC"
 	} else {
 		s += " ORDER BY seq"
 	}
-	return s + " LIMIT " + strconv.Itoa(max(q.Limit, 1)), args
+	return s + " LIMIT " + strconv.Itoa(max(q.Limit, 1)), w.args
 }

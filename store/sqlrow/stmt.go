@@ -29,7 +29,7 @@ func SQLite(q string) string {
 
 // LiveSession is the condition a sessions row meets while the session is
 // live at the time bound to $n: not revoked, before its absolute expiry
-// and within its idle timeout (store.Session's rule, in SQL). The session
+// and within its idle timeout (store.Session.Live, in SQL). The session
 // list and the per-user cap count by it.
 func LiveSession(n int) string {
 	at := "$" + strconv.Itoa(n)

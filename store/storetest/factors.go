@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -154,21 +153,9 @@ func testRecoveryCodeRace(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	const n = 8
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Go(func() { errs[i] = s.UseRecoveryCode(ctx, u.ID, codeHash("once"), base) })
-	}
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case !errors.Is(err, store.ErrNotFound):
-			t.Errorf("UseRecoveryCode: %v", err)
-		}
-	}
+	ok := concurrently(t, n, store.ErrNotFound, func(int) error {
+		return s.UseRecoveryCode(ctx, u.ID, codeHash("once"), base)
+	})
 	if ok != 1 {
 		t.Fatalf("%d of %d concurrent uses of one code succeeded, want exactly 1", ok, n)
 	}
@@ -207,21 +194,9 @@ func stepRace(t *testing.T, nodes []store.Store, userID string) {
 	}
 	step := cur.LastStep + 1
 	const n = 8
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Go(func() { errs[i] = nodes[i%len(nodes)].AdvanceTOTPStep(ctx, userID, step) })
-	}
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case !errors.Is(err, store.ErrStale):
-			t.Errorf("AdvanceTOTPStep: %v", err)
-		}
-	}
+	ok := concurrently(t, n, store.ErrStale, func(i int) error {
+		return nodes[i%len(nodes)].AdvanceTOTPStep(ctx, userID, step)
+	})
 	if ok != 1 {
 		t.Fatalf("%d of %d concurrent acceptances of step %d succeeded, want exactly 1", ok, n, step)
 	}
@@ -310,22 +285,10 @@ func testMFAChallengeRace(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	const n, budget = 12, 5
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	taken := 0
-	for range n {
-		wg.Go(func() {
-			_, err := s.AttemptMFAChallenge(ctx, c.Hash, budget, base)
-			if err == nil {
-				mu.Lock()
-				taken++
-				mu.Unlock()
-			} else if !errors.Is(err, store.ErrStale) {
-				t.Errorf("AttemptMFAChallenge: %v", err)
-			}
-		})
-	}
-	wg.Wait()
+	taken := concurrently(t, n, store.ErrStale, func(int) error {
+		_, err := s.AttemptMFAChallenge(ctx, c.Hash, budget, base)
+		return err
+	})
 	if taken != budget {
 		t.Fatalf("%d concurrent attempts counted, want exactly %d", taken, budget)
 	}
@@ -333,20 +296,9 @@ func testMFAChallengeRace(t *testing.T, s store.Store) {
 	if err := s.CreateMFAChallenge(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	wins := 0
-	for range n {
-		wg.Go(func() {
-			err := s.ConsumeMFAChallenge(ctx, d.Hash, base)
-			if err == nil {
-				mu.Lock()
-				wins++
-				mu.Unlock()
-			} else if !errors.Is(err, store.ErrStale) {
-				t.Errorf("ConsumeMFAChallenge: %v", err)
-			}
-		})
-	}
-	wg.Wait()
+	wins := concurrently(t, n, store.ErrStale, func(int) error {
+		return s.ConsumeMFAChallenge(ctx, d.Hash, base)
+	})
 	if wins != 1 {
 		t.Fatalf("%d concurrent completions of one challenge succeeded, want 1", wins)
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -109,21 +108,9 @@ func testWebAuthnCounterRace(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	const n = 8
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { errs[i] = s.AdvanceWebAuthnCounter(ctx, []byte("race"), 2, false, base) })
-	}
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case !errors.Is(err, store.ErrStale):
-			t.Fatalf("racing counter: %v", err)
-		}
-	}
+	ok := concurrently(t, n, store.ErrStale, func(int) error {
+		return s.AdvanceWebAuthnCounter(ctx, []byte("race"), 2, false, base)
+	})
 	if ok != 1 {
 		t.Fatalf("%d of %d uses of one counter value succeeded, want 1", ok, n)
 	}
@@ -157,21 +144,10 @@ func testWebAuthnCeremony(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	const n = 8
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { _, errs[i] = s.TakeWebAuthnCeremony(ctx, c.Hash) })
-	}
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case !errors.Is(err, store.ErrNotFound):
-			t.Fatalf("racing take: %v", err)
-		}
-	}
+	ok := concurrently(t, n, store.ErrNotFound, func(int) error {
+		_, err := s.TakeWebAuthnCeremony(ctx, c.Hash)
+		return err
+	})
 	if ok != 1 {
 		t.Fatalf("%d of %d takes of one ceremony succeeded", ok, n)
 	}
