@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tessera-auth/tessera/store"
 	"github.com/tessera-auth/tessera/store/sqlrow"
@@ -15,7 +16,7 @@ func (s *Store) ListUsersPage(ctx context.Context, q store.UserQuery) ([]store.U
 	where, args := []string{"id > ?"}, []any{q.After}
 	if q.Prefix != "" {
 		// substr, not LIKE: "_" is a username character and a LIKE wildcard.
-		where, args = append(where, "substr(username, 1, ?) = ?"), append(args, len(q.Prefix), q.Prefix)
+		where, args = append(where, "substr(username, 1, ?) = ?"), append(args, utf8.RuneCountInString(q.Prefix), q.Prefix) // substr counts characters
 	}
 	where = append(where, sqlrow.UserStateConds(q)...)
 	args = append(args, q.Limit)

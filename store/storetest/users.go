@@ -143,7 +143,7 @@ func testUsersPage(t *testing.T, s store.Store) {
 	for i := range 5 {
 		u := store.User{ID: fmt.Sprintf("p-%02d", i), Username: fmt.Sprintf("user_%d", i), PasswordHash: "h", CreatedAt: base, PasswordChangedAt: base}
 		if i == 4 {
-			u.Username = "other"
+			u.Username = "zoë_other" // a prefix of characters beyond ASCII
 		}
 		if err := s.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
@@ -175,6 +175,7 @@ func testUsersPage(t *testing.T, s store.Store) {
 		{store.UserQuery{Limit: 2, After: "p-03"}, "[p-04]"},
 		{store.UserQuery{Limit: 10, Prefix: "user_"}, "[p-00 p-01 p-02 p-03]"},
 		{store.UserQuery{Limit: 10, Prefix: "user%"}, "[]"},
+		{store.UserQuery{Limit: 10, Prefix: "zoë"}, "[p-04]"},
 		{store.UserQuery{Limit: 10, Disabled: &yes}, "[p-01]"},
 		{store.UserQuery{Limit: 10, Disabled: &no, Prefix: "user"}, "[p-00 p-02 p-03]"},
 	} {
